@@ -1,0 +1,54 @@
+"""What every domain's routes share: the session dependency, pagination and the list envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+T = TypeVar("T")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the handler returns, rolled back on error."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class PageParams(BaseModel):
+    limit: int = 50
+    offset: int = 0
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=1000, description="rows per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+) -> PageParams:
+    return PageParams(limit=limit, offset=offset)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class ListOut(BaseModel, Generic[T]):
+    data: list[T]
+    count: int
+
+
+def paginate(session: Session, stmt: Any, page: PageParams) -> tuple[list[Any], int]:
+    """Rows of one page and the total count of the filtered query."""
+    count = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    rows = list(session.exec(stmt.limit(page.limit).offset(page.offset)).all())
+    return rows, int(count)

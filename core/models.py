@@ -1,0 +1,114 @@
+"""Tables every domain shares: units (organisations), users and their API tokens, the audit log; and the
+column types that carry the project's conventions (aware UTC datetimes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from core.timeutil import utcnow
+
+# Explicit, stable constraint names on both databases (and in migrations).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in and out. SQLite keeps no zone, so it stores naive UTC and we put the zone back."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def created_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UtcDateTime, nullable=False)
+
+
+def json_field(default: Any = None) -> Any:
+    if default is None:
+        return Field(default=None, sa_column=Column(JSON, nullable=True))
+    return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
+
+
+UNIT_KINDS = ("township", "department")
+
+
+class Unit(SQLModel, table=True):
+    """单位: a township (乡镇) or a county department (县直单位)."""
+
+    __tablename__ = "core_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(max_length=16)
+    created_at: datetime = created_at_field()
+
+
+ROLES = ("admin", "vehicle_manager", "property_clerk", "unit_viewer", "auditor")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "core_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="core_unit.id")
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = created_at_field()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its hash is kept, the clear token is shown once."""
+
+    __tablename__ = "core_api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="core_user.id", index=True)
+    name: str = Field(default="", max_length=100)
+    token_hash: str = Field(max_length=128, unique=True)
+    created_at: datetime = created_at_field()
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only: every change with who, when, what before and after. No code path updates or deletes a
+    row; on PostgreSQL a trigger refuses it too (see the first migration)."""
+
+    __tablename__ = "core_audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = created_at_field()
+    actor: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=64, index=True)
+    entity: str = Field(max_length=64)
+    entity_id: str = Field(default="", max_length=64)
+    before: dict[str, Any] | None = json_field()
+    after: dict[str, Any] | None = json_field()
+    detail: str = Field(default="", max_length=2000)

@@ -1,0 +1,78 @@
+"""Typed settings from the environment (`GONGWU_*`) or a `.env` file.
+
+Built on demand (`get_settings()`), never at import time, so tests and the CLI can point at another
+database by changing the environment first.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GONGWU_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./gongwu.db"
+    sql_echo: bool = False
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh"
+    secret_key: str = Field(default="", description="signs session cookies; generated per process if empty")
+
+    # service area for position screening: lat_min, lat_max, lon_min, lon_max (China's bounding box)
+    service_area: tuple[float, float, float, float] = (3.8, 53.6, 73.5, 135.1)
+
+    # reconciliation (DESIGN §3)
+    order_lead_min: int = 30
+    order_lag_min: int = 60
+    order_cover_share: float = 0.5
+    idle_days: int = 30
+    silent_hours: int = 48
+    bulletin_threshold: float = 0.9
+
+    # leases
+    lease_term_cap_years: int = 5
+
+    # listeners
+    osmand_port: int = 5055
+    jt808_port: int = 0
+
+    # nightly run
+    nightly_hour: int = 2
+    nightly_minute: int = 0
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(v)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return v
+
+
+@lru_cache
+def get_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from core.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # One line naming the setting, e.g. "GONGWU_DATABASE_URL: not a database URL: ..."
+        first = exc.errors()[0]
+        name = "GONGWU_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,182 @@
+"""Fleet tables: vehicles, trip orders and their expenses, positions, trips, stops and flags."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.models import UtcDateTime, created_at_field, json_field
+
+VEHICLE_STATUSES = ("in_service", "idle_proposed", "disposal_pending", "disposed")
+ORDER_STATUSES = ("approved", "pending", "rejected", "cancelled")
+FLAG_KINDS = ("unreported_trip", "order_without_track", "idle_vehicle", "silent_tracker")
+FLAG_STATES = ("open", "resolved")
+REVIEW_STATUSES = ("violation", "explained", "false_alarm")
+# Where a stored fix came from (a small code keeps the position row short).
+POSITION_SOURCES = {0: "import", 1: "traccar", 2: "osmand", 3: "jt808"}
+
+
+class Vehicle(SQLModel, table=True):
+    """公务用车. `plate` is canonical (晋M·A1234); `trip_params` overrides trip-cutting parameters."""
+
+    __tablename__ = "fleet_vehicle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plate: str = Field(max_length=16, unique=True)
+    unit_id: int = Field(foreign_key="core_unit.id", index=True)
+    model: str = Field(default="", max_length=100)
+    tracker_id: str | None = Field(default=None, max_length=32, unique=True)
+    status: str = Field(default="in_service", max_length=20)
+    acquired_on: date | None = None
+    disposed_on: date | None = None
+    trip_params: dict[str, Any] | None = json_field()
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class TripOrder(SQLModel, table=True):
+    """出行申请/派车单: an approved order covers the trips inside its window."""
+
+    __tablename__ = "fleet_order"
+    __table_args__ = (Index("ix_fleet_order_vehicle_start", "vehicle_id", "planned_start_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_no: str = Field(max_length=40, unique=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    unit_id: int = Field(foreign_key="core_unit.id", index=True)
+    applicant: str = Field(default="", max_length=50)
+    driver: str = Field(default="", max_length=50)
+    purpose: str = Field(default="", max_length=500)
+    destination: str = Field(default="", max_length=200)
+    planned_start_at: datetime = Field(sa_type=UtcDateTime)
+    planned_end_at: datetime = Field(sa_type=UtcDateTime)
+    status: str = Field(default="approved", max_length=16)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class TripExpense(SQLModel, table=True):
+    """出行费用单, one per order; money in integer fen."""
+
+    __tablename__ = "fleet_expense"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="fleet_order.id", unique=True)
+    tolls_fen: int = Field(default=0, sa_type=BigInteger)
+    meal_allowance_fen: int = Field(default=0, sa_type=BigInteger)
+    fuel_fen: int = Field(default=0, sa_type=BigInteger)
+    other_fen: int = Field(default=0, sa_type=BigInteger)
+
+
+class Position(SQLModel, table=True):
+    """定位点, the hot table: clustered by (device, time) — WITHOUT ROWID on SQLite — with integer epoch
+    seconds (UTC) so a vehicle's day reads back as one range scan and a row stays small. Written and read in
+    bulk (executemany/COPY into arrays), never one ORM object per fix."""
+
+    __tablename__ = "fleet_position"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    device_id: str = Field(sa_column=Column(String(32), primary_key=True))
+    fix_ts: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    lat: float = Field(sa_column=Column(Float, nullable=False))
+    lon: float = Field(sa_column=Column(Float, nullable=False))
+    speed_kmh: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    course: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    ignition: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
+    odometer_m: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    valid: bool = Field(default=True, nullable=False)
+    source: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False))
+    attrs: dict[str, Any] | None = json_field()
+
+
+class RecutRange(SQLModel, table=True):
+    """A time range of one device whose fixes changed since its trips were cut."""
+
+    __tablename__ = "fleet_recut_range"
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(max_length=32, index=True)
+    from_ts: int = Field(sa_type=BigInteger)
+    to_ts: int = Field(sa_type=BigInteger)
+    created_at: datetime = created_at_field()
+
+
+class Trip(SQLModel, table=True):
+    """行程. Stored whole (never clipped by a report window); it belongs to the China day it starts in."""
+
+    __tablename__ = "fleet_trip"
+    __table_args__ = (
+        UniqueConstraint("device_id", "start_at"),
+        Index("ix_fleet_trip_vehicle_start", "vehicle_id", "start_at"),
+        Index("ix_fleet_trip_service_day", "service_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    device_id: str = Field(max_length=32)
+    start_at: datetime = Field(sa_type=UtcDateTime)
+    end_at: datetime = Field(sa_type=UtcDateTime)
+    service_day: date
+    start_lat: float
+    start_lon: float
+    end_lat: float
+    end_lon: float
+    distance_m: float
+    duration_s: int = Field(sa_type=Integer)
+    max_speed_kmh: float
+    avg_speed_kmh: float
+    order_id: int | None = Field(default=None, foreign_key="fleet_order.id", index=True)
+
+
+class Stop(SQLModel, table=True):
+    """停留."""
+
+    __tablename__ = "fleet_stop"
+    __table_args__ = (
+        UniqueConstraint("device_id", "start_at"),
+        Index("ix_fleet_stop_vehicle_start", "vehicle_id", "start_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    device_id: str = Field(max_length=32)
+    start_at: datetime = Field(sa_type=UtcDateTime)
+    end_at: datetime = Field(sa_type=UtcDateTime)
+    lat: float
+    lon: float
+    duration_s: int
+
+
+class Flag(SQLModel, table=True):
+    """预警. (kind, key) is the natural key — the trip, the order or the spell — so a re-run never duplicates
+    a flag. `state` is the machine's (open/resolved), the review fields are the vehicle manager's; a re-run
+    touches only the former."""
+
+    __tablename__ = "fleet_flag"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index("ix_fleet_flag_vehicle_start", "vehicle_id", "start_at"),
+        Index("ix_fleet_flag_state_kind", "state", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    key: str = Field(max_length=80)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    unit_id: int = Field(foreign_key="core_unit.id", index=True)
+    trip_id: int | None = Field(default=None, foreign_key="fleet_trip.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="fleet_order.id", index=True)
+    start_at: datetime = Field(sa_type=UtcDateTime)
+    end_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    state: str = Field(default="open", max_length=10)
+    detail: dict[str, Any] = json_field({})
+    raised_at: datetime = created_at_field()
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    resolved_reason: str = Field(default="", max_length=200)
+    review_status: str | None = Field(default=None, max_length=16)
+    review_comment: str = Field(default="", max_length=2000)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

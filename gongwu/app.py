@@ -1,0 +1,54 @@
+"""The FastAPI application factory: the composition root of the web side."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from core.db import check_connection, get_engine
+from core.errors import GongwuError
+from core.settings import Settings, get_settings
+from fleet.routes import router as fleet_router
+from property.routes import router as property_router
+from scheduler.routes import router as scheduler_router
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The engine is built when the app starts, not when this module is imported.
+        app.state.engine = engine or get_engine(settings.database_url)
+        check_connection(app.state.engine)
+        yield
+
+    app = FastAPI(
+        title="gongwu 公务",
+        description="Fleet reconciliation and property register of a county office-affairs service center.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+
+    @app.exception_handler(GongwuError)
+    async def _gongwu_error(_request: Request, exc: GongwuError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(request: Request) -> dict[str, Any]:
+        check_connection(request.app.state.engine)
+        return {"status": "ok", "database": request.app.state.engine.dialect.name}
+
+    for router in (fleet_router, property_router, scheduler_router):
+        app.include_router(router, prefix=API)
+    return app

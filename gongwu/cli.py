@@ -1,0 +1,81 @@
+"""The `gongwu` command line: parses, calls the domain services, prints. Every failure a user can cause
+ends in a one-line reason on stderr and a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from core.errors import GongwuError
+
+app = typer.Typer(
+    name="gongwu",
+    help="gongwu 公务 — fleet reconciliation and property register of a county office-affairs center.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema (idempotent)."""
+    from core.db import check_connection, get_engine
+    from gongwu import migrate
+
+    engine = get_engine()
+    check_connection(engine)
+    before, after = migrate.upgrade(engine)
+    url = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"database {url} is up to date (revision {after})")
+    else:
+        typer.echo(f"database {url} upgraded from {before or 'empty'} to {after}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port of the web app and API")] = 8000,
+) -> None:
+    """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs)."""
+    import uvicorn
+
+    from gongwu.app import create_app
+
+    typer.echo(f"gongwu serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    from core.logs import setup_logging
+
+    setup_logging()
+    try:
+        app(standalone_mode=False)
+    except GongwuError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code and message
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Property tables: office properties with their title-certificate checklist, operating properties and
+shopfronts, lease auctions (batch → lot → round) and leases. Money in integer fen, areas as Decimal."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.models import UtcDateTime, created_at_field
+
+CERTIFICATE_STEPS = ("survey", "safety", "seismic", "fire", "submission", "certificate")
+OPERATING_STATUSES = ("leased", "self_used", "idle", "offered", "not_taken_over")
+AUCTION_RESULTS = ("sold", "unsold", "withdrawn")
+
+
+class OfficeProperty(SQLModel, table=True):
+    """办公用房 and its 不动产权证 checklist; the stage and blockers are derived from the dates present."""
+
+    __tablename__ = "property_office"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=200)
+    unit_id: int | None = Field(default=None, foreign_key="core_unit.id", index=True)
+    address: str = Field(default="", max_length=300)
+    floor_area_m2: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    lat: float | None = None
+    lon: float | None = None
+    surveyed_on: date | None = None
+    survey_doc: str = Field(default="", max_length=200)
+    safety_appraised_on: date | None = None
+    safety_doc: str = Field(default="", max_length=200)
+    seismic_tested_on: date | None = None
+    seismic_doc: str = Field(default="", max_length=200)
+    fire_accepted_on: date | None = None
+    fire_doc: str = Field(default="", max_length=200)
+    submitted_on: date | None = None
+    submission_doc: str = Field(default="", max_length=200)
+    certificate_no: str | None = Field(default=None, max_length=80)
+    certified_on: date | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class CertificateTarget(SQLModel, table=True):
+    """A target date for a checklist step: for one property, or programme-wide when property_id is null
+    (e.g. "all seismic tests by 2025-02-28")."""
+
+    __tablename__ = "property_certificate_target"
+    __table_args__ = (UniqueConstraint("step", "property_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    step: str = Field(max_length=16)
+    property_id: int | None = Field(default=None, foreign_key="property_office.id")
+    due_on: date
+    note: str = Field(default="", max_length=200)
+
+
+class OperatingProperty(SQLModel, table=True):
+    """经营性用房 / 门面房."""
+
+    __tablename__ = "property_operating"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    address: str = Field(default="", max_length=300)
+    owner_unit_id: int | None = Field(default=None, foreign_key="core_unit.id", index=True)
+    area_m2: Decimal | None = Field(default=None, sa_type=Numeric(12, 2))
+    status: str = Field(default="idle", max_length=16)
+    takeover_due_on: date | None = None
+    taken_over_on: date | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class AuctionBatch(SQLModel, table=True):
+    """拍卖 batch of lease rights."""
+
+    __tablename__ = "property_auction_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    held_on: date | None = None
+    auction_house: str = Field(default="", max_length=200)
+    legal_basis: str = Field(default="", max_length=500)
+
+
+class AuctionLot(SQLModel, table=True):
+    """标的: one operating property in one batch; its outcome is its last round."""
+
+    __tablename__ = "property_auction_lot"
+    __table_args__ = (UniqueConstraint("batch_id", "property_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="property_auction_batch.id")
+    property_id: int = Field(foreign_key="property_operating.id", index=True)
+
+
+class AuctionRound(SQLModel, table=True):
+    """轮次: reserve price and result; a sold round carries the annual price, tenant and term."""
+
+    __tablename__ = "property_auction_round"
+    __table_args__ = (UniqueConstraint("lot_id", "round_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lot_id: int = Field(foreign_key="property_auction_lot.id")
+    round_no: int
+    reserve_fen: int | None = Field(default=None, sa_type=BigInteger)
+    result: str = Field(max_length=12)
+    price_fen: int | None = Field(default=None, sa_type=BigInteger)
+    tenant: str = Field(default="", max_length=200)
+    lease_start_on: date | None = None
+    lease_end_on: date | None = None
+
+
+class Lease(SQLModel, table=True):
+    """租赁 of an operating property (never of an office property)."""
+
+    __tablename__ = "property_lease"
+    __table_args__ = (UniqueConstraint("property_id", "start_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    property_id: int = Field(foreign_key="property_operating.id", index=True)
+    tenant: str = Field(max_length=200)
+    annual_rent_fen: int = Field(sa_type=BigInteger)
+    start_on: date
+    end_on: date
+    deposit_fen: int = Field(default=0, sa_type=BigInteger)
+    lot_id: int | None = Field(default=None, foreign_key="property_auction_lot.id")
+    terminated_on: date | None = None
+    created_at: datetime = created_at_field()
+
+
+class PropertyAlert(SQLModel, table=True):
+    """A reminder or overdue item raised by the nightly run (lease ending in 90/30 days, overdue checklist
+    step, overdue takeover); (kind, key) makes re-runs idempotent."""
+
+    __tablename__ = "property_alert"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    key: str = Field(max_length=80)
+    due_on: date
+    message: str = Field(default="", max_length=500)
+    raised_at: datetime = created_at_field()
+    resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The two front-door commands, needing nothing but Python ≥ 3.11:
+
+    python3 tasks.py demo   # venv + install, build the demo county in SQLite, nightly run, serve :8000
+    python3 tasks.py test   # venv + install, lint, type-check, tests on SQLite, then on PostgreSQL
+
+The PostgreSQL run uses a throw-away database on GONGWU_TEST_PG_ADMIN_URL (default: the local server as
+user postgres). Outside CI an unreachable server skips that run with a message; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+PG_ADMIN_URL = os.environ.get("GONGWU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    rc = subprocess.call([str(a) for a in args], cwd=ROOT, env={**os.environ, **(env or {})})
+    if check and rc != 0:
+        sys.exit(rc)
+    return rc
+
+
+def ensure_env(extras: str = "dev") -> None:
+    """Create .venv and install the project; re-install only when pyproject.toml changed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file runs before the venv exists)
+        sys.exit(f"gongwu needs Python ≥ 3.11, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        sh(sys.executable, "-m", "venv", VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / ".gongwu-installed"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    sh(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    stamp.write_text(digest)
+
+
+def demo(args: list[str]) -> None:
+    ensure_env()
+    # Until the demo county lands this serves an empty, migrated database.
+    sh(BIN / "gongwu", "init")
+    sh(BIN / "gongwu", "serve", *args)
+
+
+def _pg(sql: str) -> bool:
+    code = (
+        "import sys, psycopg\n"
+        "with psycopg.connect(sys.argv[1], autocommit=True, connect_timeout=5) as c: c.execute(sys.argv[2])\n"
+    )
+    return subprocess.call([str(PY), "-c", code, PG_ADMIN_URL, sql], stderr=subprocess.DEVNULL) == 0
+
+
+def test(args: list[str]) -> None:
+    ensure_env()
+    sh(BIN / "ruff", "check", ".")
+    sh(BIN / "mypy", ".")
+    print("\n=== tests on SQLite ===", flush=True)
+    sh(PY, "-m", "pytest", *args, env={"GONGWU_TEST_DATABASE_URL": ""})
+
+    print("\n=== tests on PostgreSQL ===", flush=True)
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if not _pg("SELECT 1"):
+        msg = f"PostgreSQL is not reachable at {PG_ADMIN_URL}"
+        if ci:
+            sys.exit(f"{msg}: CI=true, so this is a failure")
+        print(f"{msg}: skipped the PostgreSQL run (CI=true makes this a failure)")
+        return
+    name = f"gongwu_test_{uuid.uuid4().hex[:10]}"
+    if not _pg(f'CREATE DATABASE "{name}"'):
+        sys.exit(f"cannot create the throw-away database {name} on {PG_ADMIN_URL}")
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        sh(PY, "-m", "pytest", *args, env={"GONGWU_TEST_DATABASE_URL": f"{base}/{name}"})
+    finally:
+        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    os.chdir(ROOT)
+    commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
