@@ -41,7 +41,13 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 def _show(value: object) -> str:
     """The value as quoted in an error message, cut so one bad cell cannot flood a report."""
-    s = value if isinstance(value, str) else _number_text(value) if isinstance(value, int | float) else str(value)
+    s = (
+        value
+        if isinstance(value, str)
+        else _number_text(value)
+        if isinstance(value, int | float)
+        else str(value)
+    )
     s = s.strip()
     return repr(s if len(s) <= 40 else s[:37] + "...")
 
@@ -137,6 +143,8 @@ _DATETIME_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T\s]?(\d{2})(\d{2})(\d{2
 
 
 def _make_date(y: int, m: int, d: int, shown: str) -> date:
+    if not 1 <= m <= 12 or not 1 <= d <= 31:
+        raise FieldError(f"无法识别的日期 unreadable date {shown}")
     try:
         return date(y, m, d)
     except ValueError:
@@ -329,11 +337,8 @@ def epochs_china(values: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]:
     The common export format goes through a vectorised path; every other cell through `datetime_china`.
     Rows in the error dict hold 0.
     """
-    n = len(values)
-    if n and all(type(v) is str for v in values[:1]) and all(type(v) is str for v in values):
-        epochs, ok = _fast_epochs(values)  # type: ignore[arg-type]
-    else:
-        epochs, ok = np.zeros(n, np.int64), np.zeros(n, bool)
+    # Non-text cells become their str() here and simply miss the fast format.
+    epochs, ok = _fast_epochs(values)  # type: ignore[arg-type]
     errors: dict[int, str] = {}
     for i in np.flatnonzero(~ok).tolist():
         v = values[i]
@@ -365,7 +370,9 @@ def boolean(value: object) -> bool:
         return True
     if key in _FALSE:
         return False
-    raise FieldError(f"无法识别的开关值 unreadable on/off value {_show(value)} (应为 should be 开/关, 是/否, 1/0)")
+    raise FieldError(
+        f"无法识别的开关值 unreadable on/off value {_show(value)} (应为 should be 开/关, 是/否, 1/0)"
+    )
 
 
 # -------------------------------------------------------------------------------------------- numbers
@@ -431,7 +438,9 @@ def float_(value: object) -> float:
 def latitude(value: object) -> float:
     f = float_(value)
     if not -90 <= f <= 90:
-        raise FieldError(f"纬度超出范围 latitude {_show(value)} not in -90..90 (经纬度是否填反? lat/lon swapped?)")
+        raise FieldError(
+            f"纬度超出范围 latitude {_show(value)} not in -90..90 (经纬度是否填反? lat/lon swapped?)"
+        )
     return f
 
 
@@ -568,7 +577,19 @@ auction_result = EnumMap(
     },
 )
 
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_CN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
 
 
 def round_no(value: object) -> int:
