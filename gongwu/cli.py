@@ -41,14 +41,31 @@ def init() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port of the web app and API")] = 8000,
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="do not run scheduled jobs")] = False,
 ) -> None:
-    """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs)."""
+    """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs), with the scheduler."""
     import uvicorn
 
+    from core.db import check_connection, get_engine
     from gongwu.app import create_app
 
+    check_connection(get_engine())
+    scheduler = None
+    if not no_scheduler:
+        from scheduler.jobs import build_scheduler
+
+        scheduler = build_scheduler()
+        scheduler.start()
     typer.echo(f"gongwu serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+# Command modules register themselves on `app`.
+from gongwu import cli_scheduler  # noqa: E402,F401
 
 
 def main() -> None:
