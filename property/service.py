@@ -612,9 +612,12 @@ def _lease_from_lot(
 ) -> Lease:
     """A sold lot's lease: found by its lot, else by (property, start); created or brought in line."""
     assert outcome.lease_start is not None and outcome.lease_end is not None and prop.id is not None
-    lease = session.exec(select(Lease).where(Lease.lot_id == lot.id)).first() or session.exec(
-        select(Lease).where(Lease.property_id == prop.id, Lease.start_on == outcome.lease_start)
-    ).first()
+    lease = (
+        session.exec(select(Lease).where(Lease.lot_id == lot.id)).first()
+        or session.exec(
+            select(Lease).where(Lease.property_id == prop.id, Lease.start_on == outcome.lease_start)
+        ).first()
+    )
     values: dict[str, Any] = {
         "tenant": outcome.tenant,
         "annual_rent_fen": outcome.price_fen or 0,
@@ -780,7 +783,7 @@ def office_view(
     p: OfficeProperty, units: Mapping[int, str], targets: Mapping[str, date], today: date
 ) -> dict[str, Any]:
     c = rules.Checklist.of(p)
-    view = {k: getattr(p, k) for k in p.model_fields}
+    view = {k: getattr(p, k) for k in OfficeProperty.model_fields}
     view.update(
         unit=units.get(p.unit_id) if p.unit_id is not None else None,
         stage=rules.stage(c),
