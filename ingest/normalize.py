@@ -295,7 +295,7 @@ def _fast_epochs(values: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     Returns (epochs, ok); rows not ok (any other format, an impossible date) need the general parser.
     """
     n = len(values)
-    arr = np.asarray(values, dtype=str)
+    arr = np.ascontiguousarray(values, dtype=str)  # a field of a structured array is strided
     width = arr.dtype.itemsize // 4
     if n == 0 or width < 19:
         return np.zeros(n, np.int64), np.zeros(n, bool)

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
+from functools import partial
+from itertools import chain, islice
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, NamedTuple
 
@@ -150,7 +154,8 @@ class _Lines:
             f"{self.encoding}; {mixed}请统一另存为 UTF-8 save the whole file as UTF-8"
         )
 
-    def _chunks(self) -> Iterator[list[str]]:
+    def chunks(self) -> Iterator[tuple[bool, list[str]]]:
+        """(whether any `"` is in it, its complete lines) per chunk of about CHUNK_BYTES."""
         carry = ""
         chunk, self._first = self._first, b""
         while chunk:
@@ -161,16 +166,13 @@ class _Lines:
             # A line cut by the chunk (or a \r that may be half of \r\n) waits for the next chunk.
             carry = lines.pop() if lines and not lines[-1].endswith("\n") else ""
             self.lines_emitted += len(lines)
-            yield lines
+            yield '"' in text, lines
             chunk = self.raw.read(CHUNK_BYTES)
         rest = carry + self._decode(b"", final=True)
         if rest:
             lines = io.StringIO(rest, newline="").readlines()
             self.lines_emitted += len(lines)
-            yield lines
-
-    def __iter__(self) -> Iterator[str]:
-        return chain.from_iterable(self._chunks())
+            yield '"' in rest, lines
 
 
 def _sniff_delimiter(sample: list[str]) -> str:
@@ -190,6 +192,156 @@ def _sniff_delimiter(sample: list[str]) -> str:
             if (freq, width) > best_score:
                 best, best_score = d, (freq, width)
     return best
+
+
+# ------------------------------------------------------------------------------------ blocks of records
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building 10^5 small lists wakes the cyclic collector again and again for nothing (no record can be
+    part of a cycle); pausing it while a block is built, never across a yield, halves a big import."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class _Block:
+    """Records from one stretch of a file, held as columns, or for a plain CSV chunk as its lines, every
+    one with exactly the header's number of cells, split only when asked."""
+
+    def __init__(
+        self,
+        lines: np.ndarray,
+        columns: list[Sequence[Any]] | None,
+        raw: dict[int, list[Any]] | None = None,
+        text: tuple[list[str], str, int] | None = None,
+    ) -> None:
+        self.lines = lines  # int64: the line (or Excel row) of each record
+        self._columns = columns  # one per file column, each as long as `lines`
+        self.raw = raw or {}  # the records of another length than the header, as read
+        self.text = text  # (lines without their line break, delimiter, cells per line)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def columns(self) -> list[Sequence[Any]]:
+        if self._columns is None:
+            assert self.text is not None
+            stripped, d, ncells = self.text
+            flat = d.join(stripped).split(d)  # a join and a split in C, then every ncells-th cell
+            self._columns = [flat[j::ncells] for j in range(ncells)]
+        return self._columns
+
+    def record(self, i: int) -> list[Any]:
+        r = self.raw.get(i)
+        if r is not None:
+            return r
+        if self._columns is None and self.text is not None:
+            return self.text[0][i].split(self.text[1])
+        return [c[i] for c in self.columns]
+
+    def slice(self, a: int, b: int) -> _Block:
+        raw = {i - a: r for i, r in self.raw.items() if a <= i < b}
+        if self._columns is None and self.text is not None:
+            stripped, d, ncells = self.text
+            return _Block(self.lines[a:b], None, raw, (stripped[a:b], d, ncells))
+        return _Block(self.lines[a:b], [c[a:b] for c in self.columns], raw)
+
+
+def _block(
+    lines: Sequence[int] | np.ndarray, recs: list[list[Any]], ncells: int | None, fill: object
+) -> _Block:
+    """Records of any length → a block of `ncells` columns (the widest record's count if None)."""
+    raw: dict[int, list[Any]] = {}
+    if recs:
+        lens = np.fromiter(map(len, recs), np.int64, len(recs))
+        width = ncells if ncells is not None else int(lens.max())
+        for i in np.flatnonzero(lens != width).tolist():
+            rec = raw[i] = recs[i]
+            recs[i] = rec + [fill] * (width - len(rec)) if len(rec) < width else rec[:width]
+        columns: list[Sequence[Any]] = list(zip(*recs, strict=True))
+    else:
+        columns = [() for _ in range(ncells or 0)]
+    return _Block(np.asarray(lines, np.int64), columns, raw)
+
+
+_strip_eol = methodcaller("rstrip", "\r\n")
+
+
+class _CsvBlocks:
+    """The records of a decoded CSV, block by block, with the physical line each starts on.
+
+    A chunk without any `"` cannot quote a delimiter or a line break, so once the header's width is known,
+    a chunk whose lines all have that width is split in one go (a join and a split in C) and sliced into
+    columns. From the first chunk with a quote on, the csv module parses the rest.
+    """
+
+    QUOTED_BLOCK = 8192
+
+    def __init__(self, lines: _Lines, name: str) -> None:
+        self.name = name
+        self.ncells: int | None = None  # set by the table once it has found the header
+        self._chunks = lines.chunks()
+        first = next(self._chunks, None)
+        self._first = first
+        self.delimiter = _sniff_delimiter(first[1][:50]) if first else ","
+
+    def __iter__(self) -> Iterator[_Block]:
+        line_no = 0
+        chunks = chain([self._first], self._chunks) if self._first else iter(())
+        for has_quote, lines in chunks:
+            if has_quote:
+                rest = chain(lines, chain.from_iterable(ls for _, ls in chunks))
+                yield from self._quoted(rest, line_no)
+                return
+            yield self._plain(lines, line_no)
+            line_no += len(lines)
+
+    def _plain(self, lines: list[str], line_no: int) -> _Block:
+        d, ncells = self.delimiter, self.ncells
+        with _gc_paused():
+            stripped = list(map(_strip_eol, lines))
+            starts = np.arange(line_no + 1, line_no + 1 + len(stripped), dtype=np.int64)
+            if ncells:
+                counts = np.fromiter(map(methodcaller("count", d), stripped), np.int64, len(stripped))
+                if (counts == ncells - 1).all():
+                    return _Block(starts, None, text=(stripped, d, ncells))
+            recs = [s.split(d) for s in stripped]
+            keep = [i for i, r in enumerate(recs) if any(r)]
+            return _block(starts[keep], [recs[i] for i in keep], ncells, "")
+
+    def _quoted(self, lines: Iterator[str], line_no: int) -> Iterator[_Block]:
+        reader = csv.reader(lines, delimiter=self.delimiter)
+        prev = 0  # reader.line_num after the previous block
+        while True:
+            try:
+                with _gc_paused():
+                    recs = list(islice(reader, self.QUOTED_BLOCK))
+            except csv.Error as e:
+                at = line_no + reader.line_num
+                raise TableError(
+                    f"{self.name}: 第 {at} 行附近无法解析 cannot parse near line {at}: {e} "
+                    "(引号不配对? unbalanced quote?)"
+                ) from None
+            if not recs:
+                return
+            end = reader.line_num
+            if end - prev == len(recs):  # no record spans lines: they follow one another
+                starts = list(range(line_no + prev + 1, line_no + end + 1))
+            else:
+                starts, at = [], line_no + prev + 1
+                for rec in recs:
+                    starts.append(at)
+                    at += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in rec)
+            prev = end
+            keep = [i for i, r in enumerate(recs) if any(r)]
+            yield _block([starts[i] for i in keep], [recs[i] for i in keep], self.ncells, "")
 
 
 # --------------------------------------------------------------------------------------------- table
@@ -228,17 +380,19 @@ class Table:
     def __init__(self, source: Source, *, sheet: str | int | None = None, kind: str | None = None) -> None:
         self.template = get_template(kind) if kind else None
         self.kind = self.template.kind if self.template else None
-        self.name, raw, self._owned = _open_binary(source)
-        self._closers: list[Callable[[], object]] = [raw.close] if self._owned else []
+        self.name, raw, owned = _open_binary(source)
+        self._closers: list[Callable[[], object]] = [raw.close] if owned else []
         self.encoding = self.delimiter = self.sheet = None
         self._lines: _Lines | None = None
+        self._csv: _CsvBlocks | None = None
         self._total_rows: int | None = None
+        self._loadtxt_misses = 0
         try:
             magic = raw.read(8)
             raw.seek(0)
             if magic.startswith(b"PK\x03\x04"):
                 self.format = "xlsx"
-                records = self._open_xlsx(raw, sheet)
+                blocks = self._open_xlsx(raw, sheet)
             elif magic.startswith(b"\xd0\xcf\x11\xe0"):
                 raise TableError(
                     f"{self.name}: 旧版 Excel (.xls) 不支持 old .xls files are not supported; "
@@ -246,40 +400,18 @@ class Table:
                 )
             else:
                 self.format = "csv"
-                records = self._open_csv(raw)
-            self._find_header(records)
+                self._lines = _Lines(raw, self.name)
+                self._csv = _CsvBlocks(self._lines, self.name)
+                self.encoding, self.delimiter = self._lines.encoding, self._csv.delimiter
+                blocks = iter(self._csv)
+            self._find_header(blocks)
         except BaseException:
             self.close()
             raise
 
     # -- opening
 
-    def _open_csv(self, raw: BinaryIO) -> Iterator[tuple[int, list[Any]]]:
-        self._lines = lines = _Lines(raw, self.name)
-        self.encoding = lines.encoding
-        it = iter(lines)
-        sample: list[str] = []
-        for line in it:
-            sample.append(line)
-            if len(sample) >= 50:
-                break
-        self.delimiter = _sniff_delimiter(sample)
-        return self._csv_records(csv.reader(chain(sample, it), delimiter=self.delimiter))
-
-    def _csv_records(self, reader: Any) -> Iterator[tuple[int, list[Any]]]:
-        prev = 0  # line_num after the previous record: a record starts on the next physical line
-        try:
-            for rec in reader:
-                start, prev = prev + 1, reader.line_num
-                if any(rec):  # whitespace-only lines are dropped later, only where they fail to parse
-                    yield start, rec
-        except csv.Error as e:
-            raise TableError(
-                f"{self.name}: 第 {prev + 1} 行起无法解析 cannot parse from line {prev + 1}: {e} "
-                "(引号不配对? unbalanced quote?)"
-            ) from None
-
-    def _open_xlsx(self, raw: BinaryIO, sheet: str | int | None) -> Iterator[tuple[int, list[Any]]]:
+    def _open_xlsx(self, raw: BinaryIO, sheet: str | int | None) -> Iterator[_Block]:
         from openpyxl import load_workbook
 
         try:
@@ -288,50 +420,67 @@ class Table:
             raise TableError(f"{self.name}: 无法打开 Excel 文件 cannot open the workbook ({e})") from None
         self._closers.append(wb.close)
         names = wb.sheetnames
-        if sheet is None or sheet == "":
+        wanted = str(sheet).strip() if sheet is not None else ""
+        if not wanted:
             ws = wb.worksheets[0]
-        elif isinstance(sheet, str) and sheet.strip() in names:
-            ws = wb[sheet.strip()]
-        elif str(sheet).strip().isdigit() and 1 <= int(str(sheet).strip()) <= len(names):
-            ws = wb.worksheets[int(str(sheet).strip()) - 1]  # a clerk's "sheet 1" is the first
+        elif wanted in names:
+            ws = wb[wanted]
+        elif wanted.isdigit() and 1 <= int(wanted) <= len(names):
+            ws = wb.worksheets[int(wanted) - 1]  # a clerk's "sheet 1" is the first
         else:
             raise TableError(f"{self.name}: 没有工作表 no sheet {sheet!r} (有 sheets: {', '.join(names)})")
         self.sheet = ws.title
         self._total_rows = getattr(ws, "max_row", None)
         if hasattr(ws, "reset_dimensions"):
             ws.reset_dimensions()  # some writers store a wrong sheet size; read what is really there
-        return self._xlsx_records(ws)
+        return self._xlsx_blocks(ws)
 
-    @staticmethod
-    def _xlsx_records(ws: Any) -> Iterator[tuple[int, list[Any]]]:
+    def _xlsx_blocks(self, ws: Any) -> Iterator[_Block]:
+        lines: list[int] = []
+        recs: list[list[Any]] = []
         for cells in ws.iter_rows():
             values = [c.value for c in cells]
             if _blank_record(values):
                 continue
-            line = next(c.row for c in cells if getattr(c, "row", None))
-            yield line, values
+            lines.append(next(c.row for c in cells if getattr(c, "row", None)))
+            recs.append(values)
+            if len(recs) >= 4096:
+                yield _block(lines, recs, self._ncells, None)
+                lines, recs = [], []
+        if recs:
+            yield _block(lines, recs, self._ncells, None)
 
-    def _find_header(self, records: Iterator[tuple[int, list[Any]]]) -> None:
-        head: list[tuple[int, list[Any]]] = []
-        for rec in records:
-            head.append(rec)
-            if len(head) >= HEADER_SCAN_ROWS:
+    @property
+    def _ncells(self) -> int | None:
+        return len(self.headers) if hasattr(self, "headers") else None
+
+    def _find_header(self, blocks: Iterator[_Block]) -> None:
+        found: list[tuple[int, list[Any]]] = []
+        for blk in blocks:  # whole blocks, until the first HEADER_SCAN_ROWS records are in
+            found.extend((int(blk.lines[i]), blk.record(i)) for i in range(len(blk)))
+            if sum(not _blank_record(r) for _, r in found[:HEADER_SCAN_ROWS]) >= HEADER_SCAN_ROWS:
                 break
+        head = [(i, rec) for i, (_, rec) in enumerate(found) if not _blank_record(rec)][:HEADER_SCAN_ROWS]
         if not head:
             raise TableError(f"{self.name}: 文件是空的 the file has no data")
-        at = self._header_index(head)
-        self.header_line, header = head[at]
+        at = head[self._header_index([rec for _, rec in head])][0]
+        self.header_line, header = found[at]
         self.headers = [n.clean(h) for h in header]
         self.width = max((i + 1 for i, h in enumerate(self.headers) if h), default=0)
+        if self._csv is not None:
+            self._csv.ncells = len(self.headers)
         self._map_headers()
-        self._records: Iterator[tuple[int, list[Any]]] = chain(head[at + 1 :], records)
+        rest = found[at + 1 :]
+        fill = "" if self.format == "csv" else None
+        pending = _block([ln for ln, _ in rest], [list(r) for _, r in rest], len(self.headers), fill)
+        self._blocks: Iterator[_Block] = chain([pending], blocks)
 
-    def _header_index(self, head: list[tuple[int, list[Any]]]) -> int:
+    def _header_index(self, head: list[list[Any]]) -> int:
         t = self.template
-        if t is None:  # no kind: the first row as wide as the widest (title rows have one cell)
-            widths = [sum(not n.is_blank(c) for c in rec) for _, rec in head]
+        if t is None:  # no kind: the first row about as wide as the widest (a title row has one cell)
+            widths = [sum(not n.is_blank(c) for c in rec) for rec in head]
             return next(i for i, w in enumerate(widths) if w >= max(2, max(widths) // 2) or w == max(widths))
-        scores = [len({m.field.name for c in rec if (m := t.match(c))}) for _, rec in head]
+        scores = [len({m.field.name for c in rec if (m := t.match(c))}) for rec in head]
         best = max(scores)
         if best == 0:
             expected = ", ".join(f.header for f in t.required)
@@ -388,33 +537,35 @@ class Table:
         i = self.columns[field]
         return self.column_label(i), self.headers[i]
 
+    def blocks(self) -> Iterator[_Block]:
+        return self._blocks
+
     def records(self) -> Iterator[tuple[int, list[Any]]]:
-        """(line, cells) of every non-blank record after the header."""
-        return self._records
+        """(line, cells as read) of every non-blank record after the header."""
+        for blk in self._blocks:
+            for i in range(len(blk)):
+                rec = blk.record(i)
+                if not _blank_record(rec):
+                    yield int(blk.lines[i]), rec
 
     def __iter__(self) -> Iterator[Row]:
         columns = list(self.columns.items())
         short = MISSING if self.format == "csv" else None  # an XLSX row simply ends at its last value
-        for line, cells in self._records:
-            if short is MISSING and _blank_record(cells):
-                continue
+        for line, cells in self.records():
             k = len(cells)
             yield Row(line, {f: cells[i] if i < k else short for f, i in columns}, cells)
 
     @property
     def progress(self) -> tuple[int, int | None]:
-        """(done, total) for a progress bar: bytes of a CSV, or rows of an XLSX (total as the file says)."""
-        if self._lines is not None:
-            return self._lines.bytes_read, self._size
-        return 0, self._total_rows
-
-    @property
-    def _size(self) -> int | None:
-        raw = self._lines.raw if self._lines else None
+        """(done, total) for a progress bar: bytes of a CSV, or rows of an XLSX (the total as the file
+        says, 0 done: openpyxl does not tell)."""
+        if self._lines is None:
+            return 0, self._total_rows
         try:
-            return os.fstat(raw.fileno()).st_size if raw is not None else None
+            size: int | None = os.fstat(self._lines.raw.fileno()).st_size
         except (OSError, AttributeError, io.UnsupportedOperation):
-            return None
+            size = None
+        return self._lines.bytes_read, size
 
     def close(self) -> None:
         while self._closers:
@@ -440,9 +591,9 @@ def _open_binary(source: Source) -> tuple[str, BinaryIO, bool]:
         except IsADirectoryError:
             raise TableError(f"这是目录不是文件 not a file: {path}") from None
     stream = source
-    if not stream.seekable():  # a pipe: the header sniff needs to look twice at the start
+    if not stream.seekable():  # a pipe: the format sniff needs to look at the start twice
         stream = io.BytesIO(stream.read())
-    return getattr(source, "name", None) or "上传文件", stream, False
+    return str(getattr(source, "name", "") or "上传文件"), stream, False
 
 
 def open_table(source: Source, *, sheet: str | int | None = None, kind: str | None = None) -> Table:
@@ -460,7 +611,7 @@ def open_table(source: Source, *, sheet: str | int | None = None, kind: str | No
 
 def _structure_errors(table: Table, line: int, cells: list[Any]) -> list[RowError]:
     """A CSV line with fewer cells than the header was cut off; one with extra non-empty cells has a
-    comma too many. Either way its values are in the wrong place, so the row is refused whole."""
+    delimiter too many. Either way its values are in the wrong place, so the row is refused whole."""
     if table.format != "csv":
         return []
     k, w = len(cells), table.width
@@ -474,23 +625,20 @@ def _structure_errors(table: Table, line: int, cells: list[Any]) -> list[RowErro
             )
         ]
     if k > w and not _blank_record(cells[w:]):
-        return [
-            RowError(
-                line,
-                table.column_label(w),
-                "",
-                f"该行多出 {k - w} 列 line has {k} cells, the header {w} "
-                "(值里有未加引号的分隔符? an unquoted comma?)",
-            )
-        ]
+        reason = (
+            f"该行多出 {k - w} 列 line has {k} cells, the header {w} "
+            "(值里有未加引号的分隔符? an unquoted comma?)"
+        )
+        return [RowError(line, table.column_label(w), "", reason)]
     return []
 
 
 def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | BadRow]:
-    """Apply the template's normalisers and row rules: each row comes out as a `ParsedRow` (all fields, None
-    where empty, units scaled) or a `BadRow` with every `RowError` found in it.
+    """Apply the template's normalisers and row rules: each row comes out as a `ParsedRow` (every field,
+    None where empty, units scaled) or a `BadRow` with every `RowError` found in it.
 
-    Given a `Table`, errors name the file's column and header; given bare rows, the field name.
+    Given a `Table`, errors name the file's column and header; given bare rows, the field and its
+    Chinese header.
     """
     t = get_template(kind)
     table = rows if isinstance(rows, Table) else None
@@ -512,9 +660,8 @@ def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | B
             values[f.name] = None
             col, header = where[f.name]
             if v is MISSING:
-                errors.append(
-                    RowError(line, col, header, "该行在此列前结束 line ends before this column", f.name)
-                )
+                reason = "该行在此列前结束 line ends before this column"
+                errors.append(RowError(line, col, header, reason, f.name))
             elif n.is_blank(v):
                 if f.required:
                     errors.append(RowError(line, col, header, "缺少必填项 required value missing", f.name))
@@ -539,11 +686,11 @@ def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | B
 
 @dataclass
 class PositionBatch:
-    """Up to `batch_size` good fixes as columns, and the bad rows read alongside them."""
+    """Good fixes as columns, and the bad rows read alongside them."""
 
     line: np.ndarray  # int64
     device_id: np.ndarray  # object (str)
-    plate: np.ndarray  # object (canonical plate str, or None)
+    plate: np.ndarray  # object (canonical plate, or None)
     fixed_at: np.ndarray  # int64 epoch seconds, UTC
     lat: np.ndarray  # float64
     lon: np.ndarray  # float64
@@ -557,6 +704,27 @@ class PositionBatch:
         return len(self.line)
 
 
+_ARRAYS = (
+    "line",
+    "device_id",
+    "plate",
+    "fixed_at",
+    "lat",
+    "lon",
+    "speed_kmh",
+    "course",
+    "ignition",
+    "odometer_m",
+)
+
+
+def _concat(parts: list[PositionBatch]) -> PositionBatch:
+    if len(parts) == 1:
+        return parts[0]
+    arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in _ARRAYS}
+    return PositionBatch(**arrays, rejects=[r for p in parts for r in p.rejects])
+
+
 class _Bad:
     __slots__ = ("reason",)
 
@@ -564,23 +732,62 @@ class _Bad:
         self.reason = reason
 
 
-def _map_unique(col: Sequence[Any], parse: Callable[[object], Any], blank: object) -> tuple[list[Any], bool]:
-    """Normalise a column with few distinct values (devices, plates, ACC) once per distinct value.
-    Returns the values, with a `_Bad` for each unreadable cell, and whether there is any."""
-    lookup: dict[Any, Any] = {}
-    for v in set(col):
+_HASH_WEIGHTS = np.random.default_rng(808).integers(1, 2**62, 64, dtype=np.int64) | 1
+
+
+def _factorize(col: Sequence[Any] | np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """(distinct values, index of each cell's value among them). Devices, plates and ACC words repeat
+    endlessly, so they are normalised once per distinct value."""
+    if isinstance(col, np.ndarray) and col.dtype.kind == "U":
+        u = np.ascontiguousarray(col)
+        codes = u.view(np.uint32).reshape(len(u), u.dtype.itemsize // 4)
+        if codes.shape[1] > len(_HASH_WEIGHTS):
+            return _factorize(u.tolist())
+        # Hash each fixed-width cell to one int64 (wrapping arithmetic), group by hash, then check that
+        # every cell equals its group's first, so a collision cannot merge two values.
+        hashes = codes.astype(np.int64) @ _HASH_WEIGHTS[: codes.shape[1]]
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        if (codes == codes[first[inverse]]).all():
+            return u[first].tolist(), inverse.astype(np.intp)
+        col = u.tolist()
+    index: dict[Any, int] = {}
+    for v in col:
+        index.setdefault(v, len(index))
+    return list(index), np.fromiter(map(index.__getitem__, col), np.intp, len(col))
+
+
+def _normalized(
+    col: Sequence[Any] | np.ndarray, parse: Callable[[object], Any], blank: object
+) -> tuple[list[Any], np.ndarray, dict[int, str]]:
+    """(normalised distinct values, index per cell, {row: reason} for unreadable cells)."""
+    uniques, inverse = _factorize(col)
+    values: list[Any] = []
+    bad: list[tuple[int, str]] = []
+    for k, v in enumerate(uniques):
         if n.is_blank(v):
-            lookup[v] = blank
+            values.append(blank)
+            if isinstance(blank, _Bad):
+                bad.append((k, blank.reason))
             continue
         try:
-            lookup[v] = parse(v)
+            values.append(parse(v))
         except n.FieldError as e:
-            lookup[v] = _Bad(e.reason)
-    any_bad = any(isinstance(v, _Bad) for v in lookup.values())
-    return list(map(lookup.__getitem__, col)), any_bad
+            values.append(None)
+            bad.append((k, e.reason))
+    errors: dict[int, str] = {}
+    for k, reason in bad:
+        for i in np.flatnonzero(inverse == k).tolist():
+            errors[i] = reason
+    return values, inverse, errors
 
 
-# Vectorised plausibility of a parsed column; cells failing it get their normaliser's message.
+def _object_column(values: list[Any], inverse: np.ndarray) -> np.ndarray:
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr[inverse]
+
+
+# Vectorised plausibility of a parsed column; a cell failing it gets its normaliser's message.
 _VALID: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "lat": lambda a: np.abs(a) <= 90,
     "lon": lambda a: np.abs(a) <= 180,
@@ -588,101 +795,130 @@ _VALID: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "odometer_km": lambda a: a >= 0,
     "course": lambda a: np.ones(len(a), bool),
 }
+_FLOATS = tuple(_VALID)
+
+
+_TEXT_WIDTHS = {"device_id": 32, "plate": 16, "fixed_at": 32, "ignition": 16}
+
+
+def _loadtxt(table: Table, blk: _Block) -> dict[str, np.ndarray] | None:
+    """A plain CSV block parsed by NumPy's C reader into one contiguous array per mapped column, or None
+    when it cannot (an empty or unusual number somewhere): then the block goes cell by cell."""
+    if blk.text is None or table._loadtxt_misses >= 3:  # three misses: this file's numbers need care
+        return None
+    stripped, d, _ = blk.text
+    fields = sorted(table.columns.items(), key=lambda kv: kv[1])
+    dtype = np.dtype([(f, "f8" if f in _FLOATS else f"U{_TEXT_WIDTHS[f]}") for f, _ in fields])
+    try:
+        a = np.loadtxt(
+            stripped, delimiter=d, dtype=dtype, comments=None, quotechar=None, usecols=[i for _, i in fields]
+        )
+    except ValueError:
+        table._loadtxt_misses += 1
+        return None
+    a = np.atleast_1d(a)
+    if len(a) != len(blk):
+        return None
+    out = {f: np.ascontiguousarray(a[f]) for f, _ in fields}
+    for f, _ in fields:
+        if f not in _FLOATS and out[f].view(np.uint32).reshape(len(a), _TEXT_WIDTHS[f])[:, -1].any():
+            return None  # a text cell fills its width: it may have been cut
+    table._loadtxt_misses = 0
+    return out
 
 
 def _float_column(
-    col: Sequence[Any], parse: Callable[[object], float], name: str, required: bool, fast: bool
+    col: Sequence[Any] | np.ndarray,
+    parse: Callable[[object], float],
+    name: str,
+    required: bool,
+    cell: Callable[[int], object],
 ) -> tuple[np.ndarray, dict[int, str]]:
-    size = len(col)
+    """A column of numbers → float64 array and {row: reason}. Parsed in C where the text allows."""
     errors: dict[int, str] = {}
     arr: np.ndarray | None = None
-    if fast:
+    if isinstance(col, np.ndarray) and col.dtype == np.float64:
+        arr = col
+    elif len(col) and all(type(v) is str for v in col[:1]):
         try:
-            arr = np.array(col, dtype=np.float64)  # C parsing of plain decimal text
-        except ValueError:
-            arr = None
+            arr = np.array(col, dtype=np.float64)  # plain decimal text
+        except (ValueError, TypeError):
+            arr = None  # an empty, full-width or `1,234.5` cell somewhere: cell by cell below
     if arr is not None:
-        valid = np.isfinite(arr) & _VALID[name](arr)
-        for i in np.flatnonzero(~valid).tolist():
+        for i in np.flatnonzero(~(np.isfinite(arr) & _VALID[name](arr))).tolist():
             try:
-                parse(col[i])
+                parse(cell(i))
                 errors[i] = "不是数字 not a number"
             except n.FieldError as e:
                 errors[i] = e.reason
         return arr, errors
-    arr = np.empty(size, np.float64)
+    arr = np.empty(len(col), np.float64)
     for i, v in enumerate(col):
+        arr[i] = np.nan
         if n.is_blank(v):
-            arr[i] = np.nan
             if required:
                 errors[i] = "缺少必填项 required value missing"
             continue
         try:
             arr[i] = parse(v)
         except n.FieldError as e:
-            arr[i] = np.nan
             errors[i] = e.reason
     return arr, errors
 
 
-def _position_batch(table: Table, lines: list[int], recs: list[list[Any]]) -> PositionBatch:
+def _cell(blk: _Block, j: int, i: int) -> object:
+    return blk.record(i)[j]
+
+
+def _position_part(table: Table, blk: _Block) -> PositionBatch:
     t = table.template
     assert t is not None
-    size = len(recs)
+    size = len(blk)
     idx = table.columns
+    lines = blk.lines
     bad: dict[int, list[RowError]] = {}
+    for i, rec in blk.raw.items():
+        if problems := _structure_errors(table, int(lines[i]), rec):
+            bad[i] = problems
+    structural = set(bad)
 
-    def err(i: int, name: str, reason: str) -> None:
+    def report(name: str, errors: dict[int, str]) -> None:
         col, header = table.locate(name)
-        bad.setdefault(i, []).append(RowError(lines[i], col, header, reason, name))
+        for i, reason in errors.items():
+            if i not in structural:  # a cut-off line's cells are not worth a message each
+                bad.setdefault(i, []).append(RowError(int(lines[i]), col, header, reason, name))
 
-    need = max(idx.values()) + 1
-    if table.format == "csv":
-        for i in np.flatnonzero(np.fromiter(map(len, recs), np.int64, size) != table.width).tolist():
-            if problems := _structure_errors(table, lines[i], recs[i]):
-                bad[i] = problems
-    if table.format == "xlsx" or bad:  # rows of unequal length: pad so the columns line up
-        for i, rec in enumerate(recs):
-            if len(rec) < need:
-                recs[i] = rec + [None] * (need - len(rec))
-    columns = list(zip(*recs, strict=False)) if recs else [()] * need
+    parsed = _loadtxt(table, blk)
 
-    def column(name: str) -> Sequence[Any]:
-        return columns[idx[name]] if name in idx else [None] * size
+    def column(name: str) -> Any:
+        return blk.columns[idx[name]] if parsed is None else parsed[name]
 
-    device, any_bad = _map_unique(column("device_id"), n.text, _Bad("缺少必填项 required value missing"))
-    if any_bad:
-        for i, d in enumerate(device):
-            if isinstance(d, _Bad):
-                err(i, "device_id", d.reason)
-    plates: list[Any] = [None] * size
+    values, inverse, errors = _normalized(
+        column("device_id"), n.text, _Bad("缺少必填项 required value missing")
+    )
+    report("device_id", errors)
+    device = _object_column(values, inverse)
+    plate = np.full(size, None, dtype=object)
     if "plate" in idx:
-        plates, any_bad = _map_unique(column("plate"), n.plate, None)
-        for i, p in enumerate(plates) if any_bad else ():
-            if isinstance(p, _Bad):
-                err(i, "plate", p.reason)
+        values, inverse, errors = _normalized(column("plate"), n.plate, None)
+        report("plate", errors)
+        plate = _object_column(values, inverse)
     ignition = np.full(size, -1, np.int8)
     if "ignition" in idx:
-        flags, any_bad = _map_unique(column("ignition"), lambda v: int(n.boolean(v)), -1)
-        for i, v in enumerate(flags) if any_bad else ():
-            if isinstance(v, _Bad):
-                err(i, "ignition", v.reason)
-                flags[i] = -1
-        ignition = np.array(flags, dtype=np.int8)
-    epochs, time_errors = n.epochs_china(column("fixed_at"))
-    for i, reason in time_errors.items():
-        err(i, "fixed_at", reason)
+        values, inverse, errors = _normalized(column("ignition"), n.boolean, None)
+        report("ignition", errors)
+        ignition = np.array([-1 if v is None else int(v) for v in values], np.int8)[inverse]
+    epochs, errors = n.epochs_china(column("fixed_at"))
+    report("fixed_at", errors)
 
-    fast = table.format == "csv"
     floats: dict[str, np.ndarray] = {}
-    for name in ("lat", "lon", "speed_kmh", "course", "odometer_km"):
+    for name in _FLOATS:
         f = t.field(name)
         if name not in idx:
             floats[name] = np.full(size, np.nan)
             continue
-        arr, errs = _float_column(column(name), f.parse, name, f.required, fast)
-        for i, reason in errs.items():
-            err(i, name, reason)
+        arr, errors = _float_column(column(name), f.parse, name, f.required, partial(_cell, blk, idx[name]))
+        report(name, errors)
         scale = table.scales.get(name, 1)
         floats[name] = arr * scale if scale != 1 else arr
 
@@ -690,13 +926,14 @@ def _position_batch(table: Table, lines: list[int], recs: list[list[Any]]) -> Po
     keep = np.ones(size, bool)
     for i in sorted(bad):
         keep[i] = False
-        if not _blank_record(recs[i]):  # a line of spaces is no row, and no error either
-            errors = sorted(bad[i], key=lambda e: idx.get(e.field or "", -1))
-            rejects.append(BadRow(lines[i], recs[i], errors))
+        rec = blk.record(i)
+        if not _blank_record(rec):  # a line of only commas or spaces is no row, and no error either
+            row_errors = sorted(bad[i], key=lambda e: idx.get(e.field or "", -1))
+            rejects.append(BadRow(int(lines[i]), rec, row_errors))
     return PositionBatch(
-        line=np.array(lines, np.int64)[keep],
-        device_id=np.array(device, dtype=object)[keep],
-        plate=np.array(plates, dtype=object)[keep],
+        line=lines[keep],
+        device_id=device[keep],
+        plate=plate[keep],
         fixed_at=epochs[keep],
         lat=floats["lat"][keep],
         lon=floats["lon"][keep],
@@ -713,23 +950,31 @@ def read_positions_batches(
 ) -> Iterator[PositionBatch]:
     """A positions file (CSV or XLSX) as batches of NumPy columns, in constant memory.
 
-    Rows that cannot be read come back in each batch's `rejects`, with their line, column and reason;
-    plausibility (0,0, the future, jumps) is the caller's business.
+    Each batch covers `batch_size` records of the file (the last fewer); its good fixes are the arrays,
+    its unreadable rows are `rejects` with line, column and reason. Plausibility ((0,0), the future,
+    jumps) is the caller's business.
     """
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
     table = source if isinstance(source, Table) else open_table(source, kind="positions", sheet=sheet)
     try:
         if table.kind != "positions":
             raise ValueError(f"table was opened as {table.kind!r}, not 'positions'")
-        lines: list[int] = []
-        recs: list[list[Any]] = []
-        for line, rec in table.records():
-            lines.append(line)
-            recs.append(rec)
-            if len(recs) >= batch_size:
-                yield _position_batch(table, lines, recs)
-                lines, recs = [], []
-        if recs:
-            yield _position_batch(table, lines, recs)
+        parts: list[PositionBatch] = []
+        room = batch_size
+        for blk in table.blocks():
+            at = 0
+            while at < len(blk):
+                take = min(room, len(blk) - at)
+                part = blk if take == len(blk) else blk.slice(at, at + take)
+                parts.append(_position_part(table, part))
+                at += take
+                room -= take
+                if room == 0:
+                    yield _concat(parts)
+                    parts, room = [], batch_size
+        if parts:
+            yield _concat(parts)
     finally:
         if table is not source:
             table.close()
