@@ -1,56 +1,162 @@
-"""Property API under /api/v1: office properties, operating properties, auctions, leases."""
+"""Property API under /api/v1: office properties and their certificate checklist, targets, operating
+properties, auctions, leases, alerts, and the reports (`/reports/...`) as the same JSON the CLI prints.
+Dates in filters default to today in China. The reports carry no response model, so their exact yuan
+amounts (Decimal) become JSON numbers (649800, 1234.56) rather than strings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
 from core.api import ListOut, PageDep, SessionDep, paginate
-from core.errors import NotFound
-from property import schemas
-from property.models import AuctionBatch, Lease, OfficeProperty, OperatingProperty
+from core.models import Unit
+from property import rules, schemas
+from property import service as property_service
+from property.models import AuctionBatch, Lease, OperatingProperty
 
 router = APIRouter(tags=["property"])
+
+DateQuery = Annotated[date | None, Query(alias="date", description="as of this day (default: today)")]
+
+
+def _actor(request: Request) -> str:
+    # Until sign-in lands, changes made through the API are attributed to "api".
+    user = getattr(request.state, "user", None)
+    return str(getattr(user, "username", "") or "api")
+
+
+def _today(day: date | None) -> date:
+    return day or property_service.china_today()
+
+
+# --- office properties --------------------------------------------------------------------------------
 
 
 @router.get("/office-properties", response_model=ListOut[schemas.OfficePropertyPublic])
 def list_office_properties(
-    session: SessionDep, page: PageDep, unit_id: int | None = None
+    session: SessionDep,
+    page: PageDep,
+    day: DateQuery = None,
+    unit_id: int | None = None,
+    stage: Annotated[str | None, Query(description="not_surveyed, surveyed, appraised, ...")] = None,
+    blocker: Annotated[str | None, Query(description="missing_safety, missing_fire, ...")] = None,
+    overdue: Annotated[bool | None, Query(description="only those with a step past its target")] = None,
+    q: Annotated[str | None, Query(description="code or name contains")] = None,
 ) -> ListOut[schemas.OfficePropertyPublic]:
-    stmt = select(OfficeProperty).order_by(col(OfficeProperty.code))
-    if unit_id is not None:
-        stmt = stmt.where(OfficeProperty.unit_id == unit_id)
-    rows, count = paginate(session, stmt, page)
-    return ListOut(data=[schemas.OfficePropertyPublic.model_validate(r) for r in rows], count=count)
+    views = property_service.office_views(
+        session, _today(day), unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
+    )
+    rows = views[page.offset : page.offset + page.limit]
+    return ListOut(data=[schemas.OfficePropertyPublic.model_validate(v) for v in rows], count=len(views))
 
 
 @router.get("/office-properties/{code}", response_model=schemas.OfficePropertyPublic)
-def get_office_property(session: SessionDep, code: str) -> schemas.OfficePropertyPublic:
-    row = session.exec(select(OfficeProperty).where(OfficeProperty.code == code)).first()
-    if row is None:
-        raise NotFound(f"office property {code} not found")
-    return schemas.OfficePropertyPublic.model_validate(row)
+def get_office_property(
+    session: SessionDep, code: str, day: DateQuery = None
+) -> schemas.OfficePropertyPublic:
+    return _office_out(session, code, _today(day))
+
+
+def _office_out(session: SessionDep, code: str, today: date) -> schemas.OfficePropertyPublic:
+    return schemas.OfficePropertyPublic.model_validate(
+        property_service.office_property_view(session, code, today)
+    )
+
+
+@router.put("/office-properties/{code}/checklist/{step}", response_model=schemas.OfficePropertyPublic)
+def record_certificate_step(
+    session: SessionDep, request: Request, code: str, step: str, body: schemas.StepIn
+) -> schemas.OfficePropertyPublic:
+    """Record (or clear, with `on: null`) a checklist step; a certificate without its prerequisites is
+    refused (422) with the missing steps named."""
+    property_service.record_certificate_step(
+        session,
+        code,
+        step,
+        on=body.on,
+        doc=body.doc,
+        certificate_no=body.certificate_no,
+        actor=_actor(request),
+    )
+    return _office_out(session, code, property_service.china_today())
+
+
+@router.get("/certificate-targets", response_model=list[schemas.TargetPublic])
+def list_targets(session: SessionDep) -> list[schemas.TargetPublic]:
+    return [schemas.TargetPublic.model_validate(t) for t in property_service.list_targets(session)]
+
+
+@router.put("/certificate-targets", response_model=schemas.TargetPublic)
+def set_target(session: SessionDep, request: Request, body: schemas.TargetIn) -> schemas.TargetPublic:
+    """Set the target date of a step, for one property (`code`) or the whole programme (no code)."""
+    target = property_service.set_target(
+        session, step=body.step, due_on=body.due_on, code=body.code, note=body.note, actor=_actor(request)
+    )
+    return schemas.TargetPublic(step=target.step, code=body.code, due_on=target.due_on, note=target.note)
+
+
+@router.delete("/certificate-targets/{step}", status_code=204)
+def remove_target(session: SessionDep, request: Request, step: str, code: str | None = None) -> Response:
+    property_service.remove_target(session, step=step, code=code, actor=_actor(request))
+    return Response(status_code=204)
+
+
+# --- operating properties -----------------------------------------------------------------------------
 
 
 @router.get("/operating-properties", response_model=ListOut[schemas.OperatingPropertyPublic])
 def list_operating_properties(
-    session: SessionDep, page: PageDep, status: str | None = None, owner_unit_id: int | None = None
+    session: SessionDep,
+    page: PageDep,
+    day: DateQuery = None,
+    status: Annotated[
+        str | None, Query(description="leased, self_used, idle, offered, not_taken_over")
+    ] = None,
+    owner_unit_id: int | None = None,
+    vacant: Annotated[bool | None, Query(description="not self-used and no lease in force")] = None,
+    takeover_overdue: bool | None = None,
+    q: Annotated[str | None, Query(description="code or address contains")] = None,
 ) -> ListOut[schemas.OperatingPropertyPublic]:
-    stmt = select(OperatingProperty).order_by(col(OperatingProperty.code))
-    if status:
-        stmt = stmt.where(OperatingProperty.status == status)
-    if owner_unit_id is not None:
-        stmt = stmt.where(OperatingProperty.owner_unit_id == owner_unit_id)
+    today = _today(day)
+    stmt = property_service.operating_query(
+        today,
+        status=status,
+        owner_unit_id=owner_unit_id,
+        vacant=vacant,
+        takeover_overdue=takeover_overdue,
+        q=q,
+    )
     rows, count = paginate(session, stmt, page)
-    return ListOut(data=[schemas.OperatingPropertyPublic.model_validate(r) for r in rows], count=count)
+    return ListOut(data=_operating_out(session, rows, today), count=count)
 
 
 @router.get("/operating-properties/{code}", response_model=schemas.OperatingPropertyPublic)
-def get_operating_property(session: SessionDep, code: str) -> schemas.OperatingPropertyPublic:
-    row = session.exec(select(OperatingProperty).where(OperatingProperty.code == code)).first()
-    if row is None:
-        raise NotFound(f"operating property {code} not found")
-    return schemas.OperatingPropertyPublic.model_validate(row)
+def get_operating_property(
+    session: SessionDep, code: str, day: DateQuery = None
+) -> schemas.OperatingPropertyPublic:
+    prop = property_service.get_operating_property(session, code)
+    return _operating_out(session, [prop], _today(day))[0]
+
+
+def _operating_out(
+    session: SessionDep, rows: list[OperatingProperty], today: date
+) -> list[schemas.OperatingPropertyPublic]:
+    leased = property_service.active_lease_property_ids(session, today)
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    out = []
+    for p in rows:
+        item = schemas.OperatingPropertyPublic.model_validate(p)
+        item.owner_unit = units.get(p.owner_unit_id) if p.owner_unit_id is not None else None
+        item.vacant = rules.is_vacant(p.status, p.id in leased)
+        item.takeover_overdue = rules.takeover_overdue(p.status, p.takeover_due_on, today)
+        out.append(item)
+    return out
+
+
+# --- auctions -----------------------------------------------------------------------------------------
 
 
 @router.get("/auction-batches", response_model=ListOut[schemas.AuctionBatchPublic])
@@ -59,12 +165,142 @@ def list_auction_batches(session: SessionDep, page: PageDep) -> ListOut[schemas.
     return ListOut(data=[schemas.AuctionBatchPublic.model_validate(r) for r in rows], count=count)
 
 
+@router.get("/auction-batches/{name}", response_model=None)
+def get_auction_batch(session: SessionDep, name: str) -> dict[str, Any]:
+    """One batch as in the auctions report: counts, annual rent (yuan) and every lot's outcome."""
+    return dict(property_service.auctions_report(session, batch=name)["batches"][0])
+
+
+@router.put("/auction-batches/{name}", response_model=schemas.AuctionBatchPublic)
+def update_auction_batch(
+    session: SessionDep, request: Request, name: str, body: schemas.AuctionBatchUpdate
+) -> schemas.AuctionBatchPublic:
+    """Create a batch or set its date, auction house and legal basis."""
+    batch = property_service.update_batch(
+        session,
+        name,
+        actor=_actor(request),
+        held_on=body.held_on,
+        auction_house=body.auction_house,
+        legal_basis=body.legal_basis,
+    )
+    return schemas.AuctionBatchPublic.model_validate(batch)
+
+
+# --- leases -------------------------------------------------------------------------------------------
+
+
 @router.get("/leases", response_model=ListOut[schemas.LeasePublic])
 def list_leases(
-    session: SessionDep, page: PageDep, property_id: int | None = None
+    session: SessionDep,
+    page: PageDep,
+    day: DateQuery = None,
+    property_id: int | None = None,
+    code: Annotated[str | None, Query(description="operating property code")] = None,
+    tenant: Annotated[str | None, Query(description="tenant contains")] = None,
+    active: Annotated[bool | None, Query(description="in force on the date")] = None,
+    expiring_within: Annotated[
+        int | None, Query(ge=0, description="in force and ending within N days")
+    ] = None,
 ) -> ListOut[schemas.LeasePublic]:
-    stmt = select(Lease).order_by(col(Lease.end_on))
+    stmt = property_service.lease_query(
+        _today(day), code=code, tenant=tenant, active=active, expiring_within=expiring_within
+    )
     if property_id is not None:
         stmt = stmt.where(Lease.property_id == property_id)
     rows, count = paginate(session, stmt, page)
-    return ListOut(data=[schemas.LeasePublic.model_validate(r) for r in rows], count=count)
+    return ListOut(data=_lease_out(session, rows), count=count)
+
+
+def _lease_out(session: SessionDep, rows: list[Lease]) -> list[schemas.LeasePublic]:
+    codes = dict(session.exec(select(OperatingProperty.id, OperatingProperty.code)).all())
+    out = []
+    for lease in rows:
+        item = schemas.LeasePublic.model_validate(lease)
+        item.code = codes.get(lease.property_id)
+        out.append(item)
+    return out
+
+
+@router.post("/leases", response_model=schemas.LeasePublic, status_code=201)
+def create_lease(session: SessionDep, request: Request, body: schemas.LeaseCreate) -> schemas.LeasePublic:
+    """A lease of an operating property: an office property is refused (机关事务管理条例 §23), so is a term
+    over the cap (GONGWU_LEASE_TERM_CAP_YEARS) or one overlapping another lease (409)."""
+    lease = property_service.create_lease(
+        session,
+        code=body.code,
+        tenant=body.tenant,
+        annual_rent_fen=body.annual_rent_fen,
+        start_on=body.start_on,
+        end_on=body.end_on,
+        deposit_fen=body.deposit_fen,
+        actor=_actor(request),
+    )
+    return _lease_out(session, [lease])[0]
+
+
+@router.post("/leases/{lease_id}/terminate", response_model=schemas.LeasePublic)
+def terminate_lease(
+    session: SessionDep, request: Request, lease_id: int, body: schemas.LeaseTerminate
+) -> schemas.LeasePublic:
+    lease = property_service.terminate_lease(session, lease_id, on=body.on, actor=_actor(request))
+    return _lease_out(session, [lease])[0]
+
+
+# --- alerts -------------------------------------------------------------------------------------------
+
+
+@router.get("/property-alerts", response_model=ListOut[schemas.AlertPublic])
+def list_alerts(
+    session: SessionDep,
+    page: PageDep,
+    kind: Annotated[
+        str | None,
+        Query(description="lease_ending_90, lease_ending_30, certificate_overdue, takeover_overdue"),
+    ] = None,
+    open_only: Annotated[bool, Query(alias="open", description="only unresolved alerts")] = True,
+) -> ListOut[schemas.AlertPublic]:
+    rows, count = paginate(session, property_service.alert_query(kind=kind, open_only=open_only), page)
+    return ListOut(data=[schemas.AlertPublic.model_validate(r) for r in rows], count=count)
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+
+@router.get("/reports/certificates", response_model=None)
+def report_certificates(session: SessionDep, day: DateQuery = None) -> dict[str, Any]:
+    """`{"properties", "surveyed", "certified", "by_stage", "blocked", "overdue"}`."""
+    return property_service.certificates_report(session, _today(day))
+
+
+@router.get("/reports/auctions", response_model=None)
+def report_auctions(session: SessionDep, batch: str | None = None) -> dict[str, Any]:
+    """`{"batches": [{"batch", "date", "lots", "sold", "unsold", "withdrawn", "annual_rent_yuan",
+    "lots_detail"}]}`."""
+    return property_service.auctions_report(session, batch=batch)
+
+
+@router.get("/reports/operating", response_model=None)
+def report_operating(session: SessionDep, day: DateQuery = None) -> dict[str, Any]:
+    """`{"by_status", "overdue_takeovers", "vacant"}`."""
+    return property_service.operating_report(session, _today(day))
+
+
+@router.get("/reports/leases", response_model=None)
+def report_leases(
+    session: SessionDep,
+    day: DateQuery = None,
+    expiring_within: Annotated[
+        int | None, Query(ge=0, description="in force and ending within N days")
+    ] = None,
+) -> dict[str, Any]:
+    """`{"leases": [...], "annual_rent_yuan": n}`."""
+    return property_service.leases_report(session, _today(day), expiring_within=expiring_within)
+
+
+@router.get("/reports/rent-roll", response_model=None)
+def report_rent_roll(
+    session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+) -> dict[str, Any]:
+    """Rent falling due per owning unit in a calendar year (default: this year)."""
+    return property_service.rent_roll(session, year or property_service.china_today().year)

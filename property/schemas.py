@@ -1,15 +1,22 @@
-"""Request/response shapes of the property API."""
+"""Request/response shapes of the property API. Money is integer fen (`*_fen`); the reports, which speak
+yuan, are plain JSON documents (see property.service)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class OverdueStep(BaseModel):
+    step: str
+    due_on: date
+    days_overdue: int
 
 
 class OfficePropertyPublic(_Out):
@@ -17,17 +24,49 @@ class OfficePropertyPublic(_Out):
     code: str
     name: str
     unit_id: int | None
+    unit: str | None = None
     address: str
     floor_area_m2: Decimal | None
     lat: float | None
     lon: float | None
     surveyed_on: date | None
+    survey_doc: str = ""
     safety_appraised_on: date | None
+    safety_doc: str = ""
     seismic_tested_on: date | None
+    seismic_doc: str = ""
     fire_accepted_on: date | None
+    fire_doc: str = ""
     submitted_on: date | None
+    submission_doc: str = ""
     certificate_no: str | None
     certified_on: date | None
+    stage: str = Field(default="", description="not_surveyed | surveyed | appraised | fire_accepted | ...")
+    blockers: list[str] = Field(default_factory=list, description="missing_safety, missing_fire, ...")
+    overdue: list[OverdueStep] = Field(default_factory=list)
+
+
+class StepIn(BaseModel):
+    """One checklist step: its date (null clears it) and document reference; for `certificate` the
+    certificate number."""
+
+    on: date | None
+    doc: str | None = None
+    certificate_no: str | None = None
+
+
+class TargetIn(BaseModel):
+    step: str = Field(description="survey | safety | seismic | fire | submission | certificate")
+    due_on: date
+    code: str | None = Field(default=None, description="an office property; null for the whole programme")
+    note: str = ""
+
+
+class TargetPublic(BaseModel):
+    step: str
+    code: str | None
+    due_on: date
+    note: str
 
 
 class OperatingPropertyPublic(_Out):
@@ -35,10 +74,13 @@ class OperatingPropertyPublic(_Out):
     code: str
     address: str
     owner_unit_id: int | None
+    owner_unit: str | None = None
     area_m2: Decimal | None
     status: str
     takeover_due_on: date | None
     taken_over_on: date | None
+    vacant: bool | None = None
+    takeover_overdue: bool | None = None
 
 
 class AuctionBatchPublic(_Out):
@@ -49,9 +91,16 @@ class AuctionBatchPublic(_Out):
     legal_basis: str
 
 
+class AuctionBatchUpdate(BaseModel):
+    held_on: date | None = None
+    auction_house: str | None = None
+    legal_basis: str | None = None
+
+
 class LeasePublic(_Out):
     id: int
     property_id: int
+    code: str | None = None
     tenant: str
     annual_rent_fen: int
     start_on: date
@@ -59,3 +108,26 @@ class LeasePublic(_Out):
     deposit_fen: int
     lot_id: int | None
     terminated_on: date | None
+
+
+class LeaseCreate(BaseModel):
+    code: str = Field(description="operating property code (an office property can never be leased)")
+    tenant: str
+    annual_rent_fen: int = Field(ge=0)
+    start_on: date
+    end_on: date = Field(description="last day of the lease")
+    deposit_fen: int = Field(default=0, ge=0)
+
+
+class LeaseTerminate(BaseModel):
+    on: date = Field(description="last day of the lease")
+
+
+class AlertPublic(_Out):
+    id: int
+    kind: str
+    key: str
+    due_on: date
+    message: str
+    raised_at: datetime
+    resolved_at: datetime | None

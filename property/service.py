@@ -779,6 +779,13 @@ def office_views(
     return out
 
 
+def office_property_view(session: Session, code: str, today: date) -> dict[str, Any]:
+    prop = get_office_property(session, code)
+    programme, own = _targets(session)
+    targets = rules.effective_targets(programme, own.get(prop.id or 0, {}))
+    return office_view(prop, _unit_names(session), targets, today)
+
+
 def office_view(
     p: OfficeProperty, units: Mapping[int, str], targets: Mapping[str, date], today: date
 ) -> dict[str, Any]:
