@@ -1,0 +1,171 @@
+"""`gongwu report certificates | auctions | operating | leases | rent-roll`: the property clerk's reports.
+The JSON is exactly the API's `/api/v1/reports/...`; table, CSV and XLSX list the rows behind it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from gongwu import cli_report
+from gongwu.cli_report import FormatOpt, OutOpt, report_app
+from gongwu.output import Format
+from property import rules
+from property import service as property_service
+
+DateOpt = Annotated[
+    date | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="as of this day (default: today, China time)"),
+]
+
+
+def _today(day: date | None) -> date:
+    return day or property_service.china_today()
+
+
+def _yuan(value: Any) -> str:
+    return "" if value is None else f"{value}"
+
+
+@report_app.command("certificates")
+def certificates(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = None) -> None:
+    """不动产权证: how many are certified, each property's stage and what blocks it, overdue steps."""
+    with cli_report.open_session() as session:
+        data = property_service.certificates_report(session, _today(day))
+    overdue: dict[str, list[str]] = {}
+    for o in data["overdue"]:
+        overdue.setdefault(o["code"], []).append(f"{o['step']} {o['due_on']} (+{o['days_overdue']}d)")
+    rows = [
+        {
+            "code": b["code"],
+            "name": b["name"],
+            "unit": b["unit"],
+            "stage": f"{rules.STAGE_ZH[b['stage']]} {b['stage']}",
+            "blockers": ", ".join(f"{rules.BLOCKER_ZH[x]} {x}" for x in b["blockers"]),
+            "overdue": "; ".join(overdue.get(b["code"], [])),
+        }
+        for b in data["blocked"]
+    ]
+    stages = ", ".join(f"{rules.STAGE_ZH[k]} {v}" for k, v in data["by_stage"].items() if v)
+    title = (
+        f"办公用房 {data['properties']} 处：已测绘 {data['surveyed']}，已发证 {data['certified']}"
+        f"（{stages}）；逾期事项 {len(data['overdue'])}"
+    )
+    cli_report.show(
+        data, rows, fmt, out, title=title, columns=["code", "name", "unit", "stage", "blockers", "overdue"]
+    )
+
+
+@report_app.command("auctions")
+def auctions(
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    batch: Annotated[str | None, typer.Option("--batch", help="one batch (default: all)")] = None,
+) -> None:
+    """拍卖: per batch the lots, sold / unsold / withdrawn (by each lot's last round) and the annual rent."""
+    with cli_report.open_session() as session:
+        data = property_service.auctions_report(session, batch=batch)
+    rows = [
+        {
+            "batch": b["batch"],
+            "lot": d["lot"],
+            "address": d["address"],
+            "rounds": d["rounds"],
+            "result": f"{rules.RESULT_ZH[d['result']]} {d['result']}" if d["result"] else "",
+            "reserve_yuan": _yuan(d["reserve_yuan"]),
+            "price_yuan": _yuan(d["price_yuan"]),
+            "tenant": d["tenant"],
+            "lease_start": d["lease_start"],
+            "lease_end": d["lease_end"],
+        }
+        for b in data["batches"]
+        for d in b["lots_detail"]
+    ]
+    title = "；".join(
+        f"{b['batch']}：标的 {b['lots']}，成交 {b['sold']}，流拍 {b['unsold']}，撤拍 {b['withdrawn']}，"
+        f"年租金 {b['annual_rent_yuan']} 元"
+        for b in data["batches"]
+    )
+    cli_report.show(data, rows, fmt, out, title=title or "没有拍卖批次 no auction batch")
+
+
+@report_app.command("operating")
+def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = None) -> None:
+    """经营性用房: counts by status, takeovers past their due date, and vacant property."""
+    with cli_report.open_session() as session:
+        data = property_service.operating_report(session, _today(day))
+    rows = [
+        {
+            "issue": "逾期未接管 overdue takeover",
+            "code": t["code"],
+            "address": t["address"],
+            "owner_unit": t["owner_unit"],
+            "status": f"{rules.STATUS_ZH['not_taken_over']} not_taken_over",
+            "due_on": t["due_on"],
+        }
+        for t in data["overdue_takeovers"]
+    ] + [
+        {
+            "issue": "空置 vacant",
+            "code": v["code"],
+            "address": v["address"],
+            "owner_unit": v["owner_unit"],
+            "status": f"{rules.STATUS_ZH.get(v['status'], '')} {v['status']}",
+            "due_on": None,
+        }
+        for v in data["vacant"]
+    ]
+    counts = ", ".join(f"{rules.STATUS_ZH.get(k, k)} {v}" for k, v in data["by_status"].items())
+    title = f"经营性用房（{counts}）；逾期未接管 {len(data['overdue_takeovers'])}，空置 {len(data['vacant'])}"
+    cli_report.show(
+        data,
+        rows,
+        fmt,
+        out,
+        title=title,
+        columns=["issue", "code", "address", "owner_unit", "status", "due_on"],
+    )
+
+
+@report_app.command("leases")
+def leases(
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    day: DateOpt = None,
+    expiring_within: Annotated[
+        int | None,
+        typer.Option("--expiring-within", min=0, metavar="DAYS", help="only leases ending within DAYS days"),
+    ] = None,
+) -> None:
+    """租赁: leases in force or still to start, with days left and the annual rent total."""
+    with cli_report.open_session() as session:
+        data = property_service.leases_report(session, _today(day), expiring_within=expiring_within)
+    rows = [
+        {
+            **{k: x[k] for k in ("code", "address", "owner_unit", "tenant")},
+            "annual_rent_yuan": _yuan(x["annual_rent_yuan"]),
+            "lease_start": x["lease_start"],
+            "lease_end": x["lease_end"],
+            "days_left": x["days_left"],
+            "state": x["state"],
+        }
+        for x in data["leases"]
+    ]
+    within = f"{expiring_within} 天内到期的" if expiring_within is not None else ""
+    title = f"{within}租赁 {len(rows)} 份，年租金合计 {data['annual_rent_yuan']} 元"
+    cli_report.show(data, rows, fmt, out, title=title)
+
+
+@report_app.command("rent-roll")
+def rent_roll(
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+    year: Annotated[int | None, typer.Option("--year", help="calendar year (default: this year)")] = None,
+) -> None:
+    """租金台账: rent falling due per owning unit in a year (pro rata by days, to the fen)."""
+    year = year or property_service.china_today().year
+    with cli_report.open_session() as session:
+        data = property_service.rent_roll(session, year)
+    rows = [{**u, "rent_yuan": _yuan(u["rent_yuan"])} for u in data["units"]]
+    cli_report.show(data, rows, fmt, out, title=f"{year} 年租金 {data['rent_yuan']} 元")
