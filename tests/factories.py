@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core.models import Unit
-from fleet.models import TripOrder, Vehicle
+from fleet.models import Trip, TripExpense, TripOrder, Vehicle
 
 _seq = count(1)
 
@@ -61,3 +62,54 @@ def make_order(session: Session, vehicle: Vehicle, **kw: Any) -> TripOrder:
     session.add(order)
     session.flush()
     return order
+
+
+def make_trip(session: Session, vehicle: Vehicle, start: datetime, minutes: float = 30, **kw: Any) -> Trip:
+    """A stored trip of `vehicle` (as the trip cutter would store it); km defaults to 1 km per 2 min."""
+    from core.timeutil import china_day
+
+    end = kw.pop("end_at", start + timedelta(minutes=minutes))
+    trip = Trip(
+        **{
+            "vehicle_id": vehicle.id,
+            "device_id": vehicle.tracker_id or f"dev{vehicle.id}",
+            "start_at": start,
+            "end_at": end,
+            "service_day": china_day(start),
+            "start_lat": 37.70,
+            "start_lon": 112.70,
+            "end_lat": 37.75,
+            "end_lon": 112.75,
+            "distance_m": minutes * 500.0,
+            "duration_s": int((end - start).total_seconds()),
+            "max_speed_kmh": 60.0,
+            "avg_speed_kmh": 30.0,
+            **kw,
+        }
+    )
+    session.add(trip)
+    session.flush()
+    return trip
+
+
+def make_fixes(session: Session, device: str, times: Iterable[datetime], **kw: Any) -> int:
+    """Parked fixes of `device` at the given times (bulk insert, as the position path writes them)."""
+    from sqlalchemy import insert
+
+    from core.timeutil import to_ts
+    from fleet.models import Position
+
+    rows = [
+        {"device_id": device, "fix_ts": to_ts(t), "lat": 37.7, "lon": 112.7, "speed_kmh": 0.0, **kw}
+        for t in times
+    ]
+    if rows:
+        session.connection().execute(insert(Position), rows)
+    return len(rows)
+
+
+def make_expense(session: Session, order: TripOrder, **kw: Any) -> TripExpense:
+    expense = TripExpense(**{"order_id": order.id, **kw})
+    session.add(expense)
+    session.flush()
+    return expense

@@ -1,0 +1,1015 @@
+"""Reconciliation (DESIGN §3): match stored trips with approved orders and keep the flags in step.
+
+Flags are upserted by their natural key, so a re-run finds the flag it raised before and changes it only
+when the facts changed: the machine's `state`, `end_at` and `detail`, never the manager's review.
+
+- `unreported_trip`, key `device:start_ts` — a trip no approved order covers. A re-cut trip with the same
+  start keeps its flag; a late order (补单) that now covers it resolves it, history and review kept.
+- `order_without_track`, key `order_id` — an approved order whose padded window has passed and covers no
+  trip of its vehicle. When the vehicle's tracker was silent then, the order is listed on that silent
+  spell's flag instead.
+- `idle_vehicle`, key `vehicle:since_ts` — an in-service vehicle whose positions still arrive but which
+  made no trip for `idle_days`. One flag per spell; its detail says since when and for how many days.
+- `silent_tracker`, key `vehicle:since_ts` (`vehicle:never` for a tracker never heard) — no fix for
+  `silent_hours`. One flag per spell, resolved when the tracker speaks again.
+
+Idle and silent spells are judged as of an instant (the end of the reconciled day, or now for the hourly
+health check). A resolved spell is never reopened by an earlier judgement, and an older judgement never
+overwrites a newer one's numbers, so re-running old days changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.logs import log
+from core.settings import get_settings
+from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
+from fleet import matching
+from fleet.models import FLAG_KINDS, REVIEW_STATUSES, Flag, Position, Trip, TripOrder, Vehicle
+
+logger = logging.getLogger(__name__)
+
+UNREPORTED, WITHOUT_TRACK, IDLE, SILENT = FLAG_KINDS
+SYSTEM = "system"
+CHUNK = 500
+# Orders longer than this are refused at entry (fleet.service), which bounds every order look-up by time.
+MAX_ORDER_DAYS = 31
+MAX_ORDER_S = MAX_ORDER_DAYS * 86400
+# The longest trip considered when looking for the trips around an order's window.
+MAX_TRIP_S = 3 * 86400
+
+REASON_COVERED = "补单已覆盖 a late order covers the trip"
+REASON_TRACK_FOUND = "已找到轨迹 a trip of the vehicle is now covered by the order"
+REASON_NOT_APPROVED = "订单已不是已批准状态 order no longer approved"
+REASON_NOT_PASSED = "订单时间窗尚未结束 order window not over yet"
+REASON_SILENT = "终端离线, 已列入终端离线预警 tracker silent then, listed on its flag"
+REASON_SPOKE = "终端恢复上报 tracker reporting again"
+REASON_MOVED = "车辆已出行 vehicle made a trip"
+REASON_NOT_IN_SERVICE = "车辆已不在用 vehicle no longer in service"
+REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The reconciliation thresholds in seconds (from settings unless given)."""
+
+    lead_s: int = 30 * 60
+    lag_s: int = 60 * 60
+    share: float = 0.5
+    idle_s: int = 30 * 86400
+    silent_s: int = 48 * 3600
+
+    @classmethod
+    def from_settings(cls) -> Rules:
+        s = get_settings()
+        return cls(
+            lead_s=s.order_lead_min * 60,
+            lag_s=s.order_lag_min * 60,
+            share=s.order_cover_share,
+            idle_s=s.idle_days * 86400,
+            silent_s=s.silent_hours * 3600,
+        )
+
+
+class Tally(Counter[str]):
+    """Counts for the run history: raised/resolved/reopened in total and per kind."""
+
+    def note(self, what: str, kind: str) -> None:
+        self[what] += 1
+        self[f"{kind}_{what}"] += 1
+
+    def as_dict(self) -> dict[str, int]:
+        keys = ["trips", "covered", "raised", "resolved", "reopened"]
+        keys += [f"{k}_{w}" for k in FLAG_KINDS for w in ("raised", "resolved")]
+        return {k: int(self.get(k, 0)) for k in keys} | {k: int(v) for k, v in self.items()}
+
+
+@dataclass(frozen=True)
+class _Vehicle:
+    id: int
+    unit_id: int
+    tracker_id: str | None
+    status: str
+    created_at: datetime
+
+
+_VEHICLE_COLS: tuple[Any, ...] = (
+    Vehicle.id,
+    Vehicle.unit_id,
+    Vehicle.tracker_id,
+    Vehicle.status,
+    Vehicle.created_at,
+)
+
+
+def _vehicles(session: Session) -> dict[int, _Vehicle]:
+    rows = session.exec(
+        _select(*_VEHICLE_COLS)
+    ).all()
+    return {r[0]: _Vehicle(*r) for r in rows if r[0] is not None}
+
+
+def _select(*columns: Any) -> Any:
+    """A multi-column SELECT (typed loosely: the rows are unpacked by position)."""
+    return sa_select(*columns)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _iso(ts: int | None) -> str | None:
+    return None if ts is None else to_china(from_ts(ts)).isoformat()
+
+
+def _ts_of(iso: str | None) -> int | None:
+    return None if not iso else to_ts(datetime.fromisoformat(iso))
+
+
+# ------------------------------------------------------------------------------------------ flag upkeep
+
+
+def _flags_by_key(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Flag]:
+    found: dict[str, Flag] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        for flag in session.exec(select(Flag).where(Flag.kind == kind, col(Flag.key).in_(chunk))).all():
+            found[flag.key] = flag
+    return found
+
+
+def _set(flag: Flag, **values: Any) -> bool:
+    """Assign only what differs, so an unchanged flag is not written."""
+    changed = False
+    for name, value in values.items():
+        if getattr(flag, name) != value:
+            setattr(flag, name, value)
+            changed = True
+    return changed
+
+
+def _resolve(session: Session, tally: Tally, flag: Flag, at: datetime, reason: str, **values: Any) -> None:
+    if flag.id is None:
+        session.flush()
+    before = {"state": flag.state}
+    _set(flag, state="resolved", resolved_at=at, resolved_reason=reason, **values)
+    session.add(flag)
+    tally.note("resolved", flag.kind)
+    audit.record(
+        session,
+        actor=SYSTEM,
+        action="flag.resolve",
+        entity="fleet_flag",
+        entity_id=flag.id,
+        before=before,
+        after={"state": "resolved", "reason": reason},
+        detail=f"{flag.kind} {flag.key}",
+    )
+
+
+def _reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
+    before = {"state": flag.state, "reason": flag.resolved_reason}
+    _set(flag, state="open", resolved_at=None, resolved_reason="", **values)
+    session.add(flag)
+    tally.note("reopened", flag.kind)
+    audit.record(
+        session,
+        actor=SYSTEM,
+        action="flag.reopen",
+        entity="fleet_flag",
+        entity_id=flag.id,
+        before=before,
+        after={"state": "open"},
+        detail=f"{flag.kind} {flag.key}",
+    )
+
+
+def _raise(session: Session, tally: Tally, **values: Any) -> Flag:
+    flag = Flag(**values)
+    session.add(flag)
+    tally.note("raised", flag.kind)
+    return flag
+
+
+# ------------------------------------------------------------------------------------ trips and orders
+
+
+@dataclass
+class _Trips:
+    """Columns of a set of trips (with their vehicle's unit) as arrays and lists."""
+
+    id: list[int]
+    vehicle: np.ndarray
+    device: list[str]
+    start: np.ndarray
+    end: np.ndarray
+    order_id: list[int | None]
+    unit: list[int]
+    km: list[float]
+    minutes: list[int]
+    day: list[date]
+
+
+_TRIP_COLS: tuple[Any, ...] = (
+    Trip.id,
+    Trip.vehicle_id,
+    Trip.device_id,
+    Trip.start_at,
+    Trip.end_at,
+    Trip.order_id,
+    Vehicle.unit_id,
+    Trip.distance_m,
+    Trip.duration_s,
+    Trip.service_day,
+)
+
+
+def _trip_select() -> Any:
+    return _select(*_TRIP_COLS).join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+
+
+def _as_trips(rows: Sequence[Any]) -> _Trips:
+    rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0])
+    return _Trips(
+        id=[r[0] for r in rows],
+        vehicle=np.array([r[1] for r in rows], dtype=np.int64),
+        device=[r[2] for r in rows],
+        start=np.array([to_ts(r[3]) for r in rows], dtype=np.int64),
+        end=np.array([to_ts(r[4]) for r in rows], dtype=np.int64),
+        order_id=[r[5] for r in rows],
+        unit=[r[6] for r in rows],
+        km=[round(r[7] / 1000, 2) for r in rows],
+        minutes=[round(r[8] / 60) for r in rows],
+        day=[r[9] for r in rows],
+    )
+
+
+@dataclass
+class _Orders:
+    id: list[int]
+    vehicle: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    order_no: list[str]
+    unit: list[int]
+    status: list[str]
+
+
+_ORDER_COLS: tuple[Any, ...] = (
+    TripOrder.id,
+    TripOrder.vehicle_id,
+    TripOrder.planned_start_at,
+    TripOrder.planned_end_at,
+    TripOrder.order_no,
+    TripOrder.unit_id,
+    TripOrder.status,
+)
+
+
+def _as_orders(rows: Sequence[Any]) -> _Orders:
+    rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0])
+    return _Orders(
+        id=[r[0] for r in rows],
+        vehicle=np.array([r[1] for r in rows], dtype=np.int64),
+        start=np.array([to_ts(r[2]) for r in rows], dtype=np.int64),
+        end=np.array([to_ts(r[3]) for r in rows], dtype=np.int64),
+        order_no=[r[4] for r in rows],
+        unit=[r[5] for r in rows],
+        status=[r[6] for r in rows],
+    )
+
+
+def _approved_orders_around(session: Session, trips: _Trips, rules: Rules) -> _Orders:
+    """Every approved order whose padded window can touch one of the trips: per chunk of vehicles, the
+    orders starting in the chunk's time range (the composite index (vehicle, planned start) serves it)."""
+    by_vehicle: dict[int, tuple[int, int]] = {}
+    for v, s, e in zip(trips.vehicle.tolist(), trips.start.tolist(), trips.end.tolist(), strict=True):
+        lo, hi = by_vehicle.get(v, (s, e))
+        by_vehicle[v] = (min(lo, s), max(hi, e))
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(by_vehicle)):
+        t0 = min(by_vehicle[v][0] for v in chunk)
+        t1 = max(by_vehicle[v][1] for v in chunk)
+        rows += session.exec(
+            _select(*_ORDER_COLS).where(
+                col(TripOrder.vehicle_id).in_(chunk),
+                TripOrder.status == "approved",
+                col(TripOrder.planned_start_at) >= from_ts(t0 - rules.lag_s - MAX_ORDER_S),
+                col(TripOrder.planned_start_at) <= from_ts(t1 + rules.lead_s),
+                col(TripOrder.planned_end_at) >= from_ts(t0 - rules.lag_s),
+            )
+        ).all()
+    return _as_orders(rows)
+
+
+def _match(trips: _Trips, orders: _Orders, rules: Rules) -> matching.MatchResult:
+    return matching.match(
+        trips.vehicle,
+        trips.start,
+        trips.end,
+        orders.vehicle,
+        orders.start,
+        orders.end,
+        lead_s=rules.lead_s,
+        lag_s=rules.lag_s,
+        share=rules.share,
+    )
+
+
+def _unreported_key(device: str, start_ts: int) -> str:
+    return f"{device}:{start_ts}"
+
+
+def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> list[int]:
+    """Store each trip's covering order and keep its unreported_trip flag in step. Returns the covering
+    order id per trip (0 when none)."""
+    if not trips.id:
+        return []
+    orders = _approved_orders_around(session, trips, rules)
+    result = _match(trips, orders, rules)
+    best = [orders.id[j] if j >= 0 else 0 for j in result.trip_order.tolist()]
+    order_no = dict(zip(orders.id, orders.order_no, strict=True))
+
+    changed = [
+        {"id": tid, "order_id": oid or None}
+        for tid, oid, old in zip(trips.id, best, trips.order_id, strict=True)
+        if (oid or None) != old
+    ]
+    if changed:
+        session.exec(update(Trip), params=changed)
+        # The bulk UPDATE bypasses loaded objects: let them read the new cover.
+        ids = {c["id"] for c in changed}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Trip) and obj.id in ids:
+                session.expire(obj, ["order_id"])
+
+    keys = [_unreported_key(d, s) for d, s in zip(trips.device, trips.start.tolist(), strict=True)]
+    flags = _flags_by_key(session, UNREPORTED, keys)
+    now = utcnow()
+    for i, key in enumerate(keys):
+        flag, oid = flags.get(key), best[i]
+        if oid:
+            if flag is not None and flag.state == "open":
+                _resolve(session, tally, flag, now, f"{REASON_COVERED}: {order_no[oid]}", order_id=oid)
+            continue
+        detail = {"km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat()}
+        where = {
+            "trip_id": trips.id[i],
+            "vehicle_id": int(trips.vehicle[i]),
+            "unit_id": trips.unit[i],
+            "start_at": from_ts(int(trips.start[i])),
+            "end_at": from_ts(int(trips.end[i])),
+        }
+        if flag is None:
+            _raise(session, tally, kind=UNREPORTED, key=key, detail=detail, **where)
+        elif flag.state == "resolved":
+            _reopen(session, tally, flag, order_id=None, detail=detail, **where)
+        elif _set(flag, detail=detail, **where):
+            session.add(flag)
+    return best
+
+
+def _trips_to_recheck(session: Session, day: date | None) -> list[Any]:
+    """Trips of other days whose cover may have changed: open unreported_trip flags (a late order) and
+    trips whose stored order is no longer approved (cancelled after the fact)."""
+    open_flagged = _trip_select().join(Flag, col(Flag.trip_id) == col(Trip.id))
+    open_flagged = open_flagged.where(Flag.kind == UNREPORTED, Flag.state == "open")
+    lost_order = _trip_select().join(TripOrder, col(TripOrder.id) == col(Trip.order_id))
+    lost_order = lost_order.where(TripOrder.status != "approved")
+    if day is not None:
+        open_flagged = open_flagged.where(Trip.service_day != day)
+        lost_order = lost_order.where(Trip.service_day != day)
+    return list(session.exec(open_flagged).all()) + list(session.exec(lost_order).all())
+
+
+# ------------------------------------------------------------------------------- orders without track
+
+
+def _orders_to_check(
+    session: Session, vehicles: dict[int, _Vehicle], rules: Rules, day_from: int, as_of: int
+) -> _Orders:
+    """Approved orders whose padded window closed in [day_from, as_of), approved orders entered or changed
+    in that day (a late entry for an older window), and the orders of open order_without_track flags."""
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(vehicles)):
+        rows += session.exec(
+            _select(*_ORDER_COLS).where(
+                col(TripOrder.vehicle_id).in_(chunk),
+                TripOrder.status == "approved",
+                col(TripOrder.planned_start_at) >= from_ts(day_from - rules.lag_s - MAX_ORDER_S),
+                col(TripOrder.planned_start_at) < from_ts(as_of),
+                col(TripOrder.planned_end_at) >= from_ts(day_from - rules.lag_s),
+                col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s),
+            )
+        ).all()
+    rows += session.exec(
+        _select(*_ORDER_COLS).where(
+            TripOrder.status == "approved",
+            col(TripOrder.updated_at) >= from_ts(day_from),
+            col(TripOrder.updated_at) < from_ts(as_of + 86400),
+            col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s),
+        )
+    ).all()
+    rows += session.exec(
+        _select(*_ORDER_COLS)
+        .join(Flag, col(Flag.order_id) == col(TripOrder.id))
+        .where(Flag.kind == WITHOUT_TRACK, Flag.state == "open")
+    ).all()
+    return _as_orders(rows)
+
+
+def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarray:
+    """Per order: does it cover at least one trip of its vehicle (whether or not another order was the
+    better cover)."""
+    if not orders.id:
+        return np.zeros(0, dtype=bool)
+    ws, we = orders.start - rules.lead_s, orders.end + rules.lag_s
+    by_vehicle: dict[int, tuple[int, int]] = {}
+    for v, s, e in zip(orders.vehicle.tolist(), ws.tolist(), we.tolist(), strict=True):
+        lo, hi = by_vehicle.get(v, (s, e))
+        by_vehicle[v] = (min(lo, s), max(hi, e))
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(by_vehicle)):
+        t0 = min(by_vehicle[v][0] for v in chunk)
+        t1 = max(by_vehicle[v][1] for v in chunk)
+        rows += session.exec(
+            _trip_select().where(
+                col(Trip.vehicle_id).in_(chunk),
+                col(Trip.start_at) >= from_ts(t0 - MAX_TRIP_S),
+                col(Trip.start_at) <= from_ts(t1),
+                col(Trip.end_at) >= from_ts(t0),
+            )
+        ).all()
+    trips = _as_trips(rows)
+    if not trips.id:
+        return np.zeros(len(orders.id), dtype=bool)
+    return _match(trips, orders, rules).order_trips > 0
+
+
+def _fix_before(session: Session, device: str, ts: int) -> int | None:
+    """The last fix at or before ts."""
+    return session.exec(
+        select(func.max(Position.fix_ts)).where(Position.device_id == device, Position.fix_ts <= ts)
+    ).one()
+
+
+def _fix_after(session: Session, device: str, ts: int, before: int) -> int | None:
+    """The first fix after ts and before `before`."""
+    return session.exec(
+        select(func.min(Position.fix_ts)).where(
+            Position.device_id == device, Position.fix_ts > ts, Position.fix_ts < before
+        )
+    ).one()
+
+
+def _silent_gap(
+    session: Session, device: str, ws: int, we: int, as_of: int, rules: Rules
+) -> tuple[int | None, int | None] | None:
+    """When the tracker was silent over the whole window [ws, we]: (last fix before, first fix after —
+    None if still silent at as_of). None when a fix lies in the window or the gap is too short."""
+    last = _fix_before(session, device, min(we, as_of - 1))
+    if last is not None and last >= ws:
+        return None
+    nxt = _fix_after(session, device, we, as_of)
+    if last is None:
+        return None, nxt
+    return (last, nxt) if (nxt if nxt is not None else as_of) - last >= rules.silent_s else None
+
+
+def _check_orders(
+    session: Session,
+    orders: _Orders,
+    vehicles: dict[int, _Vehicle],
+    rules: Rules,
+    as_of: int,
+    tally: Tally,
+    spells: _Spells,
+) -> None:
+    if not orders.id:
+        return
+    has_trip = _order_has_trip(session, orders, rules)
+    flags = _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])
+    now = utcnow()
+    for i, oid in enumerate(orders.id):
+        flag = flags.get(str(oid))
+        vehicle = vehicles.get(int(orders.vehicle[i]))
+        passed = int(orders.end[i]) + rules.lag_s <= as_of
+        if orders.status[i] != "approved" or not passed or has_trip[i] or vehicle is None:
+            if flag is not None and flag.state == "open":
+                reason = (
+                    REASON_NOT_APPROVED
+                    if orders.status[i] != "approved"
+                    else REASON_NOT_PASSED
+                    if not passed
+                    else REASON_TRACK_FOUND
+                )
+                _resolve(session, tally, flag, now, reason)
+            continue
+        if not vehicle.tracker_id:
+            continue  # no tracker, no track to expect
+        ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
+        gap = _silent_gap(session, vehicle.tracker_id, ws, we, as_of, rules)
+        if gap is not None and vehicle.status == "in_service":
+            spells.silent(vehicle, gap[0], gap[1], as_of, orders=[orders.order_no[i]], start_hint=ws)
+            if flag is not None and flag.state == "open":
+                _resolve(session, tally, flag, now, REASON_SILENT)
+            continue
+        detail = {
+            "order_no": orders.order_no[i],
+            "window_from": _iso(ws),
+            "window_to": _iso(we),
+        }
+        where = {
+            "vehicle_id": vehicle.id,
+            "unit_id": orders.unit[i],
+            "order_id": oid,
+            "start_at": from_ts(int(orders.start[i])),
+            "end_at": from_ts(int(orders.end[i])),
+        }
+        if flag is None:
+            _raise(session, tally, kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
+        elif flag.state == "resolved":
+            if flag.resolved_reason != REASON_SILENT:
+                _reopen(session, tally, flag, detail=detail, **where)
+        elif _set(flag, detail=detail, **where):
+            session.add(flag)
+
+
+# ---------------------------------------------------------------------------------- idle and silent
+
+
+def _newer(detail: dict[str, Any], as_of: int) -> bool:
+    stored = _ts_of(detail.get("as_of"))
+    return stored is None or as_of >= stored
+
+
+class _Spells:
+    """Upserts idle and silent spell flags within one run (a spell may be met twice: by an order in its
+    gap and by the judgement at the end of the day)."""
+
+    def __init__(self, session: Session, tally: Tally, rules: Rules) -> None:
+        self.session, self.tally, self.rules = session, tally, rules
+        self._cache: dict[tuple[str, str], Flag | None] = {}
+
+    def _get(self, kind: str, key: str) -> Flag | None:
+        if (kind, key) not in self._cache:
+            self._cache[(kind, key)] = _flags_by_key(self.session, kind, [key]).get(key)
+        return self._cache[(kind, key)]
+
+    def silent(
+        self,
+        vehicle: _Vehicle,
+        since: int | None,
+        resumed: int | None,
+        as_of: int,
+        *,
+        orders: Sequence[str] = (),
+        start_hint: int | None = None,
+    ) -> Flag | None:
+        key = f"{vehicle.id}:{since if since is not None else 'never'}"
+        flag = self._get(SILENT, key)
+        # A tracker never heard: its spell starts when the vehicle was registered (or its first order).
+        start = since if since is not None else min(to_ts(vehicle.created_at), as_of, start_hint or as_of)
+        until = resumed if resumed is not None else as_of
+        detail: dict[str, Any] = {
+            "since": _iso(since),
+            "hours": max(until - start, 0) // 3600,
+            "as_of": _iso(as_of),
+            "resumed_at": _iso(resumed),
+            "orders": sorted(set(orders)),
+        }
+        if flag is None:
+            if resumed is not None and not orders:
+                return None  # a spell that is over and bothered no order: nothing to say any more
+            over: dict[str, Any] = {}
+            if resumed is not None:  # a spell found after it ended (an order in an old gap): born resolved
+                at = from_ts(resumed)
+                over = {"state": "resolved", "end_at": at, "resolved_at": at, "resolved_reason": REASON_SPOKE}
+                self.tally.note("resolved", SILENT)
+            flag = _raise(
+                self.session,
+                self.tally,
+                kind=SILENT,
+                key=key,
+                vehicle_id=vehicle.id,
+                unit_id=vehicle.unit_id,
+                start_at=from_ts(start),
+                detail=detail,
+                **over,
+            )
+            self._cache[(SILENT, key)] = flag
+            return flag
+        merged = sorted(set(flag.detail.get("orders", [])) | set(orders))
+        if flag.state == "open" and _newer(flag.detail, as_of):
+            new = detail | {"orders": merged}
+            if resumed is not None:
+                _resolve(
+                    self.session, self.tally, flag, from_ts(resumed), REASON_SPOKE, end_at=from_ts(resumed)
+                )
+            if flag.detail != new:
+                flag.detail = new
+                self.session.add(flag)
+        elif merged != flag.detail.get("orders", []):
+            flag.detail = flag.detail | {"orders": merged}
+            self.session.add(flag)
+        elif flag.state == "resolved" and flag.resolved_reason == REASON_NOT_IN_SERVICE and resumed is None:
+            _reopen(self.session, self.tally, flag, detail=detail)
+        return flag
+
+    def idle(self, vehicle: _Vehicle, since: int, as_of: int) -> Flag:
+        key = f"{vehicle.id}:{since}"
+        flag = self._get(IDLE, key)
+        detail = {"since": _iso(since), "days": (as_of - since) // 86400, "as_of": _iso(as_of)}
+        if flag is None:
+            flag = _raise(
+                self.session,
+                self.tally,
+                kind=IDLE,
+                key=key,
+                vehicle_id=vehicle.id,
+                unit_id=vehicle.unit_id,
+                start_at=from_ts(since),
+                detail=detail,
+            )
+            self._cache[(IDLE, key)] = flag
+        elif flag.state == "open":
+            if _newer(flag.detail, as_of) and flag.detail != detail:
+                flag.detail = detail
+                self.session.add(flag)
+        elif flag.resolved_reason == REASON_NOT_IN_SERVICE:
+            _reopen(self.session, self.tally, flag, detail=detail)
+        return flag
+
+
+def _spell_since(flag: Flag) -> int | None:
+    tail = flag.key.rsplit(":", 1)[-1]
+    return None if tail == "never" else int(tail)
+
+
+def _judge_spells(
+    session: Session,
+    vehicles: dict[int, _Vehicle],
+    rules: Rules,
+    as_of: int,
+    tally: Tally,
+    spells: _Spells,
+    *,
+    idle: bool,
+) -> None:
+    """Silent trackers (and idle vehicles) as of `as_of`, an exclusive bound."""
+    last_fix = (
+        select(func.max(Position.fix_ts))
+        .where(col(Position.device_id) == col(Vehicle.tracker_id), Position.fix_ts < as_of)
+        .scalar_subquery()
+    )
+    last_trip_end = (
+        select(Trip.end_at)
+        .where(col(Trip.vehicle_id) == col(Vehicle.id), col(Trip.start_at) < from_ts(as_of))
+        .order_by(col(Trip.start_at).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        _select(col(Vehicle.id), last_fix, last_trip_end).where(
+            Vehicle.status == "in_service", col(Vehicle.tracker_id).is_not(None)
+        )
+    ).all()
+    current: dict[tuple[str, int | None], str] = {}
+    for vid, last, trip_end in rows:
+        vehicle = vehicles[vid]
+        assert vehicle.tracker_id is not None
+        if last is None:
+            if as_of - to_ts(vehicle.created_at) >= rules.silent_s:
+                spells.silent(vehicle, None, None, as_of)
+            continue
+        if as_of - last >= rules.silent_s:
+            spells.silent(vehicle, last, None, as_of)
+            continue
+        if not idle:
+            continue
+        if trip_end is not None:
+            since = to_ts(trip_end)
+        else:
+            since = session.exec(
+                select(func.min(Position.fix_ts)).where(Position.device_id == vehicle.tracker_id)
+            ).one()
+        if since is not None and since < as_of and as_of - since >= rules.idle_s:
+            current[(IDLE, vid)] = spells.idle(vehicle, since, as_of).key
+
+    kinds = [SILENT, IDLE] if idle else [SILENT]
+    for flag in session.exec(select(Flag).where(col(Flag.kind).in_(kinds), Flag.state == "open")).all():
+        _end_spell(session, flag, vehicles.get(flag.vehicle_id), current, as_of, tally)
+
+
+def _end_spell(
+    session: Session,
+    flag: Flag,
+    vehicle: _Vehicle | None,
+    current: dict[tuple[str, int | None], str],
+    as_of: int,
+    tally: Tally,
+) -> None:
+    if vehicle is None or vehicle.status != "in_service" or not vehicle.tracker_id:
+        now = utcnow()
+        _resolve(session, tally, flag, now, REASON_NOT_IN_SERVICE, end_at=now)
+        return
+    since = _spell_since(flag)
+    if flag.kind == SILENT:
+        spoke = _fix_after(session, vehicle.tracker_id, since if since is not None else -1, as_of)
+        if spoke is not None:
+            detail = flag.detail | {
+                "resumed_at": _iso(spoke),
+                "hours": (spoke - to_ts(flag.start_at)) // 3600,
+            }
+            _resolve(session, tally, flag, from_ts(spoke), REASON_SPOKE, end_at=from_ts(spoke), detail=detail)
+        return
+    assert since is not None
+    moved = session.exec(
+        select(func.min(Trip.start_at)).where(
+            Trip.vehicle_id == vehicle.id,
+            col(Trip.start_at) > from_ts(since),
+            col(Trip.start_at) < from_ts(as_of),
+        )
+    ).one()
+    if moved is not None:
+        detail = flag.detail | {"days": (to_ts(moved) - since) // 86400, "moved_at": _iso(to_ts(moved))}
+        _resolve(session, tally, flag, moved, REASON_MOVED, end_at=moved, detail=detail)
+    elif current.get((IDLE, vehicle.id), flag.key) != flag.key and _newer(flag.detail, as_of):
+        _resolve(session, tally, flag, from_ts(as_of), REASON_SUPERSEDED, end_at=from_ts(as_of))
+
+
+# ----------------------------------------------------------------------------------------- entry points
+
+
+def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) -> dict[str, int]:
+    """Reconcile one China day: match its trips (and re-check older open flags), flag orders whose window
+    closed that day, and judge idle vehicles and silent trackers as of the day's end. Idempotent."""
+    rules = rules or Rules.from_settings()
+    day_start, day_end = (to_ts(t) for t in day_bounds(day))
+    tally = Tally()
+    vehicles = _vehicles(session)
+    spells = _Spells(session, tally, rules)
+
+    day_rows = session.exec(_trip_select().where(Trip.service_day == day)).all()
+    trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
+    best = _rematch(session, trips, rules, tally)
+    in_day = [d == day for d in trips.day]
+    tally["trips"] += sum(in_day)
+    tally["covered"] += sum(1 for b, d in zip(best, in_day, strict=True) if b and d)
+    session.flush()
+
+    orders = _orders_to_check(session, vehicles, rules, day_start, day_end)
+    _check_orders(session, orders, vehicles, rules, day_end, tally, spells)
+    session.flush()
+    _judge_spells(session, vehicles, rules, day_end, tally, spells, idle=True)
+    session.flush()
+    counts = tally.as_dict()
+    log(
+        logger,
+        "reconciled",
+        day=day,
+        trips=counts["trips"],
+        raised=counts["raised"],
+        resolved=counts["resolved"],
+    )
+    return counts
+
+
+def check_tracker_health(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """The hourly job: raise and resolve silent_tracker flags as of now."""
+    rules = Rules.from_settings()
+    tally = Tally()
+    as_of = to_ts(now or utcnow()) + 1
+    vehicles = _vehicles(session)
+    _judge_spells(session, vehicles, rules, as_of, tally, _Spells(session, tally, rules), idle=False)
+    session.flush()
+    open_count = session.exec(
+        select(func.count()).select_from(Flag).where(Flag.kind == SILENT, Flag.state == "open")
+    ).one()
+    return {
+        "silent_raised": tally[f"{SILENT}_raised"],
+        "silent_resolved": tally[f"{SILENT}_resolved"],
+        "silent_open": int(open_count),
+    }
+
+
+def recheck_orders(
+    session: Session, order_ids: Sequence[int], *, rules: Rules | None = None
+) -> dict[str, int]:
+    """After orders were entered, changed or cancelled: re-match the already reconciled trips they cover
+    or could cover, and re-judge their order_without_track flags — so a late order resolves its flag at
+    once instead of at the next nightly run."""
+    rules = rules or Rules.from_settings()
+    tally = Tally()
+    if not order_ids:
+        return tally.as_dict()
+    orders = _as_orders(
+        session.exec(_select(*_ORDER_COLS).where(col(TripOrder.id).in_(list(order_ids)))).all()
+    )
+    rows: list[Any] = list(session.exec(_trip_select().where(col(Trip.order_id).in_(orders.id))).all())
+    for i in range(len(orders.id)):
+        ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
+        near = _trip_select().where(
+            Trip.vehicle_id == int(orders.vehicle[i]),
+            col(Trip.start_at) >= from_ts(ws - MAX_TRIP_S),
+            col(Trip.start_at) <= from_ts(we),
+            col(Trip.end_at) >= from_ts(ws),
+        )
+        reconciled = near.where(
+            col(Trip.order_id).is_not(None)
+            | col(Trip.id).in_(select(Flag.trip_id).where(Flag.kind == UNREPORTED))
+        )
+        rows += session.exec(reconciled).all()
+    _rematch(session, _as_trips(rows), rules, tally)
+    session.flush()
+    flagged = [int(k) for k in _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])]
+    if flagged:
+        keep = [i for i, oid in enumerate(orders.id) if oid in flagged]
+        subset = _Orders(
+            id=[orders.id[i] for i in keep],
+            vehicle=orders.vehicle[keep],
+            start=orders.start[keep],
+            end=orders.end[keep],
+            order_no=[orders.order_no[i] for i in keep],
+            unit=[orders.unit[i] for i in keep],
+            status=[orders.status[i] for i in keep],
+        )
+        vehicles = _vehicles(session)
+        _check_orders(
+            session, subset, vehicles, rules, to_ts(utcnow()), tally, _Spells(session, tally, rules)
+        )
+    session.flush()
+    return tally.as_dict()
+
+
+def _recut_pending(session: Session) -> dict[str, int]:
+    """Cut the position ranges that changed since the last cut, when the trips module is there."""
+    try:
+        from fleet.trips import recut_pending
+    except ImportError:
+        return {}
+    c = recut_pending(session)
+    return {"trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices}
+
+
+def reconcile_range(session: Session, since: date, until: date) -> dict[str, int]:
+    """Cut pending ranges, then reconcile each day in order (idle and silent end up judged as of the last
+    day)."""
+    if until < since:
+        raise ValidationFailed(f"结束日期早于开始日期 --until {until} is before --since {since}")
+    totals: Counter[str] = Counter(_recut_pending(session))
+    day = since
+    while day <= until:
+        totals.update(reconcile_day(session, day))
+        day += timedelta(days=1)
+    return dict(totals)
+
+
+# ---------------------------------------------------------------------------------------------- review
+
+REVIEW_CHOICES = (*REVIEW_STATUSES, "open")
+_REVIEW_WORDS = {
+    "违规": "violation",
+    "已说明": "explained",
+    "说明": "explained",
+    "合理": "explained",
+    "误报": "false_alarm",
+    "false alarm": "false_alarm",
+    "待审": "open",
+    "未审核": "open",
+    "重置": "open",
+}
+_REVIEW_HELP = "violation 违规, explained 已说明, false_alarm 误报, open 重置为未审核"
+
+
+def review_status_of(status: str) -> str:
+    """A review status as stored; clear error naming the allowed values otherwise."""
+    s = (status or "").strip()
+    s = _REVIEW_WORDS.get(s, _REVIEW_WORDS.get(s.lower(), s.lower()))
+    if s not in REVIEW_CHOICES:
+        raise ValidationFailed(
+            f"未知的审核结论 unknown review status '{status}': 可选 allowed: {_REVIEW_HELP}"
+        )
+    return s
+
+
+def _review_one(session: Session, flag: Flag, status: str, comment: str, actor: str) -> bool:
+    before = {"review_status": flag.review_status, "review_comment": flag.review_comment}
+    if status == "open":
+        after = {"review_status": None, "review_comment": comment}
+        changed = before != after
+        _set(flag, review_status=None, review_comment=comment, reviewed_by=None, reviewed_at=None)
+    else:
+        after = {"review_status": status, "review_comment": comment}
+        changed = before != after
+        if changed:
+            _set(flag, review_status=status, review_comment=comment, reviewed_by=actor, reviewed_at=utcnow())
+    if changed:
+        session.add(flag)
+        audit.record(
+            session,
+            actor=actor,
+            action="flag.review",
+            entity="fleet_flag",
+            entity_id=flag.id,
+            before=before,
+            after=after,
+            detail=f"{flag.kind} {flag.key}",
+        )
+    return changed
+
+
+def _check_review_args(status: str, comment: str | None, actor: str) -> tuple[str, str]:
+    s = review_status_of(status)
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationFailed("审核意见过长 comment longer than 2000 characters")
+    if not actor:
+        raise ValidationFailed("缺少审核人 reviewer (actor) missing")
+    return s, comment
+
+
+def review_flag(session: Session, flag_id: int, status: str, comment: str | None, actor: str) -> Flag:
+    """Set the manager's review of one flag (violation / explained / false_alarm, or open to reset).
+    Audit-logged with before and after; a repeated identical review changes nothing."""
+    s, comment = _check_review_args(status, comment, actor)
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(f"预警不存在 flag {flag_id} not found")
+    _review_one(session, flag, s, comment, actor)
+    session.flush()
+    return flag
+
+
+def review_flags(
+    session: Session, flag_ids: Sequence[int], status: str, comment: str | None, actor: str
+) -> list[Flag]:
+    """The same review for several flags, all or nothing."""
+    s, comment = _check_review_args(status, comment, actor)
+    ids = list(dict.fromkeys(flag_ids))
+    if not ids:
+        raise ValidationFailed("未选择预警 no flag ids given")
+    found = {f.id: f for f in session.exec(select(Flag).where(col(Flag.id).in_(ids))).all()}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"预警不存在 flags not found: {', '.join(map(str, missing))}")
+    for i in ids:
+        _review_one(session, found[i], s, comment, actor)
+    session.flush()
+    return [found[i] for i in ids]
+
+
+DISPOSAL_STATUSES = ("idle_proposed", "disposal_pending", "in_service")
+
+
+def propose_disposal(
+    session: Session, vehicle_id: int, actor: str, *, status: str = "idle_proposed", comment: str = ""
+) -> Vehicle:
+    """Propose an idle vehicle for disposal or the public asset warehouse: in_service → idle_proposed →
+    disposal_pending (or back to in_service to withdraw). Audit-logged with the open idle flag, if any."""
+    if status not in DISPOSAL_STATUSES:
+        raise ValidationFailed(
+            f"未知的车辆状态 unknown status '{status}': 可选 allowed: idle_proposed 闲置待处置, "
+            "disposal_pending 待处置, in_service 撤回 (withdraw)"
+        )
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None:
+        raise NotFound(f"车辆不存在 vehicle {vehicle_id} not found")
+    if vehicle.status == "disposed":
+        raise Conflict(f"车辆 {vehicle.plate} 已处置 vehicle already disposed")
+    if status == "idle_proposed" and vehicle.status == "disposal_pending":
+        raise Conflict(f"车辆 {vehicle.plate} 已是待处置 already pending disposal")
+    if vehicle.status == status:
+        return vehicle
+    idle_flag = session.exec(
+        select(Flag.id).where(Flag.kind == IDLE, Flag.vehicle_id == vehicle_id, Flag.state == "open")
+    ).first()
+    before = {"status": vehicle.status}
+    vehicle.status = status
+    vehicle.updated_at = utcnow()
+    session.add(vehicle)
+    audit.record(
+        session,
+        actor=actor,
+        action="vehicle.propose_disposal" if status != "in_service" else "vehicle.withdraw_disposal",
+        entity="fleet_vehicle",
+        entity_id=vehicle_id,
+        before=before,
+        after={"status": status, "idle_flag_id": idle_flag},
+        detail=f"{vehicle.plate} {comment}".strip(),
+    )
+    session.flush()
+    return vehicle
