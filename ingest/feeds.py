@@ -1,0 +1,421 @@
+"""Feed bookkeeping on top of the one position-ingest path (`fleet.positions.ingest_fixes`): per source and
+device the last fix, the last contact and the counts accepted / rejected by reason; the status report and
+the daily stale-device check; and the batching writer the push listeners (OsmAnd, JT/T 808) share.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, or_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.db import is_postgres, unit_of_work
+from core.logs import log
+from core.timeutil import from_ts, to_china, utcnow
+from fleet.models import Vehicle
+from fleet.positions import FixBatch, IngestResult, ingest_fixes, known_devices
+from ingest.models import FeedDevice
+
+logger = logging.getLogger(__name__)
+
+PUSH_SOURCES = ("osmand", "jt808")
+
+
+def match_tracker(raw_id: str, vehicles: Mapping[str, Vehicle]) -> str | None:
+    """Our tracker id for a device id as a platform or a terminal spells it: exact, or equal but for
+    leading zeros (JT/T 808 pads a phone number to 12 or 20 BCD digits)."""
+    if raw_id in vehicles:
+        return raw_id
+    bare = raw_id.lstrip("0")
+    if not bare:
+        return None
+    for tracker in vehicles:
+        if tracker.lstrip("0") == bare:
+            return tracker
+    return None
+
+
+# ---- bookkeeping ------------------------------------------------------------------------------------
+
+
+def store_fixes(
+    session: Session,
+    batch: FixBatch,
+    source: str,
+    now: datetime | None = None,
+    *,
+    vehicles: dict[str, Vehicle] | None = None,
+    contacts: Mapping[str, datetime] | None = None,
+    rejects: Mapping[str, Mapping[str, int]] | None = None,
+    touch: bool = True,
+) -> IngestResult:
+    """Store `batch` through `ingest_fixes` and keep the feed counts, in the caller's transaction.
+
+    `contacts` are devices that spoke without a fix (heartbeats) or, for a pull source, when the device
+    last reached its platform; with `touch` every device in the batch counts as heard `now`. `rejects`
+    are fixes refused before the ingest path (e.g. JT/T 808 locations before authentication). A push
+    source's duplicates count as rejected `duplicate` (the terminal resent); a pull's do not, because a
+    pull re-reads an overlap on purpose.
+    """
+    now = now or utcnow()
+    result = (
+        ingest_fixes(session, batch, source, vehicles=vehicles, now=now) if len(batch) else IngestResult()
+    )
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(device: str) -> dict[str, Any]:
+        if device not in rows:
+            rows[device] = {
+                "accepted": 0,
+                "rejected": Counter(),
+                "last_fix_at": None,
+                "last_contact_at": None,
+            }
+        return rows[device]
+
+    for device, counts in result.devices.items():
+        r = row(device)
+        r["accepted"] += counts.inserted
+        r["rejected"].update(counts.dropped)
+        if counts.duplicates and source in PUSH_SOURCES:
+            r["rejected"]["duplicate"] += counts.duplicates
+        if counts.last_fix_ts is not None:
+            r["last_fix_at"] = from_ts(counts.last_fix_ts)
+        if touch:
+            r["last_contact_at"] = now
+    for device, reasons in (rejects or {}).items():
+        r = row(device)
+        r["rejected"].update({k: v for k, v in reasons.items() if v})
+        r["last_contact_at"] = now
+    for device, when in (contacts or {}).items():
+        r = row(device)
+        r["last_contact_at"] = max(r["last_contact_at"] or when, when)
+    if rows:
+        _bump(session, source, rows)
+    return result
+
+
+def _bump(session: Session, source: str, rows: dict[str, dict[str, Any]]) -> None:
+    """One upsert row per device: counters add, times only move forward, rejected reasons merge."""
+    table = FeedDevice.__table__  # type: ignore[attr-defined]
+    pg = is_postgres(session)
+    with_rejects = sorted(d for d, r in rows.items() if r["rejected"])
+    if with_rejects:
+        # JSON has no "add per key" in SQL: read, merge, write back — row-locked on PostgreSQL.
+        stmt = select(FeedDevice.device_id, FeedDevice.rejected).where(
+            FeedDevice.source == source, col(FeedDevice.device_id).in_(with_rejects)
+        )
+        if pg:
+            stmt = stmt.with_for_update()
+        for device, old in session.exec(stmt).all():
+            rows[device]["rejected"].update(old or {})
+
+    if pg:
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    ins = insert(table)
+    ex = ins.excluded
+
+    def later(column: str) -> Any:
+        mine, theirs = table.c[column], ex[column]
+        return case((or_(mine.is_(None), mine < theirs), theirs), else_=mine)
+
+    set_ = {
+        "accepted": table.c.accepted + ex.accepted,
+        "last_fix_at": later("last_fix_at"),
+        "last_contact_at": later("last_contact_at"),
+    }
+    plain = ins.on_conflict_do_update(index_elements=["source", "device_id"], set_=set_)
+    merged = ins.on_conflict_do_update(
+        index_elements=["source", "device_id"], set_={**set_, "rejected": ex.rejected}
+    )
+    params: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for device in sorted(rows):  # a fixed order, so concurrent writers lock rows alike
+        r = rows[device]
+        params[bool(r["rejected"])].append(
+            {
+                "source": source,
+                "device_id": device,
+                "accepted": r["accepted"],
+                "rejected": dict(r["rejected"]),
+                "last_fix_at": r["last_fix_at"],
+                "last_contact_at": r["last_contact_at"],
+                "watermark_at": None,
+            }
+        )
+    session.flush()  # the ingest path's pending rows go first
+    if params[False]:
+        session.execute(plain, params[False])
+    if params[True]:
+        session.execute(merged, params[True])
+
+
+def touch_contacts(
+    session: Session, source: str, devices: Iterable[str], now: datetime | None = None
+) -> None:
+    """Devices that spoke without a fix (heartbeats, registration, authentication)."""
+    now = now or utcnow()
+    store_fixes(session, FixBatch.empty(), source, now, contacts={d: now for d in devices})
+
+
+# ---- reports ----------------------------------------------------------------------------------------
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return None if dt is None else to_china(dt).isoformat()
+
+
+def feeds_status(session: Session) -> dict[str, Any]:
+    """Per source and device: last fix, last contact, counts accepted and rejected by reason."""
+    rows = session.exec(
+        select(FeedDevice, Vehicle.plate)
+        .join(Vehicle, col(Vehicle.tracker_id) == col(FeedDevice.device_id), isouter=True)
+        .order_by(col(FeedDevice.device_id), col(FeedDevice.source))
+    ).all()
+    return {
+        "devices": [
+            {
+                "device_id": fd.device_id,
+                "plate": plate,
+                "source": fd.source,
+                "last_fix_at": _iso(fd.last_fix_at),
+                "last_contact_at": _iso(fd.last_contact_at),
+                "accepted": int(fd.accepted),
+                "rejected": {k: int(v) for k, v in sorted((fd.rejected or {}).items())},
+            }
+            for fd, plate in rows
+        ]
+    }
+
+
+def stale_devices_report(session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Daily check: devices whose last contact, or whose pull watermark, is older than
+    GONGWU_FEEDS_STALE_HOURS (default 24). JSON-ready (the job history keeps it)."""
+    from ingest.feeds_settings import get_feeds_settings
+
+    now = now or utcnow()
+    hours = get_feeds_settings().feeds_stale_hours
+    limit = now - timedelta(hours=hours)
+    rows = session.exec(
+        select(FeedDevice, Vehicle.plate)
+        .join(Vehicle, col(Vehicle.tracker_id) == col(FeedDevice.device_id), isouter=True)
+        .order_by(col(FeedDevice.device_id), col(FeedDevice.source))
+    ).all()
+    stale = []
+    for fd, plate in rows:
+        reasons = []
+        if fd.last_contact_at is None or fd.last_contact_at < limit:
+            reasons.append("no_contact")
+        if fd.watermark_at is not None and fd.watermark_at < limit:
+            reasons.append("watermark_behind")
+        if reasons:
+            known = [d for d in (fd.last_contact_at, fd.watermark_at) if d is not None]
+            since = max(known) if known else None
+            stale.append(
+                {
+                    "device_id": fd.device_id,
+                    "plate": plate,
+                    "source": fd.source,
+                    "reasons": reasons,
+                    "last_contact_at": _iso(fd.last_contact_at),
+                    "watermark_at": _iso(fd.watermark_at),
+                    "hours_behind": None if since is None else round((now - since).total_seconds() / 3600, 1),
+                }
+            )
+    log(logger, "feeds check", checked=len(rows), stale=len(stale), threshold_h=hours)
+    return {"checked": len(rows), "stale": len(stale), "threshold_hours": hours, "devices": stale}
+
+
+# ---- the push listeners' batching writer -----------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    source: str
+    records: list[dict[str, Any]]
+    contacts: dict[str, datetime]
+    rejects: dict[str, dict[str, int]]
+    future: Future[None] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class BatchWriter:
+    """Gathers what the push listeners receive and writes it in one transaction per batch, on its own
+    thread (never on the event loop). Group commit: while one batch commits, the next one gathers, so a
+    busy feed makes bigger batches instead of a longer queue. An item's future resolves only after its
+    batch committed — a listener acknowledges a fix only then, so nothing acknowledged is lost. A batch
+    that fails is retried item by item, so one bad item fails alone.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 5000,
+        max_wait_ms: float = 2.0,
+        vehicles_ttl_s: float = 60.0,
+    ) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000
+        self.vehicles_ttl_s = vehicles_ttl_s
+        self._q: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._vehicles: dict[str, Vehicle] = {}
+        self._bare: dict[str, str] = {}
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+        self.stats: Counter[str] = Counter()
+
+    # -- devices -------------------------------------------------------------------------------------
+
+    def vehicles(self, *, refresh: bool = False, min_age_s: float = 0.0) -> dict[str, Vehicle]:
+        """Tracker id → vehicle, cached; reloaded when older than the TTL or on request (at most once per
+        `min_age_s`, so a client hammering with an unknown id cannot hammer the database)."""
+        age = time.monotonic() - self._loaded_at
+        if age > self.vehicles_ttl_s or (refresh and age > min_age_s):
+            with self._lock, Session(self.engine, expire_on_commit=False) as s:
+                vehicles = known_devices(s)
+                self._bare = {t.lstrip("0"): t for t in vehicles}
+                self._vehicles = vehicles
+                self._loaded_at = time.monotonic()
+        return self._vehicles
+
+    def lookup(self, raw_id: str) -> str | None:
+        """The tracker id for a device id as sent, from the cache only (safe on the event loop); None
+        when unknown to the cache or the cache is old — then ask `resolve` off the loop."""
+        if time.monotonic() - self._loaded_at > self.vehicles_ttl_s:
+            return None
+        if raw_id in self._vehicles:
+            return raw_id
+        return self._bare.get(raw_id.lstrip("0")) if raw_id.lstrip("0") else None
+
+    def resolve(self, raw_id: str, *, min_age_s: float = 1.0) -> str | None:
+        """`lookup`, reloading the vehicles first if the cache may be out of date (blocking)."""
+        found = self.lookup(raw_id)
+        if found is None:
+            self.vehicles(refresh=True, min_age_s=min_age_s)
+            found = self.lookup(raw_id)
+        return found
+
+    # -- life cycle ----------------------------------------------------------------------------------
+
+    def start(self) -> BatchWriter:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gongwu-feed-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop."""
+        if self._thread is not None:
+            self._q.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    def submit(
+        self,
+        source: str,
+        records: list[dict[str, Any]],
+        *,
+        contacts: dict[str, datetime] | None = None,
+        rejects: dict[str, dict[str, int]] | None = None,
+    ) -> Future[None]:
+        item = _Item(source, records, contacts or {}, rejects or {})
+        if self._thread is None:
+            item.future.set_exception(RuntimeError("the feed writer is not running"))
+        else:
+            self._q.put(item)
+        return item.future
+
+    @property
+    def backlog(self) -> int:
+        return self._q.qsize()
+
+    # -- the thread ----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._q.get()
+            if first is _STOP:
+                break
+            items: list[_Item] = [first]
+            n = len(first.records)
+            deadline = time.monotonic() + self.max_wait_s
+            while n < self.max_batch:
+                try:
+                    wait = deadline - time.monotonic()
+                    nxt = self._q.get(timeout=wait) if wait > 0 else self._q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                items.append(nxt)
+                n += len(nxt.records)
+            self._write(items)
+
+    def _write(self, items: list[_Item]) -> None:
+        try:
+            self._commit(items)
+        except Exception as exc:
+            if len(items) == 1:
+                self.stats["failed_items"] += 1
+                logger.warning("feed write failed", exc_info=True, extra={"kv": {"source": items[0].source}})
+                items[0].future.set_exception(exc)
+                return
+            for item in items:
+                self._write([item])
+            return
+        for item in items:
+            item.future.set_result(None)
+
+    def _commit(self, items: list[_Item]) -> None:
+        t0 = time.perf_counter()
+        vehicles = self.vehicles()
+        if any(r["device_id"] not in vehicles for it in items for r in it.records):
+            vehicles = self.vehicles(refresh=True, min_age_s=5.0)
+        by_source: dict[str, list[_Item]] = {}
+        for it in items:
+            by_source.setdefault(it.source, []).append(it)
+        now = utcnow()
+        inserted = 0
+        with unit_of_work(self.engine) as session:
+            for source, group in by_source.items():
+                records = [r for it in group for r in it.records]
+                contacts: dict[str, datetime] = {}
+                rejects: dict[str, Counter[str]] = {}
+                for it in group:
+                    contacts.update(it.contacts)
+                    for dev, reasons in it.rejects.items():
+                        rejects.setdefault(dev, Counter()).update(reasons)
+                result = store_fixes(
+                    session,
+                    FixBatch.from_records(records),
+                    source,
+                    now,
+                    vehicles=vehicles,
+                    contacts=contacts,
+                    rejects=rejects,
+                )
+                inserted += result.inserted
+                self.stats[f"{source}_received"] += len(records)
+                self.stats[f"{source}_inserted"] += result.inserted
+        self.stats["batches"] += 1
+        self.stats["last_batch_ms"] = round((time.perf_counter() - t0) * 1000)
+        self.stats["last_batch_items"] = len(items)

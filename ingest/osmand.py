@@ -1,0 +1,255 @@
+"""The OsmAnd push receiver (the protocol of Traccar Client and many simple trackers), a small Starlette
+app served on its own port (GONGWU_OSMAND_PORT, default 5055).
+
+Two forms, as Traccar accepts them:
+- query parameters (GET, or POST with a query string or a form body): `id`/`deviceid`, `lat` + `lon` or
+  `location=lat,lon`, `timestamp` (epoch s or ms, ISO-8601, `yyyy-MM-dd HH:mm:ss` = China time),
+  `speed` (knots), `bearing`/`heading`, `altitude`, `accuracy`, `batt`; `ignition` and `odometer`
+  (metres) when sent; any other key is kept as an attribute;
+- a JSON body (Traccar Client's): `{"device_id", "location": {"timestamp", "coords": {"latitude",
+  "longitude", "speed" (m/s), "heading", "altitude", "accuracy"}, "battery", "is_moving", ...}}`,
+  where `location` may also be a list.
+
+An unknown or missing device is a 400 and nothing is stored. A 200 means the fix is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from core.timeutil import CHINA, utcnow
+from ingest.feeds import BatchWriter
+
+logger = logging.getLogger(__name__)
+
+KNOT_KMH = 1.852
+MAX_BODY = 1 << 20
+_ID_KEYS = ("id", "deviceid")
+_HANDLED = {
+    "id",
+    "deviceid",
+    "lat",
+    "lon",
+    "location",
+    "timestamp",
+    "speed",
+    "bearing",
+    "heading",
+    "ignition",
+    "odometer",
+    "valid",
+}
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def parse_timestamp(value: Any, now: datetime | None = None) -> int:
+    """Epoch seconds (UTC) from what OsmAnd clients send; a time without a zone is China time."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return int((now or utcnow()).timestamp())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        s = str(value).strip()
+        try:
+            number = float(s)
+        except ValueError:
+            try:
+                dt = datetime.fromisoformat(s)
+            except ValueError:
+                raise BadRequest(f"unreadable timestamp {s[:40]!r}") from None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=CHINA)
+            return int(dt.astimezone(UTC).timestamp())
+    if not math.isfinite(number) or number < 0:
+        raise BadRequest(f"unreadable timestamp {value!r}")
+    return int(number / 1000 if number >= 1e12 else number)
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{what} is not a number: {str(value)[:40]!r}") from None
+    if not math.isfinite(x):
+        raise BadRequest(f"{what} is not a number: {value!r}")
+    return x
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _scalar(value: str) -> Any:
+    """Other parameters keep their value, as a number or a boolean when they look like one."""
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        n = float(value)
+    except ValueError:
+        return value
+    return int(n) if n.is_integer() and "." not in value else n
+
+
+def from_params(params: Mapping[str, str], now: datetime | None = None) -> tuple[str, dict[str, Any] | None]:
+    """(device id as sent, fix record or None when the request carries no position)."""
+    device = next((params[k] for k in _ID_KEYS if params.get(k)), "").strip()
+    if not device:
+        raise BadRequest("missing device id (id or deviceid)")
+    lat, lon = params.get("lat"), params.get("lon")
+    if (lat is None or lon is None) and params.get("location"):
+        parts = params["location"].split(",")
+        if len(parts) != 2:
+            raise BadRequest("location must be 'lat,lon'")
+        lat, lon = parts
+    if lat is None or lon is None:
+        return device, None
+    attrs = {k: _scalar(v) for k, v in params.items() if k not in _HANDLED}
+    course = params.get("bearing", params.get("heading"))
+    record = {
+        "device_id": device,
+        "fix_ts": parse_timestamp(params.get("timestamp"), now),
+        "lat": _number(lat, "lat"),
+        "lon": _number(lon, "lon"),
+        "speed_kmh": _number(params["speed"], "speed") * KNOT_KMH if params.get("speed") else 0.0,
+        "course": _number(course, "bearing") if course not in (None, "") else None,
+        "ignition": _flag(params["ignition"]) if params.get("ignition") else None,
+        "odometer_m": _number(params["odometer"], "odometer") if params.get("odometer") else None,
+        "valid": _flag(params["valid"]) if params.get("valid") else True,
+        "attrs": attrs or None,
+    }
+    return device, record
+
+
+def from_json(data: Any, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """Traccar Client's JSON body: one location or a list of them."""
+    if not isinstance(data, dict):
+        raise BadRequest("JSON body must be an object")
+    device = str(data.get("device_id") or data.get("id") or data.get("deviceid") or "").strip()
+    if not device:
+        raise BadRequest("missing device id (device_id)")
+    locations = data.get("location")
+    if locations is None:
+        return device, []
+    if isinstance(locations, dict):
+        locations = [locations]
+    if not isinstance(locations, list):
+        raise BadRequest("location must be an object or a list")
+    records = []
+    for loc in locations:
+        if not isinstance(loc, dict) or not isinstance(loc.get("coords"), dict):
+            raise BadRequest("location without coords")
+        c = loc["coords"]
+        if c.get("latitude") is None or c.get("longitude") is None:
+            raise BadRequest("coords without latitude/longitude")
+        speed = _number(c["speed"], "speed") if c.get("speed") is not None else 0.0
+        heading = _number(c["heading"], "heading") if c.get("heading") is not None else -1.0
+        attrs: dict[str, Any] = {}
+        for key in ("altitude", "accuracy"):
+            if c.get(key) is not None:
+                attrs[key] = c[key]
+        battery = loc.get("battery")
+        if isinstance(battery, dict):
+            if battery.get("level") is not None:
+                attrs["batt"] = round(_number(battery["level"], "battery level") * 100, 1)
+            if battery.get("is_charging") is not None:
+                attrs["charge"] = bool(battery["is_charging"])
+        if loc.get("is_moving") is not None:
+            attrs["motion"] = bool(loc["is_moving"])
+        if isinstance(loc.get("activity"), dict) and loc["activity"].get("type"):
+            attrs["activity"] = str(loc["activity"]["type"])
+        if loc.get("event"):
+            attrs["event"] = str(loc["event"])
+        records.append(
+            {
+                "device_id": device,
+                "fix_ts": parse_timestamp(loc.get("timestamp"), now),
+                "lat": _number(c["latitude"], "latitude"),
+                "lon": _number(c["longitude"], "longitude"),
+                "speed_kmh": max(speed, 0.0) * 3.6,  # m/s; -1 means unknown
+                "course": heading if heading >= 0 else None,
+                "ignition": None,
+                "odometer_m": _number(loc["odometer"], "odometer")
+                if loc.get("odometer") is not None
+                else None,
+                "valid": True,
+                "attrs": attrs or None,
+            }
+        )
+    return device, records
+
+
+async def _parse(request: Request) -> tuple[str, list[dict[str, Any]]]:
+    params: dict[str, str] = dict(request.query_params)
+    if request.method == "POST":
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise BadRequest("body too large")
+        ctype = request.headers.get("content-type", "")
+        stripped = body.lstrip()
+        if "json" in ctype or stripped[:1] in (b"{", b"["):
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise BadRequest("malformed JSON body") from None
+            return from_json(data)
+        if body:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest("body is not UTF-8") from None
+            params.update(parse_qsl(text.strip(), keep_blank_values=True))
+    device, record = from_params(params)
+    return device, [record] if record else []
+
+
+def create_osmand_app(writer: BatchWriter) -> Starlette:
+    async def receive(request: Request) -> Response:
+        try:
+            raw_id, records = await _parse(request)
+        except BadRequest as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        device = writer.lookup(raw_id)
+        if device is None:
+            device = await run_in_threadpool(writer.resolve, raw_id)
+        if device is None:
+            # As Traccar does: an unknown device is refused, so a misconfigured phone shows it.
+            writer.stats["osmand_unknown_device"] += 1
+            return PlainTextResponse("unknown device", status_code=400)
+        for r in records:
+            r["device_id"] = device
+        future = writer.submit("osmand", records, contacts={device: utcnow()})
+        try:
+            await asyncio.wrap_future(future)
+        except Exception:
+            logger.warning("osmand write failed", exc_info=True, extra={"kv": {"device": device}})
+            return PlainTextResponse("not stored, try again", status_code=503)
+        return Response(status_code=200)
+
+    async def health(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[
+            Route("/healthz", health, methods=["GET"]),
+            Route("/{path:path}", receive, methods=["GET", "POST"]),
+        ]
+    )
