@@ -367,7 +367,6 @@ class Table:
     template: Template | None
     format: Literal["csv", "xlsx"]
     name: str
-    encoding: str | None  # CSV only: utf-8, utf-8-sig, gb18030, utf-16…
     delimiter: str | None  # CSV only
     sheet: str | None  # XLSX only
     header_line: int
@@ -382,7 +381,7 @@ class Table:
         self.kind = self.template.kind if self.template else None
         self.name, raw, owned = _open_binary(source)
         self._closers: list[Callable[[], object]] = [raw.close] if owned else []
-        self.encoding = self.delimiter = self.sheet = None
+        self.delimiter = self.sheet = None
         self._lines: _Lines | None = None
         self._csv: _CsvBlocks | None = None
         self._total_rows: int | None = None
@@ -402,7 +401,7 @@ class Table:
                 self.format = "csv"
                 self._lines = _Lines(raw, self.name)
                 self._csv = _CsvBlocks(self._lines, self.name)
-                self.encoding, self.delimiter = self._lines.encoding, self._csv.delimiter
+                self.delimiter = self._csv.delimiter
                 blocks = iter(self._csv)
             self._find_header(blocks)
         except BaseException:
@@ -528,6 +527,12 @@ class Table:
             )
 
     # -- reading
+
+    @property
+    def encoding(self) -> str | None:
+        """CSV only: utf-8, utf-8-sig, gb18030, utf-16…; a file read as UTF-8 while it was all ASCII becomes
+        gb18030 at its first GBK character."""
+        return self._lines.encoding if self._lines else None
 
     def column_label(self, index: int) -> str:
         return _column_letter(index) if self.format == "xlsx" else str(index + 1)
@@ -833,13 +838,15 @@ def _float_column(
     name: str,
     required: bool,
     cell: Callable[[int], object],
+    text: bool,
 ) -> tuple[np.ndarray, dict[int, str]]:
-    """A column of numbers → float64 array and {row: reason}. Parsed in C where the text allows."""
+    """A column of numbers → float64 array and {row: reason}. Parsed in C where the text allows; `text`
+    says every cell is a str (a CSV), since NumPy would silently read a None as NaN."""
     errors: dict[int, str] = {}
     arr: np.ndarray | None = None
     if isinstance(col, np.ndarray) and col.dtype == np.float64:
         arr = col
-    elif len(col) and all(type(v) is str for v in col[:1]):
+    elif text:
         try:
             arr = np.array(col, dtype=np.float64)  # plain decimal text
         except (ValueError, TypeError):
@@ -867,7 +874,8 @@ def _float_column(
 
 
 def _cell(blk: _Block, j: int, i: int) -> object:
-    return blk.record(i)[j]
+    rec = blk.record(i)
+    return rec[j] if j < len(rec) else None
 
 
 def _position_part(table: Table, blk: _Block) -> PositionBatch:
@@ -917,7 +925,8 @@ def _position_part(table: Table, blk: _Block) -> PositionBatch:
         if name not in idx:
             floats[name] = np.full(size, np.nan)
             continue
-        arr, errors = _float_column(column(name), f.parse, name, f.required, partial(_cell, blk, idx[name]))
+        cell = partial(_cell, blk, idx[name])
+        arr, errors = _float_column(column(name), f.parse, name, f.required, cell, table.format == "csv")
         report(name, errors)
         scale = table.scales.get(name, 1)
         floats[name] = arr * scale if scale != 1 else arr
