@@ -561,6 +561,7 @@ def apply_auctions(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
 
     # 3. write batches, lots and rounds; then the lease of every touched lot that ends sold
     touched: dict[int, tuple[AuctionLot, OperatingProperty, str]] = {}
+    changed: set[int] = set()  # lots with a round inserted or updated by these rows
     for r, batch_name, prop, round_no, values in good:
         if not r.ok:
             continue
@@ -580,18 +581,26 @@ def apply_auctions(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
             )  # fmt: skip
             lots[(bid, pid)] = lot_row
         lot_id = lot_row.id or 0
-        rnd, _ = _save(
+        rnd, round_changes = _save(
             session, result, actor=actor, entity="property_auction_round",
             key=f"{batch_name}/{prop.code}/{round_no}", obj=stored.get(lot_id, {}).get(round_no),
             values=values, model=AuctionRound, init={"lot_id": lot_id, "round_no": round_no},
         )  # fmt: skip
         stored[lot_id][round_no] = rnd
         touched[lot_id] = (lot_row, prop, batch_name)
+        if round_changes is None or round_changes:
+            changed.add(lot_id)
     session.flush()
     for lot_id, (lot_row, prop, batch_name) in touched.items():
         last = rules.lot_outcome(_round_result(x) for x in stored[lot_id].values())
         if last is not None and last.result == "sold":
             _lease_from_lot(session, result, actor, lot_row, prop, batch_name, last)
+        elif lot_id in changed and session.exec(select(Lease.id).where(Lease.lot_id == lot_id)).first():
+            # A lease is a contract: it is never deleted behind the clerk's back, only pointed out.
+            result.changes.append(
+                f"{prop.code}: 标的结果已不是成交，原拍卖租赁仍在，如需请终止 the lot is no longer sold but "
+                "its lease remains; terminate it if it was never signed"
+            )
     session.flush()
     return result
 

@@ -354,6 +354,18 @@ def test_auction_rows_are_checked(audit_db: Session) -> None:
     assert issue.field == "price_fen"
 
 
+def test_a_lot_no_longer_sold_keeps_its_lease_and_says_so(audit_db: Session) -> None:
+    values = auction_values()
+    values[0].update(result="withdrawn", price_fen=None, tenant=None, lease_start=None, lease_end=None)
+    result = clean(service.apply_auctions(audit_db, as_rows(values), ACTOR))
+    assert result.updated == 1
+    assert any(c.startswith("MF-001: 标的结果已不是成交") for c in result.changes)
+    assert service.auctions_report(audit_db)["batches"][0]["withdrawn"] == 2
+    assert audit_db.exec(select(func.count()).select_from(Lease)).one() == 62
+    again = clean(service.apply_auctions(audit_db, as_rows(values), ACTOR))
+    assert again.changes == []
+
+
 def test_round_counts_are_per_round(session: Session) -> None:
     make_units(session)
     clean(service.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
