@@ -1,0 +1,317 @@
+"""The one position-ingest path every source writes through (file import, Traccar pull, OsmAnd push,
+JT/T 808): screen implausible fixes, de-duplicate per (device, time), insert in bulk, mark the touched
+ranges for re-cutting, and keep per-feed counts. Positions move as column arrays, never as ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from core.settings import get_settings
+from core.timeutil import CHINA, utcnow
+from fleet.models import POSITION_SOURCES, Position, RecutRange, Vehicle
+from fleet.tripcut import screen_fixes
+
+SOURCE_CODES = {name: code for code, name in POSITION_SOURCES.items()}
+COLUMNS = (
+    "device_id",
+    "fix_ts",
+    "lat",
+    "lon",
+    "speed_kmh",
+    "course",
+    "ignition",
+    "odometer_m",
+    "valid",
+    "source",
+    "attrs",
+)
+ARRAY_FIELDS = COLUMNS[:9]  # the FixBatch arrays, in order
+_PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
+
+
+@dataclass
+class FixBatch:
+    """Column arrays of fixes; `course`/`odometer_m` NaN and `ignition` -1 when unknown."""
+
+    device_id: np.ndarray  # object (str)
+    fix_ts: np.ndarray  # int64 epoch seconds UTC
+    lat: np.ndarray
+    lon: np.ndarray
+    speed_kmh: np.ndarray
+    course: np.ndarray
+    ignition: np.ndarray  # int8
+    odometer_m: np.ndarray
+    valid: np.ndarray  # bool
+    attrs: list[dict[str, Any] | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.fix_ts)
+
+    @classmethod
+    def from_records(cls, records: Sequence[dict[str, Any]]) -> FixBatch:
+        """From a few dicts (push receivers): keys as in COLUMNS, missing optional ones unknown."""
+        if not records:
+            return cls.empty()
+
+        def arr(key: str, dtype: Any, default: Any) -> np.ndarray:
+            return np.array([default if r.get(key) is None else r[key] for r in records], dtype=dtype)
+
+        attrs = [r.get("attrs") for r in records]
+        return cls(
+            device_id=np.array([str(r["device_id"]) for r in records], dtype=object),
+            fix_ts=arr("fix_ts", np.int64, 0),
+            lat=arr("lat", np.float64, np.nan),
+            lon=arr("lon", np.float64, np.nan),
+            speed_kmh=arr("speed_kmh", np.float64, 0.0),
+            course=arr("course", np.float64, np.nan),
+            ignition=np.array(
+                [-1 if r.get("ignition") is None else int(bool(r["ignition"])) for r in records],
+                dtype=np.int8,
+            ),
+            odometer_m=arr("odometer_m", np.float64, np.nan),
+            valid=arr("valid", bool, True),
+            attrs=attrs if any(a for a in attrs) else None,
+        )
+
+    @classmethod
+    def empty(cls) -> FixBatch:
+        f = np.empty(0, dtype=np.float64)
+        return cls(
+            np.empty(0, dtype=object),
+            np.empty(0, dtype=np.int64),
+            f,
+            f,
+            f,
+            f,
+            np.empty(0, dtype=np.int8),
+            f,
+            np.empty(0, dtype=bool),
+        )
+
+    def take(self, idx: np.ndarray) -> FixBatch:
+        """The fixes at `idx` (a boolean mask or positions)."""
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx
+        return FixBatch(
+            *(getattr(self, name)[idx] for name in ARRAY_FIELDS),
+            attrs=None if self.attrs is None else [self.attrs[i] for i in idx.tolist()],
+        )
+
+
+@dataclass
+class DeviceCounts:
+    inserted: int = 0
+    duplicates: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    last_fix_ts: int | None = None
+
+
+@dataclass
+class IngestResult:
+    """What happened to a batch, in total and per device (feeds keep per-device counts from it)."""
+
+    received: int = 0
+    devices: dict[str, DeviceCounts] = field(default_factory=dict)
+    touched: dict[str, tuple[int, int]] = field(default_factory=dict)  # device -> (from_ts, to_ts) inserted
+
+    @property
+    def inserted(self) -> int:
+        return sum(d.inserted for d in self.devices.values())
+
+    @property
+    def duplicates(self) -> int:
+        return sum(d.duplicates for d in self.devices.values())
+
+    @property
+    def dropped(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for d in self.devices.values():
+            total.update(d.dropped)
+        return total
+
+    def merge(self, other: IngestResult) -> None:
+        self.received += other.received
+        for dev, counts in other.devices.items():
+            mine = self.devices.setdefault(dev, DeviceCounts())
+            mine.inserted += counts.inserted
+            mine.duplicates += counts.duplicates
+            mine.dropped.update(counts.dropped)
+            if counts.last_fix_ts is not None:
+                mine.last_fix_ts = max(mine.last_fix_ts or counts.last_fix_ts, counts.last_fix_ts)
+        for dev, (a, b) in other.touched.items():
+            old = self.touched.get(dev)
+            self.touched[dev] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+
+
+def known_devices(session: Session) -> dict[str, Vehicle]:
+    """Tracker id → vehicle, for every vehicle with a tracker."""
+    rows = session.exec(select(Vehicle).where(col(Vehicle.tracker_id).is_not(None))).all()
+    return {v.tracker_id: v for v in rows if v.tracker_id}
+
+
+def ingest_fixes(
+    session: Session,
+    batch: FixBatch,
+    source: str,
+    *,
+    vehicles: dict[str, Vehicle] | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Screen, de-duplicate, store and mark for re-cutting, in the caller's transaction. Fixes of devices
+    that are no vehicle's tracker are dropped as `unknown_device` (callers that must refuse them check
+    `known_devices` first)."""
+    result = IngestResult(received=len(batch))
+    if not len(batch):
+        return result
+    settings = get_settings()
+    now_ts = int((now or utcnow()).timestamp())
+    vehicles = vehicles if vehicles is not None else known_devices(session)
+    code = SOURCE_CODES[source]
+
+    order = np.lexsort((batch.fix_ts, batch.device_id.astype(str)))
+    batch = batch.take(order)
+    devices, starts = np.unique(batch.device_id.astype(str), return_index=True)
+    bounds = [*starts.tolist(), len(batch)]
+    raw = session.connection().connection.driver_connection
+    is_pg = session.get_bind().dialect.name == "postgresql"
+
+    for i, device in enumerate(devices.tolist()):
+        part = batch.take(np.arange(bounds[i], bounds[i + 1]))
+        counts = result.devices.setdefault(device, DeviceCounts())
+        vehicle = vehicles.get(device)
+        if vehicle is None:
+            counts.dropped["unknown_device"] += len(part)
+            continue
+        # twice in the batch: keep the first
+        first = np.ones(len(part), dtype=bool)
+        first[1:] = part.fix_ts[1:] != part.fix_ts[:-1]
+        counts.duplicates += int((~first).sum())
+        part = part.take(first)
+
+        keep, dropped = _screen(session, device, part, vehicle, now_ts, settings.service_area)
+        counts.dropped.update({k: v for k, v in dropped.items() if v})
+        part = part.take(keep)
+        if not len(part):
+            continue
+        inserted = (_insert_pg if is_pg else _insert_sqlite)(raw, device, part, code)
+        counts.inserted += inserted
+        counts.duplicates += len(part) - inserted
+        counts.last_fix_ts = int(part.fix_ts[-1])
+        if inserted:
+            # The batch's span: a superset of what was new; re-cutting an unchanged part is a no-op.
+            result.touched[device] = (int(part.fix_ts[0]), int(part.fix_ts[-1]))
+            session.add(RecutRange(device_id=device, from_ts=int(part.fix_ts[0]), to_ts=int(part.fix_ts[-1])))
+    return result
+
+
+def _screen(
+    session: Session,
+    device: str,
+    part: FixBatch,
+    vehicle: Vehicle,
+    now_ts: int,
+    area: tuple[float, float, float, float],
+) -> tuple[np.ndarray, dict[str, int]]:
+    """DESIGN §3's implausible fixes. The last stored fix before the batch is put in front, so that a jump
+    at the batch's edge (a push receiver's single fix) is judged too; it was screened when it came, so if
+    the rules would now drop it, the batch is judged on its own instead."""
+    not_before = None
+    if vehicle.acquired_on is not None:
+        not_before = int(datetime.combine(vehicle.acquired_on, time(0), CHINA).timestamp())
+    kw: dict[str, Any] = {"now_ts": now_ts, "bbox": tuple(area), "not_before_ts": not_before}
+    prev = _previous_fix(session, device, int(part.fix_ts[0]))
+    if prev is not None:
+        arrays = [
+            np.concatenate(([p], a))
+            for p, a in zip(prev, (part.fix_ts, part.lat, part.lon, part.speed_kmh), strict=True)
+        ]
+        keep, dropped = screen_fixes(*arrays, **kw)
+        if keep[0]:
+            return keep[1:], dropped
+    return screen_fixes(part.fix_ts, part.lat, part.lon, part.speed_kmh, **kw)
+
+
+def _previous_fix(session: Session, device: str, before_ts: int) -> tuple[int, float, float, float] | None:
+    row = session.exec(
+        select(Position.fix_ts, Position.lat, Position.lon, Position.speed_kmh)
+        .where(Position.device_id == device, Position.fix_ts < before_ts, Position.valid == True)  # noqa: E712
+        .order_by(col(Position.fix_ts).desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
+def _rows(device: str, part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
+    course = [None if c != c else c for c in part.course.tolist()]  # NaN -> NULL
+    ign = [None if g < 0 else g for g in part.ignition.tolist()]
+    odo = [None if o != o else round(o) for o in part.odometer_m.tolist()]
+    attrs = (
+        [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs]
+        if part.attrs is not None
+        else [None] * len(part)
+    )
+    n = len(part)
+    return zip(
+        [device] * n,
+        part.fix_ts.tolist(),
+        part.lat.tolist(),
+        part.lon.tolist(),
+        part.speed_kmh.tolist(),
+        course,
+        ign,
+        odo,
+        part.valid.tolist(),
+        [code] * n,
+        attrs,
+        strict=True,
+    )
+
+
+def _insert_sqlite(raw: Any, device: str, part: FixBatch, code: int) -> int:
+    before = raw.total_changes
+    raw.executemany(
+        f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})",
+        _rows(device, part, code),
+    )
+    return int(raw.total_changes - before)
+
+
+def _insert_pg(raw: Any, device: str, part: FixBatch, code: int) -> int:
+    with raw.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_position (device_id text, fix_ts bigint, lat float8, "
+            "lon float8, speed_kmh float8, course float8, ignition smallint, odometer_m bigint, "
+            "valid boolean, source smallint, attrs text) ON COMMIT DELETE ROWS"
+        )
+        cur.execute("TRUNCATE tmp_position")
+        with cur.copy(f"COPY tmp_position ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(
+                [
+                    "text",
+                    "int8",
+                    "float8",
+                    "float8",
+                    "float8",
+                    "float8",
+                    "int2",
+                    "int8",
+                    "bool",
+                    "int2",
+                    "text",
+                ]
+            )
+            for row in _rows(device, part, code):
+                copy.write_row(row)
+        cur.execute(
+            f"INSERT INTO fleet_position ({', '.join(COLUMNS)}) "
+            f"SELECT {', '.join(COLUMNS[:-1])}, attrs::json FROM tmp_position ON CONFLICT DO NOTHING"
+        )
+        return int(cur.rowcount)

@@ -1,0 +1,132 @@
+"""`gongwu import KIND FILE` and `gongwu template KIND`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import ValidationFailed
+from gongwu.cli import app
+from gongwu.output import Format, dumps
+
+LISTED = 50  # bad rows listed on a terminal before "... and N more"
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="units, vehicles, orders, positions, expenses, properties, "
+            "operating-properties (shopfronts), auctions, leases"
+        ),
+    ],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV (UTF-8/GBK, comma or tab) or XLSX", exists=True, dir_okay=False, readable=True
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check everything, commit nothing")] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="commit the good rows, write the bad ones to the reject file")
+    ] = False,
+    reject_file: Annotated[
+        Path | None, typer.Option(help="where --skip-bad writes bad rows (default FILE.rejects.csv)")
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="XLSX sheet name or 1-based number (default: first)")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Import a register or a positions export. All-or-nothing unless --skip-bad; re-importing the same
+    file changes nothing. Exit code 1 when any row was bad."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from core.db import check_connection, get_engine, unit_of_work
+    from ingest.importer import KINDS, run_import
+
+    kind = kind.strip().lower().replace("_", "-")
+    if kind == "shopfronts":
+        kind = "operating-properties"
+    if kind not in KINDS:
+        raise ValidationFailed(f"unknown kind '{kind}': use one of {', '.join(KINDS)}")
+    sheet_arg: str | int | None = int(sheet) - 1 if sheet and sheet.isdigit() else sheet
+    engine = get_engine()
+    check_connection(engine)
+    show = fmt is Format.table and sys.stderr.isatty()
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"导入 {file.name}", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        with unit_of_work(engine) as session:
+            report = run_import(
+                session,
+                kind,
+                file,
+                dry_run=dry_run,
+                skip_bad=skip_bad,
+                reject_file=reject_file,
+                sheet=sheet_arg,
+                progress=progress,
+            )
+    if fmt is Format.json:
+        typer.echo(dumps(report.to_json()))
+    else:
+        _print_summary(report, dry_run)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _print_summary(report: object, dry_run: bool) -> None:
+    from ingest.importer import ImportReport
+
+    assert isinstance(report, ImportReport)
+    for e in report.errors[:LISTED]:
+        typer.echo(f"{report.file}: {e}", err=True)
+    if len(report.errors) > LISTED:
+        typer.echo(f"... and {len(report.errors) - LISTED} more bad rows", err=True)
+    verdict = (
+        "dry run, nothing committed"
+        if dry_run
+        else "committed"
+        if report.committed
+        else "NOTHING committed: fix the rows above, or use --skip-bad"
+    )
+    dropped = ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items())) or "0"
+    typer.echo(
+        f"{report.kind}: read {report.read}, inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, rejected {report.rejected}, dropped {dropped} — {verdict}"
+    )
+    for change in report.changes[:20]:
+        typer.echo(f"  changed: {change}")
+    if report.reject_file:
+        typer.echo(f"bad rows written to {report.reject_file}")
+
+
+@app.command()
+def template(
+    kind: Annotated[str, typer.Argument(help="import kind, e.g. vehicles")],
+    out: Annotated[Path | None, typer.Option(help="file to write (default: KIND模板.xlsx)")] = None,
+) -> None:
+    """Write the XLSX import template of a kind: Chinese headers, an example row, a sheet of notes."""
+    from ingest.templates import get_template, template_xlsx
+
+    try:
+        t = get_template(kind)
+    except KeyError as exc:
+        raise ValidationFailed(str(exc.args[0])) from None
+    path = out or Path(f"{t.title}模板.xlsx")
+    path.write_bytes(template_xlsx(t.kind))
+    typer.echo(f"template for {t.kind} written to {path}")

@@ -1,0 +1,419 @@
+"""A deterministic demo county: units, vehicles with trackers, a month of realistic positions (parked
+jitter and spikes, tunnel gaps, trips across midnight), orders with the usual share missing, expenses, 66
+office properties at mixed certificate stages, shopfronts, a two-round lease auction, leases.
+
+Everything is generated from one seed as rows keyed by the import templates' English field names, so the
+demo goes in through the same import path a county uses (see gongwu/demo.py).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from core.timeutil import CHINA
+
+SEAT = (35.026, 111.007)  # the county seat (lat, lon)
+TOWNSHIPS = [
+    "城关镇",
+    "东郭镇",
+    "西张镇",
+    "南卫乡",
+    "北相镇",
+    "王村镇",
+    "陶村镇",
+    "泓芝驿镇",
+    "三路里镇",
+    "王范乡",
+    "解州镇",
+    "龙居镇",
+]
+DEPARTMENTS = [
+    "县委办公室",
+    "县政府办公室",
+    "县财政局",
+    "县教育局",
+    "县卫生健康局",
+    "县自然资源局",
+    "县交通运输局",
+    "县农业农村局",
+    "县水利局",
+    "县住建局",
+    "县市场监管局",
+    "县公安局",
+    "县民政局",
+    "县应急管理局",
+    "县机关事务服务中心",
+]
+MODELS = [
+    "大众帕萨特",
+    "丰田凯美瑞",
+    "别克GL8",
+    "本田雅阁",
+    "比亚迪汉EV",
+    "长城哈弗H6",
+    "五菱宏光",
+    "江淮瑞风",
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ["伟", "芳", "军", "洋", "敏", "静", "强", "磊", "涛", "明", "超", "霞", "平", "刚", "杰"]
+PLACES = [
+    "城关镇政府",
+    "县人民医院",
+    "市行政审批局",
+    "高速口",
+    "工业园区",
+    "南卫乡中学",
+    "黄河湿地",
+    "盐湖区会议中心",
+    "解州关帝庙",
+    "龙居水库",
+    "西张村委会",
+    "王村镇卫生院",
+]
+PURPOSES = ["下乡督导检查", "参加会议", "送达文件", "防汛检查", "项目现场调研", "接待考察", "安全生产检查"]
+
+
+@dataclass
+class DemoCounty:
+    today: date
+    days: list[date]
+    units: list[dict[str, Any]] = field(default_factory=list)
+    vehicles: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    expenses: list[dict[str, Any]] = field(default_factory=list)
+    positions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # device -> arrays
+    properties: list[dict[str, Any]] = field(default_factory=list)
+    operating: list[dict[str, Any]] = field(default_factory=list)
+    auctions: list[dict[str, Any]] = field(default_factory=list)
+    leases: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)  # which plates were made idle/silent/...
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def _offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
+    return lat + north_m / 111_320.0, lon + east_m / (111_320.0 * math.cos(math.radians(lat)))
+
+
+def _ts(day: date, seconds: float) -> int:
+    return int(datetime.combine(day, time(0), CHINA).timestamp() + seconds)
+
+
+class _Track:
+    """Accumulates one tracker's fixes as arrays."""
+
+    def __init__(self, rng: np.random.Generator, lat: float, lon: float) -> None:
+        self.rng, self.lat, self.lon = rng, lat, lon
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.odometer = float(rng.integers(5_000_000, 90_000_000))
+
+    def park(self, t0: int, t1: int, every: int = 300) -> None:
+        """Heartbeats while parked: jitter of metres to tens of metres, now and then a spike of hundreds,
+        sometimes with a small speed reported (the GPS drift the trip cutter must not turn into trips)."""
+        t = np.arange(t0, t1, every, dtype=np.int64)
+        if not len(t):
+            return
+        n = len(t)
+        north, east = self.rng.normal(0, 8, n), self.rng.normal(0, 8, n)
+        spikes = self.rng.random(n) < 0.004
+        north[spikes] += self.rng.choice([-1, 1], spikes.sum()) * self.rng.uniform(150, 400, spikes.sum())
+        speed = np.where(self.rng.random(n) < 0.05, self.rng.uniform(0.5, 4.0, n), 0.0)
+        lat = self.lat + north / 111_320.0
+        lon = self.lon + east / (111_320.0 * math.cos(math.radians(self.lat)))
+        self.parts.append((t, lat, lon, speed, np.zeros(n, np.int8), np.full(n, self.odometer)))
+
+    def drive(self, t0: int, dest: tuple[float, float], *, tunnel: bool = False) -> int:
+        """Drive to `dest` with 10 s fixes; returns the arrival time."""
+        (la0, lo0), (la1, lo1) = (self.lat, self.lon), dest
+        dist = math.hypot((la1 - la0) * 111_320, (lo1 - lo0) * 111_320 * math.cos(math.radians(la0)))
+        cruise = float(self.rng.uniform(38, 62))  # km/h
+        duration = max(60.0, dist / (cruise / 3.6) * 1.25)
+        n = int(duration // 10) + 1
+        frac = np.linspace(0.0, 1.0, n)
+        wobble = np.sin(frac * math.pi) * self.rng.normal(0, 0.004)  # roads are not straight lines
+        lat = la0 + (la1 - la0) * frac + wobble
+        lon = lo0 + (lo1 - lo0) * frac - wobble
+        speed = np.clip(self.rng.normal(cruise, 8, n), 5, 110)
+        speed[0] = speed[-1] = 0.0
+        t = t0 + (frac * duration).astype(np.int64)
+        legs = np.hypot(np.diff(lat) * 111_320, np.diff(lon) * 111_320 * math.cos(math.radians(la0)))
+        odo = self.odometer + np.concatenate(([0.0], np.cumsum(legs)))
+        keep = np.ones(n, dtype=bool)
+        if tunnel and n > 60:  # a 2–6 minute coverage gap in the middle of the drive
+            a = n // 2
+            keep[a : a + int(self.rng.integers(12, 36))] = False
+        self.parts.append(
+            (t[keep], lat[keep], lon[keep], speed[keep], np.ones(keep.sum(), np.int8), odo[keep])
+        )
+        self.lat, self.lon, self.odometer = la1, lo1, float(odo[-1])
+        return int(t[-1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        cols = list(zip(*self.parts, strict=True)) if self.parts else [()] * 6
+        t = np.concatenate(cols[0]) if self.parts else np.empty(0, np.int64)
+        order = np.argsort(t, kind="stable")
+        out = {"t": t[order]}
+        for name, col in zip(("lat", "lon", "speed_kmh", "ignition", "odometer_m"), cols[1:], strict=True):
+            out[name] = np.concatenate(col)[order] if self.parts else np.empty(0)
+        _, first = np.unique(out["t"], return_index=True)
+        return {k: v[first] for k, v in out.items()}
+
+
+def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) -> DemoCounty:
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    day_list = [today - timedelta(days=days - i) for i in range(days)]
+    county = DemoCounty(today=today, days=day_list)
+    county.units = [{"name": n, "kind": "township"} for n in TOWNSHIPS] + [
+        {"name": n, "kind": "department"} for n in DEPARTMENTS
+    ]
+    unit_names = [u["name"] for u in county.units]
+    bases = {u: _offset(*SEAT, rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)) for u in unit_names}
+    destinations = [_offset(*SEAT, rng.uniform(-25000, 25000), rng.uniform(-25000, 25000)) for _ in PLACES]
+
+    # Roles: a few cars never move (idle), one tracker goes silent, two cars never file an order.
+    idle = set(range(3))
+    silent = {3}
+    never_file = {4, 5}
+    order_seq = 0
+    for i in range(vehicles):
+        unit = unit_names[i % len(unit_names)]
+        # every seventh car is a new-energy one (8-character plate)
+        plate = f"晋M·D{10001 + i:05d}" if i % 7 == 6 else f"晋M·A{1001 + i * 37 % 9000:04d}"
+        device = f"0139{i + 1:08d}"
+        county.vehicles.append(
+            {
+                "plate": plate,
+                "unit": unit,
+                "model": MODELS[i % len(MODELS)],
+                "tracker_id": device,
+                "status": "in_service",
+                "acquired_on": date(2016 + i % 8, 1 + i % 12, 1 + i % 27),
+            }
+        )
+        track = _Track(nrng, *bases[unit])
+        # idle cars have been parked since well before the demo month
+        clock = _ts(day_list[0] - timedelta(days=20 if i in idle else 0), 0)
+        silent_from = _ts(day_list[-5], 9 * 3600) if i in silent else None
+        for d in day_list:
+            outings = (
+                0
+                if i in idle
+                else (rng.choice((0, 1, 1, 2)) if d.weekday() < 5 else rng.choice((0, 0, 0, 1)))
+            )
+            for _ in range(outings):
+                depart = max(_ts(d, rng.uniform(7.5, 15.5) * 3600), clock + 1800)
+                track.park(clock, depart)
+                dest = rng.choice(range(len(PLACES)))
+                arrive = track.drive(depart, destinations[dest], tunnel=rng.random() < 0.15)
+                # Late outings sometimes run past midnight.
+                stay = rng.uniform(20, 120) * 60 if rng.random() > 0.05 else rng.uniform(7, 9) * 3600
+                leave = int(arrive + stay)
+                track.park(arrive, leave)
+                back = track.drive(leave, bases[unit])
+                clock = back
+                order_seq += 1
+                _maybe_order(county, rng, i, plate, unit, depart, back, PLACES[dest], order_seq, never_file)
+            clock_end = _ts(d + timedelta(days=1), 0)
+            if clock < clock_end:
+                track.park(clock, clock_end)
+                clock = clock_end
+        arrays = track.arrays()
+        if silent_from is not None:
+            keep = arrays["t"] < silent_from
+            arrays = {k: v[keep] for k, v in arrays.items()}
+        county.positions[device] = arrays
+        if i in idle:
+            county.notes.setdefault("idle", []).append(plate)
+        if i in silent:
+            county.notes.setdefault("silent", []).append(plate)
+        if i in never_file:
+            county.notes.setdefault("never_file", []).append(plate)
+
+    # Approved orders whose car never went (有订单无轨迹).
+    for k in range(4):
+        if 8 + k >= vehicles or 3 + 2 * k > days:
+            break
+        v = county.vehicles[8 + k]
+        d = day_list[-3 - 2 * k]
+        order_seq += 1
+        start = _ts(d, 14 * 3600 + 1800)
+        county.orders.append(
+            _order_row(
+                rng, order_seq, v["plate"], v["unit"], start, start + 3 * 3600, "approved", rng.choice(PLACES)
+            )
+        )
+    _property_data(county, rng)
+    return county
+
+
+def _order_row(
+    rng: random.Random, seq: int, plate: str, unit: str, start: int, end: int, status: str, dest: str
+) -> dict[str, Any]:
+    return {
+        "order_no": f"PC{seq:06d}",
+        "plate": plate,
+        "unit": unit,
+        "applicant": _name(rng),
+        "driver": _name(rng),
+        "purpose": rng.choice(PURPOSES),
+        "destination": dest,
+        "planned_start": datetime.fromtimestamp(start, CHINA).replace(second=0),
+        "planned_end": datetime.fromtimestamp(end, CHINA).replace(second=0),
+        "status": status,
+    }
+
+
+def _maybe_order(
+    county: DemoCounty,
+    rng: random.Random,
+    i: int,
+    plate: str,
+    unit: str,
+    depart: int,
+    back: int,
+    dest: str,
+    seq: int,
+    never_file: set[int],
+) -> None:
+    if i in never_file:
+        return
+    roll = rng.random()
+    if roll < 0.06:  # no order at all: the unreported trips the audit found
+        return
+    status = "approved" if roll < 0.90 else ("pending" if roll < 0.95 else "rejected")
+    start = depart - int(rng.uniform(0, 20)) * 60
+    end = back + int(rng.uniform(-10, 30)) * 60
+    county.orders.append(_order_row(rng, seq, plate, unit, start, end, status, dest))
+    if status == "approved" and rng.random() < 0.7:
+        county.expenses.append(
+            {
+                "order_no": f"PC{seq:06d}",
+                "tolls": Decimal(rng.choice((0, 0, 15, 25, 35))),
+                "meal_allowance": Decimal(rng.choice((0, 0, 30, 60))),
+                "fuel": Decimal(rng.randint(4000, 20000)) / 100,
+                "other": Decimal(rng.choice((0, 0, 0, 10))),
+            }
+        )
+
+
+def _property_data(county: DemoCounty, rng: random.Random) -> None:
+    """The audit's figures: 66 office properties, 12 certified; 68 shopfronts auctioned → 61 sold, 6 unsold,
+    1 withdrawn for 649,800 yuan a year; two takeovers overdue since the end of 2023."""
+    units = [u["name"] for u in county.units]
+    for k in range(66):
+        base = date(2019, 3, 1) + timedelta(days=11 * k)
+        row: dict[str, Any] = {
+            "code": f"BG{k + 1:03d}",
+            "name": units[k % len(units)]
+            + ("办公楼" if k % 3 else "综合楼")
+            + ("", "二号", "三号")[k // len(units)],
+            "unit": units[k % len(units)],
+            "address": rng.choice(["府前街", "解放路", "中山路", "建设路", "人民路"])
+            + f"{rng.randint(1, 300)}号",
+            "floor_area_m2": Decimal(rng.randint(800, 9000)),
+            "surveyed_on": base,
+        }
+        # stage mix: 12 certified, the rest blocked at safety/seismic, fire, submission or the bureau
+        stage = 5 if k < 12 else (1 if k < 38 else (2 if k < 52 else (3 if k < 60 else 4)))
+        if stage >= 2 or (stage == 1 and k % 2):
+            row["safety_appraised_on"] = base + timedelta(days=60)
+        if stage >= 2:
+            row["seismic_tested_on"] = base + timedelta(days=90)
+        if stage >= 3:
+            row["fire_accepted_on"] = base + timedelta(days=150)
+        if stage >= 4:
+            row["submitted_on"] = base + timedelta(days=200)
+        if stage == 5:
+            row["certificate_no"] = f"晋(2023)临猗县不动产权第{1000 + k:07d}号"
+            row["certified_on"] = base + timedelta(days=260)
+        county.properties.append(row)
+
+    prices = _prices_summing(rng, 61, 649_800)
+    sold_idx = 0
+    batch = "2024年第1批"
+    for k in range(68):
+        code = f"MF{k + 1:03d}"
+        county.operating.append(
+            {
+                "code": code,
+                "address": f"商贸街{k + 1}号门面",
+                "owner_unit": units[k % len(units)],
+                "area_m2": Decimal(rng.randint(25, 160)),
+                "status": "offered",
+            }
+        )
+        reserve = Decimal(rng.randint(50, 120) * 100)
+        if k < 61:
+            price = prices[sold_idx]
+            sold_idx += 1
+            rounds = [("unsold", None)] if k % 10 == 3 else []  # some sold only in round 2
+            rounds.append(("sold", price))
+        elif k < 67:
+            rounds = [("unsold", None)]
+        else:
+            rounds = [("withdrawn", None)]
+        for r, (result, price) in enumerate(rounds, start=1):
+            county.auctions.append(
+                {
+                    "batch": batch,
+                    "lot": code,
+                    "round": r,
+                    "reserve_yuan": reserve * (Decimal("0.8") if r == 2 else 1),
+                    "result": result,
+                    "price_yuan": price,
+                    "tenant": _name(rng) if result == "sold" else None,
+                    "lease_start": date(2024, 7, 1) if result == "sold" else None,
+                    "lease_end": date(2027, 6, 30) if result == "sold" else None,
+                }
+            )
+    extra = [
+        ("MF101", "self_used", None),
+        ("MF102", "idle", None),
+        ("MF103", "not_taken_over", date(2023, 12, 31)),
+        ("MF104", "not_taken_over", date(2023, 12, 31)),
+        ("MF105", "leased", None),
+        ("MF106", "leased", None),
+    ]
+    for code, status, due in extra:
+        county.operating.append(
+            {
+                "code": code,
+                "address": f"鼓楼巷{code[-1]}号",
+                "owner_unit": "县机关事务服务中心",
+                "area_m2": Decimal(rng.randint(30, 90)),
+                "status": status,
+                "takeover_due_on": due,
+            }
+        )
+    # two older leases: one ending within 30 days, one within 90
+    for code, days_left in (("MF105", 20), ("MF106", 75)):
+        end = county.today + timedelta(days=days_left)
+        county.leases.append(
+            {
+                "code": code,
+                "tenant": _name(rng),
+                "annual_rent_yuan": Decimal(rng.randint(60, 150) * 100),
+                "lease_start": end - timedelta(days=3 * 365),
+                "lease_end": end,
+                "deposit_yuan": Decimal(5000),
+            }
+        )
+
+
+def _prices_summing(rng: random.Random, n: int, total_yuan: int) -> list[Decimal]:
+    """n annual rents (whole hundreds of yuan) that add up to exactly total_yuan."""
+    weights = [rng.uniform(0.6, 1.6) for _ in range(n)]
+    scale = total_yuan / 100 / sum(weights)
+    hundreds = [max(1, int(w * scale)) for w in weights]
+    hundreds[-1] += total_yuan // 100 - sum(hundreds)
+    return [Decimal(h * 100) for h in hundreds]

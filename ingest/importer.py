@@ -1,0 +1,296 @@
+"""The import pipeline: read a file of one KIND, normalise every cell, hand the good rows to the domain's
+applier (core/importing.py), and report what happened with line, column and reason for every bad row.
+
+All-or-nothing by default: one bad row and nothing is committed. `skip_bad` applies the good rows and
+writes the bad ones, unchanged plus a reason column, to a reject file. Positions take the bulk path
+(arrays, executemany/COPY) through the one position-ingest path and mark touched ranges for re-cutting.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session
+
+from core.errors import ValidationFailed
+from core.importing import ApplyResult, Row, RowIssue
+from ingest.readers import BadRow, ParsedRow, RowError, Table, open_table, parse_rows, read_positions_batches
+from ingest.templates import get_template
+
+KINDS = (
+    "units",
+    "vehicles",
+    "orders",
+    "positions",
+    "expenses",
+    "properties",
+    "operating-properties",
+    "auctions",
+    "leases",
+)
+MAX_LISTED_ERRORS = 200
+# Template money fields carry integer fen; the appliers name them *_fen.
+FEN_FIELDS = {
+    "expenses": {
+        "tolls": "tolls_fen",
+        "meal_allowance": "meal_allowance_fen",
+        "fuel": "fuel_fen",
+        "other": "other_fen",
+    },
+    "auctions": {"reserve_yuan": "reserve_fen", "price_yuan": "price_fen"},
+    "leases": {"annual_rent_yuan": "annual_rent_fen", "deposit_yuan": "deposit_fen"},
+}
+
+
+def _applier(kind: str) -> Callable[[Session, Sequence[Row], str], ApplyResult]:
+    if kind in ("units", "vehicles", "orders", "expenses"):
+        from fleet import service as fleet_service
+
+        return getattr(fleet_service, f"apply_{kind}")  # type: ignore[no-any-return]
+    from property import service as property_service
+
+    return getattr(property_service, f"apply_{kind.replace('-', '_')}")  # type: ignore[no-any-return]
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    errors: list[RowError] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    committed: bool = False
+    reject_file: str | None = None
+    recut: dict[str, int] = field(default_factory=dict)
+    bad_rows: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "dropped": dict(self.dropped),
+            "errors": [{"line": e.line, "column": e.column, "reason": _reason(e)} for e in self.errors],
+            "duplicates": self.duplicates,
+            "committed": self.committed,
+            "changes": self.changes,
+        }
+
+
+def _reason(e: RowError) -> str:
+    return f"{e.header}: {e.reason}" if e.header and e.column else e.reason
+
+
+def run_import(
+    session: Session,
+    kind: str,
+    source: str | Path | bytes,
+    *,
+    filename: str | None = None,
+    dry_run: bool = False,
+    skip_bad: bool = False,
+    reject_file: Path | None = None,
+    sheet: str | int | None = None,
+    actor: str = "import",
+    progress: Callable[[int, int | None], None] | None = None,
+) -> ImportReport:
+    """Import one file in the caller's transaction; on failure (or dry run) everything done here is
+    rolled back to the savepoint taken at the start, so the caller may still commit its other work."""
+    if kind not in KINDS:
+        raise ValidationFailed(f"unknown import kind '{kind}': use one of {', '.join(KINDS)}")
+    name = filename or (str(source) if not isinstance(source, bytes) else "upload")
+    report = ImportReport(kind=kind, file=name)
+    savepoint = session.begin_nested()
+    try:
+        with open_table(source, sheet=sheet, kind=kind) as table:
+            if kind == "positions":
+                _import_positions(session, table, report, skip_bad, progress)
+            else:
+                _import_rows(session, kind, table, report, skip_bad, actor, progress)
+        ok = not report.errors or skip_bad
+        if dry_run or not ok:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            report.committed = True
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    if report.errors and skip_bad:
+        report.reject_file = str(
+            _write_rejects(report, reject_file or Path(name).with_suffix(".rejects.csv"))
+        )
+    return report
+
+
+# ------------------------------------------------------------------------------------ register rows
+
+
+def _import_rows(
+    session: Session,
+    kind: str,
+    table: Table,
+    report: ImportReport,
+    skip_bad: bool,
+    actor: str,
+    progress: Callable[[int, int | None], None] | None,
+) -> None:
+    template = get_template(kind)
+    rename = FEN_FIELDS.get(kind, {})
+    good: list[ParsedRow] = []
+    bad: dict[int, BadRow] = {}
+    seen: dict[tuple[Any, ...], ParsedRow] = {}
+    for item in parse_rows(kind, table):
+        report.read += 1
+        if isinstance(item, BadRow):
+            bad[item.line] = item
+            continue
+        key = tuple(item.values.get(k) for k in template.key)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = item
+            good.append(item)
+        elif first.values == item.values:
+            report.duplicates += 1  # the same row twice: taken once
+        else:
+            col, header = table.locate(template.key[0])
+            reason = f"与第 {first.line} 行重复但内容不同 same key as line {first.line} with other values"
+            bad[item.line] = BadRow(item.line, item.cells, [RowError(item.line, col, header, reason)])
+        if progress is not None and report.read % 1000 == 0:
+            progress(*table.progress())
+
+    rows = [Row(r.line, {rename.get(k, k): v for k, v in r.values.items()}) for r in good]
+    cells = {r.line: r.cells for r in good}
+    apply = _applier(kind)
+    while True:  # with skip_bad, rows the applier refuses are dropped and the rest applied again
+        attempt = session.begin_nested()
+        result = apply(session, rows, actor)
+        if not result.issues:
+            attempt.commit()
+            break
+        attempt.rollback()
+        for issue in result.issues:
+            bad.setdefault(issue.line, BadRow(issue.line, cells.get(issue.line, []), [])).errors.append(
+                _locate(table, issue, {v: k for k, v in rename.items()})
+            )
+        if not skip_bad:
+            result = ApplyResult()
+            break
+        refused = {i.line for i in result.issues}
+        rows = [r for r in rows if r.line not in refused]
+    report.inserted, report.updated, report.unchanged = result.inserted, result.updated, result.unchanged
+    report.changes = result.changes
+    _collect_errors(report, bad)
+
+
+def _locate(table: Table, issue: RowIssue, back: dict[str, str]) -> RowError:
+    name = back.get(issue.field, issue.field)
+    if name and name in table.columns:
+        col, header = table.locate(name)
+        return RowError(issue.line, col, header, issue.reason, name)
+    return RowError(issue.line, "", "", issue.reason, name or None)
+
+
+def _collect_errors(report: ImportReport, bad: dict[int, BadRow]) -> None:
+    report.rejected = len(bad)
+    report.bad_rows = {line: bad[line].errors for line in sorted(bad)}
+    report.errors = [e for errors in report.bad_rows.values() for e in errors]
+
+
+def _write_rejects(
+    report: ImportReport, source: str | Path | bytes, sheet: str | int | None, path: Path
+) -> Path:
+    """The bad rows as they were in the file (read again, so nothing is re-formatted), the header first,
+    a reason column last; UTF-8 with BOM so that Excel opens it as such."""
+    with (
+        open_table(source, sheet=sheet, kind=report.kind) as table,
+        path.open("w", newline="", encoding="utf-8-sig") as fh,
+    ):
+        writer = csv.writer(fh)
+        writer.writerow(["行号 line", *table.headers, "原因 reason"])
+        for line, cells in table.records():
+            errors = report.bad_rows.get(line)
+            if errors:
+                writer.writerow([line, *("" if c is None else c for c in cells), "; ".join(map(str, errors))])
+    return path
+
+
+# -------------------------------------------------------------------------------------- positions
+
+
+def _import_positions(
+    session: Session,
+    table: Table,
+    report: ImportReport,
+    skip_bad: bool,
+    progress: Callable[[int, int | None], None] | None,
+) -> None:
+    from fleet.positions import FixBatch, ingest_fixes, known_devices
+    from fleet.trips import recut_pending
+
+    vehicles = known_devices(session)
+    bad: dict[int, BadRow] = {}
+    dev_col, dev_header = table.locate("device_id")
+    for batch in read_positions_batches(table):
+        report.read += len(batch) + len(batch.rejects)
+        for b in batch.rejects:
+            bad[b.line] = b
+        # a device that is no vehicle's tracker, or a plate that contradicts the tracker: bad rows
+        known = np.fromiter((d in vehicles for d in batch.device_id), dtype=bool, count=len(batch))
+        ok = known.copy()
+        if "plate" in table.columns:
+            p_col, p_header = table.locate("plate")
+            for i in np.flatnonzero(known & (batch.plate != None)):  # noqa: E711
+                if vehicles[batch.device_id[i]].plate != batch.plate[i]:
+                    ok[i] = False
+                    line = int(batch.line[i])
+                    owner = vehicles[batch.device_id[i]].plate
+                    reason = f"终端 {batch.device_id[i]} 属于 {owner} the tracker belongs to another plate"
+                    bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
+        for i in np.flatnonzero(~known):
+            line = int(batch.line[i])
+            reason = (
+                f"未登记的终端号 unknown tracker '{batch.device_id[i]}' (先导入车辆 import vehicles first)"
+            )
+            bad[line] = BadRow(line, [], [RowError(line, dev_col, dev_header, reason, "device_id")])
+        idx = np.flatnonzero(ok)
+        fixes = FixBatch(
+            device_id=batch.device_id[idx],
+            fix_ts=batch.fixed_at[idx],
+            lat=batch.lat[idx],
+            lon=batch.lon[idx],
+            speed_kmh=batch.speed_kmh[idx],
+            course=batch.course[idx],
+            ignition=batch.ignition[idx],
+            odometer_m=batch.odometer_m[idx],
+            valid=np.ones(len(idx), dtype=bool),
+        )
+        # Unless bad rows are to be skipped, stop inserting after the first bad one: it all rolls back.
+        if bad and not skip_bad:
+            continue
+        result = ingest_fixes(session, fixes, "import", vehicles=vehicles)
+        report.inserted += result.inserted
+        report.duplicates += result.duplicates
+        report.dropped.update(result.dropped)
+        if progress is not None:
+            progress(*table.progress())
+    report.unchanged = report.duplicates
+    _collect_errors(report, bad)
+    if not bad or skip_bad:
+        report.recut = {"trips_added": recut_pending(session).trips_added}
