@@ -66,7 +66,7 @@ def serve(
 
 # Command modules register themselves on `app`.
 import gongwu.cli_report  # noqa: E402,F401
-from gongwu import cli_ingest, cli_scheduler  # noqa: E402,F401
+from gongwu import cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
 
 
 def main() -> None:
