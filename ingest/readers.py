@@ -380,6 +380,8 @@ class Table:
         self.template = get_template(kind) if kind else None
         self.kind = self.template.kind if self.template else None
         self.name, raw, owned = _open_binary(source)
+        self._size = _size_of(raw)
+        self._rows_read = 0
         self._closers: list[Callable[[], object]] = [raw.close] if owned else []
         self.delimiter = self.sheet = None
         self._lines: _Lines | None = None
@@ -443,6 +445,7 @@ class Table:
                 continue
             lines.append(next(c.row for c in cells if getattr(c, "row", None)))
             recs.append(values)
+            self._rows_read = lines[-1]
             if len(recs) >= 4096:
                 yield _block(lines, recs, self._ncells, None)
                 lines, recs = [], []
@@ -454,15 +457,19 @@ class Table:
         return len(self.headers) if hasattr(self, "headers") else None
 
     def _find_header(self, blocks: Iterator[_Block]) -> None:
-        found: list[tuple[int, list[Any]]] = []
-        for blk in blocks:  # whole blocks, until the first HEADER_SCAN_ROWS records are in
+        found: list[tuple[int, list[Any]]] = []  # whole blocks, until HEADER_SCAN_ROWS non-blank records
+        head: list[int] = []  # their indexes in found
+        for blk in blocks:
+            start = len(found)
             found.extend((int(blk.lines[i]), blk.record(i)) for i in range(len(blk)))
-            if sum(not _blank_record(r) for _, r in found[:HEADER_SCAN_ROWS]) >= HEADER_SCAN_ROWS:
+            for k in range(start, len(found)):
+                if len(head) < HEADER_SCAN_ROWS and not _blank_record(found[k][1]):
+                    head.append(k)
+            if len(head) >= HEADER_SCAN_ROWS:
                 break
-        head = [(i, rec) for i, (_, rec) in enumerate(found) if not _blank_record(rec)][:HEADER_SCAN_ROWS]
         if not head:
             raise TableError(f"{self.name}: 文件是空的 the file has no data")
-        at = head[self._header_index([rec for _, rec in head])][0]
+        at = head[self._header_index([found[k][1] for k in head])]
         self.header_line, header = found[at]
         self.headers = [n.clean(h) for h in header]
         self.width = max((i + 1 for i, h in enumerate(self.headers) if h), default=0)
@@ -562,15 +569,11 @@ class Table:
 
     @property
     def progress(self) -> tuple[int, int | None]:
-        """(done, total) for a progress bar: bytes of a CSV, or rows of an XLSX (the total as the file
-        says, 0 done: openpyxl does not tell)."""
+        """(done, total) for a progress bar: bytes of a CSV, or rows of an XLSX; the total is None when
+        unknown (a pipe, a workbook that does not say its size)."""
         if self._lines is None:
-            return 0, self._total_rows
-        try:
-            size: int | None = os.fstat(self._lines.raw.fileno()).st_size
-        except (OSError, AttributeError, io.UnsupportedOperation):
-            size = None
-        return self._lines.bytes_read, size
+            return self._rows_read, self._total_rows
+        return self._lines.bytes_read, self._size
 
     def close(self) -> None:
         while self._closers:
@@ -598,7 +601,18 @@ def _open_binary(source: Source) -> tuple[str, BinaryIO, bool]:
     stream = source
     if not stream.seekable():  # a pipe: the format sniff needs to look at the start twice
         stream = io.BytesIO(stream.read())
-    return str(getattr(source, "name", "") or "上传文件"), stream, False
+    name = getattr(source, "name", None)  # a temporary file's name may be its descriptor number
+    return Path(name).name if isinstance(name, str) and name else "上传文件", stream, False
+
+
+def _size_of(raw: BinaryIO) -> int | None:
+    try:
+        at = raw.tell()
+        size = raw.seek(0, io.SEEK_END)
+        raw.seek(at)
+        return size - at
+    except (OSError, ValueError):
+        return None
 
 
 def open_table(source: Source, *, sheet: str | int | None = None, kind: str | None = None) -> Table:

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from ingest import normalize as n
@@ -58,19 +59,26 @@ class Template:
     def required(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.required)
 
+    @cached_property
+    def _keys(self) -> dict[str, tuple[Field, int]]:
+        """Header key → (field, rank): 0 for the template's own headers, i for the i-th alias. Two fields
+        never share a key (a test holds the templates to it)."""
+        keys: dict[str, tuple[Field, int]] = {}
+        for f in self.fields:
+            for rank, h in reversed(list(enumerate((f.zh, *f.aliases)))):
+                keys[header_key(h)[0]] = (f, rank)
+            keys[header_key(f.name)[0]] = (f, 0)
+        return keys
+
     def match(self, header: object) -> HeaderMatch | None:
         """The field a file's header names, or None. Tolerates a unit in (full-width) brackets, a
         required-mark `*`, surrounding spaces and case."""
         key, unit = header_key(header)
-        if not key:
+        found = self._keys.get(key) if key else None
+        if found is None:
             return None
-        best: HeaderMatch | None = None
-        for f in self.fields:
-            rank = _rank(f, key)
-            if rank is not None and (best is None or rank < best.rank):
-                scale = f.scales.get(_unit_key(unit), 1) if unit else 1
-                best = HeaderMatch(f, rank, scale)
-        return best
+        f, rank = found
+        return HeaderMatch(f, rank, f.scales.get(_unit_key(unit), 1) if unit else 1)
 
 
 @dataclass(frozen=True)
@@ -99,19 +107,6 @@ def header_key(header: object) -> tuple[str, str]:
 
 def _unit_key(unit: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit).casefold())
-
-
-def _rank(f: Field, key: str) -> int | None:
-    if key in (_plain(f.zh), _plain(f.name)):
-        return 0
-    for i, alias in enumerate(f.aliases, start=1):
-        if key == _plain(alias):
-            return i
-    return None
-
-
-def _plain(header: str) -> str:
-    return header_key(header)[0]
 
 
 # -------------------------------------------------------------------------------------------- fields

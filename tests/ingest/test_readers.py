@@ -642,12 +642,20 @@ def test_sources_path_bytes_and_streams(tmp_path: Path) -> None:
         assert outcomes("vehicles", source) == (EXPECTED_VEHICLES, [])
 
 
-def test_progress_counts_bytes(tmp_path: Path) -> None:
-    path = tmp_path / "p.csv"
-    path.write_bytes(csv_bytes(generated_positions(200)))
-    with open_table(path, kind="positions") as table:
+def test_progress_counts_bytes_or_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 1000)
+    data = csv_bytes(generated_positions(200))
+    for source in (data, io.BytesIO(data)):
+        with open_table(source, kind="positions") as table:
+            done, total = table.progress
+            assert total == len(data) and 0 < done < total
+            list(table)
+            assert table.progress == (len(data), len(data))
+    positions_workbook(tmp_path / "p.xlsx")
+    with open_table(tmp_path / "p.xlsx", kind="positions") as table:
+        assert table.progress[1] == 9
         list(table)
-        assert table.progress == (path.stat().st_size, path.stat().st_size)
+        assert table.progress == (9, 9)
 
 
 def test_file_level_errors(tmp_path: Path) -> None:
