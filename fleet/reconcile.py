@@ -21,7 +21,7 @@ overwrites a newer one's numbers, so re-running old days changes nothing.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -116,9 +116,7 @@ _VEHICLE_COLS: tuple[Any, ...] = (
 
 
 def _vehicles(session: Session) -> dict[int, _Vehicle]:
-    rows = session.exec(
-        _select(*_VEHICLE_COLS)
-    ).all()
+    rows = session.exec(_select(*_VEHICLE_COLS)).all()
     return {r[0]: _Vehicle(*r) for r in rows if r[0] is not None}
 
 
@@ -428,7 +426,49 @@ def _orders_to_check(
         .join(Flag, col(Flag.order_id) == col(TripOrder.id))
         .where(Flag.kind == WITHOUT_TRACK, Flag.state == "open")
     ).all()
+    rows += _orders_in_gaps(session, vehicles, rules, day_from, as_of)
     return _as_orders(rows)
+
+
+def _orders_in_gaps(
+    session: Session, vehicles: dict[int, _Vehicle], rules: Rules, day_from: int, as_of: int
+) -> list[Any]:
+    """Orders put off earlier because the tracker was quiet through their window and had not spoken
+    since: those in a quiet spell that ended this day, and those in a spell that has now become silent."""
+    fix = col(Position.fix_ts)
+    on_device = col(Position.device_id) == col(Vehicle.tracker_id)
+    before_day = select(func.max(fix)).where(on_device, fix < day_from).scalar_subquery()
+    first_in_day = select(func.min(fix)).where(on_device, fix >= day_from, fix < as_of).scalar_subquery()
+    last = select(func.max(fix)).where(on_device, fix < as_of).scalar_subquery()
+    rows = session.exec(
+        _select(col(Vehicle.id), before_day, first_in_day, last).where(
+            Vehicle.status == "in_service", col(Vehicle.tracker_id).is_not(None)
+        )
+    ).all()
+    floor = day_from - MAX_ORDER_S
+    gaps: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for vid, lb, nd, lt in rows:
+        if nd is not None and nd - (lb if lb is not None else floor) > rules.lead_s + rules.lag_s:
+            gaps[vid].append((lb if lb is not None else floor, nd))
+        if lt is None or as_of - lt >= rules.silent_s:
+            gaps[vid].append((lt if lt is not None else floor, as_of))
+    found: list[Any] = []
+    for chunk in _chunks(sorted(gaps)):
+        t0 = min(a for v in chunk for a, _ in gaps[v])
+        t1 = max(b for v in chunk for _, b in gaps[v])
+        for row in session.exec(
+            _select(*_ORDER_COLS).where(
+                col(TripOrder.vehicle_id).in_(chunk),
+                TripOrder.status == "approved",
+                col(TripOrder.planned_start_at) > from_ts(t0),
+                col(TripOrder.planned_start_at) < from_ts(t1),
+                col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s),
+            )
+        ).all():
+            ws, we = to_ts(row[2]) - rules.lead_s, to_ts(row[3]) + rules.lag_s
+            if any(a < ws and we < b for a, b in gaps[row[1]]):
+                found.append(row)
+    return found
 
 
 def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarray:
@@ -475,18 +515,13 @@ def _fix_after(session: Session, device: str, ts: int, before: int) -> int | Non
     ).one()
 
 
-def _silent_gap(
-    session: Session, device: str, ws: int, we: int, as_of: int, rules: Rules
-) -> tuple[int | None, int | None] | None:
-    """When the tracker was silent over the whole window [ws, we]: (last fix before, first fix after —
-    None if still silent at as_of). None when a fix lies in the window or the gap is too short."""
+def _gap(session: Session, device: str, ws: int, we: int, as_of: int) -> tuple[int | None, int | None] | None:
+    """The tracker's quiet spell around the window [ws, we]: (last fix before it or None if never heard,
+    first fix after it or None if still quiet at as_of). None when a fix lies in the window."""
     last = _fix_before(session, device, min(we, as_of - 1))
     if last is not None and last >= ws:
         return None
-    nxt = _fix_after(session, device, we, as_of)
-    if last is None:
-        return None, nxt
-    return (last, nxt) if (nxt if nxt is not None else as_of) - last >= rules.silent_s else None
+    return last, _fix_after(session, device, we, as_of)
 
 
 def _check_orders(
@@ -506,27 +541,37 @@ def _check_orders(
     for i, oid in enumerate(orders.id):
         flag = flags.get(str(oid))
         vehicle = vehicles.get(int(orders.vehicle[i]))
-        passed = int(orders.end[i]) + rules.lag_s <= as_of
-        if orders.status[i] != "approved" or not passed or has_trip[i] or vehicle is None:
+        closes = int(orders.end[i]) + rules.lag_s
+        reason = ""
+        if orders.status[i] != "approved":
+            reason = REASON_NOT_APPROVED
+        elif has_trip[i]:
+            reason = REASON_TRACK_FOUND
+        elif closes > to_ts(now):
+            reason = REASON_NOT_PASSED  # its window was moved into the future
+        elif closes > as_of or vehicle is None:
+            continue  # a judgement as of an earlier day: leave it to the later one
+        if reason:
             if flag is not None and flag.state == "open":
-                reason = (
-                    REASON_NOT_APPROVED
-                    if orders.status[i] != "approved"
-                    else REASON_NOT_PASSED
-                    if not passed
-                    else REASON_TRACK_FOUND
-                )
                 _resolve(session, tally, flag, now, reason)
             continue
+        assert vehicle is not None
         if not vehicle.tracker_id:
             continue  # no tracker, no track to expect
         ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
-        gap = _silent_gap(session, vehicle.tracker_id, ws, we, as_of, rules)
-        if gap is not None and vehicle.status == "in_service":
-            spells.silent(vehicle, gap[0], gap[1], as_of, orders=[orders.order_no[i]], start_hint=ws)
-            if flag is not None and flag.state == "open":
-                _resolve(session, tally, flag, now, REASON_SILENT)
-            continue
+        in_service = vehicle.status == "in_service"
+        gap = _gap(session, vehicle.tracker_id, ws, we, as_of) if in_service else None
+        if gap is not None:
+            last, spoke = gap
+            quiet = (spoke if spoke is not None else as_of) - last if last is not None else None
+            if quiet is None or quiet >= rules.silent_s:
+                # The car may well have driven while its tracker was silent: list the order there.
+                spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
+                if flag is not None and flag.state == "open":
+                    _resolve(session, tally, flag, now, REASON_SILENT)
+                continue
+            if spoke is None:
+                continue  # quiet since before the window, not yet silent: judged when it speaks again
         detail = {
             "order_no": orders.order_no[i],
             "window_from": _iso(ws),

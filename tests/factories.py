@@ -100,7 +100,15 @@ def make_fixes(session: Session, device: str, times: Iterable[datetime], **kw: A
     from fleet.models import Position
 
     rows = [
-        {"device_id": device, "fix_ts": to_ts(t), "lat": 37.7, "lon": 112.7, "speed_kmh": 0.0, **kw}
+        {
+            "device_id": device,
+            "fix_ts": to_ts(t),
+            "lat": 37.7,
+            "lon": 112.7,
+            "speed_kmh": 0.0,
+            "source": 0,
+            **kw,
+        }
         for t in times
     ]
     if rows:
