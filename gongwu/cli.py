@@ -66,7 +66,7 @@ def serve(
 
 # Command modules register themselves on `app`.
 import gongwu.cli_report  # noqa: E402,F401
-from gongwu import cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
+from gongwu import cli_demo, cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
 
 
 def main() -> None:
@@ -93,7 +93,3 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
-
-
-if __name__ == "__main__":
-    main()

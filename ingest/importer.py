@@ -175,7 +175,9 @@ def _import_rows(
         if progress is not None and report.read % 1000 == 0:
             progress(*table.progress())
 
-    rows = [Row(r.line, {rename.get(k, k): v for k, v in r.values.items()}) for r in good]
+    # Only the columns the file has: an absent column leaves the stored field alone, an empty cell clears it.
+    present = set(table.columns)
+    rows = [Row(r.line, {rename.get(k, k): v for k, v in r.values.items() if k in present}) for r in good]
     cells = {r.line: r.cells for r in good}
     apply = _applier(kind)
     while True:  # with skip_bad, rows the applier refuses are dropped and the rest applied again

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-GONGWU = [sys.executable, "-m", "gongwu.cli"]
+GONGWU = [sys.executable, "-m", "gongwu"]
 
 
 def run(

@@ -1,0 +1,117 @@
+"""`gongwu demo`: build the demo county in a fresh SQLite file, run the nightly pipeline over every day,
+print what a vehicle manager and a property clerk would look at first, then serve the app."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gongwu.cli import app
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=7, max=120, help="days of positions and orders")] = 30,
+    vehicles: Annotated[int, typer.Option(min=12, max=2000, help="vehicles in the county")] = 40,
+    db: Annotated[Path, typer.Option(help="the SQLite file to (re)create")] = Path("gongwu-demo.db"),
+    data_dir: Annotated[Path, typer.Option(help="where the demo's import files are written")] = Path(
+        "demo-data"
+    ),
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the app afterwards")] = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """A deterministic demo county: its files imported as a clerk would, the nightly run over every day."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from core.db import dispose_engines, get_engine
+    from core.settings import reset_settings
+    from core.timeutil import china_day, utcnow
+    from gongwu import migrate
+    from gongwu.demo import import_files, write_files
+    from gongwu.demo_data import build
+    from scheduler.pipeline import run_nightly
+
+    console = Console()
+    started = time.monotonic()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db.resolve()}"
+    os.environ["GONGWU_DATABASE_URL"] = url  # the app served below (and its scheduler) use the demo file
+    reset_settings()
+    dispose_engines()
+    engine = get_engine(url)
+    migrate.upgrade(engine)
+
+    today = china_day(utcnow())
+    county = build(today, days=days, vehicles=vehicles)
+    files = write_files(county, data_dir)
+    console.print(
+        f"demo county: {len(county.units)} units, {len(county.vehicles)} vehicles, "
+        f"{sum(len(a['t']) for a in county.positions.values()):,} positions, files in {data_dir}/"
+    )
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("导入 importing", total=len(files))
+
+        def on_file(kind: str, report: Any) -> None:
+            bar.advance(task)
+            console.print(f"  imported {kind}: {report.inserted} rows")
+
+        import_files(engine, files, on_file=on_file)
+        night = bar.add_task("夜间任务 nightly run", total=len(county.days))
+        outcome = run_nightly(
+            engine, since=county.days[0], until=today - timedelta(days=1), on_day=lambda d: bar.advance(night)
+        )
+    console.print(
+        f"nightly run: {outcome.status}, {len(outcome.days)} days"
+        + (f" — {outcome.error}" if outcome.error else "")
+    )
+    _print_figures(console, engine, today)
+    console.print(f"done in {time.monotonic() - started:.0f} s")
+    if serve:
+        from gongwu.cli import serve as serve_cmd
+
+        console.print(f"serving the demo database {db} — Ctrl+C to stop")
+        serve_cmd(host=host, port=port, no_scheduler=False)
+
+
+def _print_figures(console: Any, engine: Any, today: Any) -> None:
+    """What the vehicle manager and the property clerk look at first."""
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from fleet.models import Flag, Trip
+
+    with Session(engine) as s:
+        trips = s.exec(select(func.count()).select_from(Trip)).one()
+        by_kind = dict(
+            s.exec(select(Flag.kind, func.count()).where(Flag.state == "open").group_by(Flag.kind)).all()
+        )
+        console.print(
+            f"\n[bold]车辆管理员 vehicle manager[/bold]: {trips} trips; open flags: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())) or "none")
+        )
+        try:
+            from property import service as property_service
+
+            cert = property_service.certificates_report(s, today)
+            ops = property_service.operating_report(s, today)
+            auctions = property_service.auctions_report(s)
+            console.print(
+                f"[bold]资产管理员 property clerk[/bold]: {cert['properties']} office properties, "
+                f"{cert['certified']} certified, {len(cert['blocked'])} blocked; "
+                f"{len(ops['overdue_takeovers'])} overdue takeovers; "
+                + "; ".join(
+                    f"auction {b['batch']}: {b['lots']} lots → {b['sold']} sold / {b['unsold']} unsold / "
+                    f"{b['withdrawn']} withdrawn, {b['annual_rent_yuan']} yuan a year"
+                    for b in auctions["batches"]
+                )
+            )
+        except ImportError:
+            pass
