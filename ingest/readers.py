@@ -67,9 +67,10 @@ class RowError:
     field: str | None = None
 
     def __str__(self) -> str:
-        if not self.column:
-            return f"line {self.line}: {self.reason}"
-        return f"line {self.line}, column {self.column} ({self.header}): {self.reason}"
+        where = f"line {self.line}"
+        if self.column:
+            where += f", column {self.column}" + (f" ({self.header})" if self.header else "")
+        return f"{where}: {self.reason}"
 
 
 @dataclass

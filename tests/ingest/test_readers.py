@@ -419,6 +419,7 @@ def test_parse_rows_without_a_table_names_fields() -> None:
         "line 7, column kind (类型): 无法识别的单位类型 unknown unit kind '什么' (应为 should be 乡镇/县直)"
     )
     assert str(RowError(3, "", "", "坏行 bad")) == "line 3: 坏行 bad"
+    assert str(RowError(3, "11", "", "多一列 extra")) == "line 3, column 11: 多一列 extra"
 
 
 def test_parse_rows_refuses_a_table_of_another_kind() -> None:
