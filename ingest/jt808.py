@@ -167,19 +167,31 @@ def decode_frame(segment: bytes) -> Message:
 
 
 def encode_frame(
-    msg_id: int, terminal: str, serial: int, body: bytes = b"", *, version: int | None = None
+    msg_id: int,
+    terminal: str,
+    serial: int,
+    body: bytes = b"",
+    *,
+    version: int | None = None,
+    packet: tuple[int, int] | None = None,
 ) -> bytes:
-    """A complete frame with markers. `terminal` is padded with leading zeros to 12 or 20 digits."""
+    """A complete frame with markers. `terminal` is padded with leading zeros to 12 or 20 digits;
+    `packet` = (total, index) marks one sub-package of a long message."""
     if len(body) > MAX_BODY:
         raise ValueError(f"body of {len(body)} bytes needs sub-packages")
     props = len(body)
+    if packet is not None:
+        props |= 1 << 13
     if version is not None:
         props |= 1 << 14
         head = msg_id.to_bytes(2, "big") + props.to_bytes(2, "big") + bytes([version])
         head += bytes.fromhex(terminal.zfill(20))
     else:
         head = msg_id.to_bytes(2, "big") + props.to_bytes(2, "big") + bytes.fromhex(terminal.zfill(12))
-    data = head + (serial & 0xFFFF).to_bytes(2, "big") + body
+    data = head + (serial & 0xFFFF).to_bytes(2, "big")
+    if packet is not None:
+        data += packet[0].to_bytes(2, "big") + packet[1].to_bytes(2, "big")
+    data += body
     return b"\x7e" + escape(data + bytes([checksum(data)])) + b"\x7e"
 
 
