@@ -471,11 +471,8 @@ def _orders_in_gaps(
     return found
 
 
-def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarray:
-    """Per order: does it cover at least one trip of its vehicle (whether or not another order was the
-    better cover)."""
-    if not orders.id:
-        return np.zeros(0, dtype=bool)
+def _trips_near(session: Session, orders: _Orders, rules: Rules) -> list[Any]:
+    """The trips of the orders' vehicles that touch one of their padded windows (a superset)."""
     ws, we = orders.start - rules.lead_s, orders.end + rules.lag_s
     by_vehicle: dict[int, tuple[int, int]] = {}
     for v, s, e in zip(orders.vehicle.tolist(), ws.tolist(), we.tolist(), strict=True):
@@ -493,8 +490,14 @@ def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarr
                 col(Trip.end_at) >= from_ts(t0),
             )
         ).all()
-    trips = _as_trips(rows)
-    if not trips.id:
+    return rows
+
+
+def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarray:
+    """Per order: does it cover at least one trip of its vehicle (whether or not another order was the
+    better cover)."""
+    trips = _as_trips(_trips_near(session, orders, rules)) if orders.id else None
+    if trips is None or not trips.id:
         return np.zeros(len(orders.id), dtype=bool)
     return _match(trips, orders, rules).order_trips > 0
 
@@ -856,33 +859,32 @@ def recheck_orders(
 ) -> dict[str, int]:
     """After orders were entered, changed or cancelled: re-match the already reconciled trips they cover
     or could cover, and re-judge their order_without_track flags — so a late order resolves its flag at
-    once instead of at the next nightly run."""
+    once instead of at the next nightly run. Trips not reconciled yet are left to the nightly run."""
     rules = rules or Rules.from_settings()
     tally = Tally()
-    if not order_ids:
+    ids = sorted(set(order_ids))
+    rows: list[Any] = []
+    for chunk in _chunks(ids):
+        rows += session.exec(_select(*_ORDER_COLS).where(col(TripOrder.id).in_(chunk))).all()
+    orders = _as_orders(rows)
+    if not orders.id:
         return tally.as_dict()
-    orders = _as_orders(
-        session.exec(_select(*_ORDER_COLS).where(col(TripOrder.id).in_(list(order_ids)))).all()
-    )
-    rows: list[Any] = list(session.exec(_trip_select().where(col(Trip.order_id).in_(orders.id))).all())
-    for i in range(len(orders.id)):
-        ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
-        near = _trip_select().where(
-            Trip.vehicle_id == int(orders.vehicle[i]),
-            col(Trip.start_at) >= from_ts(ws - MAX_TRIP_S),
-            col(Trip.start_at) <= from_ts(we),
-            col(Trip.end_at) >= from_ts(ws),
-        )
-        reconciled = near.where(
-            col(Trip.order_id).is_not(None)
-            | col(Trip.id).in_(select(Flag.trip_id).where(Flag.kind == UNREPORTED))
-        )
-        rows += session.exec(reconciled).all()
-    _rematch(session, _as_trips(rows), rules, tally)
+    trips: list[Any] = []
+    for chunk in _chunks(orders.id):
+        trips += session.exec(_trip_select().where(col(Trip.order_id).in_(chunk))).all()
+    near = _trips_near(session, orders, rules)
+    flagged: set[int] = set()
+    for chunk in _chunks([r[0] for r in near]):
+        found = session.exec(
+            select(Flag.trip_id).where(Flag.kind == UNREPORTED, col(Flag.trip_id).in_(chunk))
+        ).all()
+        flagged |= {t for t in found if t is not None}
+    trips += [r for r in near if r[5] is not None or r[0] in flagged]
+    _rematch(session, _as_trips(trips), rules, tally)
     session.flush()
-    flagged = [int(k) for k in _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])]
-    if flagged:
-        keep = [i for i, oid in enumerate(orders.id) if oid in flagged]
+    flags = _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])
+    keep = [i for i, oid in enumerate(orders.id) if str(oid) in flags]
+    if keep:
         subset = _Orders(
             id=[orders.id[i] for i in keep],
             vehicle=orders.vehicle[keep],
@@ -892,10 +894,8 @@ def recheck_orders(
             unit=[orders.unit[i] for i in keep],
             status=[orders.status[i] for i in keep],
         )
-        vehicles = _vehicles(session)
-        _check_orders(
-            session, subset, vehicles, rules, to_ts(utcnow()), tally, _Spells(session, tally, rules)
-        )
+        spells = _Spells(session, tally, rules)
+        _check_orders(session, subset, _vehicles(session), rules, to_ts(utcnow()), tally, spells)
     session.flush()
     return tally.as_dict()
 
