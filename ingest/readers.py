@@ -212,8 +212,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _Block:
-    """Records from one stretch of a file, held as columns, or for a plain CSV chunk as its lines, every
-    one with exactly the header's number of cells, split only when asked."""
+    """Records from one stretch of a file, held as columns, or for a plain CSV chunk as its lines, split
+    only when asked (NumPy's reader may take the lines as they are)."""
 
     def __init__(
         self,
@@ -224,14 +224,32 @@ class _Block:
     ) -> None:
         self.lines = lines  # int64: the line (or Excel row) of each record
         self._columns = columns  # one per file column, each as long as `lines`
-        self.raw = raw or {}  # the records of another length than the header, as read
-        self.text = text  # (lines without their line break, delimiter, cells per line)
+        self._raw = raw or {}  # the records of another length than the header, as read
+        self.text = text  # (lines without their line break, delimiter, cells the header has)
+        self.uniform = text is None  # every line of `text` is known to have the header's cell count
 
     def __len__(self) -> int:
         return len(self.lines)
 
+    def _check(self) -> None:
+        """Count the cells of each line once; lines of another width go the record-by-record way."""
+        if self.uniform or self.text is None:
+            return
+        stripped, d, ncells = self.text
+        counts = np.fromiter(map(methodcaller("count", d), stripped), np.int64, len(stripped))
+        if not (counts == ncells - 1).all():
+            blk = _block(self.lines, [s.split(d) for s in stripped], ncells, "")
+            self._columns, self._raw, self.text = blk._columns, blk._raw, None
+        self.uniform = True
+
+    @property
+    def raw(self) -> dict[int, list[Any]]:
+        self._check()
+        return self._raw
+
     @property
     def columns(self) -> list[Sequence[Any]]:
+        self._check()
         if self._columns is None:
             assert self.text is not None
             stripped, d, ncells = self.text
@@ -240,18 +258,18 @@ class _Block:
         return self._columns
 
     def record(self, i: int) -> list[Any]:
-        r = self.raw.get(i)
-        if r is not None:
-            return r
-        if self._columns is None and self.text is not None:
-            return self.text[0][i].split(self.text[1])
-        return [c[i] for c in self.columns]
+        if self.text is not None:
+            return self.text[0][i].split(self.text[1])  # the line as read, whatever its width
+        r = self._raw.get(i)
+        return r if r is not None else [c[i] for c in self.columns]
 
     def slice(self, a: int, b: int) -> _Block:
-        raw = {i - a: r for i, r in self.raw.items() if a <= i < b}
-        if self._columns is None and self.text is not None:
+        if self.text is not None:
             stripped, d, ncells = self.text
-            return _Block(self.lines[a:b], None, raw, (stripped[a:b], d, ncells))
+            part = _Block(self.lines[a:b], None, None, (stripped[a:b], d, ncells))
+            part.uniform = self.uniform
+            return part
+        raw = {i - a: r for i, r in self._raw.items() if a <= i < b}
         return _Block(self.lines[a:b], [c[a:b] for c in self.columns], raw)
 
 
@@ -306,16 +324,12 @@ class _CsvBlocks:
 
     def _plain(self, lines: list[str], line_no: int) -> _Block:
         d, ncells = self.delimiter, self.ncells
+        stripped = list(map(_strip_eol, lines))
+        starts = np.arange(line_no + 1, line_no + 1 + len(stripped), dtype=np.int64)
+        if ncells:
+            return _Block(starts, None, text=(stripped, d, ncells))
         with _gc_paused():
-            stripped = list(map(_strip_eol, lines))
-            starts = np.arange(line_no + 1, line_no + 1 + len(stripped), dtype=np.int64)
-            if ncells:
-                counts = np.fromiter(map(methodcaller("count", d), stripped), np.int64, len(stripped))
-                if (counts == ncells - 1).all():
-                    return _Block(starts, None, text=(stripped, d, ncells))
-            recs = [s.split(d) for s in stripped]
-            keep = [i for i, r in enumerate(recs) if any(r)]
-            return _block(starts[keep], [recs[i] for i in keep], ncells, "")
+            return _block(starts, [s.split(d) for s in stripped], None, "")
 
     def _quoted(self, lines: Iterator[str], line_no: int) -> Iterator[_Block]:
         reader = csv.reader(lines, delimiter=self.delimiter)
@@ -823,26 +837,26 @@ _TEXT_WIDTHS = {"device_id": 32, "plate": 16, "fixed_at": 32, "ignition": 16}
 
 def _loadtxt(table: Table, blk: _Block) -> dict[str, np.ndarray] | None:
     """A plain CSV block parsed by NumPy's C reader into one contiguous array per mapped column, or None
-    when it cannot (an empty or unusual number somewhere): then the block goes cell by cell."""
+    when it cannot (a line of another width, an empty or unusual number): then it goes cell by cell."""
     if blk.text is None or table._loadtxt_misses >= 3:  # three misses: this file's numbers need care
         return None
-    stripped, d, _ = blk.text
-    fields = sorted(table.columns.items(), key=lambda kv: kv[1])
-    dtype = np.dtype([(f, "f8" if f in _FLOATS else f"U{_TEXT_WIDTHS[f]}") for f, _ in fields])
+    stripped, d, ncells = blk.text
+    names = {i: f for f, i in table.columns.items()}
+    # Every column is in the dtype, so NumPy refuses a line of another width; unused ones as 1 char.
+    kinds = {f: "f8" if f in _FLOATS else f"U{_TEXT_WIDTHS[f]}" for f in table.columns}
+    dtype = np.dtype([(names[i], kinds[names[i]]) if i in names else (f"_{i}", "U1") for i in range(ncells)])
     try:
-        a = np.loadtxt(
-            stripped, delimiter=d, dtype=dtype, comments=None, quotechar=None, usecols=[i for _, i in fields]
-        )
+        a = np.loadtxt(stripped, delimiter=d, dtype=dtype, comments=None, quotechar=None, ndmin=1)
     except ValueError:
         table._loadtxt_misses += 1
         return None
-    a = np.atleast_1d(a)
-    if len(a) != len(blk):
+    if len(a) != len(blk):  # NumPy skips blank lines
         return None
-    out = {f: np.ascontiguousarray(a[f]) for f, _ in fields}
-    for f, _ in fields:
+    out = {f: np.ascontiguousarray(a[f]) for f in table.columns}
+    for f in table.columns:
         if f not in _FLOATS and out[f].view(np.uint32).reshape(len(a), _TEXT_WIDTHS[f])[:, -1].any():
             return None  # a text cell fills its width: it may have been cut
+    blk.uniform = True
     table._loadtxt_misses = 0
     return out
 

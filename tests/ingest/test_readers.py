@@ -556,12 +556,30 @@ def generated_positions(n: int, *, gaps: bool = False) -> list[list[str]]:
 
 @pytest.mark.parametrize(
     "variant",
-    ["plain", "gaps", "quoted", "tabs", "gbk", "corpus"],
+    ["plain", "gaps", "quoted", "tabs", "gbk", "widths", "long ids", "corpus"],
 )
-def test_batches_agree_with_parse_rows(variant: str) -> None:
+def test_batches_agree_with_parse_rows(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The fast path (NumPy's reader), the cell-by-cell fallback and the csv module all give what the
     # general normalisers give.
+    fast_blocks: list[bool] = []
+    real_loadtxt = readers._loadtxt
+
+    def spy(table: Any, blk: Any) -> Any:
+        out = real_loadtxt(table, blk)
+        fast_blocks.append(out is not None)
+        return out
+
+    monkeypatch.setattr(readers, "_loadtxt", spy)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 16_000)  # several blocks after the header's
     rows = generated_positions(5000, gaps=variant == "gaps")
+    if variant == "widths":  # lines of another width amid clean ones
+        rows[101] = rows[101][:4]
+        rows[202] = [*rows[202], "多余"]
+        rows[303] = []
+        rows[404] = [*rows[404], ""]
+    if variant == "long ids":  # longer than the fixed-width text NumPy would cut them to
+        for r in rows[1::3]:
+            r[0] = "86" * 20
     kw: dict[str, Any] = {
         "quoted": {"quoting": csv.QUOTE_ALL},
         "tabs": {"delimiter": "\t"},
@@ -572,8 +590,18 @@ def test_batches_agree_with_parse_rows(variant: str) -> None:
     good, bad = batch_outcomes(data, batch_size=1234)
     assert bad == expected_bad
     assert good == as_batch_values(expected_good)
+    # Which way the blocks went: the test would prove nothing if every variant took the same one.
+    expected_fast = {"plain": True, "tabs": True, "gbk": True, "gaps": False, "long ids": False}
+    if variant in expected_fast:
+        assert any(fast_blocks) is expected_fast[variant]
+    if variant == "quoted":
+        assert not any(fast_blocks)  # the csv module's records
     if variant == "corpus":
         assert bad == CORPUS_ERRORS
+    elif variant == "widths":
+        assert True in fast_blocks and False in fast_blocks
+        assert [(line, col) for line, col, _, _ in bad] == [(102, "5"), (203, "10")]
+        assert len(good) == 4997
     else:
         assert len(good) == 5000
 
