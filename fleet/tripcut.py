@@ -1,0 +1,821 @@
+"""Trips and stops from a vehicle's GPS fixes: pure NumPy, no database (DESIGN §3, issue 3).
+
+The reference is Traccar's classic reporting logic (`session/state/MotionProcessor.java` driven by
+`reports/common/ReportUtils.java`, keys `report.trip.*` in `config/Keys.java`). Read from those sources, it
+works like this, and with ``drift_filter=False`` this module does the same:
+
+* A fix is *moving* when its speed is above the threshold (``speed > 0.01 kn``, Traccar's `motion`).
+* The confirmed state (Traccar's *motion streak*) changes only when the opposite state persists: a run of
+  moving fixes starting at fix ``a`` confirms a trip at the first later fix of the run that is
+  ≥ ``min_trip_duration_s`` after ``a`` or ≥ ``min_trip_distance_m`` along the fixes from ``a``; a run of
+  stopped fixes starting at ``a`` confirms the stop at the first later fix ≥ ``min_parking_duration_s``
+  after ``a`` (or, with ``use_ignition``, reporting ACC off). A single fix of the other state resets the
+  pending change ("only continuous periods can switch the state").
+* A trip runs from the first fix of its confirming moving run to the first fix of the confirming stopped
+  run; a stop runs from a trip's end fix to the next trip's start fix, at the position of its first fix.
+* In a trip, a silence of ≥ ``min_no_data_duration_s`` between two fixes ends the trip at the fix before
+  the silence; the fix after it is not looked at (its successor may start a new pending trip).
+* The first fix sets the initial state: moving → a trip starts there. At the end of the data an unfinished
+  trip ends at the last fix.
+* Duration = end − start; distance = the sum of the legs between start and end fix (Traccar's
+  `totalDistance`) or the device odometer's difference; average speed = distance / duration; max speed =
+  the highest reported speed.
+
+Where this module differs from Traccar even with the drift filter off, and why:
+
+* Max speed is taken over the trip's own fixes. Traccar's slow report path resets its running maximum when
+  the trip is *confirmed*, so fixes between the trip's start and its confirmation are missed.
+* The odometer is used only when every fix of the trip has one (NaN or ≤ 0 = none) and it never goes
+  down; Traccar only checks that both ends are non-zero, so a reset odometer gives negative trips.
+* With ``use_ignition`` a fix with ACC known is moving exactly when ACC is on (DESIGN §3: "while ACC is
+  on"); fixes without ACC fall back to speed. Traccar only uses ACC off to end a pending stop early, which
+  it does here too.
+* ``min_no_data_duration_s = 0`` disables the silence rule (in Traccar it would end every trip).
+* Distances are haversine on the mean Earth radius (6371008.8 m), not Traccar's equatorial radius: within
+  China's latitudes this is within 0.5 % of the WGS-84 geodesic (geopy) for any heading.
+
+The drift filter (``drift_filter=True``, the default) is where this module deliberately departs from
+Traccar. Traccar's users' main complaints are fake trips from parked GPS drift (traccar#3231, #5449),
+trips merged across coverage gaps (#3307) and results that change with the report window (#4419, #5279).
+With the filter on:
+
+1. *Spikes are ignored.* A fix (or two) that leaves and comes back — both legs ≥ ``drift_radius_m`` while
+   the fixes either side are within ``drift_radius_m`` of each other and much closer than the excursion —
+   is dropped before anything else: it moves nothing and adds no distance. A car cannot go out and back
+   a hundred metres within one fix interval; a GPS glitch does that all the time.
+2. *Motion needs displacement.* A fix counts as moving only if its speed (or ACC) says so **and** the
+   vehicle is displaced: the first fix ``drift_window_s`` later or the last fix ``drift_window_s``
+   earlier is ≥ ``drift_radius_m`` away. Parked jitter of tens of metres, with or without a drift speed
+   on the fixes, is therefore a stop.
+3. *A trip must leave.* Besides Traccar's duration/distance rule, a trip is confirmed only once it has
+   ``drift_min_trip_fixes`` moving fixes and a fix ≥ ``drift_radius_m`` from where the vehicle stood.
+4. *Gaps.* A silence ≥ ``min_no_data_duration_s`` ends a trip at the point where the vehicle stopped
+   (the pending stop's first fix, else the last fix before the silence) and resets any pending trip, so
+   a pending trip can never be confirmed by the silence itself (Traccar merges across it, #3307). A
+   silence ≥ ``min_parking_duration_s`` after which the vehicle is < ``drift_radius_m`` from where it was
+   is a stop too: it stood still that long. A gap after which it is far away is driving (a tunnel):
+   it never counts as standing, so a drive through a 2–6 minute tunnel stays one trip.
+5. *Window-independence.* The state starts as stopped whatever the first fix says, so a cut that starts
+   at a confirmed stop's first fix gives the same trips as a cut of the whole history (with the default
+   ``min_parking_duration_s ≥ drift_window_s``); an unfinished trip ends where the vehicle stopped, and
+   trips and stops whose end is not confirmed by the data are marked ``open_end`` so that a store can
+   re-cut them when later fixes arrive.
+
+Inputs are one device's time-ordered fixes (`cut`), or many devices concatenated (`cut_many`), with
+``t`` in int64 epoch seconds UTC and speed in km/h. Indices in the results point into the input arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import ValidationFailed
+
+Array = npt.NDArray[Any]
+
+KNOT_KMH = 1.852
+EARTH_RADIUS_M = 6371008.8
+# China's bounding box (lat_min, lat_max, lon_min, lon_max), Zengmu Ansha to Mohe, Pamirs to Fuyuan.
+CHINA_BBOX = (3.8, 53.6, 73.4, 135.1)
+DROP_REASONS = (
+    "zero_position",
+    "outside_area",
+    "future_time",
+    "before_vehicle",
+    "speed_too_high",
+    "impossible_jump",
+)
+# A fix is only good to tens of metres: without this slack ordinary jitter between 1-second fixes would
+# read as a 250 km/h jump.
+JUMP_SLACK_M = 50.0
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+
+class InvalidTripParams(ValidationFailed, ValueError):
+    """Trip parameters (or a vehicle's overrides) that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class TripParams:
+    """Trip-cutting parameters: Traccar's `report.trip.*` keys plus the drift filter's."""
+
+    speed_threshold_knots: float = 0.01  # event.motion.speedThreshold: moving when speed is above it
+    min_trip_distance_m: float = 500.0  # report.trip.minimalTripDistance
+    min_trip_duration_s: int = 300  # report.trip.minimalTripDuration
+    min_parking_duration_s: int = 300  # report.trip.minimalParkingDuration
+    min_no_data_duration_s: int = 3600  # report.trip.minimalNoDataDuration (0 = off)
+    use_ignition: bool = False  # report.trip.useIgnition
+    drift_filter: bool = True
+    drift_radius_m: float = 100.0  # parked jitter stays within this; a spike's legs are at least this
+    drift_window_s: int = 120  # how far in time to look for displacement
+    drift_min_trip_fixes: int = 3  # moving fixes before a trip can be confirmed
+    motion_from_position: bool = False  # moving = displaced, ignoring speed and ACC (trackers without either)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                if not isinstance(value, bool):
+                    raise InvalidTripParams(f"trip parameter {f.name} must be true or false, not {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+                raise InvalidTripParams(f"trip parameter {f.name} must be a number, not {value!r}")
+            elif value < 0:
+                raise InvalidTripParams(f"trip parameter {f.name} must not be negative, got {value!r}")
+            elif f.type in ("int", int) and value != int(value):
+                raise InvalidTripParams(f"trip parameter {f.name} must be whole seconds/fixes, not {value!r}")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> TripParams:
+        """These parameters with a vehicle's overrides applied, e.g. ``{"min_trip_distance_m": 800,
+        "use_ignition": true}`` as stored in JSON. Unknown keys and wrong types are refused."""
+        if not overrides:
+            return self
+        unknown = sorted(set(overrides) - set(self.names()))
+        if unknown:
+            raise InvalidTripParams(
+                f"unknown trip parameter(s) {', '.join(unknown)}; known: {', '.join(self.names())}"
+            )
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name in overrides:
+                value = overrides[f.name]
+                if f.type in ("int", int) and isinstance(value, float) and value.is_integer():
+                    value = int(value)  # JSON may say 800.0
+                changes[f.name] = value
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> TripParams:
+        return cls().with_overrides(values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Trip(NamedTuple):
+    """A trip; a plain immutable record (``trip._asdict()`` gives a dict)."""
+
+    start_idx: int  # index of its first fix in the input arrays
+    end_idx: int
+    start_ts: int
+    end_ts: int
+    start_lat: float
+    start_lon: float
+    end_lat: float
+    end_lon: float
+    distance_m: float
+    duration_s: int
+    max_speed_kmh: float
+    avg_speed_kmh: float
+    distance_source: Literal["odometer", "legs"]
+    open_start: bool  # starts at the first fix given: it may have begun earlier
+    open_end: bool  # the data ends before its end was confirmed: later fixes may extend it
+
+    @property
+    def service_day(self) -> date:
+        return service_day(self.start_ts)
+
+
+class Stop(NamedTuple):
+    """A stop: from the fix where a trip ended to the fix where the next one starts."""
+
+    start_idx: int
+    end_idx: int
+    start_ts: int
+    end_ts: int
+    lat: float  # where it began
+    lon: float
+    duration_s: int
+    open_start: bool  # began at the first fix given
+    open_end: bool  # still going at the last fix given
+
+
+@dataclass(frozen=True, slots=True)
+class CutResult:
+    trips: list[Trip]
+    stops: list[Stop]
+    fixes_used: int
+    # Fixes left out of cutting: "invalid" (valid=False or no coordinates), "drift_spike".
+    ignored: dict[str, int]
+
+
+def service_day(ts: int | float) -> date:
+    """The China calendar day of an epoch second: the day a trip belongs to is the day it starts."""
+    return datetime.fromtimestamp(int(ts), CHINA_TZ).date()
+
+
+# --------------------------------------------------------------------------------------------- distance
+
+
+def haversine_m(lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike) -> Array:
+    """Great-circle distance in metres on the mean Earth radius, elementwise."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlon = np.radians(np.subtract(lon2, lon1))
+    a = np.sin((p2 - p1) * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon * 0.5) ** 2
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
+def _legs_m(lat: Array, lon: Array) -> Array:
+    """Haversine length of each leg i-1 → i (element 0 is 0). The differences are taken in float64 and the
+    trigonometry done in float32: a leg is then still exact to ~1e-7 (0.1 mm a km), and float32 sin/cos
+    are an order of magnitude faster in NumPy. In place where possible: big temporaries cost page faults."""
+    n = len(lat)
+    out = np.zeros(n)
+    if n < 2:
+        return out
+    f32 = np.float32
+    half = np.pi / 360.0
+    d = out[1:]
+    np.subtract(lat[1:], lat[:-1], out=d)
+    d *= half
+    h = d.astype(f32)
+    np.sin(h, out=h)
+    h *= h
+    np.subtract(lon[1:], lon[:-1], out=d)
+    d *= half
+    s = d.astype(f32)
+    np.sin(s, out=s)
+    s *= s
+    np.multiply(lat, 2.0 * half, out=out)
+    cphi = out.astype(f32)
+    np.cos(cphi, out=cphi)
+    s *= cphi[:-1]
+    s *= cphi[1:]
+    h += s
+    np.minimum(h, f32(1.0), out=h)
+    np.sqrt(h, out=h)
+    np.arcsin(h, out=h)
+    out[0] = 0.0
+    np.multiply(h, 2.0 * EARTH_RADIUS_M, out=out[1:])
+    return out
+
+
+def path_length_m(lat: npt.ArrayLike, lon: npt.ArrayLike) -> float:
+    """Length of a polyline along its fixes, in metres."""
+    return float(_legs_m(np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)).sum())
+
+
+# ------------------------------------------------------------------------------------------- screening
+
+
+def mark_duplicate_times(t: npt.ArrayLike) -> Array:
+    """True on every fix whose time repeats an earlier fix's (the first of each time is kept)."""
+    t = np.asarray(t)
+    dup = np.zeros(len(t), dtype=bool)
+    if len(t) < 2:
+        return dup
+    if np.all(t[1:] >= t[:-1]):
+        dup[1:] = t[1:] == t[:-1]
+        return dup
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    dup[order[1:][ts[1:] == ts[:-1]]] = True
+    return dup
+
+
+def screen_fixes(
+    t: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    speed_kmh: npt.ArrayLike,
+    *,
+    now_ts: int,
+    bbox: tuple[float, float, float, float] = CHINA_BBOX,
+    not_before_ts: int | None = None,
+    max_speed_kmh: float = 250.0,
+) -> tuple[Array, dict[str, int]]:
+    """DESIGN §3's implausible fixes of one device: ``(keep_mask, {reason: count})``.
+
+    Each dropped fix is counted under the first reason that applies, in this order: ``zero_position``
+    (0, 0); ``outside_area`` (outside ``bbox`` = (lat_min, lat_max, lon_min, lon_max), or no coordinates);
+    ``future_time`` (after ``now_ts``); ``before_vehicle`` (before ``not_before_ts``); ``speed_too_high``
+    (reported speed > ``max_speed_kmh``); ``impossible_jump`` (reaching it from its neighbours would take
+    more than ``max_speed_kmh``). For jumps the fix that disagrees with its neighbours on both sides — up
+    to two fixes away — is dropped, so a spike goes and the honest fixes around it stay; a lone jump
+    between two consistent stretches (which one is wrong cannot be told) is left alone. Counts add up to
+    the number of fixes dropped. Duplicate times are not judged here: see `mark_duplicate_times`.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    sp = np.asarray(speed_kmh, dtype=np.float64)
+    n = len(t)
+    if not (len(la) == len(lo) == len(sp) == n):
+        raise ValueError("t, lat, lon and speed_kmh must have the same length")
+    lat_min, lat_max, lon_min, lon_max = bbox
+    keep = np.ones(n, dtype=bool)
+    dropped = dict.fromkeys(DROP_REASONS, 0)
+
+    def drop(reason: str, mask: Array) -> None:
+        hit = mask & keep
+        dropped[reason] += int(hit.sum())
+        keep[hit] = False
+
+    drop("zero_position", (la == 0.0) & (lo == 0.0))
+    inside = (la >= lat_min) & (la <= lat_max) & (lo >= lon_min) & (lo <= lon_max)  # NaN is outside
+    drop("outside_area", ~inside)
+    drop("future_time", t > now_ts)
+    if not_before_ts is not None:
+        drop("before_vehicle", t < not_before_ts)
+    with np.errstate(invalid="ignore"):
+        drop("speed_too_high", sp > max_speed_kmh)
+    jumps = _impossible_jumps(t, la, lo, keep, max_speed_kmh)
+    drop("impossible_jump", jumps)
+    return keep, dropped
+
+
+def _impossible_jumps(t: Array, lat: Array, lon: Array, keep: Array, max_kmh: float) -> Array:
+    """Fixes (among ``keep``) that could only be reached from most of their neighbours faster than
+    ``max_kmh``. Each round scores every fix by its impossible links to the fixes one and two away and
+    drops the ones that disagree with nearly all of them; rounds repeat until nothing more goes."""
+    out = np.zeros(len(t), dtype=bool)
+    idx = np.flatnonzero(keep)
+    if len(idx) < 3:
+        return out
+    idx = idx[np.argsort(t[idx], kind="stable")]
+    max_ms = max_kmh / 3.6
+    for _ in range(50):
+        k = len(idx)
+        if k < 3:
+            break
+        tt, la, lo = t[idx], lat[idx], lon[idx]
+        bad_links = np.zeros(k, dtype=np.int64)
+        links = np.zeros(k, dtype=np.int64)
+        any_bad = False
+        for step in (1, 2):
+            if k <= step:
+                continue
+            d = haversine_m(la[:-step], lo[:-step], la[step:], lo[step:])
+            dt = np.maximum(tt[step:] - tt[:-step], 1)
+            bad = (d - JUMP_SLACK_M) > max_ms * dt
+            any_bad |= bool(bad.any())
+            b = bad.astype(np.int64)
+            bad_links[:-step] += b
+            bad_links[step:] += b
+            links[:-step] += 1
+            links[step:] += 1
+        if not any_bad:
+            break
+        # Four links inside the track: a spike breaks all four, a pair of spikes three each, while a fix
+        # next to a spike breaks one or two. At the ends fewer links exist.
+        worst = (bad_links >= 2) & (bad_links >= links - 1)
+        if not worst.any():
+            break
+        out[idx[worst]] = True
+        idx = idx[~worst]
+    return out
+
+
+# --------------------------------------------------------------------------------------------- cutting
+
+_B, _G, _S, _E, _D = 0, 1, 2, 3, 4  # event kinds, in the order they act at the same fix
+_Spans = tuple[list[int], list[int], list[bool], list[bool]]  # start, end, open_start, open_end
+
+
+def cut(
+    t: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    speed_kmh: npt.ArrayLike,
+    ignition: npt.ArrayLike | None = None,
+    odometer_m: npt.ArrayLike | None = None,
+    valid: npt.ArrayLike | None = None,
+    params: TripParams = TripParams(),
+) -> CutResult:
+    """Cut one device's time-ordered fixes into trips and stops.
+
+    ``ignition``: ACC per fix — bool, or numbers with 1 on, 0 off and NaN or a negative value unknown.
+    ``odometer_m``: the device odometer in metres, NaN (or ≤ 0) where not reported. ``valid``: fixes with
+    False are ignored. Indices in the result point into these arrays."""
+    return cut_many(t, lat, lon, speed_kmh, [0], ignition, odometer_m, valid, params)[0]
+
+
+def cut_many(
+    t: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    speed_kmh: npt.ArrayLike,
+    starts: Sequence[int] | npt.ArrayLike,
+    ignition: npt.ArrayLike | None = None,
+    odometer_m: npt.ArrayLike | None = None,
+    valid: npt.ArrayLike | None = None,
+    params: TripParams = TripParams(),
+) -> list[CutResult]:
+    """`cut` for many devices at once: their fixes concatenated, device ``k`` starting at index
+    ``starts[k]`` (``starts[0] == 0``). One result per device, indices into the concatenated arrays.
+    The same parameters apply to all; group devices by their parameters."""
+    tt = np.asarray(t, dtype=np.int64)
+    n = len(tt)
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    sp = np.asarray(speed_kmh, dtype=np.float64)
+    st = np.asarray(starts, dtype=np.int64)
+    if not (len(la) == len(lo) == len(sp) == n):
+        raise ValueError("t, lat, lon and speed_kmh must have the same length")
+    if len(st) == 0 or st[0] != 0 or np.any(np.diff(st) < 0) or st[-1] > n:
+        raise ValueError("starts must begin with 0 and not decrease")
+    optional = {}
+    for name, arr in (("ignition", ignition), ("odometer_m", odometer_m), ("valid", valid)):
+        if arr is not None:
+            a = np.asarray(arr, dtype=bool if name == "valid" else np.float64)
+            if len(a) != n:
+                raise ValueError(f"{name} must have the same length as t")
+            optional[name] = a
+    ndev = len(st)
+
+    keep = np.isfinite(la)
+    keep &= np.isfinite(lo)
+    if "valid" in optional:
+        keep &= optional["valid"]
+    bounds = np.append(st, n)
+    if keep.all():
+        idx = np.arange(n)
+        kept = np.diff(bounds)
+        c = _Fixes(idx, tt, la.copy(), lo.copy(), sp.copy(), kept)
+    else:
+        idx = np.flatnonzero(keep)
+        ck = np.concatenate(([0], np.cumsum(keep)))
+        kept = ck[bounds[1:]] - ck[bounds[:-1]]
+        c = _Fixes(idx, tt[idx], la[idx], lo[idx], sp[idx], kept)
+    invalid = np.diff(bounds) - kept
+    if len(c.t) > 1 and np.any((c.t[1:] < c.t[:-1]) & ~c.devstart[1:]):
+        raise ValueError("fixes must be in time order within each device")
+    ign = optional["ignition"][idx] if "ignition" in optional else None
+    spikes = np.zeros(0, dtype=np.int64)
+    if params.drift_filter:
+        spikes = _patch_spikes(c, params.drift_radius_m)
+    trips, stops, cd = _cut_fixes(c, ign, spikes, params)
+    odo = optional["odometer_m"][idx] if "odometer_m" in optional else None
+    spikes_per_dev = np.bincount(c.dev[spikes], minlength=ndev) if len(spikes) else np.zeros(ndev, np.int64)
+    return _assemble(c, trips, stops, cd, odo, invalid, spikes_per_dev)
+
+
+class _Fixes:
+    """The fixes that take part in cutting (the input's fixes with a valid position), all devices end to
+    end; ``idx`` maps back to the input."""
+
+    def __init__(self, idx: Array, t: Array, lat: Array, lon: Array, sp: Array, per_dev: Array):
+        self.idx, self.t, self.lat, self.lon, self.sp = idx, t, lat, lon, sp
+        self.ndev = len(per_dev)
+        self.ends = np.cumsum(per_dev)  # one past each device's last fix
+        self.starts = self.ends - per_dev
+        nonempty = per_dev > 0
+        self.first, self.last = self.starts[nonempty], self.ends[nonempty] - 1
+        self.dev = np.repeat(np.arange(self.ndev), per_dev)
+        self.devstart = np.zeros(len(t), dtype=bool)
+        self.devstart[self.first] = True
+        # Local plane coordinates in metres, one cos(lat) per device: good enough for ~100 m thresholds.
+        ref = np.zeros(self.ndev)
+        ref[nonempty] = lat[self.first]
+        k = np.pi / 180.0 * EARTH_RADIUS_M
+        self.y = lat * k
+        self.x = lon * (k * np.cos(np.radians(ref)))[self.dev]
+
+
+def _patch_spikes(c: _Fixes, radius: float) -> Array:
+    """Find fixes that leave and come straight back — one fix (or two together) whose legs from the fix
+    before and to the fix after are ≥ ``radius`` while those two are within ``radius`` of each other and
+    within half the excursion — and give them the position of the fix before, so that they move nothing
+    and add no distance. Returns their indices; their motion is made their predecessor's later."""
+    x, y = c.x, c.y
+    n = len(x)
+    if n < 3:
+        return np.zeros(0, dtype=np.int64)
+    r2 = radius * radius
+
+    def dist2(lag: int) -> Array:
+        # squared distance from each fix to the one `lag` later
+        dx = x[lag:] - x[:-lag]
+        dx *= dx
+        dy = y[lag:] - y[:-lag]
+        dy *= dy
+        dx += dy
+        return dx
+
+    leg, two = dist2(1), dist2(2)  # leg[j]: j → j+1; two[j]: j → j+2
+    excursion = np.minimum(leg[:-1], leg[1:])  # for the fix j+1
+    single = excursion >= r2
+    single &= two < r2
+    two *= 4.0
+    single &= two <= excursion
+    two *= 0.25
+    cand = np.flatnonzero(single) + 1
+    spike = np.zeros(n, dtype=bool)
+    spike[cand[c.dev[cand - 1] == c.dev[cand + 1]]] = True
+    if n >= 4:
+        # Pairs (i, i+1) between p = i-1 and q = i+2: only where p and q are close and both outer legs long.
+        three = dist2(3)
+        i = np.flatnonzero((three < r2) & (leg[:-2] >= r2) & (leg[2:] >= r2)) + 1
+        p, q = i - 1, i + 2
+        base = three[p]
+        ex = np.minimum(np.minimum(leg[p], two[p]), np.minimum(two[i], leg[i + 1]))
+        pair = i[(ex >= r2) & (4.0 * base <= ex) & (c.dev[p] == c.dev[q])]
+        spike[pair] = True
+        spike[pair + 1] = True
+    where = np.flatnonzero(spike)
+    if len(where) == 0:
+        return where
+    src = where - 1
+    for _ in range(3):  # a spike's source is the last fix before it that is not one
+        more = spike[src]
+        if not more.any():
+            break
+        src[more] -= 1
+    for arr in (c.lat, c.lon, c.x, c.y, c.sp):
+        arr[where] = arr[src]
+    return where
+
+
+def _add(spans: _Spans, start: int, end: int, open_start: bool, open_end: bool) -> None:
+    spans[0].append(start)
+    spans[1].append(end)
+    spans[2].append(open_start)
+    spans[3].append(open_end)
+
+
+def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tuple[_Spans, _Spans, Array]:
+    """The state machine over runs of equal motion: trips and stops as spans of indices into ``c``, and
+    the cumulative leg distance."""
+    drift = p.drift_filter
+    n = len(c.t)
+    if n == 0:
+        return ([], [], [], []), ([], [], [], []), np.zeros(0)
+    t, devstart, first, last = c.t, c.devstart, c.first, c.last
+    legs = _legs_m(c.lat, c.lon)
+    legs[devstart] = 0.0
+    cd = np.cumsum(legs)  # never decreases, over all devices
+    dt = np.empty(n, dtype=np.int64)
+    dt[0] = 0
+    np.subtract(t[1:], t[:-1], out=dt[1:])
+    dt[devstart] = 0
+    # One increasing clock over all devices, so that one searchsorted serves every device: devices are
+    # spaced further apart than any time threshold.
+    longest = max(p.min_no_data_duration_s, p.min_trip_duration_s, p.min_parking_duration_s, p.drift_window_s)
+    spacing = 2 * longest + 2
+    t0 = int(t.min())
+    tg = c.dev * (int(t.max()) - t0 + spacing)
+    tg += t
+    tg -= t0
+
+    # Motion per fix.
+    moving = c.sp > p.speed_threshold_knots * KNOT_KMH  # NaN speed: not moving
+    ign_off: Array | None = None
+    if ign is not None and p.use_ignition:
+        known = ign >= 0  # NaN and negative: unknown
+        moving = np.where(known, ign > 0.5, moving)
+        ign_off = known & (ign < 0.5)
+        ign_off[spikes] = False
+    no_data = p.min_no_data_duration_s if p.min_no_data_duration_s > 0 else spacing
+    if drift or p.motion_from_position:
+        displaced = _displaced(c, tg, p.drift_window_s, p.drift_radius_m, no_data)
+        moving = displaced if p.motion_from_position else moving & displaced
+    if len(spikes):
+        moving[spikes] = False
+        for _ in range(2):  # a spike moves as its predecessor did (pairs: twice)
+            moving[spikes] = moving[spikes - 1] & ~devstart[spikes]
+
+    # Silences, and where runs of equal motion break.
+    silence = dt >= no_data
+    silence[devstart] = False
+    brk = devstart.copy()
+    brk[1:] |= moving[1:] != moving[:-1]
+    if drift:
+        near = legs < p.drift_radius_m
+        if p.min_parking_duration_s > 0:
+            # Stood still through a gap as long as a parking: a stop. (Between two stopped fixes no event
+            # is needed: their stopped run confirms itself at the later one.)
+            stood = (dt >= p.min_parking_duration_s) & near & ~devstart
+            stood[1:] &= moving[1:] | moving[:-1]
+            silence |= stood
+        brk |= silence
+        # Moved far between two stopped fixes (through a tunnel): that is no stretch of standing.
+        far = ~near
+        far[0] = False
+        far[1:] &= ~moving[1:] & ~moving[:-1]
+        brk |= far
+    brk[0] = True
+    rs = np.flatnonzero(brk)
+    re = np.append(rs[1:], n) - 1
+    rm = moving[rs]
+
+    def run_of(i: int) -> int:
+        return int(np.searchsorted(rs, i, side="right")) - 1
+
+    # Trip-start candidates: moving runs that would confirm, and at which fix.
+    mr, mre = rs[rm], re[rm]
+    by_time = np.searchsorted(tg, tg[mr] + p.min_trip_duration_s)
+    sc = np.maximum(np.minimum(by_time, np.searchsorted(cd, cd[mr] + p.min_trip_distance_m)), mr + 1)
+    if drift and len(mr):
+        sc = np.maximum(sc, mr + (p.drift_min_trip_fixes - 1))
+    s_ok = sc <= mre
+    # Stop candidates: stopped runs that would confirm, and at which fix.
+    sr, sre = rs[~rm], re[~rm]
+    ec = np.searchsorted(tg, tg[sr] + p.min_parking_duration_s)
+    if ign_off is not None and len(sr):
+        off = np.flatnonzero(ign_off)
+        if len(off):
+            pos = np.searchsorted(off, sr + 1)
+            ec = np.minimum(ec, np.where(pos < len(off), off[np.minimum(pos, len(off) - 1)], n))
+    ec = np.maximum(ec, sr + 1)
+    e_ok = ec <= sre
+    gi = np.flatnonzero(silence)
+
+    eff = np.concatenate((first, gi, sc[s_ok], ec[e_ok], last))
+    kind = np.concatenate(
+        (
+            np.full(len(first), _B),
+            np.full(len(gi), _G),
+            np.full(int(s_ok.sum()), _S),
+            np.full(int(e_ok.sum()), _E),
+            np.full(len(last), _D),
+        )
+    )
+    at = np.concatenate((first, gi, mr[s_ok], sr[e_ok], last))
+    order = np.argsort(eff * 5 + kind, kind="stable")
+
+    trips: _Spans = ([], [], [], [])
+    stops: _Spans = ([], [], [], [])
+    in_trip = False
+    t_start = s_start = -1
+    t_open = s_open = False
+    dead_run = quiet_until = -1
+
+    def stopped_at(i: int) -> int:
+        # With the drift filter a trip ends where the vehicle stopped: the start of a pending stop.
+        return int(rs[run_of(i)]) if drift and not moving[i] else i
+
+    # One step per candidate event, not per fix.
+    for e, k, a in zip(eff[order].tolist(), kind[order].tolist(), at[order].tolist(), strict=True):
+        if k == _S:
+            if in_trip or (dead_run >= 0 and run_of(a) == dead_run):
+                continue
+            if s_start >= 0 and a > s_start:
+                _add(stops, s_start, a, s_open, False)
+            in_trip, t_start, t_open = True, a, a == s_start and s_open
+        elif k == _E:
+            if not in_trip:
+                continue
+            _add(trips, t_start, a, t_open, False)
+            in_trip, s_start, s_open = False, a, False
+        elif k == _G:
+            if not in_trip or e <= quiet_until:
+                continue
+            end = stopped_at(e - 1)
+            _add(trips, t_start, end, t_open, False)
+            in_trip, s_start, s_open = False, end, False
+            if not drift and moving[e]:
+                # Traccar skips the fix after the silence; the rest of its moving run may start a trip.
+                r = run_of(e)
+                dead_run = r
+                b = int(re[r])
+                a2 = e + 1
+                if a2 <= b:
+                    by_dist = int(np.searchsorted(cd, cd[a2] + p.min_trip_distance_m))
+                    c2 = max(a2 + 1, min(int(np.searchsorted(tg, tg[a2] + p.min_trip_duration_s)), by_dist))
+                    if c2 <= b:
+                        _add(stops, s_start, a2, False, False)
+                        in_trip, t_start, t_open = True, a2, False
+                        quiet_until = c2  # silences before its confirmation met a stopped state
+        elif k == _B:
+            dead_run = quiet_until = -1
+            if not drift and moving[a]:
+                in_trip, t_start, t_open, s_start = True, a, True, -1
+            else:
+                in_trip, s_start, s_open = False, a, True
+        else:  # _D
+            if in_trip:
+                _add(trips, t_start, stopped_at(e), t_open, True)
+            elif s_start >= 0:
+                _add(stops, s_start, e, s_open, True)
+            in_trip, s_start = False, -1
+    return trips, stops, cd
+
+
+def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -> Array:
+    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix to
+    the first fix ``window`` seconds later (same device, not across a no-data silence), both ends
+    included. Parked jitter never gets that far, so its fixes stay False."""
+    x, y = c.x, c.y
+    n = len(x)
+    w = max(window, 1)
+    # The window of a fix whose next fix is already ≥ w later ends there (heartbeats, gaps): search
+    # only for the others.
+    fwd = np.arange(1, n + 1)
+    fwd[-1] = n - 1
+    short = np.flatnonzero(tg[1:] - tg[:-1] < w)
+    target = tg[short]
+    target += w
+    fwd[short] = np.searchsorted(tg, target)
+    np.minimum(fwd, n - 1, out=fwd)
+    span = tg[fwd]
+    span -= tg
+    # Devices are further apart on tg than no_data, so this also keeps each window in its device.
+    ok = span < no_data
+    ok &= span >= w
+    dx = x[fwd]
+    dx -= x
+    dx *= dx
+    dy = y[fwd]
+    dy -= y
+    dy *= dy
+    dx += dy
+    ok &= dx >= radius * radius
+    # Fix i is in some such window [j, fwd[j]], j ≤ i, iff the furthest end of those windows reaches i.
+    reach = np.where(ok, fwd, -1)
+    np.maximum.accumulate(reach, out=reach)
+    return reach >= np.arange(n)
+
+
+def _assemble(
+    c: _Fixes,
+    trips: _Spans,
+    stops: _Spans,
+    cd: Array,
+    odo: Array | None,
+    invalid_per_dev: Array,
+    spikes_per_dev: Array,
+) -> list[CutResult]:
+    """Trip and stop figures, vectorised over all trips; then one result per device."""
+    ts, te = np.asarray(trips[0], dtype=np.int64), np.asarray(trips[1], dtype=np.int64)
+    dist = cd[te] - cd[ts]
+    by_odo = np.zeros(len(ts), dtype=bool)
+    if odo is not None and len(ts):
+        missing = ~(odo > 0)  # NaN too
+        down = np.zeros(len(odo), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            down[1:] = odo[1:] < odo[:-1]
+        cm = np.concatenate(([0], np.cumsum(missing)))
+        cdn = np.cumsum(down)
+        by_odo = (cm[te + 1] - cm[ts] == 0) & (cdn[te] - cdn[ts] == 0)
+        dist = np.where(by_odo, odo[te] - odo[ts], dist)
+    dur = c.t[te] - c.t[ts]
+    avg = dist / np.maximum(dur, 1) * 3.6
+    avg[dur <= 0] = 0.0
+    if len(ts):
+        speeds = np.append(np.nan_to_num(c.sp, nan=0.0), 0.0)
+        cuts = np.empty(2 * len(ts), dtype=np.int64)
+        cuts[0::2], cuts[1::2] = ts, te + 1
+        vmax = np.maximum.reduceat(speeds, cuts)[0::2]
+    else:
+        vmax = np.zeros(0)
+    trip_rows = zip(
+        c.idx[ts].tolist(),
+        c.idx[te].tolist(),
+        c.t[ts].tolist(),
+        c.t[te].tolist(),
+        c.lat[ts].tolist(),
+        c.lon[ts].tolist(),
+        c.lat[te].tolist(),
+        c.lon[te].tolist(),
+        dist.tolist(),
+        dur.tolist(),
+        vmax.tolist(),
+        avg.tolist(),
+        np.where(by_odo, "odometer", "legs").tolist(),
+        trips[2],
+        trips[3],
+        strict=True,
+    )
+    all_trips = [Trip._make(row) for row in trip_rows]
+
+    order = np.argsort(np.asarray(stops[0], dtype=np.int64), kind="stable")
+    ss = np.asarray(stops[0], dtype=np.int64)[order]
+    se = np.asarray(stops[1], dtype=np.int64)[order]
+    stop_rows = zip(
+        c.idx[ss].tolist(),
+        c.idx[se].tolist(),
+        c.t[ss].tolist(),
+        c.t[se].tolist(),
+        c.lat[ss].tolist(),
+        c.lon[ss].tolist(),
+        (c.t[se] - c.t[ss]).tolist(),
+        np.asarray(stops[2], dtype=bool)[order].tolist(),
+        np.asarray(stops[3], dtype=bool)[order].tolist(),
+        strict=True,
+    )
+    all_stops = [Stop._make(row) for row in stop_rows]
+
+    tb = np.searchsorted(c.dev[ts], np.arange(c.ndev + 1)).tolist() if len(ts) else [0] * (c.ndev + 1)
+    sb = np.searchsorted(c.dev[ss], np.arange(c.ndev + 1)).tolist() if len(ss) else [0] * (c.ndev + 1)
+    used = (c.ends - c.starts - spikes_per_dev).tolist()
+    inv, spk = invalid_per_dev.tolist(), spikes_per_dev.tolist()
+    return [
+        CutResult(
+            trips=all_trips[tb[d] : tb[d + 1]],
+            stops=all_stops[sb[d] : sb[d + 1]],
+            fixes_used=used[d],
+            ignored={"invalid": inv[d], "drift_spike": spk[d]},
+        )
+        for d in range(c.ndev)
+    ]
