@@ -1,0 +1,436 @@
+"""Fleet read side: the flag queue, the unit report per month and its bulletin (通报), the expense sheet and
+the cost per vehicle per year (单车核算). SQL aggregates, never a loop over trips; money in integer fen
+inside, yuan strings with two decimals outside."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from core.errors import ValidationFailed
+from core.models import Unit
+from core.settings import get_settings
+from core.timeutil import china_day, day_bounds
+from fleet.models import FLAG_KINDS, FLAG_STATES, REVIEW_STATUSES, Flag, Trip, TripExpense, TripOrder, Vehicle
+
+CENT = Decimal("0.01")
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen → yuan with two decimals, exactly: 12345 → '123.45'."""
+    return str((Decimal(int(fen or 0)) / 100).quantize(CENT))
+
+
+def _select(*columns: Any) -> Any:
+    return sa_select(*columns)
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+FLAG_STATUSES = (*FLAG_STATES, *REVIEW_STATUSES, "unreviewed", "reviewed")
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    kind: str | None = None
+    unit: str | int | None = None  # id or name
+    status: str | None = None  # open | resolved (unreviewed) | a review status | unreviewed | reviewed
+    state: str | None = None  # the machine's open | resolved, whatever the review
+    review_status: str | None = None
+    date_from: date | None = None  # China days of the flag's start
+    date_to: date | None = None
+    vehicle_id: int | None = None
+    plate: str | None = None  # substring
+
+
+def flag_status(state: str, review_status: str | None) -> str:
+    """What a manager reads: the review if there is one, else open/resolved."""
+    return review_status or state
+
+
+def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
+    where: list[Any] = []
+    if f.kind:
+        if f.kind not in FLAG_KINDS:
+            raise ValidationFailed(
+                f"未知的预警类型 unknown flag kind '{f.kind}': 可选 {', '.join(FLAG_KINDS)}"
+            )
+        where.append(Flag.kind == f.kind)
+    if f.unit is not None and f.unit != "":
+        unit_id = _unit_id(session, f.unit)
+        where.append(Flag.unit_id == unit_id)
+    if f.status:
+        s = f.status
+        if s not in FLAG_STATUSES:
+            raise ValidationFailed(
+                f"未知的状态 unknown status '{s}': 可选 allowed: {', '.join(FLAG_STATUSES)}"
+            )
+        if s in REVIEW_STATUSES:
+            where.append(Flag.review_status == s)
+        elif s == "reviewed":
+            where.append(col(Flag.review_status).is_not(None))
+        else:
+            where.append(col(Flag.review_status).is_(None))
+            if s in FLAG_STATES:
+                where.append(Flag.state == s)
+    if f.state:
+        if f.state not in FLAG_STATES:
+            raise ValidationFailed(f"未知的状态 unknown state '{f.state}': 可选 {', '.join(FLAG_STATES)}")
+        where.append(Flag.state == f.state)
+    if f.review_status:
+        if f.review_status not in REVIEW_STATUSES:
+            raise ValidationFailed(
+                f"未知的审核结论 unknown review status '{f.review_status}': 可选 {', '.join(REVIEW_STATUSES)}"
+            )
+        where.append(Flag.review_status == f.review_status)
+    if f.date_from is not None:
+        where.append(col(Flag.start_at) >= day_bounds(f.date_from)[0])
+    if f.date_to is not None:
+        where.append(col(Flag.start_at) < day_bounds(f.date_to)[1])
+    if f.vehicle_id is not None:
+        where.append(Flag.vehicle_id == f.vehicle_id)
+    if f.plate:
+        where.append(col(Vehicle.plate).contains(f.plate))
+    return where
+
+
+def _unit_id(session: Session, unit: str | int) -> int:
+    if isinstance(unit, int) or str(unit).isdigit():
+        found = session.get(Unit, int(unit))
+        if found is not None and found.id is not None:
+            return found.id
+    by_name = session.exec(select(Unit.id).where(Unit.name == str(unit))).first()
+    if by_name is None:
+        raise ValidationFailed(f"未知单位 unknown unit '{unit}'")
+    return by_name
+
+
+def flag_rows(
+    session: Session, f: FlagFilter | None = None, *, limit: int | None = None, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the flag queue (newest first) with plate, unit, trip km and order number, and the
+    total count of the filtered queue."""
+    f = f or FlagFilter()
+    where = _flag_where(session, f)
+    base = _select(col(Flag.id)).join(Vehicle, col(Vehicle.id) == col(Flag.vehicle_id)).where(*where)
+    total = session.exec(select(func.count()).select_from(base.subquery())).one()
+    stmt = (
+        _select(
+            Flag,
+            Vehicle.plate,
+            Unit.name,
+            Trip.distance_m,
+            TripOrder.order_no,
+        )
+        .join(Vehicle, col(Vehicle.id) == col(Flag.vehicle_id))
+        .join(Unit, col(Unit.id) == col(Flag.unit_id))
+        .outerjoin(Trip, col(Trip.id) == col(Flag.trip_id))
+        .outerjoin(TripOrder, col(TripOrder.id) == col(Flag.order_id))
+        .where(*where)
+        .order_by(col(Flag.start_at).desc(), col(Flag.id).desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = []
+    for flag, plate, unit_name, distance_m, order_no in session.exec(stmt).all():
+        rows.append(
+            {
+                "id": flag.id,
+                "kind": flag.kind,
+                "vehicle": flag.vehicle_id,
+                "plate": plate,
+                "unit": unit_name,
+                "start_at": flag.start_at,
+                "end_at": flag.end_at,
+                "trip_km": None if distance_m is None else round(distance_m / 1000, 2),
+                "order_no": order_no,
+                "status": flag_status(flag.state, flag.review_status),
+                "detail": flag.detail,
+                # the rest, for the API
+                "unit_id": flag.unit_id,
+                "trip_id": flag.trip_id,
+                "order_id": flag.order_id,
+                "state": flag.state,
+                "raised_at": flag.raised_at,
+                "resolved_at": flag.resolved_at,
+                "resolved_reason": flag.resolved_reason,
+                "review_status": flag.review_status,
+                "review_comment": flag.review_comment,
+                "reviewed_by": flag.reviewed_by,
+                "reviewed_at": flag.reviewed_at,
+            }
+        )
+    return rows, int(total)
+
+
+# ------------------------------------------------------------------------------------------ unit report
+
+
+def parse_month(month: str | date) -> date:
+    """'2024-06' (or a date) → the first day of that month."""
+    if isinstance(month, date):
+        return month.replace(day=1)
+    m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", month or "")
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValidationFailed(f"月份格式应为 YYYY-MM month must look like 2024-06, not '{month}'")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def _span(first_day: date, next_first: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the China days first_day .. next_first - 1."""
+    return day_bounds(first_day)[0], day_bounds(next_first)[0]
+
+
+def _not_false_alarm() -> Any:
+    return or_(col(Flag.review_status).is_(None), col(Flag.review_status) != "false_alarm")
+
+
+def unit_report(session: Session, month: str | date) -> dict[str, Any]:
+    """Per unit for one month: vehicles, trips, km, covered and unreported trips, reporting rate (covered /
+    trips), vehicles idle and trackers silent at some time in the month, expenses. A trip the manager
+    judged a false alarm (GPS drift, ...) counts nowhere."""
+    first = parse_month(month)
+    nxt = _next_month(first)
+    start, end = _span(first, nxt)
+
+    # Townships first, then departments, by name (sorted here: collations differ between databases).
+    units = sorted(session.exec(select(Unit)).all(), key=lambda u: (u.kind != "township", u.name))
+    vehicles: dict[int, int] = dict(
+        session.exec(
+            _select(col(Vehicle.unit_id), func.count())
+            .where(
+                or_(
+                    col(Vehicle.status) != "disposed",
+                    col(Vehicle.disposed_on).is_(None),
+                    col(Vehicle.disposed_on) >= first,
+                )
+            )
+            .group_by(col(Vehicle.unit_id))
+        ).all()
+    )
+    false_alarm = (
+        select(Flag.id)
+        .where(
+            col(Flag.trip_id) == col(Trip.id),
+            Flag.kind == "unreported_trip",
+            Flag.review_status == "false_alarm",
+        )
+        .exists()
+    )
+    trips = {
+        unit_id: (n, km_m, covered)
+        for unit_id, n, km_m, covered in session.exec(
+            _select(
+                col(Vehicle.unit_id),
+                func.count(),
+                func.coalesce(func.sum(Trip.distance_m), 0.0),
+                func.coalesce(func.sum(case((col(Trip.order_id).is_not(None), 1), else_=0)), 0),
+            )
+            .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+            .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, ~false_alarm)
+            .group_by(col(Vehicle.unit_id))
+        ).all()
+    }
+    spells: dict[tuple[str, int], int] = {}
+    for kind, unit_id, n in session.exec(
+        _select(col(Flag.kind), col(Flag.unit_id), func.count(func.distinct(Flag.vehicle_id)))
+        .where(
+            col(Flag.kind).in_(["idle_vehicle", "silent_tracker"]),
+            col(Flag.start_at) < end,
+            or_(col(Flag.end_at).is_(None), col(Flag.end_at) >= start),
+            _not_false_alarm(),
+        )
+        .group_by(col(Flag.kind), col(Flag.unit_id))
+    ).all():
+        spells[(kind, unit_id)] = int(n)
+    expenses = dict(
+        session.exec(
+            _select(
+                col(TripOrder.unit_id),
+                func.sum(
+                    TripExpense.tolls_fen
+                    + TripExpense.meal_allowance_fen
+                    + TripExpense.fuel_fen
+                    + TripExpense.other_fen
+                ),
+            )
+            .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
+            .where(col(TripOrder.planned_start_at) >= start, col(TripOrder.planned_start_at) < end)
+            .group_by(col(TripOrder.unit_id))
+        ).all()
+    )
+    out = []
+    for unit in units:
+        n, km_m, covered = trips.get(unit.id, (0, 0.0, 0))
+        n, covered = int(n), int(covered)
+        out.append(
+            {
+                "unit": unit.name,
+                "vehicles": int(vehicles.get(unit.id or 0, 0)),
+                "trips": n,
+                "km": round(float(km_m) / 1000, 1),
+                "covered_trips": covered,
+                "unreported_trips": n - covered,
+                "reporting_rate": round(covered / n, 4) if n else None,
+                "idle_vehicles": spells.get(("idle_vehicle", unit.id or 0), 0),
+                "silent_trackers": spells.get(("silent_tracker", unit.id or 0), 0),
+                "expenses_yuan": yuan(expenses.get(unit.id, 0)),
+            }
+        )
+    return {"month": f"{first:%Y-%m}", "units": out}
+
+
+def bulletin(session: Session, month: str | date, threshold: float | None = None) -> dict[str, Any]:
+    """通报: the units whose reporting rate is under the threshold (default from settings), worst first.
+    A unit without trips in the month has no rate and is not listed."""
+    if threshold is None:
+        threshold = get_settings().bulletin_threshold
+    if not 0 <= threshold <= 1:
+        raise ValidationFailed(f"阈值须在 0 到 1 之间 threshold must be between 0 and 1, not {threshold}")
+    report = unit_report(session, month)
+    under = [
+        u for u in report["units"] if u["reporting_rate"] is not None and u["reporting_rate"] < threshold
+    ]
+    under.sort(key=lambda u: (u["reporting_rate"], -u["unreported_trips"], u["unit"]))
+    return {"month": report["month"], "threshold": threshold, "units": under}
+
+
+# ---------------------------------------------------------------------------------------- expense sheet
+
+
+def _total_fen() -> Any:
+    return (
+        func.coalesce(TripExpense.tolls_fen, 0)
+        + func.coalesce(TripExpense.meal_allowance_fen, 0)
+        + func.coalesce(TripExpense.fuel_fen, 0)
+        + func.coalesce(TripExpense.other_fen, 0)
+    )
+
+
+def _per_km(fen: int, km: float) -> str | None:
+    if km <= 0:
+        return None
+    value = Decimal(int(fen)) / 100 / Decimal(str(round(km, 3)))
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def expense_sheet(session: Session, year: int) -> dict[str, Any]:
+    """出行费用单 of one year (orders by planned start, China time): one row per approved order or order
+    with expenses; and per vehicle the operating cost (the expenses of its orders), the km of all its
+    trips and the cost per km."""
+    if not 1990 <= year <= 2200:
+        raise ValidationFailed(f"年份不合理 year {year} out of range")
+    start, end = _span(date(year, 1, 1), date(year + 1, 1, 1))
+    track_m = (
+        select(func.coalesce(func.sum(Trip.distance_m), 0.0))
+        .where(col(Trip.order_id) == col(TripOrder.id))
+        .scalar_subquery()
+    )
+    rows = session.exec(
+        _select(
+            col(TripOrder.order_no),
+            col(TripOrder.planned_start_at),
+            col(Vehicle.plate),
+            col(TripOrder.driver),
+            col(TripOrder.destination),
+            track_m,
+            func.coalesce(TripExpense.tolls_fen, 0),
+            func.coalesce(TripExpense.meal_allowance_fen, 0),
+            func.coalesce(TripExpense.fuel_fen, 0),
+            func.coalesce(TripExpense.other_fen, 0),
+        )
+        .join(Vehicle, col(Vehicle.id) == col(TripOrder.vehicle_id))
+        .outerjoin(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
+        .where(
+            col(TripOrder.planned_start_at) >= start,
+            col(TripOrder.planned_start_at) < end,
+            or_(col(TripOrder.status) == "approved", col(TripExpense.id).is_not(None)),
+        )
+        .order_by(col(TripOrder.planned_start_at), col(TripOrder.order_no))
+    ).all()
+    orders = []
+    for order_no, planned, plate, driver, destination, m, tolls, meal, fuel, other in rows:
+        orders.append(
+            {
+                "order_no": order_no,
+                "date": china_day(planned).isoformat(),
+                "vehicle": plate,
+                "driver": driver,
+                "destination": destination,
+                "track_km": round(float(m) / 1000, 1),
+                "tolls": yuan(tolls),
+                "meal_allowance": yuan(meal),
+                "fuel": yuan(fuel),
+                "other": yuan(other),
+                "total": yuan(int(tolls) + int(meal) + int(fuel) + int(other)),
+            }
+        )
+
+    cost = dict(
+        session.exec(
+            _select(col(TripOrder.vehicle_id), func.sum(_total_fen()))
+            .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
+            .where(col(TripOrder.planned_start_at) >= start, col(TripOrder.planned_start_at) < end)
+            .group_by(col(TripOrder.vehicle_id))
+        ).all()
+    )
+    order_count = dict(
+        session.exec(
+            _select(col(TripOrder.vehicle_id), func.count())
+            .where(
+                col(TripOrder.planned_start_at) >= start,
+                col(TripOrder.planned_start_at) < end,
+                TripOrder.status == "approved",
+            )
+            .group_by(col(TripOrder.vehicle_id))
+        ).all()
+    )
+    driven = {
+        vid: (int(n), float(m))
+        for vid, n, m in session.exec(
+            _select(col(Trip.vehicle_id), func.count(), func.sum(Trip.distance_m))
+            .where(
+                and_(col(Trip.service_day) >= date(year, 1, 1), col(Trip.service_day) < date(year + 1, 1, 1))
+            )
+            .group_by(col(Trip.vehicle_id))
+        ).all()
+    }
+    ids = sorted(set(cost) | set(driven) | set(order_count))
+    vehicles = []
+    if ids:
+        info = {
+            vid: (plate, unit)
+            for vid, plate, unit in session.exec(
+                _select(col(Vehicle.id), col(Vehicle.plate), col(Unit.name))
+                .join(Unit, col(Unit.id) == col(Vehicle.unit_id))
+                .where(col(Vehicle.id).in_(ids))
+            ).all()
+        }
+        for vid in sorted(ids, key=lambda v: info[v][0]):
+            trips, m = driven.get(vid, (0, 0.0))
+            fen = int(cost.get(vid, 0) or 0)
+            km = round(m / 1000, 1)
+            vehicles.append(
+                {
+                    "vehicle": info[vid][0],
+                    "unit": info[vid][1],
+                    "orders": int(order_count.get(vid, 0)),
+                    "trips": trips,
+                    "km": km,
+                    "cost_yuan": yuan(fen),
+                    "cost_per_km_yuan": _per_km(fen, km),
+                }
+            )
+    return {"year": year, "orders": orders, "vehicles": vehicles}
