@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Dialect, Integer, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from core.timeutil import utcnow
@@ -39,6 +39,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ScaledInt(TypeDecorator[float]):
+    """A float stored as an integer of `1/scale` units: coordinates in 1e-7 degrees (1 cm) and speeds in
+    0.1 km/h fit in 4 and 2 bytes on SQLite where a REAL takes 8 — the position table is the big one."""
+
+    impl = Integer
+    cache_ok = True
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def process_bind_param(self, value: float | None, dialect: Dialect) -> int | None:
+        return None if value is None else round(value * self.scale)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> float | None:
+        return None if value is None else value / self.scale
 
 
 def created_at_field() -> Any:
@@ -80,21 +98,39 @@ class User(SQLModel, table=True):
     is_active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = created_at_field()
 
 
+TOKEN_KINDS = ("api", "session")
+
+
 class ApiToken(SQLModel, table=True):
-    """A bearer token; only its hash is kept, the clear token is shown once."""
+    """A bearer token (`kind` api) or a web sign-in (`kind` session, carried by the session cookie); only
+    its SHA-256 hash is kept, the clear token is shown once. Revoked, expired or of a disabled user: dead."""
 
     __tablename__ = "core_api_token"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="core_user.id", index=True)
     name: str = Field(default="", max_length=100)
+    kind: str = Field(default="api", max_length=16, sa_column_kwargs={"server_default": "api"})
     token_hash: str = Field(max_length=128, unique=True)
     created_at: datetime = created_at_field()
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Secret(SQLModel, table=True):
+    """Server secrets generated on first use when not configured (the key that signs CSRF tokens), so
+    every process and host of one installation shares them and a restart changes nothing."""
+
+    __tablename__ = "core_secret"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=255)
+    created_at: datetime = created_at_field()
 
 
 class AuditLog(SQLModel, table=True):

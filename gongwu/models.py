@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from core.models import ApiToken, AuditLog, Unit, User
+from core.models import ApiToken, AuditLog, Secret, Unit, User
 from fleet.models import Flag, Position, RecutRange, Stop, Trip, TripExpense, TripOrder, Vehicle
 from ingest.models import FeedDevice, Jt808Terminal
 from property.models import (
@@ -37,6 +37,7 @@ __all__ = [
     "PropertyAlert",
     "RecutRange",
     "RunLock",
+    "Secret",
     "Stop",
     "Trip",
     "TripExpense",
