@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from core.timeutil import CHINA, utcnow
-from fleet.models import POSITION_SOURCES, Position, RecutRange, Vehicle
+from fleet.models import COORD_SCALE, POSITION_SOURCES, SPEED_SCALE, Position, RecutRange, Vehicle
 from fleet.tripcut import screen_fixes
 
 SOURCE_CODES = {name: code for code, name in POSITION_SOURCES.items()}
@@ -36,6 +36,8 @@ COLUMNS = (
 )
 ARRAY_FIELDS = COLUMNS[:9]  # the FixBatch arrays, in order
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
+# Binary COPY types of the staging table, column by column (the scaled integers of Position).
+_PG_TYPES = ("text", "int8", "int4", "int4", "int4", "int4", "int2", "int8", "bool", "int2", "text")
 
 
 @dataclass
@@ -250,7 +252,11 @@ def _previous_fix(session: Session, device: str, before_ts: int) -> tuple[int, f
 
 
 def _rows(device: str, part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
-    course = [None if c != c else c for c in part.course.tolist()]  # NaN -> NULL
+    """DB-ready tuples: coordinates, speed and course scaled to the stored integers (see Position)."""
+    lat = np.rint(part.lat * COORD_SCALE).astype(np.int64).tolist()
+    lon = np.rint(part.lon * COORD_SCALE).astype(np.int64).tolist()
+    speed = np.rint(part.speed_kmh * SPEED_SCALE).astype(np.int64).tolist()
+    course = [None if c != c else round(c) for c in part.course.tolist()]  # NaN -> NULL
     ign = [None if g < 0 else g for g in part.ignition.tolist()]
     odo = [None if o != o else round(o) for o in part.odometer_m.tolist()]
     attrs = (
@@ -262,9 +268,9 @@ def _rows(device: str, part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
     return zip(
         [device] * n,
         part.fix_ts.tolist(),
-        part.lat.tolist(),
-        part.lon.tolist(),
-        part.speed_kmh.tolist(),
+        lat,
+        lon,
+        speed,
         course,
         ign,
         odo,
@@ -287,27 +293,13 @@ def _insert_sqlite(raw: Any, device: str, part: FixBatch, code: int) -> int:
 def _insert_pg(raw: Any, device: str, part: FixBatch, code: int) -> int:
     with raw.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS tmp_position (device_id text, fix_ts bigint, lat float8, "
-            "lon float8, speed_kmh float8, course float8, ignition smallint, odometer_m bigint, "
+            "CREATE TEMP TABLE IF NOT EXISTS tmp_position (device_id text, fix_ts bigint, lat integer, "
+            "lon integer, speed_kmh integer, course integer, ignition smallint, odometer_m bigint, "
             "valid boolean, source smallint, attrs text) ON COMMIT DELETE ROWS"
         )
         cur.execute("TRUNCATE tmp_position")
         with cur.copy(f"COPY tmp_position ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(
-                [
-                    "text",
-                    "int8",
-                    "float8",
-                    "float8",
-                    "float8",
-                    "float8",
-                    "int2",
-                    "int8",
-                    "bool",
-                    "int2",
-                    "text",
-                ]
-            )
+            copy.set_types(list(_PG_TYPES))
             for row in _rows(device, part, code):
                 copy.write_row(row)
         cur.execute(

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from core.timeutil import china_day, from_ts, utcnow
-from fleet.models import Flag, Position, RecutRange, Stop, Trip, Vehicle
+from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, RecutRange, Stop, Trip, Vehicle
 from fleet.tripcut import CutResult, TripParams, cut
 
 FAR_FUTURE = 4_102_444_800  # 2100-01-01: "no end" that still fits a datetime
@@ -46,32 +46,41 @@ def params_for(vehicle: Vehicle, base: TripParams | None = None) -> TripParams:
 
 
 def load_fixes(session: Session, device: str, from_ts: int, to_ts: int) -> dict[str, np.ndarray]:
-    """One device's fixes in [from_ts, to_ts] as arrays — one range scan of the clustered key."""
-    rows = session.exec(
-        select(
-            Position.fix_ts,
-            Position.lat,
-            Position.lon,
-            Position.speed_kmh,
-            Position.ignition,
-            Position.odometer_m,
-            Position.valid,
+    """One device's fixes in [from_ts, to_ts] as arrays: one range scan of the clustered key, read with
+    the driver's cursor straight into arrays (the ORM would build a Python object per fix)."""
+    raw = session.connection().connection.driver_connection
+    mark = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
+    cur = raw.cursor()
+    try:
+        cur.execute(
+            "SELECT fix_ts, lat, lon, speed_kmh, COALESCE(ignition, -1), odometer_m, valid "
+            "FROM fleet_position "
+            f"WHERE device_id = {mark} AND fix_ts >= {mark} AND fix_ts <= {mark} ORDER BY fix_ts",
+            (device, from_ts, to_ts),
         )
-        .where(Position.device_id == device, Position.fix_ts >= from_ts, Position.fix_ts <= to_ts)
-        .order_by(col(Position.fix_ts))
-    ).all()
+        rows = cur.fetchall()
+    finally:
+        cur.close()
     if not rows:
-        cols: list[tuple[float, ...]] = [()] * 7
-    else:
-        cols = list(zip(*rows, strict=True))
+        e = np.empty(0)
+        return {
+            "t": e.astype(np.int64),
+            "lat": e,
+            "lon": e,
+            "speed_kmh": e,
+            "ignition": e.astype(np.int8),
+            "odometer_m": e,
+            "valid": e.astype(bool),
+        }
+    t, lat, lon, speed, ign, odo, valid = zip(*rows, strict=True)
     return {
-        "t": np.array(cols[0], dtype=np.int64),
-        "lat": np.array(cols[1], dtype=np.float64),
-        "lon": np.array(cols[2], dtype=np.float64),
-        "speed_kmh": np.array(cols[3], dtype=np.float64),
-        "ignition": np.array([-1 if v is None else v for v in cols[4]], dtype=np.int8),
-        "odometer_m": np.array([np.nan if v is None else v for v in cols[5]], dtype=np.float64),
-        "valid": np.array(cols[6], dtype=bool),
+        "t": np.array(t, dtype=np.int64),
+        "lat": np.array(lat, dtype=np.float64) / COORD_SCALE,
+        "lon": np.array(lon, dtype=np.float64) / COORD_SCALE,
+        "speed_kmh": np.array(speed, dtype=np.float64) / SPEED_SCALE,
+        "ignition": np.array(ign, dtype=np.int8),
+        "odometer_m": np.array(odo, dtype=np.float64),  # None -> nan
+        "valid": np.array(valid, dtype=bool),
     }
 
 

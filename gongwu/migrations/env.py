@@ -15,6 +15,9 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     if type_ == "type" and type(obj).__name__ == "UtcDateTime":
         autogen_context.imports.add("import core.models")
         return "core.models.UtcDateTime()"
+    if type_ == "type" and type(obj).__name__ == "ScaledInt":
+        autogen_context.imports.add("import core.models")
+        return f"core.models.ScaledInt({obj.scale})"
     return False
 
 
