@@ -48,6 +48,7 @@ class FlagFilter:
     date_to: date | None = None
     vehicle_id: int | None = None
     plate: str | None = None  # substring
+    id: int | None = None
 
 
 def flag_status(state: str, review_status: str | None) -> str:
@@ -98,6 +99,8 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
         where.append(Flag.vehicle_id == f.vehicle_id)
     if f.plate:
         where.append(col(Vehicle.plate).contains(f.plate))
+    if f.id is not None:
+        where.append(Flag.id == f.id)
     return where
 
 

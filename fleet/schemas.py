@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -91,3 +91,164 @@ class FlagPublic(_Out):
     review_comment: str
     reviewed_by: str | None
     reviewed_at: datetime | None
+
+
+class FlagItem(_Out):
+    """A flag of the queue with what a manager reads beside it."""
+
+    id: int
+    kind: str
+    vehicle_id: int
+    plate: str
+    unit_id: int
+    unit: str
+    trip_id: int | None
+    trip_km: float | None
+    order_id: int | None
+    order_no: str | None
+    start_at: datetime
+    end_at: datetime | None
+    status: str = Field(description="the review status if reviewed, else the state (open/resolved)")
+    state: str
+    detail: dict[str, Any]
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_reason: str
+    review_status: str | None
+    review_comment: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+class AuditEntry(_Out):
+    at: datetime
+    actor: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    detail: str
+
+
+class FlagDetail(FlagItem):
+    """A flag with its vehicle, trip and order, the vehicle's orders around it, and its history."""
+
+    vehicle: VehiclePublic
+    trip: TripPublic | None
+    order: OrderPublic | None
+    nearby_orders: list[OrderPublic] = Field(description="orders of the vehicle within a day of the flag")
+    history: list[AuditEntry]
+
+
+class ReviewIn(BaseModel):
+    status: str = Field(description="violation | explained | false_alarm, or open to reset the review")
+    comment: str = ""
+
+
+class BulkReviewIn(ReviewIn):
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class OrderCreate(BaseModel):
+    order_no: str = Field(min_length=1, max_length=40)
+    vehicle_id: int
+    unit_id: int | None = Field(default=None, description="default: the vehicle's unit")
+    applicant: str = ""
+    driver: str = ""
+    purpose: str = ""
+    destination: str = ""
+    planned_start_at: datetime = Field(description="ISO-8601; without an offset it is China time")
+    planned_end_at: datetime
+    status: str = "approved"
+
+
+class OrderUpdate(BaseModel):
+    vehicle_id: int | None = None
+    unit_id: int | None = None
+    applicant: str | None = None
+    driver: str | None = None
+    purpose: str | None = None
+    destination: str | None = None
+    planned_start_at: datetime | None = None
+    planned_end_at: datetime | None = None
+    status: str | None = None
+
+
+class OrderCancel(BaseModel):
+    reason: str = ""
+
+
+class ExpenseIn(BaseModel):
+    """Amounts in integer fen (分); an omitted amount is left as it is."""
+
+    tolls_fen: int | None = Field(default=None, ge=0)
+    meal_allowance_fen: int | None = Field(default=None, ge=0)
+    fuel_fen: int | None = Field(default=None, ge=0)
+    other_fen: int | None = Field(default=None, ge=0)
+
+
+class ExpensePublic(_Out):
+    order_id: int
+    tolls_fen: int
+    meal_allowance_fen: int
+    fuel_fen: int
+    other_fen: int
+    total_yuan: str
+
+
+class DisposalIn(BaseModel):
+    status: str = Field(
+        default="idle_proposed", description="idle_proposed | disposal_pending, or in_service to withdraw"
+    )
+    comment: str = ""
+
+
+class UnitReportRow(BaseModel):
+    unit: str
+    vehicles: int
+    trips: int
+    km: float
+    covered_trips: int
+    unreported_trips: int
+    reporting_rate: float | None
+    idle_vehicles: int
+    silent_trackers: int
+    expenses_yuan: str
+
+
+class UnitReport(BaseModel):
+    month: str
+    units: list[UnitReportRow]
+
+
+class Bulletin(UnitReport):
+    threshold: float
+
+
+class ExpenseRow(BaseModel):
+    order_no: str
+    date: str = Field(description="China day of the planned start, ISO")
+    vehicle: str
+    driver: str
+    destination: str
+    track_km: float
+    tolls: str
+    meal_allowance: str
+    fuel: str
+    other: str
+    total: str
+
+
+class VehicleCostRow(BaseModel):
+    vehicle: str
+    unit: str
+    orders: int
+    trips: int
+    km: float
+    cost_yuan: str
+    cost_per_km_yuan: str | None
+
+
+class ExpenseSheet(BaseModel):
+    year: int
+    orders: list[ExpenseRow]
+    vehicles: list[VehicleCostRow]
