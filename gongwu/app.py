@@ -14,6 +14,7 @@ from core.db import check_connection, get_engine
 from core.errors import GongwuError
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
+from ingest.routes import router as ingest_router
 from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
 
@@ -49,6 +50,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         check_connection(request.app.state.engine)
         return {"status": "ok", "database": request.app.state.engine.dialect.name}
 
-    for router in (fleet_router, property_router, scheduler_router):
+    for router in (fleet_router, ingest_router, property_router, scheduler_router):
         app.include_router(router, prefix=API)
     return app

@@ -42,13 +42,23 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port of the web app and API")] = 8000,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="do not run scheduled jobs")] = False,
+    osmand_port: Annotated[
+        int | None, typer.Option(help="OsmAnd push port, 0 = off (default GONGWU_OSMAND_PORT, 5055)")
+    ] = None,
+    jt808_port: Annotated[
+        int | None, typer.Option(help="JT/T 808 TCP port (e.g. 5015), 0 = off (default GONGWU_JT808_PORT)")
+    ] = None,
 ) -> None:
-    """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs), with the scheduler."""
-    import uvicorn
-
+    """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs), with the scheduler and the
+    position listeners (OsmAnd push, JT/T 808)."""
     from core.db import check_connection, get_engine
+    from core.settings import get_settings
     from gongwu.app import create_app
+    from gongwu.cli_feeds import serve_all
 
+    settings = get_settings()
+    osmand_port = settings.osmand_port if osmand_port is None else osmand_port
+    jt808_port = settings.jt808_port if jt808_port is None else jt808_port
     check_connection(get_engine())
     scheduler = None
     if not no_scheduler:
@@ -57,8 +67,12 @@ def serve(
         scheduler = build_scheduler()
         scheduler.start()
     typer.echo(f"gongwu serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if osmand_port:
+        typer.echo(f"OsmAnd positions on http://{host}:{osmand_port}/")
+    if jt808_port:
+        typer.echo(f"JT/T 808 terminals on tcp://{host}:{jt808_port}")
     try:
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        serve_all(create_app(), host=host, port=port, osmand_port=osmand_port, jt808_port=jt808_port)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -66,7 +80,7 @@ def serve(
 
 # Command modules register themselves on `app`.
 import gongwu.cli_report  # noqa: E402,F401
-from gongwu import cli_demo, cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
+from gongwu import cli_demo, cli_feeds, cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
 
 
 def main() -> None:

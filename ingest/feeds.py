@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from core.db import is_postgres, unit_of_work
 from core.logs import log
 from core.timeutil import from_ts, to_china, utcnow
-from fleet.models import Vehicle
+from fleet.models import POSITION_SOURCES, Position, Vehicle
 from fleet.positions import FixBatch, IngestResult, ingest_fixes, known_devices
 from ingest.models import FeedDevice
 
@@ -236,6 +236,80 @@ def stale_devices_report(session: Session, now: datetime | None = None) -> dict[
             )
     log(logger, "feeds check", checked=len(rows), stale=len(stale), threshold_h=hours)
     return {"checked": len(rows), "stale": len(stale), "threshold_hours": hours, "devices": stale}
+
+
+def resolve_device(session: Session, key: str) -> tuple[str, str | None]:
+    """(device id, plate) for a plate (any spelling the importer accepts) or a tracker id; a device that
+    is no vehicle's tracker is still found when it has positions (a tracker that looks wrong)."""
+    from core.errors import NotFound, ValidationFailed
+    from ingest import normalize
+
+    key = key.strip()
+    try:
+        plate = normalize.plate(key)
+    except (normalize.FieldError, ValueError):
+        plate = ""
+    if plate:
+        vehicle = session.exec(select(Vehicle).where(Vehicle.plate == plate)).first()
+        if vehicle is not None:
+            if not vehicle.tracker_id:
+                raise ValidationFailed(f"vehicle {vehicle.plate} has no tracker (终端号) recorded")
+            return vehicle.tracker_id, vehicle.plate
+    vehicle = session.exec(select(Vehicle).where(Vehicle.tracker_id == key)).first()
+    if vehicle is not None:
+        return key, vehicle.plate
+    if session.exec(select(Position.fix_ts).where(Position.device_id == key).limit(1)).first() is not None:
+        return key, None
+    raise NotFound(f"no vehicle with plate or tracker id '{key}' and no positions of a device '{key}'")
+
+
+POSITION_KEYS = ("fixed_at", "lat", "lon", "speed_kmh", "course", "ignition", "valid", "odometer_m", "source")
+
+
+def list_positions(
+    session: Session,
+    device: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One device's stored fixes in [start, end] by time: (rows with POSITION_KEYS, total count).
+    `fixed_at` is an aware datetime in China time."""
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
+
+    conds: list[Any] = [col(Position.device_id) == device]
+    if start is not None:
+        conds.append(col(Position.fix_ts) >= int(start.timestamp()))
+    if end is not None:
+        conds.append(col(Position.fix_ts) <= int(end.timestamp()))
+    total = session.execute(sa_select(func.count()).select_from(Position).where(*conds)).scalar_one()
+    columns = ("fix_ts", "lat", "lon", "speed_kmh", "course", "ignition", "valid", "odometer_m", "source")
+    stmt = (
+        sa_select(*(col(getattr(Position, c)) for c in columns))
+        .where(*conds)
+        .order_by(col(Position.fix_ts))
+        .offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [
+        {
+            "fixed_at": to_china(from_ts(ts)),
+            "lat": lat,
+            "lon": lon,
+            "speed_kmh": round(speed, 2),
+            "course": course,
+            "ignition": None if ign is None else bool(ign),
+            "valid": bool(valid),
+            "odometer_m": odo,
+            "source": POSITION_SOURCES.get(src, str(src)),
+        }
+        for ts, lat, lon, speed, course, ign, valid, odo, src in session.execute(stmt).all()
+    ]
+    return rows, int(total)
 
 
 # ---- the push listeners' batching writer -----------------------------------------------------------

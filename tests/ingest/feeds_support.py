@@ -40,7 +40,7 @@ def live_vehicles(engine: Engine) -> Iterator[MakeVehicle]:
             units.append(unit.id)
             vehicle = Vehicle(
                 **{
-                    "plate": f"晋M·T{tag[:5].upper()}",
+                    "plate": f"晋M·T{tag[:4].upper()}",
                     "unit_id": unit.id,
                     "tracker_id": new_tracker_id(),
                     **kw,

@@ -173,7 +173,7 @@ def test_pull_maps_devices_converts_units_and_sets_the_watermark(
     assert len(rows) == 30
     first = rows[0]
     assert first.fix_ts == int(T0.timestamp())
-    assert first.speed_kmh == pytest.approx(20 * 1.852)
+    assert first.speed_kmh == pytest.approx(37.0)  # 20 knots, stored in 0.1 km/h
     assert first.ignition == 1 and first.odometer_m == 100_000 and first.valid
     assert first.source == 1  # traccar
     assert first.attrs and first.attrs["altitude"] == 800.0
