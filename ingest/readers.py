@@ -296,9 +296,10 @@ _strip_eol = methodcaller("rstrip", "\r\n")
 class _CsvBlocks:
     """The records of a decoded CSV, block by block, with the physical line each starts on.
 
-    A chunk without any `"` cannot quote a delimiter or a line break, so once the header's width is known,
-    a chunk whose lines all have that width is split in one go (a join and a split in C) and sliced into
-    columns. From the first chunk with a quote on, the csv module parses the rest.
+    A chunk without any `"` cannot quote a delimiter or a line break, so once the header's width is known
+    its lines are cells separated by the delimiter, nothing more: NumPy's reader or one split in C takes
+    them. So are those of a chunk that quotes every cell and nothing else. Other chunks with quotes go
+    through the csv module one by one, and, from the first whose quotes run on past its end, all the rest.
     """
 
     QUOTED_BLOCK = 8192
@@ -315,12 +316,42 @@ class _CsvBlocks:
         line_no = 0
         chunks = chain([self._first], self._chunks) if self._first else iter(())
         for has_quote, lines in chunks:
-            if has_quote:
+            if not has_quote:
+                blk: _Block | None = self._plain(lines, line_no)
+            else:
+                blk = self._all_quoted(lines, line_no) or self._csv_chunk(lines, line_no)
+            if blk is None:  # a quoted cell may span chunks: the csv module reads on from here
                 rest = chain(lines, chain.from_iterable(ls for _, ls in chunks))
                 yield from self._quoted(rest, line_no)
                 return
-            yield self._plain(lines, line_no)
+            yield blk
             line_no += len(lines)
+
+    def _all_quoted(self, lines: list[str], line_no: int) -> _Block | None:
+        """A chunk of an export that quotes every field (`"a","b"`) as plain lines without the quotes, or
+        None unless that is exactly what it is: every line `"f1","f2",…,"fn"`, no field holding a quote,
+        the delimiter or a line break (so no record spans lines and dropping the quotes changes nothing)."""
+        d, ncells = self.delimiter, self.ncells
+        if not ncells or not lines:
+            return None
+        text = "\n".join(map(_strip_eol, lines))
+        k = len(lines)
+        sep = f'"{d}"'
+        if (
+            '""' in text  # an escaped quote, or an empty field: the csv module's business
+            or ("\n" + text).count('\n"') != k  # every line starts with a quote…
+            or (text + "\n").count('"\n') != k  # …and ends with one
+            or text.count(sep) != k * (ncells - 1)  # with a quote-delimiter-quote between every two cells
+            or text.count(d) != k * (ncells - 1)  # and no delimiter inside a cell
+        ):
+            return None
+        quotes = np.fromiter(map(methodcaller("count", '"'), text.split("\n")), np.int64, k)
+        if not (quotes == 2 * ncells).all():  # no other quote anywhere, so each line is one record
+            return None
+        starts = np.arange(line_no + 1, line_no + 1 + k, dtype=np.int64)
+        blk = _Block(starts, None, text=(text.replace('"', "").split("\n"), d, ncells))
+        blk.uniform = True
+        return blk
 
     def _plain(self, lines: list[str], line_no: int) -> _Block:
         d, ncells = self.delimiter, self.ncells
@@ -330,6 +361,17 @@ class _CsvBlocks:
             return _Block(starts, None, text=(stripped, d, ncells))
         with _gc_paused():
             return _block(starts, [s.split(d) for s in stripped], None, "")
+
+    def _csv_chunk(self, lines: list[str], line_no: int) -> _Block | None:
+        """A chunk with quotes, through the csv module, or None if a quoted cell may run on into the next
+        chunk (strict mode fails at the chunk's end inside quotes, or on any odd quoting)."""
+        reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
+        try:
+            with _gc_paused():
+                recs = list(reader)
+        except csv.Error:
+            return None
+        return _block(_starts(recs, line_no + 1, reader.line_num), recs, self.ncells, "")
 
     def _quoted(self, lines: Iterator[str], line_no: int) -> Iterator[_Block]:
         reader = csv.reader(lines, delimiter=self.delimiter)
@@ -346,17 +388,19 @@ class _CsvBlocks:
                 ) from None
             if not recs:
                 return
-            end = reader.line_num
-            if end - prev == len(recs):  # no record spans lines: they follow one another
-                starts = list(range(line_no + prev + 1, line_no + end + 1))
-            else:
-                starts, at = [], line_no + prev + 1
-                for rec in recs:
-                    starts.append(at)
-                    at += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in rec)
-            prev = end
-            keep = [i for i, r in enumerate(recs) if any(r)]
-            yield _block([starts[i] for i in keep], [recs[i] for i in keep], self.ncells, "")
+            yield _block(_starts(recs, line_no + prev + 1, reader.line_num - prev), recs, self.ncells, "")
+            prev = reader.line_num
+
+
+def _starts(recs: list[list[str]], first: int, lines: int) -> list[int] | range:
+    """The line each record starts on, given the first's and how many lines they took in all."""
+    if lines == len(recs):  # no record spans lines: they follow one another
+        return range(first, first + lines)
+    starts, at = [], first
+    for rec in recs:
+        starts.append(at)
+        at += 1 + sum(c.count("\n") + c.count("\r") - c.count("\r\n") for c in rec)
+    return starts
 
 
 # --------------------------------------------------------------------------------------------- table

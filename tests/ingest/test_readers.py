@@ -541,8 +541,12 @@ def as_batch_values(good: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, d
     return out
 
 
-def generated_positions(n: int, *, gaps: bool = False) -> list[list[str]]:
+def generated_positions(
+    n: int, *, gaps: bool = False, notes: dict[int, str] | None = None
+) -> list[list[str]]:
     rows = [["终端号", "车牌号", "定位时间", "经度", "纬度", "速度(km/h)", "方向", "ACC", "里程(km)"]]
+    if notes is not None:
+        rows[0].append("备注")
     for i in range(n):
         t = datetime.fromtimestamp(1717200000 + i * 7, readers.n.CHINA).strftime("%Y-%m-%d %H:%M:%S")
         rows.append([
@@ -551,27 +555,51 @@ def generated_positions(n: int, *, gaps: bool = False) -> list[list[str]]:
             f"{i * 7 % 90}.5", "" if gaps and i % 10 == 3 else str(i * 13 % 360), "开关"[i % 2],
             "" if gaps and i % 10 == 5 else f"{10000 + i * 0.01:.2f}",
         ])  # fmt: skip
+        if notes is not None:
+            rows[-1].append(notes.get(i, ""))
     return rows
 
 
-@pytest.mark.parametrize(
-    "variant",
-    ["plain", "gaps", "quoted", "tabs", "gbk", "widths", "long ids", "corpus"],
-)
+LONG_NOTE = "\r\n".join(["一行很长的备注, 带逗号"] * 600)  # 599 line breaks, longer than a test chunk
+VARIANTS: dict[str, dict[str, Any]] = {
+    # name: generated_positions arguments, csv_bytes arguments, expected path
+    "plain": {"fast": True},
+    "gaps": {"gen": {"gaps": True}, "fast": False},
+    "quoted": {"csv": {"quoting": csv.QUOTE_ALL}, "fast": True},
+    "quoted gaps": {"gen": {"gaps": True}, "csv": {"quoting": csv.QUOTE_ALL}, "fast": False},
+    "some quotes": {"gen": {"notes": {i: "甲,乙" for i in range(1000, 1100)}}, "fast": True},
+    "spanning": {"gen": {"notes": {2500: LONG_NOTE}}, "fast": True, "csv module": True},
+    "tabs": {"csv": {"delimiter": "\t"}, "fast": True},
+    "gbk": {"csv": {"encoding": "gbk"}, "fast": True},
+    "widths": {"fast": True},
+    "long ids": {"fast": False},
+    "corpus": {},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
 def test_batches_agree_with_parse_rows(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The fast path (NumPy's reader), the cell-by-cell fallback and the csv module all give what the
     # general normalisers give.
     fast_blocks: list[bool] = []
-    real_loadtxt = readers._loadtxt
+    csv_module: list[bool] = []
+    real_loadtxt, real_quoted = readers._loadtxt, readers._CsvBlocks._quoted
 
     def spy(table: Any, blk: Any) -> Any:
         out = real_loadtxt(table, blk)
         fast_blocks.append(out is not None)
         return out
 
+    def spy_quoted(self: Any, *args: Any) -> Any:
+        csv_module.append(True)
+        return real_quoted(self, *args)
+
     monkeypatch.setattr(readers, "_loadtxt", spy)
+    monkeypatch.setattr(readers._CsvBlocks, "_quoted", spy_quoted)
     monkeypatch.setattr(readers, "CHUNK_BYTES", 16_000)  # several blocks after the header's
-    rows = generated_positions(5000, gaps=variant == "gaps")
+    spec = VARIANTS[variant]
+    assert len(LONG_NOTE.encode()) > readers.CHUNK_BYTES  # so the spanning note does span chunks
+    rows = generated_positions(5000, **spec.get("gen", {}))
     if variant == "widths":  # lines of another width amid clean ones
         rows[101] = rows[101][:4]
         rows[202] = [*rows[202], "多余"]
@@ -580,22 +608,16 @@ def test_batches_agree_with_parse_rows(variant: str, monkeypatch: pytest.MonkeyP
     if variant == "long ids":  # longer than the fixed-width text NumPy would cut them to
         for r in rows[1::3]:
             r[0] = "86" * 20
-    kw: dict[str, Any] = {
-        "quoted": {"quoting": csv.QUOTE_ALL},
-        "tabs": {"delimiter": "\t"},
-        "gbk": {"encoding": "gbk"},
-    }.get(variant, {})
-    data = POSITIONS_CORPUS.encode() if variant == "corpus" else csv_bytes(rows, **kw)
+    data = POSITIONS_CORPUS.encode() if variant == "corpus" else csv_bytes(rows, **spec.get("csv", {}))
+
     expected_good, expected_bad = outcomes("positions", data)
     good, bad = batch_outcomes(data, batch_size=1234)
     assert bad == expected_bad
     assert good == as_batch_values(expected_good)
     # Which way the blocks went: the test would prove nothing if every variant took the same one.
-    expected_fast = {"plain": True, "tabs": True, "gbk": True, "gaps": False, "long ids": False}
-    if variant in expected_fast:
-        assert any(fast_blocks) is expected_fast[variant]
-    if variant == "quoted":
-        assert not any(fast_blocks)  # the csv module's records
+    if "fast" in spec:
+        assert any(fast_blocks) is spec["fast"]
+    assert bool(csv_module) is spec.get("csv module", False)
     if variant == "corpus":
         assert bad == CORPUS_ERRORS
     elif variant == "widths":
@@ -603,7 +625,10 @@ def test_batches_agree_with_parse_rows(variant: str, monkeypatch: pytest.MonkeyP
         assert [(line, col) for line, col, _, _ in bad] == [(102, "5"), (203, "10")]
         assert len(good) == 4997
     else:
+        assert bad == []
         assert len(good) == 5000
+        shift = 599 if variant == "spanning" else 0  # the lines inside the long note
+        assert [line for line, _ in good] == [i + 2 + (shift if i > 2500 else 0) for i in range(5000)]
 
 
 def test_batches_have_the_documented_arrays() -> None:
