@@ -9,18 +9,20 @@ unchanged window writes the same rows (compared, not rewritten), so a re-run cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func
+from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
+from core.models import UtcDateTime
 from core.timeutil import china_day, from_ts, utcnow
 from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, RecutRange, Stop, Trip, Vehicle
-from fleet.tripcut import CutResult, TripParams, cut
+from fleet.tripcut import CutResult, TripParams, cut, cut_many
 
 FAR_FUTURE = 4_102_444_800  # 2100-01-01: "no end" that still fits a datetime
 
@@ -49,6 +51,7 @@ def load_fixes(session: Session, device: str, from_ts: int, to_ts: int) -> dict[
     """One device's fixes in [from_ts, to_ts] as arrays: one range scan of the clustered key, read with
     the driver's cursor straight into arrays (the ORM would build a Python object per fix)."""
     raw = session.connection().connection.driver_connection
+    assert raw is not None
     mark = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
     cur = raw.cursor()
     try:
@@ -98,82 +101,151 @@ def cut_arrays(fixes: dict[str, np.ndarray], params: TripParams) -> CutResult:
     )
 
 
-def _window(session: Session, device: str, a: int, b: int) -> tuple[int, int]:
-    start_a, start_b = from_ts(a), from_ts(b)
-    before = session.exec(
-        select(func.max(Stop.start_at)).where(Stop.device_id == device, Stop.start_at <= start_a)
-    ).one()
-    after = session.exec(
-        select(func.min(Stop.end_at)).where(Stop.device_id == device, Stop.start_at > start_b)
-    ).one()
-    w0 = int(before.timestamp()) if before is not None else 0
-    w1 = int(after.timestamp()) if after is not None else FAR_FUTURE
-    # A stored trip that straddles a window edge is re-cut whole.
-    straddle = session.exec(
-        select(func.min(Trip.start_at), func.max(Trip.end_at)).where(
-            Trip.device_id == device, Trip.end_at >= from_ts(w0), Trip.start_at <= from_ts(w1)
-        )
-    ).one()
-    if straddle[0] is not None:
-        w0 = min(w0, int(straddle[0].timestamp()))
-    return w0, w1
+_STOP_BEFORE = select(func.max(Stop.start_at)).where(
+    Stop.device_id == bindparam("device"), Stop.start_at <= bindparam("at", type_=UtcDateTime)
+)
+_STOP_AFTER = select(func.min(Stop.end_at)).where(
+    Stop.device_id == bindparam("device"), Stop.start_at > bindparam("at", type_=UtcDateTime)
+)
+
+
+def _window(conn: Connection, device: str, a: int, b: int) -> tuple[int, int]:
+    """[w0, w1]: from the start of the last stop beginning at or before a (else the first fix) to the end
+    of the first stop beginning after b (else the last fix)."""
+    before = conn.execute(_STOP_BEFORE, {"device": device, "at": from_ts(a)}).scalar()
+    after = conn.execute(_STOP_AFTER, {"device": device, "at": from_ts(b)}).scalar()
+    return (
+        int(before.timestamp()) if before is not None else 0,
+        int(after.timestamp()) if after is not None else FAR_FUTURE,
+    )
+
+
+GROUP = 400  # devices re-cut together: one cut_many, one read and one write of their trips and stops
 
 
 def recut_device(
     session: Session, vehicle: Vehicle, device: str, a: int, b: int, *, base: TripParams | None = None
 ) -> RecutCounts:
     """Re-cut the window around [a, b] of one device and store the difference."""
-    w0, w1 = _window(session, device, a, b)
-    fixes = load_fixes(session, device, w0, w1)
-    counts = RecutCounts(devices=1, fixes=len(fixes["t"]))
-    result = cut_arrays(fixes, params_for(vehicle, base)) if len(fixes["t"]) else None
-    lo, hi = from_ts(w0), from_ts(w1)
+    return _recut_group(session, [(device, a, b)], {device: vehicle}, base)
 
-    # Rows starting in [w0, w1) are replaced; w1 is the end of a settled stop, where the next trip begins.
-    trips = session.exec(
-        select(Trip).where(Trip.device_id == device, Trip.start_at >= lo, Trip.start_at < hi)
+
+def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutCounts:
+    """Re-cut every range marked by the ingest path, then forget the marks."""
+    session.flush()
+    conn = session.connection()
+    marks = conn.execute(
+        select(RecutRange.id, RecutRange.device_id, RecutRange.from_ts, RecutRange.to_ts)
     ).all()
-    new_trips = [t for t in _trip_rows(vehicle, device, result) if t.start_at < hi]
-    counts.trips_added, counts.trips_removed = _sync(
-        session, trips, new_trips, TRIP_FIELDS, on_delete=_detach_flags
+    ranges: dict[str, tuple[int, int]] = {}
+    for _, device, a, b in marks:
+        old = ranges.get(device)
+        ranges[device] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+    vehicles = {
+        v.tracker_id: v
+        for v in session.exec(select(Vehicle).where(col(Vehicle.tracker_id).in_(list(ranges)))).all()
+        if v.tracker_id
+    }
+    items = [(d, a, b) for d, (a, b) in sorted(ranges.items()) if d in vehicles]
+    total = RecutCounts()
+    for i in range(0, len(items), GROUP):
+        total.add(_recut_group(session, items[i : i + GROUP], vehicles, base))
+    if marks:
+        conn.execute(delete(RecutRange).where(col(RecutRange.id).in_([m[0] for m in marks])))
+    return total
+
+
+def _recut_group(
+    session: Session,
+    items: Sequence[tuple[str, int, int]],
+    vehicles: dict[str, Vehicle],
+    base: TripParams | None,
+) -> RecutCounts:
+    session.flush()  # Core statements below must see, and not be overwritten by, pending ORM changes
+    conn = session.connection()
+    windows = {device: _window(conn, device, a, b) for device, a, b in items}
+    fixes = {device: load_fixes(session, device, *windows[device]) for device, _, _ in items}
+    counts = RecutCounts(devices=len(items), fixes=sum(len(f["t"]) for f in fixes.values()))
+
+    # Cut: one cut_many per distinct parameter set (nearly always just the defaults).
+    results: dict[str, CutResult] = {}
+    by_params: dict[TripParams, list[str]] = {}
+    for device, _, _ in items:
+        if len(fixes[device]["t"]):
+            by_params.setdefault(params_for(vehicles[device], base), []).append(device)
+    for params, group in by_params.items():
+        parts = [fixes[d] for d in group]
+        lengths = [len(p["t"]) for p in parts]
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        for device, res in zip(
+            group,
+            cut_many(
+                cat["t"],
+                cat["lat"],
+                cat["lon"],
+                cat["speed_kmh"],
+                starts,
+                ignition=cat["ignition"],
+                odometer_m=cat["odometer_m"],
+                valid=cat["valid"],
+                params=params,
+            ),
+            strict=True,
+        ):
+            results[device] = res
+
+    # Compare with what is stored in the windows; write only the difference.
+    devices = [d for d, _, _ in items]
+    lo = from_ts(min(w0 for w0, _ in windows.values()))
+    hi = from_ts(max(w1 for _, w1 in windows.values()))
+    trip_t, stop_t = Trip.__table__, Stop.__table__  # type: ignore[attr-defined]
+    stored_trips = (
+        conn.execute(
+            select(trip_t).where(
+                trip_t.c.device_id.in_(devices), trip_t.c.start_at >= lo, trip_t.c.start_at < hi
+            )
+        )
+        .mappings()
+        .all()
     )
-    stops = session.exec(
-        select(Stop).where(Stop.device_id == device, Stop.start_at >= lo, Stop.start_at < hi)
-    ).all()
-    new_stops = [s for s in _stop_rows(vehicle, device, result) if s.start_at < hi]
-    counts.stops_added, counts.stops_removed = _sync(session, stops, new_stops, STOP_FIELDS)
+    stored_stops = (
+        conn.execute(
+            select(stop_t).where(
+                stop_t.c.device_id.in_(devices), stop_t.c.start_at >= lo, stop_t.c.start_at < hi
+            )
+        )
+        .mappings()
+        .all()
+    )
+    new_trips: list[dict[str, Any]] = []
+    new_stops: list[dict[str, Any]] = []
+    for device in devices:
+        vehicle_id = vehicles[device].id
+        cut_result = results.get(device)
+        if cut_result is not None:
+            w1 = windows[device][1]
+            new_trips += [_trip_row(vehicle_id, device, tr) for tr in cut_result.trips if tr.start_ts < w1]
+            new_stops += [_stop_row(vehicle_id, device, st) for st in cut_result.stops if st.start_ts < w1]
+
+    def in_window(row: Any) -> bool:
+        w0, w1 = windows[row["device_id"]]
+        return w0 <= row["start_at"].timestamp() < w1
+
+    counts.trips_added, counts.trips_removed, gone = _sync(
+        conn, trip_t, [r for r in stored_trips if in_window(r)], new_trips, TRIP_FIELDS
+    )
+    counts.stops_added, counts.stops_removed, _ = _sync(
+        conn, stop_t, [r for r in stored_stops if in_window(r)], new_stops, STOP_FIELDS
+    )
+    if gone:
+        _detach_flags(conn, gone)
+    session.expire_all()  # ORM objects loaded before must not shadow what was just written
     return counts
 
 
-def _sync(
-    session: Session,
-    old_rows: Sequence[Any],
-    new_rows: Sequence[Any],
-    fields: tuple[str, ...],
-    on_delete: Callable[[Session, Any], None] | None = None,
-) -> tuple[int, int]:
-    """Make the stored rows equal the new ones, keyed by start time: unchanged rows are not touched, a row
-    with the same start but another shape is updated in place (keeping its id, which flags point at).
-    Returns (added or changed, removed)."""
-    new_by_start = {row.start_at: row for row in new_rows}
-    added = removed = 0
-    for old in old_rows:
-        new = new_by_start.pop(old.start_at, None)
-        if new is None:
-            if on_delete is not None:
-                on_delete(session, old)
-            session.delete(old)
-            removed += 1
-        elif any(getattr(old, f) != getattr(new, f) for f in fields):
-            for f in fields:
-                setattr(old, f, getattr(new, f))
-            session.add(old)
-            added += 1
-    session.add_all(new_by_start.values())
-    return added + len(new_by_start), removed
-
-
 TRIP_FIELDS = (
+    "vehicle_id",
     "end_at",
     "service_day",
     "start_lat",
@@ -185,89 +257,82 @@ TRIP_FIELDS = (
     "max_speed_kmh",
     "avg_speed_kmh",
 )
+STOP_FIELDS = ("vehicle_id", "end_at", "lat", "lon", "duration_s")
 
 
-STOP_FIELDS = ("end_at", "lat", "lon", "duration_s")
-
-
-def _detach_flags(session: Session, trip: Trip) -> None:
-    """A trip that a late batch re-cut away: its flags keep their history and review, lose the pointer
-    and are resolved."""
-    for flag in session.exec(select(Flag).where(Flag.trip_id == trip.id)).all():
-        flag.trip_id = None
-        if flag.state == "open":
-            flag.state = "resolved"
-            flag.resolved_at = utcnow()
-            flag.resolved_reason = "行程已被重新切分 trip re-cut away"
-        session.add(flag)
-
-
-def _trip_rows(vehicle: Vehicle, device: str, result: CutResult | None) -> list[Trip]:
-    if result is None:
-        return []
-    assert vehicle.id is not None
-    rows = []
-    for tr in result.trips:
-        start = from_ts(tr.start_ts)
-        rows.append(
-            Trip(
-                vehicle_id=vehicle.id,
-                device_id=device,
-                start_at=start,
-                end_at=from_ts(tr.end_ts),
-                service_day=china_day(start),
-                start_lat=round(tr.start_lat, 7),
-                start_lon=round(tr.start_lon, 7),
-                end_lat=round(tr.end_lat, 7),
-                end_lon=round(tr.end_lon, 7),
-                distance_m=round(tr.distance_m, 1),
-                duration_s=int(tr.duration_s),
-                max_speed_kmh=round(tr.max_speed_kmh, 2),
-                avg_speed_kmh=round(tr.avg_speed_kmh, 2),
-            )
+def _sync(
+    conn: Connection,
+    table: Any,
+    old_rows: Sequence[Any],
+    new_rows: list[dict[str, Any]],
+    fields: tuple[str, ...],
+) -> tuple[int, int, list[int]]:
+    """Make the stored rows equal the new ones, keyed by (device, start time): unchanged rows are not
+    touched; a row with the same start but another shape is updated in place, keeping its id (flags point
+    at trips). Returns (added or changed, removed, ids removed)."""
+    new_by_key = {(r["device_id"], r["start_at"]): r for r in new_rows}
+    updates: list[dict[str, Any]] = []
+    removed: list[int] = []
+    for old in old_rows:
+        new = new_by_key.pop((old["device_id"], old["start_at"]), None)
+        if new is None:
+            removed.append(old["id"])
+        elif any(old[f] != new[f] for f in fields):
+            updates.append({"row_id": old["id"], **{f: new[f] for f in fields}})
+    if removed:
+        conn.execute(delete(table).where(table.c.id.in_(removed)))
+    if updates:
+        conn.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values({f: bindparam(f) for f in fields}),
+            updates,
         )
-    return rows
+    if new_by_key:
+        conn.execute(insert(table), list(new_by_key.values()))
+    return len(updates) + len(new_by_key), len(removed), removed
 
 
-def _stop_rows(vehicle: Vehicle, device: str, result: CutResult | None) -> list[Stop]:
-    if result is None:
-        return []
-    assert vehicle.id is not None
-    return [
-        Stop(
-            vehicle_id=vehicle.id,
-            device_id=device,
-            start_at=from_ts(st.start_ts),
-            end_at=from_ts(st.end_ts),
-            lat=round(st.lat, 7),
-            lon=round(st.lon, 7),
-            duration_s=int(st.duration_s),
-        )
-        for st in result.stops
-    ]
+def _detach_flags(conn: Connection, trip_ids: list[int]) -> None:
+    """Trips a late batch re-cut away: their flags keep their history and review, lose the pointer, and
+    open ones are resolved."""
+    flag_t = Flag.__table__  # type: ignore[attr-defined]
+    conn.execute(
+        update(flag_t)
+        .where(flag_t.c.trip_id.in_(trip_ids), flag_t.c.state == "open")
+        .values(state="resolved", resolved_at=utcnow(), resolved_reason="行程已被重新切分 trip re-cut away")
+    )
+    conn.execute(update(flag_t).where(flag_t.c.trip_id.in_(trip_ids)).values(trip_id=None))
 
 
-def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutCounts:
-    """Re-cut every range marked by the ingest path, then forget the marks."""
-    marks = session.exec(select(RecutRange)).all()
-    ranges: dict[str, tuple[int, int]] = {}
-    for m in marks:
-        old = ranges.get(m.device_id)
-        ranges[m.device_id] = (min(m.from_ts, old[0]), max(m.to_ts, old[1])) if old else (m.from_ts, m.to_ts)
-    vehicles = {
-        v.tracker_id: v
-        for v in session.exec(select(Vehicle).where(col(Vehicle.tracker_id).in_(list(ranges)))).all()
-        if v.tracker_id
+def _trip_row(vehicle_id: int | None, device: str, tr: Any) -> dict[str, Any]:
+    start = from_ts(tr.start_ts)
+    return {
+        "vehicle_id": vehicle_id,
+        "device_id": device,
+        "start_at": start,
+        "end_at": from_ts(tr.end_ts),
+        "service_day": china_day(start),
+        "start_lat": round(tr.start_lat, 7),
+        "start_lon": round(tr.start_lon, 7),
+        "end_lat": round(tr.end_lat, 7),
+        "end_lon": round(tr.end_lon, 7),
+        "distance_m": round(tr.distance_m, 1),
+        "duration_s": int(tr.duration_s),
+        "max_speed_kmh": round(tr.max_speed_kmh, 2),
+        "avg_speed_kmh": round(tr.avg_speed_kmh, 2),
+        "order_id": None,
     }
-    total = RecutCounts()
-    for device, (a, b) in sorted(ranges.items()):
-        vehicle = vehicles.get(device)
-        if vehicle is not None:
-            total.add(recut_device(session, vehicle, device, a, b, base=base))
-    if marks:
-        ids = [m.id for m in marks]
-        session.exec(delete(RecutRange).where(col(RecutRange.id).in_(ids)))  # type: ignore[call-overload]
-    return total
+
+
+def _stop_row(vehicle_id: int | None, device: str, st: Any) -> dict[str, Any]:
+    return {
+        "vehicle_id": vehicle_id,
+        "device_id": device,
+        "start_at": from_ts(st.start_ts),
+        "end_at": from_ts(st.end_ts),
+        "lat": round(st.lat, 7),
+        "lon": round(st.lon, 7),
+        "duration_s": int(st.duration_s),
+    }
 
 
 def trips_of_day(session: Session, vehicle_id: int, day: date) -> list[Trip]:
