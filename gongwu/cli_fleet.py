@@ -1,0 +1,202 @@
+"""`gongwu reconcile`, `gongwu flags`, `gongwu review-flags` and the fleet reports `gongwu report units |
+bulletin | expenses`. The JSON is the issue's shape; table, CSV and XLSX list the rows behind it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from core.errors import ValidationFailed
+from core.timeutil import china_day, utcnow
+from gongwu import cli_report
+from gongwu.cli import app
+from gongwu.cli_report import FormatOpt, OutOpt, report_app
+from gongwu.output import Format, dumps, emit
+
+DAY = ["%Y-%m-%d"]
+
+
+def _yesterday() -> date:
+    return china_day(utcnow()) - timedelta(days=1)
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    date_: Annotated[
+        date | None, typer.Option("--date", formats=DAY, help="reconcile this China day")
+    ] = None,
+    since: Annotated[date | None, typer.Option(formats=DAY, help="first day to reconcile")] = None,
+    until: Annotated[date | None, typer.Option(formats=DAY, help="last day (default: yesterday)")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Cut any pending position ranges, then match trips with approved orders and raise or resolve flags
+    for each day (idle vehicles and silent trackers are judged as of the last day). Default: yesterday.
+    Running the same days again changes nothing."""
+    from fleet import reconcile
+
+    if date_ and (since or until):
+        raise ValidationFailed("--date 不能与 --since/--until 同用 cannot be combined with --since/--until")
+    if date_:
+        since = until = date_
+    until = until or _yesterday()
+    since = since or until
+    if since > until:
+        raise ValidationFailed(f"--since {since} 晚于 --until {until} is after --until")
+    with cli_report.open_session() as session:
+        counts = reconcile.reconcile_range(session, since, until)
+    data = {"since": since.isoformat(), "until": until.isoformat(), "counts": counts}
+    if fmt is Format.json:
+        typer.echo(dumps(data))
+        return
+    typer.echo(f"对账 reconciled {since}..{until}")
+    for key in ("trips", "covered", "raised", "resolved", "reopened"):
+        typer.echo(f"  {key}: {counts.get(key, 0)}")
+    for key, value in sorted(counts.items()):
+        if value and key.endswith(("_raised", "_resolved")):
+            typer.echo(f"  {key}: {value}")
+
+
+FLAG_COLUMNS = ["id", "kind", "plate", "unit", "start_at", "end_at", "trip_km", "order_no", "status"]
+FLAG_KEYS = ["id", "kind", "vehicle", "plate", "unit", "start_at", "end_at", "trip_km", "order_no", "status"]
+
+
+@app.command("flags")
+def flags_cmd(
+    kind: Annotated[
+        str | None,
+        typer.Option(help="unreported_trip | order_without_track | idle_vehicle | silent_tracker"),
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="unit name or id")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="open | resolved (not reviewed), violation | explained | false_alarm, unreviewed"),
+    ] = None,
+    date_from: Annotated[date | None, typer.Option("--from", formats=DAY, help="first China day")] = None,
+    date_to: Annotated[date | None, typer.Option("--to", formats=DAY, help="last China day")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="at most this many (newest first)")] = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """The flag queue (预警), newest first. `status` is the review if reviewed, else open/resolved."""
+    from fleet import reports
+
+    f = reports.FlagFilter(kind=kind, unit=unit, status=status, date_from=date_from, date_to=date_to)
+    with cli_report.open_session() as session:
+        rows, total = reports.flag_rows(session, f, limit=limit)
+    flags = [{k: r[k] for k in FLAG_KEYS} | {"detail": r["detail"]} for r in rows]
+    fmt = cli_report.output_format(fmt, out)
+    columns = FLAG_COLUMNS if fmt is Format.table else [*FLAG_KEYS, "detail"]
+    # dumps (not the API encoder): times read in China time, +08:00.
+    emit(
+        {"flags": flags, "total": total}, flags, fmt, title=f"预警 flags ({total})", columns=columns, out=out
+    )
+    if out is not None:
+        typer.echo(f"已写入 wrote {out}", err=True)
+
+
+@app.command("review-flags")
+def review_flags_cmd(
+    flag_ids: Annotated[list[int], typer.Argument(help="flag ids")],
+    status: Annotated[str, typer.Option(help="violation | explained | false_alarm, or open to reset")],
+    comment: Annotated[str, typer.Option(help="the manager's comment")] = "",
+    by: Annotated[str, typer.Option("--by", help="reviewer, for the audit log")] = "cli",
+) -> None:
+    """Review flags (all or nothing); every change goes to the audit log."""
+    from fleet import reconcile
+
+    with cli_report.open_session() as session:
+        done = reconcile.review_flags(session, flag_ids, status, comment, by)
+        typer.echo(", ".join(f"#{f.id} {f.kind}: {f.review_status or f.state}" for f in done))
+
+
+def _month(value: str) -> str:
+    from fleet.reports import parse_month
+
+    return f"{parse_month(value):%Y-%m}"
+
+
+MonthOpt = Annotated[str, typer.Option("--month", help="YYYY-MM", callback=_month)]
+
+
+def _rate(row: dict[str, Any]) -> dict[str, Any]:
+    rate = row["reporting_rate"]
+    return {**row, "reporting_rate": "" if rate is None else f"{rate:.2%}"}
+
+
+UNIT_COLUMNS = [
+    "unit",
+    "vehicles",
+    "trips",
+    "km",
+    "covered_trips",
+    "unreported_trips",
+    "reporting_rate",
+    "idle_vehicles",
+    "silent_trackers",
+    "expenses_yuan",
+]
+
+
+@report_app.command("units")
+def units_report(month: MonthOpt, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """单位报备情况: per unit, vehicles, trips, km, covered and unreported trips, reporting rate, idle
+    vehicles, silent trackers and expenses of the month."""
+    from fleet import reports
+
+    with cli_report.open_session() as session:
+        data = reports.unit_report(session, month)
+    rows = (
+        [_rate(u) for u in data["units"]]
+        if cli_report.output_format(fmt, out) is Format.table
+        else data["units"]
+    )
+    cli_report.show(data, rows, fmt, out, title=f"单位报备情况 {data['month']}", columns=UNIT_COLUMNS)
+
+
+@report_app.command("bulletin")
+def bulletin_report(
+    month: MonthOpt,
+    threshold: Annotated[
+        float | None, typer.Option(min=0, max=1, help="reporting rate under which a unit is listed (0.9)")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """通报: the units whose reporting rate is under the threshold, worst first."""
+    from fleet import reports
+
+    with cli_report.open_session() as session:
+        data = reports.bulletin(session, month, threshold)
+    rows = (
+        [_rate(u) for u in data["units"]]
+        if cli_report.output_format(fmt, out) is Format.table
+        else data["units"]
+    )
+    title = f"通报 {data['month']}: 报备率低于 {data['threshold']:.0%} 的单位 {len(rows)} 个"
+    cli_report.show(data, rows, fmt, out, title=title, columns=UNIT_COLUMNS)
+
+
+@report_app.command("expenses")
+def expenses_report(
+    year: Annotated[int, typer.Option("--year", help="YYYY")],
+    vehicles: Annotated[
+        bool,
+        typer.Option("--vehicles", help="rows per vehicle (operating cost, cost per km) instead of orders"),
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """出行费用单: one row per order (track km, tolls, meal allowance, fuel, other, total); with --vehicles
+    单车核算, the operating cost and cost per km of each vehicle. JSON holds both."""
+    from fleet import reports
+
+    with cli_report.open_session() as session:
+        data = reports.expense_sheet(session, year)
+    if vehicles:
+        rows, title = data["vehicles"], f"单车核算 {year}"
+    else:
+        rows, title = data["orders"], f"出行费用单 {year}"
+    columns = list(rows[0]) if rows else None
+    cli_report.show(data, rows, fmt, out, title=title, columns=columns)
