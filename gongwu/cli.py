@@ -81,6 +81,7 @@ def serve(
 # Command modules register themselves on `app`.
 import gongwu.cli_report  # noqa: E402,F401
 from gongwu import cli_demo, cli_feeds, cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
+from gongwu import cli_fleet  # noqa: E402,F401
 
 
 def main() -> None:
