@@ -777,7 +777,11 @@ def test_downloadable_template_reads_back(kind: str) -> None:
     assert all(c.font.bold for c in ws[1])
     assert [c.font.color.rgb[-6:] == "C00000" for c in ws[1]] == [f.required for f in t.fields]
     assert ws.freeze_panes == "A2"
-    assert all(ws.column_dimensions[c.column_letter].width >= 12 for c in ws[1])
+    # Columns sized to what they hold: a Chinese character takes two places.
+    widths = [ws.column_dimensions[c.column_letter].width for c in ws[1]]
+    shown = [sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(c.value)) for c in ws[1]]
+    assert all(w >= n + 2 for w, n in zip(widths, shown, strict=True))
+    assert len(set(widths)) > 1
     assert wb.sheetnames[1] == "填写说明"
     enum_columns = {str(dv.sqref).split(":")[0] for dv in ws.data_validations.dataValidation}
     assert len(enum_columns) == sum(hasattr(f.parse, "choices") for f in t.fields)
