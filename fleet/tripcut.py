@@ -336,9 +336,9 @@ def screen_fixes(
 
 
 def _impossible_jumps(t: Array, lat: Array, lon: Array, keep: Array, max_kmh: float) -> Array:
-    """Fixes (among ``keep``) that could only be reached from most of their neighbours faster than
+    """Fixes (among ``keep``) that could only be reached from (nearly) all their neighbours faster than
     ``max_kmh``. Each round scores every fix by its impossible links to the fixes one and two away and
-    drops the ones that disagree with nearly all of them; rounds repeat until nothing more goes."""
+    drops the ones that disagree with them; rounds repeat until nothing more goes."""
     out = np.zeros(len(t), dtype=bool)
     idx = np.flatnonzero(keep)
     if len(idx) < 3:
@@ -367,9 +367,15 @@ def _impossible_jumps(t: Array, lat: Array, lon: Array, keep: Array, max_kmh: fl
             links[step:] += 1
         if not any_bad:
             break
-        # Four links inside the track: a spike breaks all four, a pair of spikes three each, while a fix
-        # next to a spike breaks one or two. At the ends fewer links exist.
-        worst = (bad_links >= 2) & (bad_links >= links - 1)
+        # Four links inside the track: a spike breaks all four, a pair of spikes three each, a fix next to
+        # a spike one or two (three when spikes are on both sides of it); at the ends fewer links exist.
+        # Drop the fixes that break all their links first; only when there are none, those that break all
+        # but one and at least as many as their neighbours.
+        worst = (bad_links == links) & (links >= 2)
+        if not worst.any():
+            worst = (bad_links >= 2) & (bad_links >= links - 1)
+            worst[1:] &= bad_links[1:] >= bad_links[:-1]
+            worst[:-1] &= bad_links[:-1] >= bad_links[1:]
         if not worst.any():
             break
         out[idx[worst]] = True
@@ -486,7 +492,8 @@ class _Fixes:
 def _patch_spikes(c: _Fixes, radius: float) -> Array:
     """Find fixes that leave and come straight back — one fix (or two together) whose legs from the fix
     before and to the fix after are ≥ ``radius`` while those two are within ``radius`` of each other and
-    within half the excursion — and give them the position of the fix before, so that they move nothing
+    within half the excursion; or, while driving, one fix that makes a detour of ≥ 2 ``radius`` faster
+    than the vehicle can go — and give them the position of the fix before, so that they move nothing
     and add no distance. Returns their indices; their motion is made their predecessor's later."""
     x, y = c.x, c.y
     n = len(x)
@@ -510,6 +517,15 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
     two *= 4.0
     single &= two <= excursion
     two *= 0.25
+    # While driving the fixes either side are far apart too: there a spike is a detour of ≥ 2 radius that
+    # would need a much higher speed than the vehicle reports around it.
+    j = np.flatnonzero(excursion >= r2)
+    out_back = np.sqrt(leg[j]) + np.sqrt(leg[j + 1])
+    detour = out_back - np.sqrt(two[j]) >= 2.0 * radius
+    j, out_back = j[detour], out_back[detour]
+    needed_kmh = out_back / np.maximum(c.t[j + 2] - c.t[j], 1) * 3.6
+    reported = np.fmax(np.nan_to_num(c.sp[j]), np.nan_to_num(c.sp[j + 2]))
+    single[j[needed_kmh >= 1.5 * reported + 20.0]] = True
     cand = np.flatnonzero(single) + 1
     spike = np.zeros(n, dtype=bool)
     spike[cand[c.dev[cand - 1] == c.dev[cand + 1]]] = True
@@ -703,9 +719,9 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
 
 
 def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -> Array:
-    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix to
-    the first fix ``window`` seconds later (same device, not across a no-data silence), both ends
-    included. Parked jitter never gets that far, so its fixes stay False."""
+    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix up to
+    the first fix ``window`` seconds later (same device, not across a no-data silence). Parked jitter
+    never gets that far, so its fixes stay False."""
     x, y = c.x, c.y
     n = len(x)
     w = max(window, 1)
@@ -731,7 +747,9 @@ def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -
     dy *= dy
     dx += dy
     ok &= dx >= radius * radius
-    # Fix i is in some such window [j, fwd[j]], j ≤ i, iff the furthest end of those windows reaches i.
+    # Fix i is in some such window [j, fwd[j]), j ≤ i, iff the furthest end of those windows passes i. (The
+    # window's last fix is left out: after a sparse heartbeat it may be the first fix standing.)
+    fwd -= 1
     reach = np.where(ok, fwd, -1)
     np.maximum.accumulate(reach, out=reach)
     return reach >= np.arange(n)
