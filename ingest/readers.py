@@ -626,7 +626,6 @@ class Table:
             k = len(cells)
             yield Row(line, {f: cells[i] if i < k else short for f, i in columns}, cells)
 
-    @property
     def progress(self) -> tuple[int, int | None]:
         """(done, total) for a progress bar: bytes of a CSV, or rows of an XLSX; the total is None when
         unknown (a pipe, a workbook that does not say its size)."""

@@ -701,15 +701,15 @@ def test_progress_counts_bytes_or_rows(tmp_path: Path, monkeypatch: pytest.Monke
     data = csv_bytes(generated_positions(200))
     for source in (data, io.BytesIO(data)):
         with open_table(source, kind="positions") as table:
-            done, total = table.progress
+            done, total = table.progress()
             assert total == len(data) and 0 < done < total
             list(table)
-            assert table.progress == (len(data), len(data))
+            assert table.progress() == (len(data), len(data))
     positions_workbook(tmp_path / "p.xlsx")
     with open_table(tmp_path / "p.xlsx", kind="positions") as table:
-        assert table.progress[1] == 9
+        assert table.progress()[1] == 9
         list(table)
-        assert table.progress == (9, 9)
+        assert table.progress() == (9, 9)
 
 
 def test_file_level_errors(tmp_path: Path) -> None:
