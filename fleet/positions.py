@@ -13,11 +13,13 @@ from datetime import datetime, time
 from typing import Any
 
 import numpy as np
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from core.timeutil import CHINA, utcnow
-from fleet.models import COORD_SCALE, POSITION_SOURCES, SPEED_SCALE, Position, RecutRange, Vehicle
+from fleet.models import COORD_SCALE, POSITION_SOURCES, SPEED_SCALE, RecutRange, Vehicle
 from fleet.tripcut import screen_fixes
 
 SOURCE_CODES = {name: code for code, name in POSITION_SOURCES.items()}
@@ -102,10 +104,8 @@ class FixBatch:
     def take(self, idx: np.ndarray) -> FixBatch:
         """The fixes at `idx` (a boolean mask or positions)."""
         idx = np.flatnonzero(idx) if idx.dtype == bool else idx
-        return FixBatch(
-            *(getattr(self, name)[idx] for name in ARRAY_FIELDS),
-            attrs=None if self.attrs is None else [self.attrs[i] for i in idx.tolist()],
-        )
+        arrays = {name: getattr(self, name)[idx] for name in ARRAY_FIELDS}
+        return FixBatch(**arrays, attrs=None if self.attrs is None else [self.attrs[i] for i in idx.tolist()])
 
 
 @dataclass
@@ -178,13 +178,16 @@ def ingest_fixes(
     vehicles = vehicles if vehicles is not None else known_devices(session)
     code = SOURCE_CODES[source]
 
-    order = np.lexsort((batch.fix_ts, batch.device_id.astype(str)))
+    dev = batch.device_id.astype(str)
+    order = np.lexsort((batch.fix_ts, dev))
     batch = batch.take(order)
-    devices, starts = np.unique(batch.device_id.astype(str), return_index=True)
+    devices, starts = np.unique(dev[order], return_index=True)
     bounds = [*starts.tolist(), len(batch)]
-    raw = session.connection().connection.driver_connection
-    is_pg = session.get_bind().dialect.name == "postgresql"
+    conn = session.connection()
+    is_pg = conn.dialect.name == "postgresql"
+    prev = _previous_fixes(conn, {d: int(batch.fix_ts[bounds[i]]) for i, d in enumerate(devices.tolist())})
 
+    kept: dict[str, FixBatch] = {}
     for i, device in enumerate(devices.tolist()):
         part = batch.take(np.arange(bounds[i], bounds[i + 1]))
         counts = result.devices.setdefault(device, DeviceCounts())
@@ -197,27 +200,31 @@ def ingest_fixes(
         first[1:] = part.fix_ts[1:] != part.fix_ts[:-1]
         counts.duplicates += int((~first).sum())
         part = part.take(first)
-
-        keep, dropped = _screen(session, device, part, vehicle, now_ts, settings.service_area)
+        keep, dropped = _screen(part, prev.get(device), vehicle, now_ts, settings.service_area)
         counts.dropped.update({k: v for k, v in dropped.items() if v})
-        part = part.take(keep)
-        if not len(part):
-            continue
-        inserted = (_insert_pg if is_pg else _insert_sqlite)(raw, device, part, code)
-        counts.inserted += inserted
-        counts.duplicates += len(part) - inserted
+        if keep.any():
+            kept[device] = part.take(keep)
+
+    raw = conn.connection.driver_connection
+    inserted = _insert_pg(raw, kept, code) if is_pg else _insert_sqlite(raw, kept, code)
+    marks = []
+    for device, part in kept.items():
+        counts = result.devices[device]
+        n_new, first_ts, last_ts = inserted.get(device, (0, 0, 0))
+        counts.inserted += n_new
+        counts.duplicates += len(part) - n_new
         counts.last_fix_ts = int(part.fix_ts[-1])
-        if inserted:
-            # The batch's span: a superset of what was new; re-cutting an unchanged part is a no-op.
-            result.touched[device] = (int(part.fix_ts[0]), int(part.fix_ts[-1]))
-            session.add(RecutRange(device_id=device, from_ts=int(part.fix_ts[0]), to_ts=int(part.fix_ts[-1])))
+        if n_new:
+            result.touched[device] = (first_ts, last_ts)
+            marks.append({"device_id": device, "from_ts": first_ts, "to_ts": last_ts, "created_at": utcnow()})
+    if marks:
+        conn.execute(insert(RecutRange.__table__), marks)  # type: ignore[attr-defined]
     return result
 
 
 def _screen(
-    session: Session,
-    device: str,
     part: FixBatch,
+    prev: tuple[int, float, float, float] | None,
     vehicle: Vehicle,
     now_ts: int,
     area: tuple[float, float, float, float],
@@ -229,7 +236,6 @@ def _screen(
     if vehicle.acquired_on is not None:
         not_before = int(datetime.combine(vehicle.acquired_on, time(0), CHINA).timestamp())
     kw: dict[str, Any] = {"now_ts": now_ts, "bbox": tuple(area), "not_before_ts": not_before}
-    prev = _previous_fix(session, device, int(part.fix_ts[0]))
     if prev is not None:
         arrays = [
             np.concatenate(([p], a))
@@ -241,31 +247,54 @@ def _screen(
     return screen_fixes(part.fix_ts, part.lat, part.lon, part.speed_kmh, **kw)
 
 
-def _previous_fix(session: Session, device: str, before_ts: int) -> tuple[int, float, float, float] | None:
-    row = session.exec(
-        select(Position.fix_ts, Position.lat, Position.lon, Position.speed_kmh)
-        .where(Position.device_id == device, Position.fix_ts < before_ts, Position.valid == True)  # noqa: E712
-        .order_by(col(Position.fix_ts).desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (int(row[0]), float(row[1]), float(row[2]), float(row[3]))
+def _previous_fixes(conn: Connection, first_ts: dict[str, int]) -> dict[str, tuple[int, float, float, float]]:
+    """For each device, its last stored valid fix before the batch's first: one statement on PostgreSQL
+    (a lateral join), one cheap index probe per device on SQLite."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    out: dict[str, tuple[int, float, float, float]] = {}
+    if not first_ts:
+        return out
+    if conn.dialect.name == "postgresql":
+        rows = raw.execute(
+            "SELECT d.device_id, p.fix_ts, p.lat, p.lon, p.speed_kmh "
+            "FROM unnest(%s::text[], %s::bigint[]) AS d(device_id, before_ts) "
+            "CROSS JOIN LATERAL (SELECT fix_ts, lat, lon, speed_kmh FROM fleet_position q "
+            "WHERE q.device_id = d.device_id AND q.fix_ts < d.before_ts AND q.valid "
+            "ORDER BY q.fix_ts DESC LIMIT 1) p",
+            (list(first_ts), list(first_ts.values())),
+        ).fetchall()
+    else:
+        cur = raw.cursor()
+        rows = []
+        for device, before in first_ts.items():
+            cur.execute(
+                "SELECT ?, fix_ts, lat, lon, speed_kmh FROM fleet_position "
+                "WHERE device_id = ? AND fix_ts < ? AND valid ORDER BY fix_ts DESC LIMIT 1",
+                (device, device, before),
+            )
+            rows.extend(cur.fetchall())
+        cur.close()
+    for device, ts, lat, lon, speed in rows:
+        out[device] = (int(ts), lat / COORD_SCALE, lon / COORD_SCALE, speed / SPEED_SCALE)
+    return out
 
 
-def _rows(device: str, part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
+def _rows(device: str, part: FixBatch, code: int, *, with_attrs: bool = True) -> Iterable[tuple[Any, ...]]:
     """DB-ready tuples: coordinates, speed and course scaled to the stored integers (see Position)."""
+    n = len(part)
     lat = np.rint(part.lat * COORD_SCALE).astype(np.int64).tolist()
     lon = np.rint(part.lon * COORD_SCALE).astype(np.int64).tolist()
     speed = np.rint(part.speed_kmh * SPEED_SCALE).astype(np.int64).tolist()
-    course = [None if c != c else round(c) for c in part.course.tolist()]  # NaN -> NULL
-    ign = [None if g < 0 else g for g in part.ignition.tolist()]
-    odo = [None if o != o else round(o) for o in part.odometer_m.tolist()]
-    attrs = (
-        [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs]
-        if part.attrs is not None
-        else [None] * len(part)
-    )
-    n = len(part)
-    return zip(
+    course = np.where(np.isnan(part.course), -1, np.rint(part.course)).astype(np.int64).tolist()
+    course = [None if c < 0 else c for c in course] if min(course, default=0) < 0 else course
+    ign = part.ignition.tolist()
+    ign = [None if g < 0 else g for g in ign] if min(ign, default=0) < 0 else ign
+    odo_known = ~np.isnan(part.odometer_m)
+    odo = np.rint(np.where(odo_known, part.odometer_m, 0)).astype(np.int64).tolist()
+    if not odo_known.all():
+        odo = [o if k else None for o, k in zip(odo, odo_known.tolist(), strict=True)]
+    cols: list[Any] = [
         [device] * n,
         part.fix_ts.tolist(),
         lat,
@@ -275,35 +304,54 @@ def _rows(device: str, part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
         ign,
         odo,
         part.valid.tolist(),
-        [code] * n,
-        attrs,
-        strict=True,
+    ]
+    if with_attrs:
+        attrs = [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs or [None] * n]
+        cols += [[code] * n, attrs]
+    return zip(*cols, strict=True)
+
+
+def _insert_sqlite(raw: Any, kept: dict[str, FixBatch], code: int) -> dict[str, tuple[int, int, int]]:
+    """INSERT OR IGNORE device by device; the change counter tells how many of each were new. Returns
+    device -> (new rows, first, last time of the device's part)."""
+    out = {}
+    full = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+    # Without attributes (the usual case) the source is a literal: fewer parameters per row is faster.
+    lean = (
+        f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS[:-1])}) "
+        f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))}, {int(code)})"
     )
+    for device, part in kept.items():
+        before = raw.total_changes
+        if part.attrs is None:
+            raw.executemany(lean, _rows(device, part, code, with_attrs=False))
+        else:
+            raw.executemany(full, _rows(device, part, code))
+        n = int(raw.total_changes - before)
+        if n:
+            out[device] = (n, int(part.fix_ts[0]), int(part.fix_ts[-1]))
+    return out
 
 
-def _insert_sqlite(raw: Any, device: str, part: FixBatch, code: int) -> int:
-    before = raw.total_changes
-    raw.executemany(
-        f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})",
-        _rows(device, part, code),
-    )
-    return int(raw.total_changes - before)
-
-
-def _insert_pg(raw: Any, device: str, part: FixBatch, code: int) -> int:
+def _insert_pg(raw: Any, kept: dict[str, FixBatch], code: int) -> dict[str, tuple[int, int, int]]:
+    """One binary COPY of the whole batch into a staging table, one INSERT … ON CONFLICT DO NOTHING, and
+    what was new counted per device from its RETURNING."""
     with raw.cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS tmp_position (device_id text, fix_ts bigint, lat integer, "
             "lon integer, speed_kmh integer, course integer, ignition smallint, odometer_m bigint, "
             "valid boolean, source smallint, attrs text) ON COMMIT DELETE ROWS"
         )
-        cur.execute("TRUNCATE tmp_position")
+        cur.execute("DELETE FROM tmp_position")
         with cur.copy(f"COPY tmp_position ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(_PG_TYPES))
-            for row in _rows(device, part, code):
-                copy.write_row(row)
+            for device, part in kept.items():
+                for row in _rows(device, part, code):
+                    copy.write_row(row)
         cur.execute(
-            f"INSERT INTO fleet_position ({', '.join(COLUMNS)}) "
-            f"SELECT {', '.join(COLUMNS[:-1])}, attrs::json FROM tmp_position ON CONFLICT DO NOTHING"
+            f"WITH new AS (INSERT INTO fleet_position ({', '.join(COLUMNS)}) "
+            f"SELECT {', '.join(COLUMNS[:-1])}, attrs::json FROM tmp_position ON CONFLICT DO NOTHING "
+            "RETURNING device_id, fix_ts) SELECT device_id, count(*), min(fix_ts), max(fix_ts) FROM new "
+            "GROUP BY device_id"
         )
-        return int(cur.rowcount)
+        return {d: (int(n), int(a), int(b)) for d, n, a, b in cur.fetchall()}
