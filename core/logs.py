@@ -35,7 +35,13 @@ def _quote(value: object) -> str:
     return f'"{s}"' if (" " in s or "=" in s or not s) else s
 
 
-def setup_logging(level: int = logging.INFO) -> None:
+def setup_logging(level: int | str | None = None) -> None:
+    """Our packages at `level` (default: GONGWU_LOG_LEVEL, else WARNING so that a command's own output
+    is not buried; `gongwu serve` raises it to INFO), libraries at WARNING."""
+    import os
+
+    if level is None:
+        level = os.environ.get("GONGWU_LOG_LEVEL", "WARNING").upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter())
     root = logging.getLogger()

@@ -3,6 +3,7 @@ ends in a one-line reason on stderr and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -60,6 +61,10 @@ def serve(
     osmand_port = settings.osmand_port if osmand_port is None else osmand_port
     jt808_port = settings.jt808_port if jt808_port is None else jt808_port
     check_connection(get_engine())
+    if "GONGWU_LOG_LEVEL" not in os.environ:
+        from core.logs import setup_logging
+
+        setup_logging("INFO")  # a server logs what it does
     scheduler = None
     if not no_scheduler:
         from scheduler.jobs import build_scheduler
@@ -79,9 +84,15 @@ def serve(
 
 
 # Command modules register themselves on `app`.
-import gongwu.cli_report  # noqa: E402,F401
-from gongwu import cli_demo, cli_feeds, cli_ingest, cli_scheduler, cli_trips  # noqa: E402,F401
-from gongwu import cli_fleet  # noqa: E402,F401
+from gongwu import (  # noqa: E402,F401
+    cli_demo,
+    cli_feeds,
+    cli_fleet,
+    cli_ingest,
+    cli_report,
+    cli_scheduler,
+    cli_trips,
+)
 
 
 def main() -> None:
