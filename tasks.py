@@ -48,10 +48,9 @@ def ensure_env(extras: str = "dev") -> None:
 
 
 def demo(args: list[str]) -> None:
+    """The demo county in ./gongwu-demo.db: its files imported, the nightly run, then the app served."""
     ensure_env()
-    # Until the demo county lands this serves an empty, migrated database.
-    sh(BIN / "gongwu", "init")
-    sh(BIN / "gongwu", "serve", *args)
+    sh(BIN / "gongwu", "demo", *args)
 
 
 def _pg(sql: str) -> bool:
