@@ -8,6 +8,7 @@ class GongwuError(Exception):
     """Base of every error a user should see as a one-line message."""
 
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -32,3 +33,21 @@ class ValidationFailed(GongwuError):
 
 class PermissionDenied(GongwuError):
     status_code = 403
+
+
+class NotAuthenticated(GongwuError):
+    """401: no credential, or one that is invalid, expired or revoked."""
+
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class TooManyAttempts(GongwuError):
+    """429: sign-in throttled; `retry_after` seconds until the next attempt is considered."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+        self.headers = {"Retry-After": str(self.retry_after)}

@@ -19,7 +19,17 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     timezone: str = "Asia/Shanghai"
     language: str = "zh"
-    secret_key: str = Field(default="", description="signs session cookies; generated per process if empty")
+    secret_key: str = Field(
+        default="", description="signs CSRF tokens; when empty, one is generated and kept in the database"
+    )
+
+    # sign-in (issue 9)
+    login_max_failures: int = 5  # consecutive failures before the account is locked
+    login_lock_minutes: int = 15
+    token_days: int = 90  # default lifetime of an API token (0: no expiry)
+    session_hours: int = 12  # web sign-in and /auth/token tokens: absolute lifetime
+    session_idle_minutes: int = 120  # web sign-in: idle timeout
+    cookie_secure: bool | None = None  # Secure cookies; None: when the request came over https
 
     # service area for position screening: lat_min, lat_max, lon_min, lon_max (China's bounding box)
     service_area: tuple[float, float, float, float] = (3.8, 53.6, 73.5, 135.1)

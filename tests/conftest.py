@@ -7,10 +7,12 @@ does. A named database that cannot be reached fails the run: it is never skipped
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import count
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
@@ -62,12 +64,12 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(engine: Engine, session: Session) -> Iterator[TestClient]:
-    """The API on the test's session, so what a test sets up is what the API sees, and all rolls back."""
+def app(engine: Engine, session: Session) -> FastAPI:
+    """The app on the test's session, so what a test sets up is what the API sees, and all rolls back."""
     from core.api import get_session
     from gongwu.app import create_app
 
-    app = create_app(
+    application = create_app(
         Settings(database_url=str(engine.url.render_as_string(hide_password=False))), engine=engine
     )
 
@@ -75,9 +77,53 @@ def client(engine: Engine, session: Session) -> Iterator[TestClient]:
         yield session
         session.flush()
 
-    app.dependency_overrides[get_session] = _session
-    with TestClient(app) as c:
+    application.dependency_overrides[get_session] = _session
+    return application
+
+
+_users = count(1)
+
+
+def make_token(session: Session, role: str, *, unit_id: int | None = None, username: str = "") -> str:
+    """A user of `role` (no usable password) with an API token; returns the clear token."""
+    from core.auth import new_token, token_hash
+    from core.models import ApiToken, User
+
+    user = User(
+        username=username or f"t_{role}_{next(_users)}", password_hash="!", role=role, unit_id=unit_id
+    )
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, name="test", token_hash=token_hash(token)))
+    session.flush()
+    return token
+
+
+@pytest.fixture
+def client(app: FastAPI, session: Session) -> Iterator[TestClient]:
+    """The API as an admin (bearer token of a fresh admin user)."""
+    token = make_token(session, "admin", username="test_admin")
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as c:
         yield c
+
+
+ClientAs = Callable[..., TestClient]
+
+
+@pytest.fixture
+def client_as(app: FastAPI, session: Session) -> ClientAs:
+    """`client_as("unit_viewer", unit_id=3)` → a client signed in with that role; `client_as(None)` →
+    no credential."""
+
+    def make(role: str | None, *, unit_id: int | None = None) -> TestClient:
+        if role is None:
+            return TestClient(app)
+        token = make_token(session, role, unit_id=unit_id)
+        return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+    return make
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""THE permission table: every route of the app with the permission it needs, and each role's permissions.
+
+A route missing here is refused with 403 ("no permission declared"), and tests/auth/test_permissions.py
+fails until it is declared. Permission names:
+
+- `public` (no sign-in), `authenticated` (any signed-in user: own profile, tokens, password);
+- `<domain>:read` reads that are unit-scoped in their queries (a unit_viewer has them; see `core.access`),
+  `<domain>:county` county-wide reads (reports, unscoped lists; a unit_viewer has none of them);
+- `fleet:write`, `fleet:review` (flag reviews), `property:write`, `ingest:write` (imports);
+- `units:read`, `feeds:read`, `runs:read`, `audit:read`, `admin` (users and their tokens).
+
+A read endpoint moves from `…:county` to `…:read` only once its queries apply `ScopeDep`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from core.access import AUTHENTICATED, PUBLIC, PermissionTable
+
+API = "/api/v1"
+
+# (method, path template) → permission. Keep grouped by domain and in route order.
+ROUTES: dict[tuple[str, str], str] = {
+    # --- ops and docs (docs are Starlette routes: only `public` can be enforced on them)
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    # --- sign-in, own account (gongwu/routes_auth.py)
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,  # CSRF-checked in the handler; without a session it only redirects
+    ("POST", f"{API}/auth/token"): PUBLIC,
+    ("GET", f"{API}/me"): AUTHENTICATED,
+    ("POST", f"{API}/me/password"): AUTHENTICATED,
+    ("GET", f"{API}/me/tokens"): AUTHENTICATED,
+    ("POST", f"{API}/me/tokens"): AUTHENTICATED,
+    ("DELETE", f"{API}/me/tokens/{{token_id}}"): AUTHENTICATED,
+    # --- users (admin)
+    ("GET", f"{API}/users"): "admin",
+    ("POST", f"{API}/users"): "admin",
+    ("GET", f"{API}/users/{{username}}"): "admin",
+    ("PATCH", f"{API}/users/{{username}}"): "admin",
+    ("PUT", f"{API}/users/{{username}}/password"): "admin",
+    ("POST", f"{API}/users/{{username}}/unlock"): "admin",
+    ("GET", f"{API}/users/{{username}}/tokens"): "admin",
+    ("DELETE", f"{API}/users/{{username}}/tokens/{{token_id}}"): "admin",
+    # --- audit log
+    ("GET", f"{API}/audit"): "audit:read",
+    ("GET", f"{API}/audit/export"): "audit:read",
+    # --- fleet (fleet/routes.py). Unscoped so far → fleet:county; → fleet:read once ScopeDep is applied.
+    ("GET", f"{API}/units"): "units:read",
+    ("GET", f"{API}/vehicles"): "fleet:county",
+    ("GET", f"{API}/vehicles/{{vehicle_id}}"): "fleet:county",
+    ("GET", f"{API}/orders"): "fleet:county",
+    ("GET", f"{API}/orders/{{order_id}}"): "fleet:county",
+    ("GET", f"{API}/trips"): "fleet:county",
+    ("GET", f"{API}/trips/{{trip_id}}"): "fleet:county",
+    ("GET", f"{API}/stops"): "fleet:county",
+    ("GET", f"{API}/flags"): "fleet:county",
+    ("GET", f"{API}/flags/{{flag_id}}"): "fleet:county",
+    # --- feeds (ingest/routes.py)
+    ("GET", f"{API}/feeds/status"): "feeds:read",
+    ("GET", f"{API}/positions"): "fleet:county",  # → fleet:read once scoped through the vehicle
+    # --- property (property/routes.py; the :read ones are unit-scoped)
+    ("GET", f"{API}/office-properties"): "property:read",
+    ("GET", f"{API}/office-properties/{{code}}"): "property:read",
+    ("PUT", f"{API}/office-properties/{{code}}/checklist/{{step}}"): "property:write",
+    ("GET", f"{API}/certificate-targets"): "property:county",
+    ("PUT", f"{API}/certificate-targets"): "property:write",
+    ("DELETE", f"{API}/certificate-targets/{{step}}"): "property:write",
+    ("GET", f"{API}/operating-properties"): "property:read",
+    ("GET", f"{API}/operating-properties/{{code}}"): "property:read",
+    ("GET", f"{API}/auction-batches"): "property:county",
+    ("GET", f"{API}/auction-batches/{{name}}"): "property:county",
+    ("PUT", f"{API}/auction-batches/{{name}}"): "property:write",
+    ("GET", f"{API}/leases"): "property:read",
+    ("POST", f"{API}/leases"): "property:write",
+    ("POST", f"{API}/leases/{{lease_id}}/terminate"): "property:write",
+    ("GET", f"{API}/property-alerts"): "property:county",
+    ("GET", f"{API}/reports/certificates"): "property:county",
+    ("GET", f"{API}/reports/auctions"): "property:county",
+    ("GET", f"{API}/reports/operating"): "property:county",
+    ("GET", f"{API}/reports/leases"): "property:county",
+    ("GET", f"{API}/reports/rent-roll"): "property:county",
+    # --- scheduler (scheduler/routes.py): run history is county-wide
+    ("GET", f"{API}/runs"): "runs:read",
+}
+
+PERMISSIONS = frozenset(
+    {
+        "units:read",
+        "fleet:read",
+        "fleet:county",
+        "fleet:write",
+        "fleet:review",
+        "feeds:read",
+        "ingest:write",
+        "property:read",
+        "property:county",
+        "property:write",
+        "runs:read",
+        "audit:read",
+        "admin",
+    }
+)
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": PERMISSIONS,
+    "vehicle_manager": frozenset(
+        {
+            "units:read",
+            "fleet:read",
+            "fleet:county",
+            "fleet:write",
+            "fleet:review",
+            "feeds:read",
+            "ingest:write",
+            "runs:read",
+        }
+    ),
+    "property_clerk": frozenset(
+        {"units:read", "property:read", "property:county", "property:write", "ingest:write", "runs:read"}
+    ),
+    "unit_viewer": frozenset({"units:read", "fleet:read", "property:read"}),
+    # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
+    "auditor": frozenset(
+        {
+            "units:read",
+            "fleet:read",
+            "fleet:county",
+            "feeds:read",
+            "property:read",
+            "property:county",
+            "runs:read",
+            "audit:read",
+        }
+    ),
+}
+
+TABLE = PermissionTable(routes=ROUTES, roles=ROLE_PERMISSIONS, permissions=PERMISSIONS)
+
+_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+        }
+    }
+}
+
+
+def install(app: FastAPI, table: PermissionTable = TABLE) -> None:
+    """Put the table on the app and document it in the OpenAPI schema: the bearer scheme (and the OAuth2
+    password flow of /docs' Authorize button), each operation's permission, and its 401/403 answers."""
+    app.state.permissions = table
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "password": {
+                "type": "oauth2",
+                "flows": {"password": {"tokenUrl": f"{API}/auth/token", "scopes": {}}},
+            },
+        }
+        for path, item in schema.get("paths", {}).items():
+            for method, op in item.items():
+                permission = table.permission(method, path)
+                if permission == PUBLIC:
+                    op["security"] = []
+                    continue
+                op["security"] = [{"bearer": []}, {"password": []}]
+                op.setdefault("responses", {}).setdefault("401", {"description": "not signed in", **_ERROR})
+                op["responses"].setdefault("403", {"description": "forbidden", **_ERROR})
+                note = f"Permission: `{permission or 'UNDECLARED — refused'}`."
+                op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
