@@ -133,9 +133,8 @@ def run_import(
             savepoint.rollback()
         raise
     if report.errors and skip_bad:
-        report.reject_file = str(
-            _write_rejects(report, reject_file or Path(name).with_suffix(".rejects.csv"))
-        )
+        target = reject_file or Path(name).with_suffix(".rejects.csv")
+        report.reject_file = str(_write_rejects(report, source, sheet, target))
     return report
 
 
@@ -254,17 +253,21 @@ def _import_positions(
         for b in batch.rejects:
             bad[b.line] = b
         # a device that is no vehicle's tracker, or a plate that contradicts the tracker: bad rows
-        known = np.fromiter((d in vehicles for d in batch.device_id), dtype=bool, count=len(batch))
+        # (looked up once per distinct device, then spread over the rows)
+        names, inverse = np.unique(batch.device_id.astype(str), return_inverse=True)
+        owner = np.array([vehicles[d].plate if d in vehicles else None for d in names.tolist()], dtype=object)
+        known = (owner != None)[inverse]  # noqa: E711
         ok = known.copy()
         if "plate" in table.columns:
             p_col, p_header = table.locate("plate")
-            for i in np.flatnonzero(known & (batch.plate != None)):  # noqa: E711
-                if vehicles[batch.device_id[i]].plate != batch.plate[i]:
-                    ok[i] = False
-                    line = int(batch.line[i])
-                    owner = vehicles[batch.device_id[i]].plate
-                    reason = f"终端 {batch.device_id[i]} 属于 {owner} the tracker belongs to another plate"
-                    bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
+            wrong = known & (batch.plate != None) & (batch.plate != owner[inverse])  # noqa: E711
+            ok &= ~wrong
+            for i in np.flatnonzero(wrong):
+                line = int(batch.line[i])
+                reason = (
+                    f"终端 {batch.device_id[i]} 属于 {owner[inverse[i]]} the tracker belongs to another plate"
+                )
+                bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
         for i in np.flatnonzero(~known):
             line = int(batch.line[i])
             reason = (
