@@ -6,14 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from core.access import authorize
 from core.db import check_connection, get_engine
 from core.errors import GongwuError
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
+from gongwu import permissions
+from gongwu.routes_auth import router as auth_router
+from gongwu.routes_auth import web_router as auth_web_router
 from ingest.routes import router as ingest_router
 from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
@@ -36,20 +40,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description="Fleet reconciliation and property register of a county office-affairs service center.",
         version="0.1.0",
         lifespan=lifespan,
+        # Every route is authenticated and authorised from the one table in gongwu/permissions.py.
+        dependencies=[Depends(authorize)],
     )
+    permissions.install(app)
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine
 
     @app.exception_handler(GongwuError)
     async def _gongwu_error(_request: Request, exc: GongwuError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.message}, headers=exc.headers)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:
         check_connection(request.app.state.engine)
         return {"status": "ok", "database": request.app.state.engine.dialect.name}
 
-    for router in (fleet_router, ingest_router, property_router, scheduler_router):
+    for router in (auth_router, fleet_router, ingest_router, property_router, scheduler_router):
         app.include_router(router, prefix=API)
+    app.include_router(auth_web_router)
     return app

@@ -64,6 +64,17 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/stops"): "fleet:county",
     ("GET", f"{API}/flags"): "fleet:county",
     ("GET", f"{API}/flags/{{flag_id}}"): "fleet:county",
+    ("POST", f"{API}/flags/review"): "fleet:review",
+    ("POST", f"{API}/flags/{{flag_id}}/review"): "fleet:review",
+    ("POST", f"{API}/orders"): "fleet:write",
+    ("PATCH", f"{API}/orders/{{order_id}}"): "fleet:write",
+    ("POST", f"{API}/orders/{{order_id}}/cancel"): "fleet:write",
+    ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:county",
+    ("PUT", f"{API}/orders/{{order_id}}/expense"): "fleet:write",
+    ("POST", f"{API}/vehicles/{{vehicle_id}}/propose-disposal"): "fleet:write",
+    ("GET", f"{API}/reports/units"): "fleet:county",
+    ("GET", f"{API}/reports/bulletin"): "fleet:county",
+    ("GET", f"{API}/reports/expenses"): "fleet:county",
     # --- feeds (ingest/routes.py)
     ("GET", f"{API}/feeds/status"): "feeds:read",
     ("GET", f"{API}/positions"): "fleet:county",  # → fleet:read once scoped through the vehicle
