@@ -41,20 +41,24 @@ With the filter on:
 
 1. *Spikes are ignored.* A fix (or two) that leaves and comes back — both legs ≥ ``drift_radius_m`` while
    the fixes either side are within ``drift_radius_m`` of each other and much closer than the excursion —
-   is dropped before anything else: it moves nothing and adds no distance. A car cannot go out and back
-   a hundred metres within one fix interval; a GPS glitch does that all the time.
-2. *Motion needs displacement.* A fix counts as moving only if its speed (or ACC) says so **and** the
-   vehicle is displaced: the first fix ``drift_window_s`` later or the last fix ``drift_window_s``
-   earlier is ≥ ``drift_radius_m`` away. Parked jitter of tens of metres, with or without a drift speed
-   on the fixes, is therefore a stop.
-3. *A trip must leave.* Besides Traccar's duration/distance rule, a trip is confirmed only once it has
-   ``drift_min_trip_fixes`` moving fixes and a fix ≥ ``drift_radius_m`` from where the vehicle stood.
+   takes the position of the fix before it: it moves nothing and adds no distance. A car cannot go out
+   and back a hundred metres within one fix interval; a GPS glitch does that all the time. While
+   driving, a fix that makes a detour of ≥ 2 ``drift_radius_m`` needing far more speed than the vehicle
+   reports around it is treated the same way.
+2. *Motion needs displacement.* A fix counts as moving only if its speed (or ACC) says so **and** it lies
+   in a time window (a fix up to the first fix ``drift_window_s`` later) over which the vehicle got
+   ≥ ``drift_radius_m`` away. Parked jitter of tens of metres, with or without a drift speed on the
+   fixes, is therefore standing; so is a traffic jam crawling less than ``drift_radius_m`` in
+   ``drift_window_s`` (it ends a trip only if it lasts ``min_parking_duration_s``).
+3. *A trip needs fixes.* Besides Traccar's duration/distance rule, a trip is confirmed only once it has
+   ``drift_min_trip_fixes`` moving fixes: two stray fixes 5 minutes apart are no trip.
 4. *Gaps.* A silence ≥ ``min_no_data_duration_s`` ends a trip at the point where the vehicle stopped
    (the pending stop's first fix, else the last fix before the silence) and resets any pending trip, so
-   a pending trip can never be confirmed by the silence itself (Traccar merges across it, #3307). A
-   silence ≥ ``min_parking_duration_s`` after which the vehicle is < ``drift_radius_m`` from where it was
-   is a stop too: it stood still that long. A gap after which it is far away is driving (a tunnel):
-   it never counts as standing, so a drive through a 2–6 minute tunnel stays one trip.
+   a pending trip can never be confirmed by the silence itself (Traccar does, #3307). A silence
+   ≥ ``min_parking_duration_s`` after which the vehicle is < ``drift_radius_m`` from where it was is a
+   stop too: it stood still that long. A gap after which it is far away, faster than walking pace, is
+   driving (a tunnel): it never counts as standing, so a drive through a 2–6 minute tunnel stays one trip
+   even when the tracker reports 0 km/h at the tunnel's ends.
 5. *Window-independence.* The state starts as stopped whatever the first fix says, so a cut that starts
    at a confirmed stop's first fix gives the same trips as a cut of the whole history (with the default
    ``min_parking_duration_s ≥ drift_window_s``); an unfinished trip ends where the vehicle stopped, and
@@ -97,6 +101,7 @@ DROP_REASONS = (
 # read as a 250 km/h jump.
 JUMP_SLACK_M = 50.0
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
+WALKING_KMH = 6.0
 
 
 class InvalidTripParams(ValidationFailed, ValueError):
@@ -434,12 +439,39 @@ def cut_many(
     optional = {}
     for name, arr in (("ignition", ignition), ("odometer_m", odometer_m), ("valid", valid)):
         if arr is not None:
-            a = np.asarray(arr, dtype=bool if name == "valid" else np.float64)
-            if len(a) != n:
+            col = np.asarray(arr, dtype=bool if name == "valid" else np.float64)
+            if len(col) != n:
                 raise ValueError(f"{name} must have the same length as t")
-            optional[name] = a
-    ndev = len(st)
+            optional[name] = col
+    # Whole devices in blocks of about BLOCK fixes: the temporaries stay small (cache-sized, reused by the
+    # allocator instead of fresh pages) and memory stays bounded whatever the input's size.
+    ends = np.append(st[1:], n)
+    out: list[CutResult] = []
+    d = 0
+    while d < len(st):
+        e = int(np.searchsorted(ends, st[d] + BLOCK, side="right"))
+        e = max(e, d + 1)
+        a, b = int(st[d]), int(ends[e - 1])
+        part = {k: v[a:b] for k, v in optional.items()}
+        out += _cut_block(a, tt[a:b], la[a:b], lo[a:b], sp[a:b], st[d:e] - a, part, params)
+        d = e
+    return out
 
+
+BLOCK = 1 << 14
+
+
+def _cut_block(
+    offset: int,
+    tt: Array,
+    la: Array,
+    lo: Array,
+    sp: Array,
+    st: Array,
+    optional: dict[str, Array],
+    params: TripParams,
+) -> list[CutResult]:
+    n = len(tt)
     keep = np.isfinite(la)
     keep &= np.isfinite(lo)
     if "valid" in optional:
@@ -448,12 +480,12 @@ def cut_many(
     if keep.all():
         idx = np.arange(n)
         kept = np.diff(bounds)
-        c = _Fixes(idx, tt, la.copy(), lo.copy(), sp.copy(), kept)
+        c = _Fixes(idx + offset, tt, la.copy(), lo.copy(), sp.copy(), kept)
     else:
         idx = np.flatnonzero(keep)
         ck = np.concatenate(([0], np.cumsum(keep)))
         kept = ck[bounds[1:]] - ck[bounds[:-1]]
-        c = _Fixes(idx, tt[idx], la[idx], lo[idx], sp[idx], kept)
+        c = _Fixes(idx + offset, tt[idx], la[idx], lo[idx], sp[idx], kept)
     invalid = np.diff(bounds) - kept
     if len(c.t) > 1 and np.any((c.t[1:] < c.t[:-1]) & ~c.devstart[1:]):
         raise ValueError("fixes must be in time order within each device")
@@ -463,6 +495,7 @@ def cut_many(
         spikes = _patch_spikes(c, params.drift_radius_m)
     trips, stops, cd = _cut_fixes(c, ign, spikes, params)
     odo = optional["odometer_m"][idx] if "odometer_m" in optional else None
+    ndev = len(st)
     spikes_per_dev = np.bincount(c.dev[spikes], minlength=ndev) if len(spikes) else np.zeros(ndev, np.int64)
     return _assemble(c, trips, stops, cd, odo, invalid, spikes_per_dev)
 
@@ -615,8 +648,11 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
             stood[1:] &= moving[1:] | moving[:-1]
             silence |= stood
         brk |= silence
-        # Moved far between two stopped fixes (through a tunnel): that is no stretch of standing.
+        # Moved far, faster than walking pace, over a gap between two stopped fixes (through a tunnel):
+        # that is no stretch of standing. (Parked jitter is slower, or between fixes close in time.)
         far = ~near
+        far &= legs >= dt * (WALKING_KMH / 3.6)
+        far &= dt >= p.drift_window_s
         far[0] = False
         far[1:] &= ~moving[1:] & ~moving[:-1]
         brk |= far

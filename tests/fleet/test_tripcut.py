@@ -564,6 +564,22 @@ def test_a_nine_hour_silence_in_a_car_park_splits(last_fix_moving: bool) -> None
     assert tr.cut().trips[0].end_idx == arrival
 
 
+@pytest.mark.parametrize("every", [10, 200, 300])
+def test_a_trip_ends_on_arrival_even_with_wild_parked_jitter(every: int) -> None:
+    # Urban canyon: standing fixes wander ~60 m (σ), legs between them often over the drift radius.
+    tr = Track(seed=11).park(1800)
+    start = len(tr)
+    tr.drive(900, kmh=50)
+    end = tr.arrive()
+    tr.park(7200, every=every, jitter=60)
+    tr.drive(900, kmh=50, heading=180)
+    tr.arrive()
+    tr.park(1800)
+    r = tr.cut()
+    assert len(r.trips) == 2
+    assert (r.trips[0].start_idx, r.trips[0].end_idx) == (start, end)
+
+
 def test_a_shorter_silence_standing_in_one_place_is_a_stop_with_the_drift_filter() -> None:
     # 50 minutes underground without a fix, moving fixes on both sides: Traccar merges (#3307).
     tr = Track().park(1800)
