@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, true
-from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, SQLModel, col, select
 
 from core.api import SessionDep
@@ -231,7 +230,7 @@ class UnitScope:
         *,
         missing: str,
         via: tuple[Any, Any] | None = None,
-        key: InstrumentedAttribute[Any] | None = None,
+        key: Any = None,
     ) -> T:
         """One object by its id (or `key == ident`) inside the scope, else NotFound(`missing`)."""
         key_col = key if key is not None else model.id  # type: ignore[attr-defined]

@@ -1,7 +1,11 @@
 """Property API under /api/v1: office properties and their certificate checklist, targets, operating
 properties, auctions, leases, alerts, and the reports (`/reports/...`) as the same JSON the CLI prints.
 Dates in filters default to today in China. The reports carry no response model, so their exact yuan
-amounts (Decimal) become JSON numbers (649800, 1234.56) rather than strings."""
+amounts (Decimal) become JSON numbers (649800, 1234.56) rather than strings.
+
+Unit scoping (`ScopeDep`): a unit_viewer sees only its unit's office properties (using unit), operating
+properties (owning unit) and their leases; another unit's property answers 404 like a missing one. The
+county-wide endpoints (targets, auctions, alerts, reports) need `property:county`, which it lacks."""
 
 from __future__ import annotations
 
@@ -11,11 +15,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
+from core.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.models import Unit
 from property import rules, schemas
 from property import service as property_service
-from property.models import AuctionBatch, Lease, OperatingProperty
+from property.models import AuctionBatch, Lease, OfficeProperty, OperatingProperty
 
 router = APIRouter(tags=["property"])
 
@@ -23,9 +28,7 @@ DateQuery = Annotated[date | None, Query(alias="date", description="as of this d
 
 
 def _actor(request: Request) -> str:
-    # Until sign-in lands, changes made through the API are attributed to "api".
-    user = getattr(request.state, "user", None)
-    return str(getattr(user, "username", "") or "api")
+    return actor(request)  # the signed-in user's name
 
 
 def _today(day: date | None) -> date:
@@ -45,7 +48,12 @@ def list_office_properties(
     blocker: Annotated[str | None, Query(description="missing_safety, missing_fire, ...")] = None,
     overdue: Annotated[bool | None, Query(description="only those with a step past its target")] = None,
     q: Annotated[str | None, Query(description="code or name contains")] = None,
+    *,
+    scope: ScopeDep,
 ) -> ListOut[schemas.OfficePropertyPublic]:
+    if not scope.allows(unit_id) and unit_id is not None:
+        return ListOut(data=[], count=0)  # another unit's: nothing, as for a unit with no property
+    unit_id = scope.unit_id if scope.restricted else unit_id
     views = property_service.office_views(
         session, _today(day), unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
     )
@@ -55,9 +63,27 @@ def list_office_properties(
 
 @router.get("/office-properties/{code}", response_model=schemas.OfficePropertyPublic)
 def get_office_property(
-    session: SessionDep, code: str, day: DateQuery = None
+    session: SessionDep, scope: ScopeDep, code: str, day: DateQuery = None
 ) -> schemas.OfficePropertyPublic:
+    _office_in_scope(session, scope, code)
     return _office_out(session, code, _today(day))
+
+
+def _office_in_scope(session: SessionDep, scope: UnitScope, code: str) -> None:
+    if scope.restricted:
+        missing = f"办公用房 {code} 不存在 office property {code} not found"  # as the service says it
+        scope.get(
+            session, OfficeProperty, code, OfficeProperty.unit_id, key=OfficeProperty.code, missing=missing
+        )
+
+
+def _operating_in_scope(session: SessionDep, scope: UnitScope, code: str) -> None:
+    if scope.restricted:
+        missing = f"经营性用房 {code} 不存在 operating property {code} not found"
+        scope.get(
+            session, OperatingProperty, code, OperatingProperty.owner_unit_id, key=OperatingProperty.code,
+            missing=missing,
+        )  # fmt: skip
 
 
 def _office_out(session: SessionDep, code: str, today: date) -> schemas.OfficePropertyPublic:
@@ -119,6 +145,8 @@ def list_operating_properties(
     vacant: Annotated[bool | None, Query(description="not self-used and no lease in force")] = None,
     takeover_overdue: bool | None = None,
     q: Annotated[str | None, Query(description="code or address contains")] = None,
+    *,
+    scope: ScopeDep,
 ) -> ListOut[schemas.OperatingPropertyPublic]:
     today = _today(day)
     stmt = property_service.operating_query(
@@ -129,14 +157,16 @@ def list_operating_properties(
         takeover_overdue=takeover_overdue,
         q=q,
     )
+    stmt = scope.apply(stmt, OperatingProperty.owner_unit_id)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=_operating_out(session, rows, today), count=count)
 
 
 @router.get("/operating-properties/{code}", response_model=schemas.OperatingPropertyPublic)
 def get_operating_property(
-    session: SessionDep, code: str, day: DateQuery = None
+    session: SessionDep, scope: ScopeDep, code: str, day: DateQuery = None
 ) -> schemas.OperatingPropertyPublic:
+    _operating_in_scope(session, scope, code)
     prop = property_service.get_operating_property(session, code)
     return _operating_out(session, [prop], _today(day))[0]
 
@@ -202,10 +232,13 @@ def list_leases(
     expiring_within: Annotated[
         int | None, Query(ge=0, description="in force and ending within N days")
     ] = None,
+    *,
+    scope: ScopeDep,
 ) -> ListOut[schemas.LeasePublic]:
     stmt = property_service.lease_query(
         _today(day), code=code, tenant=tenant, active=active, expiring_within=expiring_within
     )
+    stmt = scope.apply(stmt, Lease.property_id, via=(OperatingProperty.id, OperatingProperty.owner_unit_id))
     if property_id is not None:
         stmt = stmt.where(Lease.property_id == property_id)
     rows, count = paginate(session, stmt, page)
