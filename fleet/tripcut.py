@@ -480,12 +480,13 @@ def _cut_block(
     if keep.all():
         idx = np.arange(n)
         kept = np.diff(bounds)
-        c = _Fixes(idx + offset, tt, la.copy(), lo.copy(), sp.copy(), kept)
+        c = _Fixes(idx + offset, tt, la, lo, sp, kept)
     else:
         idx = np.flatnonzero(keep)
         ck = np.concatenate(([0], np.cumsum(keep)))
         kept = ck[bounds[1:]] - ck[bounds[:-1]]
         c = _Fixes(idx + offset, tt[idx], la[idx], lo[idx], sp[idx], kept)
+        c.owned = True
     invalid = np.diff(bounds) - kept
     if len(c.t) > 1 and np.any((c.t[1:] < c.t[:-1]) & ~c.devstart[1:]):
         raise ValueError("fixes must be in time order within each device")
@@ -514,12 +515,31 @@ class _Fixes:
         self.dev = np.repeat(np.arange(self.ndev), per_dev)
         self.devstart = np.zeros(len(t), dtype=bool)
         self.devstart[self.first] = True
-        # Local plane coordinates in metres, one cos(lat) per device: good enough for ~100 m thresholds.
-        ref = np.zeros(self.ndev)
-        ref[nonempty] = lat[self.first]
-        k = np.pi / 180.0 * EARTH_RADIUS_M
-        self.y = lat * k
-        self.x = lon * (k * np.cos(np.radians(ref)))[self.dev]
+        self._xy: tuple[Array, Array] | None = None
+        self.owned = False  # lat/lon/sp may be the caller's arrays until written to
+
+    @property
+    def x(self) -> Array:
+        return self.xy()[0]
+
+    @property
+    def y(self) -> Array:
+        return self.xy()[1]
+
+    def xy(self) -> tuple[Array, Array]:
+        """Local plane coordinates in metres, one cos(lat) per device: good enough for ~100 m thresholds."""
+        if self._xy is None:
+            nonempty = self.ends > self.starts
+            ref = np.zeros(self.ndev)
+            ref[nonempty] = self.lat[self.first]
+            k = np.pi / 180.0 * EARTH_RADIUS_M
+            self._xy = (self.lon * (k * np.cos(np.radians(ref)))[self.dev], self.lat * k)
+        return self._xy
+
+    def own(self) -> None:
+        if not self.owned:
+            self.lat, self.lon, self.sp = self.lat.copy(), self.lon.copy(), self.sp.copy()
+            self.owned = True
 
 
 def _patch_spikes(c: _Fixes, radius: float) -> Array:
@@ -581,6 +601,7 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
         if not more.any():
             break
         src[more] -= 1
+    c.own()
     for arr in (c.lat, c.lon, c.x, c.y, c.sp):
         arr[where] = arr[src]
     return where
@@ -763,7 +784,8 @@ def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -
     w = max(window, 1)
     # The window of a fix whose next fix is already ≥ w later ends there (heartbeats, gaps): search
     # only for the others.
-    fwd = np.arange(1, n + 1)
+    ar = np.arange(n)
+    fwd = ar + 1
     fwd[-1] = n - 1
     short = np.flatnonzero(tg[1:] - tg[:-1] < w)
     target = tg[short]
@@ -788,7 +810,7 @@ def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -
     fwd -= 1
     reach = np.where(ok, fwd, -1)
     np.maximum.accumulate(reach, out=reach)
-    return reach >= np.arange(n)
+    return reach >= ar
 
 
 def _assemble(

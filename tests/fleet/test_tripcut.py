@@ -503,6 +503,12 @@ def test_a_spike_during_a_drive_adds_no_distance() -> None:
     d_classic = tr.cut(CLASSIC).trips[0].distance_m
     assert d_drift == pytest.approx(true, rel=0.005)
     assert d_classic > true + 400  # Traccar counts the detour
+    # The spike is ignored, but the caller's arrays are left as they were.
+    a = tr.arrays()
+    before = {k: v.copy() for k, v in a.items()}
+    r = cut(a["t"], a["lat"], a["lon"], a["speed_kmh"])
+    assert r.ignored["drift_spike"] == 1
+    assert all(np.array_equal(a[k], before[k]) for k in a)
 
 
 def test_a_pair_of_spikes_is_ignored_too() -> None:
