@@ -36,6 +36,18 @@ def init() -> None:
         typer.echo(f"database {url} is up to date (revision {after})")
     else:
         typer.echo(f"database {url} upgraded from {before or 'empty'} to {after}")
+    # No default user or password is ever created; the server secret is generated once, if not configured.
+    from sqlmodel import Session
+
+    from core.auth import server_secret
+    from gongwu.cli_users import first_admin_hint
+
+    with Session(engine) as session:
+        server_secret(session)
+        session.commit()
+        hint = first_admin_hint(session)
+    if hint:
+        typer.echo(hint)
 
 
 @app.command()
@@ -92,6 +104,7 @@ from gongwu import (  # noqa: E402,F401
     cli_report,
     cli_scheduler,
     cli_trips,
+    cli_users,
 )
 
 
@@ -100,7 +113,9 @@ def main() -> None:
 
     setup_logging()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except GongwuError as exc:
         err.print(f"[red]error:[/red] {exc.message}", markup=True, highlight=False, soft_wrap=True)
         sys.exit(2)

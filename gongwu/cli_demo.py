@@ -73,6 +73,7 @@ def demo(
         + (f" — {outcome.error}" if outcome.error else "")
     )
     _print_figures(console, engine, today)
+    _print_demo_users(console, engine, county.units[0]["name"])
     console.print(f"done in {time.monotonic() - started:.0f} s")
     if serve:
         from gongwu.cli import serve as serve_cmd
@@ -115,3 +116,17 @@ def _print_figures(console: Any, engine: Any, today: Any) -> None:
             )
         except ImportError:
             pass
+
+
+def _print_demo_users(console: Any, engine: Any, unit_name: str) -> None:
+    """One user per role with a random password, printed this once (the demo has no default password)."""
+    from sqlmodel import Session
+
+    from core.auth import create_demo_users
+
+    with Session(engine) as s:
+        users = create_demo_users(s, unit_name)
+        s.commit()
+    console.print("\n[bold]演示账号 demo users[/bold] (passwords shown only now; sign in at /login):")
+    for username, password in users.items():
+        console.print(f"  {username:<14} {password}", highlight=False, markup=False)
