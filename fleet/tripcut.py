@@ -4,7 +4,8 @@ The reference is Traccar's classic reporting logic (`session/state/MotionProcess
 `reports/common/ReportUtils.java`, keys `report.trip.*` in `config/Keys.java`). Read from those sources, it
 works like this, and with ``drift_filter=False`` this module does the same:
 
-* A fix is *moving* when its speed is above the threshold (``speed > 0.01 kn``, Traccar's `motion`).
+* A fix is *moving* when its speed is above the threshold (``speed > 0.01 kn``, Traccar's `motion`;
+  DESIGN §3 says ≥, which makes no difference for any speed a tracker reports).
 * The confirmed state (Traccar's *motion streak*) changes only when the opposite state persists: a run of
   moving fixes starting at fix ``a`` confirms a trip at the first later fix of the run that is
   ≥ ``min_trip_duration_s`` after ``a`` or ≥ ``min_trip_distance_m`` along the fixes from ``a``; a run of
@@ -31,8 +32,9 @@ Where this module differs from Traccar even with the drift filter off, and why:
   on"); fixes without ACC fall back to speed. Traccar only uses ACC off to end a pending stop early, which
   it does here too.
 * ``min_no_data_duration_s = 0`` disables the silence rule (in Traccar it would end every trip).
-* Distances are haversine on the mean Earth radius (6371008.8 m), not Traccar's equatorial radius: within
-  China's latitudes this is within 0.5 % of the WGS-84 geodesic (geopy) for any heading.
+* Distances are haversine on the mean Earth radius (6371008.8 m), not Traccar's equatorial radius: from
+  Hainan to Mohe (18°–54° N) this is within 0.5 % of the WGS-84 geodesic (geopy) for any heading (the
+  worst case, due north in the far south, is 0.46 %).
 
 The drift filter (``drift_filter=True``, the default) is where this module deliberately departs from
 Traccar. Traccar's users' main complaints are fake trips from parked GPS drift (traccar#3231, #5449),
@@ -577,7 +579,7 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
     detour = out_back - np.sqrt(two[j]) >= 2.0 * radius
     j, out_back = j[detour], out_back[detour]
     needed_kmh = out_back / np.maximum(c.t[j + 2] - c.t[j], 1) * 3.6
-    reported = np.fmax(np.nan_to_num(c.sp[j]), np.nan_to_num(c.sp[j + 2]))
+    reported = np.fmax(np.fmax(c.sp[j], c.sp[j + 2]), 0.0)  # NaN: unknown, taken as 0
     single[j[needed_kmh >= 1.5 * reported + 20.0]] = True
     cand = np.flatnonzero(single) + 1
     spike = np.zeros(n, dtype=bool)
@@ -839,7 +841,7 @@ def _assemble(
     avg = dist / np.maximum(dur, 1) * 3.6
     avg[dur <= 0] = 0.0
     if len(ts):
-        speeds = np.append(np.nan_to_num(c.sp, nan=0.0), 0.0)
+        speeds = np.fmax(np.append(c.sp, 0.0), 0.0)  # NaN: unknown, taken as 0
         cuts = np.empty(2 * len(ts), dtype=np.int64)
         cuts[0::2], cuts[1::2] = ts, te + 1
         vmax = np.maximum.reduceat(speeds, cuts)[0::2]

@@ -334,6 +334,20 @@ def test_motion_from_position_makes_trips_without_speed_or_acc() -> None:
     assert r.trips[0].distance_m == pytest.approx(10_000, rel=0.02)
 
 
+def test_unknown_speeds_are_no_motion_and_no_maximum() -> None:
+    tr = Track().park(1800)
+    start = len(tr)
+    tr.drive(900, kmh=40)
+    end = tr.arrive()
+    tr.park(1800)
+    a = tr.arrays()
+    a["speed_kmh"][start + 30 : start + 33] = np.nan  # a few fixes without speed mid-trip
+    a["speed_kmh"][:start] = np.nan  # and none while parked
+    for params in (CLASSIC, TripParams()):
+        r = cut(a["t"], a["lat"], a["lon"], a["speed_kmh"], params=params)
+        assert [(t.start_idx, t.end_idx, t.max_speed_kmh) for t in r.trips] == [(start, end, 40.0)]
+
+
 # ----------------------------------------------------------------- conformance: reference state machine
 
 
