@@ -108,6 +108,7 @@ def run_import(
     sheet: str | int | None = None,
     actor: str = "import",
     progress: Callable[[int, int | None], None] | None = None,
+    write_rejects: bool = True,
 ) -> ImportReport:
     """Import one file in the caller's transaction; on failure (or dry run) everything done here is
     rolled back to the savepoint taken at the start, so the caller may still commit its other work."""
@@ -132,7 +133,7 @@ def run_import(
         if savepoint.is_active:
             savepoint.rollback()
         raise
-    if report.errors and skip_bad:
+    if report.errors and skip_bad and write_rejects:
         target = reject_file or Path(name).with_suffix(".rejects.csv")
         report.reject_file = str(_write_rejects(report, source, sheet, target))
     return report

@@ -1,0 +1,297 @@
+"""The import pipeline end to end: files in both header languages and encodings, the bad-row corpus with
+line, column and reason, all-or-nothing, --skip-bad and its reject file, idempotence, positions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from core.models import Unit
+from core.timeutil import CHINA
+from fleet.models import Position, TripOrder, Vehicle
+from ingest.importer import run_import
+
+UNITS_ZH = [["单位名称", "类型"], ["城关镇", "乡镇"], ["县财政局", "县直单位"], ["县教育局", "县直"]]
+
+
+def write_csv(path: Path, rows: list[list[object]], encoding: str = "utf-8") -> Path:
+    with path.open("w", newline="", encoding=encoding) as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list[object]], title: str | None = None) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    if title:
+        ws.append([title])
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(rows[0]))
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def county(session: Session, tmp_path: Path) -> None:
+    """Units (GBK CSV, Chinese headers) and vehicles (XLSX, English headers under a merged title row)."""
+    assert run_import(session, "units", write_csv(tmp_path / "units.csv", UNITS_ZH, "gbk")).committed
+    vehicles = [
+        ["plate", "unit", "model", "tracker_id", "status", "acquired_on"],
+        ["晋MA1234", "城关镇", "帕萨特", "013900000001", "在用", 43466],  # Excel serial date: 2019-01-01
+        ["晋M A5678", "县财政局", "凯美瑞", "013900000002", "in service", "2020/3/1"],
+        ["晋M·D12345", "县教育局", "比亚迪", "013900000003", "在用", "2021年5月6日"],
+    ]
+    report = run_import(
+        session, "vehicles", write_xlsx(tmp_path / "vehicles.xlsx", vehicles, "公务用车登记表")
+    )
+    assert report.committed, report.errors
+
+
+def test_registers_import_and_a_second_import_changes_nothing(session: Session, tmp_path: Path) -> None:
+    county(session, tmp_path)
+    plates = sorted(session.exec(select(Vehicle.plate)).all())
+    assert plates == ["晋M·A1234", "晋M·A5678", "晋M·D12345"]
+    v = session.exec(select(Vehicle).where(Vehicle.plate == "晋M·A1234")).one()
+    assert str(v.acquired_on) == "2019-01-01"
+    again = run_import(session, "vehicles", tmp_path / "vehicles.xlsx")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    units_again = run_import(session, "units", tmp_path / "units.csv")
+    assert (units_again.inserted, units_again.unchanged) == (0, 3)
+
+
+def test_gbk_and_utf8_files_give_identical_rows(session: Session, tmp_path: Path) -> None:
+    rows = [*UNITS_ZH, ["南卫乡", "乡镇"]]
+    run_import(session, "units", write_csv(tmp_path / "gbk.csv", rows, "gbk"))
+    first = sorted((u.name, u.kind) for u in session.exec(select(Unit)).all())
+    utf8 = run_import(session, "units", write_csv(tmp_path / "utf8.csv", rows, "utf-8-sig"))
+    assert utf8.inserted == 0 and utf8.unchanged == len(rows) - 1
+    assert sorted((u.name, u.kind) for u in session.exec(select(Unit)).all()) == first
+
+
+ORDERS_HEADER = [
+    "申请单号",
+    "车牌号",
+    "单位",
+    "申请人",
+    "驾驶员",
+    "事由",
+    "目的地",
+    "计划出发",
+    "计划返回",
+    "审批状态",
+]
+
+
+def orders_file(tmp_path: Path) -> Path:
+    rows = [
+        ORDERS_HEADER,
+        [
+            "PC001",
+            "晋MA1234",
+            "城关镇",
+            "张三",
+            "李四",
+            "检查",
+            "南卫乡",
+            "2024-06-01 08:00",
+            "2024-06-01 12:00",
+            "已批准",
+        ],
+        [
+            "PC002",
+            "晋M·A9999",
+            "城关镇",
+            "张三",
+            "李四",
+            "检查",
+            "南卫乡",
+            "2024-06-01 08:00",
+            "2024-06-01 12:00",
+            "已批准",
+        ],
+        [
+            "PC003",
+            "晋MA1234",
+            "城关镇",
+            "张三",
+            "李四",
+            "检查",
+            "南卫乡",
+            "2024-13-01 08:00",
+            "2024-06-01 12:00",
+            "已批准",
+        ],
+        [
+            "PC004",
+            "晋MA5678",
+            "县财政局",
+            "王五",
+            "赵六",
+            "开会",
+            "市里",
+            "2024-06-02 09:00",
+            "2024-06-02 17:00",
+            "待审批",
+        ],
+        [
+            "PC004",
+            "晋MA5678",
+            "县财政局",
+            "王五",
+            "赵六",
+            "开会",
+            "省里",
+            "2024-06-02 09:00",
+            "2024-06-02 17:00",
+            "待审批",
+        ],
+        ["PC005", "晋MA5678", "县财政局", "王五", "赵六", "开会", "市里", "2024-06-03 09:00"],
+    ]
+    return write_csv(tmp_path / "orders.csv", rows, "gbk")
+
+
+def test_bad_rows_are_listed_with_line_column_and_reason_and_nothing_is_committed(
+    session: Session, tmp_path: Path
+) -> None:
+    county(session, tmp_path)
+    report = run_import(session, "orders", orders_file(tmp_path))
+    assert not report.committed
+    assert session.exec(select(func.count()).select_from(TripOrder)).one() == 0
+    by_line = {e.line: e for e in report.errors}
+    assert set(by_line) == {3, 4, 6, 7}
+    assert (by_line[3].column, by_line[3].header) == ("2", "车牌号")  # unknown plate
+    assert "晋M·A9999" in by_line[3].reason
+    assert (by_line[4].column, by_line[4].header) == ("8", "计划出发")  # month 13
+    assert by_line[6].column == "1" and "line 5" in by_line[6].reason  # same order no, other content
+    assert by_line[7].column == "9"  # truncated last line: ends before 计划返回
+    assert report.to_json()["rejected"] == 4
+    assert str(by_line[4]).startswith("line 4, column 8 (计划出发): ")
+
+
+def test_skip_bad_keeps_the_good_rows_and_writes_the_bad_ones(session: Session, tmp_path: Path) -> None:
+    county(session, tmp_path)
+    rejects = tmp_path / "rejects.csv"
+    report = run_import(session, "orders", orders_file(tmp_path), skip_bad=True, reject_file=rejects)
+    assert report.committed and report.inserted == 2
+    assert sorted(session.exec(select(TripOrder.order_no)).all()) == ["PC001", "PC004"]
+    with rejects.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][0].startswith("行号") and rows[0][-1].startswith("原因")
+    assert [r[0] for r in rows[1:]] == ["3", "4", "6", "7"]
+    assert rows[1][1:3] == ["PC002", "晋M·A9999"]  # the row as it was in the file
+    assert "晋M·A9999" in rows[1][-1]
+
+
+def test_positions_drop_implausible_fixes_and_count_duplicates(session: Session, tmp_path: Path) -> None:
+    county(session, tmp_path)
+    now = datetime.now(UTC).astimezone(CHINA)  # a file's times are China time
+    t0 = (now - timedelta(days=1)).replace(microsecond=0)
+    fmt = "%Y-%m-%d %H:%M:%S"
+    rows: list[list[object]] = [["终端号", "定位时间", "经度", "纬度", "速度(km/h)", "方向", "ACC"]]
+    for i in range(5):
+        rows.append(["013900000001", (t0 + timedelta(minutes=5 * i)).strftime(fmt), 111.0, 35.0, 0, 90, "关"])
+    rows.append(rows[1])  # the same row twice: stored once
+    rows.append(["013900000001", (t0 + timedelta(minutes=31)).strftime(fmt), 0, 0, 0, 0, "关"])
+    rows.append(["013900000001", (now + timedelta(days=2)).strftime(fmt), 111.0, 35.0, 0, 0, "关"])
+    path = write_csv(tmp_path / "pos.csv", rows)
+    report = run_import(session, "positions", path)
+    assert report.committed, report.errors
+    assert report.inserted == 5
+    assert report.duplicates == 1
+    assert dict(report.dropped) == {"zero_position": 1, "future_time": 1}
+    assert report.read == 8
+    again = run_import(session, "positions", path)
+    assert again.inserted == 0 and again.duplicates == 6
+
+
+def test_an_unknown_tracker_is_a_bad_row(session: Session, tmp_path: Path) -> None:
+    county(session, tmp_path)
+    rows = [["终端号", "定位时间", "经度", "纬度", "速度"], ["999", "2024-06-01 08:00:00", 111, 35, 0]]
+    report = run_import(session, "positions", write_csv(tmp_path / "p.csv", rows))
+    assert not report.committed
+    assert [(e.line, e.column, e.header) for e in report.errors] == [(2, "1", "终端号")]
+    assert session.exec(select(func.count()).select_from(Position)).one() == 0
+
+
+def gongwu(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gongwu", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+def test_cli_json_report_and_exit_code(tmp_path: Path) -> None:
+    env = {"GONGWU_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    assert gongwu("init", env=env, cwd=tmp_path).returncode == 0
+    write_csv(tmp_path / "units.csv", UNITS_ZH, "gbk")
+    ok = gongwu("import", "units", "units.csv", "--format", "json", env=env, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    body = json.loads(ok.stdout)
+    assert {k: body[k] for k in ("kind", "read", "inserted", "rejected")} == {
+        "kind": "units",
+        "read": 3,
+        "inserted": 3,
+        "rejected": 0,
+    }
+    orders_file(tmp_path)
+    bad = gongwu("import", "orders", "orders.csv", env=env, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "line 3, column 2 (车牌号)" in bad.stderr
+    assert "NOTHING committed" in bad.stdout
+    assert "Traceback" not in bad.stderr
+
+
+def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path) -> None:
+    from bench.gen import generate, write_positions_csv
+
+    env = {"GONGWU_DATABASE_URL": f"sqlite:///{tmp_path / 'kill.db'}"}
+    assert gongwu("init", env=env, cwd=tmp_path).returncode == 0
+    tracks = generate(150, 2, seed=3)
+    write_csv(tmp_path / "units.csv", [["name", "kind"], ["测试单位", "department"]])
+    write_csv(
+        tmp_path / "vehicles.csv",
+        [["plate", "unit", "tracker_id"]] + [[tr.plate, "测试单位", tr.device_id] for tr in tracks],
+    )
+    for kind in ("units", "vehicles"):
+        assert gongwu("import", kind, f"{kind}.csv", env=env, cwd=tmp_path).returncode == 0
+    rows = write_positions_csv(tracks, tmp_path / "pos.csv")
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gongwu", "import", "positions", "pos.csv"],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.5)  # well into reading and inserting
+    assert proc.poll() is None, "the import finished before it could be killed: use a bigger file"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+
+    from core.db import build_engine
+
+    engine = build_engine(env["GONGWU_DATABASE_URL"])
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(Position)).one() == 0
+    done = gongwu("import", "positions", "pos.csv", "--format", "json", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["inserted"] == rows
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(Position)).one() == rows
+    engine.dispose()
