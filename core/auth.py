@@ -453,6 +453,13 @@ class _MemoryThrottle:
 
 
 _throttle = _MemoryThrottle()
+
+
+def reset_throttle() -> None:
+    """Forget in-memory failures (tests; a restart does the same)."""
+    global _throttle
+    _throttle = _MemoryThrottle()
+
 ADDRESS_MAX_FAILURES = 30  # per client address and lock window, across usernames
 
 LOGIN_FAILED = "用户名或密码错误 wrong username or password"

@@ -145,6 +145,9 @@ class MeOut(BaseModel):
     unit_id: int | None
     unit: str | None
     permissions: list[str]
+    csrf_token: str | None = Field(
+        default=None, description="signed in by the session cookie: send it as X-CSRF-Token on changes"
+    )
 
 
 class TokenPublic(BaseModel):
@@ -186,6 +189,7 @@ def me(request: Request, session: SessionDep, principal: PrincipalDep) -> MeOut:
         unit_id=user.unit_id,
         unit=unit.name if unit else None,
         permissions=request.app.state.permissions.of_role(user.role),
+        csrf_token=csrf_token(request, session, principal) or None,
     )
 
 
