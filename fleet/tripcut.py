@@ -436,7 +436,7 @@ def cut_many(
     st = np.asarray(starts, dtype=np.int64)
     if not (len(la) == len(lo) == len(sp) == n):
         raise ValueError("t, lat, lon and speed_kmh must have the same length")
-    if len(st) == 0 or st[0] != 0 or np.any(np.diff(st) < 0) or st[-1] > n:
+    if len(st) == 0 or st[0] != 0 or np.any(st[1:] < st[:-1]) or st[-1] > n:
         raise ValueError("starts must begin with 0 and not decrease")
     optional = {}
     for name, arr in (("ignition", ignition), ("odometer_m", odometer_m), ("valid", valid)):
@@ -447,11 +447,11 @@ def cut_many(
             optional[name] = col
     # Whole devices in blocks of about BLOCK fixes: the temporaries stay small (cache-sized, reused by the
     # allocator instead of fresh pages) and memory stays bounded whatever the input's size.
-    ends = np.append(st[1:], n)
+    ends = np.concatenate((st[1:], [n]))
     out: list[CutResult] = []
     d = 0
     while d < len(st):
-        e = int(np.searchsorted(ends, st[d] + BLOCK, side="right"))
+        e = int(ends.searchsorted(st[d] + BLOCK, side="right"))
         e = max(e, d + 1)
         a, b = int(st[d]), int(ends[e - 1])
         part = {k: v[a:b] for k, v in optional.items()}
@@ -478,18 +478,18 @@ def _cut_block(
     keep &= np.isfinite(lo)
     if "valid" in optional:
         keep &= optional["valid"]
-    bounds = np.append(st, n)
+    bounds = np.concatenate((st, [n]))
     if keep.all():
         idx = np.arange(n)
-        kept = np.diff(bounds)
+        kept = bounds[1:] - bounds[:-1]
         c = _Fixes(idx + offset, tt, la, lo, sp, kept)
     else:
-        idx = np.flatnonzero(keep)
-        ck = np.concatenate(([0], np.cumsum(keep)))
+        idx = keep.nonzero()[0]
+        ck = np.concatenate(([0], keep.cumsum()))
         kept = ck[bounds[1:]] - ck[bounds[:-1]]
         c = _Fixes(idx + offset, tt[idx], la[idx], lo[idx], sp[idx], kept)
         c.owned = True
-    invalid = np.diff(bounds) - kept
+    invalid = bounds[1:] - bounds[:-1] - kept
     if len(c.t) > 1 and np.any((c.t[1:] < c.t[:-1]) & ~c.devstart[1:]):
         raise ValueError("fixes must be in time order within each device")
     ign = optional["ignition"][idx] if "ignition" in optional else None
@@ -510,7 +510,7 @@ class _Fixes:
     def __init__(self, idx: Array, t: Array, lat: Array, lon: Array, sp: Array, per_dev: Array):
         self.idx, self.t, self.lat, self.lon, self.sp = idx, t, lat, lon, sp
         self.ndev = len(per_dev)
-        self.ends = np.cumsum(per_dev)  # one past each device's last fix
+        self.ends = per_dev.cumsum()  # one past each device's last fix
         self.starts = self.ends - per_dev
         nonempty = per_dev > 0
         self.first, self.last = self.starts[nonempty], self.ends[nonempty] - 1
@@ -574,27 +574,27 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
     two *= 0.25
     # While driving the fixes either side are far apart too: there a spike is a detour of ≥ 2 radius that
     # would need a much higher speed than the vehicle reports around it.
-    j = np.flatnonzero(excursion >= r2)
+    j = (excursion >= r2).nonzero()[0]
     out_back = np.sqrt(leg[j]) + np.sqrt(leg[j + 1])
     detour = out_back - np.sqrt(two[j]) >= 2.0 * radius
     j, out_back = j[detour], out_back[detour]
     needed_kmh = out_back / np.maximum(c.t[j + 2] - c.t[j], 1) * 3.6
     reported = np.fmax(np.fmax(c.sp[j], c.sp[j + 2]), 0.0)  # NaN: unknown, taken as 0
     single[j[needed_kmh >= 1.5 * reported + 20.0]] = True
-    cand = np.flatnonzero(single) + 1
+    cand = single.nonzero()[0] + 1
     spike = np.zeros(n, dtype=bool)
     spike[cand[c.dev[cand - 1] == c.dev[cand + 1]]] = True
     if n >= 4:
         # Pairs (i, i+1) between p = i-1 and q = i+2: only where p and q are close and both outer legs long.
         three = dist2(3)
-        i = np.flatnonzero((three < r2) & (leg[:-2] >= r2) & (leg[2:] >= r2)) + 1
+        i = ((three < r2) & (leg[:-2] >= r2) & (leg[2:] >= r2)).nonzero()[0] + 1
         p, q = i - 1, i + 2
         base = three[p]
         ex = np.minimum(np.minimum(leg[p], two[p]), np.minimum(two[i], leg[i + 1]))
         pair = i[(ex >= r2) & (4.0 * base <= ex) & (c.dev[p] == c.dev[q])]
         spike[pair] = True
         spike[pair + 1] = True
-    where = np.flatnonzero(spike)
+    where = spike.nonzero()[0]
     if len(where) == 0:
         return where
     src = where - 1
@@ -626,7 +626,7 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
     t, devstart, first, last = c.t, c.devstart, c.first, c.last
     legs = _legs_m(c.lat, c.lon)
     legs[devstart] = 0.0
-    cd = np.cumsum(legs)  # never decreases, over all devices
+    cd = legs.cumsum()  # never decreases, over all devices
     dt = np.empty(n, dtype=np.int64)
     dt[0] = 0
     np.subtract(t[1:], t[:-1], out=dt[1:])
@@ -680,44 +680,36 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
         far[1:] &= ~moving[1:] & ~moving[:-1]
         brk |= far
     brk[0] = True
-    rs = np.flatnonzero(brk)
-    re = np.append(rs[1:], n) - 1
+    rs = brk.nonzero()[0]
+    re = np.concatenate((rs[1:], [n])) - 1
     rm = moving[rs]
 
     def run_of(i: int) -> int:
-        return int(np.searchsorted(rs, i, side="right")) - 1
+        return int(rs.searchsorted(i, side="right")) - 1
 
     # Trip-start candidates: moving runs that would confirm, and at which fix.
     mr, mre = rs[rm], re[rm]
-    by_time = np.searchsorted(tg, tg[mr] + p.min_trip_duration_s)
-    sc = np.maximum(np.minimum(by_time, np.searchsorted(cd, cd[mr] + p.min_trip_distance_m)), mr + 1)
+    by_time = tg.searchsorted(tg[mr] + p.min_trip_duration_s)
+    sc = np.maximum(np.minimum(by_time, cd.searchsorted(cd[mr] + p.min_trip_distance_m)), mr + 1)
     if drift and len(mr):
         sc = np.maximum(sc, mr + (p.drift_min_trip_fixes - 1))
     s_ok = sc <= mre
     # Stop candidates: stopped runs that would confirm, and at which fix.
     sr, sre = rs[~rm], re[~rm]
-    ec = np.searchsorted(tg, tg[sr] + p.min_parking_duration_s)
+    ec = tg.searchsorted(tg[sr] + p.min_parking_duration_s)
     if ign_off is not None and len(sr):
-        off = np.flatnonzero(ign_off)
+        off = ign_off.nonzero()[0]
         if len(off):
-            pos = np.searchsorted(off, sr + 1)
+            pos = off.searchsorted(sr + 1)
             ec = np.minimum(ec, np.where(pos < len(off), off[np.minimum(pos, len(off) - 1)], n))
     ec = np.maximum(ec, sr + 1)
     e_ok = ec <= sre
-    gi = np.flatnonzero(silence)
+    gi = silence.nonzero()[0]
 
     eff = np.concatenate((first, gi, sc[s_ok], ec[e_ok], last))
-    kind = np.concatenate(
-        (
-            np.full(len(first), _B),
-            np.full(len(gi), _G),
-            np.full(int(s_ok.sum()), _S),
-            np.full(int(e_ok.sum()), _E),
-            np.full(len(last), _D),
-        )
-    )
+    kind = np.repeat(np.arange(5), [len(first), len(gi), int(s_ok.sum()), int(e_ok.sum()), len(last)])
     at = np.concatenate((first, gi, mr[s_ok], sr[e_ok], last))
-    order = np.argsort(eff * 5 + kind, kind="stable")
+    order = (eff * 5 + kind).argsort(kind="stable")
 
     trips: _Spans = ([], [], [], [])
     stops: _Spans = ([], [], [], [])
@@ -756,8 +748,8 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
                 b = int(re[r])
                 a2 = e + 1
                 if a2 <= b:
-                    by_dist = int(np.searchsorted(cd, cd[a2] + p.min_trip_distance_m))
-                    c2 = max(a2 + 1, min(int(np.searchsorted(tg, tg[a2] + p.min_trip_duration_s)), by_dist))
+                    by_dist = int(cd.searchsorted(cd[a2] + p.min_trip_distance_m))
+                    c2 = max(a2 + 1, min(int(tg.searchsorted(tg[a2] + p.min_trip_duration_s)), by_dist))
                     if c2 <= b:
                         _add(stops, s_start, a2, False, False)
                         in_trip, t_start, t_open = True, a2, False
@@ -789,10 +781,10 @@ def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -
     ar = np.arange(n)
     fwd = ar + 1
     fwd[-1] = n - 1
-    short = np.flatnonzero(tg[1:] - tg[:-1] < w)
+    short = (tg[1:] - tg[:-1] < w).nonzero()[0]
     target = tg[short]
     target += w
-    fwd[short] = np.searchsorted(tg, target)
+    fwd[short] = tg.searchsorted(target)
     np.minimum(fwd, n - 1, out=fwd)
     span = tg[fwd]
     span -= tg
@@ -833,15 +825,15 @@ def _assemble(
         down = np.zeros(len(odo), dtype=bool)
         with np.errstate(invalid="ignore"):
             down[1:] = odo[1:] < odo[:-1]
-        cm = np.concatenate(([0], np.cumsum(missing)))
-        cdn = np.cumsum(down)
+        cm = np.concatenate(([0], missing.cumsum()))
+        cdn = down.cumsum()
         by_odo = (cm[te + 1] - cm[ts] == 0) & (cdn[te] - cdn[ts] == 0)
         dist = np.where(by_odo, odo[te] - odo[ts], dist)
     dur = c.t[te] - c.t[ts]
     avg = dist / np.maximum(dur, 1) * 3.6
     avg[dur <= 0] = 0.0
     if len(ts):
-        speeds = np.fmax(np.append(c.sp, 0.0), 0.0)  # NaN: unknown, taken as 0
+        speeds = np.fmax(np.concatenate((c.sp, [0.0])), 0.0)  # NaN: unknown, taken as 0
         cuts = np.empty(2 * len(ts), dtype=np.int64)
         cuts[0::2], cuts[1::2] = ts, te + 1
         vmax = np.maximum.reduceat(speeds, cuts)[0::2]
@@ -867,7 +859,7 @@ def _assemble(
     )
     all_trips = [Trip._make(row) for row in trip_rows]
 
-    order = np.argsort(np.asarray(stops[0], dtype=np.int64), kind="stable")
+    order = np.asarray(stops[0], dtype=np.int64).argsort(kind="stable")
     ss = np.asarray(stops[0], dtype=np.int64)[order]
     se = np.asarray(stops[1], dtype=np.int64)[order]
     stop_rows = zip(
@@ -884,8 +876,8 @@ def _assemble(
     )
     all_stops = [Stop._make(row) for row in stop_rows]
 
-    tb = np.searchsorted(c.dev[ts], np.arange(c.ndev + 1)).tolist() if len(ts) else [0] * (c.ndev + 1)
-    sb = np.searchsorted(c.dev[ss], np.arange(c.ndev + 1)).tolist() if len(ss) else [0] * (c.ndev + 1)
+    tb = c.dev[ts].searchsorted(np.arange(c.ndev + 1)).tolist() if len(ts) else [0] * (c.ndev + 1)
+    sb = c.dev[ss].searchsorted(np.arange(c.ndev + 1)).tolist() if len(ss) else [0] * (c.ndev + 1)
     used = (c.ends - c.starts - spikes_per_dev).tolist()
     inv, spk = invalid_per_dev.tolist(), spikes_per_dev.tolist()
     return [
