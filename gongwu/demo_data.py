@@ -202,7 +202,7 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
         )
         track = _Track(nrng, *bases[unit])
         # idle cars have been parked since well before the demo month
-        clock = _ts(day_list[0] - timedelta(days=20 if i in idle else 0), 0)
+        clock = _ts(day_list[0] - timedelta(days=40 if i in idle else 0), 0)
         silent_from = _ts(day_list[-5], 9 * 3600) if i in silent else None
         for d in day_list:
             outings = (

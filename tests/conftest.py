@@ -134,3 +134,35 @@ def env_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iter
     reset_settings()
     yield db_url
     reset_settings()
+
+
+@pytest.fixture
+def fresh_engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own, migrated, for code that commits (the nightly run, servers): a new SQLite
+    file, or a new database on the test PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    from gongwu import migrate
+
+    url = make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        eng = build_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        migrate.upgrade(eng)
+        yield eng
+        eng.dispose()
+        return
+    name = f"gongwu_t_{uuid.uuid4().hex[:10]}"
+    admin = build_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng = build_engine(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        migrate.upgrade(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
