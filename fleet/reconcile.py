@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -149,6 +149,45 @@ def _flags_by_key(session: Session, kind: str, keys: Sequence[str]) -> dict[str,
     return found
 
 
+class _FlagIndex:
+    """The stored flags of some keys as plain rows; an ORM object is loaded only for a flag that changes
+    (a nightly run re-checks thousands and changes few)."""
+
+    COLUMNS: tuple[Any, ...] = (
+        Flag.key,
+        Flag.id,
+        Flag.state,
+        Flag.resolved_reason,
+        Flag.detail,
+        Flag.trip_id,
+        Flag.order_id,
+        Flag.vehicle_id,
+        Flag.unit_id,
+        Flag.start_at,
+        Flag.end_at,
+    )
+
+    def __init__(self, session: Session, kind: str, keys: Sequence[str]) -> None:
+        self.session = session
+        self.rows: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            stmt = _select(*self.COLUMNS).where(Flag.kind == kind, col(Flag.key).in_(chunk))
+            for row in session.exec(stmt).all():
+                self.rows[row[0]] = dict(row._mapping)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def load(self, key: str) -> Flag:
+        flag = self.session.get(Flag, self.rows[key]["id"])
+        assert flag is not None
+        return flag
+
+    @staticmethod
+    def differs(row: dict[str, Any], values: dict[str, Any]) -> bool:
+        return any(row[k] != v for k, v in values.items())
+
+
 def _set(flag: Flag, **values: Any) -> bool:
     """Assign only what differs, so an unchanged flag is not written."""
     changed = False
@@ -202,6 +241,39 @@ def _raise(session: Session, tally: Tally, **values: Any) -> Flag:
     return flag
 
 
+class _NewFlags:
+    """Flags raised in bulk (thousands a night): one multi-row INSERT, not an ORM object each."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.rows: list[dict[str, Any]] = []
+        self.now = utcnow()
+
+    def add(self, **values: Any) -> None:
+        self.rows.append(
+            {
+                "trip_id": None,
+                "order_id": None,
+                "end_at": None,
+                "state": "open",
+                "raised_at": self.now,
+                "resolved_at": None,
+                "resolved_reason": "",
+                "review_status": None,
+                "review_comment": "",
+                "reviewed_by": None,
+                "reviewed_at": None,
+                **values,
+            }
+        )
+        self.tally.note("raised", values["kind"])
+
+    def insert(self, session: Session) -> None:
+        for chunk in _chunks(self.rows, 2000):
+            session.exec(insert(Flag), params=list(chunk))
+        self.rows = []
+
+
 # ------------------------------------------------------------------------------------ trips and orders
 
 
@@ -245,8 +317,8 @@ def _as_trips(rows: Sequence[Any]) -> _Trips:
         id=[r[0] for r in rows],
         vehicle=np.array([r[1] for r in rows], dtype=np.int64),
         device=[r[2] for r in rows],
-        start=np.array([to_ts(r[3]) for r in rows], dtype=np.int64),
-        end=np.array([to_ts(r[4]) for r in rows], dtype=np.int64),
+        start=np.array([r[3].timestamp() for r in rows], dtype=np.int64),
+        end=np.array([r[4].timestamp() for r in rows], dtype=np.int64),
         order_id=[r[5] for r in rows],
         unit=[r[6] for r in rows],
         km=[round(r[7] / 1000, 2) for r in rows],
@@ -282,8 +354,8 @@ def _as_orders(rows: Sequence[Any]) -> _Orders:
     return _Orders(
         id=[r[0] for r in rows],
         vehicle=np.array([r[1] for r in rows], dtype=np.int64),
-        start=np.array([to_ts(r[2]) for r in rows], dtype=np.int64),
-        end=np.array([to_ts(r[3]) for r in rows], dtype=np.int64),
+        start=np.array([r[2].timestamp() for r in rows], dtype=np.int64),
+        end=np.array([r[3].timestamp() for r in rows], dtype=np.int64),
         order_no=[r[4] for r in rows],
         unit=[r[5] for r in rows],
         status=[r[6] for r in rows],
@@ -355,13 +427,15 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
                 session.expire(obj, ["order_id"])
 
     keys = [_unreported_key(d, s) for d, s in zip(trips.device, trips.start.tolist(), strict=True)]
-    flags = _flags_by_key(session, UNREPORTED, keys)
+    flags = _FlagIndex(session, UNREPORTED, keys)
     now = utcnow()
+    new = _NewFlags(tally)
     for i, key in enumerate(keys):
-        flag, oid = flags.get(key), best[i]
+        row, oid = flags.get(key), best[i]
         if oid:
-            if flag is not None and flag.state == "open":
-                _resolve(session, tally, flag, now, f"{REASON_COVERED}: {order_no[oid]}", order_id=oid)
+            if row is not None and row["state"] == "open":
+                reason = f"{REASON_COVERED}: {order_no[oid]}"
+                _resolve(session, tally, flags.load(key), now, reason, order_id=oid)
             continue
         detail = {"km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat()}
         where = {
@@ -371,12 +445,15 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
             "start_at": from_ts(int(trips.start[i])),
             "end_at": from_ts(int(trips.end[i])),
         }
-        if flag is None:
-            _raise(session, tally, kind=UNREPORTED, key=key, detail=detail, **where)
-        elif flag.state == "resolved":
-            _reopen(session, tally, flag, order_id=None, detail=detail, **where)
-        elif _set(flag, detail=detail, **where):
+        if row is None:
+            new.add(kind=UNREPORTED, key=key, detail=detail, **where)
+        elif row["state"] == "resolved":
+            _reopen(session, tally, flags.load(key), order_id=None, detail=detail, **where)
+        elif _FlagIndex.differs(row, {"detail": detail, **where}):
+            flag = flags.load(key)
+            _set(flag, detail=detail, **where)
             session.add(flag)
+    new.insert(session)
     return best
 
 
@@ -502,13 +579,6 @@ def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarr
     return _match(trips, orders, rules).order_trips > 0
 
 
-def _fix_before(session: Session, device: str, ts: int) -> int | None:
-    """The last fix at or before ts."""
-    return session.exec(
-        select(func.max(Position.fix_ts)).where(Position.device_id == device, Position.fix_ts <= ts)
-    ).one()
-
-
 def _fix_after(session: Session, device: str, ts: int, before: int) -> int | None:
     """The first fix after ts and before `before`."""
     return session.exec(
@@ -518,13 +588,33 @@ def _fix_after(session: Session, device: str, ts: int, before: int) -> int | Non
     ).one()
 
 
-def _gap(session: Session, device: str, ws: int, we: int, as_of: int) -> tuple[int | None, int | None] | None:
-    """The tracker's quiet spell around the window [ws, we]: (last fix before it or None if never heard,
-    first fix after it or None if still quiet at as_of). None when a fix lies in the window."""
-    last = _fix_before(session, device, min(we, as_of - 1))
-    if last is not None and last >= ws:
-        return None
-    return last, _fix_after(session, device, we, as_of)
+def _gaps(
+    session: Session, windows: Sequence[tuple[int, str, int, int]], as_of: int
+) -> dict[int, tuple[int | None, int | None] | None]:
+    """Per window (key, device, ws, we): the tracker's quiet spell around it — (last fix before it, None if
+    never heard; first fix after it, None if still quiet at as_of) — or None when a fix lies in the
+    window. Two index seeks per window, a few hundred windows per statement."""
+    found: dict[int, tuple[int | None, int | None] | None] = {}
+    table = Position.__tablename__
+    for chunk in _chunks(windows, 400):  # SQLite allows 500 terms in a compound SELECT
+        # Plain SQL: a few hundred literal rows would cost more to build as an expression than to run.
+        rows = " UNION ALL ".join(
+            f"SELECT CAST(:k{i} AS BIGINT), CAST(:d{i} AS VARCHAR(32)), CAST(:w{i} AS BIGINT)"
+            for i in range(len(chunk))
+        )
+        params: dict[str, Any] = {"as_of": as_of}
+        for i, (k, d, _, we) in enumerate(chunk):
+            params |= {f"k{i}": k, f"d{i}": d, f"w{i}": min(we, as_of - 1)}
+        stmt = text(
+            f"WITH w(k, d, we) AS ({rows}) SELECT w.k,"
+            f" (SELECT max(p.fix_ts) FROM {table} p WHERE p.device_id = w.d AND p.fix_ts <= w.we),"
+            f" (SELECT min(p.fix_ts) FROM {table} p WHERE p.device_id = w.d AND p.fix_ts > w.we"
+            " AND p.fix_ts < :as_of) FROM w"
+        )
+        starts = {k: ws for k, _, ws, _ in chunk}
+        for k, last, spoke in session.exec(stmt, params=params).all():  # type: ignore[call-overload]
+            found[k] = None if last is not None and last >= starts[k] else (last, spoke)
+    return found
 
 
 def _check_orders(
@@ -539,10 +629,11 @@ def _check_orders(
     if not orders.id:
         return
     has_trip = _order_has_trip(session, orders, rules)
-    flags = _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])
+    flags = _FlagIndex(session, WITHOUT_TRACK, [str(i) for i in orders.id])
     now = utcnow()
+    judged: list[tuple[int, _Vehicle, int, int]] = []  # orders without a trip whose window has passed
     for i, oid in enumerate(orders.id):
-        flag = flags.get(str(oid))
+        row = flags.get(str(oid))
         vehicle = vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
         reason = ""
@@ -555,23 +646,32 @@ def _check_orders(
         elif closes > as_of or vehicle is None:
             continue  # a judgement as of an earlier day: leave it to the later one
         if reason:
-            if flag is not None and flag.state == "open":
-                _resolve(session, tally, flag, now, reason)
+            if row is not None and row["state"] == "open":
+                _resolve(session, tally, flags.load(str(oid)), now, reason)
             continue
         assert vehicle is not None
-        if not vehicle.tracker_id:
-            continue  # no tracker, no track to expect
-        ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
-        in_service = vehicle.status == "in_service"
-        gap = _gap(session, vehicle.tracker_id, ws, we, as_of) if in_service else None
+        if vehicle.tracker_id:  # no tracker, no track to expect
+            judged.append((i, vehicle, int(orders.start[i]) - rules.lead_s, closes))
+
+    with session.no_autoflush:
+        gaps = _gaps(
+            session,
+            [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
+            as_of,
+        )
+    new = _NewFlags(tally)
+    for i, vehicle, ws, we in judged:
+        oid = orders.id[i]
+        row = flags.get(str(oid))
+        gap = gaps.get(i)
         if gap is not None:
             last, spoke = gap
             quiet = (spoke if spoke is not None else as_of) - last if last is not None else None
             if quiet is None or quiet >= rules.silent_s:
                 # The car may well have driven while its tracker was silent: list the order there.
                 spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
-                if flag is not None and flag.state == "open":
-                    _resolve(session, tally, flag, now, REASON_SILENT)
+                if row is not None and row["state"] == "open":
+                    _resolve(session, tally, flags.load(str(oid)), now, REASON_SILENT)
                 continue
             if spoke is None:
                 continue  # quiet since before the window, not yet silent: judged when it speaks again
@@ -587,13 +687,16 @@ def _check_orders(
             "start_at": from_ts(int(orders.start[i])),
             "end_at": from_ts(int(orders.end[i])),
         }
-        if flag is None:
-            _raise(session, tally, kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
-        elif flag.state == "resolved":
-            if flag.resolved_reason != REASON_SILENT:
-                _reopen(session, tally, flag, detail=detail, **where)
-        elif _set(flag, detail=detail, **where):
+        if row is None:
+            new.add(kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
+        elif row["state"] == "resolved":
+            if row["resolved_reason"] != REASON_SILENT:
+                _reopen(session, tally, flags.load(str(oid)), detail=detail, **where)
+        elif _FlagIndex.differs(row, {"detail": detail, **where}):
+            flag = flags.load(str(oid))
+            _set(flag, detail=detail, **where)
             session.add(flag)
+    new.insert(session)
 
 
 # ---------------------------------------------------------------------------------- idle and silent
@@ -882,8 +985,8 @@ def recheck_orders(
     trips += [r for r in near if r[5] is not None or r[0] in flagged]
     _rematch(session, _as_trips(trips), rules, tally)
     session.flush()
-    flags = _flags_by_key(session, WITHOUT_TRACK, [str(i) for i in orders.id])
-    keep = [i for i, oid in enumerate(orders.id) if str(oid) in flags]
+    owt = _FlagIndex(session, WITHOUT_TRACK, [str(i) for i in orders.id]).rows
+    keep = [i for i, oid in enumerate(orders.id) if str(oid) in owt]
     if keep:
         subset = _Orders(
             id=[orders.id[i] for i in keep],

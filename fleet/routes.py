@@ -306,3 +306,22 @@ def bulletin(
 def expense_sheet(session: SessionDep, year: int) -> dict[str, Any]:
     """出行费用单 of a year, one row per order, and the operating cost and cost per km per vehicle."""
     return reports.expense_sheet(session, year)
+
+
+# The permission each route of this module needs (gongwu/permissions.py holds THE table; these are the
+# routes added for issue 10, for it to take over).
+ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/flags"): "fleet:county",
+    ("GET", "/api/v1/flags/{flag_id}"): "fleet:county",
+    ("POST", "/api/v1/flags/review"): "fleet:review",
+    ("POST", "/api/v1/flags/{flag_id}/review"): "fleet:review",
+    ("POST", "/api/v1/orders"): "fleet:write",
+    ("PATCH", "/api/v1/orders/{order_id}"): "fleet:write",
+    ("POST", "/api/v1/orders/{order_id}/cancel"): "fleet:write",
+    ("GET", "/api/v1/orders/{order_id}/expense"): "fleet:county",
+    ("PUT", "/api/v1/orders/{order_id}/expense"): "fleet:write",
+    ("POST", "/api/v1/vehicles/{vehicle_id}/propose-disposal"): "fleet:write",
+    ("GET", "/api/v1/reports/units"): "fleet:county",
+    ("GET", "/api/v1/reports/bulletin"): "fleet:county",
+    ("GET", "/api/v1/reports/expenses"): "fleet:county",
+}
