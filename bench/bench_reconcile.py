@@ -157,7 +157,8 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
         )
     print(
         f"{label}: {sizes['vehicles']} vehicles, {day_trips} trips and {day_orders} orders on {DAY} "
-        f"({sizes['trips']} trips, {sizes['orders']} orders, {sizes['fixes']} fixes stored; set-up {setup:.1f} s)"
+        f"({sizes['trips']} trips, {sizes['orders']} orders, {sizes['fixes']} fixes stored; "
+        f"set-up {setup:.1f} s)"
     )
     rules = reconcile.Rules()
     with Session(engine) as s:
@@ -172,12 +173,13 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
             s.commit()
             seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         print(
-            f"  {attempt} {DAY}: {seconds:.2f} s (CPU {cpu:.2f} s) — trips {counts['trips']}, covered {counts['covered']}, "
-            f"raised {counts['raised']}, resolved {counts['resolved']}"
+            f"  {attempt} {DAY}: {seconds:.2f} s (CPU {cpu:.2f} s) — trips {counts['trips']}, "
+            f"covered {counts['covered']}, raised {counts['raised']}, resolved {counts['resolved']}"
         )
     with Session(engine) as s:
         kinds = Counter(
-            k for (k,) in s.exec(select(Flag.kind).where(Flag.state == "open")).all()  # type: ignore[call-overload]
+            k
+            for (k,) in s.exec(select(Flag.kind).where(Flag.state == "open")).all()  # type: ignore[call-overload]
         )
     print("  open flags: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
 
