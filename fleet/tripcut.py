@@ -460,7 +460,7 @@ def cut_many(
     return out
 
 
-BLOCK = 1 << 14
+BLOCK = 1 << 15
 
 
 def _cut_block(
@@ -650,7 +650,8 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
         ign_off[spikes] = False
     no_data = p.min_no_data_duration_s if p.min_no_data_duration_s > 0 else spacing
     if drift or p.motion_from_position:
-        displaced = _displaced(c, tg, p.drift_window_s, p.drift_radius_m, no_data)
+        starts = None if p.motion_from_position else moving
+        displaced = _displaced(c, tg, starts, p.drift_window_s, p.drift_radius_m, no_data)
         moving = displaced if p.motion_from_position else moving & displaced
     if len(spikes):
         moving[spikes] = False
@@ -769,42 +770,45 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
     return trips, stops, cd
 
 
-def _displaced(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -> Array:
-    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix up to
-    the first fix ``window`` seconds later (same device, not across a no-data silence). Parked jitter
-    never gets that far, so its fixes stay False."""
+def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: float, no_data: int) -> Array:
+    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix (one
+    of ``starts`` if given: windows from standing fixes add nothing a moving fix needs) up to the first
+    fix ``window`` seconds later, in the same device and not across a no-data silence. Parked jitter never
+    gets that far, so its fixes stay False."""
     x, y = c.x, c.y
     n = len(x)
     w = max(window, 1)
-    # The window of a fix whose next fix is already ≥ w later ends there (heartbeats, gaps): search
-    # only for the others.
-    ar = np.arange(n)
-    fwd = ar + 1
-    fwd[-1] = n - 1
-    short = (tg[1:] - tg[:-1] < w).nonzero()[0]
-    target = tg[short]
+    j = np.arange(n) if starts is None else starts.nonzero()[0]
+    # The window of a fix whose next fix is already ≥ w later ends there (heartbeats, gaps): search only
+    # for the others.
+    fwd = j + 1
+    np.minimum(fwd, n - 1, out=fwd)
+    span = tg[fwd]
+    span -= tg[j]
+    short = (span < w).nonzero()[0]
+    target = tg[j[short]]
     target += w
     fwd[short] = tg.searchsorted(target)
     np.minimum(fwd, n - 1, out=fwd)
     span = tg[fwd]
-    span -= tg
+    span -= tg[j]
     # Devices are further apart on tg than no_data, so this also keeps each window in its device.
     ok = span < no_data
     ok &= span >= w
     dx = x[fwd]
-    dx -= x
+    dx -= x[j]
     dx *= dx
     dy = y[fwd]
-    dy -= y
+    dy -= y[j]
     dy *= dy
     dx += dy
     ok &= dx >= radius * radius
     # Fix i is in some such window [j, fwd[j]), j ≤ i, iff the furthest end of those windows passes i. (The
     # window's last fix is left out: after a sparse heartbeat it may be the first fix standing.)
-    fwd -= 1
-    reach = np.where(ok, fwd, -1)
+    reach = np.full(n, -1)
+    reach[j[ok]] = fwd[ok] - 1
     np.maximum.accumulate(reach, out=reach)
-    return reach >= ar
+    return reach >= np.arange(n)
 
 
 def _assemble(
