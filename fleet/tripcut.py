@@ -805,10 +805,18 @@ def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: 
     ok &= dx >= radius * radius
     # Fix i is in some such window [j, fwd[j]), j ≤ i, iff the furthest end of those windows passes i. (The
     # window's last fix is left out: after a sparse heartbeat it may be the first fix standing.)
-    reach = np.full(n, -1)
-    reach[j[ok]] = fwd[ok] - 1
+    fwd -= 1
+    reach = np.where(ok, fwd, -1)
     np.maximum.accumulate(reach, out=reach)
-    return reach >= np.arange(n)
+    if starts is None:
+        return reach >= np.arange(n)
+    if len(j) == 0:
+        return np.zeros(n, dtype=bool)
+    last_start = starts.cumsum()  # 1 + the index into j of the last window start at or before each fix
+    last_start -= 1
+    covered = reach[np.maximum(last_start, 0)] >= np.arange(n)
+    covered &= last_start >= 0
+    return covered
 
 
 def _assemble(
