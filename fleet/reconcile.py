@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -50,6 +50,10 @@ MAX_ORDER_DAYS = 31
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
 MAX_TRIP_S = 3 * 86400
+# How far back each nightly run re-checks open flags for a late order or a track that came late. Older
+# ones are re-checked when an order is entered through the API or an import (recheck_orders), or when
+# their day is reconciled again.
+RECHECK_DAYS = 92
 
 REASON_COVERED = "补单已覆盖 a late order covers the trip"
 REASON_TRACK_FOUND = "已找到轨迹 a trip of the vehicle is now covered by the order"
@@ -362,27 +366,57 @@ def _as_orders(rows: Sequence[Any]) -> _Orders:
     )
 
 
-def _approved_orders_around(session: Session, trips: _Trips, rules: Rules) -> _Orders:
-    """Every approved order whose padded window can touch one of the trips: per chunk of vehicles, the
-    orders starting in the chunk's time range (the composite index (vehicle, planned start) serves it)."""
-    by_vehicle: dict[int, tuple[int, int]] = {}
-    for v, s, e in zip(trips.vehicle.tolist(), trips.start.tolist(), trips.end.tolist(), strict=True):
-        lo, hi = by_vehicle.get(v, (s, e))
-        by_vehicle[v] = (min(lo, s), max(hi, e))
+def _spans(vehicles: Sequence[int], starts: Sequence[int], ends: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Per vehicle, its intervals merged where they lie within two days of each other: (vehicle, lo, hi).
+    One look-up per span keeps an old open flag from widening the range read for other vehicles."""
+    spans: list[tuple[int, int, int]] = []
+    for v, lo, hi in sorted(zip(vehicles, starts, ends, strict=True)):
+        if spans and spans[-1][0] == v and lo - spans[-1][2] <= 2 * 86400:
+            spans[-1] = (v, spans[-1][1], max(spans[-1][2], hi))
+        else:
+            spans.append((v, lo, hi))
+    return spans
+
+
+def _by_spans(
+    session: Session,
+    stmt: Any,
+    vehicle: Any,
+    spans: Sequence[tuple[int, int, int]],
+    within: Callable[[int, int], list[Any]],
+) -> list[Any]:
+    """Rows of `stmt` of the spans' vehicles and times (a superset): spans close in time are read together,
+    per chunk of vehicles, with the conditions `within(lo, hi)` of their common range — each a range of
+    the composite (vehicle, time) index. A night's trips make one group; old open flags a few more."""
     rows: list[Any] = []
-    for chunk in _chunks(sorted(by_vehicle)):
-        t0 = min(by_vehicle[v][0] for v in chunk)
-        t1 = max(by_vehicle[v][1] for v in chunk)
-        rows += session.exec(
-            _select(*_ORDER_COLS).where(
-                col(TripOrder.vehicle_id).in_(chunk),
-                TripOrder.status == "approved",
-                col(TripOrder.planned_start_at) >= from_ts(t0 - rules.lag_s - MAX_ORDER_S),
-                col(TripOrder.planned_start_at) <= from_ts(t1 + rules.lead_s),
-                col(TripOrder.planned_end_at) >= from_ts(t0 - rules.lag_s),
-            )
-        ).all()
-    return _as_orders(rows)
+    groups: list[list[tuple[int, int, int]]] = []
+    top = 0  # the latest end in the current group
+    for span in sorted(spans, key=lambda x: x[1]):
+        if not groups or max(top, span[2]) - groups[-1][0][1] > 3 * 86400:
+            groups.append([])
+            top = span[2]
+        groups[-1].append(span)
+        top = max(top, span[2])
+    for group in groups:
+        lo, hi = group[0][1], max(g[2] for g in group)
+        for chunk in _chunks(sorted({g[0] for g in group})):
+            rows += session.exec(stmt.where(col(vehicle).in_(chunk), *within(lo, hi))).all()
+    return rows
+
+
+def _approved_orders_around(session: Session, trips: _Trips, rules: Rules) -> _Orders:
+    """Every approved order whose padded window can touch one of the trips."""
+    spans = _spans(trips.vehicle.tolist(), trips.start.tolist(), trips.end.tolist())
+
+    def within(lo: int, hi: int) -> list[Any]:
+        return [
+            col(TripOrder.planned_start_at) >= from_ts(lo - rules.lag_s - MAX_ORDER_S),
+            col(TripOrder.planned_start_at) <= from_ts(hi + rules.lead_s),
+            col(TripOrder.planned_end_at) >= from_ts(lo - rules.lag_s),
+        ]
+
+    stmt = _select(*_ORDER_COLS).where(TripOrder.status == "approved")
+    return _as_orders(_by_spans(session, stmt, TripOrder.vehicle_id, spans, within))
 
 
 def _match(trips: _Trips, orders: _Orders, rules: Rules) -> matching.MatchResult:
@@ -457,16 +491,19 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
     return best
 
 
-def _trips_to_recheck(session: Session, day: date | None) -> list[Any]:
-    """Trips of other days whose cover may have changed: open unreported_trip flags (a late order) and
-    trips whose stored order is no longer approved (cancelled after the fact)."""
+def _trips_to_recheck(session: Session, day: date) -> list[Any]:
+    """Trips of other days whose cover may have changed: those with an open unreported_trip flag of the
+    last RECHECK_DAYS (a late order) and those whose stored order is no longer approved (cancelled after
+    the fact)."""
+    since = day_bounds(day)[0] - timedelta(days=RECHECK_DAYS)
     open_flagged = _trip_select().join(Flag, col(Flag.trip_id) == col(Trip.id))
-    open_flagged = open_flagged.where(Flag.kind == UNREPORTED, Flag.state == "open")
+    open_flagged = open_flagged.where(
+        Flag.kind == UNREPORTED, Flag.state == "open", col(Flag.start_at) >= since
+    )
     lost_order = _trip_select().join(TripOrder, col(TripOrder.id) == col(Trip.order_id))
     lost_order = lost_order.where(TripOrder.status != "approved")
-    if day is not None:
-        open_flagged = open_flagged.where(Trip.service_day != day)
-        lost_order = lost_order.where(Trip.service_day != day)
+    open_flagged = open_flagged.where(Trip.service_day != day)
+    lost_order = lost_order.where(Trip.service_day != day)
     return list(session.exec(open_flagged).all()) + list(session.exec(lost_order).all())
 
 
@@ -501,7 +538,11 @@ def _orders_to_check(
     rows += session.exec(
         _select(*_ORDER_COLS)
         .join(Flag, col(Flag.order_id) == col(TripOrder.id))
-        .where(Flag.kind == WITHOUT_TRACK, Flag.state == "open")
+        .where(
+            Flag.kind == WITHOUT_TRACK,
+            Flag.state == "open",
+            col(Flag.start_at) >= from_ts(day_from - RECHECK_DAYS * 86400),
+        )
     ).all()
     rows += _orders_in_gaps(session, vehicles, rules, day_from, as_of)
     return _as_orders(rows)
@@ -529,45 +570,35 @@ def _orders_in_gaps(
             gaps[vid].append((lb if lb is not None else floor, nd))
         if lt is None or as_of - lt >= rules.silent_s:
             gaps[vid].append((lt if lt is not None else floor, as_of))
+    spans = [(v, a, b) for v, pairs in gaps.items() for a, b in pairs]
+
+    def within(lo: int, hi: int) -> list[Any]:
+        return [col(TripOrder.planned_start_at) > from_ts(lo), col(TripOrder.planned_start_at) < from_ts(hi)]
+
+    stmt = _select(*_ORDER_COLS).where(
+        TripOrder.status == "approved", col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s)
+    )
     found: list[Any] = []
-    for chunk in _chunks(sorted(gaps)):
-        t0 = min(a for v in chunk for a, _ in gaps[v])
-        t1 = max(b for v in chunk for _, b in gaps[v])
-        for row in session.exec(
-            _select(*_ORDER_COLS).where(
-                col(TripOrder.vehicle_id).in_(chunk),
-                TripOrder.status == "approved",
-                col(TripOrder.planned_start_at) > from_ts(t0),
-                col(TripOrder.planned_start_at) < from_ts(t1),
-                col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s),
-            )
-        ).all():
-            ws, we = to_ts(row[2]) - rules.lead_s, to_ts(row[3]) + rules.lag_s
-            if any(a < ws and we < b for a, b in gaps[row[1]]):
-                found.append(row)
+    for row in _by_spans(session, stmt, TripOrder.vehicle_id, spans, within):
+        ws, we = row[2].timestamp() - rules.lead_s, row[3].timestamp() + rules.lag_s
+        if any(a < ws and we < b for a, b in gaps[row[1]]):
+            found.append(row)
     return found
 
 
 def _trips_near(session: Session, orders: _Orders, rules: Rules) -> list[Any]:
     """The trips of the orders' vehicles that touch one of their padded windows (a superset)."""
     ws, we = orders.start - rules.lead_s, orders.end + rules.lag_s
-    by_vehicle: dict[int, tuple[int, int]] = {}
-    for v, s, e in zip(orders.vehicle.tolist(), ws.tolist(), we.tolist(), strict=True):
-        lo, hi = by_vehicle.get(v, (s, e))
-        by_vehicle[v] = (min(lo, s), max(hi, e))
-    rows: list[Any] = []
-    for chunk in _chunks(sorted(by_vehicle)):
-        t0 = min(by_vehicle[v][0] for v in chunk)
-        t1 = max(by_vehicle[v][1] for v in chunk)
-        rows += session.exec(
-            _trip_select().where(
-                col(Trip.vehicle_id).in_(chunk),
-                col(Trip.start_at) >= from_ts(t0 - MAX_TRIP_S),
-                col(Trip.start_at) <= from_ts(t1),
-                col(Trip.end_at) >= from_ts(t0),
-            )
-        ).all()
-    return rows
+    spans = _spans(orders.vehicle.tolist(), ws.tolist(), we.tolist())
+
+    def within(lo: int, hi: int) -> list[Any]:
+        return [
+            col(Trip.start_at) >= from_ts(lo - MAX_TRIP_S),
+            col(Trip.start_at) <= from_ts(hi),
+            col(Trip.end_at) >= from_ts(lo),
+        ]
+
+    return _by_spans(session, _trip_select(), Trip.vehicle_id, spans, within)
 
 
 def _order_has_trip(session: Session, orders: _Orders, rules: Rules) -> np.ndarray:
