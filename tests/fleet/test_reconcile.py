@@ -443,3 +443,26 @@ def test_vehicle_without_tracker_has_no_track_flags(session: Session) -> None:
     make_order(session, vehicle, planned_start_at=cn(6, 3, 9), planned_end_at=cn(6, 3, 10))
     counts = run(session, date(2024, 6, 3))
     assert counts["raised"] == 0
+
+
+def test_old_open_flags_are_rechecked_within_the_horizon(session: Session) -> None:
+    """A late order for a trip 60 days back is seen by the nightly run; one for a trip 100 days back is
+    seen when it is entered through the service (recheck_orders), not by every night's run."""
+    vehicle = make_vehicle(session, tracker_id="OLD1")
+    make_fixes(session, "OLD1", [cn(6, 3, 12)])
+    recent = make_trip(session, vehicle, cn(4, 4, 9), 30)  # 60 days before 3 June
+    old = make_trip(session, vehicle, cn(2, 24, 9), 30)  # 100 days before
+    today = make_trip(session, vehicle, cn(6, 3, 9), 30)
+    run(session, date(2024, 4, 4), date(2024, 2, 24))
+    assert session.exec(select(func.count()).select_from(Flag).where(Flag.state == "open")).one() == 2
+    late_recent = make_order(session, vehicle, planned_start_at=cn(4, 4, 8), planned_end_at=cn(4, 4, 10))
+    late_old = make_order(session, vehicle, planned_start_at=cn(2, 24, 8), planned_end_at=cn(2, 24, 10))
+    make_order(session, vehicle, planned_start_at=cn(6, 3, 8), planned_end_at=cn(6, 3, 10))
+    counts = run(session, date(2024, 6, 3))
+    assert counts["unreported_trip_resolved"] == 1 and counts["unreported_trip_raised"] == 0
+    by_trip = {f.trip_id: f for f in session.exec(select(Flag)).all()}
+    assert by_trip[recent.id].state == "resolved" and by_trip[old.id].state == "open"
+    assert today.id not in by_trip
+    reconcile.recheck_orders(session, [late_old.id, late_recent.id], rules=RULES)  # type: ignore[list-item]
+    session.refresh(by_trip[old.id])
+    assert by_trip[old.id].state == "resolved"
