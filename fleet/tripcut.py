@@ -529,13 +529,21 @@ class _Fixes:
         return self.xy()[1]
 
     def xy(self) -> tuple[Array, Array]:
-        """Local plane coordinates in metres, one cos(lat) per device: good enough for ~100 m thresholds."""
+        """Local plane coordinates in metres, one cos(lat) per device, in float32 from the block's first
+        fix: good to a metre, plenty for ~100 m thresholds, and half the memory traffic of float64."""
         if self._xy is None:
+            if len(self.t) == 0:
+                self._xy = (np.zeros(0, np.float32), np.zeros(0, np.float32))
+                return self._xy
             nonempty = self.ends > self.starts
             ref = np.zeros(self.ndev)
             ref[nonempty] = self.lat[self.first]
             k = np.pi / 180.0 * EARTH_RADIUS_M
-            self._xy = (self.lon * (k * np.cos(np.radians(ref)))[self.dev], self.lat * k)
+            x = self.lon - self.lon[0]
+            x *= (k * np.cos(np.radians(ref)))[self.dev]
+            y = self.lat - self.lat[0]
+            y *= k
+            self._xy = (x.astype(np.float32), y.astype(np.float32))
         return self._xy
 
     def own(self) -> None:
@@ -774,24 +782,27 @@ def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: 
     """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix (one
     of ``starts`` if given: windows from standing fixes add nothing a moving fix needs) up to the first
     fix ``window`` seconds later, in the same device and not across a no-data silence. Parked jitter never
-    gets that far, so its fixes stay False."""
+    gets that far, so its fixes stay False. (In place where possible: big temporaries cost page faults.)"""
     x, y = c.x, c.y
     n = len(x)
     w = max(window, 1)
     j = np.arange(n) if starts is None else starts.nonzero()[0]
+    if len(j) == 0:
+        return np.zeros(n, dtype=bool)
+    tg_j = tg[j]
     # The window of a fix whose next fix is already ≥ w later ends there (heartbeats, gaps): search only
     # for the others.
     fwd = j + 1
     np.minimum(fwd, n - 1, out=fwd)
     span = tg[fwd]
-    span -= tg[j]
+    span -= tg_j
     short = (span < w).nonzero()[0]
-    target = tg[j[short]]
+    target = tg_j[short]
     target += w
     fwd[short] = tg.searchsorted(target)
     np.minimum(fwd, n - 1, out=fwd)
-    span = tg[fwd]
-    span -= tg[j]
+    np.take(tg, fwd, out=span)
+    span -= tg_j
     # Devices are further apart on tg than no_data, so this also keeps each window in its device.
     ok = span < no_data
     ok &= span >= w
@@ -806,16 +817,16 @@ def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: 
     # Fix i is in some such window [j, fwd[j]), j ≤ i, iff the furthest end of those windows passes i. (The
     # window's last fix is left out: after a sparse heartbeat it may be the first fix standing.)
     fwd -= 1
-    reach = np.where(ok, fwd, -1)
-    np.maximum.accumulate(reach, out=reach)
+    np.copyto(fwd, -1, where=~ok)
+    np.maximum.accumulate(fwd, out=fwd)
+    ar = np.arange(n)
     if starts is None:
-        return reach >= np.arange(n)
-    if len(j) == 0:
-        return np.zeros(n, dtype=bool)
+        return fwd >= ar
     last_start = starts.cumsum()  # 1 + the index into j of the last window start at or before each fix
     last_start -= 1
-    covered = reach[np.maximum(last_start, 0)] >= np.arange(n)
-    covered &= last_start >= 0
+    covered = last_start >= 0
+    np.maximum(last_start, 0, out=last_start)
+    covered &= fwd[last_start] >= ar
     return covered
 
 
