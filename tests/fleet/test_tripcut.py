@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ from fleet.tripcut import (
     service_day,
 )
 
-CHINA_TZ = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
 T0 = int(datetime(2024, 6, 3, 8, 0, tzinfo=CHINA_TZ).timestamp())
 M_PER_DEG = 111_195.0
 CLASSIC = TripParams(drift_filter=False)
@@ -299,7 +300,7 @@ def test_use_ignition_ends_the_trip_when_acc_goes_off() -> None:
     acc = tr.arrays()["ignition"]
     for base in (CLASSIC, TripParams()):
         assert len(tr.cut(base, ignition=acc).trips) == 1
-        r = tr.cut(dataclass_replace(base, use_ignition=True), ignition=acc)
+        r = tr.cut(replaced(base, use_ignition=True), ignition=acc)
         assert [(t.start_idx, t.end_idx) for t in r.trips] == [(start1, end1), (start2, end2)]
 
 
@@ -313,7 +314,7 @@ def test_use_ignition_makes_trips_for_a_tracker_without_speed() -> None:
     no_speed = np.zeros(len(tr))
     assert cut(a["t"], a["lat"], a["lon"], no_speed, ignition=a["ignition"]).trips == []
     for base in (CLASSIC, TripParams()):
-        p = dataclass_replace(base, use_ignition=True)
+        p = replaced(base, use_ignition=True)
         r = cut(a["t"], a["lat"], a["lon"], no_speed, ignition=a["ignition"], params=p)
         assert [(t.start_idx, t.end_idx) for t in r.trips] == [(start, end)]
     # ACC as int8 with -1 for unknown falls back to speed on those fixes.
@@ -916,7 +917,8 @@ def test_mark_duplicate_times_keeps_the_first_of_each_time() -> None:
 # ---------------------------------------------------------------------------------------- parameters
 
 
-def dataclass_replace(p: TripParams, **kw: object) -> TripParams:
+def replaced(p: TripParams, **kw: object) -> TripParams:
+    """``p`` with some fields changed, through the per-vehicle override path."""
     return p.with_overrides(kw)
 
 
