@@ -354,6 +354,8 @@ class BatchWriter:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
         self.stats: Counter[str] = Counter()
+        self.log_every_s = 60.0
+        self._logged_at = time.monotonic()
 
     # -- devices -------------------------------------------------------------------------------------
 
@@ -443,6 +445,9 @@ class BatchWriter:
                 items.append(nxt)
                 n += len(nxt.records)
             self._write(items)
+            if time.monotonic() - self._logged_at >= self.log_every_s:
+                self._logged_at = time.monotonic()
+                log(logger, "feed writer", backlog=self.backlog, **dict(self.stats))
 
     def _write(self, items: list[_Item]) -> None:
         try:
