@@ -195,7 +195,11 @@ async def _serve_all(
             jt808 = await Jt808Server(writer).start(host, jt808_port)
         tasks = [asyncio.create_task(s.serve()) for s in servers]
         if on_ready is not None:
-            on_ready(lambda: loop.call_soon_threadsafe(stop))
+
+            def stop_from_any_thread() -> None:
+                loop.call_soon_threadsafe(stop)
+
+            on_ready(stop_from_any_thread)
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         stop()  # one ended (a signal, or a port in use): end all
         await asyncio.gather(*tasks, return_exceptions=True)
