@@ -18,7 +18,6 @@ can do the same way or with MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHO
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import time
 import warnings
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.gen import Track, concat, generate
+from core.perf import keep_freed_memory
 from fleet.tripcut import CutResult, TripParams, cut, cut_many
 
 
@@ -81,12 +81,7 @@ def movingpandas_row(tracks: list[Track], repeat: int) -> None:
 
 def tune_glibc_malloc() -> str | None:
     """Keep freed memory in the heap instead of giving it back: None if done, else why not."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        ok = libc.mallopt(-1, 256 << 20) == 1 and libc.mallopt(-3, 256 << 20) == 1  # TRIM, MMAP thresholds
-    except (OSError, AttributeError) as exc:
-        return str(exc)
-    return None if ok else "mallopt refused"
+    return keep_freed_memory()
 
 
 def main() -> None:

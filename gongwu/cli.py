@@ -110,8 +110,10 @@ from gongwu import (  # noqa: E402,F401
 
 def main() -> None:
     from core.logs import setup_logging
+    from core.perf import keep_freed_memory
 
     setup_logging()
+    keep_freed_memory()
     try:
         rc = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
         if isinstance(rc, int) and rc:
