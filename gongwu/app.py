@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 
 from core.access import authorize
 from core.db import check_connection, get_engine
@@ -23,6 +25,7 @@ from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
 
 API = "/api/v1"
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -51,6 +54,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.exception_handler(GongwuError)
     async def _gongwu_error(_request: Request, exc: GongwuError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.message}, headers=exc.headers)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # A number too large for its column (SQLite refuses to bind it, PostgreSQL's int4 overflows) or a
+        # value too long: the client's data, not a server fault. Never echo the SQL.
+        logger.warning("out-of-range value refused", extra={"kv": {"path": request.url.path}})
+        return JSONResponse(status_code=422, content={"detail": "数值超出范围 a value is out of range"})
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:

@@ -167,7 +167,8 @@ _ERROR = {
 
 def install(app: FastAPI, table: PermissionTable = TABLE) -> None:
     """Put the table on the app and document it in the OpenAPI schema: the bearer scheme (and the OAuth2
-    password flow of /docs' Authorize button), each operation's permission, and its 401/403 answers."""
+    password flow of /docs' Authorize button), each operation's permission, and its 401/403 answers; and
+    the 422 answers as they are (FastAPI's field errors or a domain rule's message)."""
     app.state.permissions = table
 
     def openapi() -> dict[str, Any]:
@@ -183,6 +184,11 @@ def install(app: FastAPI, table: PermissionTable = TABLE) -> None:
                 "flows": {"password": {"tokenUrl": f"{API}/auth/token", "scopes": {}}},
             },
         }
+        # A 422 is FastAPI's list of field errors or a domain rule's one-line message (ValidationFailed).
+        validation = schema["components"].get("schemas", {}).get("HTTPValidationError")
+        if validation:
+            listed = validation["properties"]["detail"]
+            validation["properties"]["detail"] = {"anyOf": [listed, {"type": "string"}], "title": "Detail"}
         for path, item in schema.get("paths", {}).items():
             for method, op in item.items():
                 permission = table.permission(method, path)

@@ -74,8 +74,16 @@ def app(engine: Engine, session: Session) -> FastAPI:
     )
 
     def _session() -> Iterator[Session]:
-        yield session
-        session.flush()
+        # One request, one savepoint: released when it succeeds, rolled back when it fails (as a request's
+        # transaction would be), so a failed request never leaves the test's session unusable.
+        request = session.begin_nested()
+        try:
+            yield session
+            session.flush()
+            request.commit()
+        except BaseException:
+            request.rollback()
+            raise
 
     application.dependency_overrides[get_session] = _session
     return application
