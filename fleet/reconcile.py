@@ -171,13 +171,32 @@ class _FlagIndex:
         Flag.end_at,
     )
 
-    def __init__(self, session: Session, kind: str, keys: Sequence[str]) -> None:
+    def __init__(self, session: Session, rows: Iterable[Any]) -> None:
         self.session = session
-        self.rows: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(set(keys))):
-            stmt = _select(*self.COLUMNS).where(Flag.kind == kind, col(Flag.key).in_(chunk))
-            for row in session.exec(stmt).all():
-                self.rows[row[0]] = dict(row._mapping)
+        self.rows: dict[str, dict[str, Any]] = {row[0]: dict(row._mapping) for row in rows}
+
+    # Looked up through the (vehicle, start) and order indexes rather than by key: a long IN list of
+    # strings is filtered row by row in PostgreSQL's generic plans.
+    @classmethod
+    def of_trips(cls, session: Session, trips: _Trips) -> _FlagIndex:
+        """unreported_trip flags of these trips (key: device and start; start_at: the trip's start)."""
+        starts = trips.start.tolist()
+        spans = _spans(trips.vehicle.tolist(), starts, starts)
+
+        def within(lo: int, hi: int) -> list[Any]:
+            return [col(Flag.start_at) >= from_ts(lo), col(Flag.start_at) <= from_ts(hi)]
+
+        stmt = _select(*cls.COLUMNS).where(Flag.kind == UNREPORTED)
+        return cls(session, _by_spans(session, stmt, Flag.vehicle_id, spans, within))
+
+    @classmethod
+    def of_orders(cls, session: Session, order_ids: Sequence[int]) -> _FlagIndex:
+        """order_without_track flags of these orders (key: the order id)."""
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(set(order_ids))):
+            stmt = _select(*cls.COLUMNS).where(Flag.kind == WITHOUT_TRACK, col(Flag.order_id).in_(chunk))
+            rows += session.exec(stmt).all()
+        return cls(session, rows)
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self.rows.get(key)
@@ -461,7 +480,7 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
                 session.expire(obj, ["order_id"])
 
     keys = [_unreported_key(d, s) for d, s in zip(trips.device, trips.start.tolist(), strict=True)]
-    flags = _FlagIndex(session, UNREPORTED, keys)
+    flags = _FlagIndex.of_trips(session, trips)
     now = utcnow()
     new = _NewFlags(tally)
     for i, key in enumerate(keys):
@@ -660,7 +679,7 @@ def _check_orders(
     if not orders.id:
         return
     has_trip = _order_has_trip(session, orders, rules)
-    flags = _FlagIndex(session, WITHOUT_TRACK, [str(i) for i in orders.id])
+    flags = _FlagIndex.of_orders(session, orders.id)
     now = utcnow()
     judged: list[tuple[int, _Vehicle, int, int]] = []  # orders without a trip whose window has passed
     for i, oid in enumerate(orders.id):
@@ -1016,7 +1035,7 @@ def recheck_orders(
     trips += [r for r in near if r[5] is not None or r[0] in flagged]
     _rematch(session, _as_trips(trips), rules, tally)
     session.flush()
-    owt = _FlagIndex(session, WITHOUT_TRACK, [str(i) for i in orders.id]).rows
+    owt = _FlagIndex.of_orders(session, orders.id).rows
     keep = [i for i, oid in enumerate(orders.id) if str(oid) in owt]
     if keep:
         subset = _Orders(
