@@ -31,6 +31,9 @@ _TEXT_LIMITS = {
     "destination": 200,
     "order_no": 40,
     "model": 100,
+    "name": 100,
+    "plate": 16,
+    "tracker_id": 32,
 }
 
 
@@ -345,7 +348,16 @@ def _required(result: ApplyResult, row: Row, name: str, label: str) -> Any:
     if value is None or value == "":
         result.issue(row, name, f"缺少{label} {name} missing")
         return None
-    return value
+    return value if _fits(result, row, name, value) else None
+
+
+def _fits(result: ApplyResult, row: Row, name: str, value: Any) -> bool:
+    """Text longer than its column is an issue of the row, not a database error."""
+    limit = _TEXT_LIMITS.get(name)
+    if limit and isinstance(value, str) and len(value) > limit:
+        result.issue(row, name, f"超过 {limit} 字 longer than {limit} characters")
+        return False
+    return True
 
 
 def _upsert(
@@ -472,8 +484,12 @@ def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
             else:
                 values["unit_id"] = unit.id
         if "model" in v:
+            if not _fits(result, row, "model", v["model"]):
+                continue
             values["model"] = _text("model", v["model"])
         if "tracker_id" in v:
+            if not _fits(result, row, "tracker_id", v["tracker_id"]):
+                continue
             tracker = v["tracker_id"] or None
             holder = trackers.get(tracker) if tracker else None
             if holder is not None and holder.plate != plate:

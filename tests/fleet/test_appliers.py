@@ -276,3 +276,14 @@ def test_upsert_expense_validates(session: Session, car: Vehicle) -> None:
 def test_unit_rows_are_visible(session: Session) -> None:
     service.apply_units(session, rows({"name": "X镇", "kind": "township"}), "clerk")
     assert session.exec(select(Unit).where(Unit.name == "X镇")).one().kind == "township"
+
+
+def test_text_too_long_is_a_row_issue(session: Session, car: Vehicle) -> None:
+    r = service.apply_units(session, rows({"name": "单" * 101, "kind": "township"}), "clerk")
+    assert [(i.line, i.field) for i in r.issues] == [(2, "name")]
+    r = service.apply_vehicles(session, rows({"plate": "晋M·D0001", "model": "型" * 101}), "clerk")
+    assert [(i.line, i.field) for i in r.issues] == [(2, "model")]
+    r = service.apply_orders(
+        session, rows(order_row(order_no="N" * 41), order_row(order_no="L1", driver="司" * 51)), "c"
+    )
+    assert [(i.line, i.field) for i in r.issues] == [(2, "order_no"), (3, "driver")]
