@@ -7,7 +7,8 @@ when the facts changed: the machine's `state`, `end_at` and `detail`, never the 
   start keeps its flag; a late order (补单) that now covers it resolves it, history and review kept.
 - `order_without_track`, key `order_id` — an approved order whose padded window has passed and covers no
   trip of its vehicle. When the vehicle's tracker was silent then, the order is listed on that silent
-  spell's flag instead.
+  spell's flag instead; when the tracker was quiet through the window and has not spoken since (not yet
+  silent), the order waits: it is judged once the tracker speaks again or the spell becomes silent.
 - `idle_vehicle`, key `vehicle:since_ts` — an in-service vehicle whose positions still arrive but which
   made no trip for `idle_days`. One flag per spell; its detail says since when and for how many days.
 - `silent_tracker`, key `vehicle:since_ts` (`vehicle:never` for a tracker never heard) — no fix for
@@ -15,7 +16,8 @@ when the facts changed: the machine's `state`, `end_at` and `detail`, never the 
 
 Idle and silent spells are judged as of an instant (the end of the reconciled day, or now for the hourly
 health check). A resolved spell is never reopened by an earlier judgement, and an older judgement never
-overwrites a newer one's numbers, so re-running old days changes nothing.
+overwrites a newer one's numbers, so re-running old days changes nothing. Machine resolutions and reopens
+are audit-logged as `system`; reviews and disposal proposals as the person who made them.
 """
 
 from __future__ import annotations
