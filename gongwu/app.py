@@ -20,6 +20,7 @@ from fleet.routes import router as fleet_router
 from gongwu import permissions
 from gongwu.routes_auth import router as auth_router
 from gongwu.routes_auth import web_router as auth_web_router
+from ingest.import_routes import router as import_router
 from ingest.routes import router as ingest_router
 from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
@@ -68,7 +69,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         check_connection(request.app.state.engine)
         return {"status": "ok", "database": request.app.state.engine.dialect.name}
 
-    for router in (auth_router, fleet_router, ingest_router, property_router, scheduler_router):
+    for router in (
+        auth_router,
+        fleet_router,
+        ingest_router,
+        import_router,
+        property_router,
+        scheduler_router,
+    ):
         app.include_router(router, prefix=API)
     app.include_router(auth_web_router)
     return app

@@ -75,6 +75,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/reports/units"): "fleet:county",
     ("GET", f"{API}/reports/bulletin"): "fleet:county",
     ("GET", f"{API}/reports/expenses"): "fleet:county",
+    # --- imports (ingest/import_routes.py): the report as JSON; templates for anyone who may import
+    ("POST", f"{API}/imports/{{kind}}"): "ingest:write",
+    ("GET", f"{API}/imports/{{kind}}/template"): "ingest:write",
     # --- feeds (ingest/routes.py)
     ("GET", f"{API}/feeds/status"): "feeds:read",
     ("GET", f"{API}/positions"): "fleet:county",  # → fleet:read once scoped through the vehicle

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from sqlalchemy import func
@@ -295,3 +296,28 @@ def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path)
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(Position)).one() == rows
     engine.dispose()
+
+
+def test_import_over_the_api_and_the_template(client: Any, session: Session, tmp_path: Path) -> None:
+    files = {"file": ("单位.csv", "\n".join(",".join(r) for r in UNITS_ZH).encode("gbk"), "text/csv")}
+    ok = client.post("/api/v1/imports/units", files=files)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["inserted"] == 3
+    bad_rows = [["单位名称", "类型"], ["南卫乡", "乡镇"], ["某某局", "不知道"]]
+    body = "\n".join(",".join(r) for r in bad_rows).encode("utf-8")
+    bad = client.post("/api/v1/imports/units", files={"file": ("u.csv", body, "text/csv")})
+    assert bad.status_code == 422
+    report = bad.json()
+    assert report["errors"] == [{"line": 3, "column": "2", "reason": report["errors"][0]["reason"]}]
+    assert "类型" in report["errors"][0]["reason"]
+    assert session.exec(select(Unit).where(Unit.name == "南卫乡")).first() is None  # all or nothing
+    template = client.get("/api/v1/imports/vehicles/template")
+    assert template.status_code == 200
+    import io
+
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(template.content)).active
+    assert ws is not None
+    assert [c.value for c in ws[1]][:2] == ["车牌号", "单位"]
+    assert client.get("/api/v1/imports/nonsense/template").status_code == 422
