@@ -357,6 +357,13 @@ def update_user(
     if new_role != "unit_viewer" and unit_id is _UNSET:
         new_unit = None  # leaving unit_viewer drops the unit
     _check_role_unit(session, new_role, new_unit)
+    stays_admin = new_role == "admin" and (is_active if is_active is not None else user.is_active)
+    if user.role == "admin" and user.is_active and not stays_admin:
+        others = select(User.id).where(User.role == "admin", col(User.is_active), User.id != user.id)
+        if session.exec(others).first() is None:
+            raise ValidationFailed(
+                f"{username} 是唯一的管理员 {username} is the last active admin: add another first"
+            )
     user.role, user.unit_id = new_role, new_unit
     if display_name is not None:
         user.display_name = display_name.strip()[:100]
@@ -459,6 +466,7 @@ def reset_throttle() -> None:
     """Forget in-memory failures (tests; a restart does the same)."""
     global _throttle
     _throttle = _MemoryThrottle()
+
 
 ADDRESS_MAX_FAILURES = 30  # per client address and lock window, across usernames
 

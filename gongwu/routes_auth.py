@@ -193,14 +193,22 @@ def me(request: Request, session: SessionDep, principal: PrincipalDep) -> MeOut:
     )
 
 
-@router.post("/me/password", status_code=204, tags=["auth"])
-def change_own_password(session: SessionDep, principal: PrincipalDep, body: PasswordChange) -> Response:
-    """Change one's own password (the current one is required); ends one's web sign-ins."""
-    user = session.get(User, principal.user_id)
-    assert user is not None
-    if not auth_service.verify_password(user.password_hash, body.current_password):
-        raise ValidationFailed("当前密码不正确 the current password is wrong")
-    auth_service.set_password(session, user.username, body.new_password, actor=principal.username)
+@router.post("/me/password", status_code=204, tags=["auth"], responses={429: {"description": "throttled"}})
+def change_own_password(
+    request: Request, session: SessionDep, principal: PrincipalDep, body: PasswordChange
+) -> Response:
+    """Change one's own password (the current one is required, and a wrong one counts as a failed sign-in,
+    so a stolen token cannot guess it); ends one's web sign-ins."""
+    auth_service.check_password(body.new_password, principal.username)
+    try:
+        auth_service.authenticate_password(
+            session, principal.username, body.current_password, client=_client(request)
+        )
+    except NotAuthenticated:
+        return _error(ValidationFailed("当前密码不正确 the current password is wrong"))
+    except TooManyAttempts as exc:
+        return _error(exc)
+    auth_service.set_password(session, principal.username, body.new_password, actor=principal.username)
     return Response(status_code=204)
 
 

@@ -77,6 +77,9 @@ def test_user_lifecycle(fresh_db: str) -> None:
     assert '"name": "backup"' in tokens and token not in tokens
     gongwu("user", "token", "revoke", str(principal.token_id))
     gongwu("user", "set-password", "admin", "--password-stdin", input="Another-good-1\n")
+    with pytest.raises(GongwuError, match="last active admin"):
+        gongwu("user", "disable", "admin")
+    gongwu("user", "add", "admin2", "--role", "admin", "--password-stdin", input=GOOD + "\n")
     gongwu("user", "disable", "admin")
     with Session(get_engine()) as s:
         assert principal_for_token(s, token, kind="api") is None
@@ -84,7 +87,7 @@ def test_user_lifecycle(fresh_db: str) -> None:
         assert not user.is_active and verify_password(user.password_hash, "Another-good-1")
         logged = [(a.action, a.actor) for a in s.exec(select(AuditLog).order_by(AuditLog.id)).all()]  # type: ignore[arg-type]
         assert [a for a, _ in logged] == [
-            "user.create", "token.create", "token.revoke", "user.set_password", "user.disable",
+            "user.create", "token.create", "token.revoke", "user.set_password", "user.create", "user.disable",
         ]  # fmt: skip
         assert all(actor.startswith("cli") for _, actor in logged)
         cells = " ".join(str(v) for row in s.execute(text("SELECT * FROM core_user")).all() for v in row)

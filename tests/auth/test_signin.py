@@ -282,6 +282,8 @@ def test_admin_manages_users(client: TestClient, session: Session, unit_a: Unit)
     assert client.put(f"{API}/users/zheng/password", json={"password": "another-good-one"}).status_code == 204
     assert client.patch(f"{API}/users/zheng", json={"is_active": False}).json()["is_active"] is False
     assert client.patch(f"{API}/users/test_admin", json={"is_active": False}).status_code == 422
+    r = client.patch(f"{API}/users/test_admin", json={"role": "auditor"})
+    assert r.status_code == 422 and "last active admin" in r.json()["detail"]
     listed = client.get(f"{API}/users", params={"q": "zheng"}).json()
     assert listed["count"] == 1 and listed["data"][0]["role"] == "auditor"
     assert actions(session, "zheng") == ["user.create", "user.update", "user.set_password", "user.disable"]
@@ -311,3 +313,25 @@ def test_weak_passwords_are_refused(password: str) -> None:
 
     assert password_problem(password, "someone")
     assert password_problem("correct horse battery", "someone") is None
+
+
+def test_changing_ones_password_needs_the_current_one(client_as: ClientAs, session: Session) -> None:
+    add_user(session, "he", "auditor")
+    anon = client_as(None)
+    token = anon.post(f"{API}/auth/token", json={"username": "he", "password": PASSWORD}).json()[
+        "access_token"
+    ]
+    me = bearer(token)
+    wrong = {"current_password": "not-it-at-all", "new_password": "Brand-new-pass-1"}
+    for _ in range(get_settings().login_max_failures):
+        assert anon.post(f"{API}/me/password", json=wrong, headers=me).status_code == 422
+    right = {"current_password": PASSWORD, "new_password": "Brand-new-pass-1"}
+    assert anon.post(f"{API}/me/password", json=right, headers=me).status_code == 429  # locked now
+    client_as("admin").post(f"{API}/users/he/unlock")
+    weak = {"current_password": PASSWORD, "new_password": "short"}
+    assert anon.post(f"{API}/me/password", json=weak, headers=me).status_code == 422
+    assert anon.post(f"{API}/me/password", json=right, headers=me).status_code == 204
+    assert (
+        anon.post(f"{API}/auth/token", json={"username": "he", "password": "Brand-new-pass-1"}).status_code
+        == 200
+    )
