@@ -45,8 +45,14 @@ def _batch(tracks: list) -> FixBatch:  # type: ignore[type-arg]
     n = len(a["t"])
     return FixBatch(
         device_id=np.concatenate([np.full(len(tr), tr.device_id, dtype=object) for tr in tracks]),
-        fix_ts=a["t"], lat=a["lat"], lon=a["lon"], speed_kmh=a["speed_kmh"], course=a["course"],
-        ignition=a["ignition"].astype(np.int8), odometer_m=np.full(n, np.nan), valid=np.ones(n, dtype=bool),
+        fix_ts=a["t"],
+        lat=a["lat"],
+        lon=a["lon"],
+        speed_kmh=a["speed_kmh"],
+        course=a["course"],
+        ignition=a["ignition"].astype(np.int8),
+        odometer_m=np.full(n, np.nan),
+        valid=np.ones(n, dtype=bool),
     )
 
 
@@ -62,7 +68,9 @@ def main() -> None:
     with Timer() as t_gen:
         tracks = generate(args.vehicles, args.days, seed=args.seed)
     points = sum(len(tr) for tr in tracks)
-    print(f"{args.vehicles} vehicles × {args.days} day(s): {points:,} points (generated in {t_gen.seconds:.1f} s)")
+    print(
+        f"{args.vehicles} vehicles × {args.days} day(s): {points:,} points (generated in {t_gen.seconds:.1f} s)"
+    )
 
     a = concat(tracks)
     with Timer() as t_cut:
@@ -86,15 +94,23 @@ def main() -> None:
                     s.commit()
                 total = t_in.seconds + t_re.seconds
                 print(f"{db.name}:")
-                print(f"  {'ingest (screen, dedupe, insert)':32s} {points / t_in.seconds:>14,.0f} points/s  "
-                      f"{t_in.seconds:6.1f} s  ({inserted:,} stored)")
-                print(f"  {'re-cut (read back, cut, store)':32s} {points / t_re.seconds:>14,.0f} points/s  "
-                      f"{t_re.seconds:6.1f} s  ({counts.trips_added:,} trips, {counts.stops_added:,} stops)")
+                print(
+                    f"  {'ingest (screen, dedupe, insert)':32s} {points / t_in.seconds:>14,.0f} points/s  "
+                    f"{t_in.seconds:6.1f} s  ({inserted:,} stored)"
+                )
+                print(
+                    f"  {'re-cut (read back, cut, store)':32s} {points / t_re.seconds:>14,.0f} points/s  "
+                    f"{t_re.seconds:6.1f} s  ({counts.trips_added:,} trips, {counts.stops_added:,} stops)"
+                )
                 print(f"  {'cut + store, total':32s} {points / total:>14,.0f} points/s  {total:6.1f} s")
                 if kind == "sqlite":
                     with db.engine.connect() as c:
-                        size = c.exec_driver_sql(
-                            "SELECT sum(pgsize) FROM dbstat WHERE name = 'fleet_position'").scalar() or 0
+                        size = (
+                            c.exec_driver_sql(
+                                "SELECT sum(pgsize) FROM dbstat WHERE name = 'fleet_position'"
+                            ).scalar()
+                            or 0
+                        )
                     print(f"  {'bytes per stored position':32s} {size / max(inserted, 1):>14.1f}")
     print(f"peak memory of this process: {peak_rss_mb():,.0f} MB")
 
