@@ -69,7 +69,8 @@ def main() -> None:
         tracks = generate(args.vehicles, args.days, seed=args.seed)
     points = sum(len(tr) for tr in tracks)
     print(
-        f"{args.vehicles} vehicles × {args.days} day(s): {points:,} points (generated in {t_gen.seconds:.1f} s)"
+        f"{args.vehicles} vehicles × {args.days} day(s): {points:,} points "
+        f"(generated in {t_gen.seconds:.1f} s)"
     )
 
     a = concat(tracks)
