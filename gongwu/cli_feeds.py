@@ -58,11 +58,19 @@ def pull(
     check_connection(engine)
     with unit_of_work(engine) as session:
         report = sources.pull(session, source, start, end, device=device)
+    for r in report["sources"]:
+        for problem in r["errors"]:
+            typer.echo(f"warning: {problem}", err=True)
     if fmt is Format.json:
         typer.echo(dumps(report))
         return
     rows = [
-        {**r, "dropped": sum(r["dropped"].values()), "not_vehicles": len(r["not_vehicles"])}
+        {
+            **r,
+            "dropped": sum(r["dropped"].values()),
+            "not_vehicles": len(r["not_vehicles"]),
+            "errors": len(r["errors"]),
+        }
         for r in report["sources"]
     ]
     emit(report, rows, fmt, title="pull")

@@ -333,6 +333,7 @@ def pull_source(
         "duplicates": 0,
         "dropped": Counter(),
         "not_vehicles": sorted(d.unique_id for d, t in pairs if t is None),
+        "errors": [],
     }
     for dev, tracker in pairs:
         if tracker is None:
@@ -348,18 +349,27 @@ def pull_source(
         if start >= to:
             continue
         out["devices"] += 1
-        for a, b in windows(start, to, size):
-            batch = source.positions(dev, a, b)
-            batch.device_id[:] = tracker
-            contacts = {tracker: dev.last_update} if dev.last_update else None
-            result = store_fixes(
-                session, batch, source.name, now, vehicles=vehicles, contacts=contacts, touch=False
-            )
-            out["windows"] += 1
-            out["received"] += result.received
-            out["inserted"] += result.inserted
-            out["duplicates"] += result.duplicates
-            out["dropped"].update(result.dropped)
+        try:
+            for a, b in windows(start, to, size):
+                batch = source.positions(dev, a, b)
+                batch.device_id[:] = tracker
+                contacts = {tracker: dev.last_update} if dev.last_update else None
+                result = store_fixes(
+                    session, batch, source.name, now, vehicles=vehicles, contacts=contacts, touch=False
+                )
+                out["windows"] += 1
+                out["received"] += result.received
+                out["inserted"] += result.inserted
+                out["duplicates"] += result.duplicates
+                out["dropped"].update(result.dropped)
+        except NotFound as exc:
+            if device is not None:
+                raise
+            # Removed from the platform since it was listed: the others still get pulled, and the
+            # watermark stays, so the next pull retries it.
+            out["errors"].append(exc.message)
+            logger.warning("pull skipped a device", extra={"kv": {"source": source.name, "device": tracker}})
+            continue
         if mark is None or start <= mark:
             _advance(session, row, source.name, tracker, to)
     out["dropped"] = dict(out["dropped"])
@@ -388,7 +398,7 @@ def pull(
 ) -> dict[str, Any]:
     """Pull every configured source (or the one named) into the caller's transaction:
     `{"sources": [{"source", "url", "devices", "windows", "received", "inserted", "duplicates",
-    "dropped": {reason: n}, "not_vehicles": [...]}]}`."""
+    "dropped": {reason: n}, "not_vehicles": [...], "errors": [...]}]}`."""
     own = sources is None
     sources = configured_sources() if sources is None else sources
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -303,10 +304,15 @@ def test_a_device_the_platform_does_not_know(session: Session, platform: tuple[P
     p.add_device(70, v.tracker_id, n=3)
     with pytest.raises(NotFound, match="does not know device 13999999999"):
         pull_source(session, source(url), device="13999999999", from_=T0, to=T0 + timedelta(hours=1))
-    # listed, but the platform refuses its positions (deleted meanwhile)
-    p.devices.append({"id": 71, "uniqueId": make_vehicle(session).tracker_id, "name": "gone"})
+    # listed, but the platform refuses its positions (deleted meanwhile): the others are still pulled
+    gone = make_vehicle(session).tracker_id
+    assert gone
+    p.devices.append({"id": 71, "uniqueId": gone, "name": "gone"})
+    out = pull_source(session, source(url), from_=T0, to=T0 + timedelta(hours=1))
+    assert out["received"] == 3 and len(out["errors"]) == 1
+    assert re.search(r"does not know device \d+ \(HTTP 400\)", out["errors"][0])
     with pytest.raises(NotFound, match=r"does not know device \d+ \(HTTP 400\)"):
-        pull_source(session, source(url), from_=T0, to=T0 + timedelta(hours=1))
+        pull_source(session, source(url), device=gone, from_=T0, to=T0 + timedelta(hours=1))
     # only the one asked for
     p.devices.pop()
     p.requests.clear()
