@@ -13,7 +13,7 @@ from datetime import datetime, time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -207,7 +207,6 @@ def ingest_fixes(
 
     raw = conn.connection.driver_connection
     inserted = _insert_pg(raw, kept, code) if is_pg else _insert_sqlite(raw, kept, code)
-    marks = []
     for device, part in kept.items():
         counts = result.devices[device]
         n_new, first_ts, last_ts = inserted.get(device, (0, 0, 0))
@@ -216,10 +215,42 @@ def ingest_fixes(
         counts.last_fix_ts = int(part.fix_ts[-1])
         if n_new:
             result.touched[device] = (first_ts, last_ts)
-            marks.append({"device_id": device, "from_ts": first_ts, "to_ts": last_ts, "created_at": utcnow()})
-    if marks:
-        conn.execute(insert(RecutRange.__table__), marks)  # type: ignore[attr-defined]
+    _mark_for_recut(conn, result.touched)
     return result
+
+
+def _mark_for_recut(conn: Connection, touched: dict[str, tuple[int, int]]) -> None:
+    """Widen each device's pending range (one row per device) or add it: a feed that sends every few
+    seconds must not leave a row per batch behind for the nightly run to read."""
+    if not touched:
+        return
+    table = RecutRange.__table__  # type: ignore[attr-defined]
+    devices = list(touched)
+    pending: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(devices), 500):
+        rows = conn.execute(
+            select(table.c.id, table.c.device_id, table.c.from_ts, table.c.to_ts).where(
+                table.c.device_id.in_(devices[i : i + 500])
+            )
+        ).all()
+        pending.update({d: (rid, a, b) for rid, d, a, b in rows})
+    widen, new = [], []
+    for device, (a, b) in touched.items():
+        if device in pending:
+            rid, old_a, old_b = pending[device]
+            if a < old_a or b > old_b:
+                widen.append({"rid": rid, "from_ts": min(a, old_a), "to_ts": max(b, old_b)})
+        else:
+            new.append({"device_id": device, "from_ts": a, "to_ts": b, "created_at": utcnow()})
+    if widen:
+        conn.execute(
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(from_ts=bindparam("from_ts"), to_ts=bindparam("to_ts")),
+            widen,
+        )
+    if new:
+        conn.execute(insert(table), new)
 
 
 def _screen(

@@ -129,3 +129,15 @@ def test_implausible_fixes_are_dropped_and_counted(session: Session) -> None:
     assert sum(result.dropped.values()) + result.inserted + result.duplicates == len(records)
     rows = session.exec(select(Position).where(Position.device_id == device)).all()
     assert [r.source for r in rows] == [2, 2]
+
+
+def test_a_feed_leaves_one_pending_range_per_device(session: Session) -> None:
+    vehicle = make_vehicle(session, acquired_on=date(2020, 1, 1))
+    device = vehicle.tracker_id
+    now = int(NOW.timestamp())
+    for k in range(5):  # five pushes, one fix each
+        fix = {"device_id": device, "fix_ts": now - 3000 + 60 * k, "lat": 35.0, "lon": 111.0, "speed_kmh": 0}
+        assert ingest_fixes(session, FixBatch.from_records([fix]), "jt808", now=NOW).inserted == 1
+    session.flush()
+    marks = session.exec(select(RecutRange).where(RecutRange.device_id == device)).all()
+    assert [(m.from_ts, m.to_ts) for m in marks] == [(now - 3000, now - 3000 + 240)]
