@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 
@@ -20,6 +21,8 @@ from fleet.routes import router as fleet_router
 from gongwu import permissions
 from gongwu.routes_auth import router as auth_router
 from gongwu.routes_auth import web_router as auth_web_router
+from gongwu.web.routes import STATIC_DIR
+from gongwu.web.routes import router as web_router
 from ingest.import_routes import router as import_router
 from ingest.routes import router as ingest_router
 from property.routes import router as property_router
@@ -79,4 +82,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     ):
         app.include_router(router, prefix=API)
     app.include_router(auth_web_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # public, outside `authorize`
     return app

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from core.access import AUTHENTICATED, PUBLIC, PermissionTable
+from gongwu.web.pages import PAGES
 
 API = "/api/v1"
 
@@ -105,6 +106,7 @@ ROUTES: dict[tuple[str, str], str] = {
     # --- scheduler (scheduler/routes.py): run history is county-wide
     ("GET", f"{API}/runs"): "runs:read",
 }
+ROUTES.update(PAGES)  # the web pages (gongwu/web/pages.py)
 
 PERMISSIONS = frozenset(
     {

@@ -1,0 +1,225 @@
+"""What every page shares: the templates, the page context (who, CSRF token, labels, navigation), the
+route class that shows domain errors as a page, pagination and the Excel download."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from core.access import PermissionTable
+from core.auth import Principal
+from core.errors import GongwuError, NotAuthenticated, PermissionDenied
+from core.settings import get_settings
+from core.timeutil import china_day, utcnow
+from gongwu.output import write_xlsx
+from gongwu.routes_auth import page_context
+from gongwu.web.i18n import I18n, flag_summary
+
+HERE = Path(__file__).parent
+TEMPLATE_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+PAGE_SIZE = 50
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.globals["flag_summary"] = flag_summary
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    permission: str
+    section: str  # which pages light it up
+
+
+NAV = (
+    NavItem("/", "首页", "authenticated", "home"),
+    NavItem("/flags", "预警队列", "fleet:read", "flags"),
+    NavItem("/vehicles", "车辆", "fleet:read", "vehicles"),
+    NavItem("/reports/units", "单位报表", "fleet:read", "units"),
+    NavItem("/reports/bulletin", "通报", "fleet:county", "bulletin"),
+    NavItem("/properties/certificates", "产权证办理", "property:read", "certificates"),
+    NavItem("/properties/operating", "经营性用房", "property:read", "operating"),
+    NavItem("/properties/leases", "租赁", "property:read", "leases"),
+    NavItem("/properties/auctions", "拍卖", "property:county", "auctions"),
+    NavItem("/runs", "运行记录", "runs:read", "runs"),
+)
+
+
+def principal_of(request: Request) -> Principal | None:
+    p = getattr(request.state, "principal", None)
+    return p if isinstance(p, Principal) else None
+
+
+def language(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return str(getattr(settings, "language", "zh") or "zh")
+
+
+def i18n(request: Request) -> I18n:
+    return I18n(language(request))
+
+
+def can(request: Request, permission: str) -> bool:
+    principal = principal_of(request)
+    table = getattr(request.app.state, "permissions", None)
+    if principal is None or not isinstance(table, PermissionTable):
+        return False
+    return table.allows(principal.role, permission)
+
+
+def today() -> date:
+    return china_day(utcnow())
+
+
+def _context(request: Request, section: str) -> dict[str, Any]:
+    t = i18n(request)
+    return {
+        "t": t,
+        "lang": "en" if t.en else "zh-CN",
+        "section": section,
+        "nav": [item for item in NAV if can(request, item.permission)],
+        "can": lambda permission: can(request, permission),
+        "principal": principal_of(request),
+        "csrf_token": "",
+    }
+
+
+def render(
+    request: Request,
+    session: Session,
+    name: str,
+    context: dict[str, Any],
+    *,
+    section: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page (or, for htmx, a fragment) with the shared context: labels `t`, `can(permission)`, the
+    navigation, the principal and the CSRF token its forms carry."""
+    ctx = _context(request, section) | page_context(request, session) | context
+    response = templates.TemplateResponse(request, name, ctx, status_code=status, headers=headers)
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def error_response(request: Request, exc: GongwuError) -> HTMLResponse:
+    """A domain error (not found, invalid, conflict) as a page, or for htmx as a message swapped into
+    the page's message area."""
+    ctx = _context(request, "") | {"message": exc.message, "status": exc.status_code}
+    if is_htmx(request):
+        headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        return templates.TemplateResponse(request, "_message.html", ctx | {"kind": "error"}, headers=headers)
+    return templates.TemplateResponse(request, "error.html", ctx, status_code=exc.status_code)
+
+
+class PageRoute(APIRoute):
+    """Pages answer a domain error with an HTML page; sign-in and permission refusals stay as
+    `core.access.authorize` answers them (401/403 JSON, a page GET redirected to /login)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (NotAuthenticated, PermissionDenied):
+                raise
+            except GongwuError as exc:
+                return error_response(request, exc)
+
+        return page_handler
+
+
+# --- pagination, links, downloads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    total: int
+    prev_url: str | None
+    next_url: str | None
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * PAGE_SIZE
+
+
+def pager(request: Request, page: int, total: int) -> Pager:
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+
+    def url(p: int) -> str:
+        return with_query(request, page=p)
+
+    return Pager(
+        page=page,
+        pages=pages,
+        total=total,
+        prev_url=url(page - 1) if page > 1 else None,
+        next_url=url(page + 1) if page < pages else None,
+    )
+
+
+def with_query(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (None removes one)."""
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def local_path(target: str | None, default: str) -> str:
+    """Only a path on this site (never `//host` or a scheme): where a form returns to."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def xlsx_response(
+    columns: Sequence[str], rows: Sequence[dict[str, Any]], *, title: str, filename: str
+) -> Response:
+    """Rows (dicts keyed by the column headers) as an Excel download (gongwu.output.write_xlsx)."""
+    clean = [{c: _safe_cell(r.get(c)) for c in columns} for r in rows]
+    with tempfile.TemporaryDirectory(prefix="gongwu-xlsx-") as folder:
+        path = Path(folder) / "export.xlsx"
+        write_xlsx(path, columns, clean, title=title)
+        body = path.read_bytes()
+    ascii_name = filename.encode("ascii", "ignore").decode().strip() or "export.xlsx"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(
+        content=body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )
+
+
+def _safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # a name typed as a formula must not run in Excel
+    return value

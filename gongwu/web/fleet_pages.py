@@ -1,0 +1,664 @@
+"""The vehicle manager's pages: the flag queue with in-place and bulk review, a flag, the vehicles, a
+vehicle, a trip drawn from its stored fixes, the unit report and the bulletin with their Excel export.
+
+Reads go through the fleet module's own queries (`reports.flag_rows`, `routes.get_flag`,
+`trips.load_fixes`, `reports.unit_report`…); a unit viewer's scope is applied as the API applies it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from core.access import ScopeDep, UnitScope, actor
+from core.api import SessionDep
+from core.errors import NotFound, ValidationFailed
+from core.models import Unit
+from core.settings import get_settings
+from core.timeutil import from_ts, to_ts
+from fleet import reconcile, reports
+from fleet import routes as fleet_routes
+from fleet.models import FLAG_KINDS, Flag, Position, Stop, Trip, TripOrder, Vehicle
+from fleet.trips import load_fixes
+from gongwu.web import charts
+from gongwu.web.common import (
+    PAGE_SIZE,
+    PageRoute,
+    i18n,
+    is_htmx,
+    local_path,
+    pager,
+    render,
+    today,
+    with_query,
+    xlsx_response,
+)
+from gongwu.web.i18n import FLAG_STATUS, REVIEW, I18n
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+TRIP_DAYS = 30  # the vehicle page's trips-by-day window
+
+
+# --- small parsers: form fields arrive as text, an empty field means "any" -------------------------------
+
+
+def opt_int(value: str | None, name: str) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationFailed(f"{name} 须为整数 must be a whole number, not '{value}'") from None
+
+
+def opt_date(value: str | None, name: str) -> date | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(f"{name} 日期格式应为 2024-06-01 a date looks like 2024-06-01") from None
+
+
+def units_in_scope(session: Session, scope: UnitScope) -> list[Unit]:
+    """Townships first, then departments, by name — as the unit report lists them."""
+    stmt = select(Unit)
+    if scope.restricted:
+        stmt = stmt.where(Unit.id == scope.unit_id)
+    return sorted(session.exec(stmt).all(), key=lambda u: (u.kind != "township", u.name))
+
+
+# --- the flag queue -------------------------------------------------------------------------------------
+
+
+def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[reports.FlagFilter, dict[str, Any]]:
+    """The queue's filter from its query parameters; a unit viewer's unit replaces any unit asked for.
+    `status` defaults to open (待审核); `all` lists every flag."""
+    status = params.get("status", "open") or "open"
+    unit = opt_int(params.get("unit"), "unit")
+    chosen = {
+        "kind": params.get("kind") or "",
+        "unit": "" if unit is None else str(unit),
+        "status": status,
+        "from": params.get("from") or "",
+        "to": params.get("to") or "",
+        "plate": (params.get("plate") or "").strip()[:16],
+    }
+    f = reports.FlagFilter(
+        kind=chosen["kind"] or None,
+        unit=scope.unit_id if scope.restricted else unit,
+        status=None if status == "all" else status,
+        date_from=opt_date(chosen["from"], "from"),
+        date_to=opt_date(chosen["to"], "to"),
+        plate=chosen["plate"] or None,
+    )
+    return f, chosen
+
+
+def _with_id(f: reports.FlagFilter, flag_id: int) -> reports.FlagFilter:
+    return reports.FlagFilter(**{**f.__dict__, "id": flag_id})
+
+
+def open_counts(session: Session, scope: UnitScope) -> dict[str, int]:
+    """Open (unreviewed) flags per kind, in scope."""
+    unit = scope.unit_id if scope.restricted else None
+    return {
+        kind: reports.flag_rows(session, reports.FlagFilter(kind=kind, status="open", unit=unit), limit=0)[1]
+        for kind in FLAG_KINDS
+    }
+
+
+@router.get("/flags", response_class=HTMLResponse)
+def flag_queue(request: Request, session: SessionDep, scope: ScopeDep, page: int = 1) -> HTMLResponse:
+    f, chosen = queue_filter(request.query_params, scope)
+    total = reports.flag_rows(session, f, limit=0)[1]
+    pg = pager(request, page, total)
+    rows, _ = reports.flag_rows(session, f, limit=PAGE_SIZE, offset=pg.offset)
+    return render(
+        request,
+        session,
+        "flags.html",
+        {
+            "rows": rows,
+            "pager": pg,
+            "chosen": chosen,
+            "units": units_in_scope(session, scope),
+            "restricted": scope.restricted,
+            "kinds": FLAG_KINDS,
+            "statuses": [*FLAG_STATUS, "all"],
+            "reviews": REVIEW,
+            "counts": open_counts(session, scope),
+            "here": with_query(request),
+            "reviewed": opt_int(request.query_params.get("reviewed"), "reviewed"),
+            "msg": request.query_params.get("msg", ""),
+        },
+        section="flags",
+    )
+
+
+def _flag_in_scope(session: Session, scope: UnitScope, flag_id: int) -> Flag:
+    flag = session.get(Flag, flag_id)
+    if flag is None or not scope.allows(flag.unit_id):
+        raise NotFound(f"预警不存在 flag {flag_id} not found")
+    return flag
+
+
+@router.post("/flags/{flag_id}/review", response_class=HTMLResponse)
+def review_flag(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    flag_id: int,
+    status: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Review one flag. From the queue (htmx) the answer is its row again — or, when the review moved it
+    out of the queue's filter, a line saying so — and the queue's new total."""
+    t = i18n(request)
+    _flag_in_scope(session, scope, flag_id)
+    if not status:
+        raise ValidationFailed(t("请选择审核结论"))
+    reconcile.review_flag(session, flag_id, status, comment, actor(request))
+    back = local_path(next, "/flags")
+    if not is_htmx(request):
+        return RedirectResponse(_add_query(back, reviewed=1), status_code=303)
+    query = dict(parse_qsl(urlsplit(back).query))
+    f, _ = queue_filter(query, scope)
+    still = reports.flag_rows(session, _with_id(f, flag_id))[0]
+    done = reports.flag_rows(session, reports.FlagFilter(id=flag_id))[0][0]
+    total = reports.flag_rows(session, f, limit=0)[1]
+    return render(
+        request,
+        session,
+        "_flag_row.html",
+        {"row": still[0] if still else None, "done": done, "reviews": REVIEW, "here": back, "total": total},
+    )
+
+
+@router.post("/flags/review", response_class=HTMLResponse)
+def review_flags(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    status: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """The same review for the selected flags, all or nothing; back to the queue as it was filtered."""
+    t = i18n(request)
+    back = local_path(next, "/flags")
+    if not ids:
+        return RedirectResponse(_add_query(back, msg="none_selected"), status_code=303)
+    if not status:
+        raise ValidationFailed(t("请选择审核结论"))
+    if scope.restricted:
+        for flag_id in ids:
+            _flag_in_scope(session, scope, flag_id)
+    reconcile.review_flags(session, ids, status, comment, actor(request))
+    return RedirectResponse(_add_query(back, reviewed=len(set(ids))), status_code=303)
+
+
+def _add_query(path: str, **params: Any) -> str:
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in params and k not in ("reviewed", "msg")]
+    query += [(k, str(v)) for k, v in params.items()]
+    return parts.path + "?" + urlencode(query)
+
+
+@router.get("/flags/{flag_id}", response_class=HTMLResponse)
+def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: int) -> HTMLResponse:
+    _flag_in_scope(session, scope, flag_id)
+    detail = fleet_routes.get_flag(session, flag_id)
+    return render(
+        request,
+        session,
+        "flag.html",
+        {"flag": detail, "reviews": REVIEW, "here": request.url.path},
+        section="flags",
+    )
+
+
+# --- vehicles -------------------------------------------------------------------------------------------
+
+
+def _vehicle_in_scope(session: Session, scope: UnitScope, vehicle_id: int) -> Vehicle:
+    return scope.get(
+        session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"车辆不存在 vehicle {vehicle_id} not found"
+    )
+
+
+def _last_fix_ts() -> Any:
+    """The newest fix of the vehicle's tracker: one descent of the (device, time) key per vehicle."""
+    return (
+        select(func.max(Position.fix_ts)).where(col(Position.device_id) == col(Vehicle.tracker_id))
+    ).scalar_subquery()
+
+
+@router.get("/vehicles", response_class=HTMLResponse)
+def vehicles_page(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    unit: str | None = None,
+    status: str | None = None,
+    plate: str | None = None,
+) -> HTMLResponse:
+    unit_id = opt_int(unit, "unit")
+    stmt = select(Vehicle, Unit.name, _last_fix_ts()).join(Unit, col(Unit.id) == col(Vehicle.unit_id))
+    stmt = scope.apply(stmt, Vehicle.unit_id)
+    if unit_id is not None:
+        stmt = stmt.where(Vehicle.unit_id == unit_id)
+    if status:
+        stmt = stmt.where(Vehicle.status == status)
+    if plate:
+        stmt = stmt.where(col(Vehicle.plate).contains(plate.strip()))
+    rows = session.exec(stmt.order_by(col(Vehicle.plate))).all()
+    ids = [v.id for v, _, _ in rows]
+    open_flags: dict[int, int] = {}
+    last_trip: dict[int, date] = {}
+    if ids:
+        open_flags = dict(
+            session.exec(
+                select(Flag.vehicle_id, func.count())
+                .where(col(Flag.vehicle_id).in_(ids), Flag.state == "open", col(Flag.review_status).is_(None))
+                .group_by(col(Flag.vehicle_id))
+            ).all()
+        )
+        last_trip = dict(
+            session.exec(
+                select(Trip.vehicle_id, func.max(Trip.service_day))
+                .where(col(Trip.vehicle_id).in_(ids))
+                .group_by(col(Trip.vehicle_id))
+            ).all()
+        )
+    return render(
+        request,
+        session,
+        "vehicles.html",
+        {
+            "rows": [
+                {
+                    "vehicle": v,
+                    "unit": unit_name,
+                    "last_fix": _from_ts(last_fix),
+                    "last_trip": last_trip.get(v.id or 0),
+                    "open_flags": open_flags.get(v.id or 0, 0),
+                }
+                for v, unit_name, last_fix in rows
+            ],
+            "units": units_in_scope(session, scope),
+            "restricted": scope.restricted,
+            "chosen": {"unit": unit or "", "status": status or "", "plate": plate or ""},
+        },
+        section="vehicles",
+    )
+
+
+def _from_ts(ts: int | None) -> Any:
+    return None if ts is None else from_ts(ts)
+
+
+@router.get("/vehicles/{vehicle_id}", response_class=HTMLResponse)
+def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle_id: int) -> HTMLResponse:
+    t = i18n(request)
+    vehicle = _vehicle_in_scope(session, scope, vehicle_id)
+    unit = session.get(Unit, vehicle.unit_id)
+    last_fix = (
+        session.exec(select(func.max(Position.fix_ts)).where(Position.device_id == vehicle.tracker_id)).one()
+        if vehicle.tracker_id
+        else None
+    )
+    day = today()
+    first = day - timedelta(days=TRIP_DAYS - 1)
+    per_day = {
+        d: (int(n), float(m or 0))
+        for d, n, m in session.exec(
+            select(col(Trip.service_day), func.count(), func.sum(Trip.distance_m))
+            .where(Trip.vehicle_id == vehicle_id, col(Trip.service_day) >= first)
+            .group_by(col(Trip.service_day))
+        ).all()
+    }
+    days = [first + timedelta(days=i) for i in range(TRIP_DAYS)]
+    recent = session.exec(
+        select(Trip).where(Trip.vehicle_id == vehicle_id).order_by(col(Trip.start_at).desc()).limit(20)
+    ).all()
+    flags, flag_total = reports.flag_rows(
+        session,
+        reports.FlagFilter(vehicle_id=vehicle_id, unit=scope.unit_id if scope.restricted else None),
+        limit=30,
+    )
+    idle_flag = next((f for f in flags if f["kind"] == "idle_vehicle" and f["state"] == "open"), None)
+    sheet = reports.expense_sheet(session, day.year)
+    costs = next((r for r in sheet["vehicles"] if r["vehicle"] == vehicle.plate), None)
+    orders = [r for r in sheet["orders"] if r["vehicle"] == vehicle.plate]
+    chart = charts.column_chart(
+        [(f"{d.month}/{d.day}", per_day.get(d, (0, 0.0))[0]) for d in days],
+        title=t("近 30 天") + " · " + t("每日行程"),
+    )
+    return render(
+        request,
+        session,
+        "vehicle.html",
+        {
+            "vehicle": vehicle,
+            "unit": unit,
+            "last_fix": _from_ts(last_fix),
+            "last_trip": recent[0] if recent else None,
+            "idle_since": (idle_flag or {}).get("detail", {}).get("since") if idle_flag else None,
+            "days": [(d, *per_day.get(d, (0, 0.0))) for d in reversed(days)],
+            "chart": chart,
+            "recent": recent,
+            "flags": flags,
+            "flag_total": flag_total,
+            "year": day.year,
+            "costs": costs,
+            "orders": orders[-30:][::-1],
+            "updated": request.query_params.get("updated") == "1",
+        },
+        section="vehicles",
+    )
+
+
+@router.post("/vehicles/{vehicle_id}/disposal", response_class=HTMLResponse)
+def vehicle_disposal(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    vehicle_id: int,
+    status: Annotated[str, Form()] = "idle_proposed",
+    comment: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Propose an idle vehicle for disposal (or mark it pending, or withdraw the proposal)."""
+    _vehicle_in_scope(session, scope, vehicle_id)
+    reconcile.propose_disposal(session, vehicle_id, actor(request), status=status, comment=comment.strip())
+    return RedirectResponse(f"/vehicles/{vehicle_id}?updated=1", status_code=303)
+
+
+# --- a trip ---------------------------------------------------------------------------------------------
+
+
+@router.get("/trips/{trip_id}", response_class=HTMLResponse)
+def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: int) -> HTMLResponse:
+    t = i18n(request)
+    trip = scope.get(
+        session, Trip, trip_id, Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id),
+        missing=f"行程不存在 trip {trip_id} not found",
+    )  # fmt: skip
+    vehicle = session.get(Vehicle, trip.vehicle_id)
+    assert vehicle is not None
+    unit = session.get(Unit, vehicle.unit_id)
+    fixes = load_fixes(session, trip.device_id, to_ts(trip.start_at), to_ts(trip.end_at))
+    margin = timedelta(hours=1)
+    stops = session.exec(
+        select(Stop)
+        .where(
+            Stop.vehicle_id == trip.vehicle_id,
+            col(Stop.start_at) <= trip.end_at + margin,
+            col(Stop.end_at) >= trip.start_at - margin,
+        )
+        .order_by(col(Stop.start_at))
+    ).all()
+    order = session.get(TripOrder, trip.order_id) if trip.order_id else None
+    flags = session.exec(select(Flag).where(Flag.trip_id == trip_id).order_by(col(Flag.id))).all()
+    details = [fleet_routes.get_flag(session, f.id) for f in flags if f.id is not None]
+    nearby = details[0].nearby_orders if details else []
+    rules = reconcile.Rules.from_settings()
+    markers = [
+        charts.Marker(
+            trip.start_lat, trip.start_lon, t("起点")[:1], f"{t('出发')} {t.dt(trip.start_at)}", "start"
+        ),
+        charts.Marker(trip.end_lat, trip.end_lon, t("终点")[:1], f"{t('到达')} {t.dt(trip.end_at)}", "end"),
+    ]
+    for i, s in enumerate(stops, start=1):
+        markers.append(
+            charts.Marker(
+                s.lat,
+                s.lon,
+                str(i),
+                f"{t('停留点')} {i}: {t.dt(s.start_at)}, {t.duration(s.duration_s)}",
+                "stop",
+            )
+        )
+    track = charts.track_map(
+        fixes["lat"].tolist(), fixes["lon"].tolist(), markers, title=t("轨迹"), north=t("北")
+    )
+    window = charts.window_chart(
+        _spans(t, trip, order, nearby, rules),
+        title=t("时间窗"),
+        tick=t.time,
+        day_tick=t.short,
+    )
+    return render(
+        request,
+        session,
+        "trip.html",
+        {
+            "trip": trip,
+            "vehicle": vehicle,
+            "unit": unit,
+            "fix_count": len(fixes["t"]),
+            "stops": stops,
+            "order": order,
+            "nearby": nearby,
+            "flags": details,
+            "track": track,
+            "window": window,
+            "rules": rules,
+            "reviews": REVIEW,
+            "here": request.url.path,
+        },
+        section="vehicles",
+    )
+
+
+def _spans(
+    t: I18n, trip: Trip, order: TripOrder | None, nearby: list[Any], rules: reconcile.Rules
+) -> list[charts.Span]:
+    """The covering order's planned and tolerated windows and the trip; with no covering order, the
+    vehicle's orders nearest in time (any status: a rejected one tells its own story)."""
+    mid = trip.start_at + (trip.end_at - trip.start_at) / 2
+    shown = [order] if order is not None else sorted(nearby, key=lambda o: abs(o.planned_start_at - mid))[:3]
+    lead, lag = timedelta(seconds=rules.lead_s), timedelta(seconds=rules.lag_s)
+    spans = []
+    for o in sorted(shown, key=lambda o: o.planned_start_at):
+        if o.status == "approved":
+            start, end = o.planned_start_at - lead, o.planned_end_at + lag
+            spans.append(charts.Span(t("容许时间窗"), start, end, "#c7d7ee"))
+            spans.append(charts.Span(o.order_no, o.planned_start_at, o.planned_end_at, charts.BAR))
+        else:
+            label = f"{o.order_no} {t.order_status(o.status)}"
+            spans.append(charts.Span(label, o.planned_start_at, o.planned_end_at, charts.MUTED))
+    colour = charts.GOOD if order else charts.BAD
+    spans.append(charts.Span(t("行程"), trip.start_at, trip.end_at, colour))
+    return spans
+
+
+# --- the unit report and the bulletin -------------------------------------------------------------------
+
+
+def _month(value: str | None) -> date:
+    return reports.parse_month(value) if value else today().replace(day=1)
+
+
+def _shift(first: date, months: int) -> date:
+    m = first.year * 12 + first.month - 1 + months
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def _scoped_units(session: Session, scope: UnitScope, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not scope.restricted:
+        return rows
+    unit = session.get(Unit, scope.unit_id)
+    return [r for r in rows if unit is not None and r["unit"] == unit.name]
+
+
+def _report_columns(t: I18n) -> list[tuple[str, str]]:
+    return [
+        ("unit", t("单位")),
+        ("vehicles", t("车辆数")),
+        ("trips", t("行程数")),
+        ("km", t("里程") + f"（{t('公里')}）" if not t.en else "km"),
+        ("covered_trips", t("已报备行程")),
+        ("unreported_trips", t("未报备行程")),
+        ("reporting_rate", t("报备率")),
+        ("idle_vehicles", t("闲置车辆")),
+        ("silent_trackers", t("离线终端")),
+        ("expenses_yuan", t("费用（元）")),
+    ]
+
+
+def _xlsx_rows(t: I18n, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        line: dict[str, Any] = {}
+        for key, header in columns:
+            value = r.get(key)
+            if key == "reporting_rate":
+                value = None if value is None else round(float(value) * 100, 1)
+            elif key == "expenses_yuan":
+                value = float(value or 0)
+            line[header] = value
+        out.append(line)
+    return out
+
+
+@router.get("/reports/units", response_class=HTMLResponse)
+def unit_report_page(
+    request: Request, session: SessionDep, scope: ScopeDep, month: str | None = None
+) -> HTMLResponse:
+    t = i18n(request)
+    first = _month(month)
+    report = reports.unit_report(session, first)
+    rows = _scoped_units(session, scope, report["units"])
+    threshold = get_settings().bulletin_threshold
+    chart = charts.hbar_chart(
+        [(r["unit"], r["reporting_rate"]) for r in rows],
+        title=t("各单位报备率"),
+        max_value=1.0,
+        threshold=threshold,
+        fmt=t.pct,
+        none_label=t("无行程"),
+    )
+    totals = {
+        k: sum(r[k] for r in rows)
+        for k in (
+            "vehicles",
+            "trips",
+            "covered_trips",
+            "unreported_trips",
+            "idle_vehicles",
+            "silent_trackers",
+        )
+    }
+    totals["km"] = round(sum(r["km"] for r in rows), 1)
+    totals["rate"] = totals["covered_trips"] / totals["trips"] if totals["trips"] else None
+    return render(
+        request,
+        session,
+        "unit_report.html",
+        {
+            "first": first,
+            "month": f"{first:%Y-%m}",
+            "prev": f"{_shift(first, -1):%Y-%m}",
+            "next": f"{_shift(first, 1):%Y-%m}",
+            "rows": rows,
+            "totals": totals,
+            "chart": chart,
+            "threshold": threshold,
+            "columns": _report_columns(t),
+        },
+        section="units",
+    )
+
+
+@router.get("/reports/units.xlsx")
+def unit_report_xlsx(
+    request: Request, session: SessionDep, scope: ScopeDep, month: str | None = None
+) -> Response:
+    t = i18n(request)
+    first = _month(month)
+    rows = _scoped_units(session, scope, reports.unit_report(session, first)["units"])
+    columns = _report_columns(t)
+    return xlsx_response(
+        [h for _, h in columns],
+        _xlsx_rows(t, columns, rows),
+        title=t("单位报表"),
+        filename=f"{t('单位报表')}-{first:%Y-%m}.xlsx",
+    )
+
+
+def _threshold(value: str | None) -> float | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValidationFailed(f"阈值须为数字 threshold must be a number, not '{value}'") from None
+    return number / 100 if number > 1 else number  # 90 and 0.9 both mean 90 %
+
+
+@router.get("/reports/bulletin", response_class=HTMLResponse)
+def bulletin_page(
+    request: Request, session: SessionDep, month: str | None = None, threshold: str | None = None
+) -> HTMLResponse:
+    t = i18n(request)
+    first = _month(month)
+    data = reports.bulletin(session, first, _threshold(threshold))
+    everyone = reports.unit_report(session, first)["units"]
+    counted = [u for u in everyone if u["trips"]]
+    return render(
+        request,
+        session,
+        "bulletin.html",
+        {
+            "first": first,
+            "month": f"{first:%Y-%m}",
+            "prev": f"{_shift(first, -1):%Y-%m}",
+            "next": f"{_shift(first, 1):%Y-%m}",
+            "data": data,
+            "units_counted": len(counted),
+            "trips": sum(u["trips"] for u in counted),
+            "unreported": sum(u["unreported_trips"] for u in counted),
+            "threshold_pct": round(data["threshold"] * 100, 1),
+            "columns": _report_columns(t),
+        },
+        section="bulletin",
+    )
+
+
+@router.get("/reports/bulletin.xlsx")
+def bulletin_xlsx(
+    request: Request, session: SessionDep, month: str | None = None, threshold: str | None = None
+) -> Response:
+    t = i18n(request)
+    first = _month(month)
+    data = reports.bulletin(session, first, _threshold(threshold))
+    columns = _report_columns(t)
+    return xlsx_response(
+        [h for _, h in columns],
+        _xlsx_rows(t, columns, data["units"]),
+        title=t("通报"),
+        filename=f"{t('通报')}-{first:%Y-%m}.xlsx",
+    )
+
+
+def trips_per_day(session: Session, first: date, last: date, scope: UnitScope) -> list[tuple[date, int]]:
+    """Trips per China day in [first, last], in scope (the home page's chart)."""
+    stmt = (
+        select(col(Trip.service_day), func.count())
+        .where(col(Trip.service_day) >= first, col(Trip.service_day) <= last)
+        .group_by(col(Trip.service_day))
+    )
+    stmt = scope.apply(stmt, Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id))
+    found = dict(session.exec(stmt).all())
+    n = (last - first).days + 1
+    return [(first + timedelta(days=i), int(found.get(first + timedelta(days=i), 0))) for i in range(n)]

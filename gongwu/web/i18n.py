@@ -1,0 +1,528 @@
+"""Labels and formats of the pages: Chinese by default, English with GONGWU_LANGUAGE=en.
+
+Templates write the Chinese text and call `t("…")`; English is a lookup in `EN` (a missing entry falls
+back to the Chinese). Codes stored in the database (flag kinds, statuses, stages…) have their labels here
+too, and so do the formats: `2024年6月1日 08:00`, money in yuan with two decimals, rates as percentages.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from core.timeutil import fmt_china, to_china
+from property import rules as property_rules
+
+LANGUAGES = ("zh", "en")
+Day = date  # I18n has a method named `date`
+
+FLAG_KIND = {
+    "unreported_trip": "有轨迹无订单",
+    "order_without_track": "有订单无轨迹",
+    "idle_vehicle": "长期不出行",
+    "silent_tracker": "终端离线",
+}
+# What the queue's status filter offers (a flag's status is its review if any, else open/resolved).
+FLAG_STATUS = {
+    "open": "待审核",
+    "resolved": "已自动消除",
+    "violation": "违规",
+    "explained": "已说明",
+    "false_alarm": "误报",
+    "unreviewed": "未审核（全部）",
+    "reviewed": "已审核（全部）",
+}
+REVIEW = {"violation": "违规", "explained": "已说明", "false_alarm": "误报"}
+VEHICLE_STATUS = {
+    "in_service": "在用",
+    "idle_proposed": "闲置待处置",
+    "disposal_pending": "待处置",
+    "disposed": "已处置",
+}
+ORDER_STATUS = {"approved": "已批准", "pending": "待审批", "rejected": "已驳回", "cancelled": "已取消"}
+RUN_STATUS = {"running": "运行中", "succeeded": "成功", "failed": "失败", "skipped": "已跳过"}
+ROLE = {
+    "admin": "系统管理员",
+    "vehicle_manager": "公车管理员",
+    "property_clerk": "资产管理员",
+    "unit_viewer": "单位用户",
+    "auditor": "监督检查",
+}
+UNIT_KIND = {"township": "乡镇", "department": "县直单位"}
+STAGE = dict(property_rules.STAGE_ZH)
+BLOCKER = dict(property_rules.BLOCKER_ZH)
+OPERATING_STATUS = dict(property_rules.STATUS_ZH)
+AUCTION_RESULT = dict(property_rules.RESULT_ZH)
+# "权属登记测绘 ownership survey" → the Chinese part; the English part goes into EN below.
+STEP = {k: v.split(" ", 1)[0] for k, v in property_rules.STEP_LABELS.items()}
+LEASE_STATE = {"active": "履行中", "upcoming": "未开始"}
+
+EN: dict[str, str] = {
+    # codes
+    "有轨迹无订单": "Trip without order",
+    "有订单无轨迹": "Order without trip",
+    "长期不出行": "Idle vehicle",
+    "终端离线": "Silent tracker",
+    "待审核": "Open",
+    "已自动消除": "Resolved automatically",
+    "违规": "Violation",
+    "已说明": "Explained",
+    "误报": "False alarm",
+    "未审核（全部）": "Unreviewed (all)",
+    "已审核（全部）": "Reviewed (all)",
+    "在用": "In service",
+    "闲置待处置": "Idle, proposed for disposal",
+    "待处置": "Pending disposal",
+    "已处置": "Disposed",
+    "已批准": "Approved",
+    "待审批": "Pending",
+    "已驳回": "Rejected",
+    "已取消": "Cancelled",
+    "运行中": "Running",
+    "成功": "Succeeded",
+    "失败": "Failed",
+    "已跳过": "Skipped",
+    "系统管理员": "Administrator",
+    "公车管理员": "Vehicle manager",
+    "资产管理员": "Property clerk",
+    "单位用户": "Unit staff",
+    "监督检查": "Auditor",
+    "乡镇": "Township",
+    "县直单位": "County department",
+    "未测绘": "Not surveyed",
+    "已测绘": "Surveyed",
+    "已鉴定": "Appraised",
+    "已消防验收": "Fire-accepted",
+    "已提交审批": "Submitted",
+    "已发证": "Certified",
+    "缺测绘": "No survey",
+    "缺房屋安全鉴定": "No safety appraisal",
+    "缺抗震检测": "No seismic test",
+    "缺消防验收": "No fire acceptance",
+    "未提交审批": "Not submitted",
+    "待审批发证": "Waiting for the bureau",
+    "出租": "Leased",
+    "自用": "Self-used",
+    "闲置": "Idle",
+    "招租": "Offered for lease",
+    "未接管": "Not taken over",
+    "成交": "Sold",
+    "流拍": "Unsold",
+    "撤拍": "Withdrawn",
+    "权属登记测绘": "Ownership survey",
+    "房屋安全鉴定": "Safety appraisal",
+    "抗震检测": "Seismic test",
+    "消防验收": "Fire acceptance",
+    "提交审批": "Submission",
+    "不动产权证": "Title certificate",
+    "履行中": "In force",
+    "未开始": "Not started",
+    # layout
+    "机关事务服务中心": "Office Affairs Service Center",
+    "公务用车与公物管理": "Official cars and public property",
+    "跳到正文": "Skip to content",
+    "主导航": "Main navigation",
+    "首页": "Home",
+    "预警队列": "Flag queue",
+    "车辆": "Vehicles",
+    "单位报表": "Unit report",
+    "通报": "Bulletin",
+    "产权证办理": "Certificates",
+    "经营性用房": "Operating property",
+    "租赁": "Leases",
+    "拍卖": "Auctions",
+    "运行记录": "Run history",
+    "退出": "Sign out",
+    "登录": "Sign in",
+    "用户名": "Username",
+    "密码": "Password",
+    "页面不存在或无权查看": "Not found, or not yours to see",
+    "出错了": "Something went wrong",
+    "返回首页": "Back to the home page",
+    "暂无数据": "No data",
+    "上一页": "Previous",
+    "下一页": "Next",
+    "第": "Page",
+    "页": "",
+    "共": "Total",
+    "条": "",
+    "筛选": "Filter",
+    "清除": "Clear",
+    "全部": "All",
+    "导出 Excel": "Export to Excel",
+    "打印": "Print",
+    "操作失败": "The action failed",
+    "请刷新页面后重试": "Reload the page and try again",
+    # home
+    "今日概览": "Today",
+    "待审核预警": "Open flags",
+    "审核预警": "Review flags",
+    "最近一次夜间任务": "Last nightly run",
+    "尚未运行": "Not run yet",
+    "近 30 天每日行程数": "Trips per day, last 30 days",
+    "各单位报备率": "Reporting rate by unit",
+    "产权证办理进度": "Certificate progress",
+    "待办提醒": "Reminders",
+    "暂无待办提醒": "No reminders",
+    "本单位": "My unit",
+    "本单位车辆": "Vehicles of my unit",
+    "本单位办公用房": "Office properties of my unit",
+    "本单位经营性用房": "Operating property of my unit",
+    "查看": "View",
+    "未处理": "open",
+    "处": "",
+    "辆": "",
+    # flags
+    "类型": "Kind",
+    "单位": "Unit",
+    "状态": "Status",
+    "起始日期": "From",
+    "截止日期": "To",
+    "车牌号": "Plate",
+    "时间": "Time",
+    "情况": "Details",
+    "审核": "Review",
+    "审核结论": "Decision",
+    "审核意见": "Comment",
+    "提交": "Submit",
+    "选择": "Select",
+    "全选": "Select all",
+    "批量审核所选预警": "Review the selected flags",
+    "已选": "Selected",
+    "审核人": "Reviewer",
+    "审核时间": "Reviewed at",
+    "行程": "Trip",
+    "申请单": "Order",
+    "公里": "km",
+    "分钟": "min",
+    "小时": "h",
+    "天": "days",
+    "起点": "Start",
+    "终点": "End",
+    "已审核": "Reviewed",
+    "已审核 {n} 条预警，已移出待审核列表": "{n} flag(s) reviewed: they have left the open list",
+    "已审核：{status}，已移出待审核列表": "Reviewed: {status}. It has left the open list",
+    "批量审核": "Bulk review",
+    "预警详情": "Flag",
+    "审核记录": "Review history",
+    "操作人": "By",
+    "结论": "Outcome",
+    "说明": "Note",
+    "该车前后一天的出行申请": "Orders of the vehicle within a day",
+    "自动消除原因": "Resolved because",
+    "请选择审核结论": "Choose a decision",
+    "请至少选择一条预警": "Select at least one flag",
+    "没有符合条件的预警": "No flag matches",
+    "车辆长期未出行": "Vehicle idle",
+    "时间窗": "window",
+    "涉及申请单": "orders affected",
+    # trip
+    "行程详情": "Trip",
+    "出发": "Start",
+    "到达": "End",
+    "里程": "Distance",
+    "时长": "Duration",
+    "最高速度": "Top speed",
+    "平均速度": "Average speed",
+    "停留": "Stops",
+    "停留点": "Stop",
+    "轨迹": "Track",
+    "定位点": "fixes",
+    "没有存储的定位点": "No stored fixes",
+    "覆盖该行程的出行申请": "The order covering this trip",
+    "没有覆盖该行程的已批准出行申请": "No approved order covers this trip",
+    "计划出发": "Planned start",
+    "计划返回": "Planned return",
+    "计划时间窗": "Planned window",
+    "容许时间窗": "Tolerated window",
+    "申请人": "Applicant",
+    "驾驶员": "Driver",
+    "事由": "Purpose",
+    "目的地": "Destination",
+    "审批状态": "Order status",
+    "申请单号": "Order no.",
+    "该行程的预警": "Flags of this trip",
+    "坐标": "Position",
+    "北": "N",
+    # vehicles
+    "车辆列表": "Vehicles",
+    "品牌型号": "Model",
+    "终端号": "Tracker",
+    "购置日期": "Acquired",
+    "最后定位": "Last fix",
+    "最近行程": "Last trip",
+    "闲置自": "Idle since",
+    "未处理预警": "Open flags",
+    "每日行程": "Trips by day",
+    "行程数": "Trips",
+    "日期": "Day",
+    "预警": "Flags",
+    "费用": "Costs",
+    "年度费用": "Costs of the year",
+    "单车核算": "Cost per vehicle",
+    "出行申请数": "Orders",
+    "运行费用": "Operating cost",
+    "每公里费用": "Cost per km",
+    "过路费": "Tolls",
+    "伙食补助": "Meal allowance",
+    "燃油费": "Fuel",
+    "其他": "Other",
+    "合计": "Total",
+    "轨迹里程": "Track km",
+    "提议处置": "Propose disposal",
+    "转为待处置": "Mark pending disposal",
+    "撤回处置提议": "Withdraw the proposal",
+    "处置说明": "Note",
+    "车辆状态已更新": "Vehicle status updated",
+    "近 30 天": "Last 30 days",
+    "近期行程": "Recent trips",
+    "无": "none",
+    "从未": "never",
+    # reports
+    "月份": "Month",
+    "车辆数": "Vehicles",
+    "已报备行程": "Covered trips",
+    "未报备行程": "Unreported trips",
+    "报备率": "Reporting rate",
+    "闲置车辆": "Idle vehicles",
+    "离线终端": "Silent trackers",
+    "费用（元）": "Expenses (yuan)",
+    "上月": "Previous month",
+    "下月": "Next month",
+    "阈值": "Threshold",
+    "无行程": "no trips",
+    "报备率低于": "Reporting rate under",
+    "的单位": "",
+    "本月没有报备率低于阈值的单位": "No unit is under the threshold this month",
+    "通报内容": "Bulletin text",
+    "合计行程": "All trips",
+    # properties
+    "办公用房": "Office property",
+    "产权证办理看板": "Title-certificate board",
+    "编号": "Code",
+    "名称": "Name",
+    "使用单位": "Using unit",
+    "地址": "Address",
+    "建筑面积": "Floor area",
+    "阶段": "Stage",
+    "卡点": "Blockers",
+    "逾期事项": "Overdue steps",
+    "逾期": "overdue by",
+    "目标": "target",
+    "办理进度": "Checklist",
+    "办公用房总数": "Office properties",
+    "有卡点": "Blocked",
+    "有逾期": "Overdue",
+    "只看逾期": "Only overdue",
+    "名称或编号": "Name or code",
+    "证号": "Certificate no.",
+    "完成日期": "Done on",
+    "文号": "Document",
+    "目标日期": "Target",
+    "办理事项": "Step",
+    "未完成": "not done",
+    "坐落": "Address",
+    "权属单位": "Owning unit",
+    "面积": "Area",
+    "现状": "Status",
+    "应接管日期": "Takeover due",
+    "空置": "Vacant",
+    "接管逾期": "Takeover overdue",
+    "是": "yes",
+    "逾期未接管": "Overdue takeovers",
+    "空置房产": "Vacant",
+    "按现状": "By status",
+    "全部经营性用房": "All operating property",
+    "即将到期": "Expiring soon",
+    "天内到期": "days or fewer left",
+    "承租人": "Tenant",
+    "年租金（元）": "Annual rent (yuan)",
+    "押金（元）": "Deposit (yuan)",
+    "租期起": "Start",
+    "租期止": "End",
+    "剩余天数": "Days left",
+    "来源": "Source",
+    "拍卖成交": "Auction",
+    "合同": "Contract",
+    "在租及待执行租赁": "Leases in force or to start",
+    "年租金合计": "Annual rent in total",
+    "年度租金": "Rent roll",
+    "租赁数": "Leases",
+    "应收租金（元）": "Rent due (yuan)",
+    "批次": "Batch",
+    "拍卖日期": "Held on",
+    "标的数": "Lots",
+    "成交年租金（元）": "Annual rent sold (yuan)",
+    "标的": "Lot",
+    "轮次": "Rounds",
+    "结果": "Result",
+    "起拍价（元/年）": "Reserve (yuan/yr)",
+    "成交价（元/年）": "Price (yuan/yr)",
+    "租期": "Term",
+    "暂无拍卖批次": "No auction batch yet",
+    # runs
+    "夜间任务运行记录": "Nightly run history",
+    "任务": "Job",
+    "开始时间": "Started",
+    "结束时间": "Finished",
+    "处理日期": "Days",
+    "耗时": "Took",
+    "新增行程": "Trips added",
+    "新增预警": "Flags raised",
+    "消除预警": "Flags resolved",
+    "错误": "Error",
+    "秒": "s",
+    "元": "yuan",
+}
+
+
+class I18n:
+    """`t("预警队列")` in a template; `t.dt(…)`, `t.money(…)` and the code labels format values."""
+
+    def __init__(self, lang: str = "zh") -> None:
+        self.lang = lang if lang in LANGUAGES else "zh"
+        self.en = self.lang == "en"
+
+    def __call__(self, text: str) -> str:
+        return EN.get(text, text) if self.en else text
+
+    def code(self, table: dict[str, str], code: str | None) -> str:
+        if code is None or code == "":
+            return ""
+        return self(table.get(code, code))
+
+    # code labels
+    def kind(self, code: str | None) -> str:
+        return self.code(FLAG_KIND, code)
+
+    def status(self, code: str | None) -> str:
+        return self.code(FLAG_STATUS, code)
+
+    def vehicle_status(self, code: str | None) -> str:
+        return self.code(VEHICLE_STATUS, code)
+
+    def order_status(self, code: str | None) -> str:
+        return self.code(ORDER_STATUS, code)
+
+    def run_status(self, code: str | None) -> str:
+        return self.code(RUN_STATUS, code)
+
+    def role(self, code: str | None) -> str:
+        return self.code(ROLE, code)
+
+    def stage(self, code: str | None) -> str:
+        return self.code(STAGE, code)
+
+    def blocker(self, code: str | None) -> str:
+        return self.code(BLOCKER, code)
+
+    def step(self, code: str | None) -> str:
+        return self.code(STEP, code)
+
+    def op_status(self, code: str | None) -> str:
+        return self.code(OPERATING_STATUS, code)
+
+    def result(self, code: str | None) -> str:
+        return self.code(AUCTION_RESULT, code)
+
+    def lease_state(self, code: str | None) -> str:
+        return self.code(LEASE_STATE, code)
+
+    # formats
+    def dt(self, value: datetime | str | None, *, seconds: bool = False) -> str:
+        """`2024年6月1日 08:00` (English: `2024-06-01 08:00`), China time."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if self.en:
+            return to_china(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        return fmt_china(value, seconds=seconds)
+
+    def time(self, value: datetime | None) -> str:
+        return "" if value is None else to_china(value).strftime("%H:%M")
+
+    def short(self, value: datetime | None) -> str:
+        """`6/1 08:00`: a tick on a time axis."""
+        if value is None:
+            return ""
+        d = to_china(value)
+        return f"{d.month}/{d.day} {d:%H:%M}"
+
+    def date(self, value: Day | str | None) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = Day.fromisoformat(value[:10])
+        if isinstance(value, datetime):
+            value = to_china(value).date()
+        return value.isoformat() if self.en else f"{value.year}年{value.month}月{value.day}日"
+
+    def month(self, first: Day) -> str:
+        return f"{first:%Y-%m}" if self.en else f"{first.year}年{first.month}月"
+
+    def money(self, value: Decimal | str | int | float | None) -> str:
+        """Yuan with thousands separators and two decimals: `649,800.00`."""
+        if value is None or value == "":
+            return ""
+        return f"{Decimal(str(value)):,.2f}"
+
+    def pct(self, rate: float | None) -> str:
+        return "—" if rate is None else f"{rate * 100:.1f}%"
+
+    def km(self, value: float | None) -> str:
+        return "" if value is None else f"{value:,.1f} {self('公里')}"
+
+    def area(self, value: Decimal | float | None) -> str:
+        return "" if value is None else f"{Decimal(str(value)):,.0f} ㎡"
+
+    def duration(self, seconds: float | int | None) -> str:
+        if seconds is None:
+            return ""
+        minutes = round(seconds / 60)
+        h, m = divmod(minutes, 60)
+        if self.en:
+            return f"{h} h {m} min" if h else f"{m} min"
+        return f"{h}小时{m}分" if h else f"{m}分钟"
+
+
+def flag_summary(t: I18n, kind: str, detail: dict[str, Any], trip_km: float | None = None) -> str:
+    """One line a manager reads beside a flag."""
+    sep = ", " if t.en else "，"
+    if kind == "unreported_trip":
+        km = detail.get("km", trip_km)
+        minutes = detail.get("minutes")
+        parts = []
+        if km is not None:
+            parts.append(f"{float(km):.1f} {t('公里')}")
+        if minutes is not None:
+            parts.append(f"{float(minutes):.0f} {t('分钟')}")
+        return sep.join(parts)
+    if kind == "order_without_track":
+        window = f"{t.dt(detail.get('window_from'))} – {t.time(_parse(detail.get('window_to')))}"
+        return f"{t('申请单')} {detail.get('order_no', '')}{sep}{t('时间窗')} {window}"
+    if kind == "idle_vehicle":
+        since = t.date(detail.get("since")) if detail.get("since") else t("从未")
+        days = detail.get("days", "?")
+        return f"Idle since {since}, {days} days" if t.en else f"自 {since} 起未出行，{days} 天"
+    if kind == "silent_tracker":
+        hours = detail.get("hours", "?")
+        if detail.get("since"):
+            since = t.dt(detail["since"])
+            text = f"No fix since {since}, {hours} h" if t.en else f"自 {since} 起无定位，{hours} 小时"
+        else:
+            text = "Never reported" if t.en else "从未上报定位"
+        orders = detail.get("orders") or []
+        if orders:
+            text += f"{sep}{t('涉及申请单')} {len(orders)}"
+        return text
+    return ""
+
+
+def _parse(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return None

@@ -1,0 +1,316 @@
+"""The property clerk's pages: the title-certificate board and one office property, operating property
+(vacant, overdue takeovers), leases (expiring soon, rent roll) and the lease auctions.
+
+Reads go through property.service (`office_views`, `operating_query`, `lease_query`, `rent_roll`,
+`auctions_report`); a unit viewer sees its own unit's properties, as the API scopes them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session, select
+
+from core.access import ScopeDep, UnitScope
+from core.api import SessionDep
+from core.errors import NotFound
+from core.models import Unit
+from gongwu.web import charts
+from gongwu.web.common import PageRoute, i18n, render, today, xlsx_response
+from gongwu.web.fleet_pages import opt_int, units_in_scope
+from gongwu.web.i18n import I18n
+from property import rules
+from property import service as property_service
+from property.models import OPERATING_STATUSES, Lease, OfficeProperty, OperatingProperty
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+EXPIRING_DAYS = 90  # the leases page's "expiring soon"; within 30 days is marked urgent
+
+
+def _unit_names(session: Session) -> dict[int, str]:
+    return {u.id: u.name for u in session.exec(select(Unit)).all() if u.id is not None}
+
+
+# --- the certificate board ------------------------------------------------------------------------------
+
+
+def _board(
+    session: Session,
+    scope: UnitScope,
+    day: date,
+    *,
+    unit: int | None,
+    stage: str | None,
+    blocker: str | None,
+    overdue: bool | None,
+    q: str | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All office properties in scope, and those the filter keeps."""
+    unit_id = scope.unit_id if scope.restricted else unit
+    everything = property_service.office_views(session, day, unit_id=unit_id)
+    shown = property_service.office_views(
+        session, day, unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
+    )
+    return everything, shown
+
+
+def stage_chart(t: I18n, views: list[dict[str, Any]]) -> Any:
+    counts = dict.fromkeys(rules.STAGES, 0)
+    for v in views:
+        counts[v["stage"]] += 1
+    return charts.hbar_chart(
+        [(t.stage(s), counts[s]) for s in rules.STAGES], title=t("产权证办理进度"), fmt=lambda v: f"{v:g}"
+    )
+
+
+def _checklist(view: dict[str, Any]) -> list[tuple[str, bool]]:
+    return [(step, view.get(field) is not None) for step, field in rules.STEP_FIELDS.items()]
+
+
+@router.get("/properties/certificates", response_class=HTMLResponse)
+def certificates_page(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    unit: str | None = None,
+    stage: str | None = None,
+    blocker: str | None = None,
+    overdue: str | None = None,
+    q: str | None = None,
+) -> HTMLResponse:
+    t = i18n(request)
+    day = today()
+    everything, shown = _board(
+        session, scope, day, unit=opt_int(unit, "unit"), stage=stage or None, blocker=blocker or None,
+        overdue=True if overdue else None, q=(q or "").strip() or None,
+    )  # fmt: skip
+    groups = [(s, [v for v in shown if v["stage"] == s]) for s in rules.STAGES]
+    return render(
+        request,
+        session,
+        "certificates.html",
+        {
+            "groups": [(s, vs) for s, vs in groups if vs],
+            "total": len(everything),
+            "shown": len(shown),
+            "certified": sum(1 for v in everything if v["stage"] == "certified"),
+            "blocked": sum(1 for v in everything if v["blockers"]),
+            "overdue_count": sum(1 for v in everything if v["overdue"]),
+            "chart": stage_chart(t, everything),
+            "checklist": _checklist,
+            "stages": rules.STAGES,
+            "blockers": rules.BLOCKERS,
+            "steps": rules.STEPS,
+            "units": units_in_scope(session, scope),
+            "restricted": scope.restricted,
+            "chosen": {
+                "unit": unit or "",
+                "stage": stage or "",
+                "blocker": blocker or "",
+                "overdue": bool(overdue),
+                "q": q or "",
+            },
+            "query": request.url.query,
+        },
+        section="certificates",
+    )
+
+
+@router.get("/properties/certificates.xlsx")
+def certificates_xlsx(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    unit: str | None = None,
+    stage: str | None = None,
+    blocker: str | None = None,
+    overdue: str | None = None,
+    q: str | None = None,
+) -> Response:
+    t = i18n(request)
+    _, shown = _board(
+        session, scope, today(), unit=opt_int(unit, "unit"), stage=stage or None, blocker=blocker or None,
+        overdue=True if overdue else None, q=(q or "").strip() or None,
+    )  # fmt: skip
+    columns = [t("编号"), t("名称"), t("使用单位"), t("地址"), t("阶段"), t("卡点"), t("逾期事项")]
+    columns += [t.step(s) for s in rules.STEPS]
+    sep = "; " if t.en else "；"
+    rows = []
+    for v in shown:
+        row: dict[str, Any] = {
+            columns[0]: v["code"],
+            columns[1]: v["name"],
+            columns[2]: v["unit"],
+            columns[3]: v["address"],
+            columns[4]: t.stage(v["stage"]),
+            columns[5]: sep.join(t.blocker(b) for b in v["blockers"]),
+            columns[6]: sep.join(
+                f"{t.step(o['step'])} {t('目标')} {o['due_on']} {t('逾期')} {o['days_overdue']} {t('天')}"
+                for o in v["overdue"]
+            ),
+        }
+        for step, field in rules.STEP_FIELDS.items():
+            row[t.step(step)] = v.get(field)
+        rows.append(row)
+    return xlsx_response(columns, rows, title=t("产权证办理"), filename=f"{t('产权证办理')}-{today()}.xlsx")
+
+
+@router.get("/properties/office/{code}", response_class=HTMLResponse)
+def office_page(request: Request, session: SessionDep, scope: ScopeDep, code: str) -> HTMLResponse:
+    missing = f"办公用房 {code} 不存在 office property {code} not found"
+    if scope.restricted:
+        scope.get(
+            session, OfficeProperty, code, OfficeProperty.unit_id, key=OfficeProperty.code, missing=missing
+        )
+    view = property_service.office_property_view(session, code, today())
+    due = {o["step"]: o for o in view["overdue"]}
+    targets: dict[str, date] = {}  # the programme's target, overridden by the property's own
+    for row in sorted(property_service.list_targets(session), key=lambda r: r["code"] is not None):
+        if row["code"] in (None, code):
+            targets[row["step"]] = row["due_on"]
+    steps = [
+        {
+            "step": step,
+            "done_on": view.get(field),
+            "doc": view.get(rules.STEP_DOC_FIELDS[step]) or "",
+            "target": targets.get(step),
+            "overdue": due.get(step),
+        }
+        for step, field in rules.STEP_FIELDS.items()
+    ]
+    return render(request, session, "office.html", {"p": view, "steps": steps}, section="certificates")
+
+
+# --- operating property and leases ---------------------------------------------------------------------
+
+
+def _operating_items(session: Session, props: list[OperatingProperty], day: date) -> list[dict[str, Any]]:
+    leased = property_service.active_lease_property_ids(session, day)
+    units = _unit_names(session)
+    return [
+        {
+            "p": p,
+            "owner": units.get(p.owner_unit_id) if p.owner_unit_id is not None else None,
+            "vacant": rules.is_vacant(p.status, p.id in leased),
+            "overdue": rules.takeover_overdue(p.status, p.takeover_due_on, day),
+        }
+        for p in props
+    ]
+
+
+@router.get("/properties/operating", response_class=HTMLResponse)
+def operating_page(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    status: str | None = None,
+    show: str | None = None,
+    q: str | None = None,
+) -> HTMLResponse:
+    t = i18n(request)
+    day = today()
+    everything = list(
+        session.exec(
+            scope.apply(property_service.operating_query(day), OperatingProperty.owner_unit_id)
+        ).all()
+    )
+    filtered = property_service.operating_query(
+        day,
+        status=status or None,
+        vacant=True if show == "vacant" else None,
+        takeover_overdue=True if show == "overdue" else None,
+        q=(q or "").strip() or None,
+    )
+    shown = list(session.exec(scope.apply(filtered, OperatingProperty.owner_unit_id)).all())
+    items = _operating_items(session, everything, day)
+    by_status = dict.fromkeys(OPERATING_STATUSES, 0)
+    for p in everything:
+        by_status[p.status] = by_status.get(p.status, 0) + 1
+    chart = charts.hbar_chart(
+        [(t.op_status(s), n) for s, n in by_status.items()], title=t("按现状"), fmt=lambda v: f"{v:g}"
+    )
+    return render(
+        request,
+        session,
+        "operating.html",
+        {
+            "items": _operating_items(session, shown, day),
+            "total": len(everything),
+            "overdue": [i for i in items if i["overdue"]],
+            "vacant": [i for i in items if i["vacant"]],
+            "by_status": by_status,
+            "chart": chart,
+            "statuses": OPERATING_STATUSES,
+            "chosen": {"status": status or "", "show": show or "", "q": q or ""},
+            "day": day,
+        },
+        section="operating",
+    )
+
+
+@router.get("/properties/leases", response_class=HTMLResponse)
+def leases_page(
+    request: Request, session: SessionDep, scope: ScopeDep, year: str | None = None
+) -> HTMLResponse:
+    day = today()
+    stmt = scope.apply(
+        property_service.lease_query(day),
+        Lease.property_id,
+        via=(OperatingProperty.id, OperatingProperty.owner_unit_id),
+    )
+    props = {p.id: p for p in session.exec(select(OperatingProperty)).all()}
+    units = _unit_names(session)
+    rows = []
+    for lease in session.exec(stmt).all():
+        active = rules.lease_active(lease.start_on, lease.end_on, lease.terminated_on, day)
+        upcoming = lease.start_on > day and lease.terminated_on is None
+        if not (active or upcoming):
+            continue
+        prop = props[lease.property_id]
+        rows.append(
+            {
+                "lease": lease,
+                "code": prop.code,
+                "address": prop.address,
+                "owner": units.get(prop.owner_unit_id) if prop.owner_unit_id is not None else None,
+                "days_left": (lease.end_on - day).days,
+                "state": "active" if active else "upcoming",
+                "reminder": rules.lease_reminder(lease.end_on, day, lease.terminated_on),
+            }
+        )
+    expiring = [r for r in rows if r["state"] == "active" and r["days_left"] <= EXPIRING_DAYS]
+    roll_year = opt_int(year, "year") or day.year
+    roll = property_service.rent_roll(session, roll_year)
+    if scope.restricted:
+        mine = units.get(scope.unit_id or 0)
+        roll = {**roll, "units": [u for u in roll["units"] if u["owner_unit"] == mine]}
+        roll["rent_yuan"] = sum((u["rent_yuan"] for u in roll["units"]), rules.fen_to_yuan(0))
+    return render(
+        request,
+        session,
+        "leases.html",
+        {
+            "rows": rows,
+            "expiring": expiring,
+            "annual_total": rules.fen_to_yuan(sum(r["lease"].annual_rent_fen for r in rows)),
+            "roll": roll,
+            "year": roll_year,
+            "expiring_days": EXPIRING_DAYS,
+            "day": day,
+        },
+        section="leases",
+    )
+
+
+# --- auctions -------------------------------------------------------------------------------------------
+
+
+@router.get("/properties/auctions", response_class=HTMLResponse)
+def auctions_page(request: Request, session: SessionDep, batch: str | None = None) -> HTMLResponse:
+    report = property_service.auctions_report(session, batch=batch or None)
+    if batch and not report["batches"]:
+        raise NotFound(f"拍卖批次 {batch} 不存在 auction batch {batch} not found")
+    return render(request, session, "auctions.html", {"batches": report["batches"]}, section="auctions")
