@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from sqlmodel import col, select
 
+from core.access import ScopeDep, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import NotFound
 from core.models import AuditLog, Unit
+from core.timeutil import as_utc
 from fleet import reconcile, reports, schemas, service
 from fleet.models import Flag, Stop, Trip, TripExpense, TripOrder, Vehicle
 
@@ -18,8 +20,10 @@ router = APIRouter(tags=["fleet"])
 
 
 @router.get("/units", response_model=ListOut[schemas.UnitPublic])
-def list_units(session: SessionDep, page: PageDep, kind: str | None = None) -> ListOut[schemas.UnitPublic]:
-    stmt = select(Unit).order_by(col(Unit.name))
+def list_units(
+    session: SessionDep, scope: ScopeDep, page: PageDep, kind: str | None = None
+) -> ListOut[schemas.UnitPublic]:
+    stmt = scope.apply(select(Unit).order_by(col(Unit.name)), Unit.id)
     if kind:
         stmt = stmt.where(Unit.kind == kind)
     rows, count = paginate(session, stmt, page)
@@ -29,12 +33,13 @@ def list_units(session: SessionDep, page: PageDep, kind: str | None = None) -> L
 @router.get("/vehicles", response_model=ListOut[schemas.VehiclePublic])
 def list_vehicles(
     session: SessionDep,
+    scope: ScopeDep,
     page: PageDep,
     unit_id: int | None = None,
     status: str | None = None,
     plate: Annotated[str | None, Query(description="substring of the plate")] = None,
 ) -> ListOut[schemas.VehiclePublic]:
-    stmt = select(Vehicle).order_by(col(Vehicle.plate))
+    stmt = scope.apply(select(Vehicle).order_by(col(Vehicle.plate)), Vehicle.unit_id)
     if unit_id is not None:
         stmt = stmt.where(Vehicle.unit_id == unit_id)
     if status:
@@ -46,22 +51,23 @@ def list_vehicles(
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=schemas.VehiclePublic)
-def get_vehicle(session: SessionDep, vehicle_id: int) -> schemas.VehiclePublic:
-    vehicle = session.get(Vehicle, vehicle_id)
-    if vehicle is None:
-        raise NotFound(f"vehicle {vehicle_id} not found")
+def get_vehicle(session: SessionDep, scope: ScopeDep, vehicle_id: int) -> schemas.VehiclePublic:
+    vehicle = scope.get(
+        session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"vehicle {vehicle_id} not found"
+    )
     return schemas.VehiclePublic.model_validate(vehicle)
 
 
 @router.get("/orders", response_model=ListOut[schemas.OrderPublic])
 def list_orders(
     session: SessionDep,
+    scope: ScopeDep,
     page: PageDep,
     vehicle_id: int | None = None,
     unit_id: int | None = None,
     status: str | None = None,
 ) -> ListOut[schemas.OrderPublic]:
-    stmt = select(TripOrder).order_by(col(TripOrder.planned_start_at).desc())
+    stmt = scope.apply(select(TripOrder).order_by(col(TripOrder.planned_start_at).desc()), TripOrder.unit_id)
     if vehicle_id is not None:
         stmt = stmt.where(TripOrder.vehicle_id == vehicle_id)
     if unit_id is not None:
@@ -73,55 +79,73 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic)
-def get_order(session: SessionDep, order_id: int) -> schemas.OrderPublic:
-    order = session.get(TripOrder, order_id)
-    if order is None:
-        raise NotFound(f"order {order_id} not found")
+def get_order(session: SessionDep, scope: ScopeDep, order_id: int) -> schemas.OrderPublic:
+    order = scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
     return schemas.OrderPublic.model_validate(order)
 
 
 @router.get("/trips", response_model=ListOut[schemas.TripPublic])
 def list_trips(
     session: SessionDep,
+    scope: ScopeDep,
     page: PageDep,
     vehicle_id: int | None = None,
     day: Annotated[date | None, Query(description="China calendar day the trip starts in")] = None,
+    start: Annotated[datetime | None, Query(alias="from", description="trips overlapping [from, to)")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
 ) -> ListOut[schemas.TripPublic]:
-    stmt = select(Trip).order_by(col(Trip.start_at))
+    """Trips of a day (the China day they start in) or overlapping a range — whole, never clipped."""
+    stmt = scope.apply(
+        select(Trip).order_by(col(Trip.start_at)), Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id)
+    )
     if vehicle_id is not None:
         stmt = stmt.where(Trip.vehicle_id == vehicle_id)
     if day is not None:
         stmt = stmt.where(Trip.service_day == day)
+    if start is not None:
+        stmt = stmt.where(col(Trip.end_at) > as_utc(start))
+    if end is not None:
+        stmt = stmt.where(col(Trip.start_at) < as_utc(end))
     rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.TripPublic.model_validate(r) for r in rows], count=count)
 
 
 @router.get("/trips/{trip_id}", response_model=schemas.TripPublic)
-def get_trip(session: SessionDep, trip_id: int) -> schemas.TripPublic:
-    trip = session.get(Trip, trip_id)
-    if trip is None:
-        raise NotFound(f"trip {trip_id} not found")
+def get_trip(session: SessionDep, scope: ScopeDep, trip_id: int) -> schemas.TripPublic:
+    trip = scope.get(
+        session,
+        Trip,
+        trip_id,
+        Trip.vehicle_id,
+        via=(Vehicle.id, Vehicle.unit_id),
+        missing=f"trip {trip_id} not found",
+    )
     return schemas.TripPublic.model_validate(trip)
 
 
 @router.get("/stops", response_model=ListOut[schemas.StopPublic])
 def list_stops(
-    session: SessionDep, page: PageDep, vehicle_id: int | None = None
+    session: SessionDep,
+    scope: ScopeDep,
+    page: PageDep,
+    vehicle_id: int | None = None,
+    start: Annotated[datetime | None, Query(alias="from", description="stops overlapping [from, to)")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
 ) -> ListOut[schemas.StopPublic]:
-    stmt = select(Stop).order_by(col(Stop.start_at))
+    stmt = scope.apply(
+        select(Stop).order_by(col(Stop.start_at)), Stop.vehicle_id, via=(Vehicle.id, Vehicle.unit_id)
+    )
     if vehicle_id is not None:
         stmt = stmt.where(Stop.vehicle_id == vehicle_id)
+    if start is not None:
+        stmt = stmt.where(col(Stop.end_at) > as_utc(start))
+    if end is not None:
+        stmt = stmt.where(col(Stop.start_at) < as_utc(end))
     rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.StopPublic.model_validate(r) for r in rows], count=count)
 
 
 # --- flags: the queue, detail, review -----------------------------------------------------------------
-
-
-def _actor(request: Request) -> str:
-    # Until sign-in lands, changes made through the API are attributed to "api".
-    user = getattr(request.state, "user", None)
-    return str(getattr(user, "username", "") or "api")
 
 
 def _flag_item(row: dict[str, Any]) -> schemas.FlagItem:
@@ -131,6 +155,7 @@ def _flag_item(row: dict[str, Any]) -> schemas.FlagItem:
 @router.get("/flags", response_model=ListOut[schemas.FlagItem])
 def list_flags(
     session: SessionDep,
+    scope: ScopeDep,
     page: PageDep,
     kind: str | None = None,
     unit: Annotated[str | None, Query(description="unit id or name")] = None,
@@ -148,7 +173,7 @@ def list_flags(
     """The flag queue with plate, unit, trip km and order number, newest first."""
     f = reports.FlagFilter(
         kind=kind,
-        unit=unit if unit_id is None else unit_id,
+        unit=scope.unit_id if scope.restricted else (unit if unit_id is None else unit_id),
         status=status,
         state=state,
         review_status=review_status,
@@ -162,11 +187,9 @@ def list_flags(
 
 
 @router.get("/flags/{flag_id}", response_model=schemas.FlagDetail)
-def get_flag(session: SessionDep, flag_id: int) -> schemas.FlagDetail:
+def get_flag(session: SessionDep, scope: ScopeDep, flag_id: int) -> schemas.FlagDetail:
     """A flag with its vehicle, trip, order, the vehicle's orders within a day, and its review history."""
-    flag = session.get(Flag, flag_id)
-    if flag is None:
-        raise NotFound(f"预警不存在 flag {flag_id} not found")
+    flag = scope.get(session, Flag, flag_id, Flag.unit_id, missing=f"预警不存在 flag {flag_id} not found")
     row = reports.flag_rows(session, reports.FlagFilter(id=flag_id))[0][0]
     vehicle = session.get(Vehicle, flag.vehicle_id)
     trip = session.get(Trip, flag.trip_id) if flag.trip_id else None
@@ -177,6 +200,7 @@ def get_flag(session: SessionDep, flag_id: int) -> schemas.FlagDetail:
         select(TripOrder)
         .where(
             TripOrder.vehicle_id == flag.vehicle_id,
+            scope.cond(TripOrder.unit_id),
             col(TripOrder.planned_start_at) <= until,
             col(TripOrder.planned_end_at) >= flag.start_at - day,
         )
@@ -202,7 +226,7 @@ def review_flags(
     session: SessionDep, request: Request, body: schemas.BulkReviewIn
 ) -> list[schemas.FlagPublic]:
     """The same review for several flags, all or nothing."""
-    flags = reconcile.review_flags(session, body.ids, body.status, body.comment, _actor(request))
+    flags = reconcile.review_flags(session, body.ids, body.status, body.comment, actor(request))
     return [schemas.FlagPublic.model_validate(f) for f in flags]
 
 
@@ -211,7 +235,7 @@ def review_flag(
     session: SessionDep, request: Request, flag_id: int, body: schemas.ReviewIn
 ) -> schemas.FlagPublic:
     """Review a flag: violation / explained / false_alarm with a comment, or open to reset."""
-    flag = reconcile.review_flag(session, flag_id, body.status, body.comment, _actor(request))
+    flag = reconcile.review_flag(session, flag_id, body.status, body.comment, actor(request))
     return schemas.FlagPublic.model_validate(flag)
 
 
@@ -221,7 +245,7 @@ def review_flag(
 @router.post("/orders", response_model=schemas.OrderPublic, status_code=201)
 def create_order(session: SessionDep, request: Request, body: schemas.OrderCreate) -> schemas.OrderPublic:
     """Enter an order; a late one (补单) resolves the flags of the trips it covers at once."""
-    order = service.create_order(session, **body.model_dump(), actor=_actor(request))
+    order = service.create_order(session, **body.model_dump(), actor=actor(request))
     return schemas.OrderPublic.model_validate(order)
 
 
@@ -229,7 +253,7 @@ def create_order(session: SessionDep, request: Request, body: schemas.OrderCreat
 def update_order(
     session: SessionDep, request: Request, order_id: int, body: schemas.OrderUpdate
 ) -> schemas.OrderPublic:
-    order = service.update_order(session, order_id, body.model_dump(exclude_unset=True), _actor(request))
+    order = service.update_order(session, order_id, body.model_dump(exclude_unset=True), actor(request))
     return schemas.OrderPublic.model_validate(order)
 
 
@@ -237,7 +261,7 @@ def update_order(
 def cancel_order(
     session: SessionDep, request: Request, order_id: int, body: schemas.OrderCancel | None = None
 ) -> schemas.OrderPublic:
-    order = service.cancel_order(session, order_id, _actor(request), body.reason if body else "")
+    order = service.cancel_order(session, order_id, actor(request), body.reason if body else "")
     return schemas.OrderPublic.model_validate(order)
 
 
@@ -247,8 +271,8 @@ def _expense_out(expense: TripExpense) -> schemas.ExpensePublic:
 
 
 @router.get("/orders/{order_id}/expense", response_model=schemas.ExpensePublic)
-def get_expense(session: SessionDep, order_id: int) -> schemas.ExpensePublic:
-    service.get_order(session, order_id)
+def get_expense(session: SessionDep, scope: ScopeDep, order_id: int) -> schemas.ExpensePublic:
+    scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
     expense = service.get_expense(session, order_id)
     if expense is None:
         raise NotFound(f"该出行申请没有费用单 order {order_id} has no expense sheet")
@@ -259,7 +283,7 @@ def get_expense(session: SessionDep, order_id: int) -> schemas.ExpensePublic:
 def put_expense(
     session: SessionDep, request: Request, order_id: int, body: schemas.ExpenseIn
 ) -> schemas.ExpensePublic:
-    expense = service.upsert_expense(session, order_id, body.model_dump(exclude_unset=True), _actor(request))
+    expense = service.upsert_expense(session, order_id, body.model_dump(exclude_unset=True), actor(request))
     return _expense_out(expense)
 
 
@@ -273,7 +297,7 @@ def propose_disposal(
     """Propose an idle vehicle for disposal (idle_proposed → disposal_pending), or withdraw (in_service)."""
     body = body or schemas.DisposalIn()
     vehicle = reconcile.propose_disposal(
-        session, vehicle_id, _actor(request), status=body.status, comment=body.comment
+        session, vehicle_id, actor(request), status=body.status, comment=body.comment
     )
     return schemas.VehiclePublic.model_validate(vehicle)
 
@@ -306,22 +330,3 @@ def bulletin(
 def expense_sheet(session: SessionDep, year: int) -> dict[str, Any]:
     """出行费用单 of a year, one row per order, and the operating cost and cost per km per vehicle."""
     return reports.expense_sheet(session, year)
-
-
-# The permission each route of this module needs (gongwu/permissions.py holds THE table; these are the
-# routes added for issue 10, for it to take over).
-ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/flags"): "fleet:county",
-    ("GET", "/api/v1/flags/{flag_id}"): "fleet:county",
-    ("POST", "/api/v1/flags/review"): "fleet:review",
-    ("POST", "/api/v1/flags/{flag_id}/review"): "fleet:review",
-    ("POST", "/api/v1/orders"): "fleet:write",
-    ("PATCH", "/api/v1/orders/{order_id}"): "fleet:write",
-    ("POST", "/api/v1/orders/{order_id}/cancel"): "fleet:write",
-    ("GET", "/api/v1/orders/{order_id}/expense"): "fleet:county",
-    ("PUT", "/api/v1/orders/{order_id}/expense"): "fleet:write",
-    ("POST", "/api/v1/vehicles/{vehicle_id}/propose-disposal"): "fleet:write",
-    ("GET", "/api/v1/reports/units"): "fleet:county",
-    ("GET", "/api/v1/reports/bulletin"): "fleet:county",
-    ("GET", "/api/v1/reports/expenses"): "fleet:county",
-}

@@ -54,23 +54,23 @@ ROUTES: dict[tuple[str, str], str] = {
     # --- audit log
     ("GET", f"{API}/audit"): "audit:read",
     ("GET", f"{API}/audit/export"): "audit:read",
-    # --- fleet (fleet/routes.py). Unscoped so far → fleet:county; → fleet:read once ScopeDep is applied.
+    # --- fleet (fleet/routes.py): the :read ones are unit-scoped in their queries; reports are county-wide
     ("GET", f"{API}/units"): "units:read",
-    ("GET", f"{API}/vehicles"): "fleet:county",
-    ("GET", f"{API}/vehicles/{{vehicle_id}}"): "fleet:county",
-    ("GET", f"{API}/orders"): "fleet:county",
-    ("GET", f"{API}/orders/{{order_id}}"): "fleet:county",
-    ("GET", f"{API}/trips"): "fleet:county",
-    ("GET", f"{API}/trips/{{trip_id}}"): "fleet:county",
-    ("GET", f"{API}/stops"): "fleet:county",
-    ("GET", f"{API}/flags"): "fleet:county",
-    ("GET", f"{API}/flags/{{flag_id}}"): "fleet:county",
+    ("GET", f"{API}/vehicles"): "fleet:read",
+    ("GET", f"{API}/vehicles/{{vehicle_id}}"): "fleet:read",
+    ("GET", f"{API}/orders"): "fleet:read",
+    ("GET", f"{API}/orders/{{order_id}}"): "fleet:read",
+    ("GET", f"{API}/trips"): "fleet:read",
+    ("GET", f"{API}/trips/{{trip_id}}"): "fleet:read",
+    ("GET", f"{API}/stops"): "fleet:read",
+    ("GET", f"{API}/flags"): "fleet:read",
+    ("GET", f"{API}/flags/{{flag_id}}"): "fleet:read",
     ("POST", f"{API}/flags/review"): "fleet:review",
     ("POST", f"{API}/flags/{{flag_id}}/review"): "fleet:review",
     ("POST", f"{API}/orders"): "fleet:write",
     ("PATCH", f"{API}/orders/{{order_id}}"): "fleet:write",
     ("POST", f"{API}/orders/{{order_id}}/cancel"): "fleet:write",
-    ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:county",
+    ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:read",
     ("PUT", f"{API}/orders/{{order_id}}/expense"): "fleet:write",
     ("POST", f"{API}/vehicles/{{vehicle_id}}/propose-disposal"): "fleet:write",
     ("GET", f"{API}/reports/units"): "fleet:county",
@@ -81,7 +81,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/imports/{{kind}}/template"): "ingest:write",
     # --- feeds (ingest/routes.py)
     ("GET", f"{API}/feeds/status"): "feeds:read",
-    ("GET", f"{API}/positions"): "fleet:county",  # → fleet:read once scoped through the vehicle
+    ("GET", f"{API}/positions"): "fleet:read",
     # --- property (property/routes.py; the :read ones are unit-scoped)
     ("GET", f"{API}/office-properties"): "property:read",
     ("GET", f"{API}/office-properties/{{code}}"): "property:read",

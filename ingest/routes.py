@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import select
 
+from core.access import ScopeDep
 from core.api import ListOut, PageDep, SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.timeutil import as_utc
@@ -54,6 +55,7 @@ def get_feeds_status(session: SessionDep) -> FeedsStatusPublic:
 @router.get("/positions", response_model=ListOut[PositionPublic])
 def get_positions(
     session: SessionDep,
+    scope: ScopeDep,
     page: PageDep,
     device: Annotated[str | None, Query(description="tracker id")] = None,
     vehicle_id: int | None = None,
@@ -67,14 +69,21 @@ def get_positions(
     if sum(x is not None for x in (device, vehicle_id, plate)) != 1:
         raise ValidationFailed("give exactly one of device, vehicle_id or plate")
     if vehicle_id is not None:
-        vehicle = session.exec(select(Vehicle).where(Vehicle.id == vehicle_id)).first()
-        if vehicle is None:
-            raise NotFound(f"vehicle {vehicle_id} not found")
+        vehicle = scope.get(
+            session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"vehicle {vehicle_id} not found"
+        )
         if not vehicle.tracker_id:
             raise ValidationFailed(f"vehicle {vehicle.plate} has no tracker (终端号) recorded")
         device = vehicle.tracker_id
     else:
-        device = resolve_device(session, plate or device or "")[0]
+        key = plate or device or ""
+        device = resolve_device(session, key)[0]
+        if scope.restricted:  # a unit viewer sees its own vehicles' trackers only, and learns nothing else
+            owner = session.exec(select(Vehicle).where(Vehicle.tracker_id == device)).first()
+            if owner is None or not scope.allows(owner.unit_id):
+                raise NotFound(
+                    f"no vehicle with plate or tracker id '{key}' and no positions of a device '{key}'"
+                )
     start = as_utc(from_) if from_ else None
     end = as_utc(to) if to else None
     rows, total = list_positions(session, device, start, end, limit=page.limit, offset=page.offset)

@@ -21,22 +21,6 @@ def cn(day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2024, 6, day, hour, minute, tzinfo=CHINA).astimezone(UTC)
 
 
-@pytest.fixture(autouse=True)
-def _declared(client: TestClient) -> None:
-    """Where the app checks a permission table, make sure it knows this module's routes (the table itself,
-    gongwu/permissions.py, is the composition root's)."""
-    import dataclasses
-
-    from fleet.routes import ROUTE_PERMISSIONS
-
-    table = getattr(client.app.state, "permissions", None)  # type: ignore[attr-defined]
-    if table is not None:
-        missing = {k: v for k, v in ROUTE_PERMISSIONS.items() if k not in table.routes}
-        client.app.state.permissions = dataclasses.replace(  # type: ignore[attr-defined]
-            table, routes={**table.routes, **missing}
-        )
-
-
 @pytest.fixture
 def world(session: Session) -> dict[str, Vehicle]:
     unit = make_unit(session, name="丁镇", kind="township")
