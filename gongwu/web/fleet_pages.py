@@ -217,7 +217,7 @@ def _add_query(path: str, **params: Any) -> str:
 @router.get("/flags/{flag_id}", response_class=HTMLResponse)
 def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: int) -> HTMLResponse:
     _flag_in_scope(session, scope, flag_id)
-    detail = fleet_routes.get_flag(session, flag_id)
+    detail = fleet_routes.get_flag(session, scope, flag_id)
     return render(
         request,
         session,
@@ -409,7 +409,7 @@ def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: i
     ).all()
     order = session.get(TripOrder, trip.order_id) if trip.order_id else None
     flags = session.exec(select(Flag).where(Flag.trip_id == trip_id).order_by(col(Flag.id))).all()
-    details = [fleet_routes.get_flag(session, f.id) for f in flags if f.id is not None]
+    details = [fleet_routes.get_flag(session, scope, f.id) for f in flags if f.id is not None]
     nearby = details[0].nearby_orders if details else []
     rules = reconcile.Rules.from_settings()
     markers = [

@@ -152,8 +152,7 @@ EN: dict[str, str] = {
     "全部": "All",
     "导出 Excel": "Export to Excel",
     "打印": "Print",
-    "操作失败": "The action failed",
-    "请刷新页面后重试": "Reload the page and try again",
+    "操作失败，请刷新页面后重试": "The action failed: reload the page and try again",
     # home
     "今日概览": "Today",
     "待审核预警": "Open flags",

@@ -1,0 +1,290 @@
+"""Every page, without a browser: it renders for the roles that may see it — with an empty database and with
+the demo county —, a unit viewer sees its own unit only (another unit's vehicle, trip or flag is a 404), a
+review through the session cookie needs the CSRF token and moves the flag out of the open queue, the Excel
+exports open, and the English setting leaves no Chinese label behind."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, select
+
+from core.models import ROLES, Unit
+from core.settings import Settings
+from fleet.models import Flag, Trip, Vehicle
+from gongwu.app import create_app
+from gongwu.permissions import TABLE
+from gongwu.web.pages import PAGES
+from property.models import OfficeProperty
+from tests.conftest import ClientAs
+from tests.factories import make_trip, make_unit, make_vehicle
+from tests.web.conftest import CJK, County, csrf_of, sign_in
+
+PLAIN = sorted(path for (method, path) in PAGES if method == "GET" and "{" not in path)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def allowed(role: str, path: str) -> bool:
+    """Whether the table lets `role` see the page at `path`."""
+    for (method, p), permission in PAGES.items():
+        if method == "GET" and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", p), path.split("?")[0]):
+            return TABLE.allows(role, permission)
+    raise AssertionError(f"{path} is not a page")
+
+
+def check(r: object, path: str) -> None:
+    status = getattr(r, "status_code", None)
+    assert status == 200, f"{path}: {status} {getattr(r, 'text', '')[:500]}"
+    headers = getattr(r, "headers", {})
+    if path.split("?")[0].endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        assert headers["content-type"] == XLSX
+        load_workbook(io.BytesIO(r.content))  # type: ignore[attr-defined]
+    else:
+        assert headers["content-type"].startswith("text/html")
+        assert "</html>" in r.text  # type: ignore[attr-defined]
+
+
+# --- an empty database ----------------------------------------------------------------------------------
+
+
+def test_every_page_renders_with_an_empty_database(client_as: ClientAs, session: Session) -> None:
+    unit = make_unit(session, name="空单位")
+    for role in ROLES:
+        c = client_as(role, unit_id=unit.id if role == "unit_viewer" else None)
+        for path in PLAIN:
+            r = c.get(path, follow_redirects=False)
+            if allowed(role, path):
+                check(r, path)
+            else:
+                assert r.status_code == 403, f"{role} {path}: {r.status_code}"
+        # the pages of one object: nothing to show, a page saying so
+        for path in ("/vehicles/1", "/trips/1", "/flags/1", "/properties/office/BG001"):
+            if allowed(role, path):
+                r = c.get(path)
+                assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), path
+                assert "页面不存在或无权查看" in r.text
+
+
+def test_english_labels_leave_no_chinese_behind(app: FastAPI, client_as: ClientAs, session: Session) -> None:
+    """GONGWU_LANGUAGE=en: with no data (whose names are Chinese), no page shows a Chinese character."""
+    app.state.settings = Settings(database_url="sqlite://", language="en")
+    unit = make_unit(session, name="Unit A")
+    for role in ("admin", "unit_viewer"):
+        c = client_as(role, unit_id=unit.id if role == "unit_viewer" else None)
+        for path in PLAIN:
+            if path.endswith(".xlsx") or not allowed(role, path):
+                continue
+            r = c.get(path)
+            assert r.status_code == 200, path
+            assert '<html lang="en">' in r.text
+            left = sorted(set(CJK.findall(r.text)))
+            assert not left, f"{path} shows Chinese in English: {''.join(left)}"
+
+
+def test_pages_redirect_to_login_and_static_files_are_public(client_as: ClientAs) -> None:
+    anonymous = client_as(None)
+    r = anonymous.get("/flags?status=open", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/flags%3Fstatus%3Dopen"
+    login = anonymous.get("/login")
+    assert "/static/gongwu.css" in login.text and "登录" in login.text
+    for asset in ("/static/gongwu.css", "/static/htmx.min.js", "/static/gongwu.js"):
+        assert anonymous.get(asset).status_code == 200, asset
+
+
+def test_a_unit_viewer_gets_404_for_another_units_vehicle_trip_and_flag(
+    client_as: ClientAs, session: Session
+) -> None:
+    mine, other = make_unit(session, name="城关镇"), make_unit(session, name="东郭镇")
+    own_car, their_car = make_vehicle(session, mine), make_vehicle(session, other)
+    start = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    own_trip, their_trip = make_trip(session, own_car, start), make_trip(session, their_car, start)
+    flags = []
+    for car, trip in ((own_car, own_trip), (their_car, their_trip)):
+        flag = Flag(
+            kind="unreported_trip", key=f"{car.tracker_id}:{trip.id}", vehicle_id=car.id, unit_id=car.unit_id,
+            trip_id=trip.id, start_at=trip.start_at, end_at=trip.end_at, detail={"km": 15.0, "minutes": 30},
+        )  # fmt: skip
+        session.add(flag)
+        flags.append(flag)
+    session.flush()
+    viewer = client_as("unit_viewer", unit_id=mine.id)
+    for path in (f"/vehicles/{own_car.id}", f"/trips/{own_trip.id}", f"/flags/{flags[0].id}"):
+        assert viewer.get(path).status_code == 200, path
+    for path in (f"/vehicles/{their_car.id}", f"/trips/{their_trip.id}", f"/flags/{flags[1].id}"):
+        r = viewer.get(path)
+        assert r.status_code == 404, path
+        assert their_car.plate not in r.text
+    queue = viewer.get("/flags?unit=" + str(other.id)).text  # asking for another unit changes nothing
+    assert own_car.plate in queue and their_car.plate not in queue
+    assert 'name="unit"' not in queue  # no unit filter for a unit viewer
+    assert "东郭镇" not in viewer.get("/vehicles").text
+    manager = client_as("vehicle_manager")
+    assert their_car.plate in manager.get("/flags").text
+
+
+# --- the demo county ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def county_app(county: County) -> FastAPI:
+    return create_app(Settings(database_url=county.url), engine=county.engine)
+
+
+@pytest.fixture(scope="module")
+def clients(county_app: FastAPI, county: County) -> Iterator[dict[str, TestClient]]:
+    """One signed-in browser-like client (session cookie) per role."""
+    out = {}
+    for role, username in county.users.items():
+        c = TestClient(county_app)
+        c.__enter__()
+        sign_in(c, username)
+        out[role] = c
+    yield out
+    for c in out.values():
+        c.__exit__(None, None, None)
+
+
+def _ids(county: County) -> dict[str, object]:
+    with Session(county.engine) as s:
+        vehicle = s.exec(
+            select(Vehicle).where(Vehicle.unit_id == county.unit_id).order_by(col(Vehicle.id))
+        ).first()
+        assert vehicle is not None
+        trip = s.exec(select(Trip).where(Trip.vehicle_id == vehicle.id).order_by(col(Trip.id))).first()
+        flag = s.exec(select(Flag).where(Flag.unit_id == county.unit_id).order_by(col(Flag.id))).first()
+        office = s.exec(select(OfficeProperty).where(OfficeProperty.unit_id == county.unit_id)).first()
+        assert trip is not None and flag is not None and office is not None
+        return {"vehicle": vehicle.id, "trip": trip.id, "flag": flag.id, "office": office.code}
+
+
+def test_every_page_renders_with_the_demo_county(county: County, clients: dict[str, TestClient]) -> None:
+    ids = _ids(county)
+    paths = [*PLAIN, "/flags?status=all", "/flags?kind=idle_vehicle&status=all", "/reports/units?month=2024-06"]
+    paths += [f"/vehicles/{ids['vehicle']}", f"/trips/{ids['trip']}", f"/flags/{ids['flag']}"]
+    paths += [f"/properties/office/{ids['office']}", "/properties/certificates?stage=surveyed&overdue=1"]
+    for role, c in clients.items():
+        for path in paths:
+            r = c.get(path, follow_redirects=False)
+            if allowed(role, path):
+                check(r, path)
+            else:
+                assert r.status_code == 403, f"{role} {path}: {r.status_code}"
+
+
+def test_the_unit_viewer_sees_its_own_unit_only(county: County, clients: dict[str, TestClient]) -> None:
+    viewer = clients["unit_viewer"]
+    with Session(county.engine) as s:
+        names = {u.id: u.name for u in s.exec(select(Unit)).all()}
+        theirs = s.exec(select(Vehicle).where(Vehicle.unit_id == county.other_unit_id)).first()
+        their_trip = s.exec(select(Trip).where(Trip.vehicle_id == theirs.id)).first() if theirs else None
+        their_flag = s.exec(select(Flag).where(Flag.unit_id == county.other_unit_id)).first()
+        their_office = s.exec(select(OfficeProperty).where(OfficeProperty.unit_id == county.other_unit_id)).first()
+    assert theirs is not None and their_trip is not None and their_flag is not None and their_office
+    others = [n for i, n in names.items() if i != county.unit_id]
+    for path in ("/flags?status=all", "/vehicles", "/reports/units", "/properties/certificates"):
+        text = viewer.get(path).text
+        assert county.unit_name in text, path
+        shown = [n for n in others if re.search(rf">\s*{re.escape(n)}\s*<", text)]
+        assert shown == [], f"{path} shows other units: {shown}"
+    for path in (
+        f"/vehicles/{theirs.id}", f"/trips/{their_trip.id}", f"/flags/{their_flag.id}",
+        f"/properties/office/{their_office.code}",
+    ):  # fmt: skip
+        assert viewer.get(path).status_code == 404, path
+
+
+def test_a_review_needs_the_csrf_token_and_leaves_the_open_queue(
+    county: County, clients: dict[str, TestClient]
+) -> None:
+    manager = clients["vehicle_manager"]
+    queue = manager.get("/flags?kind=unreported_trip")
+    ids = [int(i) for i in re.findall(r'data-flag-id="(\d+)"', queue.text)]
+    assert len(ids) >= 4
+    token = csrf_of(queue.text)
+    target = ids[0]
+    form = {"status": "violation", "comment": "未报备 test", "next": "/flags?kind=unreported_trip"}
+    assert manager.post(f"/flags/{target}/review", data=form).status_code == 403
+    assert manager.post(f"/flags/{target}/review", data=form | {"csrf_token": "forged"}).status_code == 403
+    r = manager.post(f"/flags/{target}/review", data=form | {"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and "reviewed=1" in r.headers["location"]
+    after = manager.get(r.headers["location"]).text
+    assert f'data-flag-id="{target}"' not in after and "已移出待审核列表" in after
+    # in place (htmx): the row comes back as a line saying it left, with the queue's new total
+    second = ids[1]
+    r = manager.post(
+        f"/flags/{second}/review",
+        data=form | {"status": "explained", "comment": "补充说明"},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert r.status_code == 200
+    assert f'id="flag-{second}-done"' in r.text and 'hx-swap-oob="true"' in r.text
+    # with the "all" filter the reviewed row stays, showing its new status
+    r = manager.post(
+        f"/flags/{ids[2]}/review",
+        data=form | {"next": "/flags?status=all"},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert f'data-flag-id="{ids[2]}"' in r.text and "违规" in r.text
+    # an invalid review is a message in the page, not a broken row
+    r = manager.post(
+        f"/flags/{ids[3]}/review", data={"status": ""}, headers={"HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert r.headers.get("HX-Retarget") == "#messages" and "请选择审核结论" in r.text
+    with Session(county.engine) as s:
+        reviewed = {f.id: f for f in s.exec(select(Flag).where(col(Flag.id).in_([target, second]))).all()}
+    assert reviewed[target].review_status == "violation" and reviewed[target].reviewed_by == "web_fleet"
+    assert reviewed[second].review_status == "explained"
+    # the unit viewer and the clerk may not review
+    for role in ("unit_viewer", "property_clerk", "auditor"):
+        c = clients[role]
+        r = c.post(f"/flags/{ids[3]}/review", data=form | {"csrf_token": csrf_of(c.get("/").text)})
+        assert r.status_code == 403, role
+
+
+def test_bulk_review(county: County, clients: dict[str, TestClient]) -> None:
+    manager = clients["vehicle_manager"]
+    queue = manager.get("/flags?kind=unreported_trip")
+    ids = [int(i) for i in re.findall(r'data-flag-id="(\d+)"', queue.text)][-2:]
+    data = {"csrf_token": csrf_of(queue.text), "status": "false_alarm", "comment": "GPS 漂移", "ids": ids}
+    r = manager.post("/flags/review", data=data | {"next": "/flags?kind=unreported_trip"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = manager.get(r.headers["location"]).text
+    assert "已审核 2 条预警" in page
+    assert all(f'data-flag-id="{i}"' not in page for i in ids)
+    r = manager.post("/flags/review", data={"csrf_token": data["csrf_token"]}, follow_redirects=False)
+    assert "msg=none_selected" in r.headers["location"]
+
+
+def test_excel_exports(clients: dict[str, TestClient]) -> None:
+    from openpyxl import load_workbook
+
+    for path, first in (
+        ("/reports/units.xlsx", "单位"),
+        ("/reports/bulletin.xlsx", "单位"),
+        ("/properties/certificates.xlsx", "编号"),
+    ):
+        c = clients["admin"]
+        r = c.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == XLSX
+        assert "attachment" in r.headers["content-disposition"]
+        sheet = load_workbook(io.BytesIO(r.content)).active
+        assert sheet is not None and sheet.cell(row=1, column=1).value == first
+    rows = load_workbook(io.BytesIO(clients["unit_viewer"].get("/reports/units.xlsx").content)).active
+    assert rows is not None and rows.max_row == 2  # the header and the viewer's own unit
+
+
+def test_the_home_page_puts_first_what_each_role_needs(clients: dict[str, TestClient], county: County) -> None:
+    manager = clients["vehicle_manager"].get("/").text
+    assert "待审核预警" in manager and 'href="/flags"' in manager and "产权证办理看板" not in manager
+    clerk = clients["property_clerk"].get("/").text
+    assert "产权证办理看板" in clerk and 'href="/flags"' not in clerk and "待办提醒" in clerk
+    viewer = clients["unit_viewer"].get("/").text
+    assert county.unit_name in viewer and "本单位车辆" in viewer and "/runs" not in viewer
