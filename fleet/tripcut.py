@@ -342,6 +342,144 @@ def screen_fixes(
     return keep, dropped
 
 
+NO_BOUND = np.iinfo(np.int64).min  # a device without a `not_before_ts` in `screen_fixes_many`
+
+
+def screen_fixes_many(
+    t: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    speed_kmh: npt.ArrayLike,
+    starts: npt.ArrayLike,
+    *,
+    now_ts: int,
+    bbox: tuple[float, float, float, float] = CHINA_BBOX,
+    not_before_ts: npt.ArrayLike | None = None,
+    max_speed_kmh: float = 250.0,
+) -> tuple[Array, Array]:
+    """`screen_fixes` of many devices at once, without a Python loop per device (push feeds deliver
+    hundreds of devices with one fix each): ``(keep_mask, reason)``, where ``reason`` is the index into
+    `DROP_REASONS` of each dropped fix and -1 for a kept one (per-device counts: `reason_counts`).
+
+    The devices' fixes are concatenated; device ``i`` owns ``[starts[i], starts[i + 1])`` (``starts[0]``
+    = 0, non-decreasing). ``not_before_ts`` is one bound per device (`NO_BOUND` = none). Device by device
+    the result is exactly `screen_fixes`'s: neighbours never cross a device boundary.
+    """
+    t = np.asarray(t, dtype=np.int64)
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    sp = np.asarray(speed_kmh, dtype=np.float64)
+    n = len(t)
+    if not (len(la) == len(lo) == len(sp) == n):
+        raise ValueError("t, lat, lon and speed_kmh must have the same length")
+    dev = _device_index(np.asarray(starts, dtype=np.int64), n)
+    lat_min, lat_max, lon_min, lon_max = bbox
+    reason = np.full(n, -1, dtype=np.int8)
+
+    def drop(code: int, mask: Array) -> None:
+        reason[mask & (reason < 0)] = code
+
+    drop(0, (la == 0.0) & (lo == 0.0))
+    drop(1, ~((la >= lat_min) & (la <= lat_max) & (lo >= lon_min) & (lo <= lon_max)))  # NaN is outside
+    drop(2, t > now_ts)
+    if not_before_ts is not None:
+        drop(3, t < np.asarray(not_before_ts, dtype=np.int64)[dev])
+    with np.errstate(invalid="ignore"):
+        drop(4, sp > max_speed_kmh)
+    keep = reason < 0
+    drop(5, _impossible_jumps_many(t, la, lo, dev, keep, max_speed_kmh))
+    return reason < 0, reason
+
+
+def reason_counts(reason: Array, starts: npt.ArrayLike) -> Array:
+    """Per-device counts of `screen_fixes_many`'s reasons: shape (devices, len(DROP_REASONS))."""
+    starts = np.asarray(starts, dtype=np.int64)
+    dev = _device_index(starts, len(reason))
+    hit = reason >= 0
+    r = len(DROP_REASONS)
+    flat = np.bincount(dev[hit] * r + reason[hit], minlength=len(starts) * r)
+    return flat.reshape(len(starts), r)
+
+
+def _device_index(starts: Array, n: int) -> Array:
+    """The device of each fix, from the devices' start offsets."""
+    if len(starts) and (starts[0] != 0 or np.any(np.diff(starts) < 0) or starts[-1] > n):
+        raise ValueError("starts must begin at 0 and be non-decreasing within the arrays")
+    if not len(starts) and n:
+        raise ValueError("fixes without a device: starts is empty")
+    return np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
+
+
+def _impossible_jumps_many(
+    t: Array, lat: Array, lon: Array, dev: Array, keep: Array, max_kmh: float
+) -> Array:
+    """`_impossible_jumps` for every device at once. Each device runs its own rounds and stops on its own
+    conditions (fewer than 3 fixes, no impossible link, nobody to drop); the rounds of all devices still
+    going run together."""
+    out = np.zeros(len(t), dtype=bool)
+    idx = np.flatnonzero(keep)
+    if len(idx) < 3:
+        return out
+    tk, dk = t[idx], dev[idx]
+    if np.any((tk[1:] < tk[:-1]) & (dk[1:] == dk[:-1])):  # sort by time within each device, stably
+        idx = idx[np.argsort(tk, kind="stable")]
+        idx = idx[np.argsort(dev[idx], kind="stable")]
+    max_ms = max_kmh / 3.6
+    for _ in range(50):
+        idx = idx[_devices_with(dev[idx], 3)]
+        k = len(idx)
+        if not k:
+            break
+        tt, la, lo, g = t[idx], lat[idx], lon[idx], dev[idx]
+        bad_links = np.zeros(k, dtype=np.int64)
+        links = np.zeros(k, dtype=np.int64)
+        has_bad = np.zeros(k, dtype=bool)
+        for step in (1, 2):
+            same = g[step:] == g[:-step]
+            d = haversine_m(la[:-step], lo[:-step], la[step:], lo[step:])
+            dt = np.maximum(tt[step:] - tt[:-step], 1)
+            bad = ((d - JUMP_SLACK_M) > max_ms * dt) & same
+            b = bad.astype(np.int64)
+            s = same.astype(np.int64)
+            bad_links[:-step] += b
+            bad_links[step:] += b
+            links[:-step] += s
+            links[step:] += s
+            has_bad[:-step] |= bad
+        first = np.ones(k, dtype=bool)
+        first[1:] = g[1:] != g[:-1]
+        seg = np.flatnonzero(first)
+        # per device: any impossible link at all? (else it is done, as `_impossible_jumps` breaks)
+        going = np.logical_or.reduceat(has_bad, seg)
+        worst = (bad_links == links) & (links >= 2)
+        primary = np.logical_or.reduceat(worst, seg)
+        # only the devices with no fix breaking all its links fall back to "all but one, and at least
+        # as many as the neighbours" (neighbours within the device)
+        fallback = (bad_links >= 2) & (bad_links >= links - 1)
+        inner = ~first[1:]
+        fallback[1:] &= (bad_links[1:] >= bad_links[:-1]) | ~inner
+        fallback[:-1] &= (bad_links[:-1] >= bad_links[1:]) | ~inner
+        per_dev = np.repeat(np.arange(len(seg)), np.diff(np.append(seg, k)))
+        worst = np.where(primary[per_dev], worst, fallback) & going[per_dev]
+        going &= np.logical_or.reduceat(worst, seg)
+        if not going.any():
+            break
+        out[idx[worst]] = True
+        idx = idx[going[per_dev] & ~worst]
+    return out
+
+
+def _devices_with(g: Array, at_least: int) -> Array:
+    """Mask of the entries (grouped by device, `g` sorted) whose device has ≥ `at_least` entries."""
+    if not len(g):
+        return np.zeros(0, dtype=bool)
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = g[1:] != g[:-1]
+    seg = np.flatnonzero(first)
+    sizes = np.diff(np.append(seg, len(g)))
+    return np.repeat(sizes >= at_least, sizes)
+
+
 def _impossible_jumps(t: Array, lat: Array, lon: Array, keep: Array, max_kmh: float) -> Array:
     """Fixes (among ``keep``) that could only be reached from (nearly) all their neighbours faster than
     ``max_kmh``. Each round scores every fix by its impossible links to the fixes one and two away and

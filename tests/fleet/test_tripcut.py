@@ -21,6 +21,7 @@ from geopy.distance import geodesic
 from fleet.tripcut import (
     CHINA_BBOX,
     DROP_REASONS,
+    NO_BOUND,
     CutResult,
     InvalidTripParams,
     Stop,
@@ -31,7 +32,9 @@ from fleet.tripcut import (
     haversine_m,
     mark_duplicate_times,
     path_length_m,
+    reason_counts,
     screen_fixes,
+    screen_fixes_many,
     service_day,
 )
 
@@ -971,3 +974,89 @@ def test_overrides_change_the_cut() -> None:
     tr.park(1800)
     assert len(tr.cut().trips) == 2
     assert len(tr.cut(TripParams().with_overrides({"min_parking_duration_s": 600})).trips) == 1
+
+
+# ----------------------------------------------------------------------------- screening many devices
+
+
+def _random_devices(rng: np.random.Generator, n_dev: int) -> list[dict[str, np.ndarray]]:
+    """Short tracks with every kind of implausible fix: zeros, outside, future, early, fast, spikes
+    (single, paired, at the edges), teleports, unsorted and repeated times."""
+    devices = []
+    for _ in range(n_dev):
+        n = int(rng.choice([0, 1, 2, 3, 4, 5, 8, 12, 30]))
+        dt = rng.choice([1, 10, 60, 600], size=n)
+        t = T0 + np.cumsum(dt)
+        lat = 35.0 + np.cumsum(rng.normal(0, 0.002, n))
+        lon = 111.0 + np.cumsum(rng.normal(0, 0.002, n))
+        speed = rng.uniform(0, 120, n)
+        for i in range(n):
+            u = rng.random()
+            if u < 0.05:
+                lat[i] = lon[i] = 0.0
+            elif u < 0.08:
+                lat[i] = np.nan
+            elif u < 0.11:
+                lat[i] = 60.0
+            elif u < 0.14:
+                t[i] += 10**7
+            elif u < 0.17:
+                t[i] -= 10**7
+            elif u < 0.20:
+                speed[i] = 300.0
+            elif u < 0.35:
+                lat[i] += rng.choice([-1, 1]) * rng.uniform(0.05, 0.5)  # a spike
+            elif u < 0.38 and i + 1 < n:
+                lat[i : i + 2] += 0.3  # a pair
+            elif u < 0.40:
+                lat[i:] += 0.5  # a teleport: two consistent stretches
+        if n > 2 and rng.random() < 0.2:
+            t[rng.integers(0, n)] = t[rng.integers(0, n)]  # a repeated or out-of-order time
+        if n > 2 and rng.random() < 0.1:
+            rng.shuffle(t)
+        devices.append({"t": t.astype(np.int64), "lat": lat, "lon": lon, "speed": speed})
+    return devices
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_screen_fixes_many_equals_screen_fixes_device_by_device(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    devices = _random_devices(rng, 150)
+    now = T0 + 10**6
+    bounds = [int(rng.integers(T0 - 10**6, T0 + 100)) if rng.random() < 0.5 else None for _ in devices]
+    sizes = [len(d["t"]) for d in devices]
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    cat = {k: np.concatenate([d[k] for d in devices]) for k in ("t", "lat", "lon", "speed")}
+    nb = np.array([NO_BOUND if b is None else b for b in bounds], dtype=np.int64)
+    keep, reason = screen_fixes_many(
+        cat["t"], cat["lat"], cat["lon"], cat["speed"], starts, now_ts=now, not_before_ts=nb
+    )
+    counts = reason_counts(reason, starts)
+    assert int((~keep).sum()) == int(counts.sum())
+    jumps_seen = 0
+    for i, d in enumerate(devices):
+        want_keep, want = screen_fixes(
+            d["t"], d["lat"], d["lon"], d["speed"], now_ts=now, not_before_ts=bounds[i]
+        )
+        part = slice(starts[i], starts[i] + sizes[i])
+        assert keep[part].tolist() == want_keep.tolist(), i
+        assert dict(zip(DROP_REASONS, counts[i].tolist(), strict=True)) == want, i
+        jumps_seen += want["impossible_jump"]
+    assert jumps_seen > 10  # the spikes did exercise the jump rounds
+
+
+def test_screen_fixes_many_neighbours_never_cross_devices() -> None:
+    # Device 0 ends in Taiyuan, device 1 starts 500 km away a second later: two honest tracks.
+    t = np.array([T0, T0 + 10, T0 + 20, T0 + 21, T0 + 31, T0 + 41], dtype=np.int64)
+    lat = np.array([37.87, 37.871, 37.872, 33.0, 33.001, 33.002])
+    lon = np.full(6, 112.55)
+    keep, reason = screen_fixes_many(t, lat, lon, np.zeros(6), [0, 3], now_ts=T0 + 100)
+    assert keep.all() and (reason == -1).all()
+    # empty devices and a custom bound per device
+    keep, reason = screen_fixes_many(
+        t, lat, lon, np.zeros(6), [0, 0, 3, 6], now_ts=T0 + 100, not_before_ts=[0, T0 + 15, NO_BOUND, 0]
+    )
+    assert keep.tolist() == [False, False, True, True, True, True]
+    assert reason_counts(reason, [0, 0, 3, 6])[1, DROP_REASONS.index("before_vehicle")] == 2
+    with pytest.raises(ValueError):
+        screen_fixes_many(t, lat, lon, np.zeros(6), [1, 3], now_ts=T0)
