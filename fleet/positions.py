@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from core.settings import get_settings
 from core.timeutil import CHINA, utcnow
 from fleet.models import COORD_SCALE, POSITION_SOURCES, SPEED_SCALE, RecutRange, Vehicle
-from fleet.tripcut import screen_fixes
+from fleet.tripcut import DROP_REASONS, NO_BOUND, reason_counts, screen_fixes_many
 
 SOURCE_CODES = {name: code for code, name in POSITION_SOURCES.items()}
 COLUMNS = (
@@ -169,7 +169,11 @@ def ingest_fixes(
 ) -> IngestResult:
     """Screen, de-duplicate, store and mark for re-cutting, in the caller's transaction. Fixes of devices
     that are no vehicle's tracker are dropped as `unknown_device` (callers that must refuse them check
-    `known_devices` first)."""
+    `known_devices` first).
+
+    Every step works on the whole batch's arrays: push feeds bring hundreds of devices with one fix each,
+    where a loop per device would cost more than the fixes. Python visits a device only to look up its
+    vehicle and to fill in its counts."""
     result = IngestResult(received=len(batch))
     if not len(batch):
         return result
@@ -181,42 +185,87 @@ def ingest_fixes(
     dev = batch.device_id.astype(str)
     order = np.lexsort((batch.fix_ts, dev))
     batch = batch.take(order)
-    devices, starts = np.unique(dev[order], return_index=True)
-    bounds = [*starts.tolist(), len(batch)]
+    dev = dev[order]
+    n = len(batch)
+    dev_start = np.ones(n, dtype=bool)
+    dev_start[1:] = dev[1:] != dev[:-1]
+    starts = np.flatnonzero(dev_start)
+    dev_of = np.cumsum(dev_start) - 1  # each fix's device, an index into `names`
+    names: list[str] = dev[starts].tolist()
+    counts = [DeviceCounts() for _ in names]
+    result.devices = dict(zip(names, counts, strict=True))
+    found = [vehicles.get(d) for d in names]
+    known = np.fromiter((v is not None for v in found), dtype=bool, count=len(names))
+    if not known.all():
+        sizes = np.diff(np.append(starts, n))
+        for i in np.flatnonzero(~known).tolist():
+            counts[i].dropped["unknown_device"] += int(sizes[i])
+    kd = np.flatnonzero(known)  # the devices that go on; `part_dev` etc. index into this
+    if not len(kd):
+        return result
+
+    # Twice in the batch: keep the first (an unknown device's fixes all count as unknown, above).
+    first = dev_start.copy()
+    first[1:] |= batch.fix_ts[1:] != batch.fix_ts[:-1]
+    first &= known[dev_of]
+    for i, k in _per_group(dev_of[known[dev_of] & ~first], len(names)):
+        counts[i].duplicates += k
+    part = batch.take(first)
+    part_names = dev[first]
+    part_dev = (np.cumsum(known) - 1)[dev_of[first]]
+    part_starts = np.flatnonzero(dev_start[first])  # every known device keeps its first fix
+
     conn = session.connection()
-    is_pg = conn.dialect.name == "postgresql"
-    prev = _previous_fixes(conn, {d: int(batch.fix_ts[bounds[i]]) for i, d in enumerate(devices.tolist())})
+    kd_list = kd.tolist()
+    keep, reason = _screen(
+        part,
+        part_starts,
+        _previous_fixes(conn, [names[i] for i in kd_list], part.fix_ts[part_starts]),
+        _not_before([found[i] for i in kd_list]),
+        now_ts,
+        settings.service_area,
+    )
+    per_dev = reason_counts(reason, part_starts)
+    for j in np.flatnonzero(per_dev.any(axis=1)).tolist():
+        counts[kd_list[j]].dropped.update(
+            {r: v for r, v in zip(DROP_REASONS, per_dev[j].tolist(), strict=True) if v}
+        )
+    if not keep.any():
+        return result
 
-    kept: dict[str, FixBatch] = {}
-    for i, device in enumerate(devices.tolist()):
-        part = batch.take(np.arange(bounds[i], bounds[i + 1]))
-        counts = result.devices.setdefault(device, DeviceCounts())
-        vehicle = vehicles.get(device)
-        if vehicle is None:
-            counts.dropped["unknown_device"] += len(part)
-            continue
-        # twice in the batch: keep the first
-        first = np.ones(len(part), dtype=bool)
-        first[1:] = part.fix_ts[1:] != part.fix_ts[:-1]
-        counts.duplicates += int((~first).sum())
-        part = part.take(first)
-        keep, dropped = _screen(part, prev.get(device), vehicle, now_ts, settings.service_area)
-        counts.dropped.update({k: v for k, v in dropped.items() if v})
-        if keep.any():
-            kept[device] = part.take(keep)
-
+    kept = part.take(keep)
+    kept_dev = part_dev[keep]
+    kept_names: list[str] = part_names[keep].tolist()
     raw = conn.connection.driver_connection
-    inserted = _insert_pg(raw, kept, code) if is_pg else _insert_sqlite(raw, kept, code)
-    for device, part in kept.items():
-        counts = result.devices[device]
-        n_new, first_ts, last_ts = inserted.get(device, (0, 0, 0))
-        counts.inserted += n_new
-        counts.duplicates += len(part) - n_new
-        counts.last_fix_ts = int(part.fix_ts[-1])
-        if n_new:
-            result.touched[device] = (first_ts, last_ts)
+    groups = len(kd)
+    if conn.dialect.name == "postgresql":
+        n_new, lo, hi = _insert_pg(raw, kept_names, kept, kept_dev, groups, code)
+    else:
+        n_new, lo, hi = _insert_sqlite(raw, kept_names, kept, kept_dev, groups, code)
+    size = np.bincount(kept_dev, minlength=groups)
+    last = np.zeros(groups, dtype=np.int64)
+    last[kept_dev] = kept.fix_ts  # sorted by time within a device: the last write is the latest fix
+    for j, size_j, new_j, last_j, lo_j, hi_j in zip(
+        *(a.tolist() for a in (np.flatnonzero(size), *(x[size > 0] for x in (size, n_new, last, lo, hi)))),
+        strict=True,
+    ):
+        c = counts[kd_list[j]]
+        c.inserted += new_j
+        c.duplicates += size_j - new_j
+        c.last_fix_ts = last_j
+        if new_j:
+            result.touched[names[kd_list[j]]] = (lo_j, hi_j)
     _mark_for_recut(conn, result.touched)
     return result
+
+
+def _per_group(group: np.ndarray, groups: int) -> Iterable[tuple[int, int]]:
+    """(group, count) of the groups that occur in `group` (an index per item)."""
+    if not len(group):
+        return []
+    tally = np.bincount(group, minlength=groups)
+    hit = np.flatnonzero(tally)
+    return zip(hit.tolist(), tally[hit].tolist(), strict=True)
 
 
 def _mark_for_recut(conn: Connection, touched: dict[str, tuple[int, int]]) -> None:
@@ -253,65 +302,113 @@ def _mark_for_recut(conn: Connection, touched: dict[str, tuple[int, int]]) -> No
         conn.execute(insert(table), new)
 
 
+Prev = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # has, fix_ts, lat, lon, speed
+
+
 def _screen(
     part: FixBatch,
-    prev: tuple[int, float, float, float] | None,
-    vehicle: Vehicle,
+    starts: np.ndarray,
+    prev: Prev,
+    not_before: np.ndarray,
     now_ts: int,
     area: tuple[float, float, float, float],
-) -> tuple[np.ndarray, dict[str, int]]:
-    """DESIGN §3's implausible fixes. The last stored fix before the batch is put in front, so that a jump
-    at the batch's edge (a push receiver's single fix) is judged too; it was screened when it came, so if
-    the rules would now drop it, the batch is judged on its own instead."""
-    not_before = None
-    if vehicle.acquired_on is not None:
-        not_before = int(datetime.combine(vehicle.acquired_on, time(0), CHINA).timestamp())
+) -> tuple[np.ndarray, np.ndarray]:
+    """DESIGN §3's implausible fixes of every device at once: (keep, reason code) per fix. Each device's
+    last stored fix before the batch is put in front of its fixes, so that a jump at the batch's edge (a
+    push receiver's single fix) is judged too; it was screened when it came, so if the rules would now
+    drop it, that device's fixes are judged on their own instead."""
     kw: dict[str, Any] = {"now_ts": now_ts, "bbox": tuple(area), "not_before_ts": not_before}
-    if prev is not None:
-        arrays = [
-            np.concatenate(([p], a))
-            for p, a in zip(prev, (part.fix_ts, part.lat, part.lon, part.speed_kmh), strict=True)
-        ]
-        keep, dropped = screen_fixes(*arrays, **kw)
-        if keep[0]:
-            return keep[1:], dropped
-    return screen_fixes(part.fix_ts, part.lat, part.lon, part.speed_kmh, **kw)
+    cols = (part.fix_ts, part.lat, part.lon, part.speed_kmh)
+    has = prev[0]
+    with_prev = np.flatnonzero(has)
+    if not len(with_prev):
+        return screen_fixes_many(part.fix_ts, part.lat, part.lon, part.speed_kmh, starts, **kw)
+    t, lat, lon, speed = (
+        np.insert(c, starts[with_prev], p[with_prev]) for c, p in zip(cols, prev[1:], strict=True)
+    )
+    joined_starts = starts + np.cumsum(has) - has
+    at = joined_starts[with_prev]
+    keep, reason = screen_fixes_many(t, lat, lon, speed, joined_starts, **kw)
+    own = np.ones(len(keep), dtype=bool)
+    own[at] = False
+    redo = with_prev[~keep[at]]
+    keep, reason = keep[own], reason[own]
+    if len(redo):
+        sizes = np.diff(np.append(starts, len(part)))
+        fixes = np.repeat(np.isin(np.arange(len(starts)), redo), sizes)
+        redo_starts = np.concatenate(([0], np.cumsum(sizes[redo])[:-1]))
+        kw["not_before_ts"] = not_before[redo]
+        t, lat, lon, speed = (c[fixes] for c in cols)
+        keep[fixes], reason[fixes] = screen_fixes_many(t, lat, lon, speed, redo_starts, **kw)
+    return keep, reason
 
 
-def _previous_fixes(conn: Connection, first_ts: dict[str, int]) -> dict[str, tuple[int, float, float, float]]:
-    """For each device, its last stored valid fix before the batch's first: one statement on PostgreSQL
-    (a lateral join), one cheap index probe per device on SQLite."""
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    out: dict[str, tuple[int, float, float, float]] = {}
-    if not first_ts:
-        return out
-    if conn.dialect.name == "postgresql":
-        rows = raw.execute(
-            "SELECT d.device_id, p.fix_ts, p.lat, p.lon, p.speed_kmh "
-            "FROM unnest(%s::text[], %s::bigint[]) AS d(device_id, before_ts) "
-            "CROSS JOIN LATERAL (SELECT fix_ts, lat, lon, speed_kmh FROM fleet_position q "
-            "WHERE q.device_id = d.device_id AND q.fix_ts < d.before_ts AND q.valid "
-            "ORDER BY q.fix_ts DESC LIMIT 1) p",
-            (list(first_ts), list(first_ts.values())),
-        ).fetchall()
-    else:
-        cur = raw.cursor()
-        rows = []
-        for device, before in first_ts.items():
-            cur.execute(
-                "SELECT ?, fix_ts, lat, lon, speed_kmh FROM fleet_position "
-                "WHERE device_id = ? AND fix_ts < ? AND valid ORDER BY fix_ts DESC LIMIT 1",
-                (device, device, before),
-            )
-            rows.extend(cur.fetchall())
-        cur.close()
-    for device, ts, lat, lon, speed in rows:
-        out[device] = (int(ts), lat / COORD_SCALE, lon / COORD_SCALE, speed / SPEED_SCALE)
+_day_start: dict[date, int] = {}
+
+
+def _not_before(vehicles: Sequence[Vehicle | None]) -> np.ndarray:
+    """Per vehicle, the first second of its acquisition day (China time), NO_BOUND when unknown."""
+    out = np.full(len(vehicles), NO_BOUND, dtype=np.int64)
+    for i, v in enumerate(vehicles):
+        day = v.acquired_on if v is not None else None
+        if day is not None:
+            if day not in _day_start:
+                _day_start[day] = int(datetime.combine(day, time(0), CHINA).timestamp())
+            out[i] = _day_start[day]
     return out
 
 
-def _rows(device: str, part: FixBatch, code: int, *, with_attrs: bool = True) -> Iterable[tuple[Any, ...]]:
+def _previous_fixes(conn: Connection, devices: list[str], before: np.ndarray) -> Prev:
+    """For each device, its last stored valid fix before `before` (the batch's first): one statement per
+    batch on PostgreSQL (a lateral join), one per 400 devices on SQLite."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    before_list = before.tolist()
+    if conn.dialect.name == "postgresql":
+        rows = raw.execute(
+            "SELECT d.i, p.fix_ts, p.lat, p.lon, p.speed_kmh "
+            "FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS d(device_id, before_ts, i) "
+            "CROSS JOIN LATERAL (SELECT fix_ts, lat, lon, speed_kmh FROM fleet_position q "
+            "WHERE q.device_id = d.device_id AND q.fix_ts < d.before_ts AND q.valid "
+            "ORDER BY q.fix_ts DESC LIMIT 1) p",
+            (devices, before_list),
+        ).fetchall()
+        rows = [(i - 1, *r) for i, *r in rows]
+    else:
+        rows = []
+        cur = raw.cursor()
+        for lo in range(0, len(devices), _SQLITE_CHUNK):
+            chunk = range(lo, min(lo + _SQLITE_CHUNK, len(devices)))
+            params = [x for i in chunk for x in (i, devices[i], before_list[i])]
+            cur.execute(
+                f"WITH d(i, device_id, before_ts) AS (VALUES {', '.join(['(?, ?, ?)'] * len(chunk))}) "
+                "SELECT d.i, p.fix_ts, p.lat, p.lon, p.speed_kmh FROM d JOIN fleet_position p "
+                "ON p.device_id = d.device_id AND p.fix_ts = (SELECT q.fix_ts FROM fleet_position q "
+                "WHERE q.device_id = d.device_id AND q.fix_ts < d.before_ts AND q.valid "
+                "ORDER BY q.fix_ts DESC LIMIT 1)",
+                params,
+            )
+            rows.extend(cur.fetchall())
+        cur.close()
+    has = np.zeros(len(devices), dtype=bool)
+    ts = np.zeros(len(devices), dtype=np.int64)
+    lat, lon, speed = (np.zeros(len(devices)) for _ in range(3))
+    if rows:
+        i, t, la, lo_, sp = (np.array(c) for c in zip(*rows, strict=True))
+        has[i] = True
+        ts[i] = t
+        lat[i] = la / COORD_SCALE
+        lon[i] = lo_ / COORD_SCALE
+        speed[i] = sp / SPEED_SCALE
+    return has, ts, lat, lon, speed
+
+
+_SQLITE_CHUNK = 300  # devices or keys per statement: 3 parameters each, under SQLite's old 999 limit
+
+
+def _rows(
+    devices: list[str], part: FixBatch, code: int, *, with_attrs: bool = True
+) -> Iterable[tuple[Any, ...]]:
     """DB-ready tuples: coordinates, speed and course scaled to the stored integers (see Position)."""
     n = len(part)
     lat = np.rint(part.lat * COORD_SCALE).astype(np.int64).tolist()
@@ -325,48 +422,90 @@ def _rows(device: str, part: FixBatch, code: int, *, with_attrs: bool = True) ->
     odo = np.rint(np.where(odo_known, part.odometer_m, 0)).astype(np.int64).tolist()
     if not odo_known.all():
         odo = [o if k else None for o, k in zip(odo, odo_known.tolist(), strict=True)]
-    cols: list[Any] = [
-        [device] * n,
-        part.fix_ts.tolist(),
-        lat,
-        lon,
-        speed,
-        course,
-        ign,
-        odo,
-        part.valid.tolist(),
-    ]
+    cols: list[Any] = [devices, part.fix_ts.tolist(), lat, lon, speed, course, ign, odo, part.valid.tolist()]
     if with_attrs:
         attrs = [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs or [None] * n]
         cols += [[code] * n, attrs]
     return zip(*cols, strict=True)
 
 
-def _insert_sqlite(raw: Any, kept: dict[str, FixBatch], code: int) -> dict[str, tuple[int, int, int]]:
-    """INSERT OR IGNORE device by device; the change counter tells how many of each were new. Returns
-    device -> (new rows, first, last time of the device's part)."""
-    out = {}
-    full = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+Inserted = tuple[np.ndarray, np.ndarray, np.ndarray]  # per device: new rows, touched from, touched to
+
+
+def _insert_sqlite(
+    raw: Any, devices: list[str], part: FixBatch, group: np.ndarray, groups: int, code: int
+) -> Inserted:
+    """INSERT OR IGNORE the whole batch in one executemany. The change counter says how many rows were
+    new; when that is all or none (a feed's fresh fixes, a re-import) it says it for every device too.
+    Otherwise the insert is rolled back to a savepoint, the keys already stored are looked up (exact: the
+    transaction now holds SQLite's write lock) and only the new rows inserted. A device's touched range
+    is its kept fixes' first to last time, as long as any was new."""
+    size = np.bincount(group, minlength=groups)
     # Without attributes (the usual case) the source is a literal: fewer parameters per row is faster.
-    lean = (
-        f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS[:-1])}) "
-        f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))}, {int(code)})"
-    )
-    for device, part in kept.items():
+    if part.attrs is None:
+        sql = (
+            f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS[:-1])}) "
+            f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))}, {int(code)})"
+        )
+        rows = list(_rows(devices, part, code, with_attrs=False))
+    else:
+        sql = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
+        rows = list(_rows(devices, part, code))
+    if raw.isolation_level is not None and not raw.in_transaction:
+        raw.execute("BEGIN")  # else the savepoint would be the transaction, and RELEASE would commit it
+    raw.execute("SAVEPOINT gongwu_ingest")
+    try:
         before = raw.total_changes
-        if part.attrs is None:
-            raw.executemany(lean, _rows(device, part, code, with_attrs=False))
+        raw.executemany(sql, rows)
+        inserted = raw.total_changes - before
+        if inserted == len(rows):
+            n_new = size
+        elif inserted == 0:
+            n_new = np.zeros(groups, dtype=np.int64)
         else:
-            raw.executemany(full, _rows(device, part, code))
-        n = int(raw.total_changes - before)
-        if n:
-            out[device] = (n, int(part.fix_ts[0]), int(part.fix_ts[-1]))
-    return out
+            raw.execute("ROLLBACK TO gongwu_ingest")
+            new = ~_stored(raw, devices, part.fix_ts.tolist())
+            before = raw.total_changes
+            raw.executemany(sql, [r for r, is_new in zip(rows, new.tolist(), strict=True) if is_new])
+            if raw.total_changes - before != int(new.sum()):
+                raise RuntimeError("positions changed under the write lock")  # cannot happen in SQLite
+            n_new = np.bincount(group[new], minlength=groups)
+    except BaseException:
+        raw.execute("ROLLBACK TO gongwu_ingest")
+        raw.execute("RELEASE gongwu_ingest")
+        raise
+    raw.execute("RELEASE gongwu_ingest")
+    lo = np.zeros(groups, dtype=np.int64)
+    hi = np.zeros(groups, dtype=np.int64)
+    lo[group[::-1]] = part.fix_ts[::-1]  # the first write that lands is the earliest
+    hi[group] = part.fix_ts
+    return n_new, lo, hi
 
 
-def _insert_pg(raw: Any, kept: dict[str, FixBatch], code: int) -> dict[str, tuple[int, int, int]]:
+def _stored(raw: Any, devices: list[str], fix_ts: list[int]) -> np.ndarray:
+    """Which of the (device, time) keys are stored already."""
+    found: set[tuple[str, int]] = set()
+    cur = raw.cursor()
+    for lo in range(0, len(devices), _SQLITE_CHUNK):
+        chunk = range(lo, min(lo + _SQLITE_CHUNK, len(devices)))
+        cur.execute(
+            f"WITH k(device_id, fix_ts) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+            "SELECT p.device_id, p.fix_ts FROM k JOIN fleet_position p "
+            "ON p.device_id = k.device_id AND p.fix_ts = k.fix_ts",
+            [x for i in chunk for x in (devices[i], fix_ts[i])],
+        )
+        found.update((d, int(t)) for d, t in cur.fetchall())
+    cur.close()
+    return np.fromiter(
+        (k in found for k in zip(devices, fix_ts, strict=True)), dtype=bool, count=len(devices)
+    )
+
+
+def _insert_pg(
+    raw: Any, devices: list[str], part: FixBatch, group: np.ndarray, groups: int, code: int
+) -> Inserted:
     """One binary COPY of the whole batch into a staging table, one INSERT … ON CONFLICT DO NOTHING, and
-    what was new counted per device from its RETURNING."""
+    what was new counted per device from its RETURNING (the touched range: the new rows' first to last)."""
     with raw.cursor() as cur:
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS tmp_position (device_id text, fix_ts bigint, lat integer, "
@@ -376,13 +515,22 @@ def _insert_pg(raw: Any, kept: dict[str, FixBatch], code: int) -> dict[str, tupl
         cur.execute("DELETE FROM tmp_position")
         with cur.copy(f"COPY tmp_position ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(_PG_TYPES))
-            for device, part in kept.items():
-                for row in _rows(device, part, code):
-                    copy.write_row(row)
+            for row in _rows(devices, part, code):
+                copy.write_row(row)
         cur.execute(
             f"WITH new AS (INSERT INTO fleet_position ({', '.join(COLUMNS)}) "
             f"SELECT {', '.join(COLUMNS[:-1])}, attrs::json FROM tmp_position ON CONFLICT DO NOTHING "
             "RETURNING device_id, fix_ts) SELECT device_id, count(*), min(fix_ts), max(fix_ts) FROM new "
             "GROUP BY device_id"
         )
-        return {d: (int(n), int(a), int(b)) for d, n, a, b in cur.fetchall()}
+        new = cur.fetchall()
+    n_new = np.zeros(groups, dtype=np.int64)
+    lo = np.zeros(groups, dtype=np.int64)
+    hi = np.zeros(groups, dtype=np.int64)
+    if new:
+        # map device names back to groups through the batch's own (device-sorted) rows
+        first = np.flatnonzero(np.diff(group, prepend=-1))
+        index = dict(zip((devices[i] for i in first.tolist()), group[first].tolist(), strict=True))
+        g = np.array([index[d] for d, *_ in new])
+        n_new[g], lo[g], hi[g] = (np.array(c, dtype=np.int64) for c in list(zip(*new, strict=True))[1:])
+    return n_new, lo, hi
