@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import NoMatchFound
 
 from core import audit
 from core import auth as auth_service
@@ -516,8 +517,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _home(request: Request) -> str:
-    paths = {getattr(r, "path", None) for r in request.app.routes}
-    return "/" if "/" in paths else "/docs"  # until the pages exist
+    # The pages' home (gongwu/web) sends each role to what it needs first. Included routers may be kept
+    # nested (FastAPI ≥ 0.16x), so the route is looked up by name, not in app.routes.
+    try:
+        return str(request.app.url_path_for("home"))
+    except NoMatchFound:  # an app without the pages
+        return "/docs"
 
 
 def _login_page(

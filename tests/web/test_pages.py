@@ -167,7 +167,12 @@ def _ids(county: County) -> dict[str, object]:
 
 def test_every_page_renders_with_the_demo_county(county: County, clients: dict[str, TestClient]) -> None:
     ids = _ids(county)
-    paths = [*PLAIN, "/flags?status=all", "/flags?kind=idle_vehicle&status=all", "/reports/units?month=2024-06"]
+    paths = [
+        *PLAIN,
+        "/flags?status=all",
+        "/flags?kind=idle_vehicle&status=all",
+        "/reports/units?month=2024-06",
+    ]
     paths += [f"/vehicles/{ids['vehicle']}", f"/trips/{ids['trip']}", f"/flags/{ids['flag']}"]
     paths += [f"/properties/office/{ids['office']}", "/properties/certificates?stage=surveyed&overdue=1"]
     for role, c in clients.items():
@@ -186,7 +191,9 @@ def test_the_unit_viewer_sees_its_own_unit_only(county: County, clients: dict[st
         theirs = s.exec(select(Vehicle).where(Vehicle.unit_id == county.other_unit_id)).first()
         their_trip = s.exec(select(Trip).where(Trip.vehicle_id == theirs.id)).first() if theirs else None
         their_flag = s.exec(select(Flag).where(Flag.unit_id == county.other_unit_id)).first()
-        their_office = s.exec(select(OfficeProperty).where(OfficeProperty.unit_id == county.other_unit_id)).first()
+        their_office = s.exec(
+            select(OfficeProperty).where(OfficeProperty.unit_id == county.other_unit_id)
+        ).first()
     assert theirs is not None and their_trip is not None and their_flag is not None and their_office
     others = [n for i, n in names.items() if i != county.unit_id]
     for path in ("/flags?status=all", "/vehicles", "/reports/units", "/properties/certificates"):
@@ -254,7 +261,9 @@ def test_bulk_review(county: County, clients: dict[str, TestClient]) -> None:
     queue = manager.get("/flags?kind=unreported_trip")
     ids = [int(i) for i in re.findall(r'data-flag-id="(\d+)"', queue.text)][-2:]
     data = {"csrf_token": csrf_of(queue.text), "status": "false_alarm", "comment": "GPS 漂移", "ids": ids}
-    r = manager.post("/flags/review", data=data | {"next": "/flags?kind=unreported_trip"}, follow_redirects=False)
+    r = manager.post(
+        "/flags/review", data=data | {"next": "/flags?kind=unreported_trip"}, follow_redirects=False
+    )
     assert r.status_code == 303
     page = manager.get(r.headers["location"]).text
     assert "已审核 2 条预警" in page
@@ -281,7 +290,9 @@ def test_excel_exports(clients: dict[str, TestClient]) -> None:
     assert rows is not None and rows.max_row == 2  # the header and the viewer's own unit
 
 
-def test_the_home_page_puts_first_what_each_role_needs(clients: dict[str, TestClient], county: County) -> None:
+def test_the_home_page_puts_first_what_each_role_needs(
+    clients: dict[str, TestClient], county: County
+) -> None:
     manager = clients["vehicle_manager"].get("/").text
     assert "待审核预警" in manager and 'href="/flags"' in manager and "产权证办理看板" not in manager
     clerk = clients["property_clerk"].get("/").text
