@@ -211,7 +211,7 @@ def ingest_fixes(
     for i, k in _per_group(dev_of[known[dev_of] & ~first], len(names)):
         counts[i].duplicates += k
     part = batch.take(first)
-    part_names = dev[first]
+    part_of = dev_of[first]  # index into `names`
     part_dev = (np.cumsum(known) - 1)[dev_of[first]]
     part_starts = np.flatnonzero(dev_start[first])  # every known device keeps its first fix
 
@@ -235,7 +235,7 @@ def ingest_fixes(
 
     kept = part.take(keep)
     kept_dev = part_dev[keep]
-    kept_names: list[str] = part_names[keep].tolist()
+    kept_names: list[str] = np.array(names, dtype=object)[part_of[keep]].tolist()  # shared str objects
     raw = conn.connection.driver_connection
     groups = len(kd)
     if conn.dialect.name == "postgresql":
@@ -243,8 +243,7 @@ def ingest_fixes(
     else:
         n_new, lo, hi = _insert_sqlite(raw, kept_names, kept, kept_dev, groups, code)
     size = np.bincount(kept_dev, minlength=groups)
-    last = np.zeros(groups, dtype=np.int64)
-    last[kept_dev] = kept.fix_ts  # sorted by time within a device: the last write is the latest fix
+    last = _first_last(kept_dev, kept.fix_ts, groups)[1]
     for j, size_j, new_j, last_j, lo_j, hi_j in zip(
         *(a.tolist() for a in (np.flatnonzero(size), *(x[size > 0] for x in (size, n_new, last, lo, hi)))),
         strict=True,
@@ -442,17 +441,33 @@ def _rows(
     return zip(*cols, strict=True)
 
 
+def _chunks(
+    devices: list[str], part: FixBatch, rows: np.ndarray | None = None
+) -> Iterable[tuple[list[str], FixBatch]]:
+    """The batch's `rows` (default all) in pieces of at most _CHUNK: the DB-ready Python tuples of a whole
+    import batch would take hundreds of MB at once."""
+    if rows is None:
+        if len(part) <= _CHUNK:
+            yield devices, part
+            return
+        rows = np.arange(len(part))
+    for lo in range(0, len(rows), _CHUNK):
+        take = rows[lo : lo + _CHUNK]
+        yield [devices[i] for i in take.tolist()], part.take(take)
+
+
+_CHUNK = 50_000
 Inserted = tuple[np.ndarray, np.ndarray, np.ndarray]  # per device: new rows, touched from, touched to
 
 
 def _insert_sqlite(
     raw: Any, devices: list[str], part: FixBatch, group: np.ndarray, groups: int, code: int
 ) -> Inserted:
-    """INSERT OR IGNORE the whole batch in one executemany. The change counter says how many rows were
-    new; when that is all or none (a feed's fresh fixes, a re-import) it says it for every device too.
-    Otherwise the insert is rolled back to a savepoint, the keys already stored are looked up (exact: the
-    transaction now holds SQLite's write lock) and only the new rows inserted. A device's touched range
-    is its kept fixes' first to last time, as long as any was new."""
+    """INSERT OR IGNORE the whole batch (an executemany per 50,000 rows, not one per device). The change
+    counter says how many rows were new; when that is all or none (a feed's fresh fixes, a re-import) it
+    says it for every device too. Otherwise the insert is rolled back to a savepoint, the keys already
+    stored are looked up (exact: the transaction now holds SQLite's write lock) and only the new rows
+    inserted. A device's touched range is its kept fixes' first to last time, as long as any was new."""
     size = np.bincount(group, minlength=groups)
     # Without attributes (the usual case) the source is a literal: fewer parameters per row is faster.
     if part.attrs is None:
@@ -460,27 +475,28 @@ def _insert_sqlite(
             f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS[:-1])}) "
             f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))}, {int(code)})"
         )
-        rows = list(_rows(devices, part, code, with_attrs=False))
     else:
         sql = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
-        rows = list(_rows(devices, part, code))
+
+    def insert(rows: np.ndarray | None = None) -> int:
+        before = raw.total_changes
+        for names, chunk in _chunks(devices, part, rows):
+            raw.executemany(sql, _rows(names, chunk, code, with_attrs=part.attrs is not None))
+        return int(raw.total_changes - before)
+
     if raw.isolation_level is not None and not raw.in_transaction:
         raw.execute("BEGIN")  # else the savepoint would be the transaction, and RELEASE would commit it
     raw.execute("SAVEPOINT gongwu_ingest")
     try:
-        before = raw.total_changes
-        raw.executemany(sql, rows)
-        inserted = raw.total_changes - before
-        if inserted == len(rows):
+        inserted = insert()
+        if inserted == len(part):
             n_new = size
         elif inserted == 0:
             n_new = np.zeros(groups, dtype=np.int64)
         else:
             raw.execute("ROLLBACK TO gongwu_ingest")
             new = ~_stored(raw, devices, part.fix_ts.tolist())
-            before = raw.total_changes
-            raw.executemany(sql, [r for r, is_new in zip(rows, new.tolist(), strict=True) if is_new])
-            if raw.total_changes - before != int(new.sum()):
+            if insert(np.flatnonzero(new)) != int(new.sum()):
                 raise RuntimeError("positions changed under the write lock")  # cannot happen in SQLite
             n_new = np.bincount(group[new], minlength=groups)
     except BaseException:
@@ -488,11 +504,20 @@ def _insert_sqlite(
         raw.execute("RELEASE gongwu_ingest")
         raise
     raw.execute("RELEASE gongwu_ingest")
+    lo, hi = _first_last(group, part.fix_ts, groups)
+    return n_new, lo, hi
+
+
+def _first_last(group: np.ndarray, ts: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the first and last of `ts` (sorted by group, then time); 0 for an absent group."""
     lo = np.zeros(groups, dtype=np.int64)
     hi = np.zeros(groups, dtype=np.int64)
-    lo[group[::-1]] = part.fix_ts[::-1]  # the first write that lands is the earliest
-    hi[group] = part.fix_ts
-    return n_new, lo, hi
+    if len(group):
+        start = np.flatnonzero(np.diff(group, prepend=-1))
+        end = np.append(start[1:], len(group)) - 1
+        lo[group[start]] = ts[start]
+        hi[group[end]] = ts[end]
+    return lo, hi
 
 
 def _stored(raw: Any, devices: list[str], fix_ts: list[int]) -> np.ndarray:
@@ -528,8 +553,9 @@ def _insert_pg(
         cur.execute("DELETE FROM tmp_position")
         with cur.copy(f"COPY tmp_position ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(_PG_TYPES))
-            for row in _rows(devices, part, code):
-                copy.write_row(row)
+            for names, chunk in _chunks(devices, part):
+                for row in _rows(names, chunk, code):
+                    copy.write_row(row)
         cur.execute(
             f"WITH new AS (INSERT INTO fleet_position ({', '.join(COLUMNS)}) "
             f"SELECT {', '.join(COLUMNS[:-1])}, attrs::json FROM tmp_position ON CONFLICT DO NOTHING "
