@@ -210,7 +210,7 @@ def ingest_fixes(
     first &= known[dev_of]
     for i, k in _per_group(dev_of[known[dev_of] & ~first], len(names)):
         counts[i].duplicates += k
-    part = batch.take(first)
+    part = batch if first.all() else batch.take(first)
     part_of = dev_of[first]  # index into `names`
     part_dev = (np.cumsum(known) - 1)[dev_of[first]]
     part_starts = np.flatnonzero(dev_start[first])  # every known device keeps its first fix
@@ -233,7 +233,7 @@ def ingest_fixes(
     if not keep.any():
         return result
 
-    kept = part.take(keep)
+    kept = part if keep.all() else part.take(keep)
     kept_dev = part_dev[keep]
     kept_names: list[str] = np.array(names, dtype=object)[part_of[keep]].tolist()  # shared str objects
     raw = conn.connection.driver_connection
