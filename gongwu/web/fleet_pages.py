@@ -179,7 +179,14 @@ def review_flag(
         request,
         session,
         "_flag_row.html",
-        {"row": still[0] if still else None, "done": done, "reviews": REVIEW, "here": back, "total": total},
+        {
+            "row": still[0] if still else None,
+            "done": done,
+            "reviews": REVIEW,
+            "here": back,
+            "oob_total": total,
+            "oob_counts": open_counts(session, scope),  # the kind tabs' open counts
+        },
     )
 
 

@@ -131,6 +131,7 @@ def test_the_vehicle_manager_reviews_a_flag_and_it_leaves_the_open_queue(
     page.wait_for_url("**/flags")
     shot(page, "02-flag-queue")
     total = int(page.locator("#queue-total").inner_text())
+    kind_open = int(page.locator("#count-unreported_trip").inner_text())
     row = page.locator("tr[data-flag-id]").first
     flag_id = int(row.get_attribute("data-flag-id") or 0)
     plate = row.locator("td.plate").inner_text()
@@ -145,6 +146,7 @@ def test_the_vehicle_manager_reviews_a_flag_and_it_leaves_the_open_queue(
     assert "已移出待审核列表" in done.inner_text() and plate in done.inner_text()
     assert page.locator(f'tr[data-flag-id="{flag_id}"]').count() == 0
     assert int(page.locator("#queue-total").inner_text()) == total - 1
+    assert int(page.locator("#count-unreported_trip").inner_text()) == kind_open - 1
     shot(page, "03-flag-queue-after-review")
     page.reload()
     assert page.locator(f'tr[data-flag-id="{flag_id}"]').count() == 0
