@@ -91,7 +91,7 @@ def trips(
         dup = mark_duplicate_times(t)
         if dup.any():
             dropped["duplicate_time"] += int(dup.sum())
-        keep, reasons = screen_fixes(t, lat, lon, spd, now_ts=now_ts, bbox=tuple(get_settings().service_area))
+        keep, reasons = screen_fixes(t, lat, lon, spd, now_ts=now_ts, bbox=get_settings().service_area)
         keep &= ~dup
         dropped.update({k: v for k, v in reasons.items() if v})
         ign = cols["ignition"][sl][keep]

@@ -353,11 +353,11 @@ def _property_data(county: DemoCounty, rng: random.Random) -> None:
             }
         )
         reserve = Decimal(rng.randint(50, 120) * 100)
+        rounds: list[tuple[str, Decimal | None]]
         if k < 61:
-            price = prices[sold_idx]
-            sold_idx += 1
             rounds = [("unsold", None)] if k % 10 == 3 else []  # some sold only in round 2
-            rounds.append(("sold", price))
+            rounds.append(("sold", prices[sold_idx]))
+            sold_idx += 1
         elif k < 67:
             rounds = [("unsold", None)]
         else:
