@@ -212,7 +212,7 @@ def ingest_fixes(
         counts[i].duplicates += k
     part = batch if first.all() else batch.take(first)
     part_of = dev_of[first]  # index into `names`
-    part_dev = (np.cumsum(known) - 1)[dev_of[first]]
+    part_dev = (np.cumsum(known) - 1)[part_of]  # index into `kd`
     part_starts = np.flatnonzero(dev_start[first])  # every known device keeps its first fix
 
     conn = session.connection()
