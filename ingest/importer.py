@@ -109,6 +109,7 @@ def run_import(
     actor: str = "import",
     progress: Callable[[int, int | None], None] | None = None,
     write_rejects: bool = True,
+    recut: bool = True,
 ) -> ImportReport:
     """Import one file in the caller's transaction; on failure (or dry run) everything done here is
     rolled back to the savepoint taken at the start, so the caller may still commit its other work."""
@@ -120,7 +121,7 @@ def run_import(
     try:
         with open_table(source, sheet=sheet, kind=kind) as table:
             if kind == "positions":
-                _import_positions(session, table, report, skip_bad, progress)
+                _import_positions(session, table, report, skip_bad, progress, recut)
             else:
                 _import_rows(session, kind, table, report, skip_bad, actor, progress)
         ok = not report.errors or skip_bad
@@ -242,7 +243,9 @@ def _import_positions(
     report: ImportReport,
     skip_bad: bool,
     progress: Callable[[int, int | None], None] | None,
+    recut: bool,
 ) -> None:
+    """`recut=False` leaves the touched ranges marked for the nightly run instead of re-cutting now."""
     from fleet.positions import FixBatch, ingest_fixes, known_devices
     from fleet.trips import recut_pending
 
@@ -298,5 +301,5 @@ def _import_positions(
             progress(*table.progress())
     report.unchanged = report.duplicates
     _collect_errors(report, bad)
-    if not bad or skip_bad:
+    if recut and (not bad or skip_bad):
         report.recut = {"trips_added": recut_pending(session).trips_added}
