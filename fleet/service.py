@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 
@@ -343,12 +343,29 @@ class _Seen:
         return True
 
 
+T = TypeVar("T")
+
+
 def _required(result: ApplyResult, row: Row, name: str, label: str) -> Any:
     value = row.values.get(name)
     if value is None or value == "":
         result.issue(row, name, f"缺少{label} {name} missing")
         return None
     return value if _fits(result, row, name, value) else None
+
+
+def _reference(
+    result: ApplyResult, row: Row, name: str, label: str, known: Mapping[Any, T], unknown: str
+) -> T | None:
+    """A required reference (unit, plate…) looked up among the known ones; missing or unknown is an issue
+    of the row (`unknown` is said after the value, e.g. "请先导入单位 import units first")."""
+    key = _required(result, row, name, label)
+    if key is None:
+        return None
+    found = known.get(key)
+    if found is None:
+        result.issue(row, name, unknown.format(key=key))
+    return found
 
 
 def _fits(result: ApplyResult, row: Row, name: str, value: Any) -> bool:
@@ -473,12 +490,14 @@ def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
         values: dict[str, Any] = {}
         ok = True
         if "unit" in v or vehicle is None:
-            unit_name = _required(result, row, "unit", "单位")
-            unit = units.get(unit_name) if unit_name is not None else None
-            if unit_name is not None and unit is None:
-                result.issue(
-                    row, "unit", f"未知单位 unknown unit '{unit_name}': 请先导入单位 import units first"
-                )
+            unit = _reference(
+                result,
+                row,
+                "unit",
+                "单位",
+                units,
+                "未知单位 unknown unit '{key}': 请先导入单位 import units first",
+            )
             if unit is None:
                 ok = False
             else:
@@ -558,12 +577,14 @@ def apply_orders(session: Session, rows: Sequence[Row], actor: str) -> ApplyResu
         ok = True
         vehicle: Vehicle | None = None
         if "plate" in v or order is None:
-            plate = _required(result, row, "plate", "车牌号")
-            vehicle = vehicles.get(plate) if plate is not None else None
-            if plate is not None and vehicle is None:
-                result.issue(
-                    row, "plate", f"未知车辆 unknown vehicle '{plate}': 请先导入车辆 import vehicles first"
-                )
+            vehicle = _reference(
+                result,
+                row,
+                "plate",
+                "车牌号",
+                vehicles,
+                "未知车辆 unknown vehicle '{key}': 请先导入车辆 import vehicles first",
+            )
             if vehicle is None:
                 ok = False
             else:
