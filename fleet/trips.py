@@ -48,22 +48,76 @@ def params_for(vehicle: Vehicle, base: TripParams | None = None) -> TripParams:
 
 
 def load_fixes(session: Session, device: str, from_ts: int, to_ts: int) -> dict[str, np.ndarray]:
-    """One device's fixes in [from_ts, to_ts] as arrays: one range scan of the clustered key, read with
-    the driver's cursor straight into arrays (the ORM would build a Python object per fix)."""
-    raw = session.connection().connection.driver_connection
+    """One device's fixes in [from_ts, to_ts] as arrays."""
+    return _load_many(session.connection(), [device], [(from_ts, to_ts)])[device]
+
+
+def _load_many(
+    conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each device's fixes inside its window, as arrays: a range scan of the clustered key each, read
+    without a Python object per fix. PostgreSQL packs each device's rows server-side into one bytea of
+    fixed-width big-endian records (one statement for all the devices; NumPy reads the records), SQLite
+    hands rows to a cursor per device."""
+    raw = conn.connection.driver_connection
     assert raw is not None
-    mark = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
+    out: dict[str, dict[str, np.ndarray]] = {}
+    if conn.dialect.name == "postgresql":
+        rows = raw.execute(
+            "SELECT d.i - 1, a.records FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
+            "AS d(device_id, w0, w1, i) CROSS JOIN LATERAL (SELECT string_agg(int8send(fix_ts) "
+            "|| int4send(lat) || int4send(lon) || int4send(speed_kmh) "
+            "|| int2send(coalesce(ignition, -1::smallint)) || int8send(coalesce(odometer_m, %s)) "
+            "|| boolsend(valid), ''::bytea) AS records FROM (SELECT * FROM fleet_position q "
+            "WHERE q.device_id = d.device_id AND q.fix_ts BETWEEN d.w0 AND d.w1 ORDER BY q.fix_ts) s) a",
+            (list(devices), [w[0] for w in windows], [w[1] for w in windows], _NO_ODOMETER),
+            binary=True,
+        ).fetchall()
+        for i, records in rows:
+            rec = np.frombuffer(records or b"", dtype=_PG_RECORD)
+            if len(rec) > 1 and not (np.diff(rec["t"]) > 0).all():  # an aggregate's order is not promised
+                rec = rec[np.argsort(rec["t"], kind="stable")]
+            odo = rec["odo"].astype(np.float64)
+            odo[rec["odo"] == _NO_ODOMETER] = np.nan
+            out[devices[i]] = {
+                "t": rec["t"].astype(np.int64),
+                "lat": rec["lat"] / COORD_SCALE,
+                "lon": rec["lon"] / COORD_SCALE,
+                "speed_kmh": rec["speed"] / SPEED_SCALE,
+                "ignition": rec["ign"].astype(np.int8),
+                "odometer_m": odo,
+                "valid": rec["valid"].astype(bool),
+            }
+        return out
     cur = raw.cursor()
     try:
-        cur.execute(
-            "SELECT fix_ts, lat, lon, speed_kmh, COALESCE(ignition, -1), odometer_m, valid "
-            "FROM fleet_position "
-            f"WHERE device_id = {mark} AND fix_ts >= {mark} AND fix_ts <= {mark} ORDER BY fix_ts",
-            (device, from_ts, to_ts),
-        )
-        rows = cur.fetchall()
+        for device, (w0, w1) in zip(devices, windows, strict=True):
+            cur.execute(
+                "SELECT fix_ts, lat, lon, speed_kmh, COALESCE(ignition, -1), odometer_m, valid "
+                "FROM fleet_position WHERE device_id = ? AND fix_ts >= ? AND fix_ts <= ? ORDER BY fix_ts",
+                (device, w0, w1),
+            )
+            out[device] = _as_arrays(cur.fetchall())
     finally:
         cur.close()
+    return out
+
+
+_NO_ODOMETER = -(2**63)  # NULL odometer inside PostgreSQL's packed records
+_PG_RECORD = np.dtype(
+    [
+        ("t", ">i8"),
+        ("lat", ">i4"),
+        ("lon", ">i4"),
+        ("speed", ">i4"),
+        ("ign", ">i2"),
+        ("odo", ">i8"),
+        ("valid", "u1"),
+    ]
+)
+
+
+def _as_arrays(rows: Sequence[tuple[Any, ...]]) -> dict[str, np.ndarray]:
     if not rows:
         e = np.empty(0)
         return {
@@ -109,15 +163,34 @@ _STOP_AFTER = select(func.min(Stop.end_at)).where(
 )
 
 
-def _window(conn: Connection, device: str, a: int, b: int) -> tuple[int, int]:
-    """[w0, w1]: from the start of the last stop beginning at or before a (else the first fix) to the end
-    of the first stop beginning after b (else the last fix)."""
-    before = conn.execute(_STOP_BEFORE, {"device": device, "at": from_ts(a)}).scalar()
-    after = conn.execute(_STOP_AFTER, {"device": device, "at": from_ts(b)}).scalar()
-    return (
-        int(before.timestamp()) if before is not None else 0,
-        int(after.timestamp()) if after is not None else FAR_FUTURE,
-    )
+def _windows(conn: Connection, items: Sequence[tuple[str, int, int]]) -> dict[str, tuple[int, int]]:
+    """Per device, [w0, w1]: from the start of the last stop beginning at or before a (else the first
+    fix) to the end of the first stop beginning after b (else the last fix). One statement for all the
+    devices on PostgreSQL (a round trip each would cost more than the lookup), two per device on SQLite."""
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        rows = raw.execute(
+            "SELECT d.i - 1, "
+            "(SELECT extract(epoch FROM max(s.start_at))::bigint FROM fleet_stop s "
+            "WHERE s.device_id = d.device_id AND s.start_at <= to_timestamp(d.a)), "
+            "(SELECT extract(epoch FROM min(s.end_at))::bigint FROM fleet_stop s "
+            "WHERE s.device_id = d.device_id AND s.start_at > to_timestamp(d.b)) "
+            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS d(device_id, a, b, i)",
+            [list(c) for c in zip(*items, strict=True)],
+        ).fetchall()
+        return {
+            items[i][0]: (0 if w0 is None else w0, FAR_FUTURE if w1 is None else w1) for i, w0, w1 in rows
+        }
+    out = {}
+    for device, a, b in items:
+        before = conn.execute(_STOP_BEFORE, {"device": device, "at": from_ts(a)}).scalar()
+        after = conn.execute(_STOP_AFTER, {"device": device, "at": from_ts(b)}).scalar()
+        out[device] = (
+            int(before.timestamp()) if before is not None else 0,
+            int(after.timestamp()) if after is not None else FAR_FUTURE,
+        )
+    return out
 
 
 GROUP = 400  # devices re-cut together: one cut_many, one read and one write of their trips and stops
@@ -127,7 +200,7 @@ def recut_device(
     session: Session, vehicle: Vehicle, device: str, a: int, b: int, *, base: TripParams | None = None
 ) -> RecutCounts:
     """Re-cut the window around [a, b] of one device and store the difference."""
-    return _recut_group(session, [(device, a, b)], {device: vehicle}, base)
+    return _recut_group(session, [(device, a, b)], {device: (vehicle.id, params_for(vehicle, base))})
 
 
 def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutCounts:
@@ -147,9 +220,11 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
         if v.tracker_id
     }
     items = [(d, a, b) for d, (a, b) in sorted(ranges.items()) if d in vehicles]
+    # read now: each group expires the session, and an expired vehicle would be reloaded one by one
+    targets = {d: (vehicles[d].id, params_for(vehicles[d], base)) for d, _, _ in items}
     total = RecutCounts()
     for i in range(0, len(items), GROUP):
-        total.add(_recut_group(session, items[i : i + GROUP], vehicles, base))
+        total.add(_recut_group(session, items[i : i + GROUP], targets))
     if marks:
         conn.execute(delete(RecutRange).where(col(RecutRange.id).in_([m[0] for m in marks])))
     return total
@@ -158,13 +233,14 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
 def _recut_group(
     session: Session,
     items: Sequence[tuple[str, int, int]],
-    vehicles: dict[str, Vehicle],
-    base: TripParams | None,
+    targets: dict[str, tuple[int | None, TripParams]],
 ) -> RecutCounts:
+    """Re-cut the windows of `items` (device, from, to); `targets` gives each device's vehicle id and trip
+    parameters."""
     session.flush()  # Core statements below must see, and not be overwritten by, pending ORM changes
     conn = session.connection()
-    windows = {device: _window(conn, device, a, b) for device, a, b in items}
-    fixes = {device: load_fixes(session, device, *windows[device]) for device, _, _ in items}
+    windows = _windows(conn, items)
+    fixes = _load_many(conn, [d for d, _, _ in items], [windows[d] for d, _, _ in items])
     counts = RecutCounts(devices=len(items), fixes=sum(len(f["t"]) for f in fixes.values()))
 
     # Cut: one cut_many per distinct parameter set (nearly always just the defaults).
@@ -172,7 +248,7 @@ def _recut_group(
     by_params: dict[TripParams, list[str]] = {}
     for device, _, _ in items:
         if len(fixes[device]["t"]):
-            by_params.setdefault(params_for(vehicles[device], base), []).append(device)
+            by_params.setdefault(targets[device][1], []).append(device)
     for params, group in by_params.items():
         parts = [fixes[d] for d in group]
         lengths = [len(p["t"]) for p in parts]
@@ -221,7 +297,7 @@ def _recut_group(
     new_trips: list[dict[str, Any]] = []
     new_stops: list[dict[str, Any]] = []
     for device in devices:
-        vehicle_id = vehicles[device].id
+        vehicle_id = targets[device][0]
         cut_result = results.get(device)
         if cut_result is not None:
             w1 = windows[device][1]
@@ -240,7 +316,10 @@ def _recut_group(
     )
     if gone:
         _detach_flags(conn, gone)
-    session.expire_all()  # ORM objects loaded before must not shadow what was just written
+    # ORM objects loaded before must not shadow what was just written (only these tables were)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Trip | Stop | Flag):
+            session.expire(obj)
     return counts
 
 
@@ -286,7 +365,14 @@ def _sync(
             update(table).where(table.c.id == bindparam("row_id")).values({f: bindparam(f) for f in fields}),
             updates,
         )
-    if new_by_key:
+    if new_by_key and conn.dialect.name == "postgresql":  # COPY: psycopg's executemany is a trip per row
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        names = list(next(iter(new_by_key.values())))
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in new_by_key.values():
+                copy.write_row([row[n] for n in names])
+    elif new_by_key:
         conn.execute(insert(table), list(new_by_key.values()))
     return len(updates) + len(new_by_key), len(removed), removed
 
