@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import concat, generate
+from core.perf import keep_freed_memory
 from fleet.positions import FixBatch, ingest_fixes
 from fleet.tripcut import TripParams, cut_many
 from fleet.trips import recut_pending
@@ -64,6 +65,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500_000, help="points per ingest batch")
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
+    # as every `gongwu` command runs (gongwu/cli.py): freed NumPy temporaries stay in the heap
+    keep_freed_memory()
 
     with Timer() as t_gen:
         tracks = generate(args.vehicles, args.days, seed=args.seed)

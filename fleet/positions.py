@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -464,12 +465,15 @@ Inserted = tuple[np.ndarray, np.ndarray, np.ndarray]  # per device: new rows, to
 def _insert_sqlite(
     raw: Any, devices: list[str], part: FixBatch, group: np.ndarray, groups: int, code: int
 ) -> Inserted:
-    """INSERT OR IGNORE the whole batch (an executemany per 50,000 rows, not one per device). The change
-    counter says how many rows were new; when that is all or none (a feed's fresh fixes, a re-import) it
-    says it for every device too. Otherwise the insert is rolled back to a savepoint, the keys already
-    stored are looked up (exact: the transaction now holds SQLite's write lock) and only the new rows
-    inserted. A device's touched range is its kept fixes' first to last time, as long as any was new."""
+    """The transaction first takes SQLite's write lock, so what is stored cannot change under it. Fixes of
+    devices with nothing stored inside the batch's time span are new: a plain executemany per 50,000 rows
+    (a savepoint around them would cost a third more). The others are INSERT OR IGNOREd inside a
+    savepoint; the change counter says how many were new, and when that is all or none (a resend, a
+    re-import) it says it for every device too. Otherwise they are rolled back to the savepoint, the
+    keys already stored looked up and only the new rows inserted. A device's touched range is its kept
+    fixes' first to last time, as long as any was new."""
     size = np.bincount(group, minlength=groups)
+    first_last = _first_last(group, part.fix_ts, groups)
     # Without attributes (the usual case) the source is a literal: fewer parameters per row is faster.
     if part.attrs is None:
         sql = (
@@ -479,34 +483,47 @@ def _insert_sqlite(
     else:
         sql = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
 
-    def insert(rows: np.ndarray | None = None) -> int:
+    def insert(rows: np.ndarray) -> int:
         before = raw.total_changes
         for names, chunk in _chunks(devices, part, rows):
             raw.executemany(sql, _rows(names, chunk, code, with_attrs=part.attrs is not None))
         return int(raw.total_changes - before)
 
     if raw.isolation_level is not None and not raw.in_transaction:
-        raw.execute("BEGIN")  # else the savepoint would be the transaction, and RELEASE would commit it
-    raw.execute("SAVEPOINT gongwu_ingest")
-    try:
-        inserted = insert()
-        if inserted == len(part):
-            n_new = size
-        elif inserted == 0:
-            n_new = np.zeros(groups, dtype=np.int64)
-        else:
+        # A write lock now, not at the first insert: the probe below must stay true until commit. (Had the
+        # transaction begun, it wrote already and holds the lock.) Also, without it a savepoint would be
+        # the transaction, and RELEASE would commit it.
+        raw.execute("BEGIN IMMEDIATE")
+    present = np.flatnonzero(size)
+    first_row = np.flatnonzero(np.diff(group, prepend=-1))
+    stored = np.zeros(groups, dtype=bool)
+    stored[present] = _stored_in_span(
+        raw, [devices[i] for i in first_row.tolist()], first_last[0][present], first_last[1][present]
+    )
+    clash = stored[group]
+    fresh = np.flatnonzero(~clash)
+    if insert(fresh) != len(fresh):
+        raise RuntimeError("positions changed under the write lock")  # cannot happen in SQLite
+    n_new = np.where(stored, 0, size)
+    rows = np.flatnonzero(clash)
+    if len(rows):
+        raw.execute("SAVEPOINT gongwu_ingest")
+        try:
+            inserted = insert(rows)
+            if inserted == len(rows):
+                n_new += np.bincount(group[rows], minlength=groups)
+            elif inserted:
+                raw.execute("ROLLBACK TO gongwu_ingest")
+                new = rows[~_stored(raw, [devices[i] for i in rows.tolist()], part.fix_ts[rows].tolist())]
+                if insert(new) != len(new):
+                    raise RuntimeError("positions changed under the write lock")
+                n_new += np.bincount(group[new], minlength=groups)
+        except BaseException:
             raw.execute("ROLLBACK TO gongwu_ingest")
-            new = ~_stored(raw, devices, part.fix_ts.tolist())
-            if insert(np.flatnonzero(new)) != int(new.sum()):
-                raise RuntimeError("positions changed under the write lock")  # cannot happen in SQLite
-            n_new = np.bincount(group[new], minlength=groups)
-    except BaseException:
-        raw.execute("ROLLBACK TO gongwu_ingest")
+            raw.execute("RELEASE gongwu_ingest")
+            raise
         raw.execute("RELEASE gongwu_ingest")
-        raise
-    raw.execute("RELEASE gongwu_ingest")
-    lo, hi = _first_last(group, part.fix_ts, groups)
-    return n_new, lo, hi
+    return n_new, *first_last
 
 
 def _first_last(group: np.ndarray, ts: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -559,7 +576,7 @@ def _insert_pg(
     with raw.cursor() as cur:
         stored = np.zeros(groups, dtype=bool)
         stored[present] = _stored_in_span(
-            cur, [names[g] for g in present.tolist()], first_last[0][present], first_last[1][present]
+            raw, [names[g] for g in present.tolist()], first_last[0][present], first_last[1][present]
         )
         clash = stored[group]
         if not clash.all():
@@ -595,16 +612,30 @@ def _insert_pg(
     return n_new, lo, hi
 
 
-def _stored_in_span(cur: Any, devices: list[str], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Per device, whether any fix of it is stored in [lo, hi]: one index probe each, one statement."""
-    cur.execute(
-        "SELECT d.i - 1 FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
-        "AS d(device_id, lo, hi, i) WHERE EXISTS (SELECT 1 FROM fleet_position p "
-        "WHERE p.device_id = d.device_id AND p.fix_ts BETWEEN d.lo AND d.hi)",
-        (devices, lo.tolist(), hi.tolist()),
-    )
+def _stored_in_span(raw: Any, devices: list[str], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per device, whether any fix of it is stored in [lo, hi]: an index probe each, one statement on
+    PostgreSQL, one per 240 devices on SQLite."""
     out = np.zeros(len(devices), dtype=bool)
-    out[[i for (i,) in cur.fetchall()]] = True
+    lo_list, hi_list = lo.tolist(), hi.tolist()
+    with closing(raw.cursor()) as cur:
+        if isinstance(raw, psycopg.Connection):
+            cur.execute(
+                "SELECT d.i - 1 FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
+                "AS d(device_id, lo, hi, i) WHERE EXISTS (SELECT 1 FROM fleet_position p "
+                "WHERE p.device_id = d.device_id AND p.fix_ts BETWEEN d.lo AND d.hi)",
+                (devices, lo_list, hi_list),
+            )
+            out[[i for (i,) in cur.fetchall()]] = True
+            return out
+        for start in range(0, len(devices), 240):  # 4 parameters each, under SQLite's old limit of 999
+            chunk = range(start, min(start + 240, len(devices)))
+            cur.execute(
+                f"WITH d(i, device_id, lo, hi) AS (VALUES {', '.join(['(?, ?, ?, ?)'] * len(chunk))}) "
+                "SELECT d.i FROM d WHERE EXISTS (SELECT 1 FROM fleet_position p "
+                "WHERE p.device_id = d.device_id AND p.fix_ts BETWEEN d.lo AND d.hi)",
+                [x for i in chunk for x in (i, devices[i], lo_list[i], hi_list[i])],
+            )
+            out[[i for (i,) in cur.fetchall()]] = True
     return out
 
 
