@@ -9,11 +9,14 @@ writes the bad ones, unchanged plus a reason column, to a reject file. Positions
 from __future__ import annotations
 
 import csv
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlmodel import Session
@@ -22,6 +25,8 @@ from core.errors import ValidationFailed
 from core.importing import ApplyResult, Row, RowIssue
 from ingest.readers import BadRow, ParsedRow, RowError, Table, open_table, parse_rows, read_positions_batches
 from ingest.templates import get_template
+
+T = TypeVar("T")
 
 KINDS = (
     "units",
@@ -237,6 +242,47 @@ def _write_rejects(
 # -------------------------------------------------------------------------------------- positions
 
 
+def _prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
+    """`items`, produced on a thread up to `depth` ahead: the next batch of a file is read and parsed
+    while this one is written (the database's work — and SQLite's or the network's wait — runs without
+    the GIL). The producer's exception is raised here, in order. Close the generator when leaving early
+    (`closing`): that stops the producer before the file under it is closed."""
+    q: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+            put((False, None))
+        except BaseException as exc:  # handed over to the consumer
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="gongwu-import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = q.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _import_positions(
     session: Session,
     table: Table,
@@ -252,53 +298,54 @@ def _import_positions(
     vehicles = known_devices(session)
     bad: dict[int, BadRow] = {}
     dev_col, dev_header = table.locate("device_id")
-    for batch in read_positions_batches(table):
-        report.read += len(batch) + len(batch.rejects)
-        for b in batch.rejects:
-            bad[b.line] = b
-        # a device that is no vehicle's tracker, or a plate that contradicts the tracker: bad rows
-        # (looked up once per distinct device, then spread over the rows)
-        names, inverse = np.unique(batch.device_id.astype(str), return_inverse=True)
-        owner = np.array([vehicles[d].plate if d in vehicles else None for d in names.tolist()], dtype=object)
-        known = (owner != None)[inverse]  # noqa: E711
-        ok = known.copy()
-        if "plate" in table.columns:
-            p_col, p_header = table.locate("plate")
-            wrong = known & (batch.plate != None) & (batch.plate != owner[inverse])  # noqa: E711
-            ok &= ~wrong
-            for i in np.flatnonzero(wrong):
-                line = int(batch.line[i])
-                reason = (
-                    f"终端 {batch.device_id[i]} 属于 {owner[inverse[i]]} the tracker belongs to another plate"
-                )
-                bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
-        for i in np.flatnonzero(~known):
-            line = int(batch.line[i])
-            reason = (
-                f"未登记的终端号 unknown tracker '{batch.device_id[i]}' (先导入车辆 import vehicles first)"
+    with closing(_prefetch(read_positions_batches(table))) as batches:
+        for batch in batches:
+            report.read += len(batch) + len(batch.rejects)
+            for b in batch.rejects:
+                bad[b.line] = b
+            # a device that is no vehicle's tracker, or a plate that contradicts the tracker: bad rows
+            # (looked up once per distinct device, then spread over the rows)
+            names, inverse = np.unique(batch.device_id.astype(str), return_inverse=True)
+            owner = np.array(
+                [vehicles[d].plate if d in vehicles else None for d in names.tolist()], dtype=object
             )
-            bad[line] = BadRow(line, [], [RowError(line, dev_col, dev_header, reason, "device_id")])
-        idx = np.flatnonzero(ok)
-        fixes = FixBatch(
-            device_id=batch.device_id[idx],
-            fix_ts=batch.fixed_at[idx],
-            lat=batch.lat[idx],
-            lon=batch.lon[idx],
-            speed_kmh=batch.speed_kmh[idx],
-            course=batch.course[idx],
-            ignition=batch.ignition[idx],
-            odometer_m=batch.odometer_m[idx],
-            valid=np.ones(len(idx), dtype=bool),
-        )
-        # Unless bad rows are to be skipped, stop inserting after the first bad one: it all rolls back.
-        if bad and not skip_bad:
-            continue
-        result = ingest_fixes(session, fixes, "import", vehicles=vehicles)
-        report.inserted += result.inserted
-        report.duplicates += result.duplicates
-        report.dropped.update(result.dropped)
-        if progress is not None:
-            progress(*table.progress())
+            known = (owner != None)[inverse]  # noqa: E711
+            ok = known.copy()
+            if "plate" in table.columns:
+                p_col, p_header = table.locate("plate")
+                wrong = known & (batch.plate != None) & (batch.plate != owner[inverse])  # noqa: E711
+                ok &= ~wrong
+                for i in np.flatnonzero(wrong):
+                    line = int(batch.line[i])
+                    dev, plate = batch.device_id[i], owner[inverse[i]]
+                    reason = f"终端 {dev} 属于 {plate} the tracker belongs to another plate"
+                    bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
+            for i in np.flatnonzero(~known):
+                line = int(batch.line[i])
+                dev = batch.device_id[i]
+                reason = f"未登记的终端号 unknown tracker '{dev}' (先导入车辆 import vehicles first)"
+                bad[line] = BadRow(line, [], [RowError(line, dev_col, dev_header, reason, "device_id")])
+            idx = np.flatnonzero(ok)
+            fixes = FixBatch(
+                device_id=batch.device_id[idx],
+                fix_ts=batch.fixed_at[idx],
+                lat=batch.lat[idx],
+                lon=batch.lon[idx],
+                speed_kmh=batch.speed_kmh[idx],
+                course=batch.course[idx],
+                ignition=batch.ignition[idx],
+                odometer_m=batch.odometer_m[idx],
+                valid=np.ones(len(idx), dtype=bool),
+            )
+            # Unless bad rows are to be skipped, stop inserting after the first bad one: it all rolls back.
+            if bad and not skip_bad:
+                continue
+            result = ingest_fixes(session, fixes, "import", vehicles=vehicles)
+            report.inserted += result.inserted
+            report.duplicates += result.duplicates
+            report.dropped.update(result.dropped)
+            if progress is not None:
+                progress(*table.progress())
     report.unchanged = report.duplicates
     _collect_errors(report, bad)
     if recut and (not bad or skip_bad):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -325,3 +326,37 @@ def test_import_over_the_api_and_the_template(client: Any, session: Session, tmp
     assert ws is not None
     assert [c.value for c in ws[1]][:2] == ["车牌号", "单位"]
     assert client.get("/api/v1/imports/nonsense/template").status_code == 422
+
+
+def test_prefetch_keeps_order_hands_over_errors_and_stops_when_left() -> None:
+    import threading
+    from contextlib import closing
+
+    from ingest.importer import _prefetch
+
+    def numbers(fail_at: int | None = None):  # type: ignore[no-untyped-def]
+        for i in range(10):
+            if i == fail_at:
+                raise ValueError(f"line {i}")
+            yield i
+
+    assert list(_prefetch(numbers())) == list(range(10))
+    got = []
+    with pytest.raises(ValueError, match="line 4"):
+        for i in _prefetch(numbers(fail_at=4)):
+            got.append(i)
+    assert got == [0, 1, 2, 3]  # everything before the error, in order
+
+    produced = []
+
+    def endless():  # type: ignore[no-untyped-def]
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    with closing(_prefetch(endless(), depth=2)) as items:
+        assert next(items) == 0
+    assert not any(t.name == "gongwu-import-reader" for t in threading.enumerate())
+    assert len(produced) <= 4  # at most `depth` ahead, then stopped
