@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import generate, write_positions_csv
+from core.perf import keep_freed_memory
 from fleet.models import Position
 from fleet.trips import recut_pending
 from ingest.importer import run_import
@@ -52,6 +53,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
+    keep_freed_memory()  # as every `gongwu` command runs (gongwu/cli.py)
     tracks = generate(args.vehicles, args.days)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     if "postgresql" in kinds and not pg_available():
