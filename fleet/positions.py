@@ -39,7 +39,6 @@ COLUMNS = (
     "attrs",
 )
 ARRAY_FIELDS = COLUMNS[:9]  # the FixBatch arrays, in order
-_PLACEHOLDERS = ", ".join("?" * len(COLUMNS))
 # Binary COPY types of the staging table, column by column (the scaled integers of Position).
 _PG_TYPES = ("text", "int8", "int4", "int4", "int4", "int4", "int2", "int8", "bool", "int2", "text")
 
@@ -420,27 +419,53 @@ def _previous_fixes(conn: Connection, devices: list[str], before: np.ndarray) ->
 _SQLITE_CHUNK = 300  # devices or keys per statement: 3 parameters each, under SQLite's old 999 limit
 
 
-def _rows(
-    devices: list[str], part: FixBatch, code: int, *, with_attrs: bool = True
-) -> Iterable[tuple[Any, ...]]:
-    """DB-ready tuples: coordinates, speed and course scaled to the stored integers (see Position)."""
+def _columns(devices: list[str], part: FixBatch) -> list[list[Any] | None]:
+    """The DB-ready columns of `part` in COLUMNS order up to `valid`: coordinates, speed and course scaled
+    to the stored integers (see Position), None inside a column where unknown, and None for a column
+    that is unknown in every row."""
     n = len(part)
     lat = np.rint(part.lat * COORD_SCALE).astype(np.int64).tolist()
     lon = np.rint(part.lon * COORD_SCALE).astype(np.int64).tolist()
     speed = np.rint(part.speed_kmh * SPEED_SCALE).astype(np.int64).tolist()
-    course = np.where(np.isnan(part.course), -1, np.rint(part.course)).astype(np.int64).tolist()
-    course = [None if c < 0 else c for c in course] if min(course, default=0) < 0 else course
-    ign = part.ignition.tolist()
-    ign = [None if g < 0 else g for g in ign] if min(ign, default=0) < 0 else ign
-    odo_known = ~np.isnan(part.odometer_m)
-    odo = np.rint(np.where(odo_known, part.odometer_m, 0)).astype(np.int64).tolist()
-    if not odo_known.all():
-        odo = [o if k else None for o, k in zip(odo, odo_known.tolist(), strict=True)]
-    cols: list[Any] = [devices, part.fix_ts.tolist(), lat, lon, speed, course, ign, odo, part.valid.tolist()]
-    if with_attrs:
-        attrs = [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs or [None] * n]
-        cols += [[code] * n, attrs]
-    return zip(*cols, strict=True)
+
+    def nullable(values: np.ndarray, unknown: np.ndarray) -> list[Any] | None:
+        if unknown.all() and n:
+            return None
+        known = np.rint(np.where(unknown, 0, values)).astype(np.int64).tolist()
+        if unknown.any():
+            return [None if u else v for v, u in zip(known, unknown.tolist(), strict=True)]
+        return known
+
+    course = nullable(part.course, np.isnan(part.course))
+    ign = nullable(part.ignition, part.ignition < 0)
+    odo = nullable(part.odometer_m, np.isnan(part.odometer_m))
+    return [devices, part.fix_ts.tolist(), lat, lon, speed, course, ign, odo, part.valid.tolist()]
+
+
+def _rows(devices: list[str], part: FixBatch, code: int) -> Iterable[tuple[Any, ...]]:
+    """Whole DB-ready tuples, attrs as JSON text."""
+    n = len(part)
+    cols = [[None] * n if c is None else c for c in _columns(devices, part)]
+    attrs = [None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs or [None] * n]
+    return zip(*cols, [code] * n, attrs, strict=True)
+
+
+def _sqlite_insert(devices: list[str], part: FixBatch, code: int) -> tuple[str, Iterable[tuple[Any, ...]]]:
+    """The INSERT OR IGNORE of `part` and its parameter rows. sqlite3 binds exact ints, floats and strs
+    quickly and anything else (None, bool) through its adapter lookup, which costs more than inserting the
+    row: so the source, and a column unknown in every row, are literals, and `valid` goes as 0/1."""
+    cols = _columns(devices, part)
+    cols[-1] = part.valid.astype(np.int64).tolist()
+    names, values = list(COLUMNS[:-2]), ["NULL" if c is None else "?" for c in cols]
+    bound: list[list[Any]] = [c for c in cols if c is not None]
+    names.append("source")
+    values.append(str(int(code)))
+    if part.attrs is not None:
+        names.append("attrs")
+        values.append("?")
+        bound.append([None if a is None else json.dumps(a, ensure_ascii=False) for a in part.attrs])
+    sql = f"INSERT OR IGNORE INTO fleet_position ({', '.join(names)}) VALUES ({', '.join(values)})"
+    return sql, zip(*bound, strict=True)
 
 
 def _chunks(
@@ -474,19 +499,11 @@ def _insert_sqlite(
     fixes' first to last time, as long as any was new."""
     size = np.bincount(group, minlength=groups)
     first_last = _first_last(group, part.fix_ts, groups)
-    # Without attributes (the usual case) the source is a literal: fewer parameters per row is faster.
-    if part.attrs is None:
-        sql = (
-            f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS[:-1])}) "
-            f"VALUES ({', '.join('?' * (len(COLUMNS) - 2))}, {int(code)})"
-        )
-    else:
-        sql = f"INSERT OR IGNORE INTO fleet_position ({', '.join(COLUMNS)}) VALUES ({_PLACEHOLDERS})"
 
     def insert(rows: np.ndarray) -> int:
         before = raw.total_changes
         for names, chunk in _chunks(devices, part, rows):
-            raw.executemany(sql, _rows(names, chunk, code, with_attrs=part.attrs is not None))
+            raw.executemany(*_sqlite_insert(names, chunk, code))
         return int(raw.total_changes - before)
 
     if raw.isolation_level is not None and not raw.in_transaction:

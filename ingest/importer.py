@@ -9,6 +9,9 @@ writes the bad ones, unchanged plus a reason column, to a reject file. Positions
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
+import pickle
 import queue
 import threading
 from collections import Counter
@@ -23,7 +26,16 @@ from sqlmodel import Session
 
 from core.errors import ValidationFailed
 from core.importing import ApplyResult, Row, RowIssue
-from ingest.readers import BadRow, ParsedRow, RowError, Table, open_table, parse_rows, read_positions_batches
+from ingest.readers import (
+    BadRow,
+    ParsedRow,
+    PositionBatch,
+    RowError,
+    Table,
+    open_table,
+    parse_rows,
+    read_positions_batches,
+)
 from ingest.templates import get_template
 
 T = TypeVar("T")
@@ -122,11 +134,13 @@ def run_import(
         raise ValidationFailed(f"unknown import kind '{kind}': use one of {', '.join(KINDS)}")
     name = filename or (str(source) if not isinstance(source, bytes) else "upload")
     report = ImportReport(kind=kind, file=name)
+    # a big positions file's reader starts first: it reads the file while this process gets ready
+    reader = _ReaderProcess.for_source(source, sheet) if kind == "positions" else None
     savepoint = session.begin_nested()
     try:
         with open_table(source, sheet=sheet, kind=kind) as table:
             if kind == "positions":
-                _import_positions(session, table, report, skip_bad, progress, recut)
+                _import_positions(session, table, report, skip_bad, progress, recut, reader)
             else:
                 _import_rows(session, kind, table, report, skip_bad, actor, progress)
         ok = not report.errors or skip_bad
@@ -139,6 +153,9 @@ def run_import(
         if savepoint.is_active:
             savepoint.rollback()
         raise
+    finally:
+        if reader is not None:
+            reader.close()
     if report.errors and skip_bad and write_rejects:
         target = reject_file or Path(name).with_suffix(".rejects.csv")
         report.reject_file = str(_write_rejects(report, source, sheet, target))
@@ -283,6 +300,90 @@ def _prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
         thread.join()
 
 
+Progress = tuple[int, int | None]
+# A file at least this big is read and parsed in a child process: a thread shares the GIL with the
+# screening and inserting, and holds it through most of the parsing. Starting a process costs ~0.2 s.
+PROCESS_READER_MIN_BYTES = 16 << 20
+
+
+class _ReaderProcess:
+    """`read_positions_batches` of a file on disk, run in a spawned process (nothing of this process's
+    state, such as database connections, goes with it) from the moment it is made, a batch or two ahead
+    of its consumer: its sends block while the pipe is full. Iterate for (batch, progress) pairs; the
+    child's exception is raised in order. Close it (`closing`) to stop the child."""
+
+    @classmethod
+    def for_source(cls, source: str | Path | bytes, sheet: str | int | None) -> _ReaderProcess | None:
+        """Started for a big enough file on disk; None for anything else."""
+        if not isinstance(source, str | os.PathLike):
+            return None
+        try:
+            big = os.path.getsize(source) >= PROCESS_READER_MIN_BYTES
+        except OSError:
+            return None
+        return cls(str(source), sheet) if big else None
+
+    def __init__(self, path: str, sheet: str | int | None) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.path = path
+        self._receive, send = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(
+            target=_reader_process, args=(path, sheet, send), name="gongwu-import-reader"
+        )
+        self._child.daemon = True
+        self._child.start()
+        send.close()  # the child holds the only writing end: its end is our EOF, our end its broken pipe
+
+    def __iter__(self) -> Generator[tuple[PositionBatch, Progress], None, None]:
+        while True:
+            try:
+                item = self._receive.recv()
+            except EOFError:
+                self._child.join(5)
+                name, code = Path(self.path).name, self._child.exitcode
+                raise RuntimeError(
+                    f"{name}: 读取进程意外退出 the process reading the file ended (exit code {code}); "
+                    "请重新导入 run the import again"
+                ) from None
+            if isinstance(item, BaseException):
+                raise item
+            if item is None:
+                return
+            yield item
+
+    def close(self) -> None:
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+        self._receive.close()
+
+
+def _reader_process(path: str, sheet: str | int | None, send: Any) -> None:
+    """The child of `_ReaderProcess`: (batch, progress) pairs, then None, or the exception that stopped
+    it. When the parent is gone (killed mid-import) its next send fails and it ends."""
+    from core.perf import keep_freed_memory
+
+    keep_freed_memory()
+    try:
+        try:
+            with open_table(path, kind="positions", sheet=sheet) as table:
+                for batch in read_positions_batches(table, first=20_000):
+                    send.send((batch, table.progress()))
+            send.send(None)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        except BaseException as exc:  # handed over; one that cannot be pickled, as its text
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            send.send(exc)
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    finally:
+        send.close()
+
+
 def _import_positions(
     session: Session,
     table: Table,
@@ -290,16 +391,23 @@ def _import_positions(
     skip_bad: bool,
     progress: Callable[[int, int | None], None] | None,
     recut: bool,
+    reader: _ReaderProcess | None,
 ) -> None:
-    """`recut=False` leaves the touched ranges marked for the nightly run instead of re-cutting now."""
+    """`recut=False` leaves the touched ranges marked for the nightly run instead of re-cutting now.
+    `reader`: the file's batches read by a child process, else they are read here, by a thread."""
     from fleet.positions import FixBatch, ingest_fixes, known_devices
     from fleet.trips import recut_pending
 
     vehicles = known_devices(session)
     bad: dict[int, BadRow] = {}
     dev_col, dev_header = table.locate("device_id")
-    with closing(_prefetch(read_positions_batches(table))) as batches:
-        for batch in batches:
+    batches = (
+        iter(reader)
+        if reader is not None
+        else _prefetch((batch, table.progress()) for batch in read_positions_batches(table))
+    )
+    with closing(batches):
+        for batch, done in batches:
             report.read += len(batch) + len(batch.rejects)
             for b in batch.rejects:
                 bad[b.line] = b
@@ -345,7 +453,7 @@ def _import_positions(
             report.duplicates += result.duplicates
             report.dropped.update(result.dropped)
             if progress is not None:
-                progress(*table.progress())
+                progress(*done)
     report.unchanged = report.duplicates
     _collect_errors(report, bad)
     if recut and (not bad or skip_bad):

@@ -1027,22 +1027,27 @@ def _position_part(table: Table, blk: _Block) -> PositionBatch:
 
 
 def read_positions_batches(
-    source: Source | Table, batch_size: int = 100_000, *, sheet: str | int | None = None
+    source: Source | Table,
+    batch_size: int = 100_000,
+    *,
+    sheet: str | int | None = None,
+    first: int | None = None,
 ) -> Iterator[PositionBatch]:
     """A positions file (CSV or XLSX) as batches of NumPy columns, in constant memory.
 
-    Each batch covers `batch_size` records of the file (the last fewer); its good fixes are the arrays,
-    its unreadable rows are `rejects` with line, column and reason. Plausibility ((0,0), the future,
-    jumps) is the caller's business.
+    Each batch covers `batch_size` records of the file (the last fewer; the first `first` if given, so
+    that a consumer waiting for it starts sooner); its good fixes are the arrays, its unreadable rows are
+    `rejects` with line, column and reason. Plausibility ((0,0), the future, jumps) is the caller's
+    business.
     """
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
+    if batch_size < 1 or (first is not None and first < 1):
+        raise ValueError("batch sizes must be positive")
     table = source if isinstance(source, Table) else open_table(source, kind="positions", sheet=sheet)
     try:
         if table.kind != "positions":
             raise ValueError(f"table was opened as {table.kind!r}, not 'positions'")
         parts: list[PositionBatch] = []
-        room = batch_size
+        room = first or batch_size
         for blk in table.blocks():
             at = 0
             while at < len(blk):

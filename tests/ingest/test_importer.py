@@ -360,3 +360,117 @@ def test_prefetch_keeps_order_hands_over_errors_and_stops_when_left() -> None:
         assert next(items) == 0
     assert not any(t.name == "gongwu-import-reader" for t in threading.enumerate())
     assert len(produced) <= 4  # at most `depth` ahead, then stopped
+
+
+def generated_positions(session: Session, tmp_path: Path, vehicles: int) -> tuple[Path, int]:
+    """Generated tracks' vehicles registered and their positions file, with a bad time and an unknown
+    tracker appended; (file, good rows)."""
+    from bench.gen import generate, write_positions_csv
+
+    tracks = generate(vehicles, 1, seed=5)
+    unit = Unit(name="测试单位", kind="department")
+    session.add(unit)
+    session.flush()
+    assert unit.id is not None
+    session.add_all(Vehicle(plate=tr.plate, unit_id=unit.id, tracker_id=tr.device_id) for tr in tracks)
+    session.flush()
+    path = tmp_path / "pos.csv"
+    good = write_positions_csv(tracks, path)
+    with path.open("a", encoding="utf-8", newline="") as f:
+        f.write(f"{tracks[0].device_id},{tracks[0].plate},2024-13-45 08:00:00,111.5,35.5,0,0,开\r\n")
+        f.write("999999,,2024-06-01 08:00:00,111.5,35.5,0,0,开\r\n")
+    return path, good
+
+
+def test_a_big_file_is_read_by_a_child_process_with_the_same_report(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.importer as importer
+
+    path, good = generated_positions(session, tmp_path, 40)  # more than one batch: the first is 20,000
+    assert good > 25_000
+    kw: dict[str, Any] = {"skip_bad": True, "recut": False}
+    by_thread = run_import(session, "positions", path, dry_run=True, reject_file=tmp_path / "r1.csv", **kw)
+
+    started: list[object] = []
+
+    class Spy(importer._ReaderProcess):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    monkeypatch.setattr(importer, "_ReaderProcess", Spy)
+    monkeypatch.setattr(importer, "PROCESS_READER_MIN_BYTES", 0)
+    seen: list[tuple[int, int | None]] = []
+    by_child = run_import(
+        session, "positions", path, reject_file=tmp_path / "r2.csv", progress=lambda *p: seen.append(p), **kw
+    )
+    assert len(started) == 1
+    assert by_child.committed and not by_thread.committed
+    for report in (by_thread, by_child):
+        assert (report.read, report.inserted, report.duplicates) == (good + 2, good, 0)
+    assert [(e.line, e.column, e.reason) for e in by_child.errors] == [
+        (e.line, e.column, e.reason) for e in by_thread.errors
+    ]
+    assert [e.line for e in by_child.errors] == [good + 2, good + 3]  # after the header, in file order
+    assert session.exec(select(func.count()).select_from(Position)).one() == good
+    assert (tmp_path / "r1.csv").read_bytes() == (tmp_path / "r2.csv").read_bytes()
+    size = path.stat().st_size
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] == (size, size)
+
+
+def test_the_reader_process_hands_over_its_error_and_stops_when_left(
+    session: Session, tmp_path: Path
+) -> None:
+    import multiprocessing
+    from contextlib import closing
+
+    from ingest.importer import _ReaderProcess
+    from ingest.readers import TableError
+
+    missing = _ReaderProcess(str(tmp_path / "missing.csv"), None)
+    with closing(missing), pytest.raises(TableError, match="文件不存在 no such file"):
+        list(missing)
+
+    path, _ = generated_positions(session, tmp_path, 40)
+    reader = _ReaderProcess(str(path), None)
+    batches = iter(reader)
+    batch, _ = next(batches)
+    assert len(batch) == 20_000
+    reader.close()
+    assert not any(p.name == "gongwu-import-reader" for p in multiprocessing.active_children())
+
+
+def test_the_reader_process_ends_when_its_parent_is_killed(session: Session, tmp_path: Path) -> None:
+    path, _ = generated_positions(session, tmp_path, 40)  # more than the pipe holds: the child must wait
+    script = (
+        "import sys, time\n"
+        "from ingest.importer import _ReaderProcess\n"
+        "if __name__ == '__main__':\n"
+        "    reader = _ReaderProcess(sys.argv[1], None)\n"
+        "    next(iter(reader))\n"
+        "    print(reader._child.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+
+    def running(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        return state != "Z"  # a zombie has ended; reaping it is its new parent's business
+
+    deadline = time.monotonic() + 20
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(child)
