@@ -306,7 +306,9 @@ def _varied_batch(devices: list[str], per_device: int, t0: int) -> FixBatch:
     )
 
 
-def test_every_row_shape_is_stored_as_given(session: Session) -> None:
+@pytest.mark.parametrize("all_unknown", [False, True], ids=["some unknown", "all unknown"])
+def test_every_row_shape_is_stored_as_given(session: Session, all_unknown: bool) -> None:
+    """Also when course, ignition and odometer are unknown in every row (SQLite writes them as literals)."""
     unit = make_unit(session)
     assert unit.id is not None
     devices = ["91", "9100000000000000000000000002", "设备-甲-03", "9100004"]
@@ -314,6 +316,8 @@ def test_every_row_shape_is_stored_as_given(session: Session) -> None:
     session.add_all(vehicles.values())
     session.flush()
     batch = _varied_batch(devices, 40, T_DAY + 600)
+    if all_unknown:
+        batch.course[:], batch.ignition[:], batch.odometer_m[:] = np.nan, -1, np.nan
     result = ingest_fixes(session, batch, "import", vehicles=vehicles, now=NOW)
     assert result.inserted == len(batch) and not result.dropped
     for i, d in enumerate(devices):
