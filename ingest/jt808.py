@@ -7,6 +7,7 @@ A frame on the wire is `7E | header | body | xor | 7E` with 7E → 7D 02 and 7D 
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -247,6 +248,7 @@ class FrameSplitter:
 # ---- message bodies ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)  # thousands of terminals report the same few seconds
 def _china_bcd_time(raw: bytes) -> int:
     digits = raw.hex()
     if not digits.isdigit():

@@ -22,7 +22,7 @@ import os
 import secrets
 from collections import Counter
 from collections.abc import Awaitable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,7 @@ def location_record(device: str, loc: j.Location) -> dict[str, Any]:
 class _AfterCommit:
     """An acknowledgement that waits for the positions' batch to commit."""
 
-    future: Future[None]
+    future: asyncio.Future[None]
     header: j.Header
     serial: int
 
@@ -254,7 +254,7 @@ class _Connection:
 
     async def after_commit(self, pending: _AfterCommit) -> bytes:
         try:
-            await asyncio.wrap_future(pending.future)
+            await pending.future
         except Exception:
             self.stats["write_failures"] += 1
             return j.platform_ack(pending.header, pending.serial, j.ACK_FAIL)
@@ -378,6 +378,6 @@ class _Connection:
             return
         device = self.device
         records = [location_record(device, loc) for loc in locations]
-        future = self.server.writer.submit("jt808", records)
+        future = self.server.writer.committed("jt808", records)
         self.stats["positions"] += len(records)
         replies.append(_AfterCommit(future, h, self.next_serial()))

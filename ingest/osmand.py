@@ -15,7 +15,6 @@ An unknown or missing device is a 400 and nothing is stored. A 200 means the fix
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -236,9 +235,8 @@ def create_osmand_app(writer: BatchWriter) -> Starlette:
             return PlainTextResponse("unknown device", status_code=400)
         for r in records:
             r["device_id"] = device
-        future = writer.submit("osmand", records, contacts={device: utcnow()})
         try:
-            await asyncio.wrap_future(future)
+            await writer.committed("osmand", records, contacts={device: utcnow()})
         except Exception:
             logger.warning("osmand write failed", exc_info=True, extra={"kv": {"device": device}})
             return PlainTextResponse("not stored, try again", status_code=503)
