@@ -230,4 +230,15 @@ def serve_all(web_app: Any, *, host: str, port: int, osmand_port: int, jt808_por
     for name, p in (("--osmand-port", osmand_port), ("--jt808-port", jt808_port)):
         if p and p == port:
             raise ValidationFailed(f"{name} {p} is the web app's port: choose another or 0 to turn it off")
-    asyncio.run(_serve_all(web_app, host, port, osmand_port, jt808_port))
+    with asyncio.Runner(loop_factory=_fast_loop()) as runner:
+        runner.run(_serve_all(web_app, host, port, osmand_port, jt808_port))
+
+
+def _fast_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it exists (uvicorn's standard extra brings it; not on Windows): the
+    listeners' per-message cost is mostly the loop's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -382,20 +382,26 @@ class BatchWriter:
     def vehicles(self, *, refresh: bool = False, min_age_s: float = 0.0) -> dict[str, Vehicle]:
         """Tracker id → vehicle, cached; reloaded when older than the TTL or on request (at most once per
         `min_age_s`, so a client hammering with an unknown id cannot hammer the database)."""
-        age = time.monotonic() - self._loaded_at
-        if age > self.vehicles_ttl_s or (refresh and age > min_age_s):
-            with self._lock, Session(self.engine, expire_on_commit=False) as s:
-                vehicles = known_devices(s)
-                self._bare = {t.lstrip("0"): t for t in vehicles}
-                self._vehicles = vehicles
-                self._loaded_at = time.monotonic()
+
+        def due() -> bool:
+            age = time.monotonic() - self._loaded_at
+            return age > self.vehicles_ttl_s or (refresh and age > min_age_s)
+
+        if due():
+            with self._lock:
+                if due():  # not if another thread reloaded while this one waited for the lock
+                    with Session(self.engine, expire_on_commit=False) as s:
+                        vehicles = known_devices(s)
+                    self._bare = {t.lstrip("0"): t for t in vehicles}
+                    self._vehicles = vehicles
+                    self._loaded_at = time.monotonic()
         return self._vehicles
 
     def lookup(self, raw_id: str) -> str | None:
         """The tracker id for a device id as sent, from the cache only (safe on the event loop); None
-        when unknown to the cache or the cache is old — then ask `resolve` off the loop."""
-        if time.monotonic() - self._loaded_at > self.vehicles_ttl_s:
-            return None
+        when the cache does not know it — then ask `resolve` off the loop. An old cache still answers:
+        the writer reloads it when its batch finds it old, and drops the fixes of a tracker that is no
+        longer a vehicle's (were every listener to reload it, thousands of requests would at once)."""
         if raw_id in self._vehicles:
             return raw_id
         return self._bare.get(raw_id.lstrip("0")) if raw_id.lstrip("0") else None

@@ -1,5 +1,5 @@
-"""The OsmAnd push receiver (the protocol of Traccar Client and many simple trackers), a small Starlette
-app served on its own port (GONGWU_OSMAND_PORT, default 5055).
+"""The OsmAnd push receiver (the protocol of Traccar Client and many simple trackers), a bare ASGI app
+served on its own port (GONGWU_OSMAND_PORT, default 5055).
 
 Two forms, as Traccar accepts them:
 - query parameters (GET, or POST with a query string or a form body): `id`/`deviceid`, `lat` + `lon` or
@@ -15,19 +15,14 @@ An unknown or missing device is a 400 and nothing is stored. A 200 means the fix
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
-
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from core.timeutil import CHINA, utcnow
 from ingest.feeds import BatchWriter
@@ -196,13 +191,32 @@ def from_json(data: Any, now: datetime | None = None) -> tuple[str, list[dict[st
     return device, records
 
 
-async def _parse(request: Request) -> tuple[str, list[dict[str, Any]]]:
-    params: dict[str, str] = dict(request.query_params)
-    if request.method == "POST":
-        body = await request.body()
-        if len(body) > MAX_BODY:
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
             raise BadRequest("body too large")
-        ctype = request.headers.get("content-type", "")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _parse(scope: Scope, receive: Receive) -> tuple[str, list[dict[str, Any]]]:
+    # as Starlette reads a query string: latin-1 bytes, percent-escapes as UTF-8
+    params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    if scope["method"] == "POST":
+        body = await _read_body(receive)
+        ctype = next((v for k, v in scope["headers"] if k == b"content-type"), b"").decode("latin-1")
         stripped = body.lstrip()
         if "json" in ctype or stripped[:1] in (b"{", b"["):
             try:
@@ -220,34 +234,64 @@ async def _parse(request: Request) -> tuple[str, list[dict[str, Any]]]:
     return device, [record] if record else []
 
 
-def create_osmand_app(writer: BatchWriter) -> Starlette:
-    async def receive(request: Request) -> Response:
+async def _respond(
+    send: Send, status: int, text: str = "", headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    body = text.encode()
+    head = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*head, *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_osmand_app(writer: BatchWriter) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The receiver as a bare ASGI app: a phone's fix is one small request, and a framework's routing,
+    middleware and request objects cost more than the rest of its handling (measured: half the event
+    loop's time at 2,000 requests/s)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["method"] not in ("GET", "POST"):
+            await _respond(send, 405, "use GET or POST", [(b"allow", b"GET, POST")])
+        elif scope["path"] == "/healthz" and scope["method"] == "GET":
+            await _respond(send, 200, "ok")
+        else:
+            try:
+                await _receive_fixes(scope, receive, send)
+            except Exception:  # a bug, not the client's fault: logged, and a plain 500
+                logger.exception("osmand request failed")
+                await _respond(send, 500, "internal error")
+
+    async def _receive_fixes(scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            raw_id, records = await _parse(request)
+            raw_id, records = await _parse(scope, receive)
         except BadRequest as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+            await _respond(send, 400, str(exc))
+            return
         device = writer.lookup(raw_id)
         if device is None:
-            device = await run_in_threadpool(writer.resolve, raw_id)
+            device = await asyncio.to_thread(writer.resolve, raw_id)
         if device is None:
             # As Traccar does: an unknown device is refused, so a misconfigured phone shows it.
             writer.stats["osmand_unknown_device"] += 1
-            return PlainTextResponse("unknown device", status_code=400)
+            await _respond(send, 400, "unknown device")
+            return
         for r in records:
             r["device_id"] = device
         try:
             await writer.committed("osmand", records, contacts={device: utcnow()})
         except Exception:
             logger.warning("osmand write failed", exc_info=True, extra={"kv": {"device": device}})
-            return PlainTextResponse("not stored, try again", status_code=503)
-        return Response(status_code=200)
+            await _respond(send, 503, "not stored, try again")
+            return
+        await _respond(send, 200)
 
-    async def health(_request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    return Starlette(
-        routes=[
-            Route("/healthz", health, methods=["GET"]),
-            Route("/{path:path}", receive, methods=["GET", "POST"]),
-        ]
-    )
+    return app

@@ -218,3 +218,12 @@ def test_padded_device_id_and_contact_only(
     # no coordinates: a sign of life, no fix
     assert client.get("/", params={"id": v.tracker_id, "batt": "50"}).status_code == 200
     assert len(stored(engine, v.tracker_id)) == 1
+
+
+def test_health_wrong_method_and_an_oversized_body(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert (r.status_code, r.text) == (200, "ok")
+    r = client.put("/?id=1&lat=1&lon=2")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+    r = client.post("/", content=b"id=1&" + b"x" * (1 << 20), headers={"Content-Type": "text/plain"})
+    assert (r.status_code, r.text) == (400, "body too large")
