@@ -135,7 +135,7 @@ def run_import(
     name = filename or (str(source) if not isinstance(source, bytes) else "upload")
     report = ImportReport(kind=kind, file=name)
     # a big positions file's reader starts first: it reads the file while this process gets ready
-    reader = _ReaderProcess.for_source(source, sheet) if kind == "positions" else None
+    reader = _ReaderProcess.for_source(source, sheet, session) if kind == "positions" else None
     savepoint = session.begin_nested()
     try:
         with open_table(source, sheet=sheet, kind=kind) as table:
@@ -306,6 +306,13 @@ Progress = tuple[int, int | None]
 PROCESS_READER_MIN_BYTES = 16 << 20
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):  # Linux: what a container or taskset allows
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class _ReaderProcess:
     """`read_positions_batches` of a file on disk, run in a spawned process (nothing of this process's
     state, such as database connections, goes with it) from the moment it is made, a batch or two ahead
@@ -313,9 +320,16 @@ class _ReaderProcess:
     child's exception is raised in order. Close it (`closing`) to stop the child."""
 
     @classmethod
-    def for_source(cls, source: str | Path | bytes, sheet: str | int | None) -> _ReaderProcess | None:
-        """Started for a big enough file on disk; None for anything else."""
+    def for_source(
+        cls, source: str | Path | bytes, sheet: str | int | None, session: Session
+    ) -> _ReaderProcess | None:
+        """Started for a big enough file on disk when a core is free for it; None otherwise. Busy while
+        importing: this process, a PostgreSQL server's backend, the reader. Measured on 2 cores: SQLite
+        imports 20 % faster with the reader in a process, PostgreSQL 10 % slower."""
         if not isinstance(source, str | os.PathLike):
+            return None
+        busy = 3 if session.get_bind().dialect.name == "postgresql" else 2
+        if _cores() < busy:
             return None
         try:
             big = os.path.getsize(source) >= PROCESS_READER_MIN_BYTES

@@ -401,11 +401,15 @@ def test_a_big_file_is_read_by_a_child_process_with_the_same_report(
 
     monkeypatch.setattr(importer, "_ReaderProcess", Spy)
     monkeypatch.setattr(importer, "PROCESS_READER_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "_cores", lambda: 8)  # on 2, a PostgreSQL import reads on a thread
     seen: list[tuple[int, int | None]] = []
     by_child = run_import(
         session, "positions", path, reject_file=tmp_path / "r2.csv", progress=lambda *p: seen.append(p), **kw
     )
     assert len(started) == 1
+    monkeypatch.setattr(importer, "_cores", lambda: 1)
+    assert run_import(session, "positions", path, dry_run=True, **kw).inserted == 0  # all stored already
+    assert len(started) == 1  # no core to spare: read on a thread
     assert by_child.committed and not by_thread.committed
     for report in (by_thread, by_child):
         assert (report.read, report.inserted, report.duplicates) == (good + 2, good, 0)
