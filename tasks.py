@@ -4,6 +4,10 @@
     python3 tasks.py demo   # venv + install, build the demo county in SQLite, nightly run, serve :8000
     python3 tasks.py test   # venv + install, lint, type-check, tests on SQLite, then on PostgreSQL
 
+and the one that refreshes the pinned versions both install (requirements.lock):
+
+    python3 tasks.py lock   # a fresh venv with the newest releases pyproject.toml allows, frozen
+
 The PostgreSQL run uses a throw-away database on GONGWU_TEST_PG_ADMIN_URL (default: the local server as
 user postgres). Outside CI an unreachable server skips that run with a message; with CI=true it fails.
 """
@@ -12,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -21,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+LOCK = ROOT / "requirements.lock"  # every package version the venv gets, refreshed by `tasks.py lock`
 PACKAGES = ("core", "fleet", "property", "ingest", "scheduler", "gongwu")  # type-checked; tests run instead
 PG_ADMIN_URL = os.environ.get("GONGWU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -34,24 +41,62 @@ def sh(*args: str | Path, env: dict[str, str] | None = None, check: bool = True)
 
 
 def ensure_env(extras: str = "dev") -> None:
-    """Create .venv and install the project; re-install only when pyproject.toml changed."""
+    """Create .venv and install the project at the locked versions; re-install only when pyproject.toml
+    or the lock changed."""
     if sys.version_info < (3, 11):  # noqa: UP036 (this file runs before the venv exists)
         sys.exit(f"gongwu needs Python ≥ 3.11, this is {sys.version.split()[0]}")
     if not PY.exists():
         sh(sys.executable, "-m", "venv", VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    lock = LOCK.read_bytes() if LOCK.exists() else b""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + lock + extras.encode()).hexdigest()
     stamp = VENV / ".gongwu-installed"
     if stamp.exists() and stamp.read_text() == digest:
         return
     sh(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    sh(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
+    constraints = ["-c", str(LOCK)] if LOCK.exists() else []
+    sh(PY, "-m", "pip", "install", "--quiet", *constraints, "-e", f".[{extras}]")
     stamp.write_text(digest)
 
 
+def lock(_args: list[str]) -> None:
+    """Resolve the newest versions pyproject.toml allows in a throw-away venv and write them to the lock."""
+    with tempfile.TemporaryDirectory(prefix="gongwu-lock-") as tmp:
+        venv = Path(tmp) / "venv"
+        sh(sys.executable, "-m", "venv", venv)
+        py = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+        sh(py, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        sh(py, "-m", "pip", "install", "--quiet", f"{ROOT}[dev]")
+        freeze = [str(py), "-m", "pip", "freeze", "--exclude", "gongwu"]
+        frozen = subprocess.run(freeze, check=True, capture_output=True, text=True).stdout
+    header = (
+        "# Every package version `python3 tasks.py demo|test` (and CI) installs, as constraints.\n"
+        "# Refresh with `python3 tasks.py lock` after changing the dependencies in pyproject.toml.\n"
+    )
+    LOCK.write_text(header + frozen)
+    print(f"wrote {LOCK.name}: {len(frozen.splitlines())} packages")
+
+
 def demo(args: list[str]) -> None:
-    """The demo county in ./gongwu-demo.db: its files imported, the nightly run, then the app served."""
+    """The demo county in ./gongwu-demo.db: its files imported, the nightly run, then the app served.
+    Ctrl+C or a SIGTERM to this process reaches the server too."""
     ensure_env()
-    sh(BIN / "gongwu", "demo", *args)
+    sys.exit(run_forwarding([str(BIN / "gongwu"), "demo", *args]))
+
+
+def run_forwarding(cmd: list[str]) -> int:
+    """Run `cmd` until it ends, passing this process's SIGINT and SIGTERM on to it; its exit code."""
+    print("+", " ".join(cmd), flush=True)
+    # Its own session: a terminal's Ctrl+C reaches the server once, through here, like a SIGTERM does.
+    child = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    rc = child.wait()
+    return 128 - rc if rc < 0 else rc
 
 
 def _pg(sql: str) -> bool:
@@ -88,7 +133,7 @@ def test(args: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "lock": lock}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     os.chdir(ROOT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -13,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
 from core.errors import ConfigError
+from core.i18n import tr
 from core.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -62,8 +64,28 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+def sqlite_file(url: Any) -> Path | None:
+    """The file of an SQLite URL (None for another database or an in-memory one)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if str(parsed.database).startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
 def check_connection(engine: Engine) -> None:
     """Fail with a one-line reason naming the setting when the database cannot be reached."""
+    path = sqlite_file(engine.url)
+    if path is not None and not path.parent.is_dir():
+        url = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(
+            tr(
+                f"GONGWU_DATABASE_URL={url}：文件夹 {path.parent} 不存在，请先建好它或换一个路径",
+                f"GONGWU_DATABASE_URL={url}: folder {path.parent} does not exist: "
+                "create it or choose another",
+            )
+        )
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 
 class GongwuError(Exception):
-    """Base of every error a user should see as a one-line message."""
+    """Base of every error a user should see as a one-line message. `status_code` is the API's answer,
+    `exit_code` the command line's (README: 1 failed and nothing changed, 2 usage error)."""
 
     status_code = 400
+    exit_code = 1
     headers: dict[str, str] | None = None
 
     def __init__(self, message: str) -> None:
@@ -17,6 +19,19 @@ class GongwuError(Exception):
 
 class ConfigError(GongwuError):
     status_code = 500
+
+
+class UsageError(GongwuError):
+    """A command was given arguments that do not fit together (exit code 2, like a bad option)."""
+
+    status_code = 422
+    exit_code = 2
+
+
+class NotInitialised(GongwuError):
+    """The database has no schema yet, or an older one: `gongwu init` creates or upgrades it."""
+
+    status_code = 503
 
 
 class NotFound(GongwuError):

@@ -32,6 +32,33 @@ API = "/api/v1"
 logger = logging.getLogger(__name__)
 
 
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its script and style from the swagger-ui-bundle package (no CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -40,6 +67,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # The engine is built when the app starts, not when this module is imported.
         app.state.engine = engine or get_engine(settings.database_url)
         check_connection(app.state.engine)
+        from gongwu import migrate
+
+        migrate.require_current(app.state.engine)  # no server on a database without its schema
         yield
 
     app = FastAPI(
@@ -47,6 +77,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         description="Fleet reconciliation and property register of a county office-affairs service center.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: an intranet without internet sees them too
+        redoc_url=None,
         # Every route is authenticated and authorised from the one table in gongwu/permissions.py.
         dependencies=[Depends(authorize)],
     )
@@ -66,6 +98,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # value too long: the client's data, not a server fault. Never echo the SQL.
         logger.warning("out-of-range value refused", extra={"kv": {"path": request.url.path}})
         return JSONResponse(status_code=422, content={"detail": "数值超出范围 a value is out of range"})
+
+    _offline_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The `gongwu` command line: parses, calls the domain services, prints. Every failure a user can cause
-ends in a one-line reason on stderr and a non-zero exit code, never a traceback."""
+ends in a one-line reason on stderr and the README's exit code, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from core.errors import GongwuError
+from gongwu.cli_base import app, say_error
 
-app = typer.Typer(
-    name="gongwu",
-    help="gongwu 公务 — fleet reconciliation and property register of a county office-affairs center.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
+__all__ = ["app", "main", "run"]
 
 
 @app.command()
@@ -64,15 +57,16 @@ def serve(
 ) -> None:
     """Serve the web app and the API (http://HOST:PORT, OpenAPI at /docs), with the scheduler and the
     position listeners (OsmAnd push, JT/T 808)."""
-    from core.db import check_connection, get_engine
     from core.settings import get_settings
+    from gongwu import cli_db
     from gongwu.app import create_app
-    from gongwu.cli_feeds import serve_all
+    from gongwu.cli_feeds import check_ports, serve_all
 
     settings = get_settings()
     osmand_port = settings.osmand_port if osmand_port is None else osmand_port
     jt808_port = settings.jt808_port if jt808_port is None else jt808_port
-    check_connection(get_engine())
+    cli_db.database()
+    check_ports(host, {"--port": port, "--osmand-port": osmand_port, "--jt808-port": jt808_port})
     if "GONGWU_LOG_LEVEL" not in os.environ:
         from core.logs import setup_logging
 
@@ -101,6 +95,7 @@ from gongwu import (  # noqa: E402,F401
     cli_feeds,
     cli_fleet,
     cli_ingest,
+    cli_property,
     cli_report,
     cli_scheduler,
     cli_trips,
@@ -114,25 +109,47 @@ def main() -> None:
 
     setup_logging()
     keep_freed_memory()
-    try:
-        rc = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except GongwuError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", markup=True, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code and message
-        import click
+    sys.exit(run(sys.argv[1:]))
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
+
+def run(args: list[str]) -> int:
+    """Run the command line `args`; return the exit code (README: 0 done, 1 failed and nothing changed,
+    2 usage error, 3 done but some rows rejected, 130 interrupted)."""
+    import logging
+
+    from sqlalchemy.exc import DBAPIError
+
+    from core.i18n import tr
+    from gongwu.cli_errors import help_hint, usage_message
+
+    try:
+        rc = app(args, standalone_mode=False, prog_name="gongwu")  # typer.Exit(code) returns its code
+        return rc if isinstance(rc, int) else 0
+    except GongwuError as exc:
+        say_error(exc.message)
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        say_error(tr("已中断", "interrupted"))
+        return 130
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        logging.getLogger("gongwu").debug("database error", exc_info=True)
+        say_error(tr(f"数据库出错：{reason}", f"database error: {reason}"))
+        return 1
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # `gongwu` or `gongwu report` alone: the help was printed
+        if hasattr(exc, "exit_code") and not hasattr(exc, "format_message"):
+            return int(exc.exit_code)  # typer/click Exit raised outside a command
+        if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):  # a usage error of typer/click
+            say_error(usage_message(exc) + help_hint(exc))
+            return 2
+        logging.getLogger("gongwu").debug("unexpected error", exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        say_error(
+            tr(
+                f"内部错误 {type(exc).__name__}：{first}（设置 GONGWU_LOG_LEVEL=DEBUG 可看详情）",
+                f"internal error {type(exc).__name__}: {first} (GONGWU_LOG_LEVEL=DEBUG shows the details)",
+            )
+        )
+        return 1

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gongwu.cli import app
+from gongwu.cli_base import app
 
 
 @app.command()
@@ -40,6 +40,10 @@ def demo(
 
     console = Console()
     started = time.monotonic()
+    if serve:  # said now, not after building the county
+        from gongwu.cli_feeds import check_ports
+
+        check_ports(host, {"--port": port})
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db.resolve()}"
@@ -74,6 +78,7 @@ def demo(
     )
     _print_figures(console, engine, today)
     _print_demo_users(console, engine, county.units[0]["name"])
+    _print_next_steps(console, db, today - timedelta(days=1))
     console.print(f"done in {time.monotonic() - started:.0f} s")
     if serve:
         from gongwu.cli import serve as serve_cmd
@@ -116,6 +121,42 @@ def _print_figures(console: Any, engine: Any, today: Any) -> None:
             )
         except ImportError:
             pass
+
+
+def _print_next_steps(console: Any, db: Path, last_day: Any) -> None:
+    """The commands to type next, pointed at the demo database."""
+    import shlex
+    import shutil
+    import sys
+
+    from core.i18n import tr
+    from gongwu.cli_db import DEMO_FILE
+
+    exe = Path(sys.argv[0]).resolve()
+    on_path = shutil.which("gongwu")
+    if exe.name != "gongwu" or (on_path and Path(on_path).resolve() == exe):
+        command = "gongwu"
+    elif exe.is_relative_to(Path.cwd()):
+        command = str(exe.relative_to(Path.cwd()))  # .venv/bin/gongwu after `python3 tasks.py demo`
+    else:
+        command = str(exe)
+    console.print(f"\n[bold]{tr('接下来', 'Next')}[/bold]:")
+    if db.resolve() == DEMO_FILE.resolve():
+        console.print(
+            tr(
+                f"  在本目录运行的 gongwu 命令都使用 {db}"
+                "（只要没有设置 GONGWU_DATABASE_URL、也没有 gongwu.db）：",
+                f"  gongwu commands run in this folder use {db} "
+                "(while GONGWU_DATABASE_URL is unset and there is no gongwu.db):",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        url = f"sqlite:///{db.resolve()}"
+        console.print(f"  export GONGWU_DATABASE_URL={shlex.quote(url)}", highlight=False, markup=False)
+    for line in (f"{command} flags", f"{command} report units --month {last_day:%Y-%m}"):
+        console.print(f"  {line}", highlight=False, markup=False)
 
 
 def _print_demo_users(console: Any, engine: Any, unit_name: str) -> None:

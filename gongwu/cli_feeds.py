@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from core.errors import ValidationFailed
-from gongwu.cli import app
+from core.errors import ConfigError, UsageError
+from gongwu.cli_base import app
 from gongwu.output import Format, dumps, emit
 
 feeds_app = typer.Typer(help="Live position feeds: what each tracker and platform sent, and when.")
@@ -33,7 +33,7 @@ def _when(value: str | None, option: str) -> datetime | None:
     try:
         return datetime_china(value)
     except FieldError as exc:
-        raise ValidationFailed(f"{option} {value!r}: {exc}") from None
+        raise UsageError(f"{option} {value!r}: {exc}") from None
 
 
 @app.command()
@@ -48,15 +48,13 @@ def pull(
 ) -> None:
     """Pull positions from the tracking platform(s) in GONGWU_TRACCAR_URL... Without --from, each device
     resumes where the last pull stopped. Pulling a window twice stores nothing new."""
-    from core.db import check_connection, get_engine, unit_of_work
+    from gongwu import cli_db
     from ingest import sources
 
     start, end = _when(from_, "--from"), _when(to, "--to")
     if start and end and start >= end:
-        raise ValidationFailed(f"--from {from_} is not before --to {to}")
-    engine = get_engine()
-    check_connection(engine)
-    with unit_of_work(engine) as session:
+        raise UsageError(f"--from {from_} is not before --to {to}")
+    with cli_db.session() as session:
         report = sources.pull(session, source, start, end, device=device)
     for r in report["sources"]:
         for problem in r["errors"]:
@@ -79,14 +77,10 @@ def pull(
 @feeds_app.command("status")
 def feeds_status(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
     """Per source and device: last fix, last contact, positions accepted and rejected by reason."""
-    from sqlmodel import Session
-
-    from core.db import check_connection, get_engine
+    from gongwu import cli_db
     from ingest.feeds import feeds_status as status
 
-    engine = get_engine()
-    check_connection(engine)
-    with Session(engine) as session:
+    with cli_db.session() as session:
         data = status(session)
     rows = [
         {
@@ -112,10 +106,8 @@ def positions(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """The stored fixes of a vehicle or tracker, oldest first (default: the last 24 hours)."""
-    from sqlmodel import Session
-
-    from core.db import check_connection, get_engine
     from core.timeutil import utcnow
+    from gongwu import cli_db
     from ingest.feeds import POSITION_KEYS, list_positions, resolve_device
 
     start, end = _when(from_, "--from"), _when(to, "--to")
@@ -124,10 +116,8 @@ def positions(
     if start is None and end is not None:
         start = end - timedelta(hours=24)
     if start and end and start > end:
-        raise ValidationFailed(f"--from {from_} is after --to {to}")
-    engine = get_engine()
-    check_connection(engine)
-    with Session(engine) as session:
+        raise UsageError(f"--from {from_} is after --to {to}")
+    with cli_db.session() as session:
         device, plate = resolve_device(session, plate_or_device)
         rows, total = list_positions(session, device, start, end, limit=limit)
     if fmt is Format.json:
@@ -225,11 +215,54 @@ async def _serve_all(
                 loop.remove_signal_handler(sig)
 
 
+def check_ports(host: str, ports: dict[str, int]) -> None:
+    """Every listening port free on `host` (a port of 0 is off), else one line naming it and its option:
+    the servers would otherwise fail one by one, deep inside uvicorn."""
+    import errno
+    import socket
+
+    from core.i18n import tr
+
+    seen: dict[int, str] = {}
+    for option, port in ports.items():
+        if not port:
+            continue
+        if port in seen:
+            raise UsageError(
+                tr(
+                    f"{option} {port} 与 {seen[port]} 是同一个端口：请换一个，或设为 0 关闭",
+                    f"{option} {port} is also {seen[port]}: choose another, or 0 to turn it off",
+                )
+            )
+        seen[port] = option
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ConfigError(
+                        tr(
+                            f"端口 {port} 已被占用（{option}）："
+                            f"请先停止占用它的程序，或用 {option} 换一个端口",
+                            f"port {port} is in use ({option}): stop what holds it, or choose another "
+                            f"with {option}",
+                        )
+                    ) from None
+                raise ConfigError(
+                    tr(
+                        f"无法在 {host}:{port} 上监听（{option}）：{exc.strerror}",
+                        f"cannot listen on {host}:{port} ({option}): {exc.strerror}",
+                    )
+                ) from None
+
+
 def serve_all(web_app: Any, *, host: str, port: int, osmand_port: int, jt808_port: int) -> None:
     """The web app, the OsmAnd receiver and the JT/T 808 server in one event loop (a port of 0 is off)."""
     for name, p in (("--osmand-port", osmand_port), ("--jt808-port", jt808_port)):
         if p and p == port:
-            raise ValidationFailed(f"{name} {p} is the web app's port: choose another or 0 to turn it off")
+            raise UsageError(f"{name} {p} is the web app's port: choose another or 0 to turn it off")
     with asyncio.Runner(loop_factory=_fast_loop()) as runner:
         runner.run(_serve_all(web_app, host, port, osmand_port, jt808_port))
 

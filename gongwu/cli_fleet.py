@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from core.errors import ValidationFailed
+from core.errors import UsageError
 from core.timeutil import china_day, utcnow
 from gongwu import cli_report
-from gongwu.cli import app
+from gongwu.cli_base import app
 from gongwu.cli_report import FormatOpt, OutOpt, report_app
 from gongwu.output import Format, dumps, emit
 
@@ -37,13 +37,13 @@ def reconcile_cmd(
     from fleet import reconcile
 
     if date_ and (since or until):
-        raise ValidationFailed("--date 不能与 --since/--until 同用 cannot be combined with --since/--until")
+        raise UsageError("--date 不能与 --since/--until 同用 cannot be combined with --since/--until")
     if date_:
         since = until = date_
     until = until or _yesterday()
     since = since or until
     if since > until:
-        raise ValidationFailed(f"--since {since} 晚于 --until {until} is after --until")
+        raise UsageError(f"--since {since} 晚于 --until {until} is after --until")
     with cli_report.open_session() as session:
         counts = reconcile.reconcile_range(session, since, until)
     data = {"since": since.isoformat(), "until": until.isoformat(), "counts": counts}

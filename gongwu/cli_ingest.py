@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from core.errors import ValidationFailed
-from gongwu.cli import app
+from core.errors import UsageError
+from gongwu.cli_base import app
 from gongwu.output import Format, dumps
 
 LISTED = 50  # bad rows listed on a terminal before "... and N more"
@@ -46,17 +46,16 @@ def import_(
     file changes nothing. Exit code 1 when any row was bad."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from core.db import check_connection, get_engine, unit_of_work
+    from core.db import unit_of_work
+    from gongwu import cli_db
     from ingest.importer import KINDS, run_import
 
     kind = kind.strip().lower().replace("_", "-")
     if kind == "shopfronts":
         kind = "operating-properties"
     if kind not in KINDS:
-        raise ValidationFailed(f"unknown kind '{kind}': use one of {', '.join(KINDS)}")
-    sheet_arg: str | int | None = int(sheet) - 1 if sheet and sheet.isdigit() else sheet
-    engine = get_engine()
-    check_connection(engine)
+        raise UsageError(f"unknown kind '{kind}': use one of {', '.join(KINDS)}")
+    engine = cli_db.database()
     show = fmt is Format.table and sys.stderr.isatty()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -78,21 +77,29 @@ def import_(
                 dry_run=dry_run,
                 skip_bad=skip_bad,
                 reject_file=reject_file,
-                sheet=sheet_arg,
+                sheet=sheet,  # a name or its 1-based number, as the reader takes it
                 progress=progress,
             )
     if fmt is Format.json:
         typer.echo(dumps(report.to_json()))
     else:
         _print_summary(report, dry_run)
-    if report.errors:
-        raise typer.Exit(1)
+    if report.errors:  # README's exit codes: 3 when --skip-bad committed the good rows, else 1
+        raise typer.Exit(3 if report.committed and not dry_run else 1)
 
 
 def _print_summary(report: object, dry_run: bool) -> None:
     from ingest.importer import ImportReport
 
     assert isinstance(report, ImportReport)
+    if report.ignored_columns:
+        from core.i18n import tr
+
+        shown = ", ".join(report.ignored_columns)
+        typer.echo(
+            tr(f"{report.file}：忽略了不认识的列 {shown}", f"{report.file}: ignored unknown columns {shown}"),
+            err=True,
+        )
     for e in report.errors[:LISTED]:
         typer.echo(f"{report.file}: {e}", err=True)
     if len(report.errors) > LISTED:
@@ -126,7 +133,7 @@ def template(
     try:
         t = get_template(kind)
     except KeyError as exc:
-        raise ValidationFailed(str(exc.args[0])) from None
+        raise UsageError(str(exc.args[0])) from None
     path = out or Path(f"{t.title}模板.xlsx")
     path.write_bytes(template_xlsx(t.kind))
     typer.echo(f"template for {t.kind} written to {path}")

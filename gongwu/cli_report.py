@@ -1,6 +1,6 @@
 """`gongwu report KIND`: one sub-command per report. Each domain adds its own kinds to `report_app`
 (property: certificates, auctions, operating, leases, rent-roll; fleet: units, expenses) from its own
-command module, imported at the bottom of this file."""
+command module, which gongwu/cli.py imports."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import Session
 
-from core.errors import ValidationFailed
-from gongwu.cli import app
+from core.errors import UsageError
+from gongwu.cli_base import app
 from gongwu.output import Format, emit
 
 report_app = typer.Typer(
@@ -29,10 +29,10 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="write to this file i
 
 
 def open_session() -> AbstractContextManager[Session]:
-    """One read transaction for one report (tests swap this for their own session)."""
-    from core.db import unit_of_work
+    """One transaction for one command on the ready database (tests swap this for their own session)."""
+    from gongwu import cli_db
 
-    return unit_of_work()
+    return cli_db.session()
 
 
 def output_format(fmt: Format, out: Path | None) -> Format:
@@ -42,7 +42,7 @@ def output_format(fmt: Format, out: Path | None) -> Format:
     suffix = out.suffix.lower().lstrip(".")
     if suffix in ("json", "csv", "xlsx"):
         return Format(suffix)
-    raise ValidationFailed(
+    raise UsageError(
         f"--out {out}: 请用 --format json/csv/xlsx 或 .json/.csv/.xlsx 文件名 choose a format"
     )
 
@@ -70,7 +70,3 @@ def show(
     )
     if out is not None:
         typer.echo(f"已写入 wrote {out}", err=True)
-
-
-# Report kinds register themselves on `report_app`.
-from gongwu import cli_property  # noqa: E402,F401

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from core.errors import ValidationFailed
-from gongwu.cli import app
+from core.errors import UsageError
+from gongwu.cli_base import app
 from gongwu.output import Format, dumps, emit
 
 scheduler_app = typer.Typer(help="The job registry: list jobs, run one now, or start the scheduler.")
@@ -28,20 +28,19 @@ def nightly(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Run the nightly pipeline now: every day since the last completed one up to yesterday, or the days
-    given. Exit code 1 when the run failed, 3 when another run holds the lock."""
+    given. Exit code 1 when the run failed or another run holds the lock (nothing was done)."""
     from rich.progress import Progress
 
-    from core.db import check_connection, get_engine
+    from gongwu import cli_db
     from scheduler.pipeline import run_nightly
 
     if date_ and (since or until):
-        raise ValidationFailed("--date cannot be combined with --since/--until")
+        raise UsageError("--date cannot be combined with --since/--until")
     if date_:
         since = until = date_
     if since and until and since > until:
-        raise ValidationFailed(f"--since {since} is after --until {until}")
-    engine = get_engine()
-    check_connection(engine)
+        raise UsageError(f"--since {since} is after --until {until}")
+    engine = cli_db.database()
     with Progress(transient=True, disable=fmt is not Format.table) as progress:
         task = progress.add_task("nightly", total=None)
         outcome = run_nightly(engine, since=since, until=until, on_day=lambda d: progress.advance(task))
@@ -61,10 +60,8 @@ def nightly(
             typer.echo(f"  {k}: {v}")
         if outcome.error:
             typer.echo(f"  error: {outcome.error}", err=True)
-    if outcome.status == "failed":
+    if outcome.status in ("failed", "skipped"):
         raise typer.Exit(1)
-    if outcome.status == "skipped":
-        raise typer.Exit(3)
 
 
 @scheduler_app.command("list")
@@ -79,17 +76,21 @@ def list_jobs(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -
 @scheduler_app.command("run")
 def run_job(job: Annotated[str, typer.Argument(help="job id, see `gongwu scheduler list`")]) -> None:
     """Run one job now, in this process."""
+    from gongwu import cli_db
     from scheduler.jobs import job_by_id
 
-    typer.echo(dumps(job_by_id(job).func()))
+    found = job_by_id(job)
+    cli_db.database()
+    typer.echo(dumps(found.func()))
 
 
 @scheduler_app.command("start")
 def start() -> None:
     """Run the scheduler in the foreground (without the web app)."""
+    from gongwu import cli_db
     from scheduler.jobs import build_scheduler
 
-    scheduler = build_scheduler()
+    scheduler = build_scheduler(cli_db.database())
     scheduler.start()
     for job in scheduler.get_jobs():
         typer.echo(f"{job.id}: next run {job.next_run_time}")

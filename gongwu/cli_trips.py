@@ -11,7 +11,7 @@ import typer
 
 from core.errors import ValidationFailed
 from core.timeutil import CHINA, from_ts
-from gongwu.cli import app
+from gongwu.cli_base import app
 from gongwu.output import Format, dumps, emit
 
 

@@ -15,9 +15,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session, col, select
 
-from core.errors import ValidationFailed
+from core.errors import UsageError
 from core.models import ROLES, Unit, User
-from gongwu.cli import app
+from gongwu.cli_base import app
 from gongwu.output import Format, emit
 
 user_app = typer.Typer(help="Users, their roles and their API tokens.", no_args_is_help=True)
@@ -43,10 +43,10 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
-            raise ValidationFailed("--password-stdin: stdin gave no password")
+            raise UsageError("--password-stdin: stdin gave no password")
         return password
     if not sys.stdin.isatty():
-        raise ValidationFailed("no terminal to prompt on: pipe the password with --password-stdin")
+        raise UsageError("no terminal to prompt on: pipe the password with --password-stdin")
     while True:
         password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
         problem = password_problem(password)
@@ -56,11 +56,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _session() -> Session:
-    from core.db import check_connection, get_engine
+    from gongwu import cli_db
 
-    engine = get_engine()
-    check_connection(engine)
-    return Session(engine, expire_on_commit=False)
+    return Session(cli_db.database(), expire_on_commit=False)
 
 
 def _commit(session: Session) -> None:
@@ -83,9 +81,10 @@ def add(
     from core import auth
 
     if role not in ROLES:
-        raise ValidationFailed(f"--role {role!r}: one of {', '.join(ROLES)}")
+        raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
+    session = _session()  # a database that is not ready is said before a password is asked for
     password = _read_password(password_stdin)
-    with _session() as session:
+    with session:
         unit_id = auth.resolve_unit(session, unit)
         user = auth.create_user(
             session, username=username, password=password, role=role, unit_id=unit_id,

@@ -12,6 +12,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from core.errors import NotInitialised
+from core.i18n import tr
 from gongwu.models import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,6 +34,23 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse a database without the schema, or with another revision than this code's (one line, what
+    to do): a command or a server on it would fail on its first query."""
+    current, head = current_revision(engine), head_revision()
+    if current is None:
+        raise NotInitialised(
+            tr("数据库未初始化，请先运行 gongwu init", "database not initialised: run gongwu init first")
+        )
+    if current != head:
+        raise NotInitialised(
+            tr(
+                f"数据库结构版本 {current} 与本程序的 {head} 不一致，请运行 gongwu init 升级",
+                f"database schema is at revision {current}, this gongwu needs {head}: run gongwu init",
+            )
+        )
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:

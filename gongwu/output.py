@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.errors import ValidationFailed
+from core.errors import UsageError
 from core.timeutil import to_china
 
 
@@ -68,7 +68,7 @@ def emit(
         _write(buf.getvalue(), out)
     elif fmt is Format.xlsx:
         if out is None:
-            raise ValidationFailed("--format xlsx needs --out FILE.xlsx")
+            raise UsageError("--format xlsx needs --out FILE.xlsx")
         write_xlsx(out, columns, rows, title=title)
     else:
         from rich.console import Console
@@ -82,6 +82,16 @@ def emit(
         Console(file=sys.stdout if out is None else io.StringIO()).print(table)
 
 
+_SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+
+def sheet_title(title: str) -> str:
+    """A title Excel accepts as a sheet name: none of []:*?/\\, not blank, not quoted at either end,
+    at most 31 characters. (The whole title goes into the sheet's first row where the writer has one.)"""
+    name = " ".join((title or "").translate(_SHEET_FORBIDDEN).split()).strip("'")
+    return (name or "gongwu")[:31].strip() or "gongwu"
+
+
 def write_xlsx(
     path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]], *, title: str = ""
 ) -> None:
@@ -92,7 +102,7 @@ def write_xlsx(
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    ws.title = (title or "gongwu")[:31]
+    ws.title = sheet_title(title)
     ws.append(list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)

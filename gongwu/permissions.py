@@ -31,7 +31,6 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
     # --- sign-in, own account (gongwu/routes_auth.py)
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,

@@ -91,6 +91,7 @@ class ImportReport:
     committed: bool = False
     reject_file: str | None = None
     recut: dict[str, int] = field(default_factory=dict)
+    ignored_columns: list[str] = field(default_factory=list)  # headers no field of the kind reads
     bad_rows: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -106,6 +107,7 @@ class ImportReport:
             "duplicates": self.duplicates,
             "committed": self.committed,
             "changes": self.changes,
+            "ignored_columns": self.ignored_columns,
         }
 
 
@@ -139,6 +141,7 @@ def run_import(
     savepoint = session.begin_nested()
     try:
         with open_table(source, sheet=sheet, kind=kind) as table:
+            report.ignored_columns = list(table.ignored)
             if kind == "positions":
                 _import_positions(session, table, report, skip_bad, progress, recut, reader)
             else:

@@ -29,8 +29,9 @@ from typing import Any, BinaryIO, Literal, NamedTuple
 import numpy as np
 
 from core.errors import ValidationFailed
+from core.i18n import tr
 from ingest import normalize as n
-from ingest.templates import Template, get_template
+from ingest.templates import Template, better_kind, get_template
 
 Source = str | os.PathLike[str] | bytes | bytearray | BinaryIO
 
@@ -458,7 +459,22 @@ class Table:
                     f"{self.name}: 旧版 Excel (.xls) 不支持 old .xls files are not supported; "
                     "请另存为 .xlsx save it as .xlsx"
                 )
+            elif Path(self.name).suffix.lower() in (".xlsx", ".xlsm"):
+                raise TableError(
+                    tr(
+                        f"{self.name}：不是 Excel 文件（内容不是 .xlsx 工作簿），请用 Excel 重新另存为 .xlsx",
+                        f"{self.name}: not an Excel file (its content is no .xlsx workbook): save it again "
+                        "as .xlsx",
+                    )
+                )
             else:
+                if sheet is not None and str(sheet).strip():
+                    raise TableError(
+                        tr(
+                            f"{self.name} 是 CSV 文件，没有工作表：--sheet 只用于 Excel 文件",
+                            f"{self.name} is a CSV file, which has no sheets: --sheet is for Excel files",
+                        )
+                    )
                 self.format = "csv"
                 self._lines = _Lines(raw, self.name)
                 self._csv = _CsvBlocks(self._lines, self.name)
@@ -583,13 +599,36 @@ class Table:
                 self.columns[name], ranks[name], self.scales[name] = i, m.rank, m.scale
             else:
                 self.ignored.append(h)
+        other = better_kind(self.headers, t.kind)
+        if other is not None:
+            fits, given = other
+            shown = "、".join(f.zh for f in fits.fields if f.name in given)
+            raise TableError(
+                tr(
+                    f"{self.name}：这是“{fits.title}”（{fits.kind}）的文件（有 {shown} 列），"
+                    f"不是“{t.title}”：请用 gongwu import {fits.kind}",
+                    f"{self.name}: this is a {fits.kind} file (it has {', '.join(sorted(given))}), "
+                    f"not {t.kind}: use gongwu import {fits.kind}",
+                )
+            )
         missing = [f for f in t.required if f.name not in self.columns]
         if missing:
             names = ", ".join(f"{f.zh} ({f.name})" for f in missing)
             found = ", ".join(filter(None, self.headers))
+            expected = ", ".join(f.header for f in t.fields)
             raise TableError(
                 f"{self.name}: 缺少必需的列 missing required columns: {names}; "
-                f"第 {self.header_line} 行的表头 header on line {self.header_line}: {found}"
+                f"第 {self.header_line} 行的表头 header on line {self.header_line}: {found}; "
+                f"{t.kind} 的列 columns of {t.kind}: {expected}"
+            )
+        if t.one_of and not any(name in self.columns for name in t.one_of):
+            wanted = "、".join(t.field(name).header for name in t.one_of)
+            raise TableError(
+                tr(
+                    f"{self.name}：{t.kind} 文件至少要有 {wanted} 中的一列",
+                    f"{self.name}: a {t.kind} file needs at least one of the columns "
+                    + ", ".join(t.one_of),
+                )
             )
 
     # -- reading

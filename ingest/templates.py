@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -44,6 +44,9 @@ class Template:
     fields: tuple[Field, ...]
     key: tuple[str, ...]  # the natural key an import updates by
     checks: tuple[Check, ...] = ()
+    # At least one of these columns must be in a file besides the required ones (an expense sheet
+    # without a single amount column says nothing).
+    one_of: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -69,6 +72,10 @@ class Template:
                 keys[header_key(h)[0]] = (f, rank)
             keys[header_key(f.name)[0]] = (f, 0)
         return keys
+
+    def fields_in(self, headers: Sequence[object]) -> set[str]:
+        """The fields these headers give."""
+        return {m.field.name for h in headers if (m := self.match(h))}
 
     def match(self, header: object) -> HeaderMatch | None:
         """The field a file's header names, or None. Tolerates a unit in (full-width) brackets, a
@@ -447,6 +454,7 @@ _add(
             _money("other", "其他", "其他费用", "其它", "停车费", "other cost", example="0"),
         ),
         key=("order_no",),
+        one_of=("tolls", "meal_allowance", "fuel", "other"),
     )
 )
 
@@ -695,6 +703,23 @@ _add(
 
 KINDS: tuple[str, ...] = tuple(TEMPLATES)
 _KIND_ALIASES = {"shopfronts": "operating-properties", "shopfront": "operating-properties"}
+
+
+def better_kind(headers: Sequence[object], kind: str) -> tuple[Template, set[str]] | None:
+    """Another template these headers fit better than `kind`'s: all its required columns present and more
+    of its fields given. A vehicles import of an orders file (which has 车牌号 and 单位 too) is refused
+    with the kind it is, instead of creating vehicles from two of its columns."""
+    mine = len(TEMPLATES[kind].fields_in(headers))
+    best: tuple[Template, set[str]] | None = None
+    for other in TEMPLATES.values():
+        if other.kind == kind:
+            continue
+        given = other.fields_in(headers)
+        if not all(f.name in given for f in other.required) or len(given) <= mine:
+            continue
+        if best is None or len(given) > len(best[1]):
+            best = (other, given)
+    return best
 
 
 def get_template(kind: str) -> Template:

@@ -180,6 +180,7 @@ def _operating_out(
     for p in rows:
         item = schemas.OperatingPropertyPublic.model_validate(p)
         item.owner_unit = units.get(p.owner_unit_id) if p.owner_unit_id is not None else None
+        item.status_on_day = rules.status_on(p.status, p.id in leased)
         item.vacant = rules.is_vacant(p.status, p.id in leased)
         item.takeover_overdue = rules.takeover_overdue(p.status, p.takeover_due_on, today)
         out.append(item)

@@ -295,9 +295,18 @@ def overlaps(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
     return a_start <= b_end and b_start <= a_end
 
 
+def status_on(registered: str, has_active_lease: bool) -> str:
+    """A shopfront's status on a day — the one every report, list and page shows: leased when a lease is
+    in force that day, whatever the register says; idle when the register says leased but no lease is in
+    force (it ended, or was never recorded); else what the register says."""
+    if has_active_lease:
+        return "leased"
+    return "idle" if registered == "leased" else registered
+
+
 def is_vacant(status: str, has_active_lease: bool) -> bool:
     """Vacant = not self-used and no lease in force, whatever else the register says."""
-    return status != "self_used" and not has_active_lease
+    return status_on(status, has_active_lease) not in ("leased", "self_used")
 
 
 def takeover_overdue(status: str, due_on: date | None, today: date) -> bool:

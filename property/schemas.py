@@ -76,7 +76,8 @@ class OperatingPropertyPublic(_Out):
     owner_unit_id: int | None
     owner_unit: str | None = None
     area_m2: Decimal | None
-    status: str
+    status: str  # as the register says
+    status_on_day: str | None = None  # leased when a lease is in force on the day (rules.status_on)
     takeover_due_on: date | None
     taken_over_on: date | None
     vacant: bool | None = None

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, case, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from core import audit
@@ -890,6 +890,16 @@ def active_lease_property_ids(session: Session, on: date) -> set[int]:
     return set(session.exec(select(Lease.property_id).where(_active_lease_filter(on))).all())
 
 
+def status_on_expr(on: date) -> Any:
+    """`rules.status_on` as SQL, for filtering and counting in the database."""
+    leased = select(Lease.property_id).where(_active_lease_filter(on))
+    return case(
+        (col(OperatingProperty.id).in_(leased), "leased"),
+        (col(OperatingProperty.status) == "leased", "idle"),
+        else_=col(OperatingProperty.status),
+    )
+
+
 def operating_query(
     today: date,
     *,
@@ -902,7 +912,7 @@ def operating_query(
     """The filtered query of operating properties (SQL, so the API can paginate it)."""
     stmt = select(OperatingProperty).order_by(col(OperatingProperty.code))
     if status:
-        stmt = stmt.where(OperatingProperty.status == status)
+        stmt = stmt.where(status_on_expr(today) == status)
     if owner_unit_id is not None:
         stmt = stmt.where(OperatingProperty.owner_unit_id == owner_unit_id)
     if q:
@@ -1058,14 +1068,16 @@ def _yuan(fen: int | None) -> Decimal | None:
 
 
 def operating_report(session: Session, today: date) -> dict[str, Any]:
-    """`{"by_status", "overdue_takeovers": [{"code", "address", "owner_unit", "due_on"}], "vacant"}`."""
+    """`{"by_status", "overdue_takeovers": [{"code", "address", "owner_unit", "due_on"}], "vacant"}`; a
+    status is the one on `today` (`rules.status_on`: a lease in force makes it leased)."""
     units = _unit_names(session)
     props = session.exec(select(OperatingProperty).order_by(col(OperatingProperty.code))).all()
     leased = active_lease_property_ids(session, today)
     by_status = dict.fromkeys(OPERATING_STATUSES, 0)
     overdue, vacant = [], []
     for p in props:
-        by_status[p.status] = by_status.get(p.status, 0) + 1
+        now = rules.status_on(p.status, p.id in leased)
+        by_status[now] = by_status.get(now, 0) + 1
         owner = units.get(p.owner_unit_id) if p.owner_unit_id is not None else None
         if rules.takeover_overdue(p.status, p.takeover_due_on, today):
             overdue.append(
@@ -1077,7 +1089,8 @@ def operating_report(session: Session, today: date) -> dict[str, Any]:
                     "code": p.code,
                     "address": p.address,
                     "owner_unit": owner,
-                    "status": p.status,
+                    "status": rules.status_on(p.status, p.id in leased),
+                    "registered_status": p.status,
                     "area_m2": p.area_m2,
                 }
             )

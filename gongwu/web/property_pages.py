@@ -194,6 +194,7 @@ def _operating_items(session: Session, props: list[OperatingProperty], day: date
         {
             "p": p,
             "owner": units.get(p.owner_unit_id) if p.owner_unit_id is not None else None,
+            "status": rules.status_on(p.status, p.id in leased),
             "vacant": rules.is_vacant(p.status, p.id in leased),
             "overdue": rules.takeover_overdue(p.status, p.takeover_due_on, day),
         }
@@ -227,8 +228,8 @@ def operating_page(
     shown = list(session.exec(scope.apply(filtered, OperatingProperty.owner_unit_id)).all())
     items = _operating_items(session, everything, day)
     by_status = dict.fromkeys(OPERATING_STATUSES, 0)
-    for p in everything:
-        by_status[p.status] = by_status.get(p.status, 0) + 1
+    for i in items:
+        by_status[i["status"]] = by_status.get(i["status"], 0) + 1
     chart = charts.hbar_chart(
         [(t.op_status(s), n) for s, n in by_status.items()], title=t("按现状"), fmt=lambda v: f"{v:g}"
     )

@@ -439,10 +439,17 @@ def test_reconcile_range_and_bad_range(session: Session, county: County) -> None
 
 
 def test_vehicle_without_tracker_has_no_track_flags(session: Session) -> None:
+    """The same order on a car with a tracker that reports but made no trip is flagged: the car without
+    a tracker is spared because it has none, not because nothing was judged."""
     vehicle = make_vehicle(session, tracker_id=None)
+    control = make_vehicle(session, tracker_id="CTRL1")
+    make_fixes(session, "CTRL1", [cn(6, 3, 7), cn(6, 3, 12)])
     make_order(session, vehicle, planned_start_at=cn(6, 3, 9), planned_end_at=cn(6, 3, 10))
+    make_order(session, control, planned_start_at=cn(6, 3, 9), planned_end_at=cn(6, 3, 10))
     counts = run(session, date(2024, 6, 3))
-    assert counts["raised"] == 0
+    flagged = session.exec(select(Flag.vehicle_id).where(Flag.kind == "order_without_track")).all()
+    assert flagged == [control.id]
+    assert counts["raised"] == 1
 
 
 def test_old_open_flags_are_rechecked_within_the_horizon(session: Session) -> None:

@@ -196,6 +196,46 @@ def test_skip_bad_keeps_the_good_rows_and_writes_the_bad_ones(session: Session, 
     assert "晋M·A9999" in rows[1][-1]
 
 
+def test_a_file_of_another_kind_is_refused_before_any_row(session: Session, tmp_path: Path) -> None:
+    """An orders file has 车牌号 and 单位, all a vehicles import requires, and 申请单号, all an expense
+    sheet requires: it is refused with the kind it is, and nothing is written."""
+    from ingest.readers import TableError
+
+    county(session, tmp_path)
+    before = session.exec(select(func.count()).select_from(Vehicle)).one()
+    for kind in ("vehicles", "expenses"):
+        with pytest.raises(TableError, match=r"gongwu import orders"):
+            run_import(session, kind, orders_file(tmp_path))
+    assert session.exec(select(func.count()).select_from(Vehicle)).one() == before
+    # an expense sheet without one amount column says nothing: refused, naming the columns it needs
+    only_numbers = write_csv(tmp_path / "e.csv", [["申请单号", "备注"], ["PC001", "x"]])
+    with pytest.raises(TableError, match="过路费"):
+        run_import(session, "expenses", only_numbers)
+    # the file's own kind still imports it (its bad rows as before)
+    assert run_import(session, "orders", orders_file(tmp_path), skip_bad=True, write_rejects=False).committed
+
+
+def test_unknown_columns_are_reported(session: Session, tmp_path: Path) -> None:
+    rows: list[list[object]] = [["序号", "单位名称", "类型", "备注"], [1, "南卫乡", "乡镇", "新设"]]
+    path = write_csv(tmp_path / "u.csv", rows)
+    report = run_import(session, "units", path)
+    assert report.committed and report.inserted == 1
+    assert report.ignored_columns == ["序号", "备注"]
+    assert report.to_json()["ignored_columns"] == ["序号", "备注"]
+
+
+def test_not_an_excel_file_and_a_sheet_of_a_csv(session: Session, tmp_path: Path) -> None:
+    from ingest.readers import TableError
+
+    fake = tmp_path / "units.xlsx"
+    fake.write_bytes(os.urandom(4096))
+    with pytest.raises(TableError, match="不是 Excel 文件"):
+        run_import(session, "units", fake)
+    real = write_csv(tmp_path / "units.csv", UNITS_ZH)
+    with pytest.raises(TableError, match="--sheet"):
+        run_import(session, "units", real, sheet="Sheet1")
+
+
 def test_positions_drop_implausible_fixes_and_count_duplicates(session: Session, tmp_path: Path) -> None:
     county(session, tmp_path)
     now = datetime.now(UTC).astimezone(CHINA)  # a file's times are China time
@@ -257,6 +297,17 @@ def test_cli_json_report_and_exit_code(tmp_path: Path) -> None:
     assert "line 3, column 2 (车牌号)" in bad.stderr
     assert "NOTHING committed" in bad.stdout
     assert "Traceback" not in bad.stderr
+    # README's exit codes: 3 = done, but some rows were rejected
+    write_csv(tmp_path / "vehicles.csv", [["plate", "unit"], ["晋MA1234", "城关镇"]])
+    assert gongwu("import", "vehicles", "vehicles.csv", env=env, cwd=tmp_path).returncode == 0
+    partly = gongwu("import", "orders", "orders.csv", "--skip-bad", env=env, cwd=tmp_path)
+    assert partly.returncode == 3, partly.stderr
+    assert "committed" in partly.stdout and (tmp_path / "orders.rejects.csv").exists()
+    # a file of another kind: one line naming the kind, exit 1
+    wrong = gongwu("import", "vehicles", "orders.csv", env=env, cwd=tmp_path)
+    assert wrong.returncode == 1
+    lines = [ln for ln in wrong.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "gongwu import orders" in lines[0]
 
 
 def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path) -> None:
@@ -278,6 +329,8 @@ def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path)
     started = time.monotonic()
     assert gongwu("import", "positions", "pos.csv", "--dry-run", env=env, cwd=tmp_path).returncode == 0
     full = time.monotonic() - started
+    wal = tmp_path / "kill.db-wal"
+    assert not wal.exists()  # the last connection's close checkpointed and removed it
     proc = subprocess.Popen(
         [sys.executable, "-m", "gongwu", "import", "positions", "pos.csv"],
         cwd=tmp_path,
@@ -285,8 +338,14 @@ def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path)
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(full / 2)
+    # Killed once it has written (uncommitted pages spill into the write-ahead log) and before it ends:
+    # not merely after a while, which on a slow machine could be before the first insert.
+    deadline = time.monotonic() + 10 * full + 30
+    while (not wal.exists() or wal.stat().st_size < 1 << 20) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the import wrote nothing"
+        time.sleep(0.01)
     assert proc.poll() is None, "the import finished before it could be killed"
+    assert wal.stat().st_size >= 1 << 20
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
 

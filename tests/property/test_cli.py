@@ -167,4 +167,6 @@ def test_report_commands_against_the_configured_database(engine: Engine, env_db:
     lines = [ln for ln in missing.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in missing.stderr
     negative = _run("report", "leases", "--expiring-within", "-1", cwd=tmp_path)
-    assert negative.returncode != 0
+    assert negative.returncode == 2, negative.stderr  # a usage error, not a crash
+    lines = [ln for ln in negative.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--expiring-within" in lines[0] and "Traceback" not in negative.stderr

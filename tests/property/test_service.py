@@ -137,19 +137,26 @@ def test_two_overdue_takeovers_and_vacancy(audit_db: Session) -> None:
         {"code": "JY-03", "address": "审计县北关街JY-03", "owner_unit": CENTER, "due_on": date(2023, 12, 31)},
         {"code": "JY-04", "address": "审计县北关街JY-04", "owner_unit": CENTER, "due_on": date(2023, 12, 31)},
     ]
+    # Status on the day: the 61 lots sold at auction and JY-06 are leased (the register says 招租 for the
+    # lots), so the counts agree with the lease list (issue 16, defect 7).
     assert report["by_status"] == {
-        "leased": 1,
+        "leased": 62,
         "self_used": 1,
         "idle": 1,
-        "offered": 68,
+        "offered": 7,
         "not_taken_over": 3,
     }
+    leases = service.leases_report(audit_db, TODAY)["leases"]
+    active = [lease for lease in leases if lease["state"] == "active"]
+    assert report["by_status"]["leased"] == len(active) == len({lease["code"] for lease in active})
     vacant = {v["code"] for v in report["vacant"]}
     # the 7 lots not sold, the idle one and the three not taken over; not JY-01 (self-used), not JY-06
     assert vacant == {f"MF-{n:03d}" for n in range(62, 69)} | {"JY-02", "JY-03", "JY-04", "JY-05"}
     # the day after JY-06's lease ends, it is vacant although the register still says leased
     later = service.operating_report(audit_db, date(2024, 9, 2))
     assert "JY-06" in {v["code"] for v in later["vacant"]}
+    jy06 = next(v for v in later["vacant"] if v["code"] == "JY-06")
+    assert (jy06["status"], jy06["registered_status"]) == ("idle", "leased")
 
 
 def test_reapplying_the_same_rows_changes_nothing(audit_db: Session) -> None:
