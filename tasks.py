@@ -28,7 +28,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 LOCK = ROOT / "requirements.lock"  # every package version the venv gets, refreshed by `tasks.py lock`
-PACKAGES = ("core", "fleet", "property", "ingest", "scheduler", "gongwu")  # type-checked; tests run instead
+# type-checked; tests run instead
+PACKAGES = ("core", "accounts", "fleet", "property", "ingest", "scheduler", "gongwu")
 PG_ADMIN_URL = os.environ.get("GONGWU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

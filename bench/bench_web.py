@@ -22,14 +22,14 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from core import auth
+from accounts import service as auth
+from accounts.models import User
+from accounts.permissions import PAGES, TABLE
 from core.db import build_engine
-from core.models import Unit, User
+from core.models import Unit
 from core.settings import Settings
 from fleet.models import Flag, Trip, Vehicle
 from gongwu.app import create_app
-from gongwu.permissions import TABLE
-from gongwu.web.pages import PAGES
 
 PASSWORD = "bench-web-password-1"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -7,7 +7,7 @@ import logging
 import re
 import sys
 
-OUR_PACKAGES = ("core", "fleet", "property", "ingest", "scheduler", "gongwu")
+OUR_PACKAGES = ("core", "accounts", "fleet", "property", "ingest", "scheduler", "gongwu")
 _SECRET_IN_URL = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 

@@ -1,5 +1,5 @@
-"""Tables every domain shares: units (organisations), users and their API tokens, the audit log; and the
-column types that carry the project's conventions (aware UTC datetimes)."""
+"""Tables every domain shares: units (organisations) and the audit log; and the column types that carry the
+project's conventions (aware UTC datetimes, scaled integers)."""
 
 from __future__ import annotations
 
@@ -80,56 +80,6 @@ class Unit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     kind: str = Field(max_length=16)
-    created_at: datetime = created_at_field()
-
-
-ROLES = ("admin", "vehicle_manager", "property_clerk", "unit_viewer", "auditor")
-
-
-class User(SQLModel, table=True):
-    __tablename__ = "core_user"
-
-    id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=64, unique=True)
-    display_name: str = Field(default="", max_length=100)
-    password_hash: str = Field(max_length=255)
-    role: str = Field(max_length=32)
-    unit_id: int | None = Field(default=None, foreign_key="core_unit.id")
-    is_active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    created_at: datetime = created_at_field()
-
-
-TOKEN_KINDS = ("api", "session")
-
-
-class ApiToken(SQLModel, table=True):
-    """A bearer token (`kind` api) or a web sign-in (`kind` session, carried by the session cookie); only
-    its SHA-256 hash is kept, the clear token is shown once. Revoked, expired or of a disabled user: dead."""
-
-    __tablename__ = "core_api_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="core_user.id", index=True)
-    name: str = Field(default="", max_length=100)
-    kind: str = Field(default="api", max_length=16, sa_column_kwargs={"server_default": "api"})
-    token_hash: str = Field(max_length=128, unique=True)
-    created_at: datetime = created_at_field()
-    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-
-
-class Secret(SQLModel, table=True):
-    """Server secrets generated on first use when not configured (the key that signs CSRF tokens), so
-    every process and host of one installation shares them and a restart changes nothing."""
-
-    __tablename__ = "core_secret"
-
-    name: str = Field(max_length=64, primary_key=True)
-    value: str = Field(max_length=255)
     created_at: datetime = created_at_field()
 
 

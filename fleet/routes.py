@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlmodel import col, select
 
-from core.access import ScopeDep, actor
+from accounts.access import ScopeDep, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import NotFound
 from core.models import AuditLog, Unit

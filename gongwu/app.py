@@ -13,14 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 
-from core.access import authorize
+from accounts import permissions
+from accounts.access import authorize
+from accounts.routes import router as auth_router
 from core.db import check_connection, get_engine
 from core.errors import GongwuError
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
-from gongwu import permissions
-from gongwu.routes_auth import router as auth_router
-from gongwu.routes_auth import web_router as auth_web_router
+from gongwu.web.login import web_router as auth_web_router
 from gongwu.web.routes import STATIC_DIR
 from gongwu.web.routes import router as web_router
 from ingest.import_routes import router as import_router

@@ -32,7 +32,7 @@ def init() -> None:
     # No default user or password is ever created; the server secret is generated once, if not configured.
     from sqlmodel import Session
 
-    from core.auth import server_secret
+    from accounts.service import server_secret
     from gongwu.cli_users import first_admin_hint
 
     with Session(engine) as session:

@@ -163,7 +163,7 @@ def _print_demo_users(console: Any, engine: Any, unit_name: str) -> None:
     """One user per role with a random password, printed this once (the demo has no default password)."""
     from sqlmodel import Session
 
-    from core.auth import create_demo_users
+    from accounts.service import create_demo_users
 
     with Session(engine) as s:
         users = create_demo_users(s, unit_name)

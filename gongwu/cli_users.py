@@ -15,8 +15,9 @@ from typing import Annotated
 import typer
 from sqlmodel import Session, col, select
 
+from accounts.models import ROLES, User
 from core.errors import UsageError
-from core.models import ROLES, Unit, User
+from core.models import Unit
 from gongwu.cli_base import app
 from gongwu.output import Format, emit
 
@@ -38,7 +39,7 @@ def cli_actor() -> str:
 
 
 def _read_password(from_stdin: bool) -> str:
-    from core.auth import password_problem
+    from accounts.rules import password_problem
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -78,7 +79,7 @@ def add(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a user (at least 10 characters of password; the first admin: `user add admin --role admin`)."""
-    from core import auth
+    from accounts import service as auth
 
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
@@ -116,7 +117,7 @@ def list_users(fmt: Annotated[Format, typer.Option("--format")] = Format.table) 
 
 
 def _set_active(username: str, active: bool) -> None:
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         auth.update_user(session, username, is_active=active, actor=cli_actor())
@@ -140,7 +141,7 @@ def enable(username: str) -> None:
 @user_app.command("unlock")
 def unlock(username: str) -> None:
     """Lift a lock from repeated failed sign-ins."""
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         auth.unlock_user(session, username, actor=cli_actor())
@@ -151,7 +152,7 @@ def unlock(username: str) -> None:
 @user_app.command("set-password")
 def set_password(username: str, password_stdin: PasswordStdin = False) -> None:
     """Set a user's password (also unlocks them and ends their web sign-ins)."""
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         auth.get_user(session, username)  # fail before prompting
@@ -170,7 +171,7 @@ def token_create(
     ] = None,
 ) -> None:
     """Create an API token for a user and print it — the only time it is shown."""
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         user = auth.get_user(session, username)
@@ -188,7 +189,7 @@ def token_list(
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """A user's tokens (id, name, kind, dates; never the token)."""
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         user = auth.get_user(session, username)
@@ -200,7 +201,7 @@ def token_list(
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id (see `gongwu user token list USERNAME`)."""
-    from core import auth
+    from accounts import service as auth
 
     with _session() as session:
         auth.revoke_token(session, token_id, actor=cli_actor())

@@ -2,7 +2,8 @@
 
 from sqlmodel import SQLModel
 
-from core.models import ApiToken, AuditLog, Secret, Unit, User
+from accounts.models import ApiToken, Secret, User
+from core.models import AuditLog, Unit
 from fleet.models import Flag, Position, RecutRange, Stop, Trip, TripExpense, TripOrder, Vehicle
 from ingest.models import FeedDevice, Jt808Terminal
 from property.models import (

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlmodel import select
 
-from core.access import ScopeDep
+from accounts.access import ScopeDep
 from core.api import ListOut, PageDep, SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.timeutil import as_utc

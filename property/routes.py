@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
-from core.access import ScopeDep, UnitScope, actor
+from accounts.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.models import Unit
 from property import rules, schemas

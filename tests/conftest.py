@@ -94,8 +94,8 @@ _users = count(1)
 
 def make_token(session: Session, role: str, *, unit_id: int | None = None, username: str = "") -> str:
     """A user of `role` (no usable password) with an API token; returns the clear token."""
-    from core.auth import new_token, token_hash
-    from core.models import ApiToken, User
+    from accounts.models import ApiToken, User
+    from accounts.rules import new_token, token_hash
 
     user = User(
         username=username or f"t_{role}_{next(_users)}", password_hash="!", role=role, unit_id=unit_id

@@ -18,14 +18,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from core.access import PermissionTable
-from core.auth import Principal
+from accounts.access import PermissionTable
+from accounts.service import Principal
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
 from core.timeutil import china_day, utcnow
 from gongwu.output import write_xlsx
-from gongwu.routes_auth import page_context
 from gongwu.web.i18n import I18n, flag_summary
+from gongwu.web.login import page_context
 
 HERE = Path(__file__).parent
 TEMPLATE_DIR = HERE / "templates"
@@ -134,7 +134,7 @@ def error_response(request: Request, exc: GongwuError) -> HTMLResponse:
 
 class PageRoute(APIRoute):
     """Pages answer a domain error with an HTML page; sign-in and permission refusals stay as
-    `core.access.authorize` answers them (401/403 JSON, a page GET redirected to /login)."""
+    `accounts.access.authorize` answers them (401/403 JSON, a page GET redirected to /login)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from core.access import ScopeDep, UnitScope, actor
+from accounts.access import ScopeDep, UnitScope, actor
 from core.api import SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.models import Unit

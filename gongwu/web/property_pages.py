@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, select
 
-from core.access import ScopeDep, UnitScope
+from accounts.access import ScopeDep, UnitScope
 from core.api import SessionDep
 from core.errors import NotFound
 from core.models import Unit

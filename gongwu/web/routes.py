@@ -3,7 +3,7 @@ property pages in their own modules, gathered into one router that gongwu/app.py
 
 Sign-in is the session cookie set by /login (gongwu/routes_auth.py); every page is declared with its
 permission in `gongwu.web.pages.PAGES` (merged into gongwu/permissions.py), a page GET without sign-in is
-redirected to /login, and forms carry the session's CSRF token (checked by `core.access.authorize`)."""
+redirected to /login, and forms carry the session's CSRF token (checked by `accounts.access.authorize`)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func
 from sqlmodel import select
 
-from core.access import ScopeDep
+from accounts.access import ScopeDep
 from core.api import SessionDep
 from core.models import Unit
 from core.settings import get_settings
 from fleet.models import Vehicle
-from gongwu.routes_auth import templates as auth_templates
 from gongwu.web import charts, fleet_pages, property_pages
 from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today
 from gongwu.web.i18n import I18n
+from gongwu.web.login import templates as auth_templates
 from property import service as property_service
 from scheduler.pipeline import recent_runs
 

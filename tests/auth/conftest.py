@@ -5,8 +5,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session
 
-from core import auth
-from core.models import Unit, User
+from accounts import service as auth
+from accounts.models import User
+from core.models import Unit
 from tests.factories import make_unit
 
 PASSWORD = "correct-horse-battery"

@@ -14,10 +14,11 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from core.auth import principal_for_token, verify_password
+from accounts.models import User
+from accounts.service import principal_for_token, verify_password
 from core.db import dispose_engines, get_engine
 from core.errors import GongwuError
-from core.models import AuditLog, User
+from core.models import AuditLog
 from core.settings import reset_settings
 from gongwu.cli import app
 

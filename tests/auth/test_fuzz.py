@@ -17,7 +17,7 @@ from schemathesis.generation import GenerationMode
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from core.models import ApiToken, User
+from accounts.models import ApiToken, User
 from tests.conftest import make_token
 
 EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 4}  # per operation: ~1 min in all

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from accounts.models import User
 from core.logs import KeyValueFormatter
-from core.models import User
 from gongwu.models import metadata
 from tests.conftest import ClientAs
 

@@ -13,9 +13,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from core.access import AUTHENTICATED, DENIED, PUBLIC, UNDECLARED, PermissionTable
-from core.models import ROLES, Unit
-from gongwu.permissions import PERMISSIONS, ROLE_PERMISSIONS, ROUTES, TABLE
+from accounts.access import AUTHENTICATED, DENIED, PUBLIC, UNDECLARED, PermissionTable
+from accounts.models import ROLES
+from accounts.permissions import PERMISSIONS, ROLE_PERMISSIONS, ROUTES, TABLE
+from core.models import Unit
 from tests.conftest import ClientAs
 
 SKIP_METHODS = {"HEAD", "OPTIONS"}

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from core.access import NO_UNIT, UnitScope
+from accounts.access import NO_UNIT, UnitScope
 from core.errors import NotFound
 from core.models import Unit
 from fleet.models import Trip, Vehicle

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from core.access import SESSION_COOKIE
-from core.models import ApiToken, AuditLog, Unit, User
+from accounts.access import SESSION_COOKIE
+from accounts.models import ApiToken, User
+from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import utcnow
 from tests.auth.conftest import PASSWORD, add_user
@@ -246,8 +247,8 @@ def test_idle_web_session_expires(app: FastAPI, session: Session) -> None:
 
 
 def test_server_secret_is_generated_once_and_kept(app: FastAPI, session: Session) -> None:
-    from core.auth import server_secret
-    from core.models import Secret
+    from accounts.models import Secret
+    from accounts.service import server_secret
 
     first, _ = server_secret(session)
     assert len(first) >= 40
@@ -309,7 +310,7 @@ def test_disabling_a_user_revokes_their_tokens(
 
 @pytest.mark.parametrize("password", ["1234567890", "aaaaaaaaaaaa", "abababababab"])
 def test_weak_passwords_are_refused(password: str) -> None:
-    from core.auth import password_problem
+    from accounts.rules import password_problem
 
     assert password_problem(password, "someone")
     assert password_problem("correct horse battery", "someone") is None

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, select
 
-from core import auth
+from accounts import service as auth
 from core.db import build_engine
 from core.models import Unit
 from gongwu import migrate

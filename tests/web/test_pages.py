@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from core.models import ROLES, Unit
+from accounts.models import ROLES
+from accounts.permissions import PAGES, TABLE
+from core.models import Unit
 from core.settings import Settings
 from fleet.models import Flag, Trip, Vehicle
 from gongwu.app import create_app
-from gongwu.permissions import TABLE
-from gongwu.web.pages import PAGES
 from property.models import OfficeProperty
 from tests.conftest import ClientAs
 from tests.factories import make_trip, make_unit, make_vehicle

@@ -14,9 +14,7 @@ page. The session is passed in first and never committed here.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
-import re
 import secrets
 import threading
 import time
@@ -30,28 +28,24 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from accounts.models import ROLES, ApiToken, Secret, User
+from accounts.rules import (
+    USERNAME_RE,
+    new_token,
+    password_problem,
+    random_password,
+    token_hash,
+)
 from core import audit
 from core.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from core.logs import log
-from core.models import ROLES, ApiToken, Secret, Unit, User
+from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
-PASSWORD_MIN_LENGTH = 10
-USERNAME_RE = re.compile(r"[\w.@-]{2,64}")
-TOKEN_PREFIX = "gw_"  # recognisable in a leaked paste or a secret scanner
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is refreshed at most this often (fewer writes)
-# Rejected whatever their length (lower-cased); the full-size lists belong to a later issue.
-COMMON_PASSWORDS = frozenset(
-    {
-        "1234567890", "12345678910", "0123456789", "1qaz2wsx3edc", "qwertyuiop", "1q2w3e4r5t",
-        "password123", "password1234", "passw0rd123", "admin12345", "admin123456", "administrator",
-        "abc1234567", "abcdefghij", "iloveyou12", "woaini1314", "woaini520520", "a123456789",
-        "aa12345678", "qwerty12345", "letmein123", "welcome123", "gongwu12345", "1111111111",
-    }
-)  # fmt: skip
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -75,38 +69,13 @@ def verify_password(password_hash: str, password: str) -> bool:
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def password_problem(password: str, username: str = "") -> str | None:
-    """Why a password is too weak, or None."""
-    if len(password) < PASSWORD_MIN_LENGTH:
-        n = PASSWORD_MIN_LENGTH
-        return f"密码至少 {n} 个字符 password must have at least {n} characters"
-    lowered = password.lower()
-    if username and username.lower() in lowered:
-        return "密码不能包含用户名 password must not contain the username"
-    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
-        return "密码过于常见或简单 password is too common or too simple"
-    return None
-
-
 def check_password(password: str, username: str = "") -> None:
     problem = password_problem(password, username)
     if problem:
         raise ValidationFailed(problem)
 
 
-def random_password() -> str:
-    return secrets.token_urlsafe(12)  # 16 characters, ~96 bits
-
-
 # --- tokens -------------------------------------------------------------------------------------------
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -561,7 +530,7 @@ def logout(session: Session, principal: Principal) -> None:
         session.flush()
 
 
-# --- server secret and CSRF ---------------------------------------------------------------------------
+# --- server secret ------------------------------------------------------------------------------------
 
 
 def server_secret(session: Session) -> tuple[str, bool]:
@@ -582,15 +551,6 @@ def server_secret(session: Session) -> tuple[str, bool]:
     row = session.get(Secret, "secret_key")
     assert row is not None
     return row.value, False
-
-
-def csrf_for(secret: str, binding: str) -> str:
-    """A CSRF token bound to `binding` (a session's token hash, or the login form's nonce)."""
-    return hmac.new(secret.encode(), f"csrf:{binding}".encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_ok(secret: str, binding: str, presented: str | None) -> bool:
-    return bool(binding and presented) and hmac.compare_digest(csrf_for(secret, binding), presented or "")
 
 
 # --- demo ---------------------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from core.access import AUTHENTICATED, PUBLIC, PermissionTable
-from gongwu.web.pages import PAGES
+from accounts.access import AUTHENTICATED, PUBLIC, PermissionTable
 
 API = "/api/v1"
 
@@ -105,7 +104,35 @@ ROUTES: dict[tuple[str, str], str] = {
     # --- scheduler (scheduler/routes.py): run history is county-wide
     ("GET", f"{API}/runs"): "runs:read",
 }
-ROUTES.update(PAGES)  # the web pages (gongwu/web/pages.py)
+# The web pages (gongwu/web). Reads marked `:read` are unit-scoped in their handlers, `:county` ones are
+# county-wide; POSTs are CSRF-checked by `accounts.access.authorize` when they come with the session cookie.
+# Static files (/static, /docs-assets) are Starlette mounts: public, like the login page's stylesheet.
+PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/"): AUTHENTICATED,  # the home page: what each role needs first
+    # --- fleet
+    ("GET", "/flags"): "fleet:read",
+    ("POST", "/flags/review"): "fleet:review",  # bulk review
+    ("GET", "/flags/{flag_id}"): "fleet:read",
+    ("POST", "/flags/{flag_id}/review"): "fleet:review",
+    ("GET", "/vehicles"): "fleet:read",
+    ("GET", "/vehicles/{vehicle_id}"): "fleet:read",
+    ("POST", "/vehicles/{vehicle_id}/disposal"): "fleet:write",
+    ("GET", "/trips/{trip_id}"): "fleet:read",
+    ("GET", "/reports/units"): "fleet:read",  # a unit viewer sees its own unit's row
+    ("GET", "/reports/units.xlsx"): "fleet:read",
+    ("GET", "/reports/bulletin"): "fleet:county",
+    ("GET", "/reports/bulletin.xlsx"): "fleet:county",
+    # --- property
+    ("GET", "/properties/certificates"): "property:read",
+    ("GET", "/properties/certificates.xlsx"): "property:read",
+    ("GET", "/properties/office/{code}"): "property:read",
+    ("GET", "/properties/operating"): "property:read",
+    ("GET", "/properties/leases"): "property:read",
+    ("GET", "/properties/auctions"): "property:county",
+    # --- scheduler
+    ("GET", "/runs"): "runs:read",
+}
+ROUTES.update(PAGES)
 
 PERMISSIONS = frozenset(
     {

@@ -1,11 +1,10 @@
-"""Sign-in, own account, users and the audit log: the API under /api/v1 and the /login, /logout pages.
+"""The accounts API under /api/v1: bearer tokens for a password, one's own account and tokens, users
+(admin) and the audit log reader. The web sign-in (/login, /logout) is gongwu/web/login.py.
 
 - `POST /auth/token` takes a username and password (form, as OAuth2's password flow and /docs' Authorize
   button send them, or JSON) and answers a bearer token valid GONGWU_SESSION_HOURS; long-lived tokens are
   created explicitly (`POST /me/tokens`, `gongwu user token create`). Failures are throttled (429).
-- `/login` sets the session cookie (httponly, SameSite=Lax, Secure over https) after a CSRF-checked form;
-  `/logout` ends the sign-in server-side.
-Every permission is declared in gongwu/permissions.py.
+Every permission is declared in accounts/permissions.py.
 """
 
 from __future__ import annotations
@@ -13,44 +12,46 @@ from __future__ import annotations
 import csv
 import io
 import json
-import secrets
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session, col, select
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import NoMatchFound
 
+from accounts import queries as accounts_queries
+from accounts import service as auth_service
+from accounts.access import PrincipalDep, actor, csrf_token
+from accounts.models import ApiToken, Role, User
+from accounts.schemas import (
+    AuditFilters,
+    AuditPublic,
+    MeOut,
+    PasswordChange,
+    PasswordSet,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    TokenPublic,
+    TokenRequest,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from core import audit
-from core import auth as auth_service
-from core.access import SESSION_COOKIE, PrincipalDep, actor, app_secret, csrf_token
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import GongwuError, NotAuthenticated, TooManyAttempts, ValidationFailed
-from core.models import ROLES, ApiToken, AuditLog, Unit, User
+from core.models import Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, to_china, utcnow
+from core.timeutil import to_china, utcnow
 
 router = APIRouter()
-web_router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-LOGIN_CSRF_COOKIE = "gongwu_login_csrf"
-Role = Literal["admin", "vehicle_manager", "property_clerk", "unit_viewer", "auditor"]
-assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
 
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else ""
-
-
-def _secure(request: Request) -> bool:
-    configured = get_settings().cookie_secure
-    return request.url.scheme == "https" if configured is None else configured
 
 
 def _error(exc: GongwuError) -> JSONResponse:
@@ -61,17 +62,8 @@ def _error(exc: GongwuError) -> JSONResponse:
 # --- tokens by password -------------------------------------------------------------------------------
 
 
-class TokenRequest(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
-    name: str = Field(default="", max_length=100, description="a label for the token")
 
 
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    token_id: int
-    expires_at: datetime | None
 
 
 _TOKEN_BODY = {
@@ -138,43 +130,14 @@ async def issue_token(request: Request, session: SessionDep) -> Any:
 # --- own account --------------------------------------------------------------------------------------
 
 
-class MeOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: str
-    unit_id: int | None
-    unit: str | None
-    permissions: list[str]
-    csrf_token: str | None = Field(
-        default=None, description="signed in by the session cookie: send it as X-CSRF-Token on changes"
-    )
 
 
-class TokenPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    kind: str
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    revoked_at: datetime | None
 
 
-class TokenCreate(BaseModel):
-    name: str = Field(default="", max_length=100)
-    days: int | None = Field(default=None, ge=0, le=3650, description="lifetime; 0: no expiry")
 
 
-class TokenCreated(TokenPublic):
-    token: str = Field(description="the token itself: shown this once, never stored")
 
 
-class PasswordChange(BaseModel):
-    current_password: str = Field(max_length=1024)
-    new_password: str = Field(max_length=1024)
 
 
 @router.get("/me", response_model=MeOut, tags=["auth"])
@@ -247,38 +210,12 @@ def revoke_my_token(session: SessionDep, principal: PrincipalDep, token_id: int)
 # --- users (admin) ------------------------------------------------------------------------------------
 
 
-class UserPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    username: str
-    display_name: str
-    role: str
-    unit_id: int | None
-    is_active: bool
-    failed_logins: int
-    locked_until: datetime | None
-    last_login_at: datetime | None
-    created_at: datetime
 
 
-class UserCreate(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
-    role: Role
-    unit_id: int | None = None
-    display_name: str = Field(default="", max_length=100)
 
 
-class UserUpdate(BaseModel):
-    role: Role | None = None
-    unit_id: int | None = None
-    display_name: str | None = Field(default=None, max_length=100)
-    is_active: bool | None = None
 
 
-class PasswordSet(BaseModel):
-    password: str = Field(max_length=1024)
 
 
 @router.get("/users", response_model=ListOut[UserPublic], tags=["users"])
@@ -289,14 +226,7 @@ def list_users(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="username contains")] = None,
 ) -> ListOut[UserPublic]:
-    stmt = select(User).order_by(col(User.username))
-    if role:
-        stmt = stmt.where(User.role == role)
-    if active is not None:
-        stmt = stmt.where(User.is_active == active)
-    if q:
-        stmt = stmt.where(col(User.username).contains(q))
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, accounts_queries.users_query(role=role, active=active, q=q), page)
     return ListOut(data=[UserPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -358,57 +288,8 @@ def revoke_user_token(request: Request, session: SessionDep, username: str, toke
 # --- audit log ----------------------------------------------------------------------------------------
 
 
-class AuditPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    entity: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    detail: str
 
 
-def _audit_query(
-    actor_: str | None,
-    action: str | None,
-    entity: str | None,
-    entity_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    q: str | None,
-) -> Any:
-    stmt = select(AuditLog).order_by(col(AuditLog.id).desc())
-    if actor_:
-        stmt = stmt.where(AuditLog.actor == actor_)
-    if action:
-        # "login." (a trailing dot) selects a family: login.failed, login.succeeded, ...
-        action_col = col(AuditLog.action)
-        stmt = stmt.where(action_col.startswith(action) if action.endswith(".") else action_col == action)
-    if entity:
-        stmt = stmt.where(AuditLog.entity == entity)
-    if entity_id:
-        stmt = stmt.where(AuditLog.entity_id == entity_id)
-    if since:
-        stmt = stmt.where(col(AuditLog.at) >= as_utc(since))
-    if until:
-        stmt = stmt.where(col(AuditLog.at) < as_utc(until))
-    if q:
-        stmt = stmt.where(col(AuditLog.detail).contains(q))
-    return stmt
-
-
-class AuditFilters(BaseModel):
-    actor: str | None = None
-    action: str | None = None
-    entity: str | None = None
-    entity_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    q: str | None = None
 
 
 def audit_filters(
@@ -431,7 +312,7 @@ AuditFiltersDep = Annotated[AuditFilters, Depends(audit_filters)]
 
 
 def _stmt(f: AuditFilters) -> Any:
-    return _audit_query(f.actor, f.action, f.entity, f.entity_id, f.since, f.until, f.q)
+    return accounts_queries.audit_query(f)
 
 
 @router.get("/audit", response_model=ListOut[AuditPublic], tags=["audit"])
@@ -506,104 +387,3 @@ def export_audit(
     return Response(content=body, media_type=media, headers=headers)
 
 
-# --- the login page -----------------------------------------------------------------------------------
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a local path: never `//host`, a scheme or a backslash trick (open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
-def _home(request: Request) -> str:
-    # The pages' home (gongwu/web) sends each role to what it needs first. Included routers may be kept
-    # nested (FastAPI ≥ 0.16x), so the route is looked up by name, not in app.routes.
-    try:
-        return str(request.app.url_path_for("home"))
-    except NoMatchFound:  # an app without the pages
-        return "/docs"
-
-
-def _login_page(
-    request: Request, session: Session, *, next_: str, error: str = "", username: str = "", status: int = 200
-) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(24)
-    token = auth_service.csrf_for(app_secret(request, session), f"login:{nonce}")
-    response = templates.TemplateResponse(
-        request,
-        "login.html",
-        {"csrf_token": token, "next": next_, "error": error, "username": username},
-        status_code=status,
-    )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=_secure(request), path="/login",
-        max_age=3600,
-    )  # fmt: skip
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
-
-
-@web_router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, session: SessionDep, next: str | None = None) -> HTMLResponse:
-    return _login_page(request, session, next_=_safe_next(next))
-
-
-@web_router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, session: SessionDep) -> Response:
-    form = await request.form()
-    field = {k: v for k, v in form.items() if isinstance(v, str)}
-    username, password = field.get("username", "").strip()[:64], field.get("password", "")[:1024]
-    next_ = _safe_next(field.get("next"))
-    nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not auth_service.csrf_ok(app_secret(request, session), f"login:{nonce}", field.get("csrf_token")):
-        return _login_page(
-            request, session, next_=next_, username=username, status=403,
-            error="表单已过期，请重新登录 the form expired: please sign in again",
-        )  # fmt: skip
-    client = _client(request)
-    try:
-        user = await run_in_threadpool(
-            auth_service.authenticate_password, session, username, password, client=client
-        )
-    except (NotAuthenticated, TooManyAttempts) as exc:
-        return _login_page(
-            request, session, next_=next_, username=username, error=exc.message, status=exc.status_code
-        )
-    token, clear = auth_service.create_token(session, user, actor=user.username, kind="session")
-    auth_service.record_login(session, user, token, how="web", client=client)
-    target = next_ if next_ != "/" else _home(request)
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, clear, httponly=True, samesite="lax", secure=_secure(request), path="/",
-        max_age=get_settings().session_hours * 3600,
-    )  # fmt: skip
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    return response
-
-
-@web_router.post("/logout")
-async def logout(request: Request, session: SessionDep) -> Response:
-    """End the web sign-in (CSRF-checked: a form field `csrf_token` or the X-CSRF-Token header)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    principal = auth_service.principal_for_token(session, cookie, kind="session") if cookie else None
-    if principal is not None:
-        form = await request.form()
-        presented = request.headers.get("X-CSRF-Token") or form.get("csrf_token")
-        if not auth_service.csrf_ok(
-            app_secret(request, session),
-            principal.session_hash,
-            presented if isinstance(presented, str) else None,
-        ):
-            return JSONResponse(status_code=403, content={"detail": "权限不足 forbidden: CSRF token invalid"})
-        auth_service.logout(session, principal)
-    response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
-
-
-def page_context(request: Request, session: Session) -> dict[str, Any]:
-    """What every page template gets: the signed-in principal and the CSRF token its forms carry."""
-    principal = getattr(request.state, "principal", None)
-    return {"principal": principal, "csrf_token": csrf_token(request, session, principal)}

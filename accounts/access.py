@@ -23,8 +23,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, SQLModel, col, select
 
+from accounts.rules import csrf_for, csrf_ok
+from accounts.service import Principal, principal_for_token, server_secret
 from core.api import SessionDep
-from core.auth import Principal, csrf_for, csrf_ok, principal_for_token, server_secret
 from core.errors import NotAuthenticated, NotFound, PermissionDenied
 
 PUBLIC = "public"  # no credential needed

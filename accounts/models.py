@@ -1,0 +1,76 @@
+"""Accounts: users with their role (and unit, for unit-scoped roles), their API tokens and web sign-ins,
+and the server secrets generated on first use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.labels import Coded
+from core.models import UtcDateTime, created_at_field
+
+
+class Role(Coded):
+    """A user's role: what they may do is in accounts/permissions.py."""
+
+    admin = "admin", "系统管理员", "Administrator"
+    vehicle_manager = "vehicle_manager", "公车管理员", "Vehicle manager"
+    property_clerk = "property_clerk", "资产管理员", "Property clerk"
+    unit_viewer = "unit_viewer", "单位用户", "Unit staff"
+    auditor = "auditor", "监督检查", "Auditor"
+
+
+ROLES = Role.codes()
+UNIT_ROLES = frozenset({Role.unit_viewer})  # bound to one unit and scoped to it in every query
+
+
+class TokenKind(Coded):
+    api = "api", "API 令牌", "API token"
+    session = "session", "网页登录", "web sign-in"
+
+
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "core_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="core_unit.id")
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: datetime = created_at_field()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token (`kind` api) or a web sign-in (`kind` session, carried by the session cookie); only
+    its SHA-256 hash is kept, the clear token is shown once. Revoked, expired or of a disabled user: dead."""
+
+    __tablename__ = "core_api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="core_user.id", index=True)
+    name: str = Field(default="", max_length=100)
+    kind: str = Field(default="api", max_length=16, sa_column_kwargs={"server_default": "api"})
+    token_hash: str = Field(max_length=128, unique=True)
+    created_at: datetime = created_at_field()
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Secret(SQLModel, table=True):
+    """Server secrets generated on first use when not configured (the key that signs CSRF tokens), so
+    every process and host of one installation shares them and a restart changes nothing."""
+
+    __tablename__ = "core_secret"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(max_length=255)
+    created_at: datetime = created_at_field()

@@ -1,0 +1,57 @@
+"""Account rules as pure functions: what makes a password acceptable, how tokens look and are hashed,
+how CSRF tokens are made and checked. No database here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+PASSWORD_MIN_LENGTH = 10
+USERNAME_RE = re.compile(r"[\w.@-]{2,64}")
+TOKEN_PREFIX = "gw_"  # recognisable in a leaked paste or a secret scanner
+# Rejected whatever their length (lower-cased); the full-size lists belong to a later issue.
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890", "12345678910", "0123456789", "1qaz2wsx3edc", "qwertyuiop", "1q2w3e4r5t",
+        "password123", "password1234", "passw0rd123", "admin12345", "admin123456", "administrator",
+        "abc1234567", "abcdefghij", "iloveyou12", "woaini1314", "woaini520520", "a123456789",
+        "aa12345678", "qwerty12345", "letmein123", "welcome123", "gongwu12345", "1111111111",
+    }
+)  # fmt: skip
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a password is too weak, or None."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        n = PASSWORD_MIN_LENGTH
+        return f"密码至少 {n} 个字符 password must have at least {n} characters"
+    lowered = password.lower()
+    if username and username.lower() in lowered:
+        return "密码不能包含用户名 password must not contain the username"
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "密码过于常见或简单 password is too common or too simple"
+    return None
+
+
+def random_password() -> str:
+    return secrets.token_urlsafe(12)  # 16 characters, ~96 bits
+
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_for(secret: str, binding: str) -> str:
+    """A CSRF token bound to `binding` (a session's token hash, or the login form's nonce)."""
+    return hmac.new(secret.encode(), f"csrf:{binding}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(secret: str, binding: str, presented: str | None) -> bool:
+    return bool(binding and presented) and hmac.compare_digest(csrf_for(secret, binding), presented or "")
