@@ -30,8 +30,6 @@ class TokenKind(Coded):
     session = "session", "网页登录", "web sign-in"
 
 
-
-
 class User(SQLModel, table=True):
     __tablename__ = "core_user"
 

@@ -62,10 +62,6 @@ def _error(exc: GongwuError) -> JSONResponse:
 # --- tokens by password -------------------------------------------------------------------------------
 
 
-
-
-
-
 _TOKEN_BODY = {
     "requestBody": {
         "required": True,
@@ -128,16 +124,6 @@ async def issue_token(request: Request, session: SessionDep) -> Any:
 
 
 # --- own account --------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
 
 
 @router.get("/me", response_model=MeOut, tags=["auth"])
@@ -210,14 +196,6 @@ def revoke_my_token(session: SessionDep, principal: PrincipalDep, token_id: int)
 # --- users (admin) ------------------------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
 @router.get("/users", response_model=ListOut[UserPublic], tags=["users"])
 def list_users(
     session: SessionDep,
@@ -286,10 +264,6 @@ def revoke_user_token(request: Request, session: SessionDep, username: str, toke
 
 
 # --- audit log ----------------------------------------------------------------------------------------
-
-
-
-
 
 
 def audit_filters(
@@ -385,5 +359,3 @@ def export_audit(
         media, body = "text/csv; charset=utf-8", ("\ufeff" + text.getvalue()).encode()
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}
     return Response(content=body, media_type=media, headers=headers)
-
-

@@ -39,7 +39,6 @@ def random_password() -> str:
     return secrets.token_urlsafe(12)  # 16 characters, ~96 bits
 
 
-
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 

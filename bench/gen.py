@@ -76,8 +76,15 @@ def generate(
     """``vehicles`` × ``days`` of positions starting at China midnight of ``start``."""
     return [
         _vehicle(
-            k, days, seed=seed, start=start, center=center, spread_km=spread_km, jitter_m=jitter_m,
-            spike_rate=spike_rate, drift_speed_rate=drift_speed_rate,
+            k,
+            days,
+            seed=seed,
+            start=start,
+            center=center,
+            spread_km=spread_km,
+            jitter_m=jitter_m,
+            spike_rate=spike_rate,
+            drift_speed_rate=drift_speed_rate,
         )
         for k in range(1, vehicles + 1)
     ]
@@ -241,8 +248,13 @@ def _vehicle(
     # The first fix: parked at home at midnight.
     b.parts.append(
         (
-            np.array([day0], np.int64), np.array([home[0]]), np.array([home[1]]), np.zeros(1), np.zeros(1),
-            np.zeros(1, np.int8), np.array([b.odometer]),
+            np.array([day0], np.int64),
+            np.array([home[0]]),
+            np.array([home[1]]),
+            np.zeros(1),
+            np.zeros(1),
+            np.zeros(1, np.int8),
+            np.array([b.odometer]),
         )
     )
     now, here = day0, home

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Dialect, Integer, TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from core.labels import Coded
 from core.timeutil import utcnow
 
 # Explicit, stable constraint names on both databases (and in migrations).
@@ -69,7 +70,12 @@ def json_field(default: Any = None) -> Any:
     return Field(default_factory=lambda: type(default)(), sa_column=Column(JSON, nullable=False))
 
 
-UNIT_KINDS = ("township", "department")
+class UnitKind(Coded):
+    township = "township", "乡镇", "Township"
+    department = "department", "县直单位", "County department"
+
+
+UNIT_KINDS = UnitKind.codes()
 
 
 class Unit(SQLModel, table=True):

@@ -8,13 +8,51 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.labels import Coded
 from core.models import ScaledInt, UtcDateTime, created_at_field, json_field
 
-VEHICLE_STATUSES = ("in_service", "idle_proposed", "disposal_pending", "disposed")
-ORDER_STATUSES = ("approved", "pending", "rejected", "cancelled")
-FLAG_KINDS = ("unreported_trip", "order_without_track", "idle_vehicle", "silent_tracker")
-FLAG_STATES = ("open", "resolved")
-REVIEW_STATUSES = ("violation", "explained", "false_alarm")
+
+class VehicleStatus(Coded):
+    in_service = "in_service", "在用", "In service"
+    idle_proposed = "idle_proposed", "闲置待处置", "Idle, proposed for disposal"
+    disposal_pending = "disposal_pending", "待处置", "Pending disposal"
+    disposed = "disposed", "已处置", "Disposed"
+
+
+class OrderStatus(Coded):
+    approved = "approved", "已批准", "Approved"
+    pending = "pending", "待审批", "Pending"
+    rejected = "rejected", "已驳回", "Rejected"
+    cancelled = "cancelled", "已取消", "Cancelled"
+
+
+class FlagKind(Coded):
+    """Every kind of flag; each is declared with its severity and detail schema in fleet/flags.py."""
+
+    unreported_trip = "unreported_trip", "有轨迹无订单", "Trip without order"
+    order_without_track = "order_without_track", "有订单无轨迹", "Order without trip"
+    idle_vehicle = "idle_vehicle", "长期不出行", "Idle vehicle"
+    silent_tracker = "silent_tracker", "终端离线", "Silent tracker"
+
+
+class FlagState(Coded):
+    """The machine's state of a flag (the review is the vehicle manager's)."""
+
+    open = "open", "待审核", "Open"
+    resolved = "resolved", "已自动消除", "Resolved automatically"
+
+
+class ReviewStatus(Coded):
+    violation = "violation", "违规", "Violation"
+    explained = "explained", "已说明", "Explained"
+    false_alarm = "false_alarm", "误报", "False alarm"
+
+
+VEHICLE_STATUSES = VehicleStatus.codes()
+ORDER_STATUSES = OrderStatus.codes()
+FLAG_KINDS = FlagKind.codes()
+FLAG_STATES = FlagState.codes()
+REVIEW_STATUSES = ReviewStatus.codes()
 # Where a stored fix came from (a small code keeps the position row short).
 POSITION_SOURCES = {0: "import", 1: "traccar", 2: "osmand", 3: "jt808"}
 COORD_SCALE = 10_000_000  # stored lat/lon unit: 1e-7 degree

@@ -30,22 +30,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, text, update
+from sqlalchemy import func, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from core import audit
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import ValidationFailed
 from core.logs import log
 from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
-from fleet import matching
-from fleet.models import FLAG_KINDS, REVIEW_STATUSES, Flag, Position, Trip, TripOrder, Vehicle
+from fleet import flags, matching
+from fleet.models import FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
 
 logger = logging.getLogger(__name__)
 
 UNREPORTED, WITHOUT_TRACK, IDLE, SILENT = FLAG_KINDS
-SYSTEM = "system"
 CHUNK = 500
 # Orders longer than this are refused at entry (fleet.service), which bounds every order look-up by time.
 MAX_ORDER_DAYS = 31
@@ -90,19 +88,6 @@ class Rules:
         )
 
 
-class Tally(Counter[str]):
-    """Counts for the run history: raised/resolved/reopened in total and per kind."""
-
-    def note(self, what: str, kind: str) -> None:
-        self[what] += 1
-        self[f"{kind}_{what}"] += 1
-
-    def as_dict(self) -> dict[str, int]:
-        keys = ["trips", "covered", "raised", "resolved", "reopened"]
-        keys += [f"{k}_{w}" for k in FLAG_KINDS for w in ("raised", "resolved")]
-        return {k: int(self.get(k, 0)) for k in keys} | {k: int(v) for k, v in self.items()}
-
-
 @dataclass(frozen=True)
 class _Vehicle:
     id: int
@@ -142,161 +127,6 @@ def _iso(ts: int | None) -> str | None:
 
 def _ts_of(iso: str | None) -> int | None:
     return None if not iso else to_ts(datetime.fromisoformat(iso))
-
-
-# ------------------------------------------------------------------------------------------ flag upkeep
-
-
-def _flags_by_key(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Flag]:
-    found: dict[str, Flag] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        for flag in session.exec(select(Flag).where(Flag.kind == kind, col(Flag.key).in_(chunk))).all():
-            found[flag.key] = flag
-    return found
-
-
-class _FlagIndex:
-    """The stored flags of some keys as plain rows; an ORM object is loaded only for a flag that changes
-    (a nightly run re-checks thousands and changes few)."""
-
-    COLUMNS: tuple[Any, ...] = (
-        Flag.key,
-        Flag.id,
-        Flag.state,
-        Flag.resolved_reason,
-        Flag.detail,
-        Flag.trip_id,
-        Flag.order_id,
-        Flag.vehicle_id,
-        Flag.unit_id,
-        Flag.start_at,
-        Flag.end_at,
-    )
-
-    def __init__(self, session: Session, rows: Iterable[Any]) -> None:
-        self.session = session
-        self.rows: dict[str, dict[str, Any]] = {row[0]: dict(row._mapping) for row in rows}
-
-    # Looked up through the (vehicle, start) and order indexes rather than by key: a long IN list of
-    # strings is filtered row by row in PostgreSQL's generic plans.
-    @classmethod
-    def of_trips(cls, session: Session, trips: _Trips) -> _FlagIndex:
-        """unreported_trip flags of these trips (key: device and start; start_at: the trip's start)."""
-        starts = trips.start.tolist()
-        spans = _spans(trips.vehicle.tolist(), starts, starts)
-
-        def within(lo: int, hi: int) -> list[Any]:
-            return [col(Flag.start_at) >= from_ts(lo), col(Flag.start_at) <= from_ts(hi)]
-
-        stmt = _select(*cls.COLUMNS).where(Flag.kind == UNREPORTED)
-        return cls(session, _by_spans(session, stmt, Flag.vehicle_id, spans, within))
-
-    @classmethod
-    def of_orders(cls, session: Session, order_ids: Sequence[int]) -> _FlagIndex:
-        """order_without_track flags of these orders (key: the order id)."""
-        rows: list[Any] = []
-        for chunk in _chunks(sorted(set(order_ids))):
-            stmt = _select(*cls.COLUMNS).where(Flag.kind == WITHOUT_TRACK, col(Flag.order_id).in_(chunk))
-            rows += session.exec(stmt).all()
-        return cls(session, rows)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.rows.get(key)
-
-    def load(self, key: str) -> Flag:
-        flag = self.session.get(Flag, self.rows[key]["id"])
-        assert flag is not None
-        return flag
-
-    @staticmethod
-    def differs(row: dict[str, Any], values: dict[str, Any]) -> bool:
-        return any(row[k] != v for k, v in values.items())
-
-
-def _set(flag: Flag, **values: Any) -> bool:
-    """Assign only what differs, so an unchanged flag is not written."""
-    changed = False
-    for name, value in values.items():
-        if getattr(flag, name) != value:
-            setattr(flag, name, value)
-            changed = True
-    return changed
-
-
-def _resolve(session: Session, tally: Tally, flag: Flag, at: datetime, reason: str, **values: Any) -> None:
-    if flag.id is None:
-        session.flush()
-    before = {"state": flag.state}
-    _set(flag, state="resolved", resolved_at=at, resolved_reason=reason, **values)
-    session.add(flag)
-    tally.note("resolved", flag.kind)
-    audit.record(
-        session,
-        actor=SYSTEM,
-        action="flag.resolve",
-        entity="fleet_flag",
-        entity_id=flag.id,
-        before=before,
-        after={"state": "resolved", "reason": reason},
-        detail=f"{flag.kind} {flag.key}",
-    )
-
-
-def _reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
-    before = {"state": flag.state, "reason": flag.resolved_reason}
-    _set(flag, state="open", resolved_at=None, resolved_reason="", **values)
-    session.add(flag)
-    tally.note("reopened", flag.kind)
-    audit.record(
-        session,
-        actor=SYSTEM,
-        action="flag.reopen",
-        entity="fleet_flag",
-        entity_id=flag.id,
-        before=before,
-        after={"state": "open"},
-        detail=f"{flag.kind} {flag.key}",
-    )
-
-
-def _raise(session: Session, tally: Tally, **values: Any) -> Flag:
-    flag = Flag(**values)
-    session.add(flag)
-    tally.note("raised", flag.kind)
-    return flag
-
-
-class _NewFlags:
-    """Flags raised in bulk (thousands a night): one multi-row INSERT, not an ORM object each."""
-
-    def __init__(self, tally: Tally) -> None:
-        self.tally = tally
-        self.rows: list[dict[str, Any]] = []
-        self.now = utcnow()
-
-    def add(self, **values: Any) -> None:
-        self.rows.append(
-            {
-                "trip_id": None,
-                "order_id": None,
-                "end_at": None,
-                "state": "open",
-                "raised_at": self.now,
-                "resolved_at": None,
-                "resolved_reason": "",
-                "review_status": None,
-                "review_comment": "",
-                "reviewed_by": None,
-                "reviewed_at": None,
-                **values,
-            }
-        )
-        self.tally.note("raised", values["kind"])
-
-    def insert(self, session: Session) -> None:
-        for chunk in _chunks(self.rows, 2000):
-            session.exec(insert(Flag), params=list(chunk))
-        self.rows = []
 
 
 # ------------------------------------------------------------------------------------ trips and orders
@@ -425,6 +255,64 @@ def _by_spans(
     return rows
 
 
+class _FlagIndex:
+    """The stored flags of some keys as plain rows; an ORM object is loaded only for a flag that changes
+    (a nightly run re-checks thousands and changes few)."""
+
+    COLUMNS: tuple[Any, ...] = (
+        Flag.key,
+        Flag.id,
+        Flag.state,
+        Flag.resolved_reason,
+        Flag.detail,
+        Flag.trip_id,
+        Flag.order_id,
+        Flag.vehicle_id,
+        Flag.unit_id,
+        Flag.start_at,
+        Flag.end_at,
+    )
+
+    def __init__(self, session: Session, rows: Iterable[Any]) -> None:
+        self.session = session
+        self.rows: dict[str, dict[str, Any]] = {row[0]: dict(row._mapping) for row in rows}
+
+    # Looked up through the (vehicle, start) and order indexes rather than by key: a long IN list of
+    # strings is filtered row by row in PostgreSQL's generic plans.
+    @classmethod
+    def of_trips(cls, session: Session, trips: _Trips) -> _FlagIndex:
+        """unreported_trip flags of these trips (key: device and start; start_at: the trip's start)."""
+        starts = trips.start.tolist()
+        spans = _spans(trips.vehicle.tolist(), starts, starts)
+
+        def within(lo: int, hi: int) -> list[Any]:
+            return [col(Flag.start_at) >= from_ts(lo), col(Flag.start_at) <= from_ts(hi)]
+
+        stmt = _select(*cls.COLUMNS).where(Flag.kind == UNREPORTED)
+        return cls(session, _by_spans(session, stmt, Flag.vehicle_id, spans, within))
+
+    @classmethod
+    def of_orders(cls, session: Session, order_ids: Sequence[int]) -> _FlagIndex:
+        """order_without_track flags of these orders (key: the order id)."""
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(set(order_ids))):
+            stmt = _select(*cls.COLUMNS).where(Flag.kind == WITHOUT_TRACK, col(Flag.order_id).in_(chunk))
+            rows += session.exec(stmt).all()
+        return cls(session, rows)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.rows.get(key)
+
+    def load(self, key: str) -> Flag:
+        flag = self.session.get(Flag, self.rows[key]["id"])
+        assert flag is not None
+        return flag
+
+    @staticmethod
+    def differs(row: dict[str, Any], values: dict[str, Any]) -> bool:
+        return any(row[k] != v for k, v in values.items())
+
+
 def _approved_orders_around(session: Session, trips: _Trips, rules: Rules) -> _Orders:
     """Every approved order whose padded window can touch one of the trips."""
     spans = _spans(trips.vehicle.tolist(), trips.start.tolist(), trips.end.tolist())
@@ -458,7 +346,7 @@ def _unreported_key(device: str, start_ts: int) -> str:
     return f"{device}:{start_ts}"
 
 
-def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> list[int]:
+def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) -> list[int]:
     """Store each trip's covering order and keep its unreported_trip flag in step. Returns the covering
     order id per trip (0 when none)."""
     if not trips.id:
@@ -482,15 +370,15 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
                 session.expire(obj, ["order_id"])
 
     keys = [_unreported_key(d, s) for d, s in zip(trips.device, trips.start.tolist(), strict=True)]
-    flags = _FlagIndex.of_trips(session, trips)
+    known = _FlagIndex.of_trips(session, trips)
     now = utcnow()
-    new = _NewFlags(tally)
+    new = flags.NewFlags(tally)
     for i, key in enumerate(keys):
-        row, oid = flags.get(key), best[i]
+        row, oid = known.get(key), best[i]
         if oid:
             if row is not None and row["state"] == "open":
                 reason = f"{REASON_COVERED}: {order_no[oid]}"
-                _resolve(session, tally, flags.load(key), now, reason, order_id=oid)
+                flags.resolve(session, tally, known.load(key), now, reason, order_id=oid)
             continue
         detail = {"km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat()}
         where = {
@@ -503,10 +391,10 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: Tally) -> lis
         if row is None:
             new.add(kind=UNREPORTED, key=key, detail=detail, **where)
         elif row["state"] == "resolved":
-            _reopen(session, tally, flags.load(key), order_id=None, detail=detail, **where)
+            flags.reopen(session, tally, known.load(key), order_id=None, detail=detail, **where)
         elif _FlagIndex.differs(row, {"detail": detail, **where}):
-            flag = flags.load(key)
-            _set(flag, detail=detail, **where)
+            flag = known.load(key)
+            flags.set_fields(flag, detail=detail, **where)
             session.add(flag)
     new.insert(session)
     return best
@@ -675,17 +563,17 @@ def _check_orders(
     vehicles: dict[int, _Vehicle],
     rules: Rules,
     as_of: int,
-    tally: Tally,
+    tally: flags.Tally,
     spells: _Spells,
 ) -> None:
     if not orders.id:
         return
     has_trip = _order_has_trip(session, orders, rules)
-    flags = _FlagIndex.of_orders(session, orders.id)
+    known = _FlagIndex.of_orders(session, orders.id)
     now = utcnow()
     judged: list[tuple[int, _Vehicle, int, int]] = []  # orders without a trip whose window has passed
     for i, oid in enumerate(orders.id):
-        row = flags.get(str(oid))
+        row = known.get(str(oid))
         vehicle = vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
         reason = ""
@@ -699,7 +587,7 @@ def _check_orders(
             continue  # a judgement as of an earlier day: leave it to the later one
         if reason:
             if row is not None and row["state"] == "open":
-                _resolve(session, tally, flags.load(str(oid)), now, reason)
+                flags.resolve(session, tally, known.load(str(oid)), now, reason)
             continue
         assert vehicle is not None
         if vehicle.tracker_id:  # no tracker, no track to expect
@@ -711,10 +599,10 @@ def _check_orders(
             [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
             as_of,
         )
-    new = _NewFlags(tally)
+    new = flags.NewFlags(tally)
     for i, vehicle, ws, we in judged:
         oid = orders.id[i]
-        row = flags.get(str(oid))
+        row = known.get(str(oid))
         gap = gaps.get(i)
         if gap is not None:
             last, spoke = gap
@@ -723,7 +611,7 @@ def _check_orders(
                 # The car may well have driven while its tracker was silent: list the order there.
                 spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
                 if row is not None and row["state"] == "open":
-                    _resolve(session, tally, flags.load(str(oid)), now, REASON_SILENT)
+                    flags.resolve(session, tally, known.load(str(oid)), now, REASON_SILENT)
                 continue
             if spoke is None:
                 continue  # quiet since before the window, not yet silent: judged when it speaks again
@@ -743,10 +631,10 @@ def _check_orders(
             new.add(kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
         elif row["state"] == "resolved":
             if row["resolved_reason"] != REASON_SILENT:
-                _reopen(session, tally, flags.load(str(oid)), detail=detail, **where)
+                flags.reopen(session, tally, known.load(str(oid)), detail=detail, **where)
         elif _FlagIndex.differs(row, {"detail": detail, **where}):
-            flag = flags.load(str(oid))
-            _set(flag, detail=detail, **where)
+            flag = known.load(str(oid))
+            flags.set_fields(flag, detail=detail, **where)
             session.add(flag)
     new.insert(session)
 
@@ -763,13 +651,13 @@ class _Spells:
     """Upserts idle and silent spell flags within one run (a spell may be met twice: by an order in its
     gap and by the judgement at the end of the day)."""
 
-    def __init__(self, session: Session, tally: Tally, rules: Rules) -> None:
+    def __init__(self, session: Session, tally: flags.Tally, rules: Rules) -> None:
         self.session, self.tally, self.rules = session, tally, rules
         self._cache: dict[tuple[str, str], Flag | None] = {}
 
     def _get(self, kind: str, key: str) -> Flag | None:
         if (kind, key) not in self._cache:
-            self._cache[(kind, key)] = _flags_by_key(self.session, kind, [key]).get(key)
+            self._cache[(kind, key)] = flags.by_keys(self.session, kind, [key]).get(key)
         return self._cache[(kind, key)]
 
     def silent(
@@ -802,7 +690,7 @@ class _Spells:
                 at = from_ts(resumed)
                 over = {"state": "resolved", "end_at": at, "resolved_at": at, "resolved_reason": REASON_SPOKE}
                 self.tally.note("resolved", SILENT)
-            flag = _raise(
+            flag = flags.raise_flag(
                 self.session,
                 self.tally,
                 kind=SILENT,
@@ -819,7 +707,7 @@ class _Spells:
         if flag.state == "open" and _newer(flag.detail, as_of):
             new = detail | {"orders": merged}
             if resumed is not None:
-                _resolve(
+                flags.resolve(
                     self.session, self.tally, flag, from_ts(resumed), REASON_SPOKE, end_at=from_ts(resumed)
                 )
             if flag.detail != new:
@@ -829,7 +717,7 @@ class _Spells:
             flag.detail = flag.detail | {"orders": merged}
             self.session.add(flag)
         elif flag.state == "resolved" and flag.resolved_reason == REASON_NOT_IN_SERVICE and resumed is None:
-            _reopen(self.session, self.tally, flag, detail=detail)
+            flags.reopen(self.session, self.tally, flag, detail=detail)
         return flag
 
     def idle(self, vehicle: _Vehicle, since: int, as_of: int) -> Flag:
@@ -837,7 +725,7 @@ class _Spells:
         flag = self._get(IDLE, key)
         detail = {"since": _iso(since), "days": (as_of - since) // 86400, "as_of": _iso(as_of)}
         if flag is None:
-            flag = _raise(
+            flag = flags.raise_flag(
                 self.session,
                 self.tally,
                 kind=IDLE,
@@ -853,7 +741,7 @@ class _Spells:
                 flag.detail = detail
                 self.session.add(flag)
         elif flag.resolved_reason == REASON_NOT_IN_SERVICE:
-            _reopen(self.session, self.tally, flag, detail=detail)
+            flags.reopen(self.session, self.tally, flag, detail=detail)
         return flag
 
 
@@ -867,7 +755,7 @@ def _judge_spells(
     vehicles: dict[int, _Vehicle],
     rules: Rules,
     as_of: int,
-    tally: Tally,
+    tally: flags.Tally,
     spells: _Spells,
     *,
     idle: bool,
@@ -923,11 +811,11 @@ def _end_spell(
     vehicle: _Vehicle | None,
     current: dict[tuple[str, int | None], str],
     as_of: int,
-    tally: Tally,
+    tally: flags.Tally,
 ) -> None:
     if vehicle is None or vehicle.status != "in_service" or not vehicle.tracker_id:
         now = utcnow()
-        _resolve(session, tally, flag, now, REASON_NOT_IN_SERVICE, end_at=now)
+        flags.resolve(session, tally, flag, now, REASON_NOT_IN_SERVICE, end_at=now)
         return
     since = _spell_since(flag)
     if flag.kind == SILENT:
@@ -937,7 +825,9 @@ def _end_spell(
                 "resumed_at": _iso(spoke),
                 "hours": (spoke - to_ts(flag.start_at)) // 3600,
             }
-            _resolve(session, tally, flag, from_ts(spoke), REASON_SPOKE, end_at=from_ts(spoke), detail=detail)
+            flags.resolve(
+                session, tally, flag, from_ts(spoke), REASON_SPOKE, end_at=from_ts(spoke), detail=detail
+            )
         return
     assert since is not None
     moved = session.exec(
@@ -949,9 +839,9 @@ def _end_spell(
     ).one()
     if moved is not None:
         detail = flag.detail | {"days": (to_ts(moved) - since) // 86400, "moved_at": _iso(to_ts(moved))}
-        _resolve(session, tally, flag, moved, REASON_MOVED, end_at=moved, detail=detail)
+        flags.resolve(session, tally, flag, moved, REASON_MOVED, end_at=moved, detail=detail)
     elif current.get((IDLE, vehicle.id), flag.key) != flag.key and _newer(flag.detail, as_of):
-        _resolve(session, tally, flag, from_ts(as_of), REASON_SUPERSEDED, end_at=from_ts(as_of))
+        flags.resolve(session, tally, flag, from_ts(as_of), REASON_SUPERSEDED, end_at=from_ts(as_of))
 
 
 # ----------------------------------------------------------------------------------------- entry points
@@ -962,7 +852,7 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     closed that day, and judge idle vehicles and silent trackers as of the day's end. Idempotent."""
     rules = rules or Rules.from_settings()
     day_start, day_end = (to_ts(t) for t in day_bounds(day))
-    tally = Tally()
+    tally = flags.Tally()
     vehicles = _vehicles(session)
     spells = _Spells(session, tally, rules)
 
@@ -994,7 +884,7 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
 def check_tracker_health(session: Session, now: datetime | None = None) -> dict[str, int]:
     """The hourly job: raise and resolve silent_tracker flags as of now."""
     rules = Rules.from_settings()
-    tally = Tally()
+    tally = flags.Tally()
     as_of = to_ts(now or utcnow()) + 1
     vehicles = _vehicles(session)
     _judge_spells(session, vehicles, rules, as_of, tally, _Spells(session, tally, rules), idle=False)
@@ -1016,7 +906,7 @@ def recheck_orders(
     or could cover, and re-judge their order_without_track flags — so a late order resolves its flag at
     once instead of at the next nightly run. Trips not reconciled yet are left to the nightly run."""
     rules = rules or Rules.from_settings()
-    tally = Tally()
+    tally = flags.Tally()
     ids = sorted(set(order_ids))
     rows: list[Any] = []
     for chunk in _chunks(ids):
@@ -1076,140 +966,3 @@ def reconcile_range(session: Session, since: date, until: date) -> dict[str, int
         totals.update(reconcile_day(session, day))
         day += timedelta(days=1)
     return dict(totals)
-
-
-# ---------------------------------------------------------------------------------------------- review
-
-REVIEW_CHOICES = (*REVIEW_STATUSES, "open")
-_REVIEW_WORDS = {
-    "违规": "violation",
-    "已说明": "explained",
-    "说明": "explained",
-    "合理": "explained",
-    "误报": "false_alarm",
-    "false alarm": "false_alarm",
-    "待审": "open",
-    "未审核": "open",
-    "重置": "open",
-}
-_REVIEW_HELP = "violation 违规, explained 已说明, false_alarm 误报, open 重置为未审核"
-
-
-def review_status_of(status: str) -> str:
-    """A review status as stored; clear error naming the allowed values otherwise."""
-    s = (status or "").strip()
-    s = _REVIEW_WORDS.get(s, _REVIEW_WORDS.get(s.lower(), s.lower()))
-    if s not in REVIEW_CHOICES:
-        raise ValidationFailed(
-            f"未知的审核结论 unknown review status '{status}': 可选 allowed: {_REVIEW_HELP}"
-        )
-    return s
-
-
-def _review_one(session: Session, flag: Flag, status: str, comment: str, actor: str) -> bool:
-    before = {"review_status": flag.review_status, "review_comment": flag.review_comment}
-    if status == "open":
-        after = {"review_status": None, "review_comment": comment}
-        changed = before != after
-        _set(flag, review_status=None, review_comment=comment, reviewed_by=None, reviewed_at=None)
-    else:
-        after = {"review_status": status, "review_comment": comment}
-        changed = before != after
-        if changed:
-            _set(flag, review_status=status, review_comment=comment, reviewed_by=actor, reviewed_at=utcnow())
-    if changed:
-        session.add(flag)
-        audit.record(
-            session,
-            actor=actor,
-            action="flag.review",
-            entity="fleet_flag",
-            entity_id=flag.id,
-            before=before,
-            after=after,
-            detail=f"{flag.kind} {flag.key}",
-        )
-    return changed
-
-
-def _check_review_args(status: str, comment: str | None, actor: str) -> tuple[str, str]:
-    s = review_status_of(status)
-    comment = (comment or "").strip()
-    if len(comment) > 2000:
-        raise ValidationFailed("审核意见过长 comment longer than 2000 characters")
-    if not actor:
-        raise ValidationFailed("缺少审核人 reviewer (actor) missing")
-    return s, comment
-
-
-def review_flag(session: Session, flag_id: int, status: str, comment: str | None, actor: str) -> Flag:
-    """Set the manager's review of one flag (violation / explained / false_alarm, or open to reset).
-    Audit-logged with before and after; a repeated identical review changes nothing."""
-    s, comment = _check_review_args(status, comment, actor)
-    flag = session.get(Flag, flag_id)
-    if flag is None:
-        raise NotFound(f"预警不存在 flag {flag_id} not found")
-    _review_one(session, flag, s, comment, actor)
-    session.flush()
-    return flag
-
-
-def review_flags(
-    session: Session, flag_ids: Sequence[int], status: str, comment: str | None, actor: str
-) -> list[Flag]:
-    """The same review for several flags, all or nothing."""
-    s, comment = _check_review_args(status, comment, actor)
-    ids = list(dict.fromkeys(flag_ids))
-    if not ids:
-        raise ValidationFailed("未选择预警 no flag ids given")
-    found = {f.id: f for f in session.exec(select(Flag).where(col(Flag.id).in_(ids))).all()}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound(f"预警不存在 flags not found: {', '.join(map(str, missing))}")
-    for i in ids:
-        _review_one(session, found[i], s, comment, actor)
-    session.flush()
-    return [found[i] for i in ids]
-
-
-DISPOSAL_STATUSES = ("idle_proposed", "disposal_pending", "in_service")
-
-
-def propose_disposal(
-    session: Session, vehicle_id: int, actor: str, *, status: str = "idle_proposed", comment: str = ""
-) -> Vehicle:
-    """Propose an idle vehicle for disposal or the public asset warehouse: in_service → idle_proposed →
-    disposal_pending (or back to in_service to withdraw). Audit-logged with the open idle flag, if any."""
-    if status not in DISPOSAL_STATUSES:
-        raise ValidationFailed(
-            f"未知的车辆状态 unknown status '{status}': 可选 allowed: idle_proposed 闲置待处置, "
-            "disposal_pending 待处置, in_service 撤回 (withdraw)"
-        )
-    vehicle = session.get(Vehicle, vehicle_id)
-    if vehicle is None:
-        raise NotFound(f"车辆不存在 vehicle {vehicle_id} not found")
-    if vehicle.status == "disposed":
-        raise Conflict(f"车辆 {vehicle.plate} 已处置 vehicle already disposed")
-    if status == "idle_proposed" and vehicle.status == "disposal_pending":
-        raise Conflict(f"车辆 {vehicle.plate} 已是待处置 already pending disposal")
-    if vehicle.status == status:
-        return vehicle
-    idle_flag = session.exec(
-        select(Flag.id).where(Flag.kind == IDLE, Flag.vehicle_id == vehicle_id, Flag.state == "open")
-    ).first()
-    before = {"status": vehicle.status}
-    vehicle.status = status
-    vehicle.updated_at = utcnow()
-    session.add(vehicle)
-    audit.record(
-        session,
-        actor=actor,
-        action="vehicle.propose_disposal" if status != "in_service" else "vehicle.withdraw_disposal",
-        entity="fleet_vehicle",
-        entity_id=vehicle_id,
-        before=before,
-        after={"status": status, "idle_flag_id": idle_flag},
-        detail=f"{vehicle.plate} {comment}".strip(),
-    )
-    session.flush()
-    return vehicle

@@ -13,7 +13,7 @@ from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import NotFound
 from core.models import AuditLog, Unit
 from core.timeutil import as_utc
-from fleet import reconcile, reports, schemas, service
+from fleet import flags, reports, schemas, service
 from fleet.models import Flag, Stop, Trip, TripExpense, TripOrder, Vehicle
 
 router = APIRouter(tags=["fleet"])
@@ -226,8 +226,8 @@ def review_flags(
     session: SessionDep, request: Request, body: schemas.BulkReviewIn
 ) -> list[schemas.FlagPublic]:
     """The same review for several flags, all or nothing."""
-    flags = reconcile.review_flags(session, body.ids, body.status, body.comment, actor(request))
-    return [schemas.FlagPublic.model_validate(f) for f in flags]
+    done = flags.review_flags(session, body.ids, body.status, body.comment, actor(request))
+    return [schemas.FlagPublic.model_validate(f) for f in done]
 
 
 @router.post("/flags/{flag_id}/review", response_model=schemas.FlagPublic)
@@ -235,7 +235,7 @@ def review_flag(
     session: SessionDep, request: Request, flag_id: int, body: schemas.ReviewIn
 ) -> schemas.FlagPublic:
     """Review a flag: violation / explained / false_alarm with a comment, or open to reset."""
-    flag = reconcile.review_flag(session, flag_id, body.status, body.comment, actor(request))
+    flag = flags.review_flag(session, flag_id, body.status, body.comment, actor(request))
     return schemas.FlagPublic.model_validate(flag)
 
 
@@ -296,7 +296,7 @@ def propose_disposal(
 ) -> schemas.VehiclePublic:
     """Propose an idle vehicle for disposal (idle_proposed → disposal_pending), or withdraw (in_service)."""
     body = body or schemas.DisposalIn()
-    vehicle = reconcile.propose_disposal(
+    vehicle = service.propose_disposal(
         session, vehicle_id, actor(request), status=body.status, comment=body.comment
     )
     return schemas.VehiclePublic.model_validate(vehicle)

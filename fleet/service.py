@@ -1,23 +1,23 @@
-"""Fleet use-cases: orders (create, update, cancel) and their expenses, and the import appliers of units,
-vehicles, orders and expenses (the contract of core/importing.py). Services never commit; every change is
-audit-logged with who, before and after."""
+"""Fleet use-cases: orders (create, update, cancel) and their expenses, and a vehicle's disposal. Services
+never commit; every change is audit-logged with who, before and after. The import kinds are in
+fleet/imports.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.importing import ApplyResult, Row, diff
-from core.models import UNIT_KINDS, Unit
-from core.timeutil import as_utc, china_day, to_china, utcnow
-from fleet import reconcile
-from fleet.models import ORDER_STATUSES, VEHICLE_STATUSES, TripExpense, TripOrder, Vehicle
+from core.importing import diff
+from core.models import Unit
+from core.timeutil import as_utc, to_china, utcnow
+from fleet import flags, reconcile
+from fleet.models import ORDER_STATUSES, FlagKind, TripExpense, TripOrder, Vehicle
 
 CHUNK = 500
 ORDER_TEXT = ("applicant", "driver", "purpose", "destination")
@@ -92,15 +92,23 @@ ORDER_FIELDS = (
 UPDATABLE = ("vehicle_id", "unit_id", *ORDER_TEXT, "planned_start_at", "planned_end_at", "status")
 
 
-def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    start, end = as_utc(start), as_utc(end)
+def window_problem(start: datetime, end: datetime) -> str | None:
+    """Why [start, end] cannot be an order's planned window, or None."""
     if end < start:
-        raise ValidationFailed("计划返回早于计划出发 planned return is before the planned start")
+        return "计划返回早于计划出发 planned return is before the planned start"
     if end - start > timedelta(days=reconcile.MAX_ORDER_DAYS):
-        raise ValidationFailed(
+        return (
             f"出行时长超过 {reconcile.MAX_ORDER_DAYS} 天 an order may span at most "
             f"{reconcile.MAX_ORDER_DAYS} days: split it"
         )
+    return None
+
+
+def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = as_utc(start), as_utc(end)
+    problem = window_problem(start, end)
+    if problem:
+        raise ValidationFailed(problem)
     return start, end
 
 
@@ -182,7 +190,7 @@ def create_order(
         after=_state(order, ORDER_FIELDS),
         detail=order_no,
     )
-    _recheck(session, [order])
+    recheck(session, [order])
     return order
 
 
@@ -250,11 +258,11 @@ def _apply_order_change(
     )
     session.flush()
     if set(changed) & set(ORDER_MATCH_FIELDS):
-        _recheck(session, [order])
+        recheck(session, [order])
     return order
 
 
-def _recheck(session: Session, orders: Sequence[TripOrder]) -> None:
+def recheck(session: Session, orders: Sequence[TripOrder]) -> None:
     ids = [o.id for o in orders if o.id is not None]
     if ids:
         reconcile.recheck_orders(session, ids)
@@ -316,395 +324,45 @@ def upsert_expense(
     return expense
 
 
-# --------------------------------------------------------------------------------------------- appliers
+# --------------------------------------------------------------------------------------------- disposal
 
 
-class _Seen:
-    """Same key twice in one file: identical content is taken once, other content is an issue on the
-    later line."""
-
-    def __init__(self, result: ApplyResult, key_field: str) -> None:
-        self.result, self.key_field = result, key_field
-        self.first: dict[Any, Row] = {}
-
-    def duplicate(self, row: Row, key: Any) -> bool:
-        first = self.first.get(key)
-        if first is None:
-            self.first[key] = row
-            return False
-        if first.values != row.values:
-            self.result.issue(
-                row,
-                self.key_field,
-                f"与第 {first.line} 行重复但内容不同 same key as line {first.line} with other values",
-            )
-        else:
-            self.result.unchanged += 1
-        return True
+DISPOSAL_STATUSES = ("idle_proposed", "disposal_pending", "in_service")
 
 
-T = TypeVar("T")
-
-
-def _required(result: ApplyResult, row: Row, name: str, label: str) -> Any:
-    value = row.values.get(name)
-    if value is None or value == "":
-        result.issue(row, name, f"缺少{label} {name} missing")
-        return None
-    return value if _fits(result, row, name, value) else None
-
-
-def _reference(
-    result: ApplyResult, row: Row, name: str, label: str, known: Mapping[Any, T], unknown: str
-) -> T | None:
-    """A required reference (unit, plate…) looked up among the known ones; missing or unknown is an issue
-    of the row (`unknown` is said after the value, e.g. "请先导入单位 import units first")."""
-    key = _required(result, row, name, label)
-    if key is None:
-        return None
-    found = known.get(key)
-    if found is None:
-        result.issue(row, name, unknown.format(key=key))
-    return found
-
-
-def _fits(result: ApplyResult, row: Row, name: str, value: Any) -> bool:
-    """Text longer than its column is an issue of the row, not a database error."""
-    limit = _TEXT_LIMITS.get(name)
-    if limit and isinstance(value, str) and len(value) > limit:
-        result.issue(row, name, f"超过 {limit} 字 longer than {limit} characters")
-        return False
-    return True
-
-
-def _upsert(
-    session: Session,
-    result: ApplyResult,
-    *,
-    existing: Any,
-    model: type[Any],
-    create: dict[str, Any],
-    values: dict[str, Any],
-    entity: str,
-    name: str,
-    actor: str,
-    fields: Sequence[str],
-) -> Any:
-    """Insert or update one row by its natural key; counts, change notes and audit."""
-    if existing is None:
-        obj = model(**create)
-        session.add(obj)
-        session.flush()
-        result.inserted += 1
-        audit.record(
-            session,
-            actor=actor,
-            action=f"{entity}.create",
-            entity=f"fleet_{entity}" if entity != "unit" else "core_unit",
-            entity_id=obj.id,
-            after=_state(obj, fields),
-            detail=f"import {name}",
+def propose_disposal(
+    session: Session, vehicle_id: int, actor: str, *, status: str = "idle_proposed", comment: str = ""
+) -> Vehicle:
+    """Propose an idle vehicle for disposal or the public asset warehouse: in_service → idle_proposed →
+    disposal_pending (or back to in_service to withdraw). Audit-logged with the open idle flag, if any."""
+    if status not in DISPOSAL_STATUSES:
+        raise ValidationFailed(
+            f"未知的车辆状态 unknown status '{status}': 可选 allowed: idle_proposed 闲置待处置, "
+            "disposal_pending 待处置, in_service 撤回 (withdraw)"
         )
-        return obj
-    changed = diff(existing, values)
-    if not changed:
-        result.unchanged += 1
-        return existing
-    for field_name, (_, new) in changed.items():
-        setattr(existing, field_name, new)
-    if hasattr(existing, "updated_at"):
-        existing.updated_at = utcnow()
-    session.add(existing)
-    result.updated += 1
-    result.changes.append(_describe(name, changed))
-    before, after = _changes(changed)
+    vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is None:
+        raise NotFound(f"车辆不存在 vehicle {vehicle_id} not found")
+    if vehicle.status == "disposed":
+        raise Conflict(f"车辆 {vehicle.plate} 已处置 vehicle already disposed")
+    if status == "idle_proposed" and vehicle.status == "disposal_pending":
+        raise Conflict(f"车辆 {vehicle.plate} 已是待处置 already pending disposal")
+    if vehicle.status == status:
+        return vehicle
+    idle_flag = flags.open_flag_id(session, FlagKind.idle_vehicle, vehicle_id)
+    before = {"status": vehicle.status}
+    vehicle.status = status
+    vehicle.updated_at = utcnow()
+    session.add(vehicle)
     audit.record(
         session,
         actor=actor,
-        action=f"{entity}.update",
-        entity=f"fleet_{entity}" if entity != "unit" else "core_unit",
-        entity_id=existing.id,
+        action="vehicle.propose_disposal" if status != "in_service" else "vehicle.withdraw_disposal",
+        entity="fleet_vehicle",
+        entity_id=vehicle_id,
         before=before,
-        after=after,
-        detail=f"import {name}",
+        after={"status": status, "idle_flag_id": idle_flag},
+        detail=f"{vehicle.plate} {comment}".strip(),
     )
-    return existing
-
-
-def apply_units(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Units by name: kind township | department."""
-    result = ApplyResult()
-    seen = _Seen(result, "name")
-    existing = _by(session, Unit, Unit.name, [r.values.get("name") for r in rows])
-    for row in rows:
-        name = _required(result, row, "name", "单位名称")
-        if name is None or seen.duplicate(row, name):
-            continue
-        values: dict[str, Any] = {}
-        if "kind" in row.values:
-            kind = row.values["kind"]
-            if kind not in UNIT_KINDS:
-                result.issue(
-                    row, "kind", f"单位类型须为 乡镇/县直 kind must be one of {', '.join(UNIT_KINDS)}"
-                )
-                continue
-            values["kind"] = kind
-        unit = existing.get(name)
-        if unit is None and "kind" not in values:
-            result.issue(row, "kind", "缺少单位类型 kind missing")
-            continue
-        unit = _upsert(
-            session,
-            result,
-            existing=unit,
-            model=Unit,
-            create={"name": name, **values},
-            values=values,
-            entity="unit",
-            name=name,
-            actor=actor,
-            fields=("name", "kind"),
-        )
-        existing[name] = unit
-    return result
-
-
-VEHICLE_FIELDS = ("plate", "unit_id", "model", "tracker_id", "status", "acquired_on", "disposed_on")
-
-
-def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Vehicles by plate: unit (name), model, tracker_id, status, acquired_on. A tracker belongs to one
-    vehicle; an absent column leaves the field alone, an empty cell clears it."""
-    result = ApplyResult()
-    seen = _Seen(result, "plate")
-    units = _by(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
-    existing = _by(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
-    trackers = _by(session, Vehicle, Vehicle.tracker_id, [r.values.get("tracker_id") for r in rows])
-    tracker_line: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        v = row.values
-        plate = _required(result, row, "plate", "车牌号")
-        if plate is None or seen.duplicate(row, plate):
-            continue
-        vehicle = existing.get(plate)
-        values: dict[str, Any] = {}
-        ok = True
-        if "unit" in v or vehicle is None:
-            unit = _reference(
-                result,
-                row,
-                "unit",
-                "单位",
-                units,
-                "未知单位 unknown unit '{key}': 请先导入单位 import units first",
-            )
-            if unit is None:
-                ok = False
-            else:
-                values["unit_id"] = unit.id
-        if "model" in v:
-            if not _fits(result, row, "model", v["model"]):
-                continue
-            values["model"] = _text("model", v["model"])
-        if "tracker_id" in v:
-            if not _fits(result, row, "tracker_id", v["tracker_id"]):
-                continue
-            tracker = v["tracker_id"] or None
-            holder = trackers.get(tracker) if tracker else None
-            if holder is not None and holder.plate != plate:
-                result.issue(
-                    row, "tracker_id", f"终端号已装在 {holder.plate} tracker {tracker} is on {holder.plate}"
-                )
-                ok = False
-            elif tracker and tracker in tracker_line and tracker_line[tracker][1] != plate:
-                line = tracker_line[tracker][0]
-                result.issue(row, "tracker_id", f"终端号与第 {line} 行重复 tracker also on line {line}")
-                ok = False
-            if tracker:
-                tracker_line.setdefault(tracker, (row.line, plate))
-            values["tracker_id"] = tracker
-        if v.get("status") is not None:
-            if v["status"] not in VEHICLE_STATUSES:
-                result.issue(
-                    row, "status", f"未知的车辆状态 unknown status, allowed: {', '.join(VEHICLE_STATUSES)}"
-                )
-                ok = False
-            else:
-                values["status"] = v["status"]
-                was = vehicle.status if vehicle is not None else None
-                if (
-                    v["status"] == "disposed"
-                    and was != "disposed"
-                    and (vehicle is None or not vehicle.disposed_on)
-                ):
-                    values["disposed_on"] = china_day(utcnow())
-        if "acquired_on" in v:
-            values["acquired_on"] = v["acquired_on"]
-        if not ok:
-            continue
-        _upsert(
-            session,
-            result,
-            existing=vehicle,
-            model=Vehicle,
-            create={"plate": plate, **values},
-            values=values,
-            entity="vehicle",
-            name=plate,
-            actor=actor,
-            fields=VEHICLE_FIELDS,
-        )
-    return result
-
-
-def apply_orders(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Orders by order_no: plate, unit (default: the vehicle's), applicant, driver, purpose, destination,
-    planned_start, planned_end (aware), status. Orders whose window, vehicle or status changed have their
-    trips matched again at once."""
-    result = ApplyResult()
-    seen = _Seen(result, "order_no")
-    vehicles = _by(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
-    units = _by(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
-    existing = _by(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
-    to_recheck: list[TripOrder] = []
-    for row in rows:
-        v = row.values
-        order_no = _required(result, row, "order_no", "申请单号")
-        if order_no is None or seen.duplicate(row, order_no):
-            continue
-        order = existing.get(order_no)
-        values: dict[str, Any] = {}
-        ok = True
-        vehicle: Vehicle | None = None
-        if "plate" in v or order is None:
-            vehicle = _reference(
-                result,
-                row,
-                "plate",
-                "车牌号",
-                vehicles,
-                "未知车辆 unknown vehicle '{key}': 请先导入车辆 import vehicles first",
-            )
-            if vehicle is None:
-                ok = False
-            else:
-                values["vehicle_id"] = vehicle.id
-        if v.get("unit") is not None:
-            unit = units.get(v["unit"])
-            if unit is None:
-                result.issue(row, "unit", f"未知单位 unknown unit '{v['unit']}'")
-                ok = False
-            else:
-                values["unit_id"] = unit.id
-        elif vehicle is not None and (order is None or "unit" in v):
-            values["unit_id"] = vehicle.unit_id
-        for name in ORDER_TEXT:
-            if name in v:
-                try:
-                    values[name] = _text(name, v[name])
-                except ValidationFailed as exc:
-                    result.issue(row, name, exc.message)
-                    ok = False
-        for name, field_name in (("planned_start", "planned_start_at"), ("planned_end", "planned_end_at")):
-            if name in v or order is None:
-                when = _required(result, row, name, "计划出发" if name == "planned_start" else "计划返回")
-                if when is None:
-                    ok = False
-                elif not isinstance(when, datetime) or when.tzinfo is None:
-                    result.issue(row, name, "须为带时区的时间 must be an aware datetime")
-                    ok = False
-                else:
-                    values[field_name] = as_utc(when)
-        start = values.get("planned_start_at", order.planned_start_at if order else None)
-        end = values.get("planned_end_at", order.planned_end_at if order else None)
-        if ok and start is not None and end is not None:
-            try:
-                _window(start, end)
-            except ValidationFailed as exc:
-                result.issue(row, "planned_end", exc.message)
-                ok = False
-        if "status" in v or order is None:
-            status = v.get("status") or ("approved" if order is None and "status" not in v else None)
-            if status not in ORDER_STATUSES:
-                result.issue(
-                    row,
-                    "status",
-                    f"未知的审批状态 unknown order status, allowed: {', '.join(ORDER_STATUSES)}",
-                )
-                ok = False
-            else:
-                values["status"] = status
-        if not ok:
-            continue
-        before = {f: getattr(order, f) for f in ORDER_MATCH_FIELDS} if order is not None else None
-        saved = _upsert(
-            session,
-            result,
-            existing=order,
-            model=TripOrder,
-            create={"order_no": order_no, **values},
-            values=values,
-            entity="order",
-            name=order_no,
-            actor=actor,
-            fields=ORDER_FIELDS,
-        )
-        existing[order_no] = saved
-        after = {f: getattr(saved, f) for f in ORDER_MATCH_FIELDS}
-        if before is None or before != after:
-            to_recheck.append(saved)
-    if not result.issues and to_recheck:
-        session.flush()
-        now = utcnow()
-        # A new order for a window still to come has no trip yet: the nightly run will see it.
-        _recheck(session, [o for o in to_recheck if o.planned_start_at <= now])
-    return result
-
-
-def apply_expenses(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Expense sheets by order_no: tolls_fen, meal_allowance_fen, fuel_fen, other_fen (integer fen; the
-    template's names without `_fen` are taken too). An empty cell clears an amount to 0."""
-    result = ApplyResult()
-    seen = _Seen(result, "order_no")
-    orders = _by(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
-    order_ids = [o.id for o in orders.values()]
-    expenses = _by(session, TripExpense, TripExpense.order_id, order_ids)
-    for row in rows:
-        order_no = _required(result, row, "order_no", "申请单号")
-        if order_no is None or seen.duplicate(row, order_no):
-            continue
-        order = orders.get(order_no)
-        if order is None:
-            result.issue(row, "order_no", f"未知的申请单号 unknown order '{order_no}': 请先导入出行申请")
-            continue
-        values: dict[str, Any] = {}
-        ok = True
-        for name in MONEY:
-            short = name.removesuffix("_fen")
-            key = name if name in row.values else short if short in row.values else None
-            if key is None:
-                continue
-            fen = row.values[key]
-            if fen is None:
-                fen = 0
-            if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
-                result.issue(row, key, "金额须为非负整数(分) amount must be a non-negative number of fen")
-                ok = False
-                continue
-            values[name] = fen
-        if not ok:
-            continue
-        expense = expenses.get(order.id)
-        expenses[order.id] = _upsert(
-            session,
-            result,
-            existing=expense,
-            model=TripExpense,
-            create={"order_id": order.id, **values},
-            values=values,
-            entity="expense",
-            name=order_no,
-            actor=actor,
-            fields=MONEY,
-        )
-    return result
+    session.flush()
+    return vehicle

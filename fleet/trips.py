@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from core.models import UtcDateTime
-from core.timeutil import china_day, from_ts, utcnow
+from core.timeutil import china_day, from_ts
+from fleet import flags
 from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, RecutRange, Stop, Trip, Vehicle
 from fleet.tripcut import CutResult, TripParams, cut, cut_many
 
@@ -315,7 +316,7 @@ def _recut_group(
         conn, stop_t, [r for r in stored_stops if in_window(r)], new_stops, STOP_FIELDS
     )
     if gone:
-        _detach_flags(conn, gone)
+        flags.detach_trips(conn, gone, "行程已被重新切分 trip re-cut away")
     # ORM objects loaded before must not shadow what was just written (only these tables were)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Trip | Stop | Flag):
@@ -375,18 +376,6 @@ def _sync(
     elif new_by_key:
         conn.execute(insert(table), list(new_by_key.values()))
     return len(updates) + len(new_by_key), len(removed), removed
-
-
-def _detach_flags(conn: Connection, trip_ids: list[int]) -> None:
-    """Trips a late batch re-cut away: their flags keep their history and review, lose the pointer, and
-    open ones are resolved."""
-    flag_t = Flag.__table__  # type: ignore[attr-defined]
-    conn.execute(
-        update(flag_t)
-        .where(flag_t.c.trip_id.in_(trip_ids), flag_t.c.state == "open")
-        .values(state="resolved", resolved_at=utcnow(), resolved_reason="行程已被重新切分 trip re-cut away")
-    )
-    conn.execute(update(flag_t).where(flag_t.c.trip_id.in_(trip_ids)).values(trip_id=None))
 
 
 def _trip_row(vehicle_id: int | None, device: str, tr: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ ToOpt = Annotated[str | None, typer.Option("--to", help="end, China time unless 
 def _when(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
-    from ingest.normalize import FieldError, datetime_china
+    from core.normalize import FieldError, datetime_china
 
     try:
         return datetime_china(value)

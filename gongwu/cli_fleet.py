@@ -104,10 +104,10 @@ def review_flags_cmd(
     by: Annotated[str, typer.Option("--by", help="reviewer, for the audit log")] = "cli",
 ) -> None:
     """Review flags (all or nothing); every change goes to the audit log."""
-    from fleet import reconcile
+    from fleet import flags
 
     with cli_report.open_session() as session:
-        done = reconcile.review_flags(session, flag_ids, status, comment, by)
+        done = flags.review_flags(session, flag_ids, status, comment, by)
         typer.echo(", ".join(f"#{f.id} {f.kind}: {f.review_status or f.state}" for f in done))
 
 

@@ -128,10 +128,11 @@ def template(
     out: Annotated[Path | None, typer.Option(help="file to write (default: KIND模板.xlsx)")] = None,
 ) -> None:
     """Write the XLSX import template of a kind: Chinese headers, an example row, a sheet of notes."""
-    from ingest.templates import get_template, template_xlsx
+    from ingest.kinds import get_kind
+    from ingest.templates import template_xlsx
 
     try:
-        t = get_template(kind)
+        t = get_kind(kind)
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from None
     path = out or Path(f"{t.title}模板.xlsx")

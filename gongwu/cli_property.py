@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from core.labels import label_of
 from gongwu import cli_report
 from gongwu.cli_report import FormatOpt, OutOpt, report_app
 from gongwu.output import Format
-from property import rules
 from property import service as property_service
+from property.models import AuctionResult, Blocker, OperatingStatus, Stage
 
 DateOpt = Annotated[
     date | None,
@@ -41,13 +42,13 @@ def certificates(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt
             "code": b["code"],
             "name": b["name"],
             "unit": b["unit"],
-            "stage": f"{rules.STAGE_ZH[b['stage']]} {b['stage']}",
-            "blockers": ", ".join(f"{rules.BLOCKER_ZH[x]} {x}" for x in b["blockers"]),
+            "stage": f"{Stage(b['stage']).zh} {b['stage']}",
+            "blockers": ", ".join(f"{Blocker(x).zh} {x}" for x in b["blockers"]),
             "overdue": "; ".join(overdue.get(b["code"], [])),
         }
         for b in data["blocked"]
     ]
-    stages = ", ".join(f"{rules.STAGE_ZH[k]} {v}" for k, v in data["by_stage"].items() if v)
+    stages = ", ".join(f"{Stage(k).zh} {v}" for k, v in data["by_stage"].items() if v)
     title = (
         f"办公用房 {data['properties']} 处：已测绘 {data['surveyed']}，已发证 {data['certified']}"
         f"（{stages}）；逾期事项 {len(data['overdue'])}"
@@ -72,7 +73,7 @@ def auctions(
             "lot": d["lot"],
             "address": d["address"],
             "rounds": d["rounds"],
-            "result": f"{rules.RESULT_ZH[d['result']]} {d['result']}" if d["result"] else "",
+            "result": f"{AuctionResult(d['result']).zh} {d['result']}" if d["result"] else "",
             "reserve_yuan": _yuan(d["reserve_yuan"]),
             "price_yuan": _yuan(d["price_yuan"]),
             "tenant": d["tenant"],
@@ -101,7 +102,7 @@ def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = 
             "code": t["code"],
             "address": t["address"],
             "owner_unit": t["owner_unit"],
-            "status": f"{rules.STATUS_ZH['not_taken_over']} not_taken_over",
+            "status": f"{OperatingStatus.not_taken_over.zh} not_taken_over",
             "due_on": t["due_on"],
         }
         for t in data["overdue_takeovers"]
@@ -111,12 +112,12 @@ def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = 
             "code": v["code"],
             "address": v["address"],
             "owner_unit": v["owner_unit"],
-            "status": f"{rules.STATUS_ZH.get(v['status'], '')} {v['status']}",
+            "status": f"{label_of(OperatingStatus, v['status'])} {v['status']}",
             "due_on": None,
         }
         for v in data["vacant"]
     ]
-    counts = ", ".join(f"{rules.STATUS_ZH.get(k, k)} {v}" for k, v in data["by_status"].items())
+    counts = ", ".join(f"{label_of(OperatingStatus, k)} {v}" for k, v in data["by_status"].items())
     title = f"经营性用房（{counts}）；逾期未接管 {len(data['overdue_takeovers'])}，空置 {len(data['vacant'])}"
     cli_report.show(
         data,

@@ -42,9 +42,7 @@ def output_format(fmt: Format, out: Path | None) -> Format:
     suffix = out.suffix.lower().lstrip(".")
     if suffix in ("json", "csv", "xlsx"):
         return Format(suffix)
-    raise UsageError(
-        f"--out {out}: 请用 --format json/csv/xlsx 或 .json/.csv/.xlsx 文件名 choose a format"
-    )
+    raise UsageError(f"--out {out}: 请用 --format json/csv/xlsx 或 .json/.csv/.xlsx 文件名 choose a format")
 
 
 def show(

@@ -14,10 +14,10 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core import normalize
 from core.timeutil import CHINA
 from gongwu.demo_data import DemoCounty
-from ingest import normalize
-from ingest.templates import get_template
+from ingest.kinds import SPECS, get_kind
 
 # (kind, file name, encoding for CSV); the order is the order of their dependencies
 FILES = [
@@ -34,13 +34,14 @@ FILES = [
 
 
 def _zh_words() -> dict[str, str]:
-    """English enum codes → the Chinese word a clerk writes."""
+    """English enum codes → the Chinese word a clerk writes (the first word of each column's enum map)."""
     words: dict[str, str] = {}
-    for name in dir(normalize):
-        m = getattr(normalize, name)
-        if isinstance(m, normalize.EnumMap):
-            for code, zh in zip(m.codes, m.choices.split("/"), strict=True):
-                words.setdefault(f"{m.label}:{code}", zh)
+    for spec in SPECS.values():
+        for c in spec.columns:
+            m = c.parse
+            if isinstance(m, normalize.EnumMap):
+                for code, zh in zip(m.codes, m.choices.split("/"), strict=True):
+                    words.setdefault(f"{m.label}:{code}", zh)
     return words
 
 
@@ -80,8 +81,8 @@ def write_files(county: DemoCounty, folder: Path) -> list[tuple[str, Path]]:
         if kind == "positions":
             _write_positions(county, path)
         else:
-            t = get_template(kind)
-            fields = [f for f in t.fields if any(f.name in r for r in _records(county, kind))]
+            t = get_kind(kind)
+            fields = [f for f in t.columns if any(f.name in r for r in _records(county, kind))]
             labels = [f.parse.label if isinstance(f.parse, normalize.EnumMap) else None for f in fields]
             rows = [
                 [_cell(r.get(f.name), lab, words) for f, lab in zip(fields, labels, strict=True)]
@@ -115,9 +116,9 @@ def _write_xlsx(path: Path, title: str, header: list[str], rows: list[list[Any]]
 
 
 def _write_positions(county: DemoCounty, path: Path) -> None:
-    t = get_template("positions")
-    header = [t.field(n).header for n in ("device_id", "fixed_at", "lon", "lat", "speed_kmh", "course")]
-    header += [t.field("ignition").header, "里程(m)"]
+    t = get_kind("positions")
+    header = [t.column(n).header for n in ("device_id", "fixed_at", "lon", "lat", "speed_kmh", "course")]
+    header += [t.column("ignition").header, "里程(m)"]
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(header) + "\n")
         for device, a in county.positions.items():

@@ -243,8 +243,8 @@ def stale_devices_report(session: Session, now: datetime | None = None) -> dict[
 def resolve_device(session: Session, key: str) -> tuple[str, str | None]:
     """(device id, plate) for a plate (any spelling the importer accepts) or a tracker id; a device that
     is no vehicle's tracker is still found when it has positions (a tracker that looks wrong)."""
+    from core import normalize
     from core.errors import NotFound, ValidationFailed
-    from ingest import normalize
 
     key = key.strip()
     try:

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from core.api import SessionDep
 from core.errors import ValidationFailed
 from ingest.importer import KINDS, run_import
-from ingest.templates import get_template, template_xlsx
+from ingest.kinds import get_kind
+from ingest.templates import template_xlsx
 
 router = APIRouter(tags=["imports"])
 MAX_UPLOAD = 512 * 1024 * 1024  # a bigger positions export goes through `gongwu import` on the server
@@ -60,7 +61,7 @@ async def import_file(
 @router.get("/imports/{kind}/template", response_class=Response)
 def download_template(kind: str) -> Response:
     """The XLSX template of a kind: Chinese headers, an example row, a sheet of notes."""
-    t = get_template(_kind(kind))
+    t = get_kind(_kind(kind))
     name = quote(f"{t.title}模板.xlsx")
     return Response(
         template_xlsx(t.kind),

@@ -15,7 +15,7 @@ import pickle
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from core.errors import ValidationFailed
 from core.importing import ApplyResult, Row, RowIssue
+from ingest.kinds import KINDS, get_kind
 from ingest.readers import (
     BadRow,
     ParsedRow,
@@ -36,43 +37,8 @@ from ingest.readers import (
     parse_rows,
     read_positions_batches,
 )
-from ingest.templates import get_template
 
 T = TypeVar("T")
-
-KINDS = (
-    "units",
-    "vehicles",
-    "orders",
-    "positions",
-    "expenses",
-    "properties",
-    "operating-properties",
-    "auctions",
-    "leases",
-)
-MAX_LISTED_ERRORS = 200
-# Template money fields carry integer fen; the appliers name them *_fen.
-FEN_FIELDS = {
-    "expenses": {
-        "tolls": "tolls_fen",
-        "meal_allowance": "meal_allowance_fen",
-        "fuel": "fuel_fen",
-        "other": "other_fen",
-    },
-    "auctions": {"reserve_yuan": "reserve_fen", "price_yuan": "price_fen"},
-    "leases": {"annual_rent_yuan": "annual_rent_fen", "deposit_yuan": "deposit_fen"},
-}
-
-
-def _applier(kind: str) -> Callable[[Session, Sequence[Row], str], ApplyResult]:
-    if kind in ("units", "vehicles", "orders", "expenses"):
-        from fleet import service as fleet_service
-
-        return getattr(fleet_service, f"apply_{kind}")  # type: ignore[no-any-return]
-    from property import service as property_service
-
-    return getattr(property_service, f"apply_{kind.replace('-', '_')}")  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -177,8 +143,8 @@ def _import_rows(
     actor: str,
     progress: Callable[[int, int | None], None] | None,
 ) -> None:
-    template = get_template(kind)
-    rename = FEN_FIELDS.get(kind, {})
+    spec = get_kind(kind)
+    rename = spec.renames
     good: list[ParsedRow] = []
     bad: dict[int, BadRow] = {}
     seen: dict[tuple[Any, ...], ParsedRow] = {}
@@ -187,7 +153,7 @@ def _import_rows(
         if isinstance(item, BadRow):
             bad[item.line] = item
             continue
-        key = tuple(item.values.get(k) for k in template.key)
+        key = tuple(item.values.get(k) for k in spec.key)
         first = seen.get(key)
         if first is None:
             seen[key] = item
@@ -195,7 +161,7 @@ def _import_rows(
         elif first.values == item.values:
             report.duplicates += 1  # the same row twice: taken once
         else:
-            col, header = table.locate(template.key[0])
+            col, header = table.locate(spec.key[0])
             reason = f"与第 {first.line} 行重复但内容不同 same key as line {first.line} with other values"
             bad[item.line] = BadRow(item.line, item.cells, [RowError(item.line, col, header, reason)])
         if progress is not None and report.read % 1000 == 0:
@@ -205,7 +171,8 @@ def _import_rows(
     present = set(table.columns)
     rows = [Row(r.line, {rename.get(k, k): v for k, v in r.values.items() if k in present}) for r in good]
     cells = {r.line: r.cells for r in good}
-    apply = _applier(kind)
+    apply = spec.apply
+    assert apply is not None, f"{kind} has no applier"
     while True:  # with skip_bad, rows the applier refuses are dropped and the rest applied again
         attempt = session.begin_nested()
         result = apply(session, rows, actor)

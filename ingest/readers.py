@@ -28,10 +28,11 @@ from typing import Any, BinaryIO, Literal, NamedTuple
 
 import numpy as np
 
+from core import normalize as n
 from core.errors import ValidationFailed
 from core.i18n import tr
-from ingest import normalize as n
-from ingest.templates import Template, better_kind, get_template
+from core.importing import ImportSpec
+from ingest.kinds import better_kind, get_kind
 
 Source = str | os.PathLike[str] | bytes | bytearray | BinaryIO
 
@@ -424,7 +425,7 @@ class Table:
     """An open CSV or XLSX file positioned after its header row. Iterate it for `Row`s."""
 
     kind: str | None
-    template: Template | None
+    template: ImportSpec | None
     format: Literal["csv", "xlsx"]
     name: str
     delimiter: str | None  # CSV only
@@ -437,7 +438,7 @@ class Table:
     width: int  # cells a complete record has: up to the last non-empty header
 
     def __init__(self, source: Source, *, sheet: str | int | None = None, kind: str | None = None) -> None:
-        self.template = get_template(kind) if kind else None
+        self.template = get_kind(kind) if kind else None
         self.kind = self.template.kind if self.template else None
         self.name, raw, owned = _open_binary(source)
         self._size = _size_of(raw)
@@ -561,7 +562,7 @@ class Table:
         if t is None:  # no kind: the first row about as wide as the widest (a title row has one cell)
             widths = [sum(not n.is_blank(c) for c in rec) for rec in head]
             return next(i for i, w in enumerate(widths) if w >= max(2, max(widths) // 2) or w == max(widths))
-        scores = [len({m.field.name for c in rec if (m := t.match(c))}) for rec in head]
+        scores = [len({m.column.name for c in rec if (m := t.match(c))}) for rec in head]
         best = max(scores)
         if best == 0:
             expected = ", ".join(f.header for f in t.required)
@@ -586,12 +587,12 @@ class Table:
                 if h:
                     self.ignored.append(h)
                 continue
-            name = m.field.name
+            name = m.column.name
             if name in self.columns and ranks[name] == m.rank:
                 j = self.columns[name]
                 raise TableError(
                     f"{self.name}: 列重复 columns {self.column_label(j)} ({self.headers[j]}) and "
-                    f"{self.column_label(i)} ({h}) both give {m.field.zh} ({name}); 请删除其一 delete one"
+                    f"{self.column_label(i)} ({h}) both give {m.column.zh} ({name}); 请删除其一 delete one"
                 )
             if name not in self.columns or m.rank < ranks[name]:
                 if name in self.columns:
@@ -602,7 +603,7 @@ class Table:
         other = better_kind(self.headers, t.kind)
         if other is not None:
             fits, given = other
-            shown = "、".join(f.zh for f in fits.fields if f.name in given)
+            shown = "、".join(f.zh for f in fits.columns if f.name in given)
             raise TableError(
                 tr(
                     f"{self.name}：这是“{fits.title}”（{fits.kind}）的文件（有 {shown} 列），"
@@ -615,19 +616,18 @@ class Table:
         if missing:
             names = ", ".join(f"{f.zh} ({f.name})" for f in missing)
             found = ", ".join(filter(None, self.headers))
-            expected = ", ".join(f.header for f in t.fields)
+            expected = ", ".join(f.header for f in t.columns)
             raise TableError(
                 f"{self.name}: 缺少必需的列 missing required columns: {names}; "
                 f"第 {self.header_line} 行的表头 header on line {self.header_line}: {found}; "
                 f"{t.kind} 的列 columns of {t.kind}: {expected}"
             )
         if t.one_of and not any(name in self.columns for name in t.one_of):
-            wanted = "、".join(t.field(name).header for name in t.one_of)
+            wanted = "、".join(t.column(name).header for name in t.one_of)
             raise TableError(
                 tr(
                     f"{self.name}：{t.kind} 文件至少要有 {wanted} 中的一列",
-                    f"{self.name}: a {t.kind} file needs at least one of the columns "
-                    + ", ".join(t.one_of),
+                    f"{self.name}: a {t.kind} file needs at least one of the columns " + ", ".join(t.one_of),
                 )
             )
 
@@ -756,12 +756,12 @@ def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | B
     Given a `Table`, errors name the file's column and header; given bare rows, the field and its
     Chinese header.
     """
-    t = get_template(kind)
+    t = get_kind(kind)
     table = rows if isinstance(rows, Table) else None
     if table is not None and table.kind != t.kind:
         raise ValueError(f"table was opened as {table.kind!r}, not {t.kind!r}")
     where: dict[str, tuple[str, str]] = {}
-    for f in t.fields:
+    for f in t.columns:
         where[f.name] = table.locate(f.name) if table and f.name in table.columns else (f.name, f.zh)
     scales = table.scales if table else {}
 
@@ -771,7 +771,7 @@ def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | B
             continue
         errors = []
         values: dict[str, Any] = {}
-        for f in t.fields:
+        for f in t.columns:
             v = raw.get(f.name)
             values[f.name] = None
             col, header = where[f.name]
@@ -1032,7 +1032,7 @@ def _position_part(table: Table, blk: _Block) -> PositionBatch:
 
     floats: dict[str, np.ndarray] = {}
     for name in _FLOATS:
-        f = t.field(name)
+        f = t.column(name)
         if name not in idx:
             floats[name] = np.full(size, np.nan)
             continue

@@ -9,17 +9,70 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from core.labels import Coded
 from core.models import UtcDateTime, created_at_field
 
-CERTIFICATE_STEPS = ("survey", "safety", "seismic", "fire", "submission", "certificate")
-OPERATING_STATUSES = ("leased", "self_used", "idle", "offered", "not_taken_over")
-AUCTION_RESULTS = ("sold", "unsold", "withdrawn")
+
+class CertificateStep(Coded):
+    """The title-certificate checklist, in order (property.rules.STEPS)."""
+
+    survey = "survey", "权属登记测绘", "Ownership survey"
+    safety = "safety", "房屋安全鉴定", "Safety appraisal"
+    seismic = "seismic", "抗震检测", "Seismic test"
+    fire = "fire", "消防验收", "Fire acceptance"
+    submission = "submission", "提交审批", "Submission"
+    certificate = "certificate", "不动产权证", "Title certificate"
+
+
+class Stage(Coded):
+    """How far an office property's certificate has come (property.rules.stage)."""
+
+    not_surveyed = "not_surveyed", "未测绘", "Not surveyed"
+    surveyed = "surveyed", "已测绘", "Surveyed"
+    appraised = "appraised", "已鉴定", "Appraised"
+    fire_accepted = "fire_accepted", "已消防验收", "Fire-accepted"
+    submitted = "submitted", "已提交审批", "Submitted"
+    certified = "certified", "已发证", "Certified"
+
+
+class Blocker(Coded):
+    missing_survey = "missing_survey", "缺测绘", "No survey"
+    missing_safety = "missing_safety", "缺房屋安全鉴定", "No safety appraisal"
+    missing_seismic = "missing_seismic", "缺抗震检测", "No seismic test"
+    missing_fire = "missing_fire", "缺消防验收", "No fire acceptance"
+    not_submitted = "not_submitted", "未提交审批", "Not submitted"
+    waiting_for_bureau = "waiting_for_bureau", "待审批发证", "Waiting for the bureau"
+
+
+class OperatingStatus(Coded):
+    leased = "leased", "出租", "Leased"
+    self_used = "self_used", "自用", "Self-used"
+    idle = "idle", "闲置", "Idle"
+    offered = "offered", "招租", "Offered for lease"
+    not_taken_over = "not_taken_over", "未接管", "Not taken over"
+
+
+class AuctionResult(Coded):
+    sold = "sold", "成交", "Sold"
+    unsold = "unsold", "流拍", "Unsold"
+    withdrawn = "withdrawn", "撤拍", "Withdrawn"
+
+
+class LeaseState(Coded):
+    active = "active", "履行中", "In force"
+    upcoming = "upcoming", "未开始", "Not started"
+
+
+CERTIFICATE_STEPS = CertificateStep.codes()
+OPERATING_STATUSES = OperatingStatus.codes()
+AUCTION_RESULTS = AuctionResult.codes()
 
 
 class OfficeProperty(SQLModel, table=True):
     """办公用房 and its 不动产权证 checklist; the stage and blockers are derived from the dates present."""
 
     __tablename__ = "property_office"
+    __audit_object__ = "office_property"
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
@@ -63,6 +116,7 @@ class OperatingProperty(SQLModel, table=True):
     """经营性用房 / 门面房."""
 
     __tablename__ = "property_operating"
+    __audit_object__ = "operating_property"
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)

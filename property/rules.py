@@ -67,30 +67,6 @@ BLOCKERS = (
     "not_submitted",
     "waiting_for_bureau",
 )
-STAGE_ZH = {
-    "not_surveyed": "未测绘",
-    "surveyed": "已测绘",
-    "appraised": "已鉴定",
-    "fire_accepted": "已消防验收",
-    "submitted": "已提交审批",
-    "certified": "已发证",
-}
-BLOCKER_ZH = {
-    "missing_survey": "缺测绘",
-    "missing_safety": "缺房屋安全鉴定",
-    "missing_seismic": "缺抗震检测",
-    "missing_fire": "缺消防验收",
-    "not_submitted": "未提交审批",
-    "waiting_for_bureau": "待审批发证",
-}
-STATUS_ZH = {
-    "leased": "出租",
-    "self_used": "自用",
-    "idle": "闲置",
-    "offered": "招租",
-    "not_taken_over": "未接管",
-}
-RESULT_ZH = {"sold": "成交", "unsold": "流拍", "withdrawn": "撤拍"}
 _MISSING = {
     "survey": "missing_survey",
     "safety": "missing_safety",

@@ -1,19 +1,14 @@
-"""Property use-cases: the import appliers, certificate steps and targets, leases, reports and the
-nightly alerts. The session is passed in first and never committed here: the caller (request, command,
-job, import pipeline) owns the transaction. Every change to the register is written to the audit log.
-
-Import semantics (the appliers of `core.importing`): rows are upserted by natural key — office property
-and operating property by `code`, auction round by (batch, lot, round), lease by (property, start). A
-field present in a row's values is the file's truth (None clears it); a field absent is left alone.
-Re-applying the same rows changes nothing and writes no audit row.
-"""
+"""Property use-cases: certificate steps and targets, leases, reports and the nightly alerts (the import
+kinds are in property/imports.py). The session is passed in first and never committed here: the caller
+(request, command, job, import pipeline) owns the transaction. Every change to the register is written
+to the audit log."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, or_
@@ -21,7 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.importing import ApplyResult, Row, diff
+from core.importing import upsert
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import china_day, utcnow
@@ -43,45 +38,6 @@ T = TypeVar("T", bound=SQLModel)
 
 ALERT_KINDS = ("lease_ending_90", "lease_ending_30", "certificate_overdue", "takeover_overdue")
 
-# Chinese labels of the template fields, for row messages.
-FIELD_ZH = {
-    "code": "编号",
-    "name": "名称",
-    "unit": "使用单位",
-    "address": "地址",
-    "floor_area_m2": "建筑面积",
-    "surveyed_on": "测绘完成日期",
-    "safety_appraised_on": "房屋安全鉴定日期",
-    "seismic_tested_on": "抗震检测日期",
-    "fire_accepted_on": "消防验收日期",
-    "submitted_on": "提交审批日期",
-    "certificate_no": "不动产权证号",
-    "certified_on": "发证日期",
-    "owner_unit": "权属单位",
-    "area_m2": "面积",
-    "status": "现状",
-    "takeover_due_on": "应接管日期",
-    "batch": "批次",
-    "lot": "标的编号",
-    "round": "轮次",
-    "reserve_fen": "起拍价",
-    "result": "结果",
-    "price_fen": "成交价",
-    "tenant": "承租人",
-    "lease_start": "租期起",
-    "lease_end": "租期止",
-    "annual_rent_fen": "年租金",
-    "deposit_fen": "押金",
-}
-CHECKLIST_DATES = (
-    "surveyed_on",
-    "safety_appraised_on",
-    "seismic_tested_on",
-    "fire_accepted_on",
-    "submitted_on",
-    "certified_on",
-)
-
 
 def china_today() -> date:
     return china_day(utcnow())
@@ -94,23 +50,6 @@ def lease_term_cap_years() -> int:
 # --- small helpers ------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """A value as the audit log's JSON keeps it."""
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _plain_dict(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in values.items()}
-
-
-def _show(value: Any) -> str:
-    return "—" if value is None or value == "" else str(_plain(value))
-
-
 def _unit_ids(session: Session) -> dict[str, int]:
     return {u.name: u.id for u in session.exec(select(Unit)).all() if u.id is not None}
 
@@ -119,276 +58,11 @@ def _unit_names(session: Session) -> dict[int, str]:
     return {u.id: u.name for u in session.exec(select(Unit)).all() if u.id is not None}
 
 
-def _quantize_area(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+def round_result(r: AuctionRound) -> rules.RoundResult:
+    return rules.RoundResult(r.round_no, r.result, r.price_fen, r.tenant, r.lease_start_on, r.lease_end_on)
 
 
-class _Reader:
-    """Reads one row's values with the applier's checks; every problem becomes a RowIssue."""
-
-    def __init__(self, row: Row, result: ApplyResult) -> None:
-        self.row, self.result, self.ok = row, result, True
-
-    def bad(self, name: str, reason: str) -> None:
-        self.result.issue(self.row, name, reason)
-        self.ok = False
-
-    def has(self, name: str) -> bool:
-        return name in self.row.values
-
-    def _missing(self, name: str) -> None:
-        self.bad(name, f"缺少{FIELD_ZH.get(name, name)} missing {name}")
-
-    def text(self, name: str, *, required: bool = False) -> str | None:
-        value = self.row.values.get(name)
-        text = None if value is None else str(value).strip() or None
-        if text is None and required:
-            self._missing(name)
-        return text
-
-    def day(self, name: str, *, required: bool = False) -> date | None:
-        value = self.row.values.get(name)
-        if isinstance(value, datetime):
-            value = value.date()
-        elif isinstance(value, str) and value.strip():
-            try:
-                value = date.fromisoformat(value.strip())
-            except ValueError:
-                self.bad(name, f"无法识别的日期 unreadable date {value!r}")
-                return None
-        elif isinstance(value, str):
-            value = None
-        if value is None:
-            if required:
-                self._missing(name)
-            return None
-        if not isinstance(value, date):
-            self.bad(name, f"无法识别的日期 unreadable date {value!r}")
-            return None
-        return value
-
-    def fen(self, name: str, *, required: bool = False) -> int | None:
-        value = self.row.values.get(name)
-        if value is None:
-            if required:
-                self._missing(name)
-            return None
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.bad(name, f"金额须为整数分 amount must be integer fen, got {value!r}")
-            return None
-        if value < 0:
-            self.bad(name, f"金额不能为负 amount cannot be negative: {value}")
-            return None
-        return value
-
-    def area(self, name: str) -> Decimal | None:
-        value = self.row.values.get(name)
-        if value is None or value == "":
-            return None
-        try:
-            area = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-        except InvalidOperation:
-            self.bad(name, f"无法识别的面积 unreadable area {value!r}")
-            return None
-        if area < 0:
-            self.bad(name, f"面积不能为负 area cannot be negative: {area}")
-            return None
-        return _quantize_area(area)
-
-    def integer(self, name: str) -> int | None:
-        value = self.row.values.get(name)
-        if value is None:
-            return None
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            self.bad(name, f"须为整数 must be a whole number, got {value!r}")
-            return None
-        if number < 1:
-            self.bad(name, f"须大于 0 must be 1 or more, got {number}")
-            return None
-        return number
-
-    def choice(self, name: str, allowed: Sequence[str], *, required: bool = False) -> str | None:
-        value = self.text(name, required=required)
-        if value is not None and value not in allowed:
-            self.bad(name, f"无法识别的{FIELD_ZH.get(name, name)} {value!r}: one of {', '.join(allowed)}")
-            return None
-        return value
-
-    def unit(self, name: str, units: Mapping[str, int]) -> int | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        if value not in units:
-            self.bad(name, f"未知单位「{value}」unknown unit {value!r}: 请先登记该单位 register it first")
-            return None
-        return units[value]
-
-
-Seen = dict[Any, tuple[int, dict[str, Any]]]
-
-
-def _duplicate(result: ApplyResult, row: Row, key: Any, values: dict[str, Any], seen: Seen) -> bool:
-    """True when this row repeats an earlier row of the same import (counted unchanged, or an issue
-    when the two disagree)."""
-    if key not in seen:
-        seen[key] = (row.line, values)
-        return False
-    line, earlier = seen[key]
-    if earlier != values:
-        result.issue(row, "", f"与第 {line} 行重复且内容不同 conflicting duplicate of line {line}")
-    else:
-        result.unchanged += 1
-    return True
-
-
-def _change_line(key: str, changes: Mapping[str, tuple[Any, Any]], units: Mapping[int, str]) -> str:
-    parts = []
-    for name, (before, after) in changes.items():
-        if name.endswith("unit_id"):
-            before, after = units.get(before, before), units.get(after, after)
-            name = name.removesuffix("_id")
-        parts.append(f"{name} {_show(before)} → {_show(after)}")
-    return f"{key}: " + "; ".join(parts)
-
-
-def _save(
-    session: Session,
-    result: ApplyResult | None,
-    *,
-    actor: str,
-    entity: str,
-    key: str,
-    obj: T | None,
-    values: dict[str, Any],
-    model: type[T] | None = None,
-    init: Mapping[str, Any] | None = None,
-    units: Mapping[int, str] | None = None,
-    detail: str = "import",
-) -> tuple[T, dict[str, tuple[Any, Any]] | None]:
-    """Insert `model(**init, **values)` or update `obj` with `values`, and audit it; returns the row and
-    its changes (None when inserted)."""
-    if obj is None:
-        assert model is not None
-        created = model(**(init or {}), **values)
-        session.add(created)
-        session.flush()
-        audit.record(
-            session, actor=actor, action="create", entity=entity, entity_id=key,
-            after=_plain_dict(values), detail=detail,
-        )  # fmt: skip
-        if result is not None:
-            result.inserted += 1
-        return created, None
-    changes = diff(obj, values)
-    if not changes:
-        if result is not None:
-            result.unchanged += 1
-        return obj, {}
-    for name, (_, after) in changes.items():
-        setattr(obj, name, after)
-    if hasattr(obj, "updated_at"):
-        obj.updated_at = utcnow()
-    session.add(obj)
-    audit.record(
-        session, actor=actor, action="update", entity=entity, entity_id=key,
-        before={k: _plain(b) for k, (b, _) in changes.items()},
-        after={k: _plain(a) for k, (_, a) in changes.items()},
-        detail=detail,
-    )  # fmt: skip
-    if result is not None:
-        result.updated += 1
-        result.changes.append(_change_line(key, changes, units or {}))
-    return obj, changes
-
-
-# --- appliers -----------------------------------------------------------------------------------------
-
-
-def apply_properties(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Office properties (办公用房) and their certificate checklist, by code."""
-    result = ApplyResult()
-    units = _unit_ids(session)
-    names = {v: k for k, v in units.items()}
-    existing = {p.code: p for p in session.exec(select(OfficeProperty)).all()}
-    operating = set(session.exec(select(OperatingProperty.code)).all())
-    seen: Seen = {}
-    for row in rows:
-        r = _Reader(row, result)
-        code = r.text("code", required=True)
-        values: dict[str, Any] = {}
-        if r.has("name") or code not in existing:
-            values["name"] = r.text("name", required=True)
-        if r.has("unit"):
-            values["unit_id"] = r.unit("unit", units)
-        if r.has("address"):
-            values["address"] = r.text("address") or ""
-        if r.has("floor_area_m2"):
-            values["floor_area_m2"] = r.area("floor_area_m2")
-        for name in CHECKLIST_DATES:
-            if r.has(name):
-                values[name] = r.day(name)
-        if r.has("certificate_no"):
-            values["certificate_no"] = r.text("certificate_no")
-        if code in operating:
-            r.bad("code", f"编号 {code} 已登记为经营性用房 code {code} is already an operating property")
-        if not r.ok or code is None or _duplicate(result, row, code, values, seen):
-            continue
-        prop = existing.get(code)
-        merged = _checklist(prop, values)
-        problem = rules.check_certificate(merged)
-        if problem:
-            r.bad("certified_on" if merged.certified_on is None else "certificate_no", problem)
-            continue
-        saved, _ = _save(
-            session, result, actor=actor, entity="property_office", key=code, obj=prop, values=values,
-            model=OfficeProperty, init={"code": code}, units=names,
-        )  # fmt: skip
-        existing[code] = saved
-    session.flush()
-    return result
-
-
-def apply_operating_properties(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Operating properties and shopfronts (经营性用房, 门面房), by code."""
-    result = ApplyResult()
-    units = _unit_ids(session)
-    names = {v: k for k, v in units.items()}
-    existing = {p.code: p for p in session.exec(select(OperatingProperty)).all()}
-    office = set(session.exec(select(OfficeProperty.code)).all())
-    seen: Seen = {}
-    for row in rows:
-        r = _Reader(row, result)
-        code = r.text("code", required=True)
-        values: dict[str, Any] = {}
-        if r.has("address"):
-            values["address"] = r.text("address") or ""
-        if r.has("owner_unit"):
-            values["owner_unit_id"] = r.unit("owner_unit", units)
-        if r.has("area_m2"):
-            values["area_m2"] = r.area("area_m2")
-        if r.has("status") or code not in existing:
-            # No default: a shopfront whose status nobody knows is exactly what the register must end.
-            values["status"] = r.choice("status", OPERATING_STATUSES, required=True)
-        if r.has("takeover_due_on"):
-            values["takeover_due_on"] = r.day("takeover_due_on")
-        if code in office:
-            r.bad("code", f"编号 {code} 是办公用房，不能登记为经营性用房 code {code} is an office property")
-        if not r.ok or code is None or _duplicate(result, row, code, values, seen):
-            continue
-        saved, _ = _save(
-            session, result, actor=actor, entity="property_operating", key=code, obj=existing.get(code),
-            values=values, model=OperatingProperty, init={"code": code}, units=names,
-        )  # fmt: skip
-        existing[code] = saved
-    session.flush()
-    return result
-
-
-def _lease_conflicts(
+def lease_conflicts(
     session: Session,
     property_id: int,
     start: date,
@@ -411,248 +85,15 @@ def _lease_conflicts(
     return out
 
 
-def _office_or_unknown(code: str, office: set[str]) -> str:
-    if code in office:
-        return f"{code}: {rules.OFFICE_LEASE_REASON}"
-    return f"未登记的经营性用房 {code} unknown operating property {code}: import operating-properties first"
-
-
-def apply_leases(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Leases (租赁) of operating properties, by (property code, start date)."""
-    result = ApplyResult()
-    cap = lease_term_cap_years()
-    props = {p.code: p for p in session.exec(select(OperatingProperty)).all()}
-    office = set(session.exec(select(OfficeProperty.code)).all())
-    seen: Seen = {}
-    for row in rows:
-        r = _Reader(row, result)
-        code = r.text("code", required=True)
-        tenant = r.text("tenant", required=True)
-        rent = r.fen("annual_rent_fen", required=True)
-        start = r.day("lease_start", required=True)
-        end = r.day("lease_end", required=True)
-        deposit = r.fen("deposit_fen") if r.has("deposit_fen") else None
-        prop = props.get(code) if code else None
-        if code and prop is None:
-            r.bad("code", _office_or_unknown(code, office))
-        if start and end:
-            problem = rules.check_lease_term(start, end, cap)
-            if problem:
-                r.bad("lease_end", problem)
-        if not r.ok or prop is None or prop.id is None or start is None or end is None:
-            continue
-        values: dict[str, Any] = {"tenant": tenant, "annual_rent_fen": rent, "end_on": end}
-        if r.has("deposit_fen"):
-            values["deposit_fen"] = deposit or 0
-        if _duplicate(result, row, (code, start), values, seen):
-            continue
-        pid = prop.id
-        for reason in _lease_conflicts(session, pid, start, end, same=_same_lease(start, None)):
-            r.bad("lease_start", reason)
-        if not r.ok:
-            continue
-        lease = session.exec(select(Lease).where(Lease.property_id == pid, Lease.start_on == start)).first()
-        _save(
-            session, result, actor=actor, entity="property_lease", key=f"{code}:{start}", obj=lease,
-            values=values, model=Lease, init={"property_id": pid, "start_on": start},
-        )  # fmt: skip
-        session.flush()
-    return result
-
-
-def _round_result(r: AuctionRound) -> rules.RoundResult:
-    return rules.RoundResult(r.round_no, r.result, r.price_fen, r.tenant, r.lease_start_on, r.lease_end_on)
-
-
-def apply_auctions(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Lease auctions: batch → lot (one operating property) → round, by (batch, lot, round). A lot whose
-    last round is sold gets its lease (created once, updated if the round changes)."""
-    result = ApplyResult()
-    cap = lease_term_cap_years()
-    props = {p.code: p for p in session.exec(select(OperatingProperty)).all()}
-    office = set(session.exec(select(OfficeProperty.code)).all())
-    batches = {b.name: b for b in session.exec(select(AuctionBatch)).all()}
-    lots = {(lot.batch_id, lot.property_id): lot for lot in session.exec(select(AuctionLot)).all()}
-    stored: dict[int, dict[int, AuctionRound]] = defaultdict(dict)
-    for rnd in session.exec(select(AuctionRound)).all():
-        stored[rnd.lot_id][rnd.round_no] = rnd
-
-    def existing_lot(batch: str, prop: OperatingProperty) -> AuctionLot | None:
-        b = batches.get(batch)
-        return None if b is None else lots.get((b.id or 0, prop.id or 0))
-
-    # 1. read and check each row on its own
-    good: list[tuple[_Reader, str, OperatingProperty, int, dict[str, Any]]] = []
-    seen: Seen = {}
-    for row in rows:
-        r = _Reader(row, result)
-        batch = r.text("batch", required=True)
-        code = r.text("lot", required=True)
-        round_no = r.integer("round") or 1  # an empty round cell is the first round
-        outcome = r.choice("result", rules.RESULTS, required=True)
-        reserve = r.fen("reserve_fen")
-        price = r.fen("price_fen")
-        tenant = r.text("tenant")
-        start, end = r.day("lease_start"), r.day("lease_end")
-        prop = props.get(code) if code else None
-        if code and prop is None:
-            r.bad("lot", _office_or_unknown(code, office))
-        if outcome == "sold":
-            if not price:
-                r.bad("price_fen", "成交须填成交价 a sold lot needs its annual price")
-            if tenant is None:
-                r.bad("tenant", "成交须填承租人 a sold lot needs its tenant")
-            if start is None:
-                r.bad("lease_start", "成交须填租期起 a sold lot needs its lease start")
-            if end is None:
-                r.bad("lease_end", "成交须填租期止 a sold lot needs its lease end")
-            if start and end:
-                problem = rules.check_lease_term(start, end, cap)
-                if problem:
-                    r.bad("lease_end", problem)
-        elif outcome is not None and price:
-            r.bad("price_fen", "流拍或撤拍的轮次不应有成交价 only a sold round has a price")
-        if not r.ok or batch is None or prop is None:
-            continue
-        sold = outcome == "sold"
-        values: dict[str, Any] = {
-            "reserve_fen": reserve,
-            "result": outcome,
-            "price_fen": price if sold else None,
-            "tenant": (tenant or "") if sold else "",
-            "lease_start_on": start if sold else None,
-            "lease_end_on": end if sold else None,
-        }
-        if _duplicate(result, row, (batch, code, round_no), values, seen):
-            continue
-        good.append((r, batch, prop, round_no, values))
-
-    # 2. per lot: no round may follow a sold one (file rounds over the stored ones)
-    by_lot: dict[tuple[str, str], list[tuple[_Reader, int, dict[str, Any]]]] = defaultdict(list)
-    for r, batch, prop, round_no, values in good:
-        by_lot[(batch, prop.code)].append((r, round_no, values))
-    for (batch, code), items in by_lot.items():
-        lot = existing_lot(batch, props[code])
-        merged = {n: _round_result(x) for n, x in stored.get(lot.id or 0, {}).items()} if lot else {}
-        for _, round_no, values in items:
-            merged[round_no] = rules.RoundResult(
-                round_no, values["result"], values["price_fen"], values["tenant"],
-                values["lease_start_on"], values["lease_end_on"],
-            )  # fmt: skip
-        late = rules.rounds_after_sale(merged.values())
-        if late:
-            sold_no = next(n for n, x in sorted(merged.items()) if x.result == "sold")
-            in_file = {n for _, n, _ in items}
-            for r, round_no, values in items:
-                if round_no in late:
-                    r.bad("round", f"标的已在第 {sold_no} 轮成交，不应再有第 {round_no} 轮 lot already sold "
-                          f"in round {sold_no}")  # fmt: skip
-                elif values["result"] == "sold" and any(n not in in_file for n in late):
-                    r.bad("result", f"该标的已登记第 {max(late)} 轮 the lot has a later round {max(late)}")
-        # the sold round's lease must not overlap another lease of the shopfront
-        lot_id = lot.id if lot else None
-        for r, _, values in items:
-            if r.ok and values["result"] == "sold":
-                start = values["lease_start_on"]
-                end = values["lease_end_on"]
-                pid = props[code].id or 0
-                for reason in _lease_conflicts(session, pid, start, end, same=_same_lease(start, lot_id)):
-                    r.bad("lease_start", reason)
-
-    # 3. write batches, lots and rounds; then the lease of every touched lot that ends sold
-    touched: dict[int, tuple[AuctionLot, OperatingProperty, str]] = {}
-    changed: set[int] = set()  # lots with a round inserted or updated by these rows
-    for r, batch_name, prop, round_no, values in good:
-        if not r.ok:
-            continue
-        batch_row = batches.get(batch_name)
-        if batch_row is None:
-            batch_row, _ = _save(
-                session, None, actor=actor, entity="property_auction_batch", key=batch_name, obj=None,
-                values={"name": batch_name}, model=AuctionBatch,
-            )  # fmt: skip
-            batches[batch_name] = batch_row
-        bid, pid = batch_row.id or 0, prop.id or 0
-        lot_row = lots.get((bid, pid))
-        if lot_row is None:
-            lot_row, _ = _save(
-                session, None, actor=actor, entity="property_auction_lot", key=f"{batch_name}/{prop.code}",
-                obj=None, values={"batch_id": bid, "property_id": pid}, model=AuctionLot,
-            )  # fmt: skip
-            lots[(bid, pid)] = lot_row
-        lot_id = lot_row.id or 0
-        rnd, round_changes = _save(
-            session, result, actor=actor, entity="property_auction_round",
-            key=f"{batch_name}/{prop.code}/{round_no}", obj=stored.get(lot_id, {}).get(round_no),
-            values=values, model=AuctionRound, init={"lot_id": lot_id, "round_no": round_no},
-        )  # fmt: skip
-        stored[lot_id][round_no] = rnd
-        touched[lot_id] = (lot_row, prop, batch_name)
-        if round_changes is None or round_changes:
-            changed.add(lot_id)
-    session.flush()
-    for lot_id, (lot_row, prop, batch_name) in touched.items():
-        last = rules.lot_outcome(_round_result(x) for x in stored[lot_id].values())
-        if last is not None and last.result == "sold":
-            _lease_from_lot(session, result, actor, lot_row, prop, batch_name, last)
-        elif lot_id in changed and session.exec(select(Lease.id).where(Lease.lot_id == lot_id)).first():
-            # A lease is a contract: it is never deleted behind the clerk's back, only pointed out.
-            result.changes.append(
-                f"{prop.code}: 标的结果已不是成交，原拍卖租赁仍在，如需请终止 the lot is no longer sold but "
-                "its lease remains; terminate it if it was never signed"
-            )
-    session.flush()
-    return result
-
-
-def _same_lease(start: date, lot_id: int | None) -> Callable[[Lease], bool]:
+def same_lease(start: date, lot_id: int | None) -> Callable[[Lease], bool]:
     """The lease a sold round writes: the one of its lot, or the one with its start date."""
     return lambda lease: lease.start_on == start or (lot_id is not None and lease.lot_id == lot_id)
-
-
-def _lease_from_lot(
-    session: Session,
-    result: ApplyResult,
-    actor: str,
-    lot: AuctionLot,
-    prop: OperatingProperty,
-    batch: str,
-    outcome: rules.RoundResult,
-) -> Lease:
-    """A sold lot's lease: found by its lot, else by (property, start); created or brought in line."""
-    assert outcome.lease_start is not None and outcome.lease_end is not None and prop.id is not None
-    lease = (
-        session.exec(select(Lease).where(Lease.lot_id == lot.id)).first()
-        or session.exec(
-            select(Lease).where(Lease.property_id == prop.id, Lease.start_on == outcome.lease_start)
-        ).first()
-    )
-    values: dict[str, Any] = {
-        "tenant": outcome.tenant,
-        "annual_rent_fen": outcome.price_fen or 0,
-        "start_on": outcome.lease_start,
-        "end_on": outcome.lease_end,
-        "lot_id": lot.id,
-    }
-    key = f"{prop.code}:{outcome.lease_start}"
-    saved, changes = _save(
-        session, None, actor=actor, entity="property_lease", key=key, obj=lease, values=values,
-        model=Lease, init={"property_id": prop.id}, detail=f"auction {batch} round {outcome.round_no}",
-    )  # fmt: skip
-    if changes is None:
-        result.changes.append(
-            f"{prop.code}: 拍卖成交生成租赁 lease created from auction {batch} — {outcome.tenant}, "
-            f"{outcome.lease_start} 至 {outcome.lease_end}, {rules.fen_to_yuan(outcome.price_fen or 0)} 元/年"
-        )
-    elif changes:
-        result.changes.append("lease " + _change_line(key, changes, {}))
-    return saved
 
 
 # --- office properties: checklist, targets --------------------------------------------------------------
 
 
-def _checklist(prop: OfficeProperty | None, values: Mapping[str, Any]) -> rules.Checklist:
+def checklist(prop: OfficeProperty | None, values: Mapping[str, Any]) -> rules.Checklist:
     """The checklist as it would be once `values` are written over `prop`."""
     fields = rules.Checklist.__dataclass_fields__
     return rules.Checklist(**{f: values[f] if f in values else getattr(prop, f, None) for f in fields})
@@ -687,11 +128,11 @@ def record_certificate_step(
         values["certificate_no"] = number if on is not None else None
     else:
         values[rules.STEP_DOC_FIELDS[step]] = (doc or "").strip() if on is not None else ""
-    problem = rules.check_certificate(_checklist(prop, values))
+    problem = rules.check_certificate(checklist(prop, values))
     if problem:
         raise ValidationFailed(f"{code}: {problem}")
-    _save(
-        session, None, actor=actor, entity="property_office", key=code, obj=prop, values=values,
+    upsert(
+        session, None, actor=actor, key=code, audit_id=code, obj=prop, values=values,
         detail=f"checklist step {step}",
     )  # fmt: skip
     session.flush()
@@ -707,8 +148,8 @@ def set_target(
     pid = get_office_property(session, code).id if code else None
     target = _find_target(session, step, pid)
     key = f"{code or '*'}:{step}"
-    saved, _ = _save(
-        session, None, actor=actor, entity="property_certificate_target", key=key, obj=target,
+    saved, _ = upsert(
+        session, None, actor=actor, key=key, audit_id=key, obj=target,
         values={"due_on": due_on, "note": note}, detail="target",
         model=CertificateTarget, init={"step": step, "property_id": pid},
     )  # fmt: skip
@@ -729,7 +170,7 @@ def remove_target(session: Session, *, step: str, actor: str, code: str | None =
     if target is None:
         raise NotFound(f"没有 {code or '全部房产'} 的 {step} 目标日期 no target for step {step}")
     audit.record(
-        session, actor=actor, action="delete", entity="property_certificate_target",
+        session, actor=actor, action="certificate_target.delete", entity="property_certificate_target",
         entity_id=f"{code or '*'}:{step}", before={"due_on": target.due_on.isoformat(), "note": target.note},
     )  # fmt: skip
     session.delete(target)
@@ -847,7 +288,7 @@ def create_lease(
     problem = rules.check_lease_term(start_on, end_on, lease_term_cap_years())
     if problem:
         raise ValidationFailed(problem)
-    conflicts = _lease_conflicts(session, prop.id, start_on, end_on, same=lambda _lease: False)
+    conflicts = lease_conflicts(session, prop.id, start_on, end_on, same=lambda _lease: False)
     if conflicts:
         raise Conflict(f"{code}: {conflicts[0]}")
     values: dict[str, Any] = {
@@ -857,8 +298,8 @@ def create_lease(
         "end_on": end_on,
         "deposit_fen": deposit_fen,
     }
-    lease, _ = _save(
-        session, None, actor=actor, entity="property_lease", key=f"{code}:{start_on}", obj=None,
+    lease, _ = upsert(
+        session, None, actor=actor, key=f"{code}:{start_on}", audit_id=f"{code}:{start_on}", obj=None,
         values=values, model=Lease, init={"property_id": prop.id}, detail="created",
     )  # fmt: skip
     return lease
@@ -870,8 +311,8 @@ def terminate_lease(session: Session, lease_id: int, *, on: date, actor: str) ->
         raise NotFound(f"租赁 {lease_id} 不存在 lease {lease_id} not found")
     if on < lease.start_on:
         raise ValidationFailed(f"终止日期 {on} 早于租期起 {lease.start_on} termination before the start")
-    _save(
-        session, None, actor=actor, entity="property_lease", key=f"{lease_id}", obj=lease,
+    upsert(
+        session, None, actor=actor, key=f"{lease_id}", audit_id=f"{lease_id}", obj=lease,
         values={"terminated_on": on}, detail="terminated",
     )  # fmt: skip
     session.flush()
@@ -973,8 +414,8 @@ def update_batch(
         values["auction_house"] = auction_house
     if legal_basis is not None:
         values["legal_basis"] = legal_basis
-    saved, _ = _save(
-        session, None, actor=actor, entity="property_auction_batch", key=name, obj=batch, values=values,
+    saved, _ = upsert(
+        session, None, actor=actor, key=name, audit_id=name, obj=batch, values=values,
         model=AuctionBatch, init={"name": name}, detail="batch",
     )  # fmt: skip
     session.flush()
@@ -1030,7 +471,7 @@ def auctions_report(session: Session, batch: str | None = None) -> dict[str, Any
         detail, outcomes = [], []
         for lot in sorted(lots, key=lambda x: props[x.property_id].code):
             lot_rounds = sorted(rounds.get(lot.id or 0, []), key=lambda x: x.round_no)
-            outcome = rules.lot_outcome(_round_result(x) for x in lot_rounds)
+            outcome = rules.lot_outcome(round_result(x) for x in lot_rounds)
             outcomes.append(outcome)
             last = lot_rounds[-1] if lot_rounds else None
             prop = props[lot.property_id]
@@ -1256,8 +697,8 @@ def geocode_office_properties(
         if point is None:
             counts["not_found"] += 1
             continue
-        _save(
-            session, None, actor=actor, entity="property_office", key=p.code, obj=p,
+        upsert(
+            session, None, actor=actor, key=p.code, audit_id=p.code, obj=p,
             values={"lat": point[0], "lon": point[1]}, detail="geocoded",
         )  # fmt: skip
         counts["located"] += 1

@@ -7,9 +7,18 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
+from core.labels import Coded
 from core.models import UtcDateTime, created_at_field, json_field
 
-RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
+
+class RunStatus(Coded):
+    running = "running", "运行中", "Running"
+    succeeded = "succeeded", "成功", "Succeeded"
+    failed = "failed", "失败", "Failed"
+    skipped = "skipped", "已跳过", "Skipped"
+
+
+RUN_STATUSES = RunStatus.codes()
 
 
 class JobRun(SQLModel, table=True):

@@ -22,8 +22,9 @@ from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import from_ts, to_ts
-from fleet import reconcile, reports
+from fleet import flags, reconcile, reports
 from fleet import routes as fleet_routes
+from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Position, Stop, Trip, TripOrder, Vehicle
 from fleet.trips import load_fixes
 from gongwu.web import charts
@@ -166,7 +167,7 @@ def review_flag(
     _flag_in_scope(session, scope, flag_id)
     if not status:
         raise ValidationFailed(t("请选择审核结论"))
-    reconcile.review_flag(session, flag_id, status, comment, actor(request))
+    flags.review_flag(session, flag_id, status, comment, actor(request))
     back = local_path(next, "/flags")
     if not is_htmx(request):
         return RedirectResponse(_add_query(back, reviewed=1), status_code=303)
@@ -210,7 +211,7 @@ def review_flags(
     if scope.restricted:
         for flag_id in ids:
             _flag_in_scope(session, scope, flag_id)
-    reconcile.review_flags(session, ids, status, comment, actor(request))
+    flags.review_flags(session, ids, status, comment, actor(request))
     return RedirectResponse(_add_query(back, reviewed=len(set(ids))), status_code=303)
 
 
@@ -386,7 +387,9 @@ def vehicle_disposal(
 ) -> Response:
     """Propose an idle vehicle for disposal (or mark it pending, or withdraw the proposal)."""
     _vehicle_in_scope(session, scope, vehicle_id)
-    reconcile.propose_disposal(session, vehicle_id, actor(request), status=status, comment=comment.strip())
+    fleet_service.propose_disposal(
+        session, vehicle_id, actor(request), status=status, comment=comment.strip()
+    )
     return RedirectResponse(f"/vehicles/{vehicle_id}?updated=1", status_code=303)
 
 

@@ -11,52 +11,26 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from accounts.models import Role
+from core.labels import Coded
+from core.models import UnitKind
 from core.timeutil import fmt_china, to_china
-from property import rules as property_rules
+from fleet.models import FlagKind, FlagState, OrderStatus, ReviewStatus, VehicleStatus
+from property.models import AuctionResult, Blocker, CertificateStep, LeaseState, OperatingStatus, Stage
+from scheduler.models import RunStatus
 
 LANGUAGES = ("zh", "en")
 Day = date  # I18n has a method named `date`
 
-FLAG_KIND = {
-    "unreported_trip": "有轨迹无订单",
-    "order_without_track": "有订单无轨迹",
-    "idle_vehicle": "长期不出行",
-    "silent_tracker": "终端离线",
+# Stored codes are labelled by their Coded enums (core/labels.py), the one catalogue; what the flag
+# queue's status filter offers combines the machine's state, the reviews and two groups.
+FLAG_STATUS_GROUPS = {
+    "unreviewed": ("未审核（全部）", "Unreviewed (all)"),
+    "reviewed": ("已审核（全部）", "Reviewed (all)"),
 }
-# What the queue's status filter offers (a flag's status is its review if any, else open/resolved).
-FLAG_STATUS = {
-    "open": "待审核",
-    "resolved": "已自动消除",
-    "violation": "违规",
-    "explained": "已说明",
-    "false_alarm": "误报",
-    "unreviewed": "未审核（全部）",
-    "reviewed": "已审核（全部）",
-}
-REVIEW = {"violation": "违规", "explained": "已说明", "false_alarm": "误报"}
-VEHICLE_STATUS = {
-    "in_service": "在用",
-    "idle_proposed": "闲置待处置",
-    "disposal_pending": "待处置",
-    "disposed": "已处置",
-}
-ORDER_STATUS = {"approved": "已批准", "pending": "待审批", "rejected": "已驳回", "cancelled": "已取消"}
-RUN_STATUS = {"running": "运行中", "succeeded": "成功", "failed": "失败", "skipped": "已跳过"}
-ROLE = {
-    "admin": "系统管理员",
-    "vehicle_manager": "公车管理员",
-    "property_clerk": "资产管理员",
-    "unit_viewer": "单位用户",
-    "auditor": "监督检查",
-}
-UNIT_KIND = {"township": "乡镇", "department": "县直单位"}
-STAGE = dict(property_rules.STAGE_ZH)
-BLOCKER = dict(property_rules.BLOCKER_ZH)
-OPERATING_STATUS = dict(property_rules.STATUS_ZH)
-AUCTION_RESULT = dict(property_rules.RESULT_ZH)
-# "权属登记测绘 ownership survey" → the Chinese part; the English part goes into EN below.
-STEP = {k: v.split(" ", 1)[0] for k, v in property_rules.STEP_LABELS.items()}
-LEASE_STATE = {"active": "履行中", "upcoming": "未开始"}
+# What the queue's status filter offers, and the review choices (code → Chinese; t() gives English).
+FLAG_STATUS = (*FlagState.codes(), *ReviewStatus.codes(), *FLAG_STATUS_GROUPS)
+REVIEW = {m.value: m.zh for m in ReviewStatus}
 
 EN: dict[str, str] = {
     # codes
@@ -386,47 +360,59 @@ class I18n:
     def __call__(self, text: str) -> str:
         return EN.get(text, text) if self.en else text
 
-    def code(self, table: dict[str, str], code: str | None) -> str:
+    def code(self, enum: type[Coded], code: str | None) -> str:
+        """The label of a stored code in this page's language (the code itself when unknown)."""
         if code is None or code == "":
             return ""
-        return self(table.get(code, code))
+        try:
+            member = enum(code)
+        except ValueError:
+            return str(code)
+        return member.en if self.en else member.zh
 
     # code labels
     def kind(self, code: str | None) -> str:
-        return self.code(FLAG_KIND, code)
+        return self.code(FlagKind, code)
 
     def status(self, code: str | None) -> str:
-        return self.code(FLAG_STATUS, code)
+        """A flag's status: its review if any, else the machine's state; or a group of the filter."""
+        if code in FLAG_STATUS_GROUPS:
+            zh, en = FLAG_STATUS_GROUPS[code]
+            return en if self.en else zh
+        return self.code(ReviewStatus, code) if code in ReviewStatus.codes() else self.code(FlagState, code)
 
     def vehicle_status(self, code: str | None) -> str:
-        return self.code(VEHICLE_STATUS, code)
+        return self.code(VehicleStatus, code)
 
     def order_status(self, code: str | None) -> str:
-        return self.code(ORDER_STATUS, code)
+        return self.code(OrderStatus, code)
 
     def run_status(self, code: str | None) -> str:
-        return self.code(RUN_STATUS, code)
+        return self.code(RunStatus, code)
 
     def role(self, code: str | None) -> str:
-        return self.code(ROLE, code)
+        return self.code(Role, code)
+
+    def unit_kind(self, code: str | None) -> str:
+        return self.code(UnitKind, code)
 
     def stage(self, code: str | None) -> str:
-        return self.code(STAGE, code)
+        return self.code(Stage, code)
 
     def blocker(self, code: str | None) -> str:
-        return self.code(BLOCKER, code)
+        return self.code(Blocker, code)
 
     def step(self, code: str | None) -> str:
-        return self.code(STEP, code)
+        return self.code(CertificateStep, code)
 
     def op_status(self, code: str | None) -> str:
-        return self.code(OPERATING_STATUS, code)
+        return self.code(OperatingStatus, code)
 
     def result(self, code: str | None) -> str:
-        return self.code(AUCTION_RESULT, code)
+        return self.code(AuctionResult, code)
 
     def lease_state(self, code: str | None) -> str:
-        return self.code(LEASE_STATE, code)
+        return self.code(LeaseState, code)
 
     # formats
     def dt(self, value: datetime | str | None, *, seconds: bool = False) -> str:

@@ -36,6 +36,7 @@ def _secure(request: Request) -> bool:
     configured = get_settings().cookie_secure
     return request.url.scheme == "https" if configured is None else configured
 
+
 # --- the login page -----------------------------------------------------------------------------------
 
 

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from accounts import imports as accounts_imports
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.importing import Row
 from core.models import AuditLog, Unit
 from core.timeutil import CHINA
+from fleet import imports as fleet_imports
 from fleet import service
 from fleet.models import Flag, Trip, TripExpense, TripOrder, Vehicle
 from tests.factories import make_order, make_trip, make_unit, make_vehicle
@@ -34,17 +36,17 @@ def audits(session: Session, action: str) -> int:
 
 def test_units_insert_update_unchanged_and_idempotent(session: Session) -> None:
     data = rows({"name": "城关镇", "kind": "township"}, {"name": "县教育局", "kind": "department"})
-    r = service.apply_units(session, data, "clerk")
+    r = accounts_imports.apply_units(session, data, "clerk")
     assert (r.inserted, r.updated, r.unchanged, r.issues) == (2, 0, 0, [])
-    r = service.apply_units(session, data, "clerk")
+    r = accounts_imports.apply_units(session, data, "clerk")
     assert (r.inserted, r.updated, r.unchanged) == (0, 0, 2)
-    r = service.apply_units(session, rows({"name": "城关镇", "kind": "department"}), "clerk")
+    r = accounts_imports.apply_units(session, rows({"name": "城关镇", "kind": "department"}), "clerk")
     assert r.updated == 1 and r.changes == ["城关镇: kind township → department"]
     assert audits(session, "unit.create") == 2 and audits(session, "unit.update") == 1
 
 
 def test_units_conflicting_duplicate_is_an_issue_on_the_later_line(session: Session) -> None:
-    r = service.apply_units(
+    r = accounts_imports.apply_units(
         session,
         rows(
             {"name": "城关镇", "kind": "township"},
@@ -66,7 +68,7 @@ def test_units_conflicting_duplicate_is_an_issue_on_the_later_line(session: Sess
 def test_vehicles_upsert_unknown_unit_and_tracker_clash(session: Session) -> None:
     unit = make_unit(session, name="县财政局")
     make_vehicle(session, unit, plate="晋M·B0001", tracker_id="DEV1")
-    r = service.apply_vehicles(
+    r = fleet_imports.apply_vehicles(
         session,
         rows(
             {
@@ -92,16 +94,17 @@ def test_vehicles_update_only_present_columns_and_status_change(session: Session
     unit = make_unit(session, name="县公安局")
     other = make_unit(session, name="县法院")
     vehicle = make_vehicle(session, unit, plate="晋M·C0001", tracker_id="C1", model="帕萨特")
-    r = service.apply_vehicles(session, rows({"plate": "晋M·C0001", "status": "idle_proposed"}), "clerk")
+    data = rows({"plate": "晋M·C0001", "status": "idle_proposed"})
+    r = fleet_imports.apply_vehicles(session, data, "clerk")
     assert r.updated == 1 and vehicle.model == "帕萨特" and vehicle.status == "idle_proposed"
     assert r.changes == ["晋M·C0001: status in_service → idle_proposed"]
-    r = service.apply_vehicles(
+    r = fleet_imports.apply_vehicles(
         session,
         rows({"plate": "晋M·C0001", "unit": "县法院", "tracker_id": None, "acquired_on": date(2019, 3, 1)}),
         "clerk",
     )
     assert (vehicle.unit_id, vehicle.tracker_id, vehicle.acquired_on) == (other.id, None, date(2019, 3, 1))
-    r = service.apply_vehicles(session, rows({"plate": "晋M·C0001", "status": "disposed"}), "clerk")
+    r = fleet_imports.apply_vehicles(session, rows({"plate": "晋M·C0001", "status": "disposed"}), "clerk")
     assert vehicle.disposed_on is not None
     entry = session.exec(select(AuditLog).where(AuditLog.action == "vehicle.update")).first()
     assert entry is not None and entry.before == {"status": "in_service"}
@@ -134,19 +137,19 @@ def car(session: Session) -> Vehicle:
 
 
 def test_orders_insert_default_unit_and_idempotent(session: Session, car: Vehicle) -> None:
-    r = service.apply_orders(session, rows(order_row()), "clerk")
+    r = fleet_imports.apply_orders(session, rows(order_row()), "clerk")
     assert (r.inserted, r.issues) == (1, [])
     order = session.exec(select(TripOrder).where(TripOrder.order_no == "CC001")).one()
     assert order.unit_id == car.unit_id and order.planned_start_at == cn(3, 8)
-    r = service.apply_orders(session, rows(order_row()), "clerk")
+    r = fleet_imports.apply_orders(session, rows(order_row()), "clerk")
     assert (r.inserted, r.updated, r.unchanged) == (0, 0, 1)
-    r = service.apply_orders(session, rows(order_row(unit="县司法局", status="cancelled")), "clerk")
+    r = fleet_imports.apply_orders(session, rows(order_row(unit="县司法局", status="cancelled")), "clerk")
     assert r.updated == 1 and order.status == "cancelled"
     assert "status approved → cancelled" in r.changes[0]
 
 
 def test_orders_issues(session: Session, car: Vehicle) -> None:
-    r = service.apply_orders(
+    r = fleet_imports.apply_orders(
         session,
         rows(
             order_row(order_no="A1", plate="晋M·Z9999"),
@@ -179,7 +182,7 @@ def test_late_order_import_resolves_the_flag(session: Session, car: Vehicle) -> 
     reconcile.reconcile_day(session, date(2024, 6, 3), rules=reconcile.Rules())
     flag = session.exec(select(Flag).where(Flag.kind == "unreported_trip")).one()
     assert flag.state == "open"
-    r = service.apply_orders(session, rows(order_row(order_no="BD001")), "clerk")
+    r = fleet_imports.apply_orders(session, rows(order_row(order_no="BD001")), "clerk")
     assert r.inserted == 1
     session.refresh(flag)
     assert flag.state == "resolved"
@@ -193,7 +196,7 @@ def test_late_order_import_resolves_the_flag(session: Session, car: Vehicle) -> 
 
 def test_expenses_upsert_and_unknown_order(session: Session, car: Vehicle) -> None:
     order = make_order(session, car, order_no="EX1")
-    r = service.apply_expenses(
+    r = fleet_imports.apply_expenses(
         session,
         rows(
             {"order_no": "EX1", "tolls_fen": 3500, "meal_allowance_fen": 6000, "fuel_fen": 12050},
@@ -210,13 +213,13 @@ def test_expenses_upsert_and_unknown_order(session: Session, car: Vehicle) -> No
         0,
     )
     # The template's names (tolls, ...) are read too; an empty cell clears to 0; absent stays.
-    r = service.apply_expenses(session, rows({"order_no": "EX1", "tolls": 4000, "fuel": None}), "clerk")
+    r = fleet_imports.apply_expenses(session, rows({"order_no": "EX1", "tolls": 4000, "fuel": None}), "clerk")
     assert r.updated == 1 and (expense.tolls_fen, expense.fuel_fen, expense.meal_allowance_fen) == (
         4000,
         0,
         6000,
     )
-    r = service.apply_expenses(session, rows({"order_no": "EX1", "tolls_fen": -5}), "clerk")
+    r = fleet_imports.apply_expenses(session, rows({"order_no": "EX1", "tolls_fen": -5}), "clerk")
     assert [(i.line, i.field) for i in r.issues] == [(2, "tolls_fen")]
 
 
@@ -274,16 +277,16 @@ def test_upsert_expense_validates(session: Session, car: Vehicle) -> None:
 
 
 def test_unit_rows_are_visible(session: Session) -> None:
-    service.apply_units(session, rows({"name": "X镇", "kind": "township"}), "clerk")
+    accounts_imports.apply_units(session, rows({"name": "X镇", "kind": "township"}), "clerk")
     assert session.exec(select(Unit).where(Unit.name == "X镇")).one().kind == "township"
 
 
 def test_text_too_long_is_a_row_issue(session: Session, car: Vehicle) -> None:
-    r = service.apply_units(session, rows({"name": "单" * 101, "kind": "township"}), "clerk")
+    r = accounts_imports.apply_units(session, rows({"name": "单" * 101, "kind": "township"}), "clerk")
     assert [(i.line, i.field) for i in r.issues] == [(2, "name")]
-    r = service.apply_vehicles(session, rows({"plate": "晋M·D0001", "model": "型" * 101}), "clerk")
+    r = fleet_imports.apply_vehicles(session, rows({"plate": "晋M·D0001", "model": "型" * 101}), "clerk")
     assert [(i.line, i.field) for i in r.issues] == [(2, "model")]
-    r = service.apply_orders(
+    r = fleet_imports.apply_orders(
         session, rows(order_row(order_no="N" * 41), order_row(order_no="L1", driver="司" * 51)), "c"
     )
     assert [(i.line, i.field) for i in r.issues] == [(2, "order_no"), (3, "driver")]

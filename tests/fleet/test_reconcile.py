@@ -12,7 +12,9 @@ from sqlmodel import Session, col, select
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import AuditLog, Unit
 from core.timeutil import CHINA
+from fleet import flags as flag_store
 from fleet import reconcile
+from fleet import service as fleet_service
 from fleet.models import Flag, Trip, TripOrder, Vehicle
 from tests.factories import make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -221,7 +223,7 @@ def test_county_scenario_raises_every_expected_flag_and_no_other(session: Sessio
 def test_running_the_same_dates_twice_changes_nothing(session: Session, county: County) -> None:
     run(session, *JUNE_1_3)
     flag = session.exec(select(Flag).where(Flag.kind == "idle_vehicle")).one()
-    reconcile.review_flag(session, flag.id, "explained", "在修理厂 at the garage", "manager")  # type: ignore[arg-type]
+    flag_store.review_flag(session, flag.id, "explained", "在修理厂 at the garage", "manager")  # type: ignore[arg-type]
     before, audits = snapshot(session), audit_count(session)
 
     again = run(session, *JUNE_1_3)
@@ -242,7 +244,7 @@ def test_late_order_resolves_flag_and_keeps_review_and_history(session: Session,
         select(Flag).where(Flag.kind == "unreported_trip", Flag.vehicle_id == c.late.id)
     ).one()
     assert flag.state == "open"
-    reconcile.review_flag(session, flag.id, "violation", "未经审批 no approval", "manager")  # type: ignore[arg-type]
+    flag_store.review_flag(session, flag.id, "violation", "未经审批 no approval", "manager")  # type: ignore[arg-type]
 
     late = make_order(session, c.late, planned_start_at=cn(6, 2, 14, 45), planned_end_at=cn(6, 2, 16, 30))
     counts = run(session, date(2024, 6, 3))  # the next night sees the late order
@@ -350,7 +352,7 @@ def test_order_in_a_short_quiet_spell_waits_for_the_tracker(session: Session) ->
 def test_idle_only_for_in_service_vehicles_and_disposal_proposal(session: Session, county: County) -> None:
     c = county
     run(session, date(2024, 6, 3))
-    vehicle = reconcile.propose_disposal(session, c.idle.id, "manager", comment="闲置两月")  # type: ignore[arg-type]
+    vehicle = fleet_service.propose_disposal(session, c.idle.id, "manager", comment="闲置两月")  # type: ignore[arg-type]
     assert vehicle.status == "idle_proposed"
     entry = session.exec(select(AuditLog).where(AuditLog.action == "vehicle.propose_disposal")).one()
     assert entry.before == {"status": "in_service"}
@@ -361,15 +363,17 @@ def test_idle_only_for_in_service_vehicles_and_disposal_proposal(session: Sessio
     flag = session.exec(select(Flag).where(Flag.kind == "idle_vehicle")).one()
     assert flag.resolved_reason == reconcile.REASON_NOT_IN_SERVICE
 
-    assert reconcile.propose_disposal(session, c.idle.id, "manager", status="disposal_pending").status == (  # type: ignore[arg-type]
+    assert fleet_service.propose_disposal(
+        session, c.idle.id, "manager", status="disposal_pending"
+    ).status == (  # type: ignore[arg-type]
         "disposal_pending"
     )
     with pytest.raises(Conflict, match="待处置"):
-        reconcile.propose_disposal(session, c.idle.id, "manager")  # type: ignore[arg-type]
+        fleet_service.propose_disposal(session, c.idle.id, "manager")  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed, match="allowed"):
-        reconcile.propose_disposal(session, c.idle.id, "manager", status="scrapped")  # type: ignore[arg-type]
+        fleet_service.propose_disposal(session, c.idle.id, "manager", status="scrapped")  # type: ignore[arg-type]
     with pytest.raises(NotFound, match="999999"):
-        reconcile.propose_disposal(session, 999999, "manager")
+        fleet_service.propose_disposal(session, 999999, "manager")
 
 
 def test_tracker_health_check_raises_and_resolves_silent(session: Session, county: County) -> None:
@@ -395,7 +399,7 @@ def test_review_sets_status_with_audit_and_rejects_unknowns(session: Session, co
     run(session, date(2024, 6, 3))
     flag = session.exec(select(Flag).where(Flag.kind == "order_without_track")).one()
     assert flag.id is not None
-    reconcile.review_flag(session, flag.id, "false_alarm", "车辆送修 sent for repair", "wang")
+    flag_store.review_flag(session, flag.id, "false_alarm", "车辆送修 sent for repair", "wang")
     assert (flag.review_status, flag.reviewed_by) == ("false_alarm", "wang")
     assert flag.reviewed_at is not None
     entry = session.exec(select(AuditLog).where(AuditLog.action == "flag.review")).one()
@@ -404,19 +408,19 @@ def test_review_sets_status_with_audit_and_rejects_unknowns(session: Session, co
     assert entry.after == {"review_status": "false_alarm", "review_comment": "车辆送修 sent for repair"}
 
     # The same review again is no change and no audit row; a Chinese word works too.
-    reconcile.review_flag(session, flag.id, "误报", "车辆送修 sent for repair", "wang")
+    flag_store.review_flag(session, flag.id, "误报", "车辆送修 sent for repair", "wang")
     assert audit_count(session) == 1
 
     with pytest.raises(ValidationFailed) as exc:
-        reconcile.review_flag(session, flag.id, "approved", "", "wang")
+        flag_store.review_flag(session, flag.id, "approved", "", "wang")
     assert "approved" in exc.value.message
     for allowed in ("violation", "explained", "false_alarm"):
         assert allowed in exc.value.message
     with pytest.raises(NotFound, match="flag 987654 not found"):
-        reconcile.review_flag(session, 987654, "violation", "", "wang")
+        flag_store.review_flag(session, 987654, "violation", "", "wang")
 
     # Reset to open.
-    reconcile.review_flag(session, flag.id, "open", "", "li")
+    flag_store.review_flag(session, flag.id, "open", "", "li")
     assert flag.review_status is None and flag.reviewed_by is None
     assert audit_count(session) == 2
 
@@ -425,9 +429,9 @@ def test_bulk_review_is_all_or_nothing(session: Session, county: County) -> None
     run(session, date(2024, 6, 3))
     ids = [f.id for f in session.exec(select(Flag).where(Flag.kind == "unreported_trip")).all()]
     with pytest.raises(NotFound, match="424242"):
-        reconcile.review_flags(session, [*ids, 424242], "violation", "批量", "wang")  # type: ignore[list-item]
+        flag_store.review_flags(session, [*ids, 424242], "violation", "批量", "wang")  # type: ignore[list-item]
     assert all(f.review_status is None for f in session.exec(select(Flag)).all())
-    done = reconcile.review_flags(session, ids, "violation", "批量", "wang")  # type: ignore[arg-type]
+    done = flag_store.review_flags(session, ids, "violation", "批量", "wang")  # type: ignore[arg-type]
     assert {f.review_status for f in done} == {"violation"}
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from core.errors import ValidationFailed
 from core.timeutil import CHINA
-from fleet import reconcile, reports
+from fleet import flags, reconcile, reports
 from fleet.models import Flag
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -108,7 +108,7 @@ def test_false_alarm_trips_count_nowhere(session: Session, june: dict[str, objec
         select(Flag).where(Flag.kind == "unreported_trip", Flag.vehicle_id == b1.id)  # type: ignore[attr-defined]
     ).first()
     assert flag is not None and flag.id is not None
-    reconcile.review_flag(session, flag.id, "false_alarm", "GPS 漂移", "manager")
+    flags.review_flag(session, flag.id, "false_alarm", "GPS 漂移", "manager")
     row = next(u for u in reports.unit_report(session, "2024-06")["units"] if u["unit"] == "乙局")
     assert (row["trips"], row["unreported_trips"], row["reporting_rate"]) == (2, 1, 0.5)
 
@@ -162,7 +162,7 @@ def test_flag_rows_filters_and_status(session: Session, june: dict[str, object])
     assert {r["kind"] for r in rows} == {"unreported_trip", "idle_vehicle"}
     unreported, n = reports.flag_rows(session, reports.FlagFilter(kind="unreported_trip", unit="乙局"))
     assert n == 2 and all(r["plate"] == "晋M·B0001" and r["trip_km"] == 20.0 for r in unreported)
-    reconcile.review_flag(session, unreported[0]["id"], "violation", "", "m")
+    flags.review_flag(session, unreported[0]["id"], "violation", "", "m")
     assert reports.flag_rows(session, reports.FlagFilter(status="violation"))[1] == 1
     assert reports.flag_rows(session, reports.FlagFilter(status="open"))[1] == 3
     assert (

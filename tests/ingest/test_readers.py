@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from core.importing import header_key
 from ingest import readers
+from ingest.kinds import KINDS, SPECS, get_kind
 from ingest.readers import (
     MISSING,
     BadRow,
@@ -27,7 +29,7 @@ from ingest.readers import (
     parse_rows,
     read_positions_batches,
 )
-from ingest.templates import KINDS, TEMPLATES, get_template, header_key, template_xlsx
+from ingest.templates import template_xlsx
 
 
 def csv_bytes(
@@ -736,24 +738,20 @@ def test_the_nine_kinds() -> None:
         "units", "vehicles", "orders", "positions", "expenses", "properties", "operating-properties",
         "auctions", "leases",
     )  # fmt: skip
-    assert (
-        get_template("operating_properties")
-        is get_template("shopfronts")
-        is TEMPLATES["operating-properties"]
-    )
+    assert get_kind("operating_properties") is get_kind("shopfronts") is SPECS["operating-properties"]
 
 
-@pytest.mark.parametrize("kind", list(TEMPLATES))
+@pytest.mark.parametrize("kind", list(SPECS))
 def test_headers_are_unambiguous_within_a_kind(kind: str) -> None:
-    t = TEMPLATES[kind]
+    t = SPECS[kind]
     owners: dict[str, set[str]] = {}
-    for f in t.fields:
+    for f in t.columns:
         for h in (f.zh, f.name, *f.aliases):
             owners.setdefault(header_key(h)[0], set()).add(f.name)
     assert {k: v for k, v in owners.items() if len(v) > 1} == {}
-    for f in t.fields:
-        assert t.match(f.zh).field is f and t.match(f.name.upper()).field is f  # type: ignore[union-attr]
-        assert t.match(f" {f.header} ").field is f  # type: ignore[union-attr]
+    for f in t.columns:
+        assert t.match(f.zh).column is f and t.match(f.name.upper()).column is f  # type: ignore[union-attr]
+        assert t.match(f" {f.header} ").column is f  # type: ignore[union-attr]
 
 
 def test_header_key() -> None:
@@ -766,16 +764,16 @@ def test_header_key() -> None:
     assert header_key(None) == ("", "")
 
 
-@pytest.mark.parametrize("kind", list(TEMPLATES))
+@pytest.mark.parametrize("kind", list(SPECS))
 def test_downloadable_template_reads_back(kind: str) -> None:
     data = template_xlsx(kind)
-    t = get_template(kind)
+    t = get_kind(kind)
     wb = load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
     headers = [c.value for c in ws[1]]
-    assert headers == [f.header for f in t.fields]
+    assert headers == [f.header for f in t.columns]
     assert all(c.font.bold for c in ws[1])
-    assert [c.font.color.rgb[-6:] == "C00000" for c in ws[1]] == [f.required for f in t.fields]
+    assert [c.font.color.rgb[-6:] == "C00000" for c in ws[1]] == [f.required for f in t.columns]
     assert ws.freeze_panes == "A2"
     # Columns sized to what they hold: a Chinese character takes two places.
     widths = [ws.column_dimensions[c.column_letter].width for c in ws[1]]
@@ -784,7 +782,7 @@ def test_downloadable_template_reads_back(kind: str) -> None:
     assert len(set(widths)) > 1
     assert wb.sheetnames[1] == "填写说明"
     enum_columns = {str(dv.sqref).split(":")[0] for dv in ws.data_validations.dataValidation}
-    assert len(enum_columns) == sum(hasattr(f.parse, "choices") for f in t.fields)
+    assert len(enum_columns) == sum(hasattr(f.parse, "choices") for f in t.columns)
     # The example row is itself a valid row, and every column maps back onto its field.
     with open_table(data, kind=kind) as table:
         assert table.header_line == 1 and table.ignored == []
@@ -792,4 +790,4 @@ def test_downloadable_template_reads_back(kind: str) -> None:
     good, bad = outcomes(kind, data)
     assert bad == []
     assert len(good) == 1 and good[0][0] == 2
-    assert all(good[0][1][f.name] is not None for f in t.fields if f.example is not None)
+    assert all(good[0][1][f.name] is not None for f in t.columns if f.example is not None)

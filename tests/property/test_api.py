@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from property import imports as property_imports
 from property import service
 from tests.property.audit_data import (
     BATCH,
@@ -26,10 +27,10 @@ ASOF = {"date": TODAY.isoformat()}
 def audit_api(client: TestClient, session: Session) -> TestClient:
     make_units(session)
     for apply, values in (
-        (service.apply_properties, office_values()),
-        (service.apply_operating_properties, operating_values()),
-        (service.apply_auctions, auction_values()),
-        (service.apply_leases, lease_values()),
+        (property_imports.apply_properties, office_values()),
+        (property_imports.apply_operating_properties, operating_values()),
+        (property_imports.apply_auctions, auction_values()),
+        (property_imports.apply_leases, lease_values()),
     ):
         assert apply(session, as_rows(values), "clerk").issues == []
     return client

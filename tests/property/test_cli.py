@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from core.errors import NotFound
 from gongwu import cli_report
 from gongwu.cli import app
-from property import service
+from property import imports as property_imports
 from tests.property.audit_data import (
     BATCH,
     TODAY,
@@ -40,10 +40,10 @@ def cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner
     """The CLI in-process, on the test's session with the audit's register (rolled back afterwards)."""
     make_units(session)
     for apply, values in (
-        (service.apply_properties, office_values()),
-        (service.apply_operating_properties, operating_values()),
-        (service.apply_auctions, auction_values()),
-        (service.apply_leases, lease_values()),
+        (property_imports.apply_properties, office_values()),
+        (property_imports.apply_operating_properties, operating_values()),
+        (property_imports.apply_auctions, auction_values()),
+        (property_imports.apply_leases, lease_values()),
     ):
         assert apply(session, as_rows(values), "clerk").issues == []
     monkeypatch.setattr(cli_report, "open_session", lambda: nullcontext(session))

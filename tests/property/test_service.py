@@ -12,6 +12,7 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from core.importing import ApplyResult, Row
 from core.models import AuditLog
 from core.settings import reset_settings
+from property import imports as property_imports
 from property import service
 from property.models import AuctionRound, Lease, OfficeProperty, OperatingProperty, PropertyAlert
 from tests.property.audit_data import (
@@ -46,10 +47,10 @@ def clean(result: ApplyResult) -> ApplyResult:
 def audit_db(session: Session) -> Session:
     """The audit's register, imported kind by kind as the pipeline would."""
     make_units(session)
-    clean(service.apply_properties(session, as_rows(office_values()), ACTOR))
-    clean(service.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
-    clean(service.apply_auctions(session, as_rows(auction_values()), ACTOR))
-    clean(service.apply_leases(session, as_rows(lease_values()), ACTOR))
+    clean(property_imports.apply_properties(session, as_rows(office_values()), ACTOR))
+    clean(property_imports.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
+    clean(property_imports.apply_auctions(session, as_rows(auction_values()), ACTOR))
+    clean(property_imports.apply_leases(session, as_rows(lease_values()), ACTOR))
     return session
 
 
@@ -163,10 +164,10 @@ def test_reapplying_the_same_rows_changes_nothing(audit_db: Session) -> None:
     before = audit_count(audit_db)
     leases = audit_db.exec(select(func.count()).select_from(Lease)).one()
     for apply, values in (
-        (service.apply_properties, office_values()),
-        (service.apply_operating_properties, operating_values()),
-        (service.apply_auctions, auction_values()),
-        (service.apply_leases, lease_values()),
+        (property_imports.apply_properties, office_values()),
+        (property_imports.apply_operating_properties, operating_values()),
+        (property_imports.apply_auctions, auction_values()),
+        (property_imports.apply_leases, lease_values()),
     ):
         result = clean(apply(audit_db, as_rows(values), ACTOR))
         assert (result.inserted, result.updated, result.unchanged) == (0, 0, len(values))
@@ -188,7 +189,7 @@ def test_update_is_reported_and_audited(audit_db: Session) -> None:
     values[50]["fire_accepted_on"] = date(2024, 8, 1)  # BG-051 gets its fire report
     values[50]["unit"] = CENTER
     before = audit_count(audit_db)
-    result = clean(service.apply_properties(audit_db, as_rows(values), ACTOR))
+    result = clean(property_imports.apply_properties(audit_db, as_rows(values), ACTOR))
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 65)
     assert len(result.changes) == 1
     line = result.changes[0]
@@ -200,7 +201,7 @@ def test_update_is_reported_and_audited(audit_db: Session) -> None:
     assert audit_count(audit_db) == before + 1
     entry = audit_db.exec(select(AuditLog).order_by(col(AuditLog.id).desc())).first()
     assert entry is not None
-    assert entry.action == "update" and entry.entity_id == "BG-051" and entry.actor == ACTOR
+    assert entry.action == "office_property.update" and entry.entity_id == "BG-051" and entry.actor == ACTOR
     assert entry.after is not None and entry.after["fire_accepted_on"] == "2024-08-01"
     prop = service.get_office_property(audit_db, "BG-051")
     assert service.office_view(prop, {}, {}, TODAY)["blockers"] == ["not_submitted"]
@@ -208,7 +209,7 @@ def test_update_is_reported_and_audited(audit_db: Session) -> None:
 
 def test_a_field_absent_from_the_rows_is_left_alone(audit_db: Session) -> None:
     rows = [Row(2, {"code": "BG-001", "name": "新名称"})]
-    result = clean(service.apply_properties(audit_db, rows, ACTOR))
+    result = clean(property_imports.apply_properties(audit_db, rows, ACTOR))
     assert result.updated == 1
     prop = service.get_office_property(audit_db, "BG-001")
     assert (
@@ -219,7 +220,7 @@ def test_a_field_absent_from_the_rows_is_left_alone(audit_db: Session) -> None:
 def test_auction_round_changes_update_the_lease(audit_db: Session) -> None:
     values = auction_values()
     values[0]["price_fen"] += 100  # MF-001's price corrected by one yuan
-    result = clean(service.apply_auctions(audit_db, as_rows(values), ACTOR))
+    result = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert (result.updated, result.unchanged) == (1, 71)
     assert any(c.startswith("lease MF-001:") and "annual_rent_fen" in c for c in result.changes)
     report = service.auctions_report(audit_db)
@@ -233,7 +234,7 @@ def test_certificate_without_a_fire_report_is_rejected(session: Session) -> None
     make_units(session)
     row = office_values()[0]  # certified
     row["fire_accepted_on"] = None
-    result = service.apply_properties(session, as_rows([row]), ACTOR)
+    result = property_imports.apply_properties(session, as_rows([row]), ACTOR)
     assert result.inserted == 0
     [issue] = result.issues
     assert (issue.line, issue.field) == (2, "certificate_no")
@@ -248,13 +249,13 @@ def test_lease_of_an_office_property_is_rejected_with_the_reason(audit_db: Sessi
         "lease_start": date(2024, 9, 1),
         "lease_end": date(2025, 8, 31),
     }
-    result = service.apply_leases(audit_db, as_rows([row]), ACTOR)
+    result = property_imports.apply_leases(audit_db, as_rows([row]), ACTOR)
     [issue] = result.issues
     assert issue.field == "code"
     assert "办公用房不得出租" in issue.reason and "第二十三条" in issue.reason
     # through an auction lot too, and through the service
     lot = {**auction_values()[0], "batch": "第二批", "lot": "BG-002"}
-    [issue] = service.apply_auctions(audit_db, as_rows([lot]), ACTOR).issues
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([lot]), ACTOR).issues
     assert issue.field == "lot" and "第二十三条" in issue.reason
     with pytest.raises(ValidationFailed, match="第二十三条"):
         service.create_lease(
@@ -265,14 +266,14 @@ def test_lease_of_an_office_property_is_rejected_with_the_reason(audit_db: Sessi
 
 def test_lease_over_the_cap_is_rejected(audit_db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     row = {**lease_values()[0], "lease_start": date(2024, 9, 2), "lease_end": date(2030, 9, 1)}
-    [issue] = service.apply_leases(audit_db, as_rows([row]), ACTOR).issues
+    [issue] = property_imports.apply_leases(audit_db, as_rows([row]), ACTOR).issues
     assert issue.field == "lease_end"
     assert "超过 5 年上限" in issue.reason and "cap of 5 years" in issue.reason
     # the cap is a setting
     monkeypatch.setenv("GONGWU_LEASE_TERM_CAP_YEARS", "10")
     reset_settings()
     try:
-        result = clean(service.apply_leases(audit_db, as_rows([row]), ACTOR))
+        result = clean(property_imports.apply_leases(audit_db, as_rows([row]), ACTOR))
         assert result.inserted == 1
     finally:
         monkeypatch.delenv("GONGWU_LEASE_TERM_CAP_YEARS")
@@ -319,10 +320,10 @@ def test_reminders_at_90_then_30_days(audit_db: Session) -> None:
 def test_an_unknown_unit_is_a_row_issue(session: Session) -> None:
     make_units(session)
     row = {**office_values()[0], "unit": "不存在的单位"}
-    [issue] = service.apply_properties(session, as_rows([row]), ACTOR).issues
+    [issue] = property_imports.apply_properties(session, as_rows([row]), ACTOR).issues
     assert issue.field == "unit" and "不存在的单位" in issue.reason
     op = {**operating_values()[0], "owner_unit": "不存在的单位"}
-    [issue] = service.apply_operating_properties(session, as_rows([op]), ACTOR).issues
+    [issue] = property_imports.apply_operating_properties(session, as_rows([op]), ACTOR).issues
     assert issue.field == "owner_unit"
 
 
@@ -330,56 +331,58 @@ def test_conflicting_duplicates_and_bad_values(session: Session) -> None:
     make_units(session)
     a, b = office_values()[13], office_values()[13]
     b["name"] = "另一个名称"
-    result = service.apply_properties(session, as_rows([a, a, b]), ACTOR)
+    result = property_imports.apply_properties(session, as_rows([a, a, b]), ACTOR)
     assert (result.inserted, result.unchanged) == (1, 1)
     [issue] = result.issues
     assert issue.line == 4 and "第 2 行" in issue.reason
     bad = {"code": "X-1", "address": "某处", "status": "rented out", "area_m2": "abc"}
-    fields = {i.field for i in service.apply_operating_properties(session, as_rows([bad]), ACTOR).issues}
+    result = property_imports.apply_operating_properties(session, as_rows([bad]), ACTOR)
+    fields = {i.field for i in result.issues}
     assert fields == {"status", "area_m2"}
-    missing = service.apply_operating_properties(session, as_rows([{"code": "X-2"}]), ACTOR)
+    missing = property_imports.apply_operating_properties(session, as_rows([{"code": "X-2"}]), ACTOR)
     assert [i.field for i in missing.issues] == ["status"]  # a shopfront's status is never guessed
 
 
 def test_auction_rows_are_checked(audit_db: Session) -> None:
     base = {**auction_values()[0], "batch": "第二批", "lot": "MF-062"}
     sold_without_price = {**base, "price_fen": None, "tenant": None}
-    fields = {i.field for i in service.apply_auctions(audit_db, as_rows([sold_without_price]), ACTOR).issues}
+    result = property_imports.apply_auctions(audit_db, as_rows([sold_without_price]), ACTOR)
+    fields = {i.field for i in result.issues}
     assert fields == {"price_fen", "tenant"}
     after_sale = {**base, "round": 2, "result": "unsold", "price_fen": None, "tenant": None}
-    [issue] = service.apply_auctions(audit_db, as_rows([base, after_sale]), ACTOR).issues
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([base, after_sale]), ACTOR).issues
     assert issue.line == 3 and issue.field == "round" and "第 1 轮成交" in issue.reason
     unknown = {**base, "lot": "NOPE"}
-    [issue] = service.apply_auctions(audit_db, as_rows([unknown]), ACTOR).issues
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([unknown]), ACTOR).issues
     assert issue.field == "lot"
     # the sold round's lease would overlap MF-001's lease from the first batch
     overlap = {**base, "lot": "MF-001", "lease_start": date(2025, 3, 1), "lease_end": date(2026, 2, 28)}
-    [issue] = service.apply_auctions(audit_db, as_rows([overlap]), ACTOR).issues
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([overlap]), ACTOR).issues
     assert issue.field == "lease_start" and "重叠" in issue.reason
     unsold_with_price = {**base, "result": "unsold"}
-    [issue] = service.apply_auctions(audit_db, as_rows([unsold_with_price]), ACTOR).issues
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([unsold_with_price]), ACTOR).issues
     assert issue.field == "price_fen"
 
 
 def test_a_lot_no_longer_sold_keeps_its_lease_and_says_so(audit_db: Session) -> None:
     values = auction_values()
     values[0].update(result="withdrawn", price_fen=None, tenant=None, lease_start=None, lease_end=None)
-    result = clean(service.apply_auctions(audit_db, as_rows(values), ACTOR))
+    result = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert result.updated == 1
     assert any(c.startswith("MF-001: 标的结果已不是成交") for c in result.changes)
     assert service.auctions_report(audit_db)["batches"][0]["withdrawn"] == 2
     assert audit_db.exec(select(func.count()).select_from(Lease)).one() == 62
-    again = clean(service.apply_auctions(audit_db, as_rows(values), ACTOR))
+    again = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert again.changes == []
 
 
 def test_round_counts_are_per_round(session: Session) -> None:
     make_units(session)
-    clean(service.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
+    clean(property_imports.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
     values = auction_values()
-    result = clean(service.apply_auctions(session, as_rows(values[:60]), ACTOR))
+    result = clean(property_imports.apply_auctions(session, as_rows(values[:60]), ACTOR))
     assert result.inserted == 60
-    result = clean(service.apply_auctions(session, as_rows(values), ACTOR))
+    result = clean(property_imports.apply_auctions(session, as_rows(values), ACTOR))
     assert (result.inserted, result.unchanged) == (12, 60)
     assert session.exec(select(func.count()).select_from(AuctionRound)).one() == 72
 

@@ -9,8 +9,11 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from ingest import normalize as n
-from ingest.normalize import FieldError
+from accounts import imports as accounts_imports
+from core import normalize as n
+from core.normalize import FieldError
+from fleet import imports as fleet_imports
+from property import imports as property_imports
 
 JUNE_1_8AM_CHINA = datetime(2024, 6, 1, 0, 0, tzinfo=UTC)
 
@@ -373,32 +376,32 @@ def test_long_values_are_cut_in_messages() -> None:
 @pytest.mark.parametrize(
     ("fn", "word", "code"),
     [
-        (n.vehicle_status, "在用", "in_service"),
-        (n.vehicle_status, "闲置", "idle_proposed"),
-        (n.vehicle_status, "待处置", "disposal_pending"),
-        (n.vehicle_status, "已处置", "disposed"),
-        (n.vehicle_status, "In Service", "in_service"),
-        (n.vehicle_status, "disposal-pending", "disposal_pending"),
-        (n.order_status, "已批准", "approved"),
-        (n.order_status, "待审批", "pending"),
-        (n.order_status, "已驳回", "rejected"),
-        (n.order_status, "已取消", "cancelled"),
-        (n.order_status, "APPROVED", "approved"),
-        (n.unit_kind, "乡镇", "township"),
-        (n.unit_kind, "县直", "department"),
-        (n.unit_kind, "县直单位", "department"),
-        (n.unit_kind, "department", "department"),
-        (n.operating_status, "出租", "leased"),
-        (n.operating_status, "自用", "self_used"),
-        (n.operating_status, "闲置", "idle"),
-        (n.operating_status, "招租", "offered"),
-        (n.operating_status, "未接管", "not_taken_over"),
-        (n.operating_status, "self used", "self_used"),
-        (n.auction_result, "成交", "sold"),
-        (n.auction_result, "流拍", "unsold"),
-        (n.auction_result, "撤拍", "withdrawn"),
-        (n.auction_result, " Sold ", "sold"),
-        (n.auction_result, "ｗｉｔｈｄｒａｗｎ", "withdrawn"),
+        (fleet_imports.vehicle_status, "在用", "in_service"),
+        (fleet_imports.vehicle_status, "闲置", "idle_proposed"),
+        (fleet_imports.vehicle_status, "待处置", "disposal_pending"),
+        (fleet_imports.vehicle_status, "已处置", "disposed"),
+        (fleet_imports.vehicle_status, "In Service", "in_service"),
+        (fleet_imports.vehicle_status, "disposal-pending", "disposal_pending"),
+        (fleet_imports.order_status, "已批准", "approved"),
+        (fleet_imports.order_status, "待审批", "pending"),
+        (fleet_imports.order_status, "已驳回", "rejected"),
+        (fleet_imports.order_status, "已取消", "cancelled"),
+        (fleet_imports.order_status, "APPROVED", "approved"),
+        (accounts_imports.unit_kind, "乡镇", "township"),
+        (accounts_imports.unit_kind, "县直", "department"),
+        (accounts_imports.unit_kind, "县直单位", "department"),
+        (accounts_imports.unit_kind, "department", "department"),
+        (property_imports.operating_status, "出租", "leased"),
+        (property_imports.operating_status, "自用", "self_used"),
+        (property_imports.operating_status, "闲置", "idle"),
+        (property_imports.operating_status, "招租", "offered"),
+        (property_imports.operating_status, "未接管", "not_taken_over"),
+        (property_imports.operating_status, "self used", "self_used"),
+        (property_imports.auction_result, "成交", "sold"),
+        (property_imports.auction_result, "流拍", "unsold"),
+        (property_imports.auction_result, "撤拍", "withdrawn"),
+        (property_imports.auction_result, " Sold ", "sold"),
+        (property_imports.auction_result, "ｗｉｔｈｄｒａｗｎ", "withdrawn"),
     ],
 )
 def test_enum_words(fn: n.EnumMap, word: str, code: str) -> None:
@@ -407,11 +410,12 @@ def test_enum_words(fn: n.EnumMap, word: str, code: str) -> None:
 
 
 def test_enum_error_lists_the_choices() -> None:
-    assert reason(n.vehicle_status, "坏了") == (
+    assert reason(fleet_imports.vehicle_status, "坏了") == (
         "无法识别的车辆状态 unknown vehicle status '坏了' (应为 should be 在用/闲置/待处置/已处置)"
     )
-    assert reason(n.order_status, "ok").endswith("(应为 should be 已批准/待审批/已驳回/已取消)")
-    assert reason(n.operating_status, "出售").endswith("(应为 should be 出租/自用/闲置/招租/未接管)")
+    assert reason(fleet_imports.order_status, "ok").endswith("(应为 should be 已批准/待审批/已驳回/已取消)")
+    status = property_imports.operating_status
+    assert reason(status, "出售").endswith("(应为 should be 出租/自用/闲置/招租/未接管)")
 
 
 @pytest.mark.parametrize(("raw", "k"), [("1", 1), (2, 2), ("第2轮", 2), ("第三轮", 3), ("二", 2), ("３", 3)])

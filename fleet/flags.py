@@ -1,0 +1,306 @@
+"""Flags (预警): every kind declared once — its code and labels (`FlagKind`), its severity and the schema of
+its detail — and the one module that writes flag rows. Reconciliation, the trip store and the rules call
+it: raise (in bulk), resolve, reopen, change the machine's fields, review. Every change of state is in the
+audit log with its actor: `system` for the nightly run, the reviewer for a review.
+
+A flag's natural key (kind, key) makes a re-run find the flag it raised before; the machine owns `state`,
+`end_at` and `detail`, the vehicle manager the review fields, and neither overwrites the other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.errors import NotFound, ValidationFailed
+from core.timeutil import utcnow
+from fleet.models import Flag, FlagKind, FlagState, ReviewStatus
+
+SYSTEM = "system"  # the actor of the nightly run's changes
+CHUNK = 500
+
+# ------------------------------------------------------------------------------------------ the kinds
+
+
+class UnreportedTripDetail(TypedDict):
+    km: float
+    minutes: int
+    service_day: str
+
+
+class OrderWithoutTrackDetail(TypedDict):
+    order_no: str
+    window_from: str | None
+    window_to: str | None
+
+
+class IdleVehicleDetail(TypedDict, total=False):
+    since: str | None
+    days: int
+    as_of: str | None
+    moved_at: str | None
+
+
+class SilentTrackerDetail(TypedDict, total=False):
+    since: str | None
+    hours: int
+    as_of: str | None
+    resumed_at: str | None
+    orders: list[str]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: FlagKind
+    severity: str  # normal | high: the queue sorts high first
+    detail: type  # the TypedDict its `detail` follows
+    per: str  # what one flag is about: trip, order, spell
+
+
+KINDS: Mapping[FlagKind, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        KindSpec(FlagKind.unreported_trip, "normal", UnreportedTripDetail, "trip"),
+        KindSpec(FlagKind.order_without_track, "normal", OrderWithoutTrackDetail, "order"),
+        KindSpec(FlagKind.idle_vehicle, "normal", IdleVehicleDetail, "spell"),
+        KindSpec(FlagKind.silent_tracker, "normal", SilentTrackerDetail, "spell"),
+    )
+}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# ------------------------------------------------------------------------------- the machine's changes
+
+
+class Tally(Counter[str]):
+    """Counts for the run history: raised/resolved/reopened in total and per kind."""
+
+    def note(self, what: str, kind: str) -> None:
+        self[what] += 1
+        self[f"{kind}_{what}"] += 1
+
+    def as_dict(self) -> dict[str, int]:
+        keys = ["trips", "covered", "raised", "resolved", "reopened"]
+        keys += [f"{k}_{w}" for k in FlagKind for w in ("raised", "resolved")]
+        return {k: int(self.get(k, 0)) for k in keys} | {k: int(v) for k, v in self.items()}
+
+
+def by_keys(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Flag]:
+    found: dict[str, Flag] = {}
+    for chunk in _chunks(sorted(set(keys)), CHUNK):
+        for flag in session.exec(select(Flag).where(Flag.kind == kind, col(Flag.key).in_(chunk))).all():
+            found[flag.key] = flag
+    return found
+
+
+def open_flag_id(session: Session, kind: str, vehicle_id: int) -> int | None:
+    """The open flag of `kind` of a vehicle (a spell: at most one is open), if any."""
+    return session.exec(
+        select(Flag.id).where(Flag.kind == kind, Flag.vehicle_id == vehicle_id, Flag.state == FlagState.open)
+    ).first()
+
+
+def set_fields(flag: Flag, **values: Any) -> bool:
+    """Assign only what differs, so an unchanged flag is not written."""
+    changed = False
+    for name, value in values.items():
+        if getattr(flag, name) != value:
+            setattr(flag, name, value)
+            changed = True
+    return changed
+
+
+def resolve(session: Session, tally: Tally, flag: Flag, at: datetime, reason: str, **values: Any) -> None:
+    if flag.id is None:
+        session.flush()
+    before = {"state": flag.state}
+    set_fields(flag, state="resolved", resolved_at=at, resolved_reason=reason, **values)
+    session.add(flag)
+    tally.note("resolved", flag.kind)
+    audit.record(
+        session,
+        actor=SYSTEM,
+        action="flag.resolve",
+        entity="fleet_flag",
+        entity_id=flag.id,
+        before=before,
+        after={"state": "resolved", "reason": reason},
+        detail=f"{flag.kind} {flag.key}",
+    )
+
+
+def reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
+    before = {"state": flag.state, "reason": flag.resolved_reason}
+    set_fields(flag, state="open", resolved_at=None, resolved_reason="", **values)
+    session.add(flag)
+    tally.note("reopened", flag.kind)
+    audit.record(
+        session,
+        actor=SYSTEM,
+        action="flag.reopen",
+        entity="fleet_flag",
+        entity_id=flag.id,
+        before=before,
+        after={"state": "open"},
+        detail=f"{flag.kind} {flag.key}",
+    )
+
+
+def raise_flag(session: Session, tally: Tally, **values: Any) -> Flag:
+    flag = Flag(**values)
+    session.add(flag)
+    tally.note("raised", flag.kind)
+    return flag
+
+
+class NewFlags:
+    """Flags raised in bulk (thousands a night): one multi-row INSERT, not an ORM object each."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+        self.rows: list[dict[str, Any]] = []
+        self.now = utcnow()
+
+    def add(self, **values: Any) -> None:
+        self.rows.append(
+            {
+                "trip_id": None,
+                "order_id": None,
+                "end_at": None,
+                "state": "open",
+                "raised_at": self.now,
+                "resolved_at": None,
+                "resolved_reason": "",
+                "review_status": None,
+                "review_comment": "",
+                "reviewed_by": None,
+                "reviewed_at": None,
+                **values,
+            }
+        )
+        self.tally.note("raised", values["kind"])
+
+    def insert(self, session: Session) -> None:
+        for chunk in _chunks(self.rows, 2000):
+            session.exec(insert(Flag), params=list(chunk))
+        self.rows = []
+
+
+def detach_trips(conn: Connection, trip_ids: list[int], reason: str) -> None:
+    """Trips a late batch re-cut away: their flags keep their history and review, lose the pointer, and
+    open ones are resolved (bulk: a re-cut may remove thousands)."""
+    flag_t = Flag.__table__  # type: ignore[attr-defined]
+    conn.execute(
+        update(flag_t)
+        .where(flag_t.c.trip_id.in_(trip_ids), flag_t.c.state == FlagState.open)
+        .values(state=FlagState.resolved, resolved_at=utcnow(), resolved_reason=reason)
+    )
+    conn.execute(update(flag_t).where(flag_t.c.trip_id.in_(trip_ids)).values(trip_id=None))
+
+
+# ----------------------------------------------------------------------------------------------- review
+
+REVIEW_CHOICES = (*ReviewStatus.codes(), "open")
+_REVIEW_WORDS = {
+    "违规": "violation",
+    "已说明": "explained",
+    "说明": "explained",
+    "合理": "explained",
+    "误报": "false_alarm",
+    "false alarm": "false_alarm",
+    "待审": "open",
+    "未审核": "open",
+    "重置": "open",
+}
+_REVIEW_HELP = "violation 违规, explained 已说明, false_alarm 误报, open 重置为未审核"
+
+
+def review_status_of(status: str) -> str:
+    """A review status as stored; clear error naming the allowed values otherwise."""
+    s = (status or "").strip()
+    s = _REVIEW_WORDS.get(s, _REVIEW_WORDS.get(s.lower(), s.lower()))
+    if s not in REVIEW_CHOICES:
+        raise ValidationFailed(
+            f"未知的审核结论 unknown review status '{status}': 可选 allowed: {_REVIEW_HELP}"
+        )
+    return s
+
+
+def _review_one(session: Session, flag: Flag, status: str, comment: str, actor: str) -> bool:
+    before = {"review_status": flag.review_status, "review_comment": flag.review_comment}
+    if status == "open":
+        after = {"review_status": None, "review_comment": comment}
+        changed = before != after
+        set_fields(flag, review_status=None, review_comment=comment, reviewed_by=None, reviewed_at=None)
+    else:
+        after = {"review_status": status, "review_comment": comment}
+        changed = before != after
+        if changed:
+            set_fields(
+                flag, review_status=status, review_comment=comment, reviewed_by=actor, reviewed_at=utcnow()
+            )
+    if changed:
+        session.add(flag)
+        audit.record(
+            session,
+            actor=actor,
+            action="flag.review",
+            entity="fleet_flag",
+            entity_id=flag.id,
+            before=before,
+            after=after,
+            detail=f"{flag.kind} {flag.key}",
+        )
+    return changed
+
+
+def _check_review_args(status: str, comment: str | None, actor: str) -> tuple[str, str]:
+    s = review_status_of(status)
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise ValidationFailed("审核意见过长 comment longer than 2000 characters")
+    if not actor:
+        raise ValidationFailed("缺少审核人 reviewer (actor) missing")
+    return s, comment
+
+
+def review_flag(session: Session, flag_id: int, status: str, comment: str | None, actor: str) -> Flag:
+    """Set the manager's review of one flag (violation / explained / false_alarm, or open to reset).
+    Audit-logged with before and after; a repeated identical review changes nothing."""
+    s, comment = _check_review_args(status, comment, actor)
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(f"预警不存在 flag {flag_id} not found")
+    _review_one(session, flag, s, comment, actor)
+    session.flush()
+    return flag
+
+
+def review_flags(
+    session: Session, flag_ids: Sequence[int], status: str, comment: str | None, actor: str
+) -> list[Flag]:
+    """The same review for several flags, all or nothing."""
+    s, comment = _check_review_args(status, comment, actor)
+    ids = list(dict.fromkeys(flag_ids))
+    if not ids:
+        raise ValidationFailed("未选择预警 no flag ids given")
+    found = {f.id: f for f in session.exec(select(Flag).where(col(Flag.id).in_(ids))).all()}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"预警不存在 flags not found: {', '.join(map(str, missing))}")
+    for i in ids:
+        _review_one(session, found[i], s, comment, actor)
+    session.flush()
+    return [found[i] for i in ids]

@@ -1,0 +1,473 @@
+"""The fleet's import kinds, each declared once (core/importing.py): vehicles (公务用车登记表), orders
+(出行申请/派车单), expense sheets (出行费用单) and positions (定位数据, written by the bulk path of
+fleet/positions.py). A column absent from a file leaves the stored field alone, an empty cell clears it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from core import normalize as n
+from core.importing import (
+    ApplyResult,
+    Column,
+    ImportSpec,
+    Row,
+    RowReader,
+    Seen,
+    after,
+    by_column,
+    upsert,
+)
+from core.models import Unit
+from core.timeutil import as_utc, china_day, utcnow
+from fleet import service
+from fleet.models import OrderStatus, TripExpense, TripOrder, Vehicle, VehicleStatus
+
+vehicle_status = n.EnumMap(
+    "车辆状态 vehicle status",
+    {
+        VehicleStatus.in_service: ["在用", "使用中", "正常", "in service", "active"],
+        VehicleStatus.idle_proposed: ["闲置", "idle"],
+        VehicleStatus.disposal_pending: ["待处置", "拟处置", "pending disposal"],
+        VehicleStatus.disposed: ["已处置", "已报废", "处置"],
+    },
+)
+order_status = n.EnumMap(
+    "审批状态 order status",
+    {
+        OrderStatus.approved: ["已批准", "批准", "已审批", "审批通过", "通过", "同意", "已同意"],
+        OrderStatus.pending: ["待审批", "审批中", "待审核", "未审批"],
+        OrderStatus.rejected: ["已驳回", "驳回", "不同意", "未通过", "denied"],
+        OrderStatus.cancelled: ["已取消", "取消", "作废", "已作废", "canceled"],
+    },
+)
+
+_DATE_HINT = "日期, 如 2024-06-01 / 2024年6月1日"
+_TIME_HINT = "北京时间, 如 2024-06-01 08:00:00"
+_MONEY_HINT = "金额(元), 最多两位小数"
+_SPEED = {
+    "km/h": 1, "kmh": 1, "kph": 1, "公里/小时": 1, "千米/小时": 1, "千米/时": 1, "公里/时": 1,
+    "m/s": 3.6, "米/秒": 3.6, "kn": 1.852, "knot": 1.852, "knots": 1.852, "节": 1.852, "mph": 1.609344,
+}  # fmt: skip
+_KM = {"km": 1, "公里": 1, "千米": 1, "m": 0.001, "米": 0.001}
+_YUAN = {"元": 1, "元/年": 1, "人民币元": 1, "万元": 10000, "万元/年": 10000}
+
+
+def text(
+    name: str, zh: str, *aliases: str, required: bool = False, example: object = None, hint: str = ""
+) -> Column:
+    return Column(name, zh, n.text, required, aliases, example, hint=hint or "文字")
+
+
+def money(name: str, zh: str, *aliases: str, example: object = None, target: str = "") -> Column:
+    return Column(name, zh, n.money_fen, False, aliases, example, "元", _YUAN, _MONEY_HINT, target=target)
+
+
+def enum(name: str, zh: str, parse: n.EnumMap, *aliases: str, required: bool = False) -> Column:
+    return Column(name, zh, parse, required, aliases, parse.choices.split("/")[0], hint=f"填 {parse.choices}")
+
+
+def plate_column(required: bool = True) -> Column:
+    return Column(
+        "plate", "车牌号", n.plate, required,
+        ("车牌", "车牌号码", "号牌号码", "号牌", "车号", "plate no", "plate number", "license plate"),
+        "晋M·A1234", hint="如 晋M·A1234",
+    )  # fmt: skip
+
+
+def order_no_column(example: str = "CC20240601001") -> Column:
+    return text(
+        "order_no", "申请单号", "单号", "派车单号", "出车单号", "订单号", "申请编号", "order number", "order",
+        required=True, example=example,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- vehicles
+
+
+def _vehicle_values(
+    r: RowReader,
+    vehicle: Vehicle | None,
+    units: Mapping[str, Unit],
+    trackers: Mapping[str, Vehicle],
+    tracker_line: dict[str, tuple[int, str]],
+    plate: str,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if r.has("unit") or vehicle is None:
+        unit = r.reference("unit", units, "未知单位 unknown unit '{key}': 请先导入单位 import units first")
+        if unit is not None:
+            values["unit_id"] = unit.id
+    if r.has("model"):
+        values["model"] = r.text("model") or ""
+    if r.has("tracker_id"):
+        tracker = r.text("tracker_id")
+        holder = trackers.get(tracker) if tracker else None
+        if holder is not None and holder.plate != plate:
+            r.bad("tracker_id", f"终端号已装在 {holder.plate} tracker {tracker} is on {holder.plate}")
+        elif tracker and tracker in tracker_line and tracker_line[tracker][1] != plate:
+            line = tracker_line[tracker][0]
+            r.bad("tracker_id", f"终端号与第 {line} 行重复 tracker also on line {line}")
+        if tracker:
+            tracker_line.setdefault(tracker, (r.row.line, plate))
+        values["tracker_id"] = tracker
+    if r.row.values.get("status") is not None:
+        status = r.choice("status", VehicleStatus.codes())
+        if status is not None:
+            values["status"] = status
+            newly = vehicle is None or (vehicle.status != VehicleStatus.disposed and not vehicle.disposed_on)
+            if status == VehicleStatus.disposed and newly:
+                values["disposed_on"] = china_day(utcnow())
+    if r.has("acquired_on"):
+        values["acquired_on"] = r.row.values["acquired_on"]
+    return values
+
+
+def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """Vehicles by plate: unit (name), model, tracker_id, status, acquired_on. A tracker belongs to one
+    vehicle."""
+    result = ApplyResult()
+    seen = Seen(result, "plate")
+    units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
+    existing = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
+    trackers = by_column(session, Vehicle, Vehicle.tracker_id, [r.values.get("tracker_id") for r in rows])
+    tracker_line: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        r = RowReader(VEHICLES, row, result)
+        plate = r.text("plate", required=True)
+        if plate is None or not r.fits(Vehicle, {"plate": plate}) or seen.duplicate(row, plate):
+            continue
+        vehicle = existing.get(plate)
+        values = _vehicle_values(r, vehicle, units, trackers, tracker_line, plate)
+        if r.fits(Vehicle, values):
+            existing[plate], _ = upsert(
+                session, result, model=Vehicle, obj=vehicle, values=values, actor=actor, key=plate,
+                init={"plate": plate},
+            )  # fmt: skip
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ orders
+
+ORDER_TEXT = ("applicant", "driver", "purpose", "destination")
+
+
+def _order_values(
+    r: RowReader, order: TripOrder | None, vehicles: Mapping[str, Vehicle], units: Mapping[str, Unit]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    vehicle: Vehicle | None = None
+    if r.has("plate") or order is None:
+        vehicle = r.reference(
+            "plate", vehicles, "未知车辆 unknown vehicle '{key}': 请先导入车辆 import vehicles first"
+        )
+        if vehicle is not None:
+            values["vehicle_id"] = vehicle.id
+    if r.row.values.get("unit") is not None:
+        unit = r.reference("unit", units, "未知单位 unknown unit '{key}'")
+        if unit is not None:
+            values["unit_id"] = unit.id
+    elif vehicle is not None and (order is None or r.has("unit")):
+        values["unit_id"] = vehicle.unit_id
+    for name in ORDER_TEXT:
+        if r.has(name):
+            values[name] = r.text(name) or ""
+    for name, field_name in (("planned_start", "planned_start_at"), ("planned_end", "planned_end_at")):
+        if r.has(name) or order is None:
+            when = r.when(name, required=True)
+            if when is not None:
+                values[field_name] = as_utc(when)
+    start = values.get("planned_start_at", order.planned_start_at if order else None)
+    end = values.get("planned_end_at", order.planned_end_at if order else None)
+    if r.ok and start is not None and end is not None:
+        problem = service.window_problem(start, end)
+        if problem:
+            r.bad("planned_end", problem)
+    if r.has("status") or order is None:
+        default = OrderStatus.approved if order is None and not r.has("status") else None
+        status = r.row.values.get("status") or default
+        if status not in OrderStatus.codes():
+            r.bad("status", f"未知的审批状态 unknown order status, allowed: {', '.join(OrderStatus.codes())}")
+        else:
+            values["status"] = status
+    return values
+
+
+def apply_orders(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """Orders by order_no: plate, unit (default: the vehicle's), applicant, driver, purpose, destination,
+    planned_start, planned_end (aware), status. Orders whose window, vehicle or status changed have their
+    trips matched again at once."""
+    result = ApplyResult()
+    seen = Seen(result, "order_no")
+    vehicles = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
+    units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
+    existing = by_column(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
+    to_recheck: list[TripOrder] = []
+    for row in rows:
+        r = RowReader(ORDERS, row, result)
+        order_no = r.text("order_no", required=True)
+        if order_no is None or not r.fits(TripOrder, {"order_no": order_no}) or seen.duplicate(row, order_no):
+            continue
+        order = existing.get(order_no)
+        values = _order_values(r, order, vehicles, units)
+        if not r.fits(TripOrder, values):
+            continue
+        before = {f: getattr(order, f) for f in service.ORDER_MATCH_FIELDS} if order is not None else None
+        saved, _ = upsert(
+            session, result, model=TripOrder, obj=order, values=values, actor=actor, key=order_no,
+            init={"order_no": order_no},
+        )  # fmt: skip
+        existing[order_no] = saved
+        if before is None or before != {f: getattr(saved, f) for f in service.ORDER_MATCH_FIELDS}:
+            to_recheck.append(saved)
+    if not result.issues and to_recheck:
+        session.flush()
+        now = utcnow()
+        # A new order for a window still to come has no trip yet: the nightly run will see it.
+        service.recheck(session, [o for o in to_recheck if o.planned_start_at <= now])
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- expenses
+
+
+def apply_expenses(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """Expense sheets by order_no: tolls_fen, meal_allowance_fen, fuel_fen, other_fen (integer fen). An
+    empty cell clears an amount to 0."""
+    result = ApplyResult()
+    seen = Seen(result, "order_no")
+    orders = by_column(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
+    expenses = by_column(session, TripExpense, TripExpense.order_id, [o.id for o in orders.values()])
+    for row in rows:
+        r = RowReader(EXPENSES, row, result)
+        order = r.reference(
+            "order_no", orders, "未知的申请单号 unknown order '{key}': 请先导入出行申请 import orders first"
+        )
+        if order is None or seen.duplicate(row, order.order_no):
+            continue
+        values: dict[str, Any] = {}
+        for name in service.MONEY:  # the column's own name (tolls) is read too
+            given = name if r.has(name) else name.removesuffix("_fen")
+            if r.has(given):
+                values[name] = r.fen(given) or 0
+        if r.ok:
+            expenses[order.id], _ = upsert(
+                session, result, model=TripExpense, obj=expenses.get(order.id), values=values, actor=actor,
+                key=order.order_no, init={"order_id": order.id},
+            )  # fmt: skip
+    return result
+
+
+# ------------------------------------------------------------------------------------------------- specs
+
+VEHICLES = ImportSpec(
+    "vehicles",
+    "公务用车登记表",
+    (
+        plate_column(),
+        text(
+            "unit",
+            "单位",
+            "使用单位",
+            "所属单位",
+            "单位名称",
+            "用车单位",
+            "unit name",
+            required=True,
+            example="县机关事务服务中心",
+        ),
+        text(
+            "model", "品牌型号", "车型", "品牌", "厂牌型号", "车辆型号", "型号", "brand", example="大众帕萨特"
+        ),
+        text(
+            "tracker_id",
+            "终端号",
+            "北斗终端号",
+            "设备号",
+            "终端ID",
+            "终端编号",
+            "设备ID",
+            "设备编号",
+            "IMEI",
+            "device id",
+            "device",
+            "tracker",
+            example="864000000000001",
+            hint="北斗终端的设备号",
+        ),
+        enum("status", "状态", vehicle_status, "车辆状态", "使用状态", "vehicle status"),
+        Column(
+            "acquired_on",
+            "购置日期",
+            n.date_,
+            False,
+            ("购买日期", "购车日期", "购入日期", "acquired", "purchase date"),
+            date(2020, 5, 1),
+            hint=_DATE_HINT,
+        ),
+    ),
+    key=("plate",),
+    apply=apply_vehicles,
+)
+
+ORDERS = ImportSpec(
+    "orders",
+    "出行申请(派车单)",
+    (
+        order_no_column(),
+        plate_column(),
+        text("unit", "单位", "申请单位", "用车单位", "所属单位", "单位名称", example="县机关事务服务中心"),
+        text("applicant", "申请人", "申请人员", "经办人", example="张三"),
+        text("driver", "驾驶员", "司机", "驾驶人", "驾驶员姓名", example="李四"),
+        text("purpose", "事由", "用车事由", "出行事由", "出车事由", "事项", example="下乡检查"),
+        text("destination", "目的地", "出行地点", "去往地点", "目的地点", "地点", example="城关镇"),
+        Column(
+            "planned_start",
+            "计划出发",
+            n.datetime_china,
+            True,
+            ("计划出发时间", "出发时间", "用车时间", "开始时间", "start", "planned start time"),
+            datetime(2024, 6, 1, 8, 0),
+            hint=_TIME_HINT,
+        ),
+        Column(
+            "planned_end",
+            "计划返回",
+            n.datetime_china,
+            True,
+            ("计划返回时间", "返回时间", "结束时间", "还车时间", "end", "planned return", "planned end time"),
+            datetime(2024, 6, 1, 17, 30),
+            hint=_TIME_HINT,
+        ),
+        enum("status", "审批状态", order_status, "状态", "审批结果", "order status", required=True),
+    ),
+    key=("order_no",),
+    checks=(after("planned_start", "planned_end", "返回早于出发 planned return before start"),),
+    apply=apply_orders,
+)
+
+POSITIONS = ImportSpec(
+    "positions",
+    "公务用车定位数据",
+    (
+        text(
+            "device_id",
+            "终端号",
+            "设备号",
+            "终端ID",
+            "终端编号",
+            "设备ID",
+            "设备编号",
+            "终端号码",
+            "终端手机号",
+            "设备IMEI",
+            "IMEI",
+            "device",
+            "deviceid",
+            "terminal id",
+            "uniqueid",
+            "tracker id",
+            required=True,
+            example="864000000000001",
+        ),
+        plate_column(required=False),
+        Column(
+            "fixed_at",
+            "定位时间",
+            n.datetime_china,
+            True,
+            (
+                "GPS时间",
+                "时间",
+                "定位时刻",
+                "卫星时间",
+                "设备时间",
+                "采集时间",
+                "fixtime",
+                "gps time",
+                "devicetime",
+                "time",
+                "timestamp",
+            ),
+            datetime(2024, 6, 1, 8, 0, 0),
+            hint=_TIME_HINT + " (带时区的按其时区)",
+        ),
+        Column("lon", "经度", n.longitude, True, ("lng", "longitude", "东经"), 112.7342, hint="WGS-84 度"),
+        Column("lat", "纬度", n.latitude, True, ("latitude", "北纬"), 37.6871, hint="WGS-84 度"),
+        Column(
+            "speed_kmh",
+            "速度",
+            n.non_negative_float,
+            True,
+            ("GPS速度", "车速", "speed"),
+            42.5,
+            "km/h",
+            _SPEED,
+            "km/h",
+        ),
+        Column(
+            "course",
+            "方向",
+            n.float_,
+            False,
+            ("方向角", "航向", "航向角", "方位角", "heading", "direction", "bearing"),
+            90,
+            hint="0-360 度, 正北为 0",
+        ),
+        Column(
+            "ignition",
+            "ACC",
+            n.boolean,
+            False,
+            ("ACC状态", "点火状态", "点火", "acc status", "acc state"),
+            "开",
+            hint="开/关",
+        ),
+        Column(
+            "odometer_km",
+            "里程",
+            n.non_negative_float,
+            False,
+            ("总里程", "累计里程", "里程数", "odometer", "mileage", "total mileage"),
+            12345.6,
+            "km",
+            _KM,
+            "累计里程 km",
+        ),
+    ),
+    key=("device_id", "fixed_at"),
+    apply=None,  # the bulk path: ingest/importer.py → fleet.positions.ingest_fixes
+)
+
+EXPENSES = ImportSpec(
+    "expenses",
+    "出行费用单",
+    (
+        order_no_column(),
+        money(
+            "tolls", "过路费", "通行费", "路桥费", "过路过桥费", "toll", example="35.00", target="tolls_fen"
+        ),
+        money(
+            "meal_allowance",
+            "伙食补助",
+            "伙食费",
+            "餐补",
+            "误餐补助",
+            "meal",
+            "meals",
+            example="60.00",
+            target="meal_allowance_fen",
+        ),
+        money("fuel", "燃油费", "油费", "加油费", "fuel cost", example="120.50", target="fuel_fen"),
+        money("other", "其他", "其他费用", "其它", "停车费", "other cost", example="0", target="other_fen"),
+    ),
+    key=("order_no",),
+    one_of=("tolls", "meal_allowance", "fuel", "other"),
+    apply=apply_expenses,
+)
+
+KINDS = (VEHICLES, ORDERS, POSITIONS, EXPENSES)
