@@ -62,9 +62,9 @@ class Stats:
 def setup_devices(n_jt: int, n_osm: int) -> tuple[list[str], list[str]]:
     """Bench vehicles exist, their old positions, feed rows and terminals are gone."""
     from sqlalchemy import delete
-    from sqlmodel import Session, col, select
+    from sqlmodel import col, select
 
-    from core.db import check_connection, get_engine
+    from core.db import check_connection, get_engine, unit_of_work
     from core.models import Unit
     from fleet.models import Position, RecutRange, Stop, Trip, Vehicle
     from ingest.models import FeedDevice, Jt808Terminal
@@ -73,7 +73,7 @@ def setup_devices(n_jt: int, n_osm: int) -> tuple[list[str], list[str]]:
     osm = [f"{OSM_PREFIX}{i:07d}" for i in range(n_osm)]
     engine = get_engine()
     check_connection(engine)
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         unit = s.exec(select(Unit).where(Unit.name == "bench-feeds")).first()
         if unit is None:
             unit = Unit(name="bench-feeds", kind="department")

@@ -11,10 +11,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from sqlmodel import Session
-
 from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import generate, write_positions_csv
+from core.db import unit_of_work
 from core.perf import keep_freed_memory
 from fleet.models import Position
 from fleet.trips import recut_pending
@@ -26,7 +25,7 @@ NAIVE_ROWS = 20_000  # the ORM path is measured on a sample: it is two orders of
 
 def naive_orm(engine, csv_path: Path) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """What a first version would do: parse, then one ORM object per fix, flushed in the end."""
-    with Session(engine) as s, Timer() as t:
+    with unit_of_work(engine) as s, Timer() as t:
         n = 0
         for batch in read_positions_batches(csv_path, batch_size=NAIVE_ROWS):
             for i in range(min(len(batch), NAIVE_ROWS - n)):
@@ -72,11 +71,11 @@ def main() -> None:
                 with fresh_db(kind, Path(tmp)) as db:
                     register_vehicles(db.engine, [(tr.device_id, tr.plate) for tr in tracks])
                     if label.startswith("gongwu"):
-                        with Session(db.engine) as s, Timer() as t:
-                            report = run_import(s, "positions", csv_path, recut=False)
+                        with unit_of_work(db.engine) as s, Timer() as t:
+                            report = run_import(s, "positions", csv_path)
                             s.commit()
                         assert report.committed and not report.errors, report.errors[:3]
-                        with Session(db.engine) as s, Timer() as t_cut:
+                        with unit_of_work(db.engine) as s, Timer() as t_cut:
                             trips = recut_pending(s).trips_added
                             s.commit()
                         n, seconds = report.inserted, t.seconds

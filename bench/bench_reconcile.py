@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from bench.common import fresh_db, pg_available
+from core.db import unit_of_work
 from core.models import Unit
 from core.timeutil import CHINA, china_day
 from fleet import reconcile
@@ -148,7 +148,7 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
     t = time.perf_counter()
     sizes = populate(engine, vehicles, seed)
     setup = time.perf_counter() - t
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         day_trips = s.scalar(select(func.count()).select_from(Trip).where(Trip.service_day == DAY))
         day_orders = s.scalar(
             select(func.count())
@@ -161,13 +161,13 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
         f"set-up {setup:.1f} s)"
     )
     rules = reconcile.Rules()
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         t = time.perf_counter()
         before = reconcile.reconcile_day(s, DAY - timedelta(days=1), rules=rules)
         s.commit()
         print(f"  day before (untimed set-up): {time.perf_counter() - t:.2f} s, raised {before['raised']}")
     for attempt in ("reconcile", "re-run  "):
-        with Session(engine) as s:
+        with unit_of_work(engine) as s:
             t, cpu = time.perf_counter(), time.process_time()
             counts = reconcile.reconcile_day(s, DAY, rules=rules)
             s.commit()
@@ -176,7 +176,7 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
             f"  {attempt} {DAY}: {seconds:.2f} s (CPU {cpu:.2f} s) — trips {counts['trips']}, "
             f"covered {counts['covered']}, raised {counts['raised']}, resolved {counts['resolved']}"
         )
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         kinds = Counter(
             k
             for (k,) in s.exec(select(Flag.kind).where(Flag.state == "open")).all()  # type: ignore[call-overload]

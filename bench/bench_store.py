@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from sqlmodel import Session
 
 from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import concat, generate
+from core.db import unit_of_work
 from core.perf import keep_freed_memory
 from fleet.positions import FixBatch, ingest_fixes
 from fleet.tripcut import TripParams, cut_many
@@ -90,10 +90,10 @@ def main() -> None:
         for kind in kinds:
             with fresh_db(kind, Path(tmp)) as db:
                 register_vehicles(db.engine, [(tr.device_id, tr.plate) for tr in tracks])
-                with Session(db.engine) as s, Timer() as t_in:
+                with unit_of_work(db.engine) as s, Timer() as t_in:
                     inserted = sum(ingest_fixes(s, b, "import").inserted for b in batches(tracks, args.batch))
                     s.commit()
-                with Session(db.engine) as s, Timer() as t_re:
+                with unit_of_work(db.engine) as s, Timer() as t_re:
                     counts = recut_pending(s)
                     s.commit()
                 total = t_in.seconds + t_re.seconds

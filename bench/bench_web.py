@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from accounts import service as auth
 from accounts.models import User
 from accounts.permissions import PAGES, TABLE
-from core.db import build_engine
+from core.db import build_engine, unit_of_work
 from core.models import Unit
 from core.settings import Settings
 from fleet.models import Flag, Trip, Vehicle
@@ -55,7 +55,7 @@ def main() -> None:
 
 def run(url: str, n: int) -> None:
     engine = build_engine(url)
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         busiest = s.exec(
             select(Vehicle.unit_id)
             .join(Flag, col(Flag.vehicle_id) == col(Vehicle.id))

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
-from core.db import build_engine
+from core.db import build_engine, unit_of_work
 from core.models import Unit
 from fleet.models import Vehicle
 from gongwu import migrate
@@ -67,7 +66,7 @@ def pg_available() -> bool:
 
 def register_vehicles(engine: Engine, devices: list[tuple[str, str]]) -> None:
     """(device id, plate) pairs as in-service vehicles of one unit."""
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         unit = Unit(name="基准测试单位", kind="department")
         s.add(unit)
         s.flush()

@@ -10,18 +10,15 @@ from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from core.db import unit_of_work
+
 T = TypeVar("T")
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: committed when the handler returns, rolled back on error."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(request.app.state.engine) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

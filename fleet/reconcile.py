@@ -23,7 +23,7 @@ are audit-logged as `system`; reviews and disposal proposals as the person who m
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -34,7 +34,6 @@ from sqlalchemy import func, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from core.errors import ValidationFailed
 from core.logs import log
 from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
@@ -943,26 +942,3 @@ def recheck_orders(
         _check_orders(session, subset, _vehicles(session), rules, to_ts(utcnow()), tally, spells)
     session.flush()
     return tally.as_dict()
-
-
-def _recut_pending(session: Session) -> dict[str, int]:
-    """Cut the position ranges that changed since the last cut, when the trips module is there."""
-    try:
-        from fleet.trips import recut_pending
-    except ImportError:
-        return {}
-    c = recut_pending(session)
-    return {"trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices}
-
-
-def reconcile_range(session: Session, since: date, until: date) -> dict[str, int]:
-    """Cut pending ranges, then reconcile each day in order (idle and silent end up judged as of the last
-    day)."""
-    if until < since:
-        raise ValidationFailed(f"结束日期早于开始日期 --until {until} is before --since {since}")
-    totals: Counter[str] = Counter(_recut_pending(session))
-    day = since
-    while day <= until:
-        totals.update(reconcile_day(session, day))
-        day += timedelta(days=1)
-    return dict(totals)

@@ -23,7 +23,6 @@ from fleet.routes import router as fleet_router
 from gongwu.web.login import web_router as auth_web_router
 from gongwu.web.routes import STATIC_DIR
 from gongwu.web.routes import router as web_router
-from ingest.import_routes import router as import_router
 from ingest.routes import router as ingest_router
 from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
@@ -110,7 +109,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         auth_router,
         fleet_router,
         ingest_router,
-        import_router,
         property_router,
         scheduler_router,
     ):

@@ -30,14 +30,13 @@ def init() -> None:
     else:
         typer.echo(f"database {url} upgraded from {before or 'empty'} to {after}")
     # No default user or password is ever created; the server secret is generated once, if not configured.
-    from sqlmodel import Session
-
     from accounts.service import server_secret
+    from core.db import unit_of_work
     from gongwu.cli_users import first_admin_hint
 
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         server_secret(session)
-        session.commit()
+    with unit_of_work(engine) as session:
         hint = first_admin_hint(session)
     if hint:
         typer.echo(hint)

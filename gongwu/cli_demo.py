@@ -90,11 +90,12 @@ def demo(
 def _print_figures(console: Any, engine: Any, today: Any) -> None:
     """What the vehicle manager and the property clerk look at first."""
     from sqlalchemy import func
-    from sqlmodel import Session, select
+    from sqlmodel import select
 
+    from core.db import unit_of_work
     from fleet.models import Flag, Trip
 
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         trips = s.exec(select(func.count()).select_from(Trip)).one()
         by_kind = dict(
             s.exec(select(Flag.kind, func.count()).where(Flag.state == "open").group_by(Flag.kind)).all()
@@ -161,13 +162,11 @@ def _print_next_steps(console: Any, db: Path, last_day: Any) -> None:
 
 def _print_demo_users(console: Any, engine: Any, unit_name: str) -> None:
     """One user per role with a random password, printed this once (the demo has no default password)."""
-    from sqlmodel import Session
-
     from accounts.service import create_demo_users
+    from core.db import unit_of_work
 
-    with Session(engine) as s:
+    with unit_of_work(engine) as s:
         users = create_demo_users(s, unit_name)
-        s.commit()
     console.print("\n[bold]演示账号 demo users[/bold] (passwords shown only now; sign in at /login):")
     for username, password in users.items():
         console.print(f"  {username:<14} {password}", highlight=False, markup=False)

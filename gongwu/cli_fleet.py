@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from core.errors import UsageError
+from core.errors import GongwuError, UsageError
 from core.timeutil import china_day, utcnow
 from gongwu import cli_report
 from gongwu.cli_base import app
@@ -34,7 +34,8 @@ def reconcile_cmd(
     """Cut any pending position ranges, then match trips with approved orders and raise or resolve flags
     for each day (idle vehicles and silent trackers are judged as of the last day). Default: yesterday.
     Running the same days again changes nothing."""
-    from fleet import reconcile
+    from gongwu import cli_db
+    from scheduler import pipeline
 
     if date_ and (since or until):
         raise UsageError("--date 不能与 --since/--until 同用 cannot be combined with --since/--until")
@@ -44,9 +45,12 @@ def reconcile_cmd(
     since = since or until
     if since > until:
         raise UsageError(f"--since {since} 晚于 --until {until} is after --until")
-    with cli_report.open_session() as session:
-        counts = reconcile.reconcile_range(session, since, until)
-    data = {"since": since.isoformat(), "until": until.isoformat(), "counts": counts}
+    outcome = pipeline.run_reconcile(cli_db.database(), since, until)
+    if outcome.status != "succeeded":
+        raise GongwuError(outcome.error)
+    # The run's counts without their step's prefix: reconcile.raised → raised, cut.trips_added → trips_added.
+    counts = {k.split(".", 1)[1]: v for k, v in outcome.counts.items()}
+    data = {"since": f"{since}", "until": f"{until}", "run_id": outcome.run_id, "counts": counts}
     if fmt is Format.json:
         typer.echo(dumps(data))
         return

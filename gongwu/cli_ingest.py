@@ -43,18 +43,19 @@ def import_(
     fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
     """Import a register or a positions export. All-or-nothing unless --skip-bad; re-importing the same
-    file changes nothing. Exit code 1 when any row was bad."""
+    file changes nothing. Exit code 1 when a bad row stopped it (nothing changed), 3 when --skip-bad
+    committed the good rows and rejected some."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from core.db import unit_of_work
     from gongwu import cli_db
-    from ingest.importer import KINDS, run_import
+    from ingest.kinds import kind_name
+    from scheduler.imports import import_file
 
-    kind = kind.strip().lower().replace("_", "-")
-    if kind == "shopfronts":
-        kind = "operating-properties"
-    if kind not in KINDS:
-        raise UsageError(f"unknown kind '{kind}': use one of {', '.join(KINDS)}")
+    try:
+        kind = kind_name(kind)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
     engine = cli_db.database()
     show = fmt is Format.table and sys.stderr.isatty()
     with Progress(
@@ -70,7 +71,7 @@ def import_(
             bar.update(task, completed=done, total=total)
 
         with unit_of_work(engine) as session:
-            report = run_import(
+            report = import_file(
                 session,
                 kind,
                 file,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 import typer
@@ -56,18 +57,12 @@ def _read_password(from_stdin: bool) -> str:
         typer.echo(problem, err=True)
 
 
-def _session() -> Session:
+def _session() -> AbstractContextManager[Session]:
+    """One command, one transaction on the ready database (checked at once: before a password prompt)."""
+    from core.db import unit_of_work
     from gongwu import cli_db
 
-    return Session(cli_db.database(), expire_on_commit=False)
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    return unit_of_work(cli_db.database())
 
 
 @user_app.command("add")
@@ -83,15 +78,14 @@ def add(
 
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
-    session = _session()  # a database that is not ready is said before a password is asked for
+    transaction = _session()  # a database that is not ready is said before a password is asked for
     password = _read_password(password_stdin)
-    with session:
+    with transaction as session:
         unit_id = auth.resolve_unit(session, unit)
         user = auth.create_user(
             session, username=username, password=password, role=role, unit_id=unit_id,
             display_name=display_name, actor=cli_actor(),
         )  # fmt: skip
-        _commit(session)
     typer.echo(f"user {user.username} created ({role}{f', unit {unit}' if unit else ''})")
 
 
@@ -121,7 +115,6 @@ def _set_active(username: str, active: bool) -> None:
 
     with _session() as session:
         auth.update_user(session, username, is_active=active, actor=cli_actor())
-        _commit(session)
 
 
 @user_app.command("disable")
@@ -145,7 +138,6 @@ def unlock(username: str) -> None:
 
     with _session() as session:
         auth.unlock_user(session, username, actor=cli_actor())
-        _commit(session)
     typer.echo(f"user {username} unlocked")
 
 
@@ -158,7 +150,6 @@ def set_password(username: str, password_stdin: PasswordStdin = False) -> None:
         auth.get_user(session, username)  # fail before prompting
         password = _read_password(password_stdin)
         auth.set_password(session, username, password, actor=cli_actor())
-        _commit(session)
     typer.echo(f"password of {username} changed")
 
 
@@ -176,7 +167,6 @@ def token_create(
     with _session() as session:
         user = auth.get_user(session, username)
         row, clear = auth.create_token(session, user, actor=cli_actor(), name=name, days=days)
-        _commit(session)
     expiry = row.expires_at.date().isoformat() if row.expires_at else "never"
     typer.echo(f"token {row.id} for {username} (expires {expiry}); shown once, keep it safe:", err=True)
     typer.echo(clear)
@@ -205,7 +195,6 @@ def token_revoke(token_id: int) -> None:
 
     with _session() as session:
         auth.revoke_token(session, token_id, actor=cli_actor())
-        _commit(session)
     typer.echo(f"token {token_id} revoked")
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from core import normalize
 from core.timeutil import CHINA
@@ -143,15 +142,16 @@ def import_files(
     engine: Engine, files: list[tuple[str, Path]], *, on_file: Callable[[str, Any], None] | None = None
 ) -> None:
     """Each file in its own transaction, all-or-nothing, exactly as `gongwu import` does."""
+    from core.db import unit_of_work
     from core.errors import ValidationFailed
-    from ingest.importer import run_import
+    from scheduler.imports import import_file
 
     for kind, path in files:
-        with Session(engine, expire_on_commit=False) as s:
-            report = run_import(s, kind, path, actor="demo")
+        with unit_of_work(engine) as s:
+            # positions are cut by the nightly run the demo runs next
+            report = import_file(s, kind, path, actor="demo", recut=False)
             if not report.committed:
                 first = "; ".join(str(e) for e in report.errors[:3])
                 raise ValidationFailed(f"demo file {path.name} did not import: {first}")
-            s.commit()
         if on_file is not None:
             on_file(kind, report)

@@ -390,7 +390,7 @@ class BatchWriter:
         if due():
             with self._lock:
                 if due():  # not if another thread reloaded while this one waited for the lock
-                    with Session(self.engine, expire_on_commit=False) as s:
+                    with unit_of_work(self.engine) as s:
                         vehicles = known_devices(s)
                     self._bare = {t.lstrip("0"): t for t in vehicles}
                     self._vehicles = vehicles

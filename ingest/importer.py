@@ -94,10 +94,11 @@ def run_import(
     actor: str = "import",
     progress: Callable[[int, int | None], None] | None = None,
     write_rejects: bool = True,
-    recut: bool = True,
 ) -> ImportReport:
     """Import one file in the caller's transaction; on failure (or dry run) everything done here is
-    rolled back to the savepoint taken at the start, so the caller may still commit its other work."""
+    rolled back to the savepoint taken at the start, so the caller may still commit its other work.
+    Positions only mark the ranges they touch: the pipeline re-cuts them (scheduler/imports.py does it
+    right after the import, the nightly run otherwise)."""
     if kind not in KINDS:
         raise ValidationFailed(f"unknown import kind '{kind}': use one of {', '.join(KINDS)}")
     name = filename or (str(source) if not isinstance(source, bytes) else "upload")
@@ -109,7 +110,7 @@ def run_import(
         with open_table(source, sheet=sheet, kind=kind) as table:
             report.ignored_columns = list(table.ignored)
             if kind == "positions":
-                _import_positions(session, table, report, skip_bad, progress, recut, reader)
+                _import_positions(session, table, report, skip_bad, progress, reader)
             else:
                 _import_rows(session, kind, table, report, skip_bad, actor, progress)
         ok = not report.errors or skip_bad
@@ -374,13 +375,10 @@ def _import_positions(
     report: ImportReport,
     skip_bad: bool,
     progress: Callable[[int, int | None], None] | None,
-    recut: bool,
     reader: _ReaderProcess | None,
 ) -> None:
-    """`recut=False` leaves the touched ranges marked for the nightly run instead of re-cutting now.
-    `reader`: the file's batches read by a child process, else they are read here, by a thread."""
+    """`reader`: the file's batches read by a child process, else they are read here, by a thread."""
     from fleet.positions import FixBatch, ingest_fixes, known_devices
-    from fleet.trips import recut_pending
 
     vehicles = known_devices(session)
     bad: dict[int, BadRow] = {}
@@ -440,5 +438,3 @@ def _import_positions(
                 progress(*done)
     report.unchanged = report.duplicates
     _collect_errors(report, bad)
-    if recut and (not bad or skip_bad):
-        report.recut = {"trips_added": recut_pending(session).trips_added}

@@ -33,23 +33,18 @@ def nightly_job() -> dict[str, Any]:
 
 def tracker_health_job() -> dict[str, Any]:
     """Silent trackers between nightly runs: a maintenance job should not wait for 02:00."""
-    from sqlmodel import Session
-
     from fleet import reconcile
+    from scheduler.pipeline import run_once
 
-    with Session(get_engine()) as s:
-        counts = reconcile.check_tracker_health(s)
-        s.commit()
-    return counts
+    return run_once(get_engine(), "tracker_health", reconcile.check_tracker_health).counts
 
 
 def feeds_check_job() -> dict[str, Any]:
     """Daily: devices whose feed watermark or last contact fell behind."""
-    from sqlmodel import Session
-
+    from core.db import unit_of_work
     from ingest import feeds
 
-    with Session(get_engine()) as s:
+    with unit_of_work(get_engine()) as s:
         return feeds.stale_devices_report(s)
 
 

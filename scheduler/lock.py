@@ -15,8 +15,9 @@ from datetime import timedelta
 from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import col
 
+from core.db import unit_of_work
 from core.timeutil import utcnow
 from scheduler.models import RunLock
 
@@ -49,18 +50,16 @@ def run_lock(engine: Engine, name: str, *, ttl: timedelta = timedelta(hours=6)) 
         return
 
     now = utcnow()
-    with Session(engine) as s:
-        s.exec(delete(RunLock).where(col(RunLock.name) == name, col(RunLock.expires_at) < now))  # type: ignore[call-overload]
-        s.add(RunLock(name=name, holder=_holder(), acquired_at=now, expires_at=now + ttl))
-        try:
-            s.commit()
-        except IntegrityError:
-            s.rollback()
+    try:
+        with unit_of_work(engine) as s:
+            s.exec(delete(RunLock).where(col(RunLock.name) == name, col(RunLock.expires_at) < now))  # type: ignore[call-overload]
+            s.add(RunLock(name=name, holder=_holder(), acquired_at=now, expires_at=now + ttl))
+    except IntegrityError:
+        with unit_of_work(engine) as s:
             row = s.get(RunLock, name)
             raise Busy(row.holder if row else "unknown") from None
     try:
         yield
     finally:
-        with Session(engine) as s:
+        with unit_of_work(engine) as s:
             s.exec(delete(RunLock).where(col(RunLock.name) == name))  # type: ignore[call-overload]
-            s.commit()

@@ -1,13 +1,23 @@
-"""The nightly pipeline: pull positions → cut trips for touched ranges → reconcile the day(s) → raise and
-resolve flags → property reminders. Every day since the last completed one is processed (catch-up), each
-day in its own transaction; a failed step fails the run visibly and the next run retries from that day.
+"""THE pipeline: cutting the position ranges that changed, reconciling trips with orders, raising and
+resolving flags, and the property reminders happen here and nowhere else. Every run is recorded in the run
+history (`scheduler_run`) with its counts and outcome: the nightly run, `gongwu reconcile`, an import's
+re-cut, the hourly tracker check.
+
+- `run_nightly` — pull → cut → reconcile → property reminders, for every day since the last completed one
+  (catch-up), or the days given; one run at a time (scheduler/lock.py).
+- `run_days(job="reconcile")` — cut → reconcile for the days given (`gongwu reconcile`).
+- `run_once` — one unit of work recorded as a run (the tracker health check); `record` — the same inside
+  the caller's transaction (an import's re-cut).
+
+Each day is one transaction (core.db.unit_of_work); a failed step fails the run visibly and the next run
+retries from that day.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,40 +26,40 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.db import unit_of_work
+from core.errors import UsageError
+from core.i18n import tr
 from core.logs import log
 from core.timeutil import china_day, utcnow
+from fleet import reconcile
+from fleet.trips import recut_pending
+from ingest import sources
+from property import service as property_service
 from scheduler.lock import Busy, run_lock
-from scheduler.models import JobRun
+from scheduler.models import JobRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
 NIGHTLY = "nightly"
+RECONCILE = "reconcile"
 # A step gets the day's session and the day; it returns counts for the run history.
 Step = Callable[[Session, date], dict[str, Any]]
 
 
-def _pull(session: Session, day: date) -> dict[str, Any]:
-    from ingest import sources
-
+def pull(session: Session, day: date) -> dict[str, Any]:
     return sources.pull_all(session, until_day=day)
 
 
-def _cut(session: Session, day: date) -> dict[str, Any]:
-    from fleet.trips import recut_pending
-
+def cut(session: Session, day: date | None = None) -> dict[str, Any]:
     c = recut_pending(session)
     return {"trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices}
 
 
-def _reconcile(session: Session, day: date) -> dict[str, Any]:
-    from fleet import reconcile
-
+def reconcile_day(session: Session, day: date) -> dict[str, Any]:
     return reconcile.reconcile_day(session, day)
 
 
-def _property(session: Session, day: date) -> dict[str, Any]:
-    from property import service as property_service
-
+def remind(session: Session, day: date) -> dict[str, Any]:
     return property_service.raise_property_alerts(session, day + timedelta(days=1))
 
 
@@ -57,27 +67,15 @@ def _property(session: Session, day: date) -> dict[str, Any]:
 class StepDef:
     name: str
     run: Step
-    available: Callable[[], bool] = lambda: True
 
 
-def _has(module: str, attr: str) -> Callable[[], bool]:
-    def check() -> bool:
-        import importlib
-
-        try:
-            return hasattr(importlib.import_module(module), attr)
-        except ImportError:
-            return False
-
-    return check
-
-
-STEPS: list[StepDef] = [
-    StepDef("pull", _pull, _has("ingest.sources", "pull_all")),
-    StepDef("cut", _cut),
-    StepDef("reconcile", _reconcile, _has("fleet.reconcile", "reconcile_day")),
-    StepDef("property", _property, _has("property.service", "raise_property_alerts")),
+NIGHTLY_STEPS: list[StepDef] = [
+    StepDef("pull", pull),
+    StepDef("cut", cut),
+    StepDef("reconcile", reconcile_day),
+    StepDef("property", remind),
 ]
+RECONCILE_STEPS: list[StepDef] = [StepDef("cut", cut), StepDef("reconcile", reconcile_day)]
 
 
 def yesterday() -> date:
@@ -105,69 +103,132 @@ class RunOutcome:
     error: str = ""
 
 
+def _start(engine: Engine, job: str, first: date | None = None) -> int:
+    with unit_of_work(engine) as s:
+        run = JobRun(job=job, day_from=first)
+        s.add(run)
+        s.flush()
+        assert run.id is not None
+        return run.id
+
+
+def _finish(
+    engine: Engine, run_id: int, status: str, counts: dict[str, Any], error: str, done: date | None
+) -> None:
+    with unit_of_work(engine) as s:
+        stored = s.get(JobRun, run_id)
+        assert stored is not None
+        stored.status, stored.error, stored.counts = status, error, counts
+        stored.day_to, stored.finished_at = done, utcnow()
+        s.add(stored)
+
+
+def _add(totals: dict[str, Any], prefix: str, counts: dict[str, Any]) -> None:
+    for k, v in counts.items():
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            key = f"{prefix}.{k}"
+            totals[key] = totals.get(key, 0) + v
+
+
+def run_once(engine: Engine, job: str, work: Callable[[Session], dict[str, Any]]) -> RunOutcome:
+    """`work` in one transaction, recorded as a run of `job` with the counts it returns. Its exception is
+    recorded and raised again."""
+    run_id = _start(engine, job)
+    try:
+        with unit_of_work(engine) as s:
+            counts = work(s)
+    except Exception as exc:
+        _finish(engine, run_id, RunStatus.failed, {}, f"{type(exc).__name__}: {exc}"[:4000], None)
+        raise
+    totals: dict[str, Any] = {}
+    _add(totals, job, counts)
+    _finish(engine, run_id, RunStatus.succeeded, totals, "", None)
+    log(logger, f"{job} run finished", **{k: v for k, v in totals.items() if isinstance(v, int)})
+    return RunOutcome(run_id, RunStatus.succeeded, [], totals)
+
+
+def run_days(
+    engine: Engine,
+    days: Sequence[date],
+    *,
+    job: str = RECONCILE,
+    steps: Sequence[StepDef] = RECONCILE_STEPS,
+    on_day: Callable[[date], None] | None = None,
+) -> RunOutcome:
+    """The steps over `days` in order, each day in its own transaction; idle vehicles and silent trackers
+    end up judged as of the last day. Recorded as a run of `job`; a failure is recorded, not raised."""
+    run_id = _start(engine, job, days[0] if days else None)
+    totals: dict[str, Any] = {}
+    done: date | None = None
+    day: date | None = None
+    try:
+        for day in days:
+            with unit_of_work(engine) as s:
+                for step in steps:
+                    _add(totals, step.name, step.run(s, day))
+            done = day
+            if on_day is not None:
+                on_day(day)
+        status, error = RunStatus.succeeded, ""
+    except Exception as exc:  # a failed step fails the run visibly; the next run retries the day
+        status, error = RunStatus.failed, f"{type(exc).__name__}: {exc}"[:4000]
+        logger.error("%s run failed on %s: %s\n%s", job, day, error, traceback.format_exc())
+    _finish(engine, run_id, status, totals, error, done)
+    log(logger, f"{job} run finished", status=status, days=len(days), through=done)
+    return RunOutcome(run_id, status, list(days), totals, error)
+
+
+def run_reconcile(engine: Engine, since: date, until: date) -> RunOutcome:
+    """`gongwu reconcile`: cut pending ranges, then match and flag each day (a run of its own)."""
+    if until < since:
+        raise UsageError(
+            tr(f"结束日期 {until} 早于开始日期 {since}", f"--until {until} is before --since {since}")
+        )
+    return run_days(engine, [since + timedelta(days=i) for i in range((until - since).days + 1)])
+
+
 def run_nightly(
     engine: Engine,
     *,
     since: date | None = None,
     until: date | None = None,
-    steps: list[StepDef] | None = None,
+    steps: Sequence[StepDef] | None = None,
     on_day: Callable[[date], None] | None = None,
 ) -> RunOutcome:
-    """Run the pipeline over `since..until` (default: every day after the last completed one up to
+    """The nightly pipeline over `since..until` (default: every day after the last completed one up to
     yesterday). One run at a time: a concurrent call returns status 'skipped' and says who holds it."""
-    steps = [s for s in (steps or STEPS) if s.available()]
     try:
         with run_lock(engine, NIGHTLY):
-            return _run_locked(engine, since, until, steps, on_day)
+            with unit_of_work(engine) as s:
+                days = days_to_run(s, since=since, until=until)
+            return run_days(engine, days, job=NIGHTLY, steps=steps or NIGHTLY_STEPS, on_day=on_day)
     except Busy as busy:
         log(logger, "nightly run skipped", reason=str(busy))
-        with Session(engine) as s:
-            run = JobRun(job=NIGHTLY, status="skipped", finished_at=utcnow(), error=str(busy))
+        with unit_of_work(engine) as s:
+            run = JobRun(job=NIGHTLY, status=RunStatus.skipped, finished_at=utcnow(), error=str(busy))
             s.add(run)
-            s.commit()
-            return RunOutcome(run.id, "skipped", [], {}, str(busy))
+            s.flush()
+            return RunOutcome(run.id, RunStatus.skipped, [], {}, str(busy))
 
 
-def _run_locked(
-    engine: Engine,
-    since: date | None,
-    until: date | None,
-    steps: list[StepDef],
-    on_day: Callable[[date], None] | None,
-) -> RunOutcome:
-    with Session(engine, expire_on_commit=False) as s:
-        days = days_to_run(s, since=since, until=until)
-        run = JobRun(job=NIGHTLY, day_from=days[0] if days else None)
-        s.add(run)
-        s.commit()
+def record(session: Session, job: str, work: Callable[[Session], dict[str, Any]]) -> RunOutcome:
+    """`work` in the caller's transaction, recorded in it as a run of `job` (committed with the work, or
+    not at all): an import's re-cut."""
+    run = JobRun(job=job)
+    session.add(run)
+    session.flush()
     totals: dict[str, Any] = {}
-    done: date | None = None
-    try:
-        for day in days:
-            with Session(engine, expire_on_commit=False) as s:
-                for step in steps:
-                    counts = step.run(s, day)
-                    for k, v in counts.items():
-                        if isinstance(v, int | float):
-                            totals[f"{step.name}.{k}"] = totals.get(f"{step.name}.{k}", 0) + v
-                s.commit()
-            done = day
-            if on_day is not None:
-                on_day(day)
-        status, error = "succeeded", ""
-    except Exception as exc:  # a failed step fails the run visibly; the next run retries the day
-        status = "failed"
-        error = f"{type(exc).__name__}: {exc}"[:4000]
-        logger.error("nightly run failed on %s: %s\n%s", day, error, traceback.format_exc())
-    with Session(engine, expire_on_commit=False) as s:
-        stored = s.get(JobRun, run.id)
-        assert stored is not None
-        stored.status, stored.error, stored.counts = status, error, totals
-        stored.day_to, stored.finished_at = done, utcnow()
-        s.add(stored)
-        s.commit()
-    log(logger, "nightly run finished", status=status, days=len(days), through=done)
-    return RunOutcome(run.id, status, days, totals, error)
+    _add(totals, job, work(session))
+    run.status, run.counts, run.finished_at = RunStatus.succeeded, totals, utcnow()
+    session.add(run)
+    session.flush()
+    return RunOutcome(run.id, RunStatus.succeeded, [], totals)
+
+
+def recut_after_import(session: Session) -> RunOutcome:
+    """An import's re-cut of the ranges its fixes touched (the nightly run would do it otherwise), in the
+    import's transaction: the trips are there as soon as the file is in."""
+    return record(session, "import", cut)
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[JobRun]:

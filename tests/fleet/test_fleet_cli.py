@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from core.db import unit_of_work
 from core.models import AuditLog
 from core.timeutil import CHINA
-from gongwu import cli_fleet, cli_report  # noqa: F401  (cli_fleet registers its commands)
+from gongwu import cli_db, cli_fleet, cli_report  # noqa: F401  (cli_fleet registers its commands)
 from gongwu.cli import app
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -32,8 +32,17 @@ def cn(day: int, hour: int = 0, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """The CLI in-process on the test's session, with a small county."""
+def cli(fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The CLI in-process on a database of its own with a small county (`gongwu reconcile` runs the
+    pipeline, whose days commit)."""
+    with unit_of_work(fresh_engine) as session:
+        county(session)
+    monkeypatch.setattr(cli_db, "database", lambda: fresh_engine)
+    monkeypatch.setattr(cli_report, "open_session", lambda: unit_of_work(fresh_engine))
+    yield CliRunner()
+
+
+def county(session: Session) -> None:
     town = make_unit(session, name="戊镇", kind="township")
     bureau = make_unit(session, name="己局", kind="department")
     a = make_vehicle(session, town, plate="晋M·K0001", tracker_id="K1")
@@ -46,8 +55,6 @@ def cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner
     make_expense(session, order, tolls_fen=1234, fuel_fen=5000)
     make_trip(session, a, cn(3, 9), 60)
     make_trip(session, b, cn(3, 23, 30), 60)  # across midnight, no order
-    monkeypatch.setattr(cli_report, "open_session", lambda: nullcontext(session))
-    yield CliRunner()
 
 
 def invoke(runner: CliRunner, *args: str) -> Any:
@@ -94,14 +101,15 @@ def test_reconcile_then_flags_json_shape(cli: CliRunner) -> None:
     assert json.loads(invoke(cli, "flags", "--format", "json", "--to", "2024-06-03").stdout)["total"] == 1
 
 
-def test_review_flags_command_and_errors(cli: CliRunner, session: Session) -> None:
+def test_review_flags_command_and_errors(cli: CliRunner, fresh_engine: Engine) -> None:
     invoke(cli, "reconcile", "--since", "2024-06-03", "--until", "2024-06-03")
     flag_id = json.loads(invoke(cli, "flags", "--format", "json").stdout)["flags"][0]["id"]
     out = invoke(
         cli, "review-flags", str(flag_id), "--status", "violation", "--comment", "未报备", "--by", "wang"
     )
     assert "violation" in out.stdout
-    entry = session.exec(select(AuditLog).where(AuditLog.action == "flag.review")).one()
+    with unit_of_work(fresh_engine) as session:
+        entry = session.exec(select(AuditLog).where(AuditLog.action == "flag.review")).one()
     assert entry.actor == "wang"
     flags = json.loads(invoke(cli, "flags", "--format", "json", "--status", "violation").stdout)
     assert flags["total"] == 1 and flags["flags"][0]["status"] == "violation"

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.db import unit_of_work
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import AuditLog, Unit
 from core.timeutil import CHINA
@@ -94,6 +96,10 @@ class County:
 
 @pytest.fixture
 def county(session: Session) -> County:
+    return build_county(session)
+
+
+def build_county(session: Session) -> County:
     town = make_unit(session, name="城关镇人民政府", kind="township")
     edu = make_unit(session, name="县教育局", kind="department")
     health = make_unit(session, name="县卫生健康委员会", kind="department")
@@ -435,11 +441,21 @@ def test_bulk_review_is_all_or_nothing(session: Session, county: County) -> None
     assert {f.review_status for f in done} == {"violation"}
 
 
-def test_reconcile_range_and_bad_range(session: Session, county: County) -> None:
-    counts = reconcile.reconcile_range(session, date(2024, 6, 1), date(2024, 6, 3))
-    assert counts["raised"] == 8
-    with pytest.raises(ValidationFailed, match="before"):
-        reconcile.reconcile_range(session, date(2024, 6, 3), date(2024, 6, 1))
+def test_reconcile_range_and_bad_range(fresh_engine: Engine) -> None:
+    """`gongwu reconcile --since --until` is the pipeline's: one recorded run, a transaction a day."""
+    from core.errors import UsageError
+    from scheduler import pipeline
+    from scheduler.models import JobRun
+
+    with unit_of_work(fresh_engine) as s:
+        build_county(s)
+    outcome = pipeline.run_reconcile(fresh_engine, date(2024, 6, 1), date(2024, 6, 3))
+    assert outcome.status == "succeeded" and outcome.counts["reconcile.raised"] == 8
+    with unit_of_work(fresh_engine) as s:
+        run = s.get(JobRun, outcome.run_id)
+        assert run is not None and run.job == "reconcile" and run.counts["reconcile.raised"] == 8
+    with pytest.raises(UsageError, match="早于"):
+        pipeline.run_reconcile(fresh_engine, date(2024, 6, 3), date(2024, 6, 1))
 
 
 def test_vehicle_without_tracker_has_no_track_flags(session: Session) -> None:

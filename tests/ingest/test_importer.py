@@ -448,7 +448,7 @@ def test_a_big_file_is_read_by_a_child_process_with_the_same_report(
 
     path, good = generated_positions(session, tmp_path, 40)  # more than one batch: the first is 20,000
     assert good > 25_000
-    kw: dict[str, Any] = {"skip_bad": True, "recut": False}
+    kw: dict[str, Any] = {"skip_bad": True}
     by_thread = run_import(session, "positions", path, dry_run=True, reject_file=tmp_path / "r1.csv", **kw)
 
     started: list[object] = []
