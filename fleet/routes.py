@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlmodel import col, select
 
 from accounts.access import ScopeDep, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import NotFound
-from core.models import AuditLog, Unit
-from core.timeutil import as_utc
-from fleet import flags, reports, schemas, service
-from fleet.models import Flag, Stop, Trip, TripExpense, TripOrder, Vehicle
+from fleet import flags, queries, schemas, service
+from fleet.models import Flag, TripExpense, TripOrder, Vehicle
 
 router = APIRouter(tags=["fleet"])
 
@@ -23,10 +20,7 @@ router = APIRouter(tags=["fleet"])
 def list_units(
     session: SessionDep, scope: ScopeDep, page: PageDep, kind: str | None = None
 ) -> ListOut[schemas.UnitPublic]:
-    stmt = scope.apply(select(Unit).order_by(col(Unit.name)), Unit.id)
-    if kind:
-        stmt = stmt.where(Unit.kind == kind)
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, queries.units_query(scope, kind=kind), page)
     return ListOut(data=[schemas.UnitPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -39,13 +33,7 @@ def list_vehicles(
     status: str | None = None,
     plate: Annotated[str | None, Query(description="substring of the plate")] = None,
 ) -> ListOut[schemas.VehiclePublic]:
-    stmt = scope.apply(select(Vehicle).order_by(col(Vehicle.plate)), Vehicle.unit_id)
-    if unit_id is not None:
-        stmt = stmt.where(Vehicle.unit_id == unit_id)
-    if status:
-        stmt = stmt.where(Vehicle.status == status)
-    if plate:
-        stmt = stmt.where(col(Vehicle.plate).contains(plate))
+    stmt = queries.vehicles_query(scope, unit_id=unit_id, status=status, plate=plate)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.VehiclePublic.model_validate(r) for r in rows], count=count)
 
@@ -67,13 +55,7 @@ def list_orders(
     unit_id: int | None = None,
     status: str | None = None,
 ) -> ListOut[schemas.OrderPublic]:
-    stmt = scope.apply(select(TripOrder).order_by(col(TripOrder.planned_start_at).desc()), TripOrder.unit_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(TripOrder.vehicle_id == vehicle_id)
-    if unit_id is not None:
-        stmt = stmt.where(TripOrder.unit_id == unit_id)
-    if status:
-        stmt = stmt.where(TripOrder.status == status)
+    stmt = queries.orders_query(scope, vehicle_id=vehicle_id, unit_id=unit_id, status=status)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.OrderPublic.model_validate(r) for r in rows], count=count)
 
@@ -95,31 +77,14 @@ def list_trips(
     end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
 ) -> ListOut[schemas.TripPublic]:
     """Trips of a day (the China day they start in) or overlapping a range — whole, never clipped."""
-    stmt = scope.apply(
-        select(Trip).order_by(col(Trip.start_at)), Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id)
-    )
-    if vehicle_id is not None:
-        stmt = stmt.where(Trip.vehicle_id == vehicle_id)
-    if day is not None:
-        stmt = stmt.where(Trip.service_day == day)
-    if start is not None:
-        stmt = stmt.where(col(Trip.end_at) > as_utc(start))
-    if end is not None:
-        stmt = stmt.where(col(Trip.start_at) < as_utc(end))
+    stmt = queries.trips_query(scope, vehicle_id=vehicle_id, day=day, start=start, end=end)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.TripPublic.model_validate(r) for r in rows], count=count)
 
 
 @router.get("/trips/{trip_id}", response_model=schemas.TripPublic)
 def get_trip(session: SessionDep, scope: ScopeDep, trip_id: int) -> schemas.TripPublic:
-    trip = scope.get(
-        session,
-        Trip,
-        trip_id,
-        Trip.vehicle_id,
-        via=(Vehicle.id, Vehicle.unit_id),
-        missing=f"trip {trip_id} not found",
-    )
+    trip = queries.trip_in_scope(session, scope, trip_id, f"trip {trip_id} not found")
     return schemas.TripPublic.model_validate(trip)
 
 
@@ -132,16 +97,9 @@ def list_stops(
     start: Annotated[datetime | None, Query(alias="from", description="stops overlapping [from, to)")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
 ) -> ListOut[schemas.StopPublic]:
-    stmt = scope.apply(
-        select(Stop).order_by(col(Stop.start_at)), Stop.vehicle_id, via=(Vehicle.id, Vehicle.unit_id)
+    rows, count = paginate(
+        session, queries.stops_query(scope, vehicle_id=vehicle_id, start=start, end=end), page
     )
-    if vehicle_id is not None:
-        stmt = stmt.where(Stop.vehicle_id == vehicle_id)
-    if start is not None:
-        stmt = stmt.where(col(Stop.end_at) > as_utc(start))
-    if end is not None:
-        stmt = stmt.where(col(Stop.start_at) < as_utc(end))
-    rows, count = paginate(session, stmt, page)
     return ListOut(data=[schemas.StopPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -171,7 +129,7 @@ def list_flags(
     date_to: Annotated[date | None, Query(alias="to", description="last China day of the start")] = None,
 ) -> ListOut[schemas.FlagItem]:
     """The flag queue with plate, unit, trip km and order number, newest first."""
-    f = reports.FlagFilter(
+    f = queries.FlagFilter(
         kind=kind,
         unit=scope.unit_id if scope.restricted else (unit if unit_id is None else unit_id),
         status=status,
@@ -182,7 +140,7 @@ def list_flags(
         vehicle_id=vehicle_id,
         plate=plate,
     )
-    rows, total = reports.flag_rows(session, f, limit=page.limit, offset=page.offset)
+    rows, total = queries.flag_rows(session, f, limit=page.limit, offset=page.offset)
     return ListOut(data=[_flag_item(r) for r in rows], count=total)
 
 
@@ -190,27 +148,9 @@ def list_flags(
 def get_flag(session: SessionDep, scope: ScopeDep, flag_id: int) -> schemas.FlagDetail:
     """A flag with its vehicle, trip, order, the vehicle's orders within a day, and its review history."""
     flag = scope.get(session, Flag, flag_id, Flag.unit_id, missing=f"预警不存在 flag {flag_id} not found")
-    row = reports.flag_rows(session, reports.FlagFilter(id=flag_id))[0][0]
-    vehicle = session.get(Vehicle, flag.vehicle_id)
-    trip = session.get(Trip, flag.trip_id) if flag.trip_id else None
-    order = session.get(TripOrder, flag.order_id) if flag.order_id else None
-    day = timedelta(days=1)
-    until = (flag.end_at or flag.start_at) + day
-    nearby = session.exec(
-        select(TripOrder)
-        .where(
-            TripOrder.vehicle_id == flag.vehicle_id,
-            scope.cond(TripOrder.unit_id),
-            col(TripOrder.planned_start_at) <= until,
-            col(TripOrder.planned_end_at) >= flag.start_at - day,
-        )
-        .order_by(col(TripOrder.planned_start_at))
-    ).all()
-    history = session.exec(
-        select(AuditLog)
-        .where(AuditLog.entity == "fleet_flag", AuditLog.entity_id == str(flag_id))
-        .order_by(col(AuditLog.id))
-    ).all()
+    ctx = queries.flag_context(session, scope, flag)
+    row, vehicle, trip, order = ctx["row"], ctx["vehicle"], ctx["trip"], ctx["order"]
+    nearby, history = ctx["nearby_orders"], ctx["history"]
     return schemas.FlagDetail(
         **_flag_item(row).model_dump(),
         vehicle=schemas.VehiclePublic.model_validate(vehicle),
@@ -267,7 +207,7 @@ def cancel_order(
 
 def _expense_out(expense: TripExpense) -> schemas.ExpensePublic:
     total = expense.tolls_fen + expense.meal_allowance_fen + expense.fuel_fen + expense.other_fen
-    return schemas.ExpensePublic.model_validate({**expense.model_dump(), "total_yuan": reports.yuan(total)})
+    return schemas.ExpensePublic.model_validate({**expense.model_dump(), "total_yuan": queries.yuan(total)})
 
 
 @router.get("/orders/{order_id}/expense", response_model=schemas.ExpensePublic)
@@ -311,7 +251,7 @@ def unit_report(
 ) -> dict[str, Any]:
     """Per unit for one month: vehicles, trips, km, covered and unreported trips, reporting rate, idle
     vehicles, silent trackers, expenses."""
-    return reports.unit_report(session, month)
+    return queries.unit_report(session, month)
 
 
 @router.get("/reports/bulletin", response_model=schemas.Bulletin)
@@ -323,10 +263,10 @@ def bulletin(
     ] = None,
 ) -> dict[str, Any]:
     """通报: units under the reporting-rate threshold, worst first."""
-    return reports.bulletin(session, month, threshold)
+    return queries.bulletin(session, month, threshold)
 
 
 @router.get("/reports/expenses", response_model=schemas.ExpenseSheet)
 def expense_sheet(session: SessionDep, year: int) -> dict[str, Any]:
     """出行费用单 of a year, one row per order, and the operating cost and cost per km per vehicle."""
-    return reports.expense_sheet(session, year)
+    return queries.expense_sheet(session, year)

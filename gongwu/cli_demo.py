@@ -105,11 +105,11 @@ def _print_figures(console: Any, engine: Any, today: Any) -> None:
             + (", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())) or "none")
         )
         try:
-            from property import service as property_service
+            from property import queries as property_queries
 
-            cert = property_service.certificates_report(s, today)
-            ops = property_service.operating_report(s, today)
-            auctions = property_service.auctions_report(s)
+            cert = property_queries.certificates_report(s, today)
+            ops = property_queries.operating_report(s, today)
+            auctions = property_queries.auctions_report(s)
             console.print(
                 f"[bold]资产管理员 property clerk[/bold]: {cert['properties']} office properties, "
                 f"{cert['certified']} certified, {len(cert['blocked'])} blocked; "

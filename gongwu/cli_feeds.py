@@ -78,7 +78,7 @@ def pull(
 def feeds_status(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
     """Per source and device: last fix, last contact, positions accepted and rejected by reason."""
     from gongwu import cli_db
-    from ingest.feeds import feeds_status as status
+    from ingest.queries import feeds_status as status
 
     with cli_db.session() as session:
         data = status(session)
@@ -108,7 +108,7 @@ def positions(
     """The stored fixes of a vehicle or tracker, oldest first (default: the last 24 hours)."""
     from core.timeutil import utcnow
     from gongwu import cli_db
-    from ingest.feeds import POSITION_KEYS, list_positions, resolve_device
+    from ingest.queries import POSITION_KEYS, list_positions, resolve_device
 
     start, end = _when(from_, "--from"), _when(to, "--to")
     if start is None and end is None:

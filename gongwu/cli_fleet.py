@@ -84,11 +84,11 @@ def flags_cmd(
     out: OutOpt = None,
 ) -> None:
     """The flag queue (预警), newest first. `status` is the review if reviewed, else open/resolved."""
-    from fleet import reports
+    from fleet import queries
 
-    f = reports.FlagFilter(kind=kind, unit=unit, status=status, date_from=date_from, date_to=date_to)
+    f = queries.FlagFilter(kind=kind, unit=unit, status=status, date_from=date_from, date_to=date_to)
     with cli_report.open_session() as session:
-        rows, total = reports.flag_rows(session, f, limit=limit)
+        rows, total = queries.flag_rows(session, f, limit=limit)
     flags = [{k: r[k] for k in FLAG_KEYS} | {"detail": r["detail"]} for r in rows]
     fmt = cli_report.output_format(fmt, out)
     columns = FLAG_COLUMNS if fmt is Format.table else [*FLAG_KEYS, "detail"]
@@ -116,7 +116,7 @@ def review_flags_cmd(
 
 
 def _month(value: str) -> str:
-    from fleet.reports import parse_month
+    from fleet.queries import parse_month
 
     return f"{parse_month(value):%Y-%m}"
 
@@ -147,10 +147,10 @@ UNIT_COLUMNS = [
 def units_report(month: MonthOpt, fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
     """单位报备情况: per unit, vehicles, trips, km, covered and unreported trips, reporting rate, idle
     vehicles, silent trackers and expenses of the month."""
-    from fleet import reports
+    from fleet import queries
 
     with cli_report.open_session() as session:
-        data = reports.unit_report(session, month)
+        data = queries.unit_report(session, month)
     rows = (
         [_rate(u) for u in data["units"]]
         if cli_report.output_format(fmt, out) is Format.table
@@ -169,10 +169,10 @@ def bulletin_report(
     out: OutOpt = None,
 ) -> None:
     """通报: the units whose reporting rate is under the threshold, worst first."""
-    from fleet import reports
+    from fleet import queries
 
     with cli_report.open_session() as session:
-        data = reports.bulletin(session, month, threshold)
+        data = queries.bulletin(session, month, threshold)
     rows = (
         [_rate(u) for u in data["units"]]
         if cli_report.output_format(fmt, out) is Format.table
@@ -194,10 +194,10 @@ def expenses_report(
 ) -> None:
     """出行费用单: one row per order (track km, tolls, meal allowance, fuel, other, total); with --vehicles
     单车核算, the operating cost and cost per km of each vehicle. JSON holds both."""
-    from fleet import reports
+    from fleet import queries
 
     with cli_report.open_session() as session:
-        data = reports.expense_sheet(session, year)
+        data = queries.expense_sheet(session, year)
     if vehicles:
         rows, title = data["vehicles"], f"单车核算 {year}"
     else:

@@ -12,6 +12,7 @@ from core.labels import label_of
 from gongwu import cli_report
 from gongwu.cli_report import FormatOpt, OutOpt, report_app
 from gongwu.output import Format
+from property import queries as property_queries
 from property import service as property_service
 from property.models import AuctionResult, Blocker, OperatingStatus, Stage
 
@@ -33,7 +34,7 @@ def _yuan(value: Any) -> str:
 def certificates(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = None) -> None:
     """不动产权证: how many are certified, each property's stage and what blocks it, overdue steps."""
     with cli_report.open_session() as session:
-        data = property_service.certificates_report(session, _today(day))
+        data = property_queries.certificates_report(session, _today(day))
     overdue: dict[str, list[str]] = {}
     for o in data["overdue"]:
         overdue.setdefault(o["code"], []).append(f"{o['step']} {o['due_on']} (+{o['days_overdue']}d)")
@@ -66,7 +67,7 @@ def auctions(
 ) -> None:
     """拍卖: per batch the lots, sold / unsold / withdrawn (by each lot's last round) and the annual rent."""
     with cli_report.open_session() as session:
-        data = property_service.auctions_report(session, batch=batch)
+        data = property_queries.auctions_report(session, batch=batch)
     rows = [
         {
             "batch": b["batch"],
@@ -95,7 +96,7 @@ def auctions(
 def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = None) -> None:
     """经营性用房: counts by status, takeovers past their due date, and vacant property."""
     with cli_report.open_session() as session:
-        data = property_service.operating_report(session, _today(day))
+        data = property_queries.operating_report(session, _today(day))
     rows = [
         {
             "issue": "逾期未接管 overdue takeover",
@@ -141,7 +142,7 @@ def leases(
 ) -> None:
     """租赁: leases in force or still to start, with days left and the annual rent total."""
     with cli_report.open_session() as session:
-        data = property_service.leases_report(session, _today(day), expiring_within=expiring_within)
+        data = property_queries.leases_report(session, _today(day), expiring_within=expiring_within)
     rows = [
         {
             **{k: x[k] for k in ("code", "address", "owner_unit", "tenant")},
@@ -167,6 +168,6 @@ def rent_roll(
     """租金台账: rent falling due per owning unit in a year (pro rata by days, to the fen)."""
     year = year or property_service.china_today().year
     with cli_report.open_session() as session:
-        data = property_service.rent_roll(session, year)
+        data = property_queries.rent_roll(session, year)
     rows = [{**u, "rent_yuan": _yuan(u["rent_yuan"])} for u in data["units"]]
     cli_report.show(data, rows, fmt, out, title=f"{year} 年租金 {data['rent_yuan']} 元")

@@ -14,7 +14,7 @@ from core.api import ListOut, PageDep, SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.timeutil import as_utc
 from fleet.models import Vehicle
-from ingest.feeds import feeds_status, list_positions, resolve_device
+from ingest.queries import feeds_status, list_positions, resolve_device
 
 router = APIRouter(tags=["feeds"])
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from core import normalize as n
 from core.importing import ApplyResult, Column, ImportSpec, Row, RowReader, Seen, after, change_line, upsert
 from core.models import Unit
+from property import queries as property_queries
 from property import rules
 from property import service as property_service
 from property.models import (
@@ -309,7 +310,7 @@ def _check_lot(session: Session, stored: _Stored, items: list[_Round]) -> None:
     prop = items[0].prop
     lot = stored.lot(items[0].batch, prop)
     merged = (
-        {n_: property_service.round_result(x) for n_, x in stored.rounds.get(lot.id or 0, {}).items()}
+        {n_: property_queries.round_result(x) for n_, x in stored.rounds.get(lot.id or 0, {}).items()}
         if lot
         else {}
     )
@@ -409,7 +410,7 @@ def _settle_lease(
     batch: str,
     changed: bool,
 ) -> None:
-    last = rules.lot_outcome(property_service.round_result(x) for x in stored.rounds[lot.id or 0].values())
+    last = rules.lot_outcome(property_queries.round_result(x) for x in stored.rounds[lot.id or 0].values())
     if last is not None and last.result == AuctionResult.sold:
         _lease_from_lot(session, result, actor, lot, prop, batch, last)
     elif changed and session.exec(select(Lease.id).where(Lease.lot_id == lot.id)).first():

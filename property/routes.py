@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, paginate
 from core.models import Unit
+from property import queries as property_queries
 from property import rules, schemas
 from property import service as property_service
 from property.models import AuctionBatch, Lease, OfficeProperty, OperatingProperty
@@ -54,7 +55,7 @@ def list_office_properties(
     if not scope.allows(unit_id) and unit_id is not None:
         return ListOut(data=[], count=0)  # another unit's: nothing, as for a unit with no property
     unit_id = scope.unit_id if scope.restricted else unit_id
-    views = property_service.office_views(
+    views = property_queries.office_views(
         session, _today(day), unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
     )
     rows = views[page.offset : page.offset + page.limit]
@@ -88,7 +89,7 @@ def _operating_in_scope(session: SessionDep, scope: UnitScope, code: str) -> Non
 
 def _office_out(session: SessionDep, code: str, today: date) -> schemas.OfficePropertyPublic:
     return schemas.OfficePropertyPublic.model_validate(
-        property_service.office_property_view(session, code, today)
+        property_queries.office_property_view(session, code, today)
     )
 
 
@@ -112,7 +113,7 @@ def record_certificate_step(
 
 @router.get("/certificate-targets", response_model=list[schemas.TargetPublic])
 def list_targets(session: SessionDep) -> list[schemas.TargetPublic]:
-    return [schemas.TargetPublic.model_validate(t) for t in property_service.list_targets(session)]
+    return [schemas.TargetPublic.model_validate(t) for t in property_queries.list_targets(session)]
 
 
 @router.put("/certificate-targets", response_model=schemas.TargetPublic)
@@ -149,7 +150,7 @@ def list_operating_properties(
     scope: ScopeDep,
 ) -> ListOut[schemas.OperatingPropertyPublic]:
     today = _today(day)
-    stmt = property_service.operating_query(
+    stmt = property_queries.operating_query(
         today,
         status=status,
         owner_unit_id=owner_unit_id,
@@ -167,14 +168,14 @@ def get_operating_property(
     session: SessionDep, scope: ScopeDep, code: str, day: DateQuery = None
 ) -> schemas.OperatingPropertyPublic:
     _operating_in_scope(session, scope, code)
-    prop = property_service.get_operating_property(session, code)
+    prop = property_queries.get_operating_property(session, code)
     return _operating_out(session, [prop], _today(day))[0]
 
 
 def _operating_out(
     session: SessionDep, rows: list[OperatingProperty], today: date
 ) -> list[schemas.OperatingPropertyPublic]:
-    leased = property_service.active_lease_property_ids(session, today)
+    leased = property_queries.active_lease_property_ids(session, today)
     units = {u.id: u.name for u in session.exec(select(Unit)).all()}
     out = []
     for p in rows:
@@ -199,7 +200,7 @@ def list_auction_batches(session: SessionDep, page: PageDep) -> ListOut[schemas.
 @router.get("/auction-batches/{name}", response_model=None)
 def get_auction_batch(session: SessionDep, name: str) -> dict[str, Any]:
     """One batch as in the auctions report: counts, annual rent (yuan) and every lot's outcome."""
-    return dict(property_service.auctions_report(session, batch=name)["batches"][0])
+    return dict(property_queries.auctions_report(session, batch=name)["batches"][0])
 
 
 @router.put("/auction-batches/{name}", response_model=schemas.AuctionBatchPublic)
@@ -236,7 +237,7 @@ def list_leases(
     *,
     scope: ScopeDep,
 ) -> ListOut[schemas.LeasePublic]:
-    stmt = property_service.lease_query(
+    stmt = property_queries.lease_query(
         _today(day), code=code, tenant=tenant, active=active, expiring_within=expiring_within
     )
     stmt = scope.apply(stmt, Lease.property_id, via=(OperatingProperty.id, OperatingProperty.owner_unit_id))
@@ -294,7 +295,7 @@ def list_alerts(
     ] = None,
     open_only: Annotated[bool, Query(alias="open", description="only unresolved alerts")] = True,
 ) -> ListOut[schemas.AlertPublic]:
-    rows, count = paginate(session, property_service.alert_query(kind=kind, open_only=open_only), page)
+    rows, count = paginate(session, property_queries.alert_query(kind=kind, open_only=open_only), page)
     return ListOut(data=[schemas.AlertPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -304,20 +305,20 @@ def list_alerts(
 @router.get("/reports/certificates", response_model=None)
 def report_certificates(session: SessionDep, day: DateQuery = None) -> dict[str, Any]:
     """`{"properties", "surveyed", "certified", "by_stage", "blocked", "overdue"}`."""
-    return property_service.certificates_report(session, _today(day))
+    return property_queries.certificates_report(session, _today(day))
 
 
 @router.get("/reports/auctions", response_model=None)
 def report_auctions(session: SessionDep, batch: str | None = None) -> dict[str, Any]:
     """`{"batches": [{"batch", "date", "lots", "sold", "unsold", "withdrawn", "annual_rent_yuan",
     "lots_detail"}]}`."""
-    return property_service.auctions_report(session, batch=batch)
+    return property_queries.auctions_report(session, batch=batch)
 
 
 @router.get("/reports/operating", response_model=None)
 def report_operating(session: SessionDep, day: DateQuery = None) -> dict[str, Any]:
     """`{"by_status", "overdue_takeovers", "vacant"}`."""
-    return property_service.operating_report(session, _today(day))
+    return property_queries.operating_report(session, _today(day))
 
 
 @router.get("/reports/leases", response_model=None)
@@ -329,7 +330,7 @@ def report_leases(
     ] = None,
 ) -> dict[str, Any]:
     """`{"leases": [...], "annual_rent_yuan": n}`."""
-    return property_service.leases_report(session, _today(day), expiring_within=expiring_within)
+    return property_queries.leases_report(session, _today(day), expiring_within=expiring_within)
 
 
 @router.get("/reports/rent-roll", response_model=None)
@@ -337,4 +338,4 @@ def report_rent_roll(
     session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
 ) -> dict[str, Any]:
     """Rent falling due per owning unit in a calendar year (default: this year)."""
-    return property_service.rent_roll(session, year or property_service.china_today().year)
+    return property_queries.rent_roll(session, year or property_service.china_today().year)

@@ -42,10 +42,10 @@ def tracker_health_job() -> dict[str, Any]:
 def feeds_check_job() -> dict[str, Any]:
     """Daily: devices whose feed watermark or last contact fell behind."""
     from core.db import unit_of_work
-    from ingest import feeds
+    from ingest import queries
 
     with unit_of_work(get_engine()) as s:
-        return feeds.stale_devices_report(s)
+        return queries.stale_devices_report(s)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.db import unit_of_work
 from core.errors import UsageError
@@ -229,7 +229,3 @@ def recut_after_import(session: Session) -> RunOutcome:
     """An import's re-cut of the ranges its fixes touched (the nightly run would do it otherwise), in the
     import's transaction: the trips are there as soon as the file is in."""
     return record(session, "import", cut)
-
-
-def recent_runs(session: Session, limit: int = 20) -> list[JobRun]:
-    return list(session.exec(select(JobRun).order_by(col(JobRun.started_at).desc()).limit(limit)).all())

@@ -9,7 +9,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from accounts.access import actor
@@ -17,8 +16,8 @@ from core.api import ListOut, PageDep, SessionDep, paginate
 from core.errors import ValidationFailed
 from ingest.kinds import KINDS, get_kind
 from ingest.templates import template_xlsx
+from scheduler import queries
 from scheduler.imports import import_file
-from scheduler.models import JobRun
 
 router = APIRouter(tags=["scheduler"])
 MAX_UPLOAD = 512 * 1024 * 1024  # a bigger positions export goes through `gongwu import` on the server
@@ -40,16 +39,11 @@ class RunPublic(BaseModel):
 
 @router.get("/runs", response_model=ListOut[RunPublic])
 def list_runs(session: SessionDep, page: PageDep, job: str | None = None) -> ListOut[RunPublic]:
-    stmt = select(JobRun).order_by(col(JobRun.started_at).desc())
-    if job:
-        stmt = stmt.where(JobRun.job == job)
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, queries.runs_query(job=job), page)
     return ListOut(data=[RunPublic.model_validate(r) for r in rows], count=count)
 
 
 # --- imports ------------------------------------------------------------------------------------------
-
-
 
 
 @router.post("/imports/{kind}", tags=["imports"])

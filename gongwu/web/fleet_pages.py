@@ -1,8 +1,8 @@
 """The vehicle manager's pages: the flag queue with in-place and bulk review, a flag, the vehicles, a
 vehicle, a trip drawn from its stored fixes, the unit report and the bulletin with their Excel export.
 
-Reads go through the fleet module's own queries (`reports.flag_rows`, `routes.get_flag`,
-`trips.load_fixes`, `reports.unit_report`…); a unit viewer's scope is applied as the API applies it."""
+Reads go through the fleet module's own queries (`queries.flag_rows`, `routes.get_flag`,
+`trips.load_fixes`, `queries.unit_report`…); a unit viewer's scope is applied as the API applies it."""
 
 from __future__ import annotations
 
@@ -13,19 +13,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
-from core.timeutil import from_ts, to_ts
-from fleet import flags, reconcile, reports
+from core.timeutil import to_ts
+from fleet import flags, queries, reconcile
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
-from fleet.models import FLAG_KINDS, Flag, Position, Stop, Trip, TripOrder, Vehicle
+from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
 from fleet.trips import load_fixes
 from gongwu.web import charts
 from gongwu.web.common import (
@@ -68,18 +67,13 @@ def opt_date(value: str | None, name: str) -> date | None:
         raise ValidationFailed(f"{name} 日期格式应为 2024-06-01 a date looks like 2024-06-01") from None
 
 
-def units_in_scope(session: Session, scope: UnitScope) -> list[Unit]:
-    """Townships first, then departments, by name — as the unit report lists them."""
-    stmt = select(Unit)
-    if scope.restricted:
-        stmt = stmt.where(Unit.id == scope.unit_id)
-    return sorted(session.exec(stmt).all(), key=lambda u: (u.kind != "township", u.name))
+units_in_scope = queries.units_in_scope
 
 
 # --- the flag queue -------------------------------------------------------------------------------------
 
 
-def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[reports.FlagFilter, dict[str, Any]]:
+def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[queries.FlagFilter, dict[str, Any]]:
     """The queue's filter from its query parameters; a unit viewer's unit replaces any unit asked for.
     `status` defaults to open (待审核); `all` lists every flag."""
     status = params.get("status", "open") or "open"
@@ -92,7 +86,7 @@ def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[reports.F
         "to": params.get("to") or "",
         "plate": (params.get("plate") or "").strip()[:16],
     }
-    f = reports.FlagFilter(
+    f = queries.FlagFilter(
         kind=chosen["kind"] or None,
         unit=scope.unit_id if scope.restricted else unit,
         status=None if status == "all" else status,
@@ -103,25 +97,19 @@ def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[reports.F
     return f, chosen
 
 
-def _with_id(f: reports.FlagFilter, flag_id: int) -> reports.FlagFilter:
-    return reports.FlagFilter(**{**f.__dict__, "id": flag_id})
+def _with_id(f: queries.FlagFilter, flag_id: int) -> queries.FlagFilter:
+    return queries.FlagFilter(**{**f.__dict__, "id": flag_id})
 
 
-def open_counts(session: Session, scope: UnitScope) -> dict[str, int]:
-    """Open (unreviewed) flags per kind, in scope."""
-    unit = scope.unit_id if scope.restricted else None
-    return {
-        kind: reports.flag_rows(session, reports.FlagFilter(kind=kind, status="open", unit=unit), limit=0)[1]
-        for kind in FLAG_KINDS
-    }
+open_counts = queries.open_counts
 
 
 @router.get("/flags", response_class=HTMLResponse)
 def flag_queue(request: Request, session: SessionDep, scope: ScopeDep, page: int = 1) -> HTMLResponse:
     f, chosen = queue_filter(request.query_params, scope)
-    total = reports.flag_rows(session, f, limit=0)[1]
+    total = queries.flag_rows(session, f, limit=0)[1]
     pg = pager(request, page, total)
-    rows, _ = reports.flag_rows(session, f, limit=PAGE_SIZE, offset=pg.offset)
+    rows, _ = queries.flag_rows(session, f, limit=PAGE_SIZE, offset=pg.offset)
     return render(
         request,
         session,
@@ -173,9 +161,9 @@ def review_flag(
         return RedirectResponse(_add_query(back, reviewed=1), status_code=303)
     query = dict(parse_qsl(urlsplit(back).query))
     f, _ = queue_filter(query, scope)
-    still = reports.flag_rows(session, _with_id(f, flag_id))[0]
-    done = reports.flag_rows(session, reports.FlagFilter(id=flag_id))[0][0]
-    total = reports.flag_rows(session, f, limit=0)[1]
+    still = queries.flag_rows(session, _with_id(f, flag_id))[0]
+    done = queries.flag_rows(session, queries.FlagFilter(id=flag_id))[0][0]
+    total = queries.flag_rows(session, f, limit=0)[1]
     return render(
         request,
         session,
@@ -244,13 +232,6 @@ def _vehicle_in_scope(session: Session, scope: UnitScope, vehicle_id: int) -> Ve
     )
 
 
-def _last_fix_ts() -> Any:
-    """The newest fix of the vehicle's tracker: one descent of the (device, time) key per vehicle."""
-    return (
-        select(func.max(Position.fix_ts)).where(col(Position.device_id) == col(Vehicle.tracker_id))
-    ).scalar_subquery()
-
-
 @router.get("/vehicles", response_class=HTMLResponse)
 def vehicles_page(
     request: Request,
@@ -260,49 +241,13 @@ def vehicles_page(
     status: str | None = None,
     plate: str | None = None,
 ) -> HTMLResponse:
-    unit_id = opt_int(unit, "unit")
-    stmt = select(Vehicle, Unit.name, _last_fix_ts()).join(Unit, col(Unit.id) == col(Vehicle.unit_id))
-    stmt = scope.apply(stmt, Vehicle.unit_id)
-    if unit_id is not None:
-        stmt = stmt.where(Vehicle.unit_id == unit_id)
-    if status:
-        stmt = stmt.where(Vehicle.status == status)
-    if plate:
-        stmt = stmt.where(col(Vehicle.plate).contains(plate.strip()))
-    rows = session.exec(stmt.order_by(col(Vehicle.plate))).all()
-    ids = [v.id for v, _, _ in rows]
-    open_flags: dict[int, int] = {}
-    last_trip: dict[int, date] = {}
-    if ids:
-        open_flags = dict(
-            session.exec(
-                select(Flag.vehicle_id, func.count())
-                .where(col(Flag.vehicle_id).in_(ids), Flag.state == "open", col(Flag.review_status).is_(None))
-                .group_by(col(Flag.vehicle_id))
-            ).all()
-        )
-        last_trip = dict(
-            session.exec(
-                select(Trip.vehicle_id, func.max(Trip.service_day))
-                .where(col(Trip.vehicle_id).in_(ids))
-                .group_by(col(Trip.vehicle_id))
-            ).all()
-        )
+    rows = queries.vehicle_rows(session, scope, unit_id=opt_int(unit, "unit"), status=status, plate=plate)
     return render(
         request,
         session,
         "vehicles.html",
         {
-            "rows": [
-                {
-                    "vehicle": v,
-                    "unit": unit_name,
-                    "last_fix": _from_ts(last_fix),
-                    "last_trip": last_trip.get(v.id or 0),
-                    "open_flags": open_flags.get(v.id or 0, 0),
-                }
-                for v, unit_name, last_fix in rows
-            ],
+            "rows": rows,
             "units": units_in_scope(session, scope),
             "restricted": scope.restricted,
             "chosen": {"unit": unit or "", "status": status or "", "plate": plate or ""},
@@ -311,41 +256,22 @@ def vehicles_page(
     )
 
 
-def _from_ts(ts: int | None) -> Any:
-    return None if ts is None else from_ts(ts)
-
-
 @router.get("/vehicles/{vehicle_id}", response_class=HTMLResponse)
 def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle_id: int) -> HTMLResponse:
     t = i18n(request)
     vehicle = _vehicle_in_scope(session, scope, vehicle_id)
-    unit = session.get(Unit, vehicle.unit_id)
-    last_fix = (
-        session.exec(select(func.max(Position.fix_ts)).where(Position.device_id == vehicle.tracker_id)).one()
-        if vehicle.tracker_id
-        else None
-    )
     day = today()
     first = day - timedelta(days=TRIP_DAYS - 1)
-    per_day = {
-        d: (int(n), float(m or 0))
-        for d, n, m in session.exec(
-            select(col(Trip.service_day), func.count(), func.sum(Trip.distance_m))
-            .where(Trip.vehicle_id == vehicle_id, col(Trip.service_day) >= first)
-            .group_by(col(Trip.service_day))
-        ).all()
-    }
+    overview = queries.vehicle_overview(session, vehicle, first)
+    unit, last_fix, per_day, recent = (overview[k] for k in ("unit", "last_fix", "per_day", "recent"))
     days = [first + timedelta(days=i) for i in range(TRIP_DAYS)]
-    recent = session.exec(
-        select(Trip).where(Trip.vehicle_id == vehicle_id).order_by(col(Trip.start_at).desc()).limit(20)
-    ).all()
-    flags, flag_total = reports.flag_rows(
+    flags, flag_total = queries.flag_rows(
         session,
-        reports.FlagFilter(vehicle_id=vehicle_id, unit=scope.unit_id if scope.restricted else None),
+        queries.FlagFilter(vehicle_id=vehicle_id, unit=scope.unit_id if scope.restricted else None),
         limit=30,
     )
     idle_flag = next((f for f in flags if f["kind"] == "idle_vehicle" and f["state"] == "open"), None)
-    sheet = reports.expense_sheet(session, day.year)
+    sheet = queries.expense_sheet(session, day.year)
     costs = next((r for r in sheet["vehicles"] if r["vehicle"] == vehicle.plate), None)
     orders = [r for r in sheet["orders"] if r["vehicle"] == vehicle.plate]
     chart = charts.column_chart(
@@ -359,7 +285,7 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
         {
             "vehicle": vehicle,
             "unit": unit,
-            "last_fix": _from_ts(last_fix),
+            "last_fix": last_fix,
             "last_trip": recent[0] if recent else None,
             "idle_since": (idle_flag or {}).get("detail", {}).get("since") if idle_flag else None,
             "days": [(d, *per_day.get(d, (0, 0.0))) for d in reversed(days)],
@@ -399,26 +325,11 @@ def vehicle_disposal(
 @router.get("/trips/{trip_id}", response_class=HTMLResponse)
 def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: int) -> HTMLResponse:
     t = i18n(request)
-    trip = scope.get(
-        session, Trip, trip_id, Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id),
-        missing=f"行程不存在 trip {trip_id} not found",
-    )  # fmt: skip
-    vehicle = session.get(Vehicle, trip.vehicle_id)
-    assert vehicle is not None
-    unit = session.get(Unit, vehicle.unit_id)
+    trip = queries.trip_in_scope(session, scope, trip_id, f"行程不存在 trip {trip_id} not found")
     fixes = load_fixes(session, trip.device_id, to_ts(trip.start_at), to_ts(trip.end_at))
-    margin = timedelta(hours=1)
-    stops = session.exec(
-        select(Stop)
-        .where(
-            Stop.vehicle_id == trip.vehicle_id,
-            col(Stop.start_at) <= trip.end_at + margin,
-            col(Stop.end_at) >= trip.start_at - margin,
-        )
-        .order_by(col(Stop.start_at))
-    ).all()
-    order = session.get(TripOrder, trip.order_id) if trip.order_id else None
-    flags = session.exec(select(Flag).where(Flag.trip_id == trip_id).order_by(col(Flag.id))).all()
+    ctx = queries.trip_context(session, trip)
+    vehicle, unit, stops, order = ctx["vehicle"], ctx["unit"], ctx["stops"], ctx["order"]
+    flags = ctx["flags"]
     details = [fleet_routes.get_flag(session, scope, f.id) for f in flags if f.id is not None]
     nearby = details[0].nearby_orders if details else []
     rules = reconcile.Rules.from_settings()
@@ -496,7 +407,7 @@ def _spans(
 
 
 def _month(value: str | None) -> date:
-    return reports.parse_month(value) if value else today().replace(day=1)
+    return queries.parse_month(value) if value else today().replace(day=1)
 
 
 def _shift(first: date, months: int) -> date:
@@ -547,7 +458,7 @@ def unit_report_page(
 ) -> HTMLResponse:
     t = i18n(request)
     first = _month(month)
-    report = reports.unit_report(session, first)
+    report = queries.unit_report(session, first)
     rows = _scoped_units(session, scope, report["units"])
     threshold = get_settings().bulletin_threshold
     chart = charts.hbar_chart(
@@ -596,7 +507,7 @@ def unit_report_xlsx(
 ) -> Response:
     t = i18n(request)
     first = _month(month)
-    rows = _scoped_units(session, scope, reports.unit_report(session, first)["units"])
+    rows = _scoped_units(session, scope, queries.unit_report(session, first)["units"])
     columns = _report_columns(t)
     return xlsx_response(
         [h for _, h in columns],
@@ -622,8 +533,8 @@ def bulletin_page(
 ) -> HTMLResponse:
     t = i18n(request)
     first = _month(month)
-    data = reports.bulletin(session, first, _threshold(threshold))
-    everyone = reports.unit_report(session, first)["units"]
+    data = queries.bulletin(session, first, _threshold(threshold))
+    everyone = queries.unit_report(session, first)["units"]
     counted = [u for u in everyone if u["trips"]]
     return render(
         request,
@@ -651,7 +562,7 @@ def bulletin_xlsx(
 ) -> Response:
     t = i18n(request)
     first = _month(month)
-    data = reports.bulletin(session, first, _threshold(threshold))
+    data = queries.bulletin(session, first, _threshold(threshold))
     columns = _report_columns(t)
     return xlsx_response(
         [h for _, h in columns],
@@ -661,14 +572,4 @@ def bulletin_xlsx(
     )
 
 
-def trips_per_day(session: Session, first: date, last: date, scope: UnitScope) -> list[tuple[date, int]]:
-    """Trips per China day in [first, last], in scope (the home page's chart)."""
-    stmt = (
-        select(col(Trip.service_day), func.count())
-        .where(col(Trip.service_day) >= first, col(Trip.service_day) <= last)
-        .group_by(col(Trip.service_day))
-    )
-    stmt = scope.apply(stmt, Trip.vehicle_id, via=(Vehicle.id, Vehicle.unit_id))
-    found = dict(session.exec(stmt).all())
-    n = (last - first).days + 1
-    return [(first + timedelta(days=i), int(found.get(first + timedelta(days=i), 0))) for i in range(n)]
+trips_per_day = queries.trips_per_day

@@ -21,8 +21,8 @@ from gongwu.web import charts
 from gongwu.web.common import PageRoute, i18n, render, today, xlsx_response
 from gongwu.web.fleet_pages import opt_int, units_in_scope
 from gongwu.web.i18n import I18n
+from property import queries as property_queries
 from property import rules
-from property import service as property_service
 from property.models import OPERATING_STATUSES, Lease, OfficeProperty, OperatingProperty
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -50,8 +50,8 @@ def _board(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """All office properties in scope, and those the filter keeps."""
     unit_id = scope.unit_id if scope.restricted else unit
-    everything = property_service.office_views(session, day, unit_id=unit_id)
-    shown = property_service.office_views(
+    everything = property_queries.office_views(session, day, unit_id=unit_id)
+    shown = property_queries.office_views(
         session, day, unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
     )
     return everything, shown
@@ -165,10 +165,10 @@ def office_page(request: Request, session: SessionDep, scope: ScopeDep, code: st
         scope.get(
             session, OfficeProperty, code, OfficeProperty.unit_id, key=OfficeProperty.code, missing=missing
         )
-    view = property_service.office_property_view(session, code, today())
+    view = property_queries.office_property_view(session, code, today())
     due = {o["step"]: o for o in view["overdue"]}
     targets: dict[str, date] = {}  # the programme's target, overridden by the property's own
-    for row in sorted(property_service.list_targets(session), key=lambda r: r["code"] is not None):
+    for row in sorted(property_queries.list_targets(session), key=lambda r: r["code"] is not None):
         if row["code"] in (None, code):
             targets[row["step"]] = row["due_on"]
     steps = [
@@ -188,7 +188,7 @@ def office_page(request: Request, session: SessionDep, scope: ScopeDep, code: st
 
 
 def _operating_items(session: Session, props: list[OperatingProperty], day: date) -> list[dict[str, Any]]:
-    leased = property_service.active_lease_property_ids(session, day)
+    leased = property_queries.active_lease_property_ids(session, day)
     units = _unit_names(session)
     return [
         {
@@ -215,10 +215,10 @@ def operating_page(
     day = today()
     everything = list(
         session.exec(
-            scope.apply(property_service.operating_query(day), OperatingProperty.owner_unit_id)
+            scope.apply(property_queries.operating_query(day), OperatingProperty.owner_unit_id)
         ).all()
     )
-    filtered = property_service.operating_query(
+    filtered = property_queries.operating_query(
         day,
         status=status or None,
         vacant=True if show == "vacant" else None,
@@ -258,7 +258,7 @@ def leases_page(
 ) -> HTMLResponse:
     day = today()
     stmt = scope.apply(
-        property_service.lease_query(day),
+        property_queries.lease_query(day),
         Lease.property_id,
         via=(OperatingProperty.id, OperatingProperty.owner_unit_id),
     )
@@ -284,7 +284,7 @@ def leases_page(
         )
     expiring = [r for r in rows if r["state"] == "active" and r["days_left"] <= EXPIRING_DAYS]
     roll_year = opt_int(year, "year") or day.year
-    roll = property_service.rent_roll(session, roll_year)
+    roll = property_queries.rent_roll(session, roll_year)
     if scope.restricted:
         mine = units.get(scope.unit_id or 0)
         roll = {**roll, "units": [u for u in roll["units"] if u["owner_unit"] == mine]}
@@ -311,7 +311,7 @@ def leases_page(
 
 @router.get("/properties/auctions", response_class=HTMLResponse)
 def auctions_page(request: Request, session: SessionDep, batch: str | None = None) -> HTMLResponse:
-    report = property_service.auctions_report(session, batch=batch or None)
+    report = property_queries.auctions_report(session, batch=batch or None)
     if batch and not report["batches"]:
         raise NotFound(f"拍卖批次 {batch} 不存在 auction batch {batch} not found")
     return render(request, session, "auctions.html", {"batches": report["batches"]}, section="auctions")

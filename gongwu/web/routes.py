@@ -24,8 +24,8 @@ from gongwu.web import charts, fleet_pages, property_pages
 from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
-from property import service as property_service
-from scheduler.pipeline import recent_runs
+from property import queries as property_queries
+from scheduler.queries import recent_runs
 
 __all__ = ["STATIC_DIR", "router"]
 
@@ -62,7 +62,7 @@ def home(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse
             "chart": _trips_chart(t, per_day),
         }
     if can(request, "property:read"):
-        views = property_service.office_views(
+        views = property_queries.office_views(
             session, day, unit_id=scope.unit_id if scope.restricted else None
         )
         ctx["property"] = {
@@ -73,7 +73,7 @@ def home(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse
             "chart": property_pages.stage_chart(t, views),
         }
     if can(request, "property:county"):
-        ctx["alerts"] = list(session.exec(property_service.alert_query(open_only=True).limit(10)).all())
+        ctx["alerts"] = list(session.exec(property_queries.alert_query(open_only=True).limit(10)).all())
     if can(request, "runs:read"):
         runs = recent_runs(session, 1)
         ctx["last_run"] = runs[0] if runs else None

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from core.errors import ValidationFailed
 from core.timeutil import CHINA
-from fleet import flags, reconcile, reports
+from fleet import flags, queries, reconcile
 from fleet.models import Flag
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -58,7 +58,7 @@ def june(session: Session) -> dict[str, object]:
 
 
 def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) -> None:
-    report = reports.unit_report(session, "2024-06")
+    report = queries.unit_report(session, "2024-06")
     assert report == {
         "month": "2024-06",
         "units": [
@@ -109,23 +109,23 @@ def test_false_alarm_trips_count_nowhere(session: Session, june: dict[str, objec
     ).first()
     assert flag is not None and flag.id is not None
     flags.review_flag(session, flag.id, "false_alarm", "GPS 漂移", "manager")
-    row = next(u for u in reports.unit_report(session, "2024-06")["units"] if u["unit"] == "乙局")
+    row = next(u for u in queries.unit_report(session, "2024-06")["units"] if u["unit"] == "乙局")
     assert (row["trips"], row["unreported_trips"], row["reporting_rate"]) == (2, 1, 0.5)
 
 
 def test_bulletin_lists_units_under_threshold_worst_first(session: Session, june: dict[str, object]) -> None:
-    b = reports.bulletin(session, "2024-06")
+    b = queries.bulletin(session, "2024-06")
     assert b["threshold"] == 0.9
     assert [u["unit"] for u in b["units"]] == ["乙局", "甲镇"]
-    assert [u["unit"] for u in reports.bulletin(session, "2024-06", threshold=0.5)["units"]] == ["乙局"]
+    assert [u["unit"] for u in queries.bulletin(session, "2024-06", threshold=0.5)["units"]] == ["乙局"]
     with pytest.raises(ValidationFailed, match="between"):
-        reports.bulletin(session, "2024-06", threshold=90)
+        queries.bulletin(session, "2024-06", threshold=90)
     with pytest.raises(ValidationFailed, match="YYYY-MM"):
-        reports.unit_report(session, "June")
+        queries.unit_report(session, "June")
 
 
 def test_expense_sheet_rows_and_cost_per_km(session: Session, june: dict[str, object]) -> None:
-    sheet = reports.expense_sheet(session, 2024)
+    sheet = queries.expense_sheet(session, 2024)
     assert [r["order_no"] for r in sheet["orders"]] == ["O-1", "O-2", "O-3"]
     first = sheet["orders"][0]
     assert first == {
@@ -153,33 +153,33 @@ def test_expense_sheet_rows_and_cost_per_km(session: Session, june: dict[str, ob
     }
     assert by_plate["晋M·B0001"]["km"] == 85.0 and by_plate["晋M·B0001"]["trips"] == 5
     assert by_plate["晋M·B0002"]["cost_per_km_yuan"] == "0.00"
-    assert reports.expense_sheet(session, 2023) == {"year": 2023, "orders": [], "vehicles": []}
+    assert queries.expense_sheet(session, 2023) == {"year": 2023, "orders": [], "vehicles": []}
 
 
 def test_flag_rows_filters_and_status(session: Session, june: dict[str, object]) -> None:
-    rows, total = reports.flag_rows(session)
+    rows, total = queries.flag_rows(session)
     assert total == len(rows) == 4  # three unreported trips and one idle car
     assert {r["kind"] for r in rows} == {"unreported_trip", "idle_vehicle"}
-    unreported, n = reports.flag_rows(session, reports.FlagFilter(kind="unreported_trip", unit="乙局"))
+    unreported, n = queries.flag_rows(session, queries.FlagFilter(kind="unreported_trip", unit="乙局"))
     assert n == 2 and all(r["plate"] == "晋M·B0001" and r["trip_km"] == 20.0 for r in unreported)
     flags.review_flag(session, unreported[0]["id"], "violation", "", "m")
-    assert reports.flag_rows(session, reports.FlagFilter(status="violation"))[1] == 1
-    assert reports.flag_rows(session, reports.FlagFilter(status="open"))[1] == 3
+    assert queries.flag_rows(session, queries.FlagFilter(status="violation"))[1] == 1
+    assert queries.flag_rows(session, queries.FlagFilter(status="open"))[1] == 3
     assert (
-        reports.flag_rows(
-            session, reports.FlagFilter(date_from=date(2024, 6, 13), date_to=date(2024, 6, 13))
+        queries.flag_rows(
+            session, queries.FlagFilter(date_from=date(2024, 6, 13), date_to=date(2024, 6, 13))
         )[1]
         == 1
     )
-    page, n = reports.flag_rows(session, limit=1, offset=1)
+    page, n = queries.flag_rows(session, limit=1, offset=1)
     assert n == 4 and len(page) == 1
     with pytest.raises(ValidationFailed, match="allowed"):
-        reports.flag_rows(session, reports.FlagFilter(status="closed"))
+        queries.flag_rows(session, queries.FlagFilter(status="closed"))
     with pytest.raises(ValidationFailed, match="unknown unit"):
-        reports.flag_rows(session, reports.FlagFilter(unit="没有"))
+        queries.flag_rows(session, queries.FlagFilter(unit="没有"))
 
 
 def test_yuan_is_exact() -> None:
-    assert reports.yuan(0) == "0.00"
-    assert reports.yuan(1) == "0.01"
-    assert reports.yuan(123456789012) == "1234567890.12"
+    assert queries.yuan(0) == "0.00"
+    assert queries.yuan(1) == "0.01"
+    assert queries.yuan(123456789012) == "1234567890.12"

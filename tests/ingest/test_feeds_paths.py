@@ -24,8 +24,9 @@ from core.db import unit_of_work
 from fleet.models import Position
 from fleet.positions import FixBatch
 from ingest import jt808 as j
-from ingest.feeds import feeds_status, stale_devices_report, store_fixes
+from ingest.feeds import store_fixes
 from ingest.models import FeedDevice
+from ingest.queries import feeds_status, stale_devices_report
 from ingest.sources import TraccarSource, pull_source
 from tests.factories import make_vehicle
 from tests.ingest.feeds_support import MakeVehicle, live_vehicles, stored

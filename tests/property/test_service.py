@@ -13,6 +13,7 @@ from core.importing import ApplyResult, Row
 from core.models import AuditLog
 from core.settings import reset_settings
 from property import imports as property_imports
+from property import queries as property_queries
 from property import service
 from property.models import AuctionRound, Lease, OfficeProperty, OperatingProperty, PropertyAlert
 from tests.property.audit_data import (
@@ -58,7 +59,7 @@ def audit_db(session: Session) -> Session:
 
 
 def test_66_office_properties_12_certified_with_the_right_blockers(audit_db: Session) -> None:
-    report = service.certificates_report(audit_db, TODAY)
+    report = property_queries.certificates_report(audit_db, TODAY)
     assert report["properties"] == 66
     assert report["surveyed"] == 66
     assert report["certified"] == 12
@@ -100,7 +101,7 @@ def test_66_office_properties_12_certified_with_the_right_blockers(audit_db: Ses
 
 
 def test_68_lots_61_sold_6_unsold_1_withdrawn_649800_yuan(audit_db: Session) -> None:
-    report = service.auctions_report(audit_db)
+    report = property_queries.auctions_report(audit_db)
     assert len(report["batches"]) == 1
     batch = report["batches"][0]
     assert {k: batch[k] for k in ("batch", "lots", "sold", "unsold", "withdrawn", "annual_rent_yuan")} == {
@@ -117,9 +118,9 @@ def test_68_lots_61_sold_6_unsold_1_withdrawn_649800_yuan(audit_db: Session) -> 
     assert detail["MF-059"]["rounds"] == 2 and detail["MF-059"]["result"] == "sold"  # unsold, then sold
     assert detail["MF-067"]["rounds"] == 2 and detail["MF-067"]["result"] == "unsold"
     assert detail["MF-068"]["result"] == "withdrawn"
-    assert service.auctions_report(audit_db, batch=BATCH) == report
+    assert property_queries.auctions_report(audit_db, batch=BATCH) == report
     with pytest.raises(NotFound):
-        service.auctions_report(audit_db, batch="no such batch")
+        property_queries.auctions_report(audit_db, batch="no such batch")
 
 
 def test_each_sold_lot_created_its_lease(audit_db: Session) -> None:
@@ -127,13 +128,13 @@ def test_each_sold_lot_created_its_lease(audit_db: Session) -> None:
     assert len(leases) == 61
     assert sum(lease.annual_rent_fen for lease in leases) == 64_980_000
     assert {(lease.start_on, lease.end_on) for lease in leases} == {(LEASE_START, LEASE_END)}
-    report = service.leases_report(audit_db, TODAY)
+    report = property_queries.leases_report(audit_db, TODAY)
     assert len(report["leases"]) == 62  # 61 from the auction + JY-06
     assert report["annual_rent_yuan"] == Decimal("649800") + Decimal("36000")
 
 
 def test_two_overdue_takeovers_and_vacancy(audit_db: Session) -> None:
-    report = service.operating_report(audit_db, TODAY)
+    report = property_queries.operating_report(audit_db, TODAY)
     assert report["overdue_takeovers"] == [
         {"code": "JY-03", "address": "审计县北关街JY-03", "owner_unit": CENTER, "due_on": date(2023, 12, 31)},
         {"code": "JY-04", "address": "审计县北关街JY-04", "owner_unit": CENTER, "due_on": date(2023, 12, 31)},
@@ -147,14 +148,14 @@ def test_two_overdue_takeovers_and_vacancy(audit_db: Session) -> None:
         "offered": 7,
         "not_taken_over": 3,
     }
-    leases = service.leases_report(audit_db, TODAY)["leases"]
+    leases = property_queries.leases_report(audit_db, TODAY)["leases"]
     active = [lease for lease in leases if lease["state"] == "active"]
     assert report["by_status"]["leased"] == len(active) == len({lease["code"] for lease in active})
     vacant = {v["code"] for v in report["vacant"]}
     # the 7 lots not sold, the idle one and the three not taken over; not JY-01 (self-used), not JY-06
     assert vacant == {f"MF-{n:03d}" for n in range(62, 69)} | {"JY-02", "JY-03", "JY-04", "JY-05"}
     # the day after JY-06's lease ends, it is vacant although the register still says leased
-    later = service.operating_report(audit_db, date(2024, 9, 2))
+    later = property_queries.operating_report(audit_db, date(2024, 9, 2))
     assert "JY-06" in {v["code"] for v in later["vacant"]}
     jy06 = next(v for v in later["vacant"] if v["code"] == "JY-06")
     assert (jy06["status"], jy06["registered_status"]) == ("idle", "leased")
@@ -203,15 +204,15 @@ def test_update_is_reported_and_audited(audit_db: Session) -> None:
     assert entry is not None
     assert entry.action == "office_property.update" and entry.entity_id == "BG-051" and entry.actor == ACTOR
     assert entry.after is not None and entry.after["fire_accepted_on"] == "2024-08-01"
-    prop = service.get_office_property(audit_db, "BG-051")
-    assert service.office_view(prop, {}, {}, TODAY)["blockers"] == ["not_submitted"]
+    prop = property_queries.get_office_property(audit_db, "BG-051")
+    assert property_queries.office_view(prop, {}, {}, TODAY)["blockers"] == ["not_submitted"]
 
 
 def test_a_field_absent_from_the_rows_is_left_alone(audit_db: Session) -> None:
     rows = [Row(2, {"code": "BG-001", "name": "新名称"})]
     result = clean(property_imports.apply_properties(audit_db, rows, ACTOR))
     assert result.updated == 1
-    prop = service.get_office_property(audit_db, "BG-001")
+    prop = property_queries.get_office_property(audit_db, "BG-001")
     assert (
         prop.name == "新名称" and prop.certificate_no is not None and prop.floor_area_m2 == Decimal("1201.50")
     )
@@ -223,7 +224,7 @@ def test_auction_round_changes_update_the_lease(audit_db: Session) -> None:
     result = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert (result.updated, result.unchanged) == (1, 71)
     assert any(c.startswith("lease MF-001:") and "annual_rent_fen" in c for c in result.changes)
-    report = service.auctions_report(audit_db)
+    report = property_queries.auctions_report(audit_db)
     assert report["batches"][0]["annual_rent_yuan"] == Decimal("649801")
 
 
@@ -281,10 +282,10 @@ def test_lease_over_the_cap_is_rejected(audit_db: Session, monkeypatch: pytest.M
 
 
 def test_lease_ending_tomorrow(audit_db: Session) -> None:
-    expiring = service.leases_report(audit_db, TODAY, expiring_within=1)
+    expiring = property_queries.leases_report(audit_db, TODAY, expiring_within=1)
     assert [(x["code"], x["days_left"]) for x in expiring["leases"]] == [("JY-06", 1)]
     assert expiring["annual_rent_yuan"] == Decimal("36000")
-    assert service.leases_report(audit_db, TODAY, expiring_within=0)["leases"] == []
+    assert property_queries.leases_report(audit_db, TODAY, expiring_within=0)["leases"] == []
 
     counts = service.raise_property_alerts(audit_db, TODAY)
     assert counts == {
@@ -313,7 +314,7 @@ def test_reminders_at_90_then_30_days(audit_db: Session) -> None:
     assert first["lease_ending_90"] == 61
     second = service.raise_property_alerts(audit_db, end - timedelta(days=30))
     assert second["lease_ending_30"] == 61 and second["resolved"] == 61
-    open_alerts = audit_db.exec(service.alert_query(kind="lease_ending_30")).all()
+    open_alerts = audit_db.exec(property_queries.alert_query(kind="lease_ending_30")).all()
     assert len(open_alerts) == 61
 
 
@@ -370,7 +371,7 @@ def test_a_lot_no_longer_sold_keeps_its_lease_and_says_so(audit_db: Session) -> 
     result = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert result.updated == 1
     assert any(c.startswith("MF-001: 标的结果已不是成交") for c in result.changes)
-    assert service.auctions_report(audit_db)["batches"][0]["withdrawn"] == 2
+    assert property_queries.auctions_report(audit_db)["batches"][0]["withdrawn"] == 2
     assert audit_db.exec(select(func.count()).select_from(Lease)).one() == 62
     again = clean(property_imports.apply_auctions(audit_db, as_rows(values), ACTOR))
     assert again.changes == []
@@ -406,7 +407,7 @@ def test_record_certificate_step(audit_db: Session) -> None:
         audit_db, "BG-047", "certificate", on=TODAY, certificate_no="晋(2024)第1号", actor=ACTOR
     )
     assert prop.certificate_no == "晋(2024)第1号"
-    assert service.certificates_report(audit_db, TODAY)["certified"] == 13
+    assert property_queries.certificates_report(audit_db, TODAY)["certified"] == 13
     # a prerequisite of a certified property cannot be cleared
     with pytest.raises(ValidationFailed, match="抗震检测"):
         service.record_certificate_step(audit_db, "BG-047", "seismic", on=None, actor=ACTOR)
@@ -421,9 +422,9 @@ def test_programme_and_property_targets_flag_overdue_steps(audit_db: Session) ->
     # setting it again updates it: one programme-wide target per step
     service.set_target(audit_db, step="seismic", due_on=date(2025, 2, 28), actor=ACTOR)
     service.set_target(audit_db, step="fire", due_on=date(2024, 6, 30), code="BG-047", actor=ACTOR)
-    assert len(service.list_targets(audit_db)) == 2
+    assert len(property_queries.list_targets(audit_db)) == 2
 
-    report = service.certificates_report(audit_db, TODAY)
+    report = property_queries.certificates_report(audit_db, TODAY)
     assert report["overdue"] == [
         {
             "code": "BG-047",
@@ -434,7 +435,7 @@ def test_programme_and_property_targets_flag_overdue_steps(audit_db: Session) ->
             "days_overdue": 62,
         }
     ]
-    later = service.certificates_report(audit_db, date(2025, 3, 1))
+    later = property_queries.certificates_report(audit_db, date(2025, 3, 1))
     seismic = [o for o in later["overdue"] if o["step"] == "seismic"]
     assert len(seismic) == 34  # all still waiting for a seismic test
     counts = service.raise_property_alerts(audit_db, date(2025, 3, 1))
@@ -442,7 +443,7 @@ def test_programme_and_property_targets_flag_overdue_steps(audit_db: Session) ->
     service.remove_target(audit_db, step="seismic", actor=ACTOR)
     counts = service.raise_property_alerts(audit_db, date(2025, 3, 1))
     assert counts["resolved"] == 34
-    views = service.office_views(audit_db, date(2025, 3, 1), overdue=True)
+    views = property_queries.office_views(audit_db, date(2025, 3, 1), overdue=True)
     assert [v["code"] for v in views] == ["BG-047"]
 
 
@@ -469,11 +470,13 @@ def test_create_lease_checks(audit_db: Session) -> None:
         create(code="JY-01", end_on=date(2030, 1, 1))
     with pytest.raises(NotFound):
         create(code="NOPE")
-    assert "JY-02" not in {v["code"] for v in service.operating_report(audit_db, date(2024, 9, 1))["vacant"]}
+    assert "JY-02" not in {
+        v["code"] for v in property_queries.operating_report(audit_db, date(2024, 9, 1))["vacant"]
+    }
 
 
 def test_rent_roll_per_owning_unit(audit_db: Session) -> None:
-    roll = service.rent_roll(audit_db, 2025)
+    roll = property_queries.rent_roll(audit_db, 2025)
     by_unit = {u["owner_unit"]: u for u in roll["units"]}
     assert set(by_unit) == {CENTER, FIN}
     # whole year 2025 inside every auction lease: the roll is the auction's annual rent
@@ -492,7 +495,7 @@ def test_geocoding_with_a_fake_geocoder(audit_db: Session) -> None:
     fake = Fake()
     counts = service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-001", "BG-002"])
     assert counts == {"located": 1, "not_found": 1, "skipped": 0}
-    prop = service.get_office_property(audit_db, "BG-001")
+    prop = property_queries.get_office_property(audit_db, "BG-001")
     assert (prop.lat, prop.lon) == (36.1, 113.1)
     # already located: not asked again
     service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-001"])
@@ -519,16 +522,16 @@ def test_geocoder_is_off_by_default() -> None:
 
 def test_operating_query_filters(audit_db: Session) -> None:
     def codes(**kw: Any) -> list[str]:
-        return [p.code for p in audit_db.exec(service.operating_query(TODAY, **kw)).all()]
+        return [p.code for p in audit_db.exec(property_queries.operating_query(TODAY, **kw)).all()]
 
     assert codes(takeover_overdue=True) == ["JY-03", "JY-04"]
     assert len(codes(vacant=True)) == 11
     assert codes(status="self_used") == ["JY-01"]
     assert codes(q="JY-0", vacant=False) == ["JY-01", "JY-06"]
-    assert len(audit_db.exec(service.lease_query(TODAY, expiring_within=1)).all()) == 1
-    assert [lease.tenant for lease in audit_db.exec(service.lease_query(TODAY, code="MF-059")).all()] == [
-        "承租人59"
-    ]
+    assert len(audit_db.exec(property_queries.lease_query(TODAY, expiring_within=1)).all()) == 1
+    assert [
+        lease.tenant for lease in audit_db.exec(property_queries.lease_query(TODAY, code="MF-059")).all()
+    ] == ["承租人59"]
     assert (
         audit_db.exec(select(OperatingProperty).where(OperatingProperty.code == "MF-001")).one().status
         == "offered"

@@ -1,12 +1,14 @@
-"""Fleet read side: the flag queue, the unit report per month and its bulletin (通报), the expense sheet and
-the cost per vehicle per year (单车核算). SQL aggregates, never a loop over trips; money in integer fen
-inside, yuan strings with two decimals outside."""
+"""Fleet reads for the pages, the API and the reports: the lists (units, vehicles, orders, trips, stops)
+with their filters, a vehicle's, a trip's and a flag's context, the flag queue, the unit report per month
+and its bulletin (通报), the expense sheet and the cost per vehicle per year (单车核算). Every read of a
+unit-scoped object takes the `UnitScope` into its query. SQL aggregates, never a loop over trips; money in
+integer fen inside, yuan strings with two decimals outside."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,11 +16,23 @@ from sqlalchemy import and_, case, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from accounts.access import UnitScope
 from core.errors import ValidationFailed
-from core.models import Unit
+from core.models import AuditLog, Unit
 from core.settings import get_settings
-from core.timeutil import china_day, day_bounds
-from fleet.models import FLAG_KINDS, FLAG_STATES, REVIEW_STATUSES, Flag, Trip, TripExpense, TripOrder, Vehicle
+from core.timeutil import as_utc, china_day, day_bounds, from_ts
+from fleet.models import (
+    FLAG_KINDS,
+    FLAG_STATES,
+    REVIEW_STATUSES,
+    Flag,
+    Position,
+    Stop,
+    Trip,
+    TripExpense,
+    TripOrder,
+    Vehicle,
+)
 
 CENT = Decimal("0.01")
 
@@ -30,6 +44,239 @@ def yuan(fen: int | None) -> str:
 
 def _select(*columns: Any) -> Any:
     return sa_select(*columns)
+
+
+# ------------------------------------------------------------------------------------------------ lists
+
+
+def units_query(scope: UnitScope, *, kind: str | None = None) -> Any:
+    stmt = scope.apply(select(Unit).order_by(col(Unit.name)), Unit.id)
+    return stmt.where(Unit.kind == kind) if kind else stmt
+
+
+def units_in_scope(session: Session, scope: UnitScope) -> list[Unit]:
+    """Townships first, then departments, by name — as the unit report lists them."""
+    return sorted(session.exec(units_query(scope)).all(), key=lambda u: (u.kind != "township", u.name))
+
+
+def vehicles_query(
+    scope: UnitScope,
+    *,
+    unit_id: int | None = None,
+    status: str | None = None,
+    plate: str | None = None,
+    stmt: Any = None,
+) -> Any:
+    """Vehicles in scope, filtered, by plate (`stmt`: another select of Vehicle and more columns)."""
+    stmt = (select(Vehicle) if stmt is None else stmt).order_by(col(Vehicle.plate))
+    stmt = scope.apply(stmt, Vehicle.unit_id)
+    if unit_id is not None:
+        stmt = stmt.where(Vehicle.unit_id == unit_id)
+    if status:
+        stmt = stmt.where(Vehicle.status == status)
+    if plate:
+        stmt = stmt.where(col(Vehicle.plate).contains(plate.strip()))
+    return stmt
+
+
+def orders_query(
+    scope: UnitScope, *, vehicle_id: int | None = None, unit_id: int | None = None, status: str | None = None
+) -> Any:
+    stmt = scope.apply(select(TripOrder).order_by(col(TripOrder.planned_start_at).desc()), TripOrder.unit_id)
+    if vehicle_id is not None:
+        stmt = stmt.where(TripOrder.vehicle_id == vehicle_id)
+    if unit_id is not None:
+        stmt = stmt.where(TripOrder.unit_id == unit_id)
+    if status:
+        stmt = stmt.where(TripOrder.status == status)
+    return stmt
+
+
+_BY_VEHICLE_UNIT = (Vehicle.id, Vehicle.unit_id)
+
+
+def _in_range(stmt: Any, model: Any, start: datetime | None, end: datetime | None) -> Any:
+    """Rows of `model` overlapping [start, end) — trips and stops whole, never clipped."""
+    if start is not None:
+        stmt = stmt.where(col(model.end_at) > as_utc(start))
+    if end is not None:
+        stmt = stmt.where(col(model.start_at) < as_utc(end))
+    return stmt
+
+
+def trips_query(
+    scope: UnitScope,
+    *,
+    vehicle_id: int | None = None,
+    day: date | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Any:
+    stmt = scope.apply(select(Trip).order_by(col(Trip.start_at)), Trip.vehicle_id, via=_BY_VEHICLE_UNIT)
+    if vehicle_id is not None:
+        stmt = stmt.where(Trip.vehicle_id == vehicle_id)
+    if day is not None:
+        stmt = stmt.where(Trip.service_day == day)
+    return _in_range(stmt, Trip, start, end)
+
+
+def stops_query(
+    scope: UnitScope,
+    *,
+    vehicle_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Any:
+    stmt = scope.apply(select(Stop).order_by(col(Stop.start_at)), Stop.vehicle_id, via=_BY_VEHICLE_UNIT)
+    if vehicle_id is not None:
+        stmt = stmt.where(Stop.vehicle_id == vehicle_id)
+    return _in_range(stmt, Stop, start, end)
+
+
+def trip_in_scope(session: Session, scope: UnitScope, trip_id: int, missing: str) -> Trip:
+    return scope.get(session, Trip, trip_id, Trip.vehicle_id, via=_BY_VEHICLE_UNIT, missing=missing)
+
+
+def _last_fix_ts() -> Any:
+    """The newest fix of the vehicle's tracker: one descent of the (device, time) key per vehicle."""
+    return (
+        select(func.max(Position.fix_ts)).where(col(Position.device_id) == col(Vehicle.tracker_id))
+    ).scalar_subquery()
+
+
+def vehicle_rows(
+    session: Session, scope: UnitScope, *, unit_id: int | None, status: str | None, plate: str | None
+) -> list[dict[str, Any]]:
+    """The vehicle list: each vehicle with its unit's name, last fix, last trip day and open flags."""
+    with_unit = select(Vehicle, Unit.name, _last_fix_ts()).join(Unit, col(Unit.id) == col(Vehicle.unit_id))
+    stmt = vehicles_query(scope, unit_id=unit_id, status=status, plate=plate, stmt=with_unit)
+    rows = session.exec(stmt).all()
+    ids = [v.id for v, _, _ in rows]
+    open_flags: dict[int, int] = {}
+    last_trip: dict[int, date] = {}
+    if ids:
+        open_flags = dict(
+            session.exec(
+                select(Flag.vehicle_id, func.count())
+                .where(col(Flag.vehicle_id).in_(ids), Flag.state == "open", col(Flag.review_status).is_(None))
+                .group_by(col(Flag.vehicle_id))
+            ).all()
+        )
+        last_trip = dict(
+            session.exec(
+                select(Trip.vehicle_id, func.max(Trip.service_day))
+                .where(col(Trip.vehicle_id).in_(ids))
+                .group_by(col(Trip.vehicle_id))
+            ).all()
+        )
+    return [
+        {
+            "vehicle": v,
+            "unit": unit_name,
+            "last_fix": None if last_fix is None else from_ts(last_fix),
+            "last_trip": last_trip.get(v.id or 0),
+            "open_flags": open_flags.get(v.id or 0, 0),
+        }
+        for v, unit_name, last_fix in rows
+    ]
+
+
+def vehicle_overview(session: Session, vehicle: Vehicle, first: date) -> dict[str, Any]:
+    """A vehicle's page: its unit, last fix, trips and km per day since `first`, its 20 latest trips."""
+    last_fix = (
+        session.exec(select(func.max(Position.fix_ts)).where(Position.device_id == vehicle.tracker_id)).one()
+        if vehicle.tracker_id
+        else None
+    )
+    per_day = {
+        d: (int(n), float(m or 0))
+        for d, n, m in session.exec(
+            select(col(Trip.service_day), func.count(), func.sum(Trip.distance_m))
+            .where(Trip.vehicle_id == vehicle.id, col(Trip.service_day) >= first)
+            .group_by(col(Trip.service_day))
+        ).all()
+    }
+    recent = session.exec(
+        select(Trip).where(Trip.vehicle_id == vehicle.id).order_by(col(Trip.start_at).desc()).limit(20)
+    ).all()
+    return {
+        "unit": session.get(Unit, vehicle.unit_id),
+        "last_fix": None if last_fix is None else from_ts(last_fix),
+        "per_day": per_day,
+        "recent": list(recent),
+    }
+
+
+def trip_context(session: Session, trip: Trip, margin: timedelta = timedelta(hours=1)) -> dict[str, Any]:
+    """A trip's page: its vehicle and unit, the stops around it, its covering order and its flags."""
+    vehicle = session.get(Vehicle, trip.vehicle_id)
+    assert vehicle is not None
+    stops = session.exec(
+        select(Stop)
+        .where(
+            Stop.vehicle_id == trip.vehicle_id,
+            col(Stop.start_at) <= trip.end_at + margin,
+            col(Stop.end_at) >= trip.start_at - margin,
+        )
+        .order_by(col(Stop.start_at))
+    ).all()
+    return {
+        "vehicle": vehicle,
+        "unit": session.get(Unit, vehicle.unit_id),
+        "stops": list(stops),
+        "order": session.get(TripOrder, trip.order_id) if trip.order_id else None,
+        "flags": list(session.exec(select(Flag).where(Flag.trip_id == trip.id).order_by(col(Flag.id))).all()),
+    }
+
+
+def flag_context(session: Session, scope: UnitScope, flag: Flag) -> dict[str, Any]:
+    """A flag with its vehicle, trip, order, the vehicle's orders within a day and its review history."""
+    day = timedelta(days=1)
+    until = (flag.end_at or flag.start_at) + day
+    nearby = session.exec(
+        select(TripOrder)
+        .where(
+            TripOrder.vehicle_id == flag.vehicle_id,
+            scope.cond(TripOrder.unit_id),
+            col(TripOrder.planned_start_at) <= until,
+            col(TripOrder.planned_end_at) >= flag.start_at - day,
+        )
+        .order_by(col(TripOrder.planned_start_at))
+    ).all()
+    history = session.exec(
+        select(AuditLog)
+        .where(AuditLog.entity == "fleet_flag", AuditLog.entity_id == str(flag.id))
+        .order_by(col(AuditLog.id))
+    ).all()
+    return {
+        "row": flag_rows(session, FlagFilter(id=flag.id))[0][0],
+        "vehicle": session.get(Vehicle, flag.vehicle_id),
+        "trip": session.get(Trip, flag.trip_id) if flag.trip_id else None,
+        "order": session.get(TripOrder, flag.order_id) if flag.order_id else None,
+        "nearby_orders": list(nearby),
+        "history": list(history),
+    }
+
+
+def trips_per_day(session: Session, first: date, last: date, scope: UnitScope) -> list[tuple[date, int]]:
+    """Trips per China day in [first, last], in scope (the home page's chart)."""
+    stmt = (
+        select(col(Trip.service_day), func.count())
+        .where(col(Trip.service_day) >= first, col(Trip.service_day) <= last)
+        .group_by(col(Trip.service_day))
+    )
+    found = dict(session.exec(scope.apply(stmt, Trip.vehicle_id, via=_BY_VEHICLE_UNIT)).all())
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [(d, int(found.get(d, 0))) for d in days]
+
+
+def open_counts(session: Session, scope: UnitScope) -> dict[str, int]:
+    """Open (unreviewed) flags per kind, in scope."""
+    unit = scope.unit_id if scope.restricted else None
+    return {
+        kind: flag_rows(session, FlagFilter(kind=kind, status="open", unit=unit), limit=0)[1]
+        for kind in FLAG_KINDS
+    }
 
 
 # ------------------------------------------------------------------------------------------------ flags
