@@ -111,6 +111,8 @@ def _pg(sql: str) -> bool:
 def test(args: list[str]) -> None:
     ensure_env()
     sh(BIN / "ruff", "check", ".")
+    sh(BIN / "ruff", "format", "--check", ".")
+    sh(BIN / "lint-imports")
     sh(BIN / "mypy", *PACKAGES)
     print("\n=== tests on SQLite ===", flush=True)
     sh(PY, "-m", "pytest", *args, env={"GONGWU_TEST_DATABASE_URL": ""})

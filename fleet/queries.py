@@ -312,22 +312,9 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
             )
         where.append(Flag.kind == f.kind)
     if f.unit is not None and f.unit != "":
-        unit_id = _unit_id(session, f.unit)
-        where.append(Flag.unit_id == unit_id)
+        where.append(Flag.unit_id == _unit_id(session, f.unit))
     if f.status:
-        s = f.status
-        if s not in FLAG_STATUSES:
-            raise ValidationFailed(
-                f"未知的状态 unknown status '{s}': 可选 allowed: {', '.join(FLAG_STATUSES)}"
-            )
-        if s in REVIEW_STATUSES:
-            where.append(Flag.review_status == s)
-        elif s == "reviewed":
-            where.append(col(Flag.review_status).is_not(None))
-        else:
-            where.append(col(Flag.review_status).is_(None))
-            if s in FLAG_STATES:
-                where.append(Flag.state == s)
+        where += _status_where(f.status)
     if f.state:
         if f.state not in FLAG_STATES:
             raise ValidationFailed(f"未知的状态 unknown state '{f.state}': 可选 {', '.join(FLAG_STATES)}")
@@ -338,6 +325,23 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
                 f"未知的审核结论 unknown review status '{f.review_status}': 可选 {', '.join(REVIEW_STATUSES)}"
             )
         where.append(Flag.review_status == f.review_status)
+    return where + _range_where(f)
+
+
+def _status_where(s: str) -> list[Any]:
+    """What a manager reads as a flag's status: the review if any, else open/resolved; or a group."""
+    if s not in FLAG_STATUSES:
+        raise ValidationFailed(f"未知的状态 unknown status '{s}': 可选 allowed: {', '.join(FLAG_STATUSES)}")
+    if s in REVIEW_STATUSES:
+        return [Flag.review_status == s]
+    if s == "reviewed":
+        return [col(Flag.review_status).is_not(None)]
+    unreviewed = [col(Flag.review_status).is_(None)]
+    return [*unreviewed, Flag.state == s] if s in FLAG_STATES else unreviewed
+
+
+def _range_where(f: FlagFilter) -> list[Any]:
+    where: list[Any] = []
     if f.date_from is not None:
         where.append(col(Flag.start_at) >= day_bounds(f.date_from)[0])
     if f.date_to is not None:

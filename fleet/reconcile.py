@@ -567,12 +567,40 @@ def _check_orders(
 ) -> None:
     if not orders.id:
         return
-    has_trip = _order_has_trip(session, orders, rules)
     known = _FlagIndex.of_orders(session, orders.id)
     now = utcnow()
-    judged: list[tuple[int, _Vehicle, int, int]] = []  # orders without a trip whose window has passed
+    judged = _orders_to_judge(session, orders, vehicles, rules, as_of, tally, known, now)
+    with session.no_autoflush:
+        gaps = _gaps(
+            session,
+            [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
+            as_of,
+        )
+    new = flags.NewFlags(tally)
+    for i, vehicle, ws, we in judged:
+        gap = gaps.get(i)
+        args = (session, orders, i, vehicle, ws)
+        if gap is not None and _put_off(*args, gap, rules, as_of, tally, spells, known):
+            continue
+        _keep_without_track(session, orders, i, vehicle, ws, we, tally, known, new)
+    new.insert(session)
+
+
+def _orders_to_judge(
+    session: Session,
+    orders: _Orders,
+    vehicles: dict[int, _Vehicle],
+    rules: Rules,
+    as_of: int,
+    tally: flags.Tally,
+    known: _FlagIndex,
+    now: datetime,
+) -> list[tuple[int, _Vehicle, int, int]]:
+    """Resolve the flags of orders that are covered, no longer approved or not over; the orders without a
+    trip whose window has passed, with their vehicle and padded window, are left to judge."""
+    has_trip = _order_has_trip(session, orders, rules)
+    judged: list[tuple[int, _Vehicle, int, int]] = []
     for i, oid in enumerate(orders.id):
-        row = known.get(str(oid))
         vehicle = vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
         reason = ""
@@ -585,57 +613,74 @@ def _check_orders(
         elif closes > as_of or vehicle is None:
             continue  # a judgement as of an earlier day: leave it to the later one
         if reason:
+            row = known.get(str(oid))
             if row is not None and row["state"] == "open":
                 flags.resolve(session, tally, known.load(str(oid)), now, reason)
             continue
         assert vehicle is not None
         if vehicle.tracker_id:  # no tracker, no track to expect
             judged.append((i, vehicle, int(orders.start[i]) - rules.lead_s, closes))
+    return judged
 
-    with session.no_autoflush:
-        gaps = _gaps(
-            session,
-            [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
-            as_of,
-        )
-    new = flags.NewFlags(tally)
-    for i, vehicle, ws, we in judged:
-        oid = orders.id[i]
-        row = known.get(str(oid))
-        gap = gaps.get(i)
-        if gap is not None:
-            last, spoke = gap
-            quiet = (spoke if spoke is not None else as_of) - last if last is not None else None
-            if quiet is None or quiet >= rules.silent_s:
-                # The car may well have driven while its tracker was silent: list the order there.
-                spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
-                if row is not None and row["state"] == "open":
-                    flags.resolve(session, tally, known.load(str(oid)), now, REASON_SILENT)
-                continue
-            if spoke is None:
-                continue  # quiet since before the window, not yet silent: judged when it speaks again
-        detail = {
-            "order_no": orders.order_no[i],
-            "window_from": _iso(ws),
-            "window_to": _iso(we),
-        }
-        where = {
-            "vehicle_id": vehicle.id,
-            "unit_id": orders.unit[i],
-            "order_id": oid,
-            "start_at": from_ts(int(orders.start[i])),
-            "end_at": from_ts(int(orders.end[i])),
-        }
-        if row is None:
-            new.add(kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
-        elif row["state"] == "resolved":
-            if row["resolved_reason"] != REASON_SILENT:
-                flags.reopen(session, tally, known.load(str(oid)), detail=detail, **where)
-        elif _FlagIndex.differs(row, {"detail": detail, **where}):
-            flag = known.load(str(oid))
-            flags.set_fields(flag, detail=detail, **where)
-            session.add(flag)
-    new.insert(session)
+
+def _put_off(
+    session: Session,
+    orders: _Orders,
+    i: int,
+    vehicle: _Vehicle,
+    ws: int,
+    gap: tuple[int | None, int | None],
+    rules: Rules,
+    as_of: int,
+    tally: flags.Tally,
+    spells: _Spells,
+    known: _FlagIndex,
+) -> bool:
+    """An order whose window lies in a quiet spell of its tracker: listed on the silent spell's flag when
+    the spell is silent, or left until the tracker speaks again. True when it is not flagged itself."""
+    last, spoke = gap
+    quiet = (spoke if spoke is not None else as_of) - last if last is not None else None
+    if quiet is None or quiet >= rules.silent_s:
+        # The car may well have driven while its tracker was silent: list the order there.
+        spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
+        row = known.get(str(orders.id[i]))
+        if row is not None and row["state"] == "open":
+            flags.resolve(session, tally, known.load(str(orders.id[i])), utcnow(), REASON_SILENT)
+        return True
+    return spoke is None  # quiet since before the window, not yet silent: judged when it speaks again
+
+
+def _keep_without_track(
+    session: Session,
+    orders: _Orders,
+    i: int,
+    vehicle: _Vehicle,
+    ws: int,
+    we: int,
+    tally: flags.Tally,
+    known: _FlagIndex,
+    new: flags.NewFlags,
+) -> None:
+    """The order_without_track flag of a passed order without a trip: raised, reopened or brought in line."""
+    oid = orders.id[i]
+    row = known.get(str(oid))
+    detail = {"order_no": orders.order_no[i], "window_from": _iso(ws), "window_to": _iso(we)}
+    where = {
+        "vehicle_id": vehicle.id,
+        "unit_id": orders.unit[i],
+        "order_id": oid,
+        "start_at": from_ts(int(orders.start[i])),
+        "end_at": from_ts(int(orders.end[i])),
+    }
+    if row is None:
+        new.add(kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
+    elif row["state"] == "resolved":
+        if row["resolved_reason"] != REASON_SILENT:
+            flags.reopen(session, tally, known.load(str(oid)), detail=detail, **where)
+    elif _FlagIndex.differs(row, {"detail": detail, **where}):
+        flag = known.load(str(oid))
+        flags.set_fields(flag, detail=detail, **where)
+        session.add(flag)
 
 
 # ---------------------------------------------------------------------------------- idle and silent

@@ -74,7 +74,7 @@ Inputs are one device's time-ordered fixes (`cut`), or many devices concatenated
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
@@ -765,28 +765,58 @@ def _add(spans: _Spans, start: int, end: int, open_start: bool, open_end: bool) 
 def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tuple[_Spans, _Spans, Array]:
     """The state machine over runs of equal motion: trips and stops as spans of indices into ``c``, and
     the cumulative leg distance."""
-    drift = p.drift_filter
     n = len(c.t)
     if n == 0:
         return ([], [], [], []), ([], [], [], []), np.zeros(0)
-    t, devstart, first, last = c.t, c.devstart, c.first, c.last
-    legs = _legs_m(c.lat, c.lon)
-    legs[devstart] = 0.0
-    cd = legs.cumsum()  # never decreases, over all devices
-    dt = np.empty(n, dtype=np.int64)
-    dt[0] = 0
-    np.subtract(t[1:], t[:-1], out=dt[1:])
-    dt[devstart] = 0
-    # One increasing clock over all devices, so that one searchsorted serves every device: devices are
-    # spaced further apart than any time threshold.
-    longest = max(p.min_no_data_duration_s, p.min_trip_duration_s, p.min_parking_duration_s, p.drift_window_s)
-    spacing = 2 * longest + 2
-    t0 = int(t.min())
-    tg = c.dev * (int(t.max()) - t0 + spacing)
-    tg += t
-    tg -= t0
+    k = _Clock.of(c, p)
+    moving, ign_off = _motion(c, k, ign, spikes, p)
+    silence, brk = _breaks(c, k, moving, p)
+    rs = brk.nonzero()[0]
+    re = np.concatenate((rs[1:], [n])) - 1
+    walk = _Walk(p, moving, rs, re, k)
+    for e, kind, a in _events(c, k, moving, ign_off, silence, rs, re, p):
+        walk.step(e, kind, a)
+    return walk.trips, walk.stops, k.cd
 
-    # Motion per fix.
+
+@dataclass
+class _Clock:
+    """Legs, cumulative distance, time steps and one increasing clock `tg` over all devices (devices are
+    spaced further apart than any time threshold, so that one searchsorted serves every device)."""
+
+    legs: Array
+    cd: Array
+    dt: Array
+    tg: Array
+    no_data: int
+
+    @classmethod
+    def of(cls, c: _Fixes, p: TripParams) -> _Clock:
+        t, devstart = c.t, c.devstart
+        n = len(t)
+        legs = _legs_m(c.lat, c.lon)
+        legs[devstart] = 0.0
+        cd = legs.cumsum()  # never decreases, over all devices
+        dt = np.empty(n, dtype=np.int64)
+        dt[0] = 0
+        np.subtract(t[1:], t[:-1], out=dt[1:])
+        dt[devstart] = 0
+        longest = max(
+            p.min_no_data_duration_s, p.min_trip_duration_s, p.min_parking_duration_s, p.drift_window_s
+        )
+        spacing = 2 * longest + 2
+        t0 = int(t.min())
+        tg = c.dev * (int(t.max()) - t0 + spacing)
+        tg += t
+        tg -= t0
+        no_data = p.min_no_data_duration_s if p.min_no_data_duration_s > 0 else spacing
+        return cls(legs, cd, dt, tg, no_data)
+
+
+def _motion(
+    c: _Fixes, k: _Clock, ign: Array | None, spikes: Array, p: TripParams
+) -> tuple[Array, Array | None]:
+    """Motion per fix (and where the ignition is known to be off)."""
     moving = c.sp > p.speed_threshold_knots * KNOT_KMH  # NaN speed: not moving
     ign_off: Array | None = None
     if ign is not None and p.use_ignition:
@@ -794,22 +824,25 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
         moving = np.where(known, ign > 0.5, moving)
         ign_off = known & (ign < 0.5)
         ign_off[spikes] = False
-    no_data = p.min_no_data_duration_s if p.min_no_data_duration_s > 0 else spacing
-    if drift or p.motion_from_position:
+    if p.drift_filter or p.motion_from_position:
         starts = None if p.motion_from_position else moving
-        displaced = _displaced(c, tg, starts, p.drift_window_s, p.drift_radius_m, no_data)
+        displaced = _displaced(c, k.tg, starts, p.drift_window_s, p.drift_radius_m, k.no_data)
         moving = displaced if p.motion_from_position else moving & displaced
     if len(spikes):
         moving[spikes] = False
         for _ in range(2):  # a spike moves as its predecessor did (pairs: twice)
-            moving[spikes] = moving[spikes - 1] & ~devstart[spikes]
+            moving[spikes] = moving[spikes - 1] & ~c.devstart[spikes]
+    return moving, ign_off
 
-    # Silences, and where runs of equal motion break.
-    silence = dt >= no_data
+
+def _breaks(c: _Fixes, k: _Clock, moving: Array, p: TripParams) -> tuple[Array, Array]:
+    """Silences, and where runs of equal motion break."""
+    devstart, legs, dt = c.devstart, k.legs, k.dt
+    silence = dt >= k.no_data
     silence[devstart] = False
     brk = devstart.copy()
     brk[1:] |= moving[1:] != moving[:-1]
-    if drift:
+    if p.drift_filter:
         near = legs < p.drift_radius_m
         if p.min_parking_duration_s > 0:
             # Stood still through a gap as long as a parking: a stop. (Between two stopped fixes no event
@@ -827,18 +860,28 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
         far[1:] &= ~moving[1:] & ~moving[:-1]
         brk |= far
     brk[0] = True
-    rs = brk.nonzero()[0]
-    re = np.concatenate((rs[1:], [n])) - 1
+    return silence, brk
+
+
+def _events(
+    c: _Fixes,
+    k: _Clock,
+    moving: Array,
+    ign_off: Array | None,
+    silence: Array,
+    rs: Array,
+    re: Array,
+    p: TripParams,
+) -> Iterable[tuple[int, int, int]]:
+    """The candidate events (effective fix, kind, fix it acts at), in order: one step per event, not per
+    fix."""
+    n, tg, cd = len(c.t), k.tg, k.cd
     rm = moving[rs]
-
-    def run_of(i: int) -> int:
-        return int(rs.searchsorted(i, side="right")) - 1
-
     # Trip-start candidates: moving runs that would confirm, and at which fix.
     mr, mre = rs[rm], re[rm]
     by_time = tg.searchsorted(tg[mr] + p.min_trip_duration_s)
     sc = np.maximum(np.minimum(by_time, cd.searchsorted(cd[mr] + p.min_trip_distance_m)), mr + 1)
-    if drift and len(mr):
+    if p.drift_filter and len(mr):
         sc = np.maximum(sc, mr + (p.drift_min_trip_fixes - 1))
     s_ok = sc <= mre
     # Stop candidates: stopped runs that would confirm, and at which fix.
@@ -852,68 +895,84 @@ def _cut_fixes(c: _Fixes, ign: Array | None, spikes: Array, p: TripParams) -> tu
     ec = np.maximum(ec, sr + 1)
     e_ok = ec <= sre
     gi = silence.nonzero()[0]
-
+    first, last = c.first, c.last
     eff = np.concatenate((first, gi, sc[s_ok], ec[e_ok], last))
     kind = np.repeat(np.arange(5), [len(first), len(gi), int(s_ok.sum()), int(e_ok.sum()), len(last)])
     at = np.concatenate((first, gi, mr[s_ok], sr[e_ok], last))
     order = (eff * 5 + kind).argsort(kind="stable")
+    return zip(eff[order].tolist(), kind[order].tolist(), at[order].tolist(), strict=True)
 
-    trips: _Spans = ([], [], [], [])
-    stops: _Spans = ([], [], [], [])
-    in_trip = False
-    t_start = s_start = -1
-    t_open = s_open = False
-    dead_run = quiet_until = -1
 
-    def stopped_at(i: int) -> int:
+class _Walk:
+    """The state between events: in a trip or not, where the open trip or stop began."""
+
+    def __init__(self, p: TripParams, moving: Array, rs: Array, re: Array, k: _Clock) -> None:
+        self.p, self.drift, self.moving, self.rs, self.re, self.k = p, p.drift_filter, moving, rs, re, k
+        self.trips: _Spans = ([], [], [], [])
+        self.stops: _Spans = ([], [], [], [])
+        self.in_trip = False
+        self.t_start = self.s_start = -1
+        self.t_open = self.s_open = False
+        self.dead_run = self.quiet_until = -1
+
+    def run_of(self, i: int) -> int:
+        return int(self.rs.searchsorted(i, side="right")) - 1
+
+    def stopped_at(self, i: int) -> int:
         # With the drift filter a trip ends where the vehicle stopped: the start of a pending stop.
-        return int(rs[run_of(i)]) if drift and not moving[i] else i
+        return int(self.rs[self.run_of(i)]) if self.drift and not self.moving[i] else i
 
-    # One step per candidate event, not per fix.
-    for e, k, a in zip(eff[order].tolist(), kind[order].tolist(), at[order].tolist(), strict=True):
+    def step(self, e: int, k: int, a: int) -> None:
         if k == _S:
-            if in_trip or (dead_run >= 0 and run_of(a) == dead_run):
-                continue
-            if s_start >= 0 and a > s_start:
-                _add(stops, s_start, a, s_open, False)
-            in_trip, t_start, t_open = True, a, a == s_start and s_open
+            self.start(a)
         elif k == _E:
-            if not in_trip:
-                continue
-            _add(trips, t_start, a, t_open, False)
-            in_trip, s_start, s_open = False, a, False
+            if self.in_trip:
+                _add(self.trips, self.t_start, a, self.t_open, False)
+                self.in_trip, self.s_start, self.s_open = False, a, False
         elif k == _G:
-            if not in_trip or e <= quiet_until:
-                continue
-            end = stopped_at(e - 1)
-            _add(trips, t_start, end, t_open, False)
-            in_trip, s_start, s_open = False, end, False
-            if not drift and moving[e]:
-                # Traccar skips the fix after the silence; the rest of its moving run may start a trip.
-                r = run_of(e)
-                dead_run = r
-                b = int(re[r])
-                a2 = e + 1
-                if a2 <= b:
-                    by_dist = int(cd.searchsorted(cd[a2] + p.min_trip_distance_m))
-                    c2 = max(a2 + 1, min(int(tg.searchsorted(tg[a2] + p.min_trip_duration_s)), by_dist))
-                    if c2 <= b:
-                        _add(stops, s_start, a2, False, False)
-                        in_trip, t_start, t_open = True, a2, False
-                        quiet_until = c2  # silences before its confirmation met a stopped state
+            self.gap(e)
         elif k == _B:
-            dead_run = quiet_until = -1
-            if not drift and moving[a]:
-                in_trip, t_start, t_open, s_start = True, a, True, -1
+            self.dead_run = self.quiet_until = -1
+            if not self.drift and self.moving[a]:
+                self.in_trip, self.t_start, self.t_open, self.s_start = True, a, True, -1
             else:
-                in_trip, s_start, s_open = False, a, True
+                self.in_trip, self.s_start, self.s_open = False, a, True
         else:  # _D
-            if in_trip:
-                _add(trips, t_start, stopped_at(e), t_open, True)
-            elif s_start >= 0:
-                _add(stops, s_start, e, s_open, True)
-            in_trip, s_start = False, -1
-    return trips, stops, cd
+            if self.in_trip:
+                _add(self.trips, self.t_start, self.stopped_at(e), self.t_open, True)
+            elif self.s_start >= 0:
+                _add(self.stops, self.s_start, e, self.s_open, True)
+            self.in_trip, self.s_start = False, -1
+
+    def start(self, a: int) -> None:
+        if self.in_trip or (self.dead_run >= 0 and self.run_of(a) == self.dead_run):
+            return
+        if self.s_start >= 0 and a > self.s_start:
+            _add(self.stops, self.s_start, a, self.s_open, False)
+        self.in_trip, self.t_start, self.t_open = True, a, a == self.s_start and self.s_open
+
+    def gap(self, e: int) -> None:
+        if not self.in_trip or e <= self.quiet_until:
+            return
+        end = self.stopped_at(e - 1)
+        _add(self.trips, self.t_start, end, self.t_open, False)
+        self.in_trip, self.s_start, self.s_open = False, end, False
+        if self.drift or not self.moving[e]:
+            return
+        # Traccar skips the fix after the silence; the rest of its moving run may start a trip.
+        r = self.run_of(e)
+        self.dead_run = r
+        b = int(self.re[r])
+        a2 = e + 1
+        if a2 > b:
+            return
+        cd, tg, p = self.k.cd, self.k.tg, self.p
+        by_dist = int(cd.searchsorted(cd[a2] + p.min_trip_distance_m))
+        c2 = max(a2 + 1, min(int(tg.searchsorted(tg[a2] + p.min_trip_duration_s)), by_dist))
+        if c2 <= b:
+            _add(self.stops, self.s_start, a2, False, False)
+            self.in_trip, self.t_start, self.t_open = True, a2, False
+            self.quiet_until = c2  # silences before its confirmation met a stopped state
 
 
 def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: float, no_data: int) -> Array:

@@ -147,48 +147,47 @@ def from_json(data: Any, now: datetime | None = None) -> tuple[str, list[dict[st
         locations = [locations]
     if not isinstance(locations, list):
         raise BadRequest("location must be an object or a list")
-    records = []
-    for loc in locations:
-        if not isinstance(loc, dict) or not isinstance(loc.get("coords"), dict):
-            raise BadRequest("location without coords")
-        c = loc["coords"]
-        if c.get("latitude") is None or c.get("longitude") is None:
-            raise BadRequest("coords without latitude/longitude")
-        speed = _number(c["speed"], "speed") if c.get("speed") is not None else 0.0
-        heading = _number(c["heading"], "heading") if c.get("heading") is not None else -1.0
-        attrs: dict[str, Any] = {}
-        for key in ("altitude", "accuracy"):
-            if c.get(key) is not None:
-                attrs[key] = c[key]
-        battery = loc.get("battery")
-        if isinstance(battery, dict):
-            if battery.get("level") is not None:
-                attrs["batt"] = round(_number(battery["level"], "battery level") * 100, 1)
-            if battery.get("is_charging") is not None:
-                attrs["charge"] = bool(battery["is_charging"])
-        if loc.get("is_moving") is not None:
-            attrs["motion"] = bool(loc["is_moving"])
-        if isinstance(loc.get("activity"), dict) and loc["activity"].get("type"):
-            attrs["activity"] = str(loc["activity"]["type"])
-        if loc.get("event"):
-            attrs["event"] = str(loc["event"])
-        records.append(
-            {
-                "device_id": device,
-                "fix_ts": parse_timestamp(loc.get("timestamp"), now),
-                "lat": _number(c["latitude"], "latitude"),
-                "lon": _number(c["longitude"], "longitude"),
-                "speed_kmh": max(speed, 0.0) * 3.6,  # m/s; -1 means unknown
-                "course": heading if heading >= 0 else None,
-                "ignition": None,
-                "odometer_m": _number(loc["odometer"], "odometer")
-                if loc.get("odometer") is not None
-                else None,
-                "valid": True,
-                "attrs": attrs or None,
-            }
-        )
-    return device, records
+    return device, [_json_location(device, loc, now) for loc in locations]
+
+
+def _json_attrs(c: dict[str, Any], loc: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {key: c[key] for key in ("altitude", "accuracy") if c.get(key) is not None}
+    battery = loc.get("battery")
+    if isinstance(battery, dict):
+        if battery.get("level") is not None:
+            attrs["batt"] = round(_number(battery["level"], "battery level") * 100, 1)
+        if battery.get("is_charging") is not None:
+            attrs["charge"] = bool(battery["is_charging"])
+    if loc.get("is_moving") is not None:
+        attrs["motion"] = bool(loc["is_moving"])
+    if isinstance(loc.get("activity"), dict) and loc["activity"].get("type"):
+        attrs["activity"] = str(loc["activity"]["type"])
+    if loc.get("event"):
+        attrs["event"] = str(loc["event"])
+    return attrs
+
+
+def _json_location(device: str, loc: Any, now: datetime | None) -> dict[str, Any]:
+    if not isinstance(loc, dict) or not isinstance(loc.get("coords"), dict):
+        raise BadRequest("location without coords")
+    c = loc["coords"]
+    if c.get("latitude") is None or c.get("longitude") is None:
+        raise BadRequest("coords without latitude/longitude")
+    speed = _number(c["speed"], "speed") if c.get("speed") is not None else 0.0
+    heading = _number(c["heading"], "heading") if c.get("heading") is not None else -1.0
+    odometer = loc.get("odometer")
+    return {
+        "device_id": device,
+        "fix_ts": parse_timestamp(loc.get("timestamp"), now),
+        "lat": _number(c["latitude"], "latitude"),
+        "lon": _number(c["longitude"], "longitude"),
+        "speed_kmh": max(speed, 0.0) * 3.6,  # m/s; -1 means unknown
+        "course": heading if heading >= 0 else None,
+        "ignition": None,
+        "odometer_m": _number(odometer, "odometer") if odometer is not None else None,
+        "valid": True,
+        "attrs": _json_attrs(c, loc) or None,
+    }
 
 
 Scope = dict[str, Any]
@@ -243,6 +242,16 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def create_osmand_app(writer: BatchWriter) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The receiver as a bare ASGI app: a phone's fix is one small request, and a framework's routing,
     middleware and request objects cost more than the rest of its handling (measured: half the event
@@ -250,13 +259,8 @@ def create_osmand_app(writer: BatchWriter) -> Callable[[Scope, Receive, Send], A
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await _lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         if scope["method"] not in ("GET", "POST"):
