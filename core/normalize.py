@@ -13,11 +13,11 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from core.timeutil import is_china_time, local_zone
+
 _CHINA_OFFSET_S = 8 * 3600  # fixed since 1991; the fast path only takes years ≥ 1992
 
 # Excel's day 0 is 1899-12-30 for every serial ≥ 61 (Excel counts a 1900-02-29 that never was).
@@ -250,11 +250,11 @@ def _number_datetime(value: float, shown: str) -> datetime:
     # Excel stores 08:00:00 as 0.3333…; round to the second so float noise does not shift a fix.
     seconds = round((value - math.floor(value)) * 86400)
     local = datetime.combine(day, time()) + timedelta(seconds=seconds)
-    return local.replace(tzinfo=CHINA).astimezone(UTC)
+    return local.replace(tzinfo=local_zone()).astimezone(UTC)
 
 
 def _china_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), CHINA).astimezone(UTC)
+    return datetime.combine(day, time(), local_zone()).astimezone(UTC)
 
 
 def datetime_china(value: object) -> datetime:
@@ -266,7 +266,7 @@ def datetime_china(value: object) -> datetime:
     """
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=CHINA)
+            value = value.replace(tzinfo=local_zone())
         return value.astimezone(UTC)
     if isinstance(value, date):
         return _china_midnight(value)
@@ -281,7 +281,7 @@ def datetime_china(value: object) -> datetime:
     if _DATE_COMPACT.match(s):
         return _china_midnight(date_(s))
     local, tz = _local_datetime(s, shown)
-    return local.replace(tzinfo=tz or CHINA).astimezone(UTC)
+    return local.replace(tzinfo=tz or local_zone()).astimezone(UTC)
 
 
 # Positions of the digits and separators in 'YYYY-MM-DD HH:MM:SS'.
@@ -337,8 +337,11 @@ def epochs_china(values: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]:
     The common export format goes through a vectorised path; every other cell through `datetime_china`.
     Rows in the error dict hold 0.
     """
-    # Non-text cells become their str() here and simply miss the fast format.
-    epochs, ok = _fast_epochs(values)  # type: ignore[arg-type]
+    # Non-text cells become their str() here and simply miss the fast format (China time only: UTC+8).
+    if is_china_time():
+        epochs, ok = _fast_epochs(values)  # type: ignore[arg-type]
+    else:
+        epochs, ok = np.zeros(len(values), np.int64), np.zeros(len(values), bool)
     errors: dict[int, str] = {}
     for i in np.flatnonzero(~ok).tolist():
         v = values[i]

@@ -11,6 +11,10 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# China's bounding box (lat_min, lat_max, lon_min, lon_max), Zengmu Ansha to Mohe, Pamirs to Fuyuan: the
+# default service area, which the position screening and `gongwu trips` both read from here.
+CHINA_BBOX = (3.8, 53.6, 73.4, 135.1)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GONGWU_", env_file=".env", extra="ignore")
@@ -31,8 +35,8 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 120  # web sign-in: idle timeout
     cookie_secure: bool | None = None  # Secure cookies; None: when the request came over https
 
-    # service area for position screening: lat_min, lat_max, lon_min, lon_max (China's bounding box)
-    service_area: tuple[float, float, float, float] = (3.8, 53.6, 73.5, 135.1)
+    # service area for position screening: lat_min, lat_max, lon_min, lon_max
+    service_area: tuple[float, float, float, float] = CHINA_BBOX
 
     # reconciliation (DESIGN §3)
     order_lead_min: int = 30
@@ -52,6 +56,17 @@ class Settings(BaseSettings):
     # nightly run
     nightly_hour: int = 2
     nightly_minute: int = 0
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

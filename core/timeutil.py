@@ -1,11 +1,31 @@
-"""Time conventions: store timezone-aware UTC, show Asia/Shanghai; naive input is China time."""
+"""The one module that owns time: store timezone-aware UTC; show, cut days and read zone-less input in the
+local zone — `GONGWU_TIMEZONE`, Asia/Shanghai (China time) by default. A file's time without a zone is
+local time; a trip belongs to the local day it starts in; reports' months are local months."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-CHINA = ZoneInfo("Asia/Shanghai")
+CHINA = ZoneInfo("Asia/Shanghai")  # the default local zone (UTC+8 all year since 1991)
+
+
+@lru_cache(maxsize=4)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_zone() -> ZoneInfo:
+    """The local zone from the settings (validated there)."""
+    from core.settings import get_settings
+
+    return _zone(get_settings().timezone)
+
+
+def is_china_time() -> bool:
+    """Whether the local zone is China time (a fixed UTC+8: the fast paths may add 8 hours)."""
+    return local_zone().key == CHINA.key
 
 
 def utcnow() -> datetime:
@@ -15,12 +35,12 @@ def utcnow() -> datetime:
 def as_utc(dt: datetime) -> datetime:
     """An aware UTC datetime; a naive one is taken as China time."""
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=CHINA)
+        dt = dt.replace(tzinfo=local_zone())
     return dt.astimezone(UTC)
 
 
 def to_china(dt: datetime) -> datetime:
-    return as_utc(dt).astimezone(CHINA)
+    return as_utc(dt).astimezone(local_zone())
 
 
 def from_ts(ts: int | float) -> datetime:
@@ -33,7 +53,7 @@ def to_ts(dt: datetime) -> int:
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of a China calendar day, in UTC."""
-    start = datetime.combine(day, time(0), CHINA)
+    start = datetime.combine(day, time(0), local_zone())
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 

@@ -78,19 +78,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from core.errors import ValidationFailed
+from core.settings import CHINA_BBOX
+from core.timeutil import local_zone
 
 Array = npt.NDArray[Any]
 
 KNOT_KMH = 1.852
 EARTH_RADIUS_M = 6371008.8
-# China's bounding box (lat_min, lat_max, lon_min, lon_max), Zengmu Ansha to Mohe, Pamirs to Fuyuan.
-CHINA_BBOX = (3.8, 53.6, 73.4, 135.1)
 DROP_REASONS = (
     "zero_position",
     "outside_area",
@@ -102,7 +101,6 @@ DROP_REASONS = (
 # A fix is only good to tens of metres: without this slack ordinary jitter between 1-second fixes would
 # read as a 250 km/h jump.
 JUMP_SLACK_M = 50.0
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 WALKING_KMH = 6.0
 
 
@@ -219,7 +217,7 @@ class CutResult:
 
 def service_day(ts: int | float) -> date:
     """The China calendar day of an epoch second: the day a trip belongs to is the day it starts."""
-    return datetime.fromtimestamp(int(ts), CHINA_TZ).date()
+    return datetime.fromtimestamp(int(ts), local_zone()).date()
 
 
 # --------------------------------------------------------------------------------------------- distance

@@ -12,6 +12,7 @@ import pytest
 from accounts import imports as accounts_imports
 from core import normalize as n
 from core.normalize import FieldError
+from core.timeutil import CHINA
 from fleet import imports as fleet_imports
 from property import imports as property_imports
 
@@ -220,9 +221,9 @@ def test_epochs_china_fast_path_agrees_with_the_general_parser() -> None:
     start = datetime(1992, 1, 1, tzinfo=UTC).timestamp()
     stamps = [int(start + rng.random() * 3.4e9) for _ in range(3000)]
     stamps += [
-        int(datetime(y, 2, 29, 23, 59, 59, tzinfo=n.CHINA).timestamp()) for y in (1996, 2000, 2024, 2096)
+        int(datetime(y, 2, 29, 23, 59, 59, tzinfo=CHINA).timestamp()) for y in (1996, 2000, 2024, 2096)
     ]
-    texts = [datetime.fromtimestamp(s, n.CHINA).strftime("%Y-%m-%d %H:%M:%S") for s in stamps]
+    texts = [datetime.fromtimestamp(s, CHINA).strftime("%Y-%m-%d %H:%M:%S") for s in stamps]
     texts[::7] = [t.replace("-", "/") for t in texts[::7]]
     texts[::11] = [t.replace(" ", "T") for t in texts[::11]]
     epochs, errors = n.epochs_china(texts)

@@ -16,6 +16,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from core.importing import header_key
+from core.timeutil import CHINA
 from ingest import readers
 from ingest.kinds import KINDS, SPECS, get_kind
 from ingest.readers import (
@@ -550,7 +551,7 @@ def generated_positions(
     if notes is not None:
         rows[0].append("备注")
     for i in range(n):
-        t = datetime.fromtimestamp(1717200000 + i * 7, readers.n.CHINA).strftime("%Y-%m-%d %H:%M:%S")
+        t = datetime.fromtimestamp(1717200000 + i * 7, CHINA).strftime("%Y-%m-%d %H:%M:%S")
         rows.append([
             f"86400{i % 5}", f"晋M·A{1230 + i % 5}", t,
             f"{112.5 + i % 97 * 1e-4:.6f}", f"{37.8 + i % 89 * 1e-4:.6f}",
