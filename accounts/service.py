@@ -524,7 +524,7 @@ def logout(session: Session, principal: Principal) -> None:
         row.revoked_at = utcnow()
         session.add(row)
         audit.record(
-            session, actor=principal.username, action="logout", entity="core_user",
+            session, actor=principal.username, action="login.ended", entity="core_user",
             entity_id=principal.username, after={"token_id": row.id, "kind": row.kind},
         )  # fmt: skip
         session.flush()

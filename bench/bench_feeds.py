@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import delete_device_rows
 from ingest import jt808 as j
 
 HOST = "127.0.0.1"  # loopback only, by design
@@ -61,13 +62,11 @@ class Stats:
 
 def setup_devices(n_jt: int, n_osm: int) -> tuple[list[str], list[str]]:
     """Bench vehicles exist, their old positions, feed rows and terminals are gone."""
-    from sqlalchemy import delete
-    from sqlmodel import col, select
+    from sqlmodel import select
 
     from core.db import check_connection, get_engine, unit_of_work
     from core.models import Unit
-    from fleet.models import Position, RecutRange, Stop, Trip, Vehicle
-    from ingest.models import FeedDevice, Jt808Terminal
+    from fleet.models import Vehicle
 
     jt = [f"{JT_PREFIX}{i:07d}" for i in range(n_jt)]
     osm = [f"{OSM_PREFIX}{i:07d}" for i in range(n_osm)]
@@ -84,18 +83,7 @@ def setup_devices(n_jt: int, n_osm: int) -> tuple[list[str], list[str]]:
             if tracker not in have:
                 s.add(Vehicle(plate=f"BENCH-{tracker[3]}{i:05d}", unit_id=unit.id, tracker_id=tracker))
         s.commit()
-        devices = jt + osm
-        for lo in range(0, len(devices), 500):
-            chunk = devices[lo : lo + 500]
-            for table, column in (
-                (Position, Position.device_id),
-                (RecutRange, RecutRange.device_id),
-                (FeedDevice, FeedDevice.device_id),
-                (Jt808Terminal, Jt808Terminal.device_id),
-                (Stop, Stop.device_id),
-                (Trip, Trip.device_id),
-            ):
-                s.exec(delete(table).where(col(column).in_(chunk)))  # type: ignore[call-overload]
+        delete_device_rows(s, jt + osm)
         s.commit()
     return jt, osm
 

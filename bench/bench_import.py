@@ -7,11 +7,10 @@ beside a naive ORM import (`session.add` per row) of the same rows, on SQLite an
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
+from bench.common import Timer, arg_parser, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import generate, write_positions_csv
 from core.db import unit_of_work
 from core.perf import keep_freed_memory
@@ -47,10 +46,8 @@ def naive_orm(engine, csv_path: Path) -> tuple[int, float]:  # type: ignore[no-u
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vehicles", type=int, default=500)
+    ap = arg_parser(__doc__, vehicles=500)
     ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     keep_freed_memory()  # as every `gongwu` command runs (gongwu/cli.py)
     tracks = generate(args.vehicles, args.days)

@@ -11,7 +11,6 @@ flags. Hourly fixes for three days let silent trackers (1 %) and idle cars (1 %)
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from collections import Counter
@@ -23,7 +22,7 @@ import numpy as np
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from bench.common import fresh_db, pg_available
+from bench.common import arg_parser, fresh_db, pg_available
 from core.db import unit_of_work
 from core.models import Unit
 from core.timeutil import CHINA, china_day
@@ -185,10 +184,8 @@ def run(engine: Engine, label: str, vehicles: int, seed: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vehicles", type=int, default=5000)
+    ap = arg_parser(__doc__, vehicles=5000, db="sqlite")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="sqlite")
     args = ap.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,13 +11,12 @@ position on SQLite; the process's peak memory.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import Timer, fresh_db, peak_rss_mb, pg_available, register_vehicles
+from bench.common import Timer, arg_parser, fresh_db, peak_rss_mb, pg_available, register_vehicles
 from bench.gen import concat, generate
 from core.db import unit_of_work
 from core.perf import keep_freed_memory
@@ -58,12 +57,10 @@ def _batch(tracks: list) -> FixBatch:  # type: ignore[type-arg]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vehicles", type=int, default=500)
+    ap = arg_parser(__doc__, vehicles=500)
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=500_000, help="points per ingest batch")
-    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     # as every `gongwu` command runs (gongwu/cli.py): freed NumPy temporaries stay in the heap
     keep_freed_memory()

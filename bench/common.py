@@ -3,6 +3,7 @@ the generated vehicles registered."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from core.db import build_engine, unit_of_work
 from core.models import Unit
@@ -31,29 +33,56 @@ class Db:
 
 @contextmanager
 def fresh_db(kind: str, workdir: Path) -> Iterator[Db]:
+    """A new, migrated database of `kind` (sqlite or postgresql), removed afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    path, name = workdir / f"bench-{tag}.db", f"gongwu_bench_{tag}"
     if kind == "sqlite":
-        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
-        engine = build_engine(f"sqlite:///{path}")
-        try:
-            migrate.upgrade(engine)
-            yield Db("SQLite", engine)
-        finally:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    name = f"gongwu_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = build_engine(f"{base}/{name}")
+        url = f"sqlite:///{path}"
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    engine = build_engine(url)
     try:
         migrate.upgrade(engine)
-        yield Db("PostgreSQL", engine)
+        yield Db("SQLite" if kind == "sqlite" else "PostgreSQL", engine)
     finally:
         engine.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if kind == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        else:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def arg_parser(doc: str | None, *, vehicles: int, db: str = "both") -> argparse.ArgumentParser:
+    """The options every benchmark shares: --vehicles and --db."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vehicles", type=int, default=vehicles)
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default=db)
+    return ap
+
+
+def delete_device_rows(session: Session, devices: list[str]) -> None:
+    """Everything stored of these trackers (benchmarks and tests that share a database clean up after)."""
+    from sqlalchemy import delete
+    from sqlmodel import col
+
+    from fleet.models import Position, RecutRange, Stop, Trip
+    from ingest.models import FeedDevice, Jt808Terminal
+
+    for lo in range(0, len(devices), 500):
+        chunk = devices[lo : lo + 500]
+        for table, column in (
+            (Position, Position.device_id),
+            (RecutRange, RecutRange.device_id),
+            (FeedDevice, FeedDevice.device_id),
+            (Jt808Terminal, Jt808Terminal.device_id),
+            (Stop, Stop.device_id),
+            (Trip, Trip.device_id),
+        ):
+            session.exec(delete(table).where(col(column).in_(chunk)))  # type: ignore[call-overload]
 
 
 def pg_available() -> bool:

@@ -258,10 +258,12 @@ def upsert(
     names: Mapping[int, str] | None = None,
     detail: str = "import",
     audit_id: str | None = None,
+    verb: str = "update",
 ) -> tuple[T, dict[str, tuple[Any, Any]] | None]:
     """Insert `model(**init, **values)`, or update `obj` with what differs in `values`; audit either as
-    `<object>.create` / `<object>.update` (entity: the table; id: `audit_id`, else the row's id) and count
-    it in `result`. Returns the row and its changes (None when inserted, {} when unchanged)."""
+    `<object>.create` / `<object>.<verb>` (update, cancel…; entity: the table; id: `audit_id`, else the
+    row's id) and count it in `result`. Returns the row and its changes (None when inserted, {} when
+    unchanged)."""
     if model is None:
         assert obj is not None, "an insert names its model"
         model = type(obj)
@@ -289,7 +291,7 @@ def upsert(
         obj.updated_at = utcnow()  # type: ignore[attr-defined]
     session.add(obj)
     audit.record(
-        session, actor=actor, action=f"{action}.update", entity=entity,
+        session, actor=actor, action=f"{action}.{verb}", entity=entity,
         entity_id=audit_id or getattr(obj, "id", key),
         before={k: plain(b) for k, (b, _) in changes.items()},
         after={k: plain(a) for k, (_, a) in changes.items()},

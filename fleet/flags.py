@@ -105,6 +105,13 @@ def by_keys(session: Session, kind: str, keys: Sequence[str]) -> dict[str, Flag]
     return found
 
 
+def _audit(session: Session, flag: Flag, actor: str, verb: str, before: Any, after: Any) -> None:
+    audit.record(
+        session, actor=actor, action=f"flag.{verb}", entity="fleet_flag", entity_id=flag.id, before=before,
+        after=after, detail=f"{flag.kind} {flag.key}",
+    )  # fmt: skip
+
+
 def open_flag_id(session: Session, kind: str, vehicle_id: int) -> int | None:
     """The open flag of `kind` of a vehicle (a spell: at most one is open), if any."""
     return session.exec(
@@ -129,16 +136,7 @@ def resolve(session: Session, tally: Tally, flag: Flag, at: datetime, reason: st
     set_fields(flag, state="resolved", resolved_at=at, resolved_reason=reason, **values)
     session.add(flag)
     tally.note("resolved", flag.kind)
-    audit.record(
-        session,
-        actor=SYSTEM,
-        action="flag.resolve",
-        entity="fleet_flag",
-        entity_id=flag.id,
-        before=before,
-        after={"state": "resolved", "reason": reason},
-        detail=f"{flag.kind} {flag.key}",
-    )
+    _audit(session, flag, SYSTEM, "resolve", before, {"state": "resolved", "reason": reason})
 
 
 def reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
@@ -146,16 +144,7 @@ def reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
     set_fields(flag, state="open", resolved_at=None, resolved_reason="", **values)
     session.add(flag)
     tally.note("reopened", flag.kind)
-    audit.record(
-        session,
-        actor=SYSTEM,
-        action="flag.reopen",
-        entity="fleet_flag",
-        entity_id=flag.id,
-        before=before,
-        after={"state": "open"},
-        detail=f"{flag.kind} {flag.key}",
-    )
+    _audit(session, flag, SYSTEM, "reopen", before, {"state": "open"})
 
 
 def raise_flag(session: Session, tally: Tally, **values: Any) -> Flag:
@@ -253,16 +242,7 @@ def _review_one(session: Session, flag: Flag, status: str, comment: str, actor: 
             )
     if changed:
         session.add(flag)
-        audit.record(
-            session,
-            actor=actor,
-            action="flag.review",
-            entity="fleet_flag",
-            entity_id=flag.id,
-            before=before,
-            after=after,
-            detail=f"{flag.kind} {flag.key}",
-        )
+        _audit(session, flag, actor, "review", before, after)
     return changed
 
 

@@ -140,19 +140,6 @@ class IngestResult:
             total.update(d.dropped)
         return total
 
-    def merge(self, other: IngestResult) -> None:
-        self.received += other.received
-        for dev, counts in other.devices.items():
-            mine = self.devices.setdefault(dev, DeviceCounts())
-            mine.inserted += counts.inserted
-            mine.duplicates += counts.duplicates
-            mine.dropped.update(counts.dropped)
-            if counts.last_fix_ts is not None:
-                mine.last_fix_ts = max(mine.last_fix_ts or counts.last_fix_ts, counts.last_fix_ts)
-        for dev, (a, b) in other.touched.items():
-            old = self.touched.get(dev)
-            self.touched[dev] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-
 
 def known_devices(session: Session) -> dict[str, Vehicle]:
     """Tracker id → vehicle, for every vehicle with a tracker."""

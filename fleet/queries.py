@@ -7,7 +7,6 @@ integer fen inside, yuan strings with two decimals outside."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,6 +32,7 @@ from fleet.models import (
     TripOrder,
     Vehicle,
 )
+from fleet.schemas import FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
 
 CENT = Decimal("0.01")
 
@@ -59,78 +59,55 @@ def units_in_scope(session: Session, scope: UnitScope) -> list[Unit]:
     return sorted(session.exec(units_query(scope)).all(), key=lambda u: (u.kind != "township", u.name))
 
 
-def vehicles_query(
-    scope: UnitScope,
-    *,
-    unit_id: int | None = None,
-    status: str | None = None,
-    plate: str | None = None,
-    stmt: Any = None,
-) -> Any:
+def vehicles_query(scope: UnitScope, f: VehicleFilter | None = None, *, stmt: Any = None) -> Any:
     """Vehicles in scope, filtered, by plate (`stmt`: another select of Vehicle and more columns)."""
+    f = f or VehicleFilter()
     stmt = (select(Vehicle) if stmt is None else stmt).order_by(col(Vehicle.plate))
     stmt = scope.apply(stmt, Vehicle.unit_id)
-    if unit_id is not None:
-        stmt = stmt.where(Vehicle.unit_id == unit_id)
-    if status:
-        stmt = stmt.where(Vehicle.status == status)
-    if plate:
-        stmt = stmt.where(col(Vehicle.plate).contains(plate.strip()))
+    if f.unit_id is not None:
+        stmt = stmt.where(Vehicle.unit_id == f.unit_id)
+    if f.status:
+        stmt = stmt.where(Vehicle.status == f.status)
+    if f.plate:
+        stmt = stmt.where(col(Vehicle.plate).contains(f.plate.strip()))
     return stmt
 
 
-def orders_query(
-    scope: UnitScope, *, vehicle_id: int | None = None, unit_id: int | None = None, status: str | None = None
-) -> Any:
+def orders_query(scope: UnitScope, f: OrderFilter | None = None) -> Any:
+    f = f or OrderFilter()
     stmt = scope.apply(select(TripOrder).order_by(col(TripOrder.planned_start_at).desc()), TripOrder.unit_id)
-    if vehicle_id is not None:
-        stmt = stmt.where(TripOrder.vehicle_id == vehicle_id)
-    if unit_id is not None:
-        stmt = stmt.where(TripOrder.unit_id == unit_id)
-    if status:
-        stmt = stmt.where(TripOrder.status == status)
+    if f.vehicle_id is not None:
+        stmt = stmt.where(TripOrder.vehicle_id == f.vehicle_id)
+    if f.unit_id is not None:
+        stmt = stmt.where(TripOrder.unit_id == f.unit_id)
+    if f.status:
+        stmt = stmt.where(TripOrder.status == f.status)
     return stmt
 
 
 _BY_VEHICLE_UNIT = (Vehicle.id, Vehicle.unit_id)
 
 
-def _in_range(stmt: Any, model: Any, start: datetime | None, end: datetime | None) -> Any:
-    """Rows of `model` overlapping [start, end) — trips and stops whole, never clipped."""
-    if start is not None:
-        stmt = stmt.where(col(model.end_at) > as_utc(start))
-    if end is not None:
-        stmt = stmt.where(col(model.start_at) < as_utc(end))
+def _spans_query(scope: UnitScope, model: Any, f: StopFilter) -> Any:
+    """Trips or stops of a vehicle overlapping [from, to), in scope — whole, never clipped."""
+    stmt = scope.apply(select(model).order_by(col(model.start_at)), model.vehicle_id, via=_BY_VEHICLE_UNIT)
+    if f.vehicle_id is not None:
+        stmt = stmt.where(model.vehicle_id == f.vehicle_id)
+    if f.start is not None:
+        stmt = stmt.where(col(model.end_at) > as_utc(f.start))
+    if f.end is not None:
+        stmt = stmt.where(col(model.start_at) < as_utc(f.end))
     return stmt
 
 
-def trips_query(
-    scope: UnitScope,
-    *,
-    vehicle_id: int | None = None,
-    day: date | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Any:
-    stmt = scope.apply(select(Trip).order_by(col(Trip.start_at)), Trip.vehicle_id, via=_BY_VEHICLE_UNIT)
-    if vehicle_id is not None:
-        stmt = stmt.where(Trip.vehicle_id == vehicle_id)
-    if day is not None:
-        stmt = stmt.where(Trip.service_day == day)
-    return _in_range(stmt, Trip, start, end)
+def trips_query(scope: UnitScope, f: TripFilter | None = None) -> Any:
+    f = f or TripFilter()
+    stmt = _spans_query(scope, Trip, f)
+    return stmt if f.day is None else stmt.where(Trip.service_day == f.day)
 
 
-def stops_query(
-    scope: UnitScope,
-    *,
-    vehicle_id: int | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Any:
-    stmt = scope.apply(select(Stop).order_by(col(Stop.start_at)), Stop.vehicle_id, via=_BY_VEHICLE_UNIT)
-    if vehicle_id is not None:
-        stmt = stmt.where(Stop.vehicle_id == vehicle_id)
-    return _in_range(stmt, Stop, start, end)
+def stops_query(scope: UnitScope, f: StopFilter | None = None) -> Any:
+    return _spans_query(scope, Stop, f or StopFilter())
 
 
 def trip_in_scope(session: Session, scope: UnitScope, trip_id: int, missing: str) -> Trip:
@@ -144,12 +121,10 @@ def _last_fix_ts() -> Any:
     ).scalar_subquery()
 
 
-def vehicle_rows(
-    session: Session, scope: UnitScope, *, unit_id: int | None, status: str | None, plate: str | None
-) -> list[dict[str, Any]]:
+def vehicle_rows(session: Session, scope: UnitScope, f: VehicleFilter) -> list[dict[str, Any]]:
     """The vehicle list: each vehicle with its unit's name, last fix, last trip day and open flags."""
     with_unit = select(Vehicle, Unit.name, _last_fix_ts()).join(Unit, col(Unit.id) == col(Vehicle.unit_id))
-    stmt = vehicles_query(scope, unit_id=unit_id, status=status, plate=plate, stmt=with_unit)
+    stmt = vehicles_query(scope, f, stmt=with_unit)
     rows = session.exec(stmt).all()
     ids = [v.id for v, _, _ in rows]
     open_flags: dict[int, int] = {}
@@ -282,20 +257,6 @@ def open_counts(session: Session, scope: UnitScope) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------ flags
 
 FLAG_STATUSES = (*FLAG_STATES, *REVIEW_STATUSES, "unreviewed", "reviewed")
-
-
-@dataclass(frozen=True)
-class FlagFilter:
-    kind: str | None = None
-    unit: str | int | None = None  # id or name
-    status: str | None = None  # open | resolved (unreviewed) | a review status | unreviewed | reviewed
-    state: str | None = None  # the machine's open | resolved, whatever the review
-    review_status: str | None = None
-    date_from: date | None = None  # China days of the flag's start
-    date_to: date | None = None
-    vehicle_id: int | None = None
-    plate: str | None = None  # substring
-    id: int | None = None
 
 
 def flag_status(state: str, review_status: str | None) -> str:

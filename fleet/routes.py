@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,15 +25,9 @@ def list_units(
 
 @router.get("/vehicles", response_model=ListOut[schemas.VehiclePublic])
 def list_vehicles(
-    session: SessionDep,
-    scope: ScopeDep,
-    page: PageDep,
-    unit_id: int | None = None,
-    status: str | None = None,
-    plate: Annotated[str | None, Query(description="substring of the plate")] = None,
+    session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.VehicleFilter, Query()]
 ) -> ListOut[schemas.VehiclePublic]:
-    stmt = queries.vehicles_query(scope, unit_id=unit_id, status=status, plate=plate)
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, queries.vehicles_query(scope, f), page)
     return ListOut(data=[schemas.VehiclePublic.model_validate(r) for r in rows], count=count)
 
 
@@ -48,15 +41,9 @@ def get_vehicle(session: SessionDep, scope: ScopeDep, vehicle_id: int) -> schema
 
 @router.get("/orders", response_model=ListOut[schemas.OrderPublic])
 def list_orders(
-    session: SessionDep,
-    scope: ScopeDep,
-    page: PageDep,
-    vehicle_id: int | None = None,
-    unit_id: int | None = None,
-    status: str | None = None,
+    session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.OrderFilter, Query()]
 ) -> ListOut[schemas.OrderPublic]:
-    stmt = queries.orders_query(scope, vehicle_id=vehicle_id, unit_id=unit_id, status=status)
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, queries.orders_query(scope, f), page)
     return ListOut(data=[schemas.OrderPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -68,17 +55,10 @@ def get_order(session: SessionDep, scope: ScopeDep, order_id: int) -> schemas.Or
 
 @router.get("/trips", response_model=ListOut[schemas.TripPublic])
 def list_trips(
-    session: SessionDep,
-    scope: ScopeDep,
-    page: PageDep,
-    vehicle_id: int | None = None,
-    day: Annotated[date | None, Query(description="China calendar day the trip starts in")] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="trips overlapping [from, to)")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
+    session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.TripFilter, Query()]
 ) -> ListOut[schemas.TripPublic]:
     """Trips of a day (the China day they start in) or overlapping a range — whole, never clipped."""
-    stmt = queries.trips_query(scope, vehicle_id=vehicle_id, day=day, start=start, end=end)
-    rows, count = paginate(session, stmt, page)
+    rows, count = paginate(session, queries.trips_query(scope, f), page)
     return ListOut(data=[schemas.TripPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -90,16 +70,9 @@ def get_trip(session: SessionDep, scope: ScopeDep, trip_id: int) -> schemas.Trip
 
 @router.get("/stops", response_model=ListOut[schemas.StopPublic])
 def list_stops(
-    session: SessionDep,
-    scope: ScopeDep,
-    page: PageDep,
-    vehicle_id: int | None = None,
-    start: Annotated[datetime | None, Query(alias="from", description="stops overlapping [from, to)")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="end of the range (exclusive)")] = None,
+    session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.StopFilter, Query()]
 ) -> ListOut[schemas.StopPublic]:
-    rows, count = paginate(
-        session, queries.stops_query(scope, vehicle_id=vehicle_id, start=start, end=end), page
-    )
+    rows, count = paginate(session, queries.stops_query(scope, f), page)
     return ListOut(data=[schemas.StopPublic.model_validate(r) for r in rows], count=count)
 
 
@@ -115,31 +88,11 @@ def list_flags(
     session: SessionDep,
     scope: ScopeDep,
     page: PageDep,
-    kind: str | None = None,
-    unit: Annotated[str | None, Query(description="unit id or name")] = None,
-    status: Annotated[
-        str | None, Query(description="open | resolved (unreviewed), violation | explained | false_alarm")
-    ] = None,
-    review_status: str | None = None,
-    state: str | None = None,
-    vehicle_id: int | None = None,
+    f: Annotated[schemas.FlagFilter, Query()],
     unit_id: Annotated[int | None, Query(description="the same as unit=ID")] = None,
-    plate: Annotated[str | None, Query(description="substring of the plate")] = None,
-    date_from: Annotated[date | None, Query(alias="from", description="first China day of the start")] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="last China day of the start")] = None,
 ) -> ListOut[schemas.FlagItem]:
     """The flag queue with plate, unit, trip km and order number, newest first."""
-    f = queries.FlagFilter(
-        kind=kind,
-        unit=scope.unit_id if scope.restricted else (unit if unit_id is None else unit_id),
-        status=status,
-        state=state,
-        review_status=review_status,
-        date_from=date_from,
-        date_to=date_to,
-        vehicle_id=vehicle_id,
-        plate=plate,
-    )
+    f.unit = scope.unit_id if scope.restricted else (f.unit if unit_id is None else unit_id)
     rows, total = queries.flag_rows(session, f, limit=page.limit, offset=page.offset)
     return ListOut(data=[_flag_item(r) for r in rows], count=total)
 

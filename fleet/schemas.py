@@ -12,6 +12,52 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# --- the filters of the lists: one declaration for the API's query parameters, the pages and the queries
+
+
+class _Filter(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class VehicleFilter(_Filter):
+    unit_id: int | None = None
+    status: str | None = Field(None, description="in_service, idle_proposed, disposal_pending, disposed")
+    plate: str | None = Field(None, description="substring of the plate")
+
+
+class OrderFilter(_Filter):
+    vehicle_id: int | None = None
+    unit_id: int | None = None
+    status: str | None = Field(None, description="approved, pending, rejected, cancelled")
+
+
+class StopFilter(_Filter):
+    """Stops (or trips) overlapping [from, to): whole, never clipped."""
+
+    vehicle_id: int | None = None
+    start: datetime | None = Field(None, alias="from", description="overlapping [from, to)")
+    end: datetime | None = Field(None, alias="to", description="end of the range (exclusive)")
+
+
+class FlagFilter(_Filter):
+    """The flag queue's filter: `status` is the review if reviewed, else the machine's open/resolved."""
+
+    kind: str | None = None
+    unit: str | int | None = Field(None, description="unit id or name")
+    status: str | None = Field(None, description="open | resolved (unreviewed), violation | explained | ...")
+    state: str | None = Field(None, description="the machine's open | resolved, whatever the review")
+    review_status: str | None = None
+    date_from: date | None = Field(None, alias="from", description="first China day of the start")
+    date_to: date | None = Field(None, alias="to", description="last China day of the start")
+    vehicle_id: int | None = None
+    plate: str | None = Field(None, description="substring of the plate")
+    id: int | None = None
+
+
+class TripFilter(StopFilter):
+    day: date | None = Field(None, description="China calendar day the trip starts in")
+
+
 class UnitPublic(_Out):
     id: int
     name: str

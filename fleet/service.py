@@ -5,17 +5,16 @@ fleet/imports.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.importing import diff
+from core.importing import upsert
 from core.models import Unit
-from core.timeutil import as_utc, to_china, utcnow
+from core.timeutil import as_utc, utcnow
 from fleet import flags, reconcile
 from fleet.models import ORDER_STATUSES, FlagKind, TripExpense, TripOrder, Vehicle
 
@@ -35,46 +34,6 @@ _TEXT_LIMITS = {
     "plate": 16,
     "tracker_id": 32,
 }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_china(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def _state(obj: Any, fields: Sequence[str]) -> dict[str, Any]:
-    return {f: _jsonable(getattr(obj, f)) for f in fields}
-
-
-def _changes(changed: Mapping[str, tuple[Any, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return (
-        {k: _jsonable(a) for k, (a, _) in changed.items()},
-        {k: _jsonable(b) for k, (_, b) in changed.items()},
-    )
-
-
-def _show(value: Any) -> str:
-    value = _jsonable(value)
-    return "空" if value is None or value == "" else str(value)
-
-
-def _describe(name: str, changed: Mapping[str, tuple[Any, Any]]) -> str:
-    return f"{name}: " + ", ".join(f"{k} {_show(a)} → {_show(b)}" for k, (a, b) in changed.items())
-
-
-def _by(session: Session, model: Any, column: Any, keys: Sequence[Any]) -> dict[Any, Any]:
-    """Rows of `model` whose `column` is one of `keys`, by that column (chunked IN)."""
-    found: dict[Any, Any] = {}
-    wanted = sorted({k for k in keys if k is not None})
-    for i in range(0, len(wanted), CHUNK):
-        for obj in session.exec(select(model).where(col(column).in_(wanted[i : i + CHUNK]))).all():
-            found[getattr(obj, column.key)] = obj
-    return found
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -167,29 +126,21 @@ def create_order(
     if unit_id is not None and session.get(Unit, unit_id) is None:
         raise ValidationFailed(f"单位不存在 unit {unit_id} not found")
     start, end = _window(planned_start_at, planned_end_at)
-    order = TripOrder(
-        order_no=order_no,
-        vehicle_id=vehicle_id,
-        unit_id=unit_id if unit_id is not None else vehicle.unit_id,
-        applicant=_text("applicant", applicant),
-        driver=_text("driver", driver),
-        purpose=_text("purpose", purpose),
-        destination=_text("destination", destination),
-        planned_start_at=start,
-        planned_end_at=end,
-        status=_order_status(status),
-    )
-    session.add(order)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="order.create",
-        entity="fleet_order",
-        entity_id=order.id,
-        after=_state(order, ORDER_FIELDS),
-        detail=order_no,
-    )
+    values = {
+        "vehicle_id": vehicle_id,
+        "unit_id": unit_id if unit_id is not None else vehicle.unit_id,
+        **{
+            name: _text(name, value)
+            for name, value in zip(ORDER_TEXT, (applicant, driver, purpose, destination), strict=True)
+        },
+        "planned_start_at": start,
+        "planned_end_at": end,
+        "status": _order_status(status),
+    }
+    order, _ = upsert(
+        session, None, model=TripOrder, obj=None, values=values, actor=actor, key=order_no,
+        init={"order_no": order_no}, detail="order",
+    )  # fmt: skip
     recheck(session, [order])
     return order
 
@@ -226,38 +177,24 @@ def update_order(session: Session, order_id: int, changes: Mapping[str, Any], ac
         values["planned_start_at"] = start
     if "planned_end_at" in values:
         values["planned_end_at"] = end
-    return _apply_order_change(session, order, values, actor, "order.update")
+    return _apply_order_change(session, order, values, actor, "update")
 
 
 def cancel_order(session: Session, order_id: int, actor: str, reason: str = "") -> TripOrder:
     """Cancel an order: it covers nothing any more, its trips are matched again at once."""
     order = get_order(session, order_id)
-    return _apply_order_change(session, order, {"status": "cancelled"}, actor, "order.cancel", reason)
+    return _apply_order_change(session, order, {"status": "cancelled"}, actor, "cancel", reason)
 
 
 def _apply_order_change(
-    session: Session, order: TripOrder, values: dict[str, Any], actor: str, action: str, note: str = ""
+    session: Session, order: TripOrder, values: dict[str, Any], actor: str, verb: str, note: str = ""
 ) -> TripOrder:
-    changed = diff(order, values)
-    if not changed:
-        return order
-    for name, (_, new) in changed.items():
-        setattr(order, name, new)
-    order.updated_at = utcnow()
-    session.add(order)
-    before, after = _changes(changed)
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        entity="fleet_order",
-        entity_id=order.id,
-        before=before,
-        after=after,
-        detail=f"{order.order_no} {note}".strip(),
-    )
+    _, changed = upsert(
+        session, None, obj=order, values=values, actor=actor, key=order.order_no, verb=verb,
+        detail=f"order {note}".strip(),
+    )  # fmt: skip
     session.flush()
-    if set(changed) & set(ORDER_MATCH_FIELDS):
+    if set(changed or {}) & set(ORDER_MATCH_FIELDS):
         recheck(session, [order])
     return order
 
@@ -289,38 +226,11 @@ def upsert_expense(
         if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
             raise ValidationFailed(f"{name} 须为非负整数(分) must be a non-negative number of fen")
         clean[name] = fen
-    expense = get_expense(session, order_id)
-    if expense is None:
-        expense = TripExpense(order_id=order_id, **clean)
-        session.add(expense)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            action="expense.create",
-            entity="fleet_expense",
-            entity_id=expense.id,
-            after=_state(expense, MONEY),
-            detail=order.order_no,
-        )
-        return expense
-    changed = diff(expense, clean)
-    if changed:
-        for name, (_, new) in changed.items():
-            setattr(expense, name, new)
-        session.add(expense)
-        before, after = _changes(changed)
-        audit.record(
-            session,
-            actor=actor,
-            action="expense.update",
-            entity="fleet_expense",
-            entity_id=expense.id,
-            before=before,
-            after=after,
-            detail=order.order_no,
-        )
-        session.flush()
+    expense, _ = upsert(
+        session, None, model=TripExpense, obj=get_expense(session, order_id), values=clean, actor=actor,
+        key=order.order_no, init={"order_id": order_id}, detail="expense sheet",
+    )  # fmt: skip
+    session.flush()
     return expense
 
 

@@ -27,6 +27,7 @@ from property.models import (
     OperatingProperty,
     PropertyAlert,
 )
+from property.schemas import LeaseFilter, OfficeFilter, OperatingFilter
 
 
 def round_result(r: AuctionRound) -> rules.RoundResult:
@@ -65,32 +66,27 @@ def _targets(session: Session) -> tuple[dict[str, date], dict[int, dict[str, dat
 
 
 def office_views(
-    session: Session,
-    today: date,
-    *,
-    unit_id: int | None = None,
-    stage: str | None = None,
-    blocker: str | None = None,
-    overdue: bool | None = None,
-    q: str | None = None,
+    session: Session, today: date, f: OfficeFilter | None = None, **kw: Any
 ) -> list[dict[str, Any]]:
-    """Office properties with their derived stage, blockers and overdue steps, filtered."""
+    """Office properties with their derived stage, blockers and overdue steps, filtered (by `f`, or the
+    filter's fields as keywords)."""
+    f = f or OfficeFilter(**kw)
     stmt = select(OfficeProperty).order_by(col(OfficeProperty.code))
-    if unit_id is not None:
-        stmt = stmt.where(OfficeProperty.unit_id == unit_id)
-    if q:
-        like = f"%{q}%"
+    if f.unit_id is not None:
+        stmt = stmt.where(OfficeProperty.unit_id == f.unit_id)
+    if f.q:
+        like = f"%{f.q}%"
         stmt = stmt.where(or_(col(OfficeProperty.code).like(like), col(OfficeProperty.name).like(like)))
     units = _unit_names(session)
     programme, own = _targets(session)
     out = []
     for p in session.exec(stmt).all():
         view = office_view(p, units, rules.effective_targets(programme, own.get(p.id or 0, {})), today)
-        if stage and view["stage"] != stage:
+        if f.stage and view["stage"] != f.stage:
             continue
-        if blocker and blocker not in view["blockers"]:
+        if f.blocker and f.blocker not in view["blockers"]:
             continue
-        if overdue is not None and bool(view["overdue"]) != overdue:
+        if f.overdue is not None and bool(view["overdue"]) != f.overdue:
             continue
         out.append(view)
     return out
@@ -149,57 +145,46 @@ def status_on_expr(on: date) -> Any:
     )
 
 
-def operating_query(
-    today: date,
-    *,
-    status: str | None = None,
-    owner_unit_id: int | None = None,
-    vacant: bool | None = None,
-    takeover_overdue: bool | None = None,
-    q: str | None = None,
-) -> Any:
+def operating_query(today: date, f: OperatingFilter | None = None, **kw: Any) -> Any:
     """The filtered query of operating properties (SQL, so the API can paginate it)."""
+    f = f or OperatingFilter(**kw)
     stmt = select(OperatingProperty).order_by(col(OperatingProperty.code))
-    if status:
-        stmt = stmt.where(status_on_expr(today) == status)
-    if owner_unit_id is not None:
-        stmt = stmt.where(OperatingProperty.owner_unit_id == owner_unit_id)
-    if q:
-        like = f"%{q}%"
+    if f.status:
+        stmt = stmt.where(status_on_expr(today) == f.status)
+    if f.owner_unit_id is not None:
+        stmt = stmt.where(OperatingProperty.owner_unit_id == f.owner_unit_id)
+    if f.q:
+        like = f"%{f.q}%"
         stmt = stmt.where(
             or_(col(OperatingProperty.code).like(like), col(OperatingProperty.address).like(like))
         )
-    if vacant is not None:
+    if f.vacant is not None:
         leased = select(Lease.property_id).where(_active_lease_filter(today))
         cond = and_(col(OperatingProperty.status) != "self_used", col(OperatingProperty.id).not_in(leased))
-        stmt = stmt.where(cond if vacant else ~cond)
-    if takeover_overdue is not None:
+        stmt = stmt.where(cond if f.vacant else ~cond)
+    if f.takeover_overdue is not None:
         cond = and_(
             col(OperatingProperty.status) == "not_taken_over", col(OperatingProperty.takeover_due_on) < today
         )
-        stmt = stmt.where(cond if takeover_overdue else ~cond)
+        stmt = stmt.where(cond if f.takeover_overdue else ~cond)
     return stmt
 
 
-def lease_query(
-    today: date,
-    *,
-    code: str | None = None,
-    tenant: str | None = None,
-    active: bool | None = None,
-    expiring_within: int | None = None,
-) -> Any:
+def lease_query(today: date, f: LeaseFilter | None = None, **kw: Any) -> Any:
+    f = f or LeaseFilter(**kw)
     stmt = select(Lease).order_by(col(Lease.end_on), col(Lease.id))
-    if code:
+    if f.property_id is not None:
+        stmt = stmt.where(Lease.property_id == f.property_id)
+    if f.code:
         stmt = stmt.join(OperatingProperty, col(OperatingProperty.id) == col(Lease.property_id)).where(
-            OperatingProperty.code == code
+            OperatingProperty.code == f.code
         )
-    if tenant:
-        stmt = stmt.where(col(Lease.tenant).like(f"%{tenant}%"))
-    if active is not None:
-        stmt = stmt.where(_active_lease_filter(today) if active else ~_active_lease_filter(today))
-    if expiring_within is not None:
-        last = today + timedelta(days=expiring_within)
+    if f.tenant:
+        stmt = stmt.where(col(Lease.tenant).like(f"%{f.tenant}%"))
+    if f.active is not None:
+        stmt = stmt.where(_active_lease_filter(today) if f.active else ~_active_lease_filter(today))
+    if f.expiring_within is not None:
+        last = today + timedelta(days=f.expiring_within)
         stmt = stmt.where(_active_lease_filter(today), col(Lease.end_on) <= last)
     return stmt
 

@@ -43,21 +43,14 @@ def _today(day: date | None) -> date:
 def list_office_properties(
     session: SessionDep,
     page: PageDep,
-    day: DateQuery = None,
-    unit_id: int | None = None,
-    stage: Annotated[str | None, Query(description="not_surveyed, surveyed, appraised, ...")] = None,
-    blocker: Annotated[str | None, Query(description="missing_safety, missing_fire, ...")] = None,
-    overdue: Annotated[bool | None, Query(description="only those with a step past its target")] = None,
-    q: Annotated[str | None, Query(description="code or name contains")] = None,
-    *,
+    f: Annotated[schemas.OfficeFilter, Query()],
     scope: ScopeDep,
+    day: DateQuery = None,
 ) -> ListOut[schemas.OfficePropertyPublic]:
-    if not scope.allows(unit_id) and unit_id is not None:
+    if not scope.allows(f.unit_id) and f.unit_id is not None:
         return ListOut(data=[], count=0)  # another unit's: nothing, as for a unit with no property
-    unit_id = scope.unit_id if scope.restricted else unit_id
-    views = property_queries.office_views(
-        session, _today(day), unit_id=unit_id, stage=stage, blocker=blocker, overdue=overdue, q=q
-    )
+    f.unit_id = scope.unit_id if scope.restricted else f.unit_id
+    views = property_queries.office_views(session, _today(day), f)
     rows = views[page.offset : page.offset + page.limit]
     return ListOut(data=[schemas.OfficePropertyPublic.model_validate(v) for v in rows], count=len(views))
 
@@ -138,26 +131,12 @@ def remove_target(session: SessionDep, request: Request, step: str, code: str | 
 def list_operating_properties(
     session: SessionDep,
     page: PageDep,
-    day: DateQuery = None,
-    status: Annotated[
-        str | None, Query(description="leased, self_used, idle, offered, not_taken_over")
-    ] = None,
-    owner_unit_id: int | None = None,
-    vacant: Annotated[bool | None, Query(description="not self-used and no lease in force")] = None,
-    takeover_overdue: bool | None = None,
-    q: Annotated[str | None, Query(description="code or address contains")] = None,
-    *,
+    f: Annotated[schemas.OperatingFilter, Query()],
     scope: ScopeDep,
+    day: DateQuery = None,
 ) -> ListOut[schemas.OperatingPropertyPublic]:
     today = _today(day)
-    stmt = property_queries.operating_query(
-        today,
-        status=status,
-        owner_unit_id=owner_unit_id,
-        vacant=vacant,
-        takeover_overdue=takeover_overdue,
-        q=q,
-    )
+    stmt = property_queries.operating_query(today, f)
     stmt = scope.apply(stmt, OperatingProperty.owner_unit_id)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=_operating_out(session, rows, today), count=count)
@@ -226,23 +205,12 @@ def update_auction_batch(
 def list_leases(
     session: SessionDep,
     page: PageDep,
-    day: DateQuery = None,
-    property_id: int | None = None,
-    code: Annotated[str | None, Query(description="operating property code")] = None,
-    tenant: Annotated[str | None, Query(description="tenant contains")] = None,
-    active: Annotated[bool | None, Query(description="in force on the date")] = None,
-    expiring_within: Annotated[
-        int | None, Query(ge=0, description="in force and ending within N days")
-    ] = None,
-    *,
+    f: Annotated[schemas.LeaseFilter, Query()],
     scope: ScopeDep,
+    day: DateQuery = None,
 ) -> ListOut[schemas.LeasePublic]:
-    stmt = property_queries.lease_query(
-        _today(day), code=code, tenant=tenant, active=active, expiring_within=expiring_within
-    )
+    stmt = property_queries.lease_query(_today(day), f)
     stmt = scope.apply(stmt, Lease.property_id, via=(OperatingProperty.id, OperatingProperty.owner_unit_id))
-    if property_id is not None:
-        stmt = stmt.where(Lease.property_id == property_id)
     rows, count = paginate(session, stmt, page)
     return ListOut(data=_lease_out(session, rows), count=count)
 

@@ -13,6 +13,35 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+# --- the filters of the lists: one declaration for the API's query parameters, the pages and the queries
+
+
+class OfficeFilter(BaseModel):
+    unit_id: int | None = None
+    stage: str | None = Field(None, description="not_surveyed, surveyed, appraised, ...")
+    blocker: str | None = Field(None, description="missing_safety, missing_fire, ...")
+    overdue: bool | None = Field(None, description="only those with a step past its target")
+    q: str | None = Field(None, description="code or name contains")
+
+
+class OperatingFilter(BaseModel):
+    status: str | None = Field(
+        None, description="leased, self_used, idle, offered, not_taken_over (on the day)"
+    )
+    owner_unit_id: int | None = None
+    vacant: bool | None = Field(None, description="not self-used and no lease in force")
+    takeover_overdue: bool | None = None
+    q: str | None = Field(None, description="code or address contains")
+
+
+class LeaseFilter(BaseModel):
+    property_id: int | None = None
+    code: str | None = Field(None, description="operating property code")
+    tenant: str | None = Field(None, description="tenant contains")
+    active: bool | None = Field(None, description="in force on the date")
+    expiring_within: int | None = Field(None, ge=0, description="in force and ending within N days")
+
+
 class OverdueStep(BaseModel):
     step: str
     due_on: date

@@ -25,6 +25,7 @@ from fleet import flags, queries, reconcile
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
+from fleet.schemas import VehicleFilter
 from fleet.trips import load_fixes
 from gongwu.web import charts
 from gongwu.web.common import (
@@ -98,7 +99,7 @@ def queue_filter(params: Mapping[str, str], scope: UnitScope) -> tuple[queries.F
 
 
 def _with_id(f: queries.FlagFilter, flag_id: int) -> queries.FlagFilter:
-    return queries.FlagFilter(**{**f.__dict__, "id": flag_id})
+    return f.model_copy(update={"id": flag_id})
 
 
 open_counts = queries.open_counts
@@ -241,7 +242,8 @@ def vehicles_page(
     status: str | None = None,
     plate: str | None = None,
 ) -> HTMLResponse:
-    rows = queries.vehicle_rows(session, scope, unit_id=opt_int(unit, "unit"), status=status, plate=plate)
+    f = VehicleFilter(unit_id=opt_int(unit, "unit"), status=status or None, plate=plate or None)
+    rows = queries.vehicle_rows(session, scope, f)
     return render(
         request,
         session,

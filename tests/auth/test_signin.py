@@ -195,7 +195,7 @@ def test_login_sets_a_hardened_session_cookie_and_logout_ends_it(app: FastAPI, s
     assert out.status_code == 303 and out.headers["location"] == "/login"
     stale = TestClient(app, cookies={SESSION_COOKIE: r.cookies[SESSION_COOKIE]})  # type: ignore[attr-defined]
     assert stale.get(f"{API}/me").status_code == 401
-    assert actions(session, "qian") == ["user.create", "login.succeeded", "logout"]
+    assert actions(session, "qian") == ["user.create", "login.succeeded", "login.ended"]
 
 
 def test_login_form_needs_its_csrf_token_and_right_password(app: FastAPI, session: Session) -> None:

@@ -94,16 +94,10 @@ def test_orders_create_update_cancel_and_late_order(
 ) -> None:
     b = world["b"]
     # A late order (补单) for the trip of b resolves its flag at once.
+    window = {"planned_start_at": "2024-06-03T09:45:00+08:00", "planned_end_at": "2024-06-03T11:00:00"}
     r = client.post(
         f"{API}/orders",
-        json={
-            "order_no": "BD-1",
-            "vehicle_id": b.id,
-            "planned_start_at": "2024-06-03T09:45:00+08:00",
-            "planned_end_at": "2024-06-03T11:00:00",
-            "driver": "周七",
-            "destination": "南山村",
-        },
+        json={"order_no": "BD-1", "vehicle_id": b.id, **window, "driver": "周七", "destination": "南山村"},
     )
     assert r.status_code == 201, r.text
     order = r.json()
@@ -113,15 +107,8 @@ def test_orders_create_update_cancel_and_late_order(
     assert flag.state == "resolved"
 
     assert client.post(f"{API}/orders", json={**order, "order_no": "BD-1"}).status_code == 409
-    r = client.post(
-        f"{API}/orders",
-        json={
-            "order_no": "BD-2",
-            "vehicle_id": b.id,
-            "planned_start_at": "2024-06-03T12:00:00+08:00",
-            "planned_end_at": "2024-06-03T11:00:00+08:00",
-        },
-    )
+    backwards = {"planned_start_at": "2024-06-03T12:00+08:00", "planned_end_at": "2024-06-03T11:00+08:00"}
+    r = client.post(f"{API}/orders", json={"order_no": "BD-2", "vehicle_id": b.id, **backwards})
     assert r.status_code == 422 and "before" in r.json()["detail"]
 
     r = client.patch(f"{API}/orders/{order['id']}", json={"driver": "吴八"})

@@ -99,6 +99,11 @@ def county(session: Session) -> County:
     return build_county(session)
 
 
+def window(day: int, start_h: int, end_h: int) -> dict[str, datetime]:
+    """An order's planned window on a June day."""
+    return {"planned_start_at": cn(6, day, start_h), "planned_end_at": cn(6, day, end_h)}
+
+
 def build_county(session: Session) -> County:
     town = make_unit(session, name="城关镇人民政府", kind="township")
     edu = make_unit(session, name="县教育局", kind="department")
@@ -138,21 +143,9 @@ def build_county(session: Session) -> County:
         "no_trip": make_order(
             session, v["no_trip"], planned_start_at=cn(6, 3, 9), planned_end_at=cn(6, 3, 11)
         ),
-        "no_trip_cancelled": make_order(
-            session,
-            v["no_trip"],
-            planned_start_at=cn(6, 2, 9),
-            planned_end_at=cn(6, 2, 11),
-            status="cancelled",
-        ),
+        "no_trip_cancelled": make_order(session, v["no_trip"], **window(2, 9, 11), status="cancelled"),
         "night": make_order(session, v["night"], planned_start_at=cn(6, 3, 23), planned_end_at=cn(6, 4, 1)),
-        "pending": make_order(
-            session,
-            v["pending"],
-            planned_start_at=cn(6, 3, 14),
-            planned_end_at=cn(6, 3, 16),
-            status="pending",
-        ),
+        "pending": make_order(session, v["pending"], **window(3, 14, 16), status="pending"),
     }
     trips = {
         # out and back under one order

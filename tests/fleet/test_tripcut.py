@@ -307,14 +307,19 @@ def test_use_ignition_ends_the_trip_when_acc_goes_off() -> None:
         assert [(t.start_idx, t.end_idx) for t in r.trips] == [(start1, end1), (start2, end2)]
 
 
-def test_use_ignition_makes_trips_for_a_tracker_without_speed() -> None:
+def one_trip() -> tuple[dict[str, np.ndarray], int, int]:
+    """Half an hour parked, a 15-minute trip at 40 km/h, half an hour parked: arrays, start, end."""
     tr = Track().park(1800)
     start = len(tr)
     tr.drive(900, kmh=40)
     end = tr.arrive()
     tr.park(1800)
-    a = tr.arrays()
-    no_speed = np.zeros(len(tr))
+    return tr.arrays(), start, end
+
+
+def test_use_ignition_makes_trips_for_a_tracker_without_speed() -> None:
+    a, start, end = one_trip()
+    no_speed = np.zeros(len(a["t"]))
     assert cut(a["t"], a["lat"], a["lon"], no_speed, ignition=a["ignition"]).trips == []
     for base in (CLASSIC, TripParams()):
         p = replaced(base, use_ignition=True)
@@ -339,12 +344,7 @@ def test_motion_from_position_makes_trips_without_speed_or_acc() -> None:
 
 
 def test_unknown_speeds_are_no_motion_and_no_maximum() -> None:
-    tr = Track().park(1800)
-    start = len(tr)
-    tr.drive(900, kmh=40)
-    end = tr.arrive()
-    tr.park(1800)
-    a = tr.arrays()
+    a, start, end = one_trip()
     a["speed_kmh"][start + 30 : start + 33] = np.nan  # a few fixes without speed mid-trip
     a["speed_kmh"][:start] = np.nan  # and none while parked
     for params in (CLASSIC, TripParams()):

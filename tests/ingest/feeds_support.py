@@ -12,9 +12,10 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from bench.common import delete_device_rows
 from core.models import Unit
-from fleet.models import Position, RecutRange, Stop, Trip, Vehicle
-from ingest.models import FeedDevice, Jt808Terminal
+from fleet.models import Position, Vehicle
+from ingest.models import FeedDevice
 
 MakeVehicle = Callable[..., Vehicle]
 
@@ -57,15 +58,7 @@ def live_vehicles(engine: Engine) -> Iterator[MakeVehicle]:
 
 def cleanup(engine: Engine, devices: list[str], vehicle_ids: list[int], unit_ids: list[int]) -> None:
     with Session(engine) as s:
-        for table, column in (
-            (Position, Position.device_id),
-            (RecutRange, RecutRange.device_id),
-            (FeedDevice, FeedDevice.device_id),
-            (Jt808Terminal, Jt808Terminal.device_id),
-            (Trip, Trip.device_id),
-            (Stop, Stop.device_id),
-        ):
-            s.exec(delete(table).where(col(column).in_(devices)))  # type: ignore[call-overload]
+        delete_device_rows(s, devices)
         s.exec(delete(Vehicle).where(col(Vehicle.id).in_(vehicle_ids)))  # type: ignore[call-overload]
         s.exec(delete(Unit).where(col(Unit.id).in_(unit_ids)))  # type: ignore[call-overload]
         s.commit()

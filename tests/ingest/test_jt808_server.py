@@ -27,13 +27,6 @@ NOW = int(time.time()) - 3600
 
 
 @pytest.fixture
-def writer(engine: Engine) -> Iterator[BatchWriter]:
-    w = BatchWriter(engine).start()
-    yield w
-    w.stop()
-
-
-@pytest.fixture
 def server(engine: Engine, writer: BatchWriter) -> Iterator[Jt808Server]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -20,13 +20,6 @@ T = int(datetime(2024, 6, 1, 0, 0, 5, tzinfo=UTC).timestamp())  # 08:00:05 China
 
 
 @pytest.fixture
-def writer(engine: Engine) -> Iterator[BatchWriter]:
-    w = BatchWriter(engine).start()
-    yield w
-    w.stop()
-
-
-@pytest.fixture
 def client(writer: BatchWriter) -> Iterator[TestClient]:
     with TestClient(create_osmand_app(writer)) as c:
         yield c

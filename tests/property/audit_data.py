@@ -160,3 +160,18 @@ def lease_values() -> list[dict[str, Any]]:
             "deposit_fen": 300_000,
         }
     ]
+
+
+def import_register(session: Any, actor: str = "clerk") -> None:
+    """The audit's register in `session`, imported kind by kind as the pipeline would (no bad row)."""
+    from property import imports as property_imports
+
+    make_units(session)
+    for apply, values in (
+        (property_imports.apply_properties, office_values()),
+        (property_imports.apply_operating_properties, operating_values()),
+        (property_imports.apply_auctions, auction_values()),
+        (property_imports.apply_leases, lease_values()),
+    ):
+        result = apply(session, as_rows(values), actor)
+        assert result.issues == [], result.issues

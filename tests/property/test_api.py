@@ -6,18 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from property import imports as property_imports
 from property import service
-from tests.property.audit_data import (
-    BATCH,
-    TODAY,
-    as_rows,
-    auction_values,
-    lease_values,
-    make_units,
-    office_values,
-    operating_values,
-)
+from tests.property.audit_data import BATCH, TODAY, import_register
 
 API = "/api/v1"
 ASOF = {"date": TODAY.isoformat()}
@@ -25,14 +15,7 @@ ASOF = {"date": TODAY.isoformat()}
 
 @pytest.fixture
 def audit_api(client: TestClient, session: Session) -> TestClient:
-    make_units(session)
-    for apply, values in (
-        (property_imports.apply_properties, office_values()),
-        (property_imports.apply_operating_properties, operating_values()),
-        (property_imports.apply_auctions, auction_values()),
-        (property_imports.apply_leases, lease_values()),
-    ):
-        assert apply(session, as_rows(values), "clerk").issues == []
+    import_register(session)
     return client
 
 

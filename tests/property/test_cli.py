@@ -17,17 +17,7 @@ from typer.testing import CliRunner
 from core.errors import NotFound
 from gongwu import cli_report
 from gongwu.cli import app
-from property import imports as property_imports
-from tests.property.audit_data import (
-    BATCH,
-    TODAY,
-    as_rows,
-    auction_values,
-    lease_values,
-    make_units,
-    office_values,
-    operating_values,
-)
+from tests.property.audit_data import BATCH, TODAY, import_register
 
 # `python -m gongwu.cli` would run cli.py as __main__, a second copy of the module that the command
 # modules (`from gongwu.cli import app`) do not register on; the installed `gongwu` script calls main().
@@ -38,14 +28,7 @@ ASOF = ["--date", TODAY.isoformat()]
 @pytest.fixture
 def cli(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     """The CLI in-process, on the test's session with the audit's register (rolled back afterwards)."""
-    make_units(session)
-    for apply, values in (
-        (property_imports.apply_properties, office_values()),
-        (property_imports.apply_operating_properties, operating_values()),
-        (property_imports.apply_auctions, auction_values()),
-        (property_imports.apply_leases, lease_values()),
-    ):
-        assert apply(session, as_rows(values), "clerk").issues == []
+    import_register(session)
     monkeypatch.setattr(cli_report, "open_session", lambda: nullcontext(session))
     yield CliRunner()
 

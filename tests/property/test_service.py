@@ -25,6 +25,7 @@ from tests.property.audit_data import (
     TODAY,
     as_rows,
     auction_values,
+    import_register,
     lease_values,
     make_units,
     office_values,
@@ -47,11 +48,7 @@ def clean(result: ApplyResult) -> ApplyResult:
 @pytest.fixture
 def audit_db(session: Session) -> Session:
     """The audit's register, imported kind by kind as the pipeline would."""
-    make_units(session)
-    clean(property_imports.apply_properties(session, as_rows(office_values()), ACTOR))
-    clean(property_imports.apply_operating_properties(session, as_rows(operating_values()), ACTOR))
-    clean(property_imports.apply_auctions(session, as_rows(auction_values()), ACTOR))
-    clean(property_imports.apply_leases(session, as_rows(lease_values()), ACTOR))
+    import_register(session, ACTOR)
     return session
 
 

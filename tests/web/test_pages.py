@@ -52,6 +52,16 @@ def check(r: object, path: str) -> None:
         assert "</html>" in r.text  # type: ignore[attr-defined]
 
 
+def check_all(c: TestClient, role: str, paths: list[str]) -> None:
+    """Each page renders for a role that may see it and is refused (403) to one that may not."""
+    for path in paths:
+        r = c.get(path, follow_redirects=False)
+        if allowed(role, path):
+            check(r, path)
+        else:
+            assert r.status_code == 403, f"{role} {path}: {r.status_code}"
+
+
 # --- an empty database ----------------------------------------------------------------------------------
 
 
@@ -59,12 +69,7 @@ def test_every_page_renders_with_an_empty_database(client_as: ClientAs, session:
     unit = make_unit(session, name="空单位")
     for role in ROLES:
         c = client_as(role, unit_id=unit.id if role == "unit_viewer" else None)
-        for path in PLAIN:
-            r = c.get(path, follow_redirects=False)
-            if allowed(role, path):
-                check(r, path)
-            else:
-                assert r.status_code == 403, f"{role} {path}: {r.status_code}"
+        check_all(c, role, PLAIN)
         # the pages of one object: nothing to show, a page saying so
         for path in ("/vehicles/1", "/trips/1", "/flags/1", "/properties/office/BG001"):
             if allowed(role, path):
@@ -176,12 +181,7 @@ def test_every_page_renders_with_the_demo_county(county: County, clients: dict[s
     paths += [f"/vehicles/{ids['vehicle']}", f"/trips/{ids['trip']}", f"/flags/{ids['flag']}"]
     paths += [f"/properties/office/{ids['office']}", "/properties/certificates?stage=surveyed&overdue=1"]
     for role, c in clients.items():
-        for path in paths:
-            r = c.get(path, follow_redirects=False)
-            if allowed(role, path):
-                check(r, path)
-            else:
-                assert r.status_code == 403, f"{role} {path}: {r.status_code}"
+        check_all(c, role, paths)
 
 
 def test_the_unit_viewer_sees_its_own_unit_only(county: County, clients: dict[str, TestClient]) -> None:
