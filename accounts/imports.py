@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core import normalize as n
-from core.importing import ApplyResult, Column, ImportSpec, Row, RowReader, Seen, by_column, upsert
+from core.importing import ApplyResult, Column, ImportSpec, Row, by_column, keyed_rows, upsert
 from core.models import Unit, UnitKind
 
 unit_kind = n.EnumMap(
@@ -23,13 +23,8 @@ unit_kind = n.EnumMap(
 def apply_units(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
     """Units by name: kind township | department (needed for a new unit)."""
     result = ApplyResult()
-    seen = Seen(result, "name")
     existing = by_column(session, Unit, Unit.name, [r.values.get("name") for r in rows])
-    for row in rows:
-        r = RowReader(UNITS, row, result)
-        name = r.text("name", required=True)
-        if name is None or not r.fits(Unit, {"name": name}) or seen.duplicate(row, name):
-            continue
+    for r, name in keyed_rows(UNITS, rows, result, "name", Unit):
         unit = existing.get(name)
         values: dict[str, Any] = {}
         if r.has("kind") or unit is None:

@@ -134,55 +134,21 @@ PAGES: dict[tuple[str, str], str] = {
 }
 ROUTES.update(PAGES)
 
-PERMISSIONS = frozenset(
-    {
-        "units:read",
-        "fleet:read",
-        "fleet:county",
-        "fleet:write",
-        "fleet:review",
-        "feeds:read",
-        "ingest:write",
-        "property:read",
-        "property:county",
-        "property:write",
-        "runs:read",
-        "audit:read",
-        "admin",
-    }
-)
+# Permissions come in families; a role is a union of them.
+COMMON = frozenset({"units:read", "runs:read"})
+FLEET_READS = frozenset({"fleet:read", "fleet:county", "feeds:read"})
+FLEET = FLEET_READS | {"fleet:write", "fleet:review"}
+PROPERTY_READS = frozenset({"property:read", "property:county"})
+PROPERTY = PROPERTY_READS | {"property:write"}
+PERMISSIONS = COMMON | FLEET | PROPERTY | {"ingest:write", "audit:read", "admin"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "vehicle_manager": frozenset(
-        {
-            "units:read",
-            "fleet:read",
-            "fleet:county",
-            "fleet:write",
-            "fleet:review",
-            "feeds:read",
-            "ingest:write",
-            "runs:read",
-        }
-    ),
-    "property_clerk": frozenset(
-        {"units:read", "property:read", "property:county", "property:write", "ingest:write", "runs:read"}
-    ),
+    "vehicle_manager": COMMON | FLEET | {"ingest:write"},
+    "property_clerk": COMMON | PROPERTY | {"ingest:write"},
     "unit_viewer": frozenset({"units:read", "fleet:read", "property:read"}),
     # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
-    "auditor": frozenset(
-        {
-            "units:read",
-            "fleet:read",
-            "fleet:county",
-            "feeds:read",
-            "property:read",
-            "property:county",
-            "runs:read",
-            "audit:read",
-        }
-    ),
+    "auditor": COMMON | FLEET_READS | PROPERTY_READS | {"audit:read"},
 }
 
 TABLE = PermissionTable(routes=ROUTES, roles=ROLE_PERMISSIONS, permissions=PERMISSIONS)

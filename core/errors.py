@@ -35,19 +35,19 @@ class NotInitialised(GongwuError):
 
 
 class NotFound(GongwuError):
-    status_code = 404
+    status_code = 404  # so is another unit's object: it is not told apart from a missing one
 
 
 class Conflict(GongwuError):
-    status_code = 409
+    status_code = 409  # a key taken, two things at once
 
 
 class ValidationFailed(GongwuError):
-    status_code = 422
+    status_code = 422  # data a rule refuses
 
 
 class PermissionDenied(GongwuError):
-    status_code = 403
+    status_code = 403  # signed in, but not allowed
 
 
 class NotAuthenticated(GongwuError):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -337,6 +337,20 @@ class Seen:
         else:
             self.result.unchanged += 1
         return True
+
+
+def keyed_rows(
+    spec: ImportSpec, rows: Sequence[Row], result: ApplyResult, key: str, model: type[SQLModel]
+) -> Iterator[tuple[RowReader, str]]:
+    """Each row with its natural key (one text column): a row without it, with one too long for `model`'s
+    column or repeating an earlier row is an issue or counted unchanged (`Seen`), and skipped."""
+    seen = Seen(result, key)
+    for row in rows:
+        r = RowReader(spec, row, result)
+        value = r.text(key, required=True)
+        if value is None or not r.fits(model, {key: value}) or seen.duplicate(row, value):
+            continue
+        yield r, value
 
 
 class RowReader:

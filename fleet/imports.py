@@ -20,6 +20,7 @@ from core.importing import (
     Seen,
     after,
     by_column,
+    keyed_rows,
     upsert,
 )
 from core.models import Unit
@@ -131,16 +132,11 @@ def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
     """Vehicles by plate: unit (name), model, tracker_id, status, acquired_on. A tracker belongs to one
     vehicle."""
     result = ApplyResult()
-    seen = Seen(result, "plate")
     units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
     existing = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
     trackers = by_column(session, Vehicle, Vehicle.tracker_id, [r.values.get("tracker_id") for r in rows])
     tracker_line: dict[str, tuple[int, str]] = {}
-    for row in rows:
-        r = RowReader(VEHICLES, row, result)
-        plate = r.text("plate", required=True)
-        if plate is None or not r.fits(Vehicle, {"plate": plate}) or seen.duplicate(row, plate):
-            continue
+    for r, plate in keyed_rows(VEHICLES, rows, result, "plate", Vehicle):
         vehicle = existing.get(plate)
         values = _vehicle_values(r, vehicle, units, trackers, tracker_line, plate)
         if r.fits(Vehicle, values):
@@ -202,16 +198,11 @@ def apply_orders(session: Session, rows: Sequence[Row], actor: str) -> ApplyResu
     planned_start, planned_end (aware), status. Orders whose window, vehicle or status changed have their
     trips matched again at once."""
     result = ApplyResult()
-    seen = Seen(result, "order_no")
     vehicles = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
     units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
     existing = by_column(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
     to_recheck: list[TripOrder] = []
-    for row in rows:
-        r = RowReader(ORDERS, row, result)
-        order_no = r.text("order_no", required=True)
-        if order_no is None or not r.fits(TripOrder, {"order_no": order_no}) or seen.duplicate(row, order_no):
-            continue
+    for r, order_no in keyed_rows(ORDERS, rows, result, "order_no", TripOrder):
         order = existing.get(order_no)
         values = _order_values(r, order, vehicles, units)
         if not r.fits(TripOrder, values):

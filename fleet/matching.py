@@ -120,21 +120,10 @@ def match(
     return MatchResult(trip_order, order_trips)
 
 
-def match_brute_force(
-    trip_vehicle: object,
-    trip_start: object,
-    trip_end: object,
-    order_vehicle: object,
-    order_start: object,
-    order_end: object,
-    *,
-    lead_s: int,
-    lag_s: int,
-    share: float,
-) -> MatchResult:
-    """The O(trips · orders) reference the sweep is tested against; same rules, plain Python."""
-    tv, ts, te = _i64(trip_vehicle), _i64(trip_start), _i64(trip_end)
-    ov, os_, oe = _i64(order_vehicle), _i64(order_start), _i64(order_end)
+def match_brute_force(*arrays: object, lead_s: int, lag_s: int, share: float) -> MatchResult:
+    """The O(trips · orders) reference the sweep is tested against: the same arrays as `match` (trip
+    vehicle, start, end; order vehicle, start, end), the same rules, plain Python."""
+    tv, ts, te, ov, os_, oe = (_i64(a) for a in arrays)
     trip_order = np.full(len(tv), NO_ORDER, dtype=np.int64)
     order_trips = np.zeros(len(ov), dtype=np.int64)
     for i in range(len(tv)):

@@ -734,19 +734,7 @@ class _Spells:
                 at = from_ts(resumed)
                 over = {"state": "resolved", "end_at": at, "resolved_at": at, "resolved_reason": REASON_SPOKE}
                 self.tally.note("resolved", SILENT)
-            flag = flags.raise_flag(
-                self.session,
-                self.tally,
-                kind=SILENT,
-                key=key,
-                vehicle_id=vehicle.id,
-                unit_id=vehicle.unit_id,
-                start_at=from_ts(start),
-                detail=detail,
-                **over,
-            )
-            self._cache[(SILENT, key)] = flag
-            return flag
+            return self._raise(SILENT, key, vehicle, start, detail, **over)
         merged = sorted(set(flag.detail.get("orders", [])) | set(orders))
         if flag.state == "open" and _newer(flag.detail, as_of):
             new = detail | {"orders": merged}
@@ -764,22 +752,20 @@ class _Spells:
             flags.reopen(self.session, self.tally, flag, detail=detail)
         return flag
 
+    def _raise(self, kind: str, key: str, vehicle: _Vehicle, start: int, detail: Any, **over: Any) -> Flag:
+        flag = flags.raise_flag(
+            self.session, self.tally, kind=kind, key=key, vehicle_id=vehicle.id, unit_id=vehicle.unit_id,
+            start_at=from_ts(start), detail=detail, **over,
+        )  # fmt: skip
+        self._cache[(kind, key)] = flag
+        return flag
+
     def idle(self, vehicle: _Vehicle, since: int, as_of: int) -> Flag:
         key = f"{vehicle.id}:{since}"
         flag = self._get(IDLE, key)
         detail = {"since": _iso(since), "days": (as_of - since) // 86400, "as_of": _iso(as_of)}
         if flag is None:
-            flag = flags.raise_flag(
-                self.session,
-                self.tally,
-                kind=IDLE,
-                key=key,
-                vehicle_id=vehicle.id,
-                unit_id=vehicle.unit_id,
-                start_at=from_ts(since),
-                detail=detail,
-            )
-            self._cache[(IDLE, key)] = flag
+            flag = self._raise(IDLE, key, vehicle, since, detail)
         elif flag.state == "open":
             if _newer(flag.detail, as_of) and flag.detail != detail:
                 flag.detail = detail

@@ -139,31 +139,14 @@ class FlagPublic(_Out):
     reviewed_at: datetime | None
 
 
-class FlagItem(_Out):
+class FlagItem(FlagPublic):
     """A flag of the queue with what a manager reads beside it."""
 
-    id: int
-    kind: str
-    vehicle_id: int
     plate: str
-    unit_id: int
     unit: str
-    trip_id: int | None
     trip_km: float | None
-    order_id: int | None
     order_no: str | None
-    start_at: datetime
-    end_at: datetime | None
     status: str = Field(description="the review status if reviewed, else the state (open/resolved)")
-    state: str
-    detail: dict[str, Any]
-    raised_at: datetime
-    resolved_at: datetime | None
-    resolved_reason: str
-    review_status: str | None
-    review_comment: str
-    reviewed_by: str | None
-    reviewed_at: datetime | None
 
 
 class AuditEntry(_Out):

@@ -51,6 +51,12 @@ ORDER_FIELDS = (
 UPDATABLE = ("vehicle_id", "unit_id", *ORDER_TEXT, "planned_start_at", "planned_end_at", "status")
 
 
+def _only(given: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValidationFailed(f"{what} {', '.join(unknown)}: 可选 allowed: {', '.join(allowed)}")
+
+
 def window_problem(start: datetime, end: datetime) -> str | None:
     """Why [start, end] cannot be an order's planned window, or None."""
     if end < start:
@@ -148,11 +154,7 @@ def create_order(
 def update_order(session: Session, order_id: int, changes: Mapping[str, Any], actor: str) -> TripOrder:
     """Change some fields of an order (the order number never changes)."""
     order = get_order(session, order_id)
-    unknown = sorted(set(changes) - set(UPDATABLE))
-    if unknown:
-        raise ValidationFailed(
-            f"不能修改的字段 cannot change {', '.join(unknown)}: 可改 allowed: {', '.join(UPDATABLE)}"
-        )
+    _only(changes, UPDATABLE, "不能修改的字段 cannot change")
     values: dict[str, Any] = {}
     for name, value in changes.items():
         if name in ORDER_TEXT:
@@ -214,11 +216,7 @@ def upsert_expense(
 ) -> TripExpense:
     """Set the expense sheet of an order; amounts in integer fen, a missing amount is left as it is."""
     order = get_order(session, order_id)
-    unknown = sorted(set(values) - set(MONEY))
-    if unknown:
-        raise ValidationFailed(
-            f"未知的费用项 unknown expense fields {', '.join(unknown)}: 可选 {', '.join(MONEY)}"
-        )
+    _only(values, MONEY, "未知的费用项 unknown expense fields")
     clean: dict[str, int] = {}
     for name, fen in values.items():
         if fen is None:

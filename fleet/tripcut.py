@@ -289,6 +289,16 @@ def mark_duplicate_times(t: npt.ArrayLike) -> Array:
     return dup
 
 
+def _fix_arrays(t: Any, lat: Any, lon: Any, speed_kmh: Any) -> tuple[Array, Array, Array, Array]:
+    arrays = (
+        np.asarray(t, dtype=np.int64), np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64),
+        np.asarray(speed_kmh, dtype=np.float64),
+    )  # fmt: skip
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError("t, lat, lon and speed_kmh must have the same length")
+    return arrays
+
+
 def screen_fixes(
     t: npt.ArrayLike,
     lat: npt.ArrayLike,
@@ -311,13 +321,8 @@ def screen_fixes(
     between two consistent stretches (which one is wrong cannot be told) is left alone. Counts add up to
     the number of fixes dropped. Duplicate times are not judged here: see `mark_duplicate_times`.
     """
-    t = np.asarray(t, dtype=np.int64)
-    la = np.asarray(lat, dtype=np.float64)
-    lo = np.asarray(lon, dtype=np.float64)
-    sp = np.asarray(speed_kmh, dtype=np.float64)
+    t, la, lo, sp = _fix_arrays(t, lat, lon, speed_kmh)
     n = len(t)
-    if not (len(la) == len(lo) == len(sp) == n):
-        raise ValueError("t, lat, lon and speed_kmh must have the same length")
     lat_min, lat_max, lon_min, lon_max = bbox
     keep = np.ones(n, dtype=bool)
     dropped = dict.fromkeys(DROP_REASONS, 0)
@@ -363,13 +368,8 @@ def screen_fixes_many(
     = 0, non-decreasing). ``not_before_ts`` is one bound per device (`NO_BOUND` = none). Device by device
     the result is exactly `screen_fixes`'s: neighbours never cross a device boundary.
     """
-    t = np.asarray(t, dtype=np.int64)
-    la = np.asarray(lat, dtype=np.float64)
-    lo = np.asarray(lon, dtype=np.float64)
-    sp = np.asarray(speed_kmh, dtype=np.float64)
+    t, la, lo, sp = _fix_arrays(t, lat, lon, speed_kmh)
     n = len(t)
-    if not (len(la) == len(lo) == len(sp) == n):
-        raise ValueError("t, lat, lon and speed_kmh must have the same length")
     dev = _device_index(np.asarray(starts, dtype=np.int64), n)
     lat_min, lat_max, lon_min, lon_max = bbox
     reason = np.full(n, -1, dtype=np.int8)
@@ -753,6 +753,14 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
     return where
 
 
+def _ends(c: _Fixes, first: Array, last: Array) -> tuple[list[Any], ...]:
+    """Of spans from `first` to `last`: their fixes' indices and times, and where they begin."""
+    return (
+        c.idx[first].tolist(), c.idx[last].tolist(), c.t[first].tolist(), c.t[last].tolist(),
+        c.lat[first].tolist(), c.lon[first].tolist(),
+    )  # fmt: skip
+
+
 def _add(spans: _Spans, start: int, end: int, open_start: bool, open_end: bool) -> None:
     spans[0].append(start)
     spans[1].append(end)
@@ -1058,12 +1066,7 @@ def _assemble(
     else:
         vmax = np.zeros(0)
     trip_rows = zip(
-        c.idx[ts].tolist(),
-        c.idx[te].tolist(),
-        c.t[ts].tolist(),
-        c.t[te].tolist(),
-        c.lat[ts].tolist(),
-        c.lon[ts].tolist(),
+        *_ends(c, ts, te),
         c.lat[te].tolist(),
         c.lon[te].tolist(),
         dist.tolist(),
@@ -1081,12 +1084,7 @@ def _assemble(
     ss = np.asarray(stops[0], dtype=np.int64)[order]
     se = np.asarray(stops[1], dtype=np.int64)[order]
     stop_rows = zip(
-        c.idx[ss].tolist(),
-        c.idx[se].tolist(),
-        c.t[ss].tolist(),
-        c.t[se].tolist(),
-        c.lat[ss].tolist(),
-        c.lon[ss].tolist(),
+        *_ends(c, ss, se),
         (c.t[se] - c.t[ss]).tolist(),
         np.asarray(stops[2], dtype=bool)[order].tolist(),
         np.asarray(stops[3], dtype=bool)[order].tolist(),

@@ -277,24 +277,12 @@ def _recut_group(
     lo = from_ts(min(w0 for w0, _ in windows.values()))
     hi = from_ts(max(w1 for _, w1 in windows.values()))
     trip_t, stop_t = Trip.__table__, Stop.__table__  # type: ignore[attr-defined]
-    stored_trips = (
-        conn.execute(
-            select(trip_t).where(
-                trip_t.c.device_id.in_(devices), trip_t.c.start_at >= lo, trip_t.c.start_at < hi
-            )
-        )
-        .mappings()
-        .all()
-    )
-    stored_stops = (
-        conn.execute(
-            select(stop_t).where(
-                stop_t.c.device_id.in_(devices), stop_t.c.start_at >= lo, stop_t.c.start_at < hi
-            )
-        )
-        .mappings()
-        .all()
-    )
+
+    def stored(table: Any) -> Sequence[Any]:
+        where = (table.c.device_id.in_(devices), table.c.start_at >= lo, table.c.start_at < hi)
+        return conn.execute(select(table).where(*where)).mappings().all()
+
+    stored_trips, stored_stops = stored(trip_t), stored(stop_t)
     new_trips: list[dict[str, Any]] = []
     new_stops: list[dict[str, Any]] = []
     for device in devices:

@@ -2,49 +2,22 @@
 
 from sqlmodel import SQLModel
 
-from accounts.models import ApiToken, Secret, User
-from core.models import AuditLog, Unit
-from fleet.models import Flag, Position, RecutRange, Stop, Trip, TripExpense, TripOrder, Vehicle
-from ingest.models import FeedDevice, Jt808Terminal
-from property.models import (
-    AuctionBatch,
-    AuctionLot,
-    AuctionRound,
-    CertificateTarget,
-    Lease,
-    OfficeProperty,
-    OperatingProperty,
-    PropertyAlert,
-)
-from scheduler.models import JobRun, RunLock
+# Importing a models module registers its tables on SQLModel.metadata.
+from accounts import models as accounts_models
+from core import models as core_models
+from fleet import models as fleet_models
+from ingest import models as ingest_models
+from property import models as property_models
+from scheduler import models as scheduler_models
 
 metadata = SQLModel.metadata
 
 __all__ = [
-    "ApiToken",
-    "AuctionBatch",
-    "AuctionLot",
-    "AuctionRound",
-    "AuditLog",
-    "CertificateTarget",
-    "FeedDevice",
-    "Flag",
-    "JobRun",
-    "Jt808Terminal",
-    "Lease",
-    "OfficeProperty",
-    "OperatingProperty",
-    "Position",
-    "PropertyAlert",
-    "RecutRange",
-    "RunLock",
-    "Secret",
-    "Stop",
-    "Trip",
-    "TripExpense",
-    "TripOrder",
-    "Unit",
-    "User",
-    "Vehicle",
+    "accounts_models",
+    "core_models",
+    "fleet_models",
+    "ingest_models",
     "metadata",
+    "property_models",
+    "scheduler_models",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UsageError
+from core.importing import plain
 from core.timeutil import to_china
 
 
@@ -25,12 +26,9 @@ class Format(StrEnum):
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_china(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
+    """Times in China time, dates ISO, exact decimals as strings (as the audit log keeps them)."""
+    if isinstance(value, datetime | date | Decimal):
+        return plain(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

@@ -135,23 +135,30 @@ def wait_for(predicate: object, timeout: float = 3.0) -> bool:
     return False
 
 
-def test_register_authenticate_locate_stored(
-    server: Jt808Server, engine: Engine, live_vehicles: MakeVehicle
-) -> None:
+@pytest.fixture
+def car(live_vehicles: MakeVehicle) -> tuple[str, str]:
+    """A car's tracker id and the terminal phone number its JT/T 808 terminal sends (one 0 more)."""
     v = live_vehicles()
     assert v.tracker_id
-    t = Terminal(server.port, "0" + v.tracker_id)
+    return v.tracker_id, "0" + v.tracker_id
+
+
+def test_register_authenticate_locate_stored(
+    server: Jt808Server, engine: Engine, car: tuple[str, str]
+) -> None:
+    tracker, phone = car
+    t = Terminal(server.port, phone)
     result, code = t.register()
     assert result == j.REG_OK and len(code) >= 16
     with Session(engine) as s:
-        row = s.exec(select(Jt808Terminal).where(Jt808Terminal.terminal_id == "0" + v.tracker_id)).one()
-    assert row.device_id == v.tracker_id and code not in row.auth_hash and verify_code(code, row.auth_hash)
+        row = s.exec(select(Jt808Terminal).where(Jt808Terminal.terminal_id == phone)).one()
+    assert row.device_id == tracker and code not in row.auth_hash and verify_code(code, row.auth_hash)
     assert t.authenticate(code) == j.ACK_OK
 
     serial = t.send(j.LOCATION, j.encode_location(loc(NOW)))
     assert t.ack() == (serial, j.LOCATION, j.ACK_OK)
     # acknowledged means committed: it is there the moment the ack arrives
-    (p,) = stored(engine, v.tracker_id)
+    (p,) = stored(engine, tracker)
     assert (p.fix_ts, p.lat, p.lon, p.speed_kmh, p.ignition, p.valid, p.odometer_m, p.source) == (
         NOW,
         37.87,
@@ -165,34 +172,37 @@ def test_register_authenticate_locate_stored(
     batch = j.encode_location_batch([loc(NOW - 600 + 10 * i, i) for i in range(25)])
     serial = t.send(j.LOCATION_BATCH, batch)
     assert t.ack() == (serial, j.LOCATION_BATCH, j.ACK_OK)
-    assert len(stored(engine, v.tracker_id)) == 26
+    assert len(stored(engine, tracker)) == 26
     # a resend (the ack was lost) is acknowledged again and stored once
     serial = t.send(j.LOCATION_BATCH, batch)
     assert t.ack() == (serial, j.LOCATION_BATCH, j.ACK_OK)
-    assert len(stored(engine, v.tracker_id)) == 26
+    assert len(stored(engine, tracker)) == 26
     serial = t.send(j.HEARTBEAT)
     assert t.ack() == (serial, j.HEARTBEAT, j.ACK_OK)
-    fd = feed_row(engine, "jt808", v.tracker_id)
+    fd = feed_row(engine, "jt808", tracker)
     assert fd is not None and fd.accepted == 26 and fd.rejected == {"duplicate": 25}
     assert fd.last_fix_at == datetime.fromtimestamp(NOW, UTC)
     t.close()
 
 
 def test_location_before_authentication_is_refused_and_counted(
-    server: Jt808Server, engine: Engine, live_vehicles: MakeVehicle, writer: BatchWriter
+    server: Jt808Server,
+    engine: Engine,
+    live_vehicles: MakeVehicle,
+    writer: BatchWriter,
+    car: tuple[str, str],
 ) -> None:
-    v = live_vehicles()
-    assert v.tracker_id
+    tracker, phone = car
     writer.vehicles(refresh=True)
-    t = Terminal(server.port, "0" + v.tracker_id)
+    t = Terminal(server.port, phone)
     serial = t.send(j.LOCATION, j.encode_location(loc(NOW)))
     assert t.ack() == (serial, j.LOCATION, j.ACK_FAIL)
     serial = t.send(j.LOCATION_BATCH, j.encode_location_batch([loc(NOW + 1), loc(NOW + 2)]))
     assert t.ack() == (serial, j.LOCATION_BATCH, j.ACK_FAIL)
-    assert stored(engine, v.tracker_id) == []
+    assert stored(engine, tracker) == []
 
     def counted() -> bool:
-        fd = feed_row(engine, "jt808", v.tracker_id)
+        fd = feed_row(engine, "jt808", tracker)
         return fd is not None and fd.rejected.get("unauthenticated") == 3
 
     assert wait_for(counted)
@@ -210,7 +220,7 @@ def test_location_before_authentication_is_refused_and_counted(
     t.terminal = "0" + other.tracker_id
     serial = t.send(j.LOCATION, j.encode_location(loc(NOW)))
     assert t.ack() == (serial, j.LOCATION, j.ACK_FAIL)
-    assert stored(engine, other.tracker_id) == [] and stored(engine, v.tracker_id) == []
+    assert stored(engine, other.tracker_id) == [] and stored(engine, tracker) == []
     t.close()
 
 
@@ -228,26 +238,24 @@ def test_only_a_vehicles_tracker_may_register(server: Jt808Server, engine: Engin
     t.close()
 
 
-def test_2019_terminal(server: Jt808Server, engine: Engine, live_vehicles: MakeVehicle) -> None:
-    v = live_vehicles()
-    assert v.tracker_id
-    t = Terminal(server.port, v.tracker_id.zfill(20), version=1)
+def test_2019_terminal(server: Jt808Server, engine: Engine, car: tuple[str, str]) -> None:
+    tracker, _ = car
+    t = Terminal(server.port, tracker.zfill(20), version=1)
     t.login()
     serial = t.send(j.LOCATION, j.encode_location(loc(NOW, lat=31.234567, lon=121.987654)))
     ack = t.recv()
-    assert ack.header.version == 1 and ack.header.terminal == v.tracker_id.zfill(20)
+    assert ack.header.version == 1 and ack.header.terminal == tracker.zfill(20)
     assert ack.body[:2] == serial.to_bytes(2, "big") and ack.body[4] == j.ACK_OK
-    (p,) = stored(engine, v.tracker_id)
+    (p,) = stored(engine, tracker)
     assert (p.lat, p.lon) == (31.234567, 121.987654)
     t.close()
 
 
 def test_garbage_never_crashes_the_server_nor_blocks_others(
-    server: Jt808Server, engine: Engine, live_vehicles: MakeVehicle
+    server: Jt808Server, engine: Engine, car: tuple[str, str]
 ) -> None:
-    v = live_vehicles()
-    assert v.tracker_id
-    good = Terminal(server.port, "0" + v.tracker_id)
+    tracker, phone = car
+    good = Terminal(server.port, phone)
     good.login()
     n = 0
 
@@ -264,7 +272,7 @@ def test_garbage_never_crashes_the_server_nor_blocks_others(
     noisy.sendall(os.urandom(20_000))
     assert report() < 1.0
     # a bad checksum: counted and dropped, that connection lives on
-    bad = Terminal(server.port, "0" + v.tracker_id)
+    bad = Terminal(server.port, phone)
     frame = bytearray(j.encode_frame(j.HEARTBEAT, bad.terminal, 1))
     frame[-2] ^= 0x55
     before = server.stats["bad_frames"]
@@ -274,7 +282,7 @@ def test_garbage_never_crashes_the_server_nor_blocks_others(
     assert server.stats["bad_frames"] == before + 1
     # half a frame, then silence: the idle timeout closes it
     half = socket.create_connection(("127.0.0.1", server.port))
-    half.sendall(j.encode_frame(j.LOCATION, "0" + v.tracker_id, 9, j.encode_location(loc(NOW)))[:20])
+    half.sendall(j.encode_frame(j.LOCATION, phone, 9, j.encode_location(loc(NOW)))[:20])
     assert report() < 1.0
     # 10 MB without a delimiter, sent from a thread while the good terminal keeps reporting
     flood = socket.create_connection(("127.0.0.1", server.port))
@@ -308,13 +316,13 @@ def test_garbage_never_crashes_the_server_nor_blocks_others(
     assert wait_for(lambda: server.stats["idle_timeouts"] >= 1)
     # still serving, new connections too
     assert report() < 1.0
-    late = Terminal(server.port, "0" + v.tracker_id)
+    late = Terminal(server.port, phone)
     late.login()
     for s in (noisy, half, flood):
         s.close()
     for term in (good, bad, late):
         term.close()
-    assert len(stored(engine, v.tracker_id)) == n
+    assert len(stored(engine, tracker)) == n
 
 
 def test_sub_packaged_batch(server: Jt808Server, engine: Engine, live_vehicles: MakeVehicle) -> None:
