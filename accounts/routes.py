@@ -41,7 +41,7 @@ from accounts.schemas import (
     UserUpdate,
 )
 from core import audit
-from core.api import ListOut, PageDep, SessionDep, paginate
+from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import GongwuError, NotAuthenticated, TooManyAttempts, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
@@ -204,8 +204,7 @@ def list_users(
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=64, description="username contains")] = None,
 ) -> ListOut[UserPublic]:
-    rows, count = paginate(session, accounts_queries.users_query(role=role, active=active, q=q), page)
-    return ListOut(data=[UserPublic.model_validate(r) for r in rows], count=count)
+    return listing(UserPublic, session, accounts_queries.users_query(role=role, active=active, q=q), page)
 
 
 @router.post("/users", response_model=UserPublic, status_code=201, tags=["users"])
@@ -292,8 +291,7 @@ def _stmt(f: AuditFilters) -> Any:
 @router.get("/audit", response_model=ListOut[AuditPublic], tags=["audit"])
 def list_audit(session: SessionDep, page: PageDep, filters: AuditFiltersDep) -> ListOut[AuditPublic]:
     """The append-only audit log, newest first."""
-    rows, count = paginate(session, _stmt(filters), page)
-    return ListOut(data=[AuditPublic.model_validate(r) for r in rows], count=count)
+    return listing(AuditPublic, session, _stmt(filters), page)
 
 
 EXPORT_MAX_ROWS = 200_000

@@ -49,3 +49,12 @@ def paginate(session: Session, stmt: Any, page: PageParams) -> tuple[list[Any], 
     count = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
     rows = list(session.exec(stmt.limit(page.limit).offset(page.offset)).all())
     return rows, int(count)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def listing(schema: type[M], session: Session, stmt: Any, page: PageParams) -> ListOut[M]:
+    """One page of a query, each row shown as ``schema``: the body of every plain list route."""
+    rows, count = paginate(session, stmt, page)
+    return ListOut[M](data=[schema.model_validate(r) for r in rows], count=count)

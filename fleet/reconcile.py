@@ -556,52 +556,55 @@ def _gaps(
     return found
 
 
-def _check_orders(
-    session: Session,
-    orders: _Orders,
-    vehicles: dict[int, _Vehicle],
-    rules: Rules,
-    as_of: int,
-    tally: flags.Tally,
-    spells: _Spells,
-) -> None:
+@dataclass
+class _Run:
+    """What the checks of one reconciliation share: the session, the vehicles, the rules, the moment
+    judged (an exclusive bound, epoch seconds), the counts and the spell flags met so far."""
+
+    session: Session
+    vehicles: dict[int, _Vehicle]
+    rules: Rules
+    as_of: int
+    tally: flags.Tally
+    spells: _Spells
+
+    @classmethod
+    def start(cls, session: Session, rules: Rules, as_of: int, tally: flags.Tally | None = None) -> _Run:
+        tally = tally if tally is not None else flags.Tally()
+        return cls(session, _vehicles(session), rules, as_of, tally, _Spells(session, tally, rules))
+
+
+def _check_orders(run: _Run, orders: _Orders) -> None:
     if not orders.id:
         return
+    session = run.session
     known = _FlagIndex.of_orders(session, orders.id)
-    now = utcnow()
-    judged = _orders_to_judge(session, orders, vehicles, rules, as_of, tally, known, now)
+    judged = _orders_to_judge(run, orders, known, utcnow())
     with session.no_autoflush:
         gaps = _gaps(
             session,
             [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
-            as_of,
+            run.as_of,
         )
-    new = flags.NewFlags(tally)
+    new = flags.NewFlags(run.tally)
     for i, vehicle, ws, we in judged:
         gap = gaps.get(i)
-        args = (session, orders, i, vehicle, ws)
-        if gap is not None and _put_off(*args, gap, rules, as_of, tally, spells, known):
+        if gap is not None and _put_off(run, orders, i, vehicle, ws, gap, known):
             continue
-        _keep_without_track(session, orders, i, vehicle, ws, we, tally, known, new)
+        _keep_without_track(run, orders, i, vehicle, (ws, we), known, new)
     new.insert(session)
 
 
 def _orders_to_judge(
-    session: Session,
-    orders: _Orders,
-    vehicles: dict[int, _Vehicle],
-    rules: Rules,
-    as_of: int,
-    tally: flags.Tally,
-    known: _FlagIndex,
-    now: datetime,
+    run: _Run, orders: _Orders, known: _FlagIndex, now: datetime
 ) -> list[tuple[int, _Vehicle, int, int]]:
     """Resolve the flags of orders that are covered, no longer approved or not over; the orders without a
     trip whose window has passed, with their vehicle and padded window, are left to judge."""
+    session, rules, as_of, tally = run.session, run.rules, run.as_of, run.tally
     has_trip = _order_has_trip(session, orders, rules)
     judged: list[tuple[int, _Vehicle, int, int]] = []
     for i, oid in enumerate(orders.id):
-        vehicle = vehicles.get(int(orders.vehicle[i]))
+        vehicle = run.vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
         reason = ""
         if orders.status[i] != "approved":
@@ -624,44 +627,39 @@ def _orders_to_judge(
 
 
 def _put_off(
-    session: Session,
+    run: _Run,
     orders: _Orders,
     i: int,
     vehicle: _Vehicle,
     ws: int,
     gap: tuple[int | None, int | None],
-    rules: Rules,
-    as_of: int,
-    tally: flags.Tally,
-    spells: _Spells,
     known: _FlagIndex,
 ) -> bool:
     """An order whose window lies in a quiet spell of its tracker: listed on the silent spell's flag when
     the spell is silent, or left until the tracker speaks again. True when it is not flagged itself."""
     last, spoke = gap
-    quiet = (spoke if spoke is not None else as_of) - last if last is not None else None
-    if quiet is None or quiet >= rules.silent_s:
+    quiet = (spoke if spoke is not None else run.as_of) - last if last is not None else None
+    if quiet is None or quiet >= run.rules.silent_s:
         # The car may well have driven while its tracker was silent: list the order there.
-        spells.silent(vehicle, last, spoke, as_of, orders=[orders.order_no[i]], start_hint=ws)
+        run.spells.silent(vehicle, last, spoke, run.as_of, orders=[orders.order_no[i]], start_hint=ws)
         row = known.get(str(orders.id[i]))
         if row is not None and row["state"] == "open":
-            flags.resolve(session, tally, known.load(str(orders.id[i])), utcnow(), REASON_SILENT)
+            flags.resolve(run.session, run.tally, known.load(str(orders.id[i])), utcnow(), REASON_SILENT)
         return True
     return spoke is None  # quiet since before the window, not yet silent: judged when it speaks again
 
 
 def _keep_without_track(
-    session: Session,
+    run: _Run,
     orders: _Orders,
     i: int,
     vehicle: _Vehicle,
-    ws: int,
-    we: int,
-    tally: flags.Tally,
+    window: tuple[int, int],
     known: _FlagIndex,
     new: flags.NewFlags,
 ) -> None:
     """The order_without_track flag of a passed order without a trip: raised, reopened or brought in line."""
+    session, (ws, we) = run.session, window
     oid = orders.id[i]
     row = known.get(str(oid))
     detail = {"order_no": orders.order_no[i], "window_from": _iso(ws), "window_to": _iso(we)}
@@ -676,7 +674,7 @@ def _keep_without_track(
         new.add(kind=WITHOUT_TRACK, key=str(oid), detail=detail, **where)
     elif row["state"] == "resolved":
         if row["resolved_reason"] != REASON_SILENT:
-            flags.reopen(session, tally, known.load(str(oid)), detail=detail, **where)
+            flags.reopen(session, run.tally, known.load(str(oid)), detail=detail, **where)
     elif _FlagIndex.differs(row, {"detail": detail, **where}):
         flag = known.load(str(oid))
         flags.set_fields(flag, detail=detail, **where)
@@ -780,17 +778,9 @@ def _spell_since(flag: Flag) -> int | None:
     return None if tail == "never" else int(tail)
 
 
-def _judge_spells(
-    session: Session,
-    vehicles: dict[int, _Vehicle],
-    rules: Rules,
-    as_of: int,
-    tally: flags.Tally,
-    spells: _Spells,
-    *,
-    idle: bool,
-) -> None:
-    """Silent trackers (and idle vehicles) as of `as_of`, an exclusive bound."""
+def _judge_spells(run: _Run, *, idle: bool) -> None:
+    """Silent trackers (and idle vehicles) as of the run's moment, an exclusive bound."""
+    session, rules, as_of, spells = run.session, run.rules, run.as_of, run.spells
     last_fix = (
         select(func.max(Position.fix_ts))
         .where(col(Position.device_id) == col(Vehicle.tracker_id), Position.fix_ts < as_of)
@@ -810,7 +800,7 @@ def _judge_spells(
     ).all()
     current: dict[tuple[str, int | None], str] = {}
     for vid, last, trip_end in rows:
-        vehicle = vehicles[vid]
+        vehicle = run.vehicles[vid]
         assert vehicle.tracker_id is not None
         if last is None:
             if as_of - to_ts(vehicle.created_at) >= rules.silent_s:
@@ -832,17 +822,12 @@ def _judge_spells(
 
     kinds = [SILENT, IDLE] if idle else [SILENT]
     for flag in session.exec(select(Flag).where(col(Flag.kind).in_(kinds), Flag.state == "open")).all():
-        _end_spell(session, flag, vehicles.get(flag.vehicle_id), current, as_of, tally)
+        _end_spell(run, flag, current)
 
 
-def _end_spell(
-    session: Session,
-    flag: Flag,
-    vehicle: _Vehicle | None,
-    current: dict[tuple[str, int | None], str],
-    as_of: int,
-    tally: flags.Tally,
-) -> None:
+def _end_spell(run: _Run, flag: Flag, current: dict[tuple[str, int | None], str]) -> None:
+    session, as_of, tally = run.session, run.as_of, run.tally
+    vehicle = run.vehicles.get(flag.vehicle_id)
     if vehicle is None or vehicle.status != "in_service" or not vehicle.tracker_id:
         now = utcnow()
         flags.resolve(session, tally, flag, now, REASON_NOT_IN_SERVICE, end_at=now)
@@ -882,9 +867,8 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     closed that day, and judge idle vehicles and silent trackers as of the day's end. Idempotent."""
     rules = rules or Rules.from_settings()
     day_start, day_end = (to_ts(t) for t in day_bounds(day))
-    tally = flags.Tally()
-    vehicles = _vehicles(session)
-    spells = _Spells(session, tally, rules)
+    run = _Run.start(session, rules, day_end)
+    tally = run.tally
 
     day_rows = session.exec(_trip_select().where(Trip.service_day == day)).all()
     trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
@@ -894,10 +878,10 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     tally["covered"] += sum(1 for b, d in zip(best, in_day, strict=True) if b and d)
     session.flush()
 
-    orders = _orders_to_check(session, vehicles, rules, day_start, day_end)
-    _check_orders(session, orders, vehicles, rules, day_end, tally, spells)
+    orders = _orders_to_check(session, run.vehicles, rules, day_start, day_end)
+    _check_orders(run, orders)
     session.flush()
-    _judge_spells(session, vehicles, rules, day_end, tally, spells, idle=True)
+    _judge_spells(run, idle=True)
     session.flush()
     counts = tally.as_dict()
     log(
@@ -913,11 +897,9 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
 
 def check_tracker_health(session: Session, now: datetime | None = None) -> dict[str, int]:
     """The hourly job: raise and resolve silent_tracker flags as of now."""
-    rules = Rules.from_settings()
-    tally = flags.Tally()
-    as_of = to_ts(now or utcnow()) + 1
-    vehicles = _vehicles(session)
-    _judge_spells(session, vehicles, rules, as_of, tally, _Spells(session, tally, rules), idle=False)
+    run = _Run.start(session, Rules.from_settings(), to_ts(now or utcnow()) + 1)
+    tally = run.tally
+    _judge_spells(run, idle=False)
     session.flush()
     open_count = session.exec(
         select(func.count()).select_from(Flag).where(Flag.kind == SILENT, Flag.state == "open")
@@ -969,7 +951,6 @@ def recheck_orders(
             unit=[orders.unit[i] for i in keep],
             status=[orders.status[i] for i in keep],
         )
-        spells = _Spells(session, tally, rules)
-        _check_orders(session, subset, _vehicles(session), rules, to_ts(utcnow()), tally, spells)
+        _check_orders(_Run.start(session, rules, to_ts(utcnow()), tally), subset)
     session.flush()
     return tally.as_dict()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from accounts.access import ScopeDep, actor
-from core.api import ListOut, PageDep, SessionDep, paginate
+from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import NotFound
 from fleet import flags, queries, schemas, service
 from fleet.models import Flag, TripExpense, TripOrder, Vehicle
@@ -19,16 +19,14 @@ router = APIRouter(tags=["fleet"])
 def list_units(
     session: SessionDep, scope: ScopeDep, page: PageDep, kind: str | None = None
 ) -> ListOut[schemas.UnitPublic]:
-    rows, count = paginate(session, queries.units_query(scope, kind=kind), page)
-    return ListOut(data=[schemas.UnitPublic.model_validate(r) for r in rows], count=count)
+    return listing(schemas.UnitPublic, session, queries.units_query(scope, kind=kind), page)
 
 
 @router.get("/vehicles", response_model=ListOut[schemas.VehiclePublic])
 def list_vehicles(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.VehicleFilter, Query()]
 ) -> ListOut[schemas.VehiclePublic]:
-    rows, count = paginate(session, queries.vehicles_query(scope, f), page)
-    return ListOut(data=[schemas.VehiclePublic.model_validate(r) for r in rows], count=count)
+    return listing(schemas.VehiclePublic, session, queries.vehicles_query(scope, f), page)
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=schemas.VehiclePublic)
@@ -43,8 +41,7 @@ def get_vehicle(session: SessionDep, scope: ScopeDep, vehicle_id: int) -> schema
 def list_orders(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.OrderFilter, Query()]
 ) -> ListOut[schemas.OrderPublic]:
-    rows, count = paginate(session, queries.orders_query(scope, f), page)
-    return ListOut(data=[schemas.OrderPublic.model_validate(r) for r in rows], count=count)
+    return listing(schemas.OrderPublic, session, queries.orders_query(scope, f), page)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic)
@@ -58,8 +55,7 @@ def list_trips(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.TripFilter, Query()]
 ) -> ListOut[schemas.TripPublic]:
     """Trips of a day (the China day they start in) or overlapping a range — whole, never clipped."""
-    rows, count = paginate(session, queries.trips_query(scope, f), page)
-    return ListOut(data=[schemas.TripPublic.model_validate(r) for r in rows], count=count)
+    return listing(schemas.TripPublic, session, queries.trips_query(scope, f), page)
 
 
 @router.get("/trips/{trip_id}", response_model=schemas.TripPublic)
@@ -72,8 +68,7 @@ def get_trip(session: SessionDep, scope: ScopeDep, trip_id: int) -> schemas.Trip
 def list_stops(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.StopFilter, Query()]
 ) -> ListOut[schemas.StopPublic]:
-    rows, count = paginate(session, queries.stops_query(scope, f), page)
-    return ListOut(data=[schemas.StopPublic.model_validate(r) for r in rows], count=count)
+    return listing(schemas.StopPublic, session, queries.stops_query(scope, f), page)
 
 
 # --- flags: the queue, detail, review -----------------------------------------------------------------

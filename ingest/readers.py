@@ -19,7 +19,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from itertools import chain, islice
 from operator import methodcaller
@@ -820,18 +820,7 @@ class PositionBatch:
         return len(self.line)
 
 
-_ARRAYS = (
-    "line",
-    "device_id",
-    "plate",
-    "fixed_at",
-    "lat",
-    "lon",
-    "speed_kmh",
-    "course",
-    "ignition",
-    "odometer_m",
-)
+_ARRAYS = tuple(f.name for f in fields(PositionBatch) if f.name != "rejects")
 
 
 def _concat(parts: list[PositionBatch]) -> PositionBatch:

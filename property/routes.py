@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
-from core.api import ListOut, PageDep, SessionDep, paginate
+from core.api import ListOut, PageDep, SessionDep, listing, paginate
 from core.models import Unit
 from property import queries as property_queries
 from property import rules, schemas
@@ -172,8 +172,9 @@ def _operating_out(
 
 @router.get("/auction-batches", response_model=ListOut[schemas.AuctionBatchPublic])
 def list_auction_batches(session: SessionDep, page: PageDep) -> ListOut[schemas.AuctionBatchPublic]:
-    rows, count = paginate(session, select(AuctionBatch).order_by(col(AuctionBatch.name)), page)
-    return ListOut(data=[schemas.AuctionBatchPublic.model_validate(r) for r in rows], count=count)
+    return listing(
+        schemas.AuctionBatchPublic, session, select(AuctionBatch).order_by(col(AuctionBatch.name)), page
+    )
 
 
 @router.get("/auction-batches/{name}", response_model=None)
@@ -263,8 +264,9 @@ def list_alerts(
     ] = None,
     open_only: Annotated[bool, Query(alias="open", description="only unresolved alerts")] = True,
 ) -> ListOut[schemas.AlertPublic]:
-    rows, count = paginate(session, property_queries.alert_query(kind=kind, open_only=open_only), page)
-    return ListOut(data=[schemas.AlertPublic.model_validate(r) for r in rows], count=count)
+    return listing(
+        schemas.AlertPublic, session, property_queries.alert_query(kind=kind, open_only=open_only), page
+    )
 
 
 # --- reports ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from accounts.access import actor
-from core.api import ListOut, PageDep, SessionDep, paginate
+from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import ValidationFailed
 from ingest.kinds import KINDS, get_kind
 from ingest.templates import template_xlsx
@@ -39,8 +39,7 @@ class RunPublic(BaseModel):
 
 @router.get("/runs", response_model=ListOut[RunPublic])
 def list_runs(session: SessionDep, page: PageDep, job: str | None = None) -> ListOut[RunPublic]:
-    rows, count = paginate(session, queries.runs_query(job=job), page)
-    return ListOut(data=[RunPublic.model_validate(r) for r in rows], count=count)
+    return listing(RunPublic, session, queries.runs_query(job=job), page)
 
 
 # --- imports ------------------------------------------------------------------------------------------

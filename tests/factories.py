@@ -121,3 +121,19 @@ def make_expense(session: Session, order: TripOrder, **kw: Any) -> TripExpense:
     session.add(expense)
     session.flush()
     return expense
+
+
+def parked_cars(
+    session: Session, cars: Iterable[tuple[Unit, str, str]], start: datetime, every_h: int, n: int
+) -> list[Vehicle]:
+    """Cars given as (unit, plate, tracker id), each with ``n`` parked fixes ``every_h`` hours apart
+    from ``start`` and a 10-minute trip seven hours after ``start``."""
+    from datetime import timedelta
+
+    made = []
+    for unit, plate, tracker in cars:
+        v = make_vehicle(session, unit, plate=plate, tracker_id=tracker)
+        make_fixes(session, tracker, [start + timedelta(hours=every_h * i) for i in range(n)])
+        make_trip(session, v, start + timedelta(hours=7), 10)
+        made.append(v)
+    return made

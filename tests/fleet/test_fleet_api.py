@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +12,7 @@ from core.models import AuditLog
 from core.timeutil import CHINA
 from fleet import reconcile
 from fleet.models import Flag, TripOrder, Vehicle
-from tests.factories import make_fixes, make_order, make_trip, make_unit, make_vehicle
+from tests.factories import make_order, make_trip, make_unit, parked_cars
 
 API = "/api/v1"
 
@@ -24,12 +24,7 @@ def cn(day: int, hour: int = 0, minute: int = 0) -> datetime:
 @pytest.fixture
 def world(session: Session) -> dict[str, Vehicle]:
     unit = make_unit(session, name="丁镇", kind="township")
-    a = make_vehicle(session, unit, plate="晋M·P0001", tracker_id="P1")
-    b = make_vehicle(session, unit, plate="晋M·P0002", tracker_id="P2")
-    for v in (a, b):
-        assert v.tracker_id
-        make_fixes(session, v.tracker_id, [cn(1) + timedelta(hours=3 * i) for i in range(8 * 10)])
-        make_trip(session, v, cn(1, 7), 10)
+    a, b = parked_cars(session, [(unit, "晋M·P0001", "P1"), (unit, "晋M·P0002", "P2")], cn(1), 3, 8 * 10)
     make_order(session, a, order_no="Q-1", planned_start_at=cn(3, 8), planned_end_at=cn(3, 12))
     make_trip(session, a, cn(3, 9), 60)
     make_trip(session, b, cn(3, 10), 30)  # no order

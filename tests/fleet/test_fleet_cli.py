@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from core.models import AuditLog
 from core.timeutil import CHINA
 from gongwu import cli_db, cli_fleet, cli_report  # noqa: F401  (cli_fleet registers its commands)
 from gongwu.cli import app
-from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
+from tests.factories import make_expense, make_order, make_trip, make_unit, parked_cars
 
 GONGWU = [sys.executable, "-c", "from gongwu.cli import main; main()"]
 
@@ -45,12 +45,8 @@ def cli(fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRu
 def county(session: Session) -> None:
     town = make_unit(session, name="戊镇", kind="township")
     bureau = make_unit(session, name="己局", kind="department")
-    a = make_vehicle(session, town, plate="晋M·K0001", tracker_id="K1")
-    b = make_vehicle(session, bureau, plate="晋M·K0002", tracker_id="K2")
-    for v in (a, b):
-        assert v.tracker_id
-        make_fixes(session, v.tracker_id, [cn(1) + timedelta(hours=2 * i) for i in range(12 * 6)])
-        make_trip(session, v, cn(1, 7), 10)
+    cars = [(town, "晋M·K0001", "K1"), (bureau, "晋M·K0002", "K2")]
+    a, b = parked_cars(session, cars, cn(1), 2, 12 * 6)
     order = make_order(session, a, order_no="K-1", planned_start_at=cn(3, 8), planned_end_at=cn(3, 12))
     make_expense(session, order, tolls_fen=1234, fuel_fen=5000)
     make_trip(session, a, cn(3, 9), 60)
