@@ -13,14 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
+from typing_extensions import TypedDict  # pydantic validates these on Python 3.11
 
 from core import audit
 from core.errors import NotFound, ValidationFailed
+from core.models import AuditLog
 from core.timeutil import utcnow
 from fleet.models import Flag, FlagKind, FlagState, ReviewStatus
 
@@ -129,6 +131,13 @@ def set_fields(flag: Flag, **values: Any) -> bool:
     return changed
 
 
+def refresh(session: Session, flag: Flag, **values: Any) -> None:
+    """Keep a flag's facts current (its window, its detail as of the latest run). Not a change of state,
+    so not audit-logged: raise, resolve, reopen and review are."""
+    if set_fields(flag, **values):
+        session.add(flag)
+
+
 def resolve(session: Session, tally: Tally, flag: Flag, at: datetime, reason: str, **values: Any) -> None:
     if flag.id is None:
         session.flush()
@@ -150,8 +159,18 @@ def reopen(session: Session, tally: Tally, flag: Flag, **values: Any) -> None:
 def raise_flag(session: Session, tally: Tally, **values: Any) -> Flag:
     flag = Flag(**values)
     session.add(flag)
+    session.flush()
     tally.note("raised", flag.kind)
+    _audit(session, flag, SYSTEM, "raise", None, {"state": flag.state})
     return flag
+
+
+def _raised_audit(at: datetime, raised: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        dict(at=at, actor=SYSTEM, action="flag.raise", entity="fleet_flag", entity_id=str(fid), before=None,
+             after={"state": state}, detail=f"{kind} {key}")
+        for fid, kind, key, state in raised
+    ]  # fmt: skip
 
 
 class NewFlags:
@@ -182,21 +201,38 @@ class NewFlags:
         self.tally.note("raised", values["kind"])
 
     def insert(self, session: Session) -> None:
+        """Insert the flags and their audit rows: two batched statements per chunk, RETURNING the ids."""
+        stmt = insert(Flag).returning(col(Flag.id), col(Flag.kind), col(Flag.key), col(Flag.state))
         for chunk in _chunks(self.rows, 2000):
-            session.exec(insert(Flag), params=list(chunk))
+            raised = session.execute(stmt, list(chunk)).all()
+            session.execute(insert(AuditLog), _raised_audit(self.now, raised))
         self.rows = []
 
 
 def detach_trips(conn: Connection, trip_ids: list[int], reason: str) -> None:
     """Trips a late batch re-cut away: their flags keep their history and review, lose the pointer, and
-    open ones are resolved (bulk: a re-cut may remove thousands)."""
+    open ones are resolved, each in the audit log as `system` (bulk: a re-cut may remove thousands)."""
     flag_t = Flag.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    closing = conn.execute(
+        select(flag_t.c.id, flag_t.c.kind, flag_t.c.key).where(
+            flag_t.c.trip_id.in_(trip_ids), flag_t.c.state == FlagState.open
+        )
+    ).all()
     conn.execute(
         update(flag_t)
         .where(flag_t.c.trip_id.in_(trip_ids), flag_t.c.state == FlagState.open)
-        .values(state=FlagState.resolved, resolved_at=utcnow(), resolved_reason=reason)
+        .values(state=FlagState.resolved, resolved_at=now, resolved_reason=reason)
     )
     conn.execute(update(flag_t).where(flag_t.c.trip_id.in_(trip_ids)).values(trip_id=None))
+    if closing:
+        after = {"state": "resolved", "reason": reason}  # as resolve() writes it
+        rows = [
+            dict(at=now, actor=SYSTEM, action="flag.resolve", entity="fleet_flag", entity_id=str(fid),
+                 before={"state": "open"}, after=after, detail=f"{kind} {key}")
+            for fid, kind, key in closing
+        ]  # fmt: skip
+        conn.execute(insert(AuditLog), rows)
 
 
 # ----------------------------------------------------------------------------------------------- review

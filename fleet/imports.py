@@ -27,6 +27,7 @@ from core.models import Unit
 from core.timeutil import as_utc, china_day, utcnow
 from fleet import service
 from fleet.models import OrderStatus, TripExpense, TripOrder, Vehicle, VehicleStatus
+from fleet.rules import window_problem
 
 vehicle_status = n.EnumMap(
     "车辆状态 vehicle status",
@@ -180,7 +181,7 @@ def _order_values(
     start = values.get("planned_start_at", order.planned_start_at if order else None)
     end = values.get("planned_end_at", order.planned_end_at if order else None)
     if r.ok and start is not None and end is not None:
-        problem = service.window_problem(start, end)
+        problem = window_problem(start, end)
         if problem:
             r.bad("planned_end", problem)
     if r.has("status") or order is None:

@@ -35,17 +35,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from core.logs import log
-from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import flags, matching
 from fleet.models import FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
+from fleet.rules import MAX_ORDER_DAYS, Rules
 
 logger = logging.getLogger(__name__)
 
 UNREPORTED, WITHOUT_TRACK, IDLE, SILENT = FLAG_KINDS
 CHUNK = 500
-# Orders longer than this are refused at entry (fleet.service), which bounds every order look-up by time.
-MAX_ORDER_DAYS = 31
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
 MAX_TRIP_S = 3 * 86400
@@ -63,28 +61,6 @@ REASON_SPOKE = "终端恢复上报 tracker reporting again"
 REASON_MOVED = "车辆已出行 vehicle made a trip"
 REASON_NOT_IN_SERVICE = "车辆已不在用 vehicle no longer in service"
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
-
-
-@dataclass(frozen=True)
-class Rules:
-    """The reconciliation thresholds in seconds (from settings unless given)."""
-
-    lead_s: int = 30 * 60
-    lag_s: int = 60 * 60
-    share: float = 0.5
-    idle_s: int = 30 * 86400
-    silent_s: int = 48 * 3600
-
-    @classmethod
-    def from_settings(cls) -> Rules:
-        s = get_settings()
-        return cls(
-            lead_s=s.order_lead_min * 60,
-            lag_s=s.order_lag_min * 60,
-            share=s.order_cover_share,
-            idle_s=s.idle_days * 86400,
-            silent_s=s.silent_hours * 3600,
-        )
 
 
 @dataclass(frozen=True)
@@ -392,9 +368,7 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) 
         elif row["state"] == "resolved":
             flags.reopen(session, tally, known.load(key), order_id=None, detail=detail, **where)
         elif _FlagIndex.differs(row, {"detail": detail, **where}):
-            flag = known.load(key)
-            flags.set_fields(flag, detail=detail, **where)
-            session.add(flag)
+            flags.refresh(session, known.load(key), detail=detail, **where)
     new.insert(session)
     return best
 
@@ -676,9 +650,7 @@ def _keep_without_track(
         if row["resolved_reason"] != REASON_SILENT:
             flags.reopen(session, run.tally, known.load(str(oid)), detail=detail, **where)
     elif _FlagIndex.differs(row, {"detail": detail, **where}):
-        flag = known.load(str(oid))
-        flags.set_fields(flag, detail=detail, **where)
-        session.add(flag)
+        flags.refresh(session, known.load(str(oid)), detail=detail, **where)
 
 
 # ---------------------------------------------------------------------------------- idle and silent
@@ -740,12 +712,9 @@ class _Spells:
                 flags.resolve(
                     self.session, self.tally, flag, from_ts(resumed), REASON_SPOKE, end_at=from_ts(resumed)
                 )
-            if flag.detail != new:
-                flag.detail = new
-                self.session.add(flag)
+            flags.refresh(self.session, flag, detail=new)
         elif merged != flag.detail.get("orders", []):
-            flag.detail = flag.detail | {"orders": merged}
-            self.session.add(flag)
+            flags.refresh(self.session, flag, detail=flag.detail | {"orders": merged})
         elif flag.state == "resolved" and flag.resolved_reason == REASON_NOT_IN_SERVICE and resumed is None:
             flags.reopen(self.session, self.tally, flag, detail=detail)
         return flag
@@ -765,9 +734,8 @@ class _Spells:
         if flag is None:
             flag = self._raise(IDLE, key, vehicle, since, detail)
         elif flag.state == "open":
-            if _newer(flag.detail, as_of) and flag.detail != detail:
-                flag.detail = detail
-                self.session.add(flag)
+            if _newer(flag.detail, as_of):
+                flags.refresh(self.session, flag, detail=detail)
         elif flag.resolved_reason == REASON_NOT_IN_SERVICE:
             flags.reopen(self.session, self.tally, flag, detail=detail)
         return flag

@@ -5,7 +5,7 @@ fleet/imports.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -17,23 +17,13 @@ from core.models import Unit
 from core.timeutil import as_utc, utcnow
 from fleet import flags, reconcile
 from fleet.models import ORDER_STATUSES, FlagKind, TripExpense, TripOrder, Vehicle
+from fleet.rules import text_problem, window_problem
 
 CHUNK = 500
 ORDER_TEXT = ("applicant", "driver", "purpose", "destination")
 MONEY = ("tolls_fen", "meal_allowance_fen", "fuel_fen", "other_fen")
 # What changes the cover of an order's trips: after such a change its trips are matched again at once.
 ORDER_MATCH_FIELDS = ("vehicle_id", "planned_start_at", "planned_end_at", "status")
-_TEXT_LIMITS = {
-    "applicant": 50,
-    "driver": 50,
-    "purpose": 500,
-    "destination": 200,
-    "order_no": 40,
-    "model": 100,
-    "name": 100,
-    "plate": 16,
-    "tracker_id": 32,
-}
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -57,18 +47,6 @@ def _only(given: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
         raise ValidationFailed(f"{what} {', '.join(unknown)}: 可选 allowed: {', '.join(allowed)}")
 
 
-def window_problem(start: datetime, end: datetime) -> str | None:
-    """Why [start, end] cannot be an order's planned window, or None."""
-    if end < start:
-        return "计划返回早于计划出发 planned return is before the planned start"
-    if end - start > timedelta(days=reconcile.MAX_ORDER_DAYS):
-        return (
-            f"出行时长超过 {reconcile.MAX_ORDER_DAYS} 天 an order may span at most "
-            f"{reconcile.MAX_ORDER_DAYS} days: split it"
-        )
-    return None
-
-
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     start, end = as_utc(start), as_utc(end)
     problem = window_problem(start, end)
@@ -86,10 +64,9 @@ def _order_status(status: str) -> str:
 
 
 def _text(name: str, value: Any) -> str:
-    s = "" if value is None else str(value).strip()
-    limit = _TEXT_LIMITS.get(name)
-    if limit and len(s) > limit:
-        raise ValidationFailed(f"{name} 超过 {limit} 字 longer than {limit} characters")
+    s, problem = text_problem(name, value)
+    if problem:
+        raise ValidationFailed(problem)
     return s
 
 

@@ -58,7 +58,8 @@ def test_flag_list_filters_pagination_and_detail(client: TestClient, world: dict
     assert detail["vehicle"]["plate"] == "晋M·P0002"
     assert detail["trip"]["distance_m"] == 15000.0
     assert [o["order_no"] for o in detail["nearby_orders"]] == ["Q-2"]
-    assert detail["history"] == []
+    # its history starts with its raising by the nightly run
+    assert [(h["action"], h["actor"]) for h in detail["history"]] == [("flag.raise", "system")]
     assert client.get(f"{API}/flags/999999").status_code == 404
 
 
@@ -69,7 +70,7 @@ def test_review_endpoints(client: TestClient, session: Session, world: dict[str,
     assert r.json()["review_status"] == "explained" and r.json()["reviewed_by"] == "test_admin"
     detail = client.get(f"{API}/flags/{ids[0]}").json()
     assert detail["status"] == "explained"
-    assert [h["action"] for h in detail["history"]] == ["flag.review"]
+    assert [h["action"] for h in detail["history"]] == ["flag.raise", "flag.review"]
 
     r = client.post(f"{API}/flags/{ids[0]}/review", json={"status": "ok"})
     assert r.status_code == 422

@@ -1,0 +1,67 @@
+"""The fleet's rules as pure functions and values — no database: the thresholds reconciliation judges by,
+what an order's window may be, how long its texts may be. The services, the import specs and the pages
+use these, so a rule is stated once; the algorithms on arrays are fleet/tripcut.py and fleet/matching.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.settings import get_settings
+
+# Orders longer than this are refused at entry, which bounds every order look-up by time.
+MAX_ORDER_DAYS = 31
+
+TEXT_LIMITS = {
+    "applicant": 50,
+    "driver": 50,
+    "purpose": 500,
+    "destination": 200,
+    "order_no": 40,
+    "model": 100,
+    "name": 100,
+    "plate": 16,
+    "tracker_id": 32,
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The reconciliation thresholds in seconds (DESIGN §3; from settings unless given)."""
+
+    lead_s: int = 30 * 60  # an order's window opens this much before its planned start
+    lag_s: int = 60 * 60  # and closes this much after its planned return
+    share: float = 0.5  # the part of a trip inside the window for the order to cover it
+    idle_s: int = 30 * 86400
+    silent_s: int = 48 * 3600
+
+    @classmethod
+    def from_settings(cls) -> Rules:
+        s = get_settings()
+        return cls(
+            lead_s=s.order_lead_min * 60,
+            lag_s=s.order_lag_min * 60,
+            share=s.order_cover_share,
+            idle_s=s.idle_days * 86400,
+            silent_s=s.silent_hours * 3600,
+        )
+
+
+def window_problem(start: datetime, end: datetime) -> str | None:
+    """Why [start, end] cannot be an order's planned window, or None."""
+    if end < start:
+        return "计划返回早于计划出发 planned return is before the planned start"
+    if end - start > timedelta(days=MAX_ORDER_DAYS):
+        return f"出行时长超过 {MAX_ORDER_DAYS} 天 an order may span at most {MAX_ORDER_DAYS} days: split it"
+    return None
+
+
+def text_problem(name: str, value: Any) -> tuple[str, str | None]:
+    """The text as stored (stripped) and why it cannot be, or None."""
+    s = "" if value is None else str(value).strip()
+    limit = TEXT_LIMITS.get(name)
+    if limit and len(s) > limit:
+        return s, f"{name} 超过 {limit} 字 longer than {limit} characters"
+    return s, None
