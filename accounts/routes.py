@@ -9,9 +9,6 @@ Every permission is declared in accounts/permissions.py.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -40,7 +37,7 @@ from accounts.schemas import (
     UserPublic,
     UserUpdate,
 )
-from core import audit
+from core import audit, tabular
 from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import GongwuError, NotAuthenticated, TooManyAttempts, ValidationFailed
 from core.models import Unit
@@ -298,16 +295,6 @@ EXPORT_MAX_ROWS = 200_000
 EXPORT_COLUMNS = ("id", "at", "actor", "action", "entity", "entity_id", "before", "after", "detail")
 
 
-def _export_cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_china(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value  # a spreadsheet must not run a formula someone typed into a name
-    return value
-
-
 @router.get(
     "/audit/export",
     tags=["audit"],
@@ -331,29 +318,15 @@ def export_audit(
 ) -> Response:
     """The filtered audit log as a file (times in China time). The export itself is audit-logged."""
     rows = list(session.exec(_stmt(filters).limit(EXPORT_MAX_ROWS)).all())
-    table = [[_export_cell(getattr(r, c)) for c in EXPORT_COLUMNS] for r in rows]
+    table = [[getattr(r, c) for c in EXPORT_COLUMNS] for r in rows]
     audit.record(
         session, actor=actor(request), action="audit.export", entity="core_audit_log",
         detail=f"{len(rows)} rows as {format}; filters {filters.model_dump_json(exclude_none=True)}",
     )  # fmt: skip
     stamp = to_china(utcnow()).strftime("%Y%m%d-%H%M%S")
     if format == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("audit")
-        ws.append(list(EXPORT_COLUMNS))
-        for line in table:
-            ws.append(line)
-        buf = io.BytesIO()
-        wb.save(buf)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        body = buf.getvalue()
+        media, body = tabular.XLSX_MEDIA, tabular.xlsx_bytes(EXPORT_COLUMNS, table, title="audit")
     else:
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(table)
-        media, body = "text/csv; charset=utf-8", ("\ufeff" + text.getvalue()).encode()
+        media, body = "text/csv; charset=utf-8", tabular.csv_bytes(EXPORT_COLUMNS, table)
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}
     return Response(content=body, media_type=media, headers=headers)

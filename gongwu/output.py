@@ -1,8 +1,8 @@
-"""Printing data the way a user asked for it: a rich table, JSON, CSV or an Excel file."""
+"""Printing data the way a user asked for it: a rich table, JSON, or a CSV or Excel file (written by
+core/tabular.py, formula-safe)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -13,9 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from core import tabular
 from core.errors import UsageError
 from core.importing import plain
-from core.timeutil import to_china
 
 
 class Format(StrEnum):
@@ -36,12 +36,13 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=_jsonable)
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return to_china(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=_jsonable)
-    return value
+def _shown(value: Any) -> str:
+    """A value in a terminal table: as a cell, without the spreadsheet's formula guard."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return str(tabular.cell(value))
 
 
 def emit(
@@ -58,16 +59,11 @@ def emit(
     if fmt is Format.json:
         _write(dumps(data) + "\n", out)
     elif fmt is Format.csv:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
-        _write(buf.getvalue(), out)
+        _write(tabular.csv_text(columns, ([row.get(c) for c in columns] for row in rows)), out)
     elif fmt is Format.xlsx:
         if out is None:
             raise UsageError("--format xlsx needs --out FILE.xlsx")
-        write_xlsx(out, columns, rows, title=title)
+        tabular.write_xlsx(out, columns, [[row.get(c) for c in columns] for row in rows], title=title)
     else:
         from rich.console import Console
         from rich.table import Table
@@ -76,40 +72,8 @@ def emit(
         for c in columns:
             table.add_column(c)
         for row in rows:
-            table.add_row(*["" if row.get(c) is None else str(_cell(row.get(c))) for c in columns])
+            table.add_row(*[_shown(row.get(c)) for c in columns])
         Console(file=sys.stdout if out is None else io.StringIO()).print(table)
-
-
-_SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
-
-
-def sheet_title(title: str) -> str:
-    """A title Excel accepts as a sheet name: none of []:*?/\\, not blank, not quoted at either end,
-    at most 31 characters. (The whole title goes into the sheet's first row where the writer has one.)"""
-    name = " ".join((title or "").translate(_SHEET_FORBIDDEN).split()).strip("'")
-    return (name or "gongwu")[:31].strip() or "gongwu"
-
-
-def write_xlsx(
-    path: Path, columns: Sequence[str], rows: Sequence[dict[str, Any]], *, title: str = ""
-) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = sheet_title(title)
-    ws.append(list(columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        ws.append([_cell(row.get(c)) for c in columns])
-    for i, c in enumerate(columns, start=1):
-        width = max([len(str(c))] + [len(str(_cell(r.get(c)) or "")) for r in rows[:200]]) + 2
-        ws.column_dimensions[get_column_letter(i)].width = min(width * 1.3, 60)
-    wb.save(path)
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -8,7 +8,6 @@ writes the bad ones, unchanged plus a reason column, to a reject file. Positions
 
 from __future__ import annotations
 
-import csv
 import multiprocessing
 import os
 import pickle
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlmodel import Session
 
+from core import tabular
 from core.errors import ValidationFailed
 from core.importing import ApplyResult, Row, RowIssue
 from ingest.kinds import KINDS, get_kind
@@ -218,12 +218,12 @@ def _write_rejects(
         open_table(source, sheet=sheet, kind=report.kind) as table,
         path.open("w", newline="", encoding="utf-8-sig") as fh,
     ):
-        writer = csv.writer(fh)
-        writer.writerow(["行号 line", *table.headers, "原因 reason"])
-        for line, cells in table.records():
-            errors = report.bad_rows.get(line)
-            if errors:
-                writer.writerow([line, *("" if c is None else c for c in cells), "; ".join(map(str, errors))])
+        rows = (
+            [line, *("" if c is None else c for c in cells), "; ".join(map(str, report.bad_rows[line]))]
+            for line, cells in table.records()
+            if line in report.bad_rows
+        )
+        tabular.write_csv(fh, ["行号 line", *table.headers, "原因 reason"], rows)
     return path
 
 

@@ -4,7 +4,6 @@ route class that shows domain errors as a page, pagination and the Excel downloa
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -20,10 +19,10 @@ from sqlmodel import Session
 
 from accounts.access import PermissionTable
 from accounts.service import Principal
+from core import tabular
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
 from core.timeutil import china_day, utcnow
-from gongwu.output import write_xlsx
 from gongwu.web.i18n import I18n, flag_summary
 from gongwu.web.login import page_context
 
@@ -204,22 +203,12 @@ def local_path(target: str | None, default: str) -> str:
 def xlsx_response(
     columns: Sequence[str], rows: Sequence[dict[str, Any]], *, title: str, filename: str
 ) -> Response:
-    """Rows (dicts keyed by the column headers) as an Excel download (gongwu.output.write_xlsx)."""
-    clean = [{c: _safe_cell(r.get(c)) for c in columns} for r in rows]
-    with tempfile.TemporaryDirectory(prefix="gongwu-xlsx-") as folder:
-        path = Path(folder) / "export.xlsx"
-        write_xlsx(path, columns, clean, title=title)
-        body = path.read_bytes()
+    """Rows (dicts keyed by the column headers) as an Excel download (core.tabular: formula-safe)."""
+    body = tabular.xlsx_bytes(columns, [[r.get(c) for c in columns] for r in rows], title=title)
     ascii_name = filename.encode("ascii", "ignore").decode().strip() or "export.xlsx"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     return Response(
         content=body,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=tabular.XLSX_MEDIA,
         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
-
-
-def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # a name typed as a formula must not run in Excel
-    return value

@@ -153,3 +153,32 @@ def test_report_commands_against_the_configured_database(engine: Engine, env_db:
     assert negative.returncode == 2, negative.stderr  # a usage error, not a crash
     lines = [ln for ln in negative.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--expiring-within" in lines[0] and "Traceback" not in negative.stderr
+
+
+EVIL = "=cmd|' /C calc'!A0"
+
+
+def test_exports_never_carry_a_live_formula(cli: CliRunner, session: Session, tmp_path: Path) -> None:
+    """A tenant named like a formula stays text in the Excel and CSV exports (an apostrophe first)."""
+    from openpyxl import load_workbook
+    from sqlmodel import select
+
+    from property.models import Lease
+
+    lease = session.exec(select(Lease)).first()
+    assert lease is not None
+    lease.tenant = EVIL
+    session.add(lease)
+    session.flush()
+
+    xlsx = tmp_path / "leases.xlsx"
+    assert cli.invoke(app, ["report", "leases", *ASOF, "--out", str(xlsx)]).exit_code == 0
+    sheet = load_workbook(xlsx).active
+    assert sheet is not None
+    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str) and "calc" in c.value]
+    assert [(c.value, c.data_type) for c in cells] == [("'" + EVIL, "s")]
+
+    csv_out = cli.invoke(app, ["report", "leases", *ASOF, "--format", "csv"])
+    assert csv_out.exit_code == 0
+    assert "'" + EVIL in csv_out.stdout
+    assert not any(field.startswith("=") for line in csv_out.stdout.splitlines() for field in line.split(","))
