@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from core.errors import NotAuthenticated, NotFound, PermissionDenied
 
 PUBLIC = "public"  # no credential needed
 AUTHENTICATED = "authenticated"  # any signed-in user (their own profile, tokens, password)
+BY_KIND = "by-kind"  # the permission of the import kind named in the path (PermissionTable.imports)
 SESSION_COOKIE = "gongwu_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -45,9 +46,23 @@ class PermissionTable:
     routes: Mapping[tuple[str, str], str]
     roles: Mapping[str, frozenset[str]]
     permissions: frozenset[str] = field(default_factory=frozenset)  # every permission name
+    imports: Mapping[str, str] = field(default_factory=dict)  # import kind → the permission it needs
+    # A kind as a user may type it → its registered name (KeyError when unknown); set by the composition
+    # root from the import registry, which this layer cannot import.
+    kind_of: Callable[[str], str] | None = None
 
     def permission(self, method: str, path: str) -> str | None:
         return self.routes.get((method.upper(), path))
+
+    def import_permission(self, kind: str, role: str) -> str:
+        """What importing `kind` needs. An unknown kind needs any import permission, so that whoever may
+        import something hears "unknown kind" (422) instead of a 403."""
+        try:
+            name = self.kind_of(kind) if self.kind_of else kind
+            return self.imports[name]
+        except KeyError:
+            held = sorted(set(self.imports.values()) & self.roles.get(role, frozenset()))
+            return held[0] if held else "admin"
 
     def allows(self, role: str, permission: str) -> bool:
         if permission in (PUBLIC, AUTHENTICATED):
@@ -165,6 +180,8 @@ async def authorize(request: Request, session: SessionDep, principal: PrincipalO
         presented = await _presented_csrf(request)
         if not csrf_ok(app_secret(request, session), principal.session_hash, presented):
             raise PermissionDenied(f"{DENIED}: CSRF token missing or invalid")
+    if permission == BY_KIND:
+        permission = table.import_permission(str(request.path_params.get("kind", "")), principal.role)
     if not table.allows(principal.role, permission):
         raise PermissionDenied(f"{DENIED}: role {principal.role} lacks permission {permission}")
     request.state.principal = principal

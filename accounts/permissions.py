@@ -6,7 +6,9 @@ fails until it is declared. Permission names:
 - `public` (no sign-in), `authenticated` (any signed-in user: own profile, tokens, password);
 - `<domain>:read` reads that are unit-scoped in their queries (a unit_viewer has them; see `core.access`),
   `<domain>:county` county-wide reads (reports, unscoped lists; a unit_viewer has none of them);
-- `fleet:write`, `fleet:review` (flag reviews), `property:write`, `ingest:write` (imports);
+- `fleet:write`, `fleet:review` (flag reviews), `property:write`;
+- imports need the permission of their kind's domain (`IMPORTS`): vehicles, orders, positions and expenses
+  `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never imports;
 - `units:read`, `feeds:read`, `runs:read`, `audit:read`, `admin` (users and their tokens).
 
 A read endpoint moves from `…:county` to `…:read` only once its queries apply `ScopeDep`.
@@ -19,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from accounts.access import AUTHENTICATED, PUBLIC, PermissionTable
+from accounts.access import AUTHENTICATED, BY_KIND, PUBLIC, PermissionTable
 
 API = "/api/v1"
 
@@ -74,9 +76,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/reports/units"): "fleet:county",
     ("GET", f"{API}/reports/bulletin"): "fleet:county",
     ("GET", f"{API}/reports/expenses"): "fleet:county",
-    # --- imports (ingest/import_routes.py): the report as JSON; templates for anyone who may import
-    ("POST", f"{API}/imports/{{kind}}"): "ingest:write",
-    ("GET", f"{API}/imports/{{kind}}/template"): "ingest:write",
+    # --- imports (scheduler/routes.py): each kind as its domain's writes (IMPORTS below)
+    ("POST", f"{API}/imports/{{kind}}"): BY_KIND,
+    ("GET", f"{API}/imports/{{kind}}/template"): BY_KIND,
     # --- feeds (ingest/routes.py)
     ("GET", f"{API}/feeds/status"): "feeds:read",
     ("GET", f"{API}/positions"): "fleet:read",
@@ -140,18 +142,31 @@ FLEET_READS = frozenset({"fleet:read", "fleet:county", "feeds:read"})
 FLEET = FLEET_READS | {"fleet:write", "fleet:review"}
 PROPERTY_READS = frozenset({"property:read", "property:county"})
 PROPERTY = PROPERTY_READS | {"property:write"}
-PERMISSIONS = COMMON | FLEET | PROPERTY | {"ingest:write", "audit:read", "admin"}
+PERMISSIONS = COMMON | FLEET | PROPERTY | {"audit:read", "admin"}
+
+# Import kind → the permission it needs: whoever may change those tables (tests/auth checks every kind).
+IMPORTS: dict[str, str] = {
+    "units": "admin",
+    "vehicles": "fleet:write",
+    "orders": "fleet:write",
+    "positions": "fleet:write",
+    "expenses": "fleet:write",
+    "properties": "property:write",
+    "operating-properties": "property:write",
+    "auctions": "property:write",
+    "leases": "property:write",
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "vehicle_manager": COMMON | FLEET | {"ingest:write"},
-    "property_clerk": COMMON | PROPERTY | {"ingest:write"},
+    "vehicle_manager": COMMON | FLEET,
+    "property_clerk": COMMON | PROPERTY,
     "unit_viewer": frozenset({"units:read", "fleet:read", "property:read"}),
     # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
     "auditor": COMMON | FLEET_READS | PROPERTY_READS | {"audit:read"},
 }
 
-TABLE = PermissionTable(routes=ROUTES, roles=ROLE_PERMISSIONS, permissions=PERMISSIONS)
+TABLE = PermissionTable(routes=ROUTES, roles=ROLE_PERMISSIONS, permissions=PERMISSIONS, imports=IMPORTS)
 
 _ERROR = {
     "content": {
@@ -196,6 +211,9 @@ def install(app: FastAPI, table: PermissionTable = TABLE) -> None:
                 op.setdefault("responses", {}).setdefault("401", {"description": "not signed in", **_ERROR})
                 op["responses"].setdefault("403", {"description": "forbidden", **_ERROR})
                 note = f"Permission: `{permission or 'UNDECLARED — refused'}`."
+                if permission == BY_KIND:
+                    kinds = ", ".join(f"{k} `{p}`" for k, p in table.imports.items())
+                    note = f"Permission: the kind's — {kinds}."
                 op["description"] = f"{op.get('description', '')}\n\n{note}".strip()
         app.openapi_schema = schema
         return schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from fleet.routes import router as fleet_router
 from gongwu.web.login import web_router as auth_web_router
 from gongwu.web.routes import STATIC_DIR
 from gongwu.web.routes import router as web_router
+from ingest.kinds import kind_name
 from ingest.routes import router as ingest_router
 from property.routes import router as property_router
 from scheduler.routes import router as scheduler_router
@@ -81,7 +83,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Every route is authenticated and authorised from the one table in gongwu/permissions.py.
         dependencies=[Depends(authorize)],
     )
-    permissions.install(app)
+    # Import permissions follow the kind; the registry (above accounts) says which kind a name means.
+    permissions.install(app, dataclasses.replace(permissions.TABLE, kind_of=kind_name))
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine

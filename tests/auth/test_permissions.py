@@ -13,9 +13,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from accounts.access import AUTHENTICATED, DENIED, PUBLIC, UNDECLARED, PermissionTable
+from accounts.access import AUTHENTICATED, BY_KIND, DENIED, PUBLIC, UNDECLARED, PermissionTable
 from accounts.models import ROLES
-from accounts.permissions import PERMISSIONS, ROLE_PERMISSIONS, ROUTES, TABLE
+from accounts.permissions import IMPORTS, PERMISSIONS, ROLE_PERMISSIONS, ROUTES, TABLE
 from core.models import Unit
 from tests.conftest import ClientAs
 
@@ -67,7 +67,12 @@ def test_the_table_names_known_permissions_and_roles() -> None:
     for perms in ROLE_PERMISSIONS.values():
         assert perms <= PERMISSIONS
     for perm in ROUTES.values():
-        assert perm in PERMISSIONS | {PUBLIC, AUTHENTICATED}, perm
+        assert perm in PERMISSIONS | {PUBLIC, AUTHENTICATED, BY_KIND}, perm
+    # every import kind is declared, with a domain's write permission (or admin for units)
+    from ingest.kinds import KINDS
+
+    assert set(IMPORTS) == set(KINDS)
+    assert set(IMPORTS.values()) <= {"fleet:write", "property:write", "admin"}
     assert ROLE_PERMISSIONS["admin"] == PERMISSIONS
     # the auditor only reads; the unit viewer only has the unit-scoped reads
     assert all(p.endswith((":read", ":county")) for p in ROLE_PERMISSIONS["auditor"])
@@ -107,6 +112,8 @@ def test_permission_matrix(app: FastAPI, clients: dict[str | None, TestClient]) 
         if not enforced:
             continue
         permission = TABLE.permission(method, path)
+        if permission == BY_KIND:
+            continue  # every kind × role: test_import_permission_matrix
         for role, c in clients.items():
             r = _call(c, method, path)
             who = role or "anonymous"
@@ -124,6 +131,43 @@ def test_permission_matrix(app: FastAPI, clients: dict[str | None, TestClient]) 
             elif not _denied(r):
                 failures.append(f"{method} {path} as {who}: {r.status_code}, expected 403 ({permission})")
     assert failures == []
+
+
+IMPORT_ROUTES = [(m, p) for (m, p), perm in ROUTES.items() if perm == BY_KIND]
+
+
+def test_import_permission_matrix(
+    app: FastAPI, clients: dict[str | None, TestClient], session: Session
+) -> None:
+    """Each import route × every kind × (no token, each role): allowed exactly when the role holds the
+    kind's permission (a unit viewer never); allowed calls get past authorisation (an empty upload is a
+    422, a template a 200)."""
+    from ingest.kinds import KINDS
+
+    assert len(IMPORT_ROUTES) == 2
+    failures = []
+    for method, path in IMPORT_ROUTES:
+        for kind in KINDS:
+            url = path.replace("{kind}", kind)
+            for role, c in clients.items():
+                r = c.request(method, url, files={"file": ("x.csv", b"")} if method == "POST" else None)
+                who = role or "anonymous"
+                allowed = role is not None and IMPORTS[kind] in ROLE_PERMISSIONS[role]
+                if role == "unit_viewer":
+                    assert not allowed
+                if r.status_code >= 500 or (role is None and r.status_code != 401):
+                    failures.append(f"{method} {url} as {who}: {r.status_code}")
+                elif role is not None and allowed == _denied(r):
+                    failures.append(f"{method} {url} as {who}: {r.status_code}, expected allowed={allowed}")
+                elif allowed and r.status_code not in (200, 202, 422):
+                    failures.append(f"{method} {url} as {who}: {r.status_code} {r.text[:80]}")
+    assert failures == []
+    # an unknown kind: whoever may import something is told so (422), others are refused
+    assert clients["vehicle_manager"].get("/api/v1/imports/nope/template").status_code == 422
+    assert _denied(clients["unit_viewer"].get("/api/v1/imports/nope/template"))
+    # aliases resolve before the check: a shopfronts file is property's
+    assert _denied(clients["vehicle_manager"].get("/api/v1/imports/shopfronts/template"))
+    assert clients["property_clerk"].get("/api/v1/imports/shopfronts/template").status_code == 200
 
 
 def test_a_new_route_without_declaration_is_refused_and_reported(app: FastAPI, client: TestClient) -> None:
