@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     login_max_failures: int = 5  # consecutive failures before the account is locked
     login_lock_minutes: int = 15
     token_days: int = 90  # default lifetime of an API token (0: no expiry)
+    token_max_days: int = 365  # the longest a user may make their own token live (admins' tokens too)
     session_hours: int = 12  # web sign-in and /auth/token tokens: absolute lifetime
     session_idle_minutes: int = 120  # web sign-in: idle timeout
     cookie_secure: bool | None = None  # Secure cookies; None: when the request came over https
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
 
     # leases
     lease_term_cap_years: int = 5
+
+    # imports: refused before (size) or while (rows) reading, so a small file cannot blow up the server
+    import_max_upload_mb: int = 512  # an upload through the API or the page
+    import_max_xlsx_mb: int = 200  # a workbook's uncompressed size
+    import_max_rows: int = 6_000_000  # records in one file (a province-day of positions is ~5 M)
+    import_max_errors: int = 1000  # bad rows listed; reading stops past this unless bad rows are skipped
 
     # listeners
     osmand_port: int = 5055

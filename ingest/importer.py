@@ -26,6 +26,7 @@ from sqlmodel import Session
 from core import tabular
 from core.errors import ValidationFailed
 from core.importing import ApplyResult, Row, RowIssue
+from core.settings import get_settings
 from ingest.kinds import KINDS, get_kind
 from ingest.readers import (
     BadRow,
@@ -59,6 +60,8 @@ class ImportReport:
     recut: dict[str, int] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)  # headers no field of the kind reads
     bad_rows: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
+    errors_not_listed: int = 0  # errors past GONGWU_IMPORT_MAX_ERRORS: counted, not listed
+    stopped_at: int | None = None  # the line reading stopped at: too many bad rows to go on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,8 @@ class ImportReport:
             "committed": self.committed,
             "changes": self.changes,
             "ignored_columns": self.ignored_columns,
+            "errors_not_listed": self.errors_not_listed,
+            "stopped_at_line": self.stopped_at,
         }
 
 
@@ -149,10 +154,14 @@ def _import_rows(
     good: list[ParsedRow] = []
     bad: dict[int, BadRow] = {}
     seen: dict[tuple[Any, ...], ParsedRow] = {}
+    most = get_settings().import_max_errors
     for item in parse_rows(kind, table):
         report.read += 1
         if isinstance(item, BadRow):
             bad[item.line] = item
+            if len(bad) > most and not skip_bad:
+                report.stopped_at = item.line  # nothing will be imported: no need to read on
+                break
             continue
         key = tuple(item.values.get(k) for k in spec.key)
         first = seen.get(key)
@@ -204,9 +213,12 @@ def _locate(table: Table, issue: RowIssue, back: dict[str, str]) -> RowError:
 
 
 def _collect_errors(report: ImportReport, bad: dict[int, BadRow]) -> None:
+    """All bad rows counted (and kept for the rejects file), the first GONGWU_IMPORT_MAX_ERRORS listed."""
     report.rejected = len(bad)
     report.bad_rows = {line: bad[line].errors for line in sorted(bad)}
-    report.errors = [e for errors in report.bad_rows.values() for e in errors]
+    every = [e for errors in report.bad_rows.values() for e in errors]
+    most = get_settings().import_max_errors
+    report.errors, report.errors_not_listed = every[:most], max(len(every) - most, 0)
 
 
 def _write_rejects(
@@ -427,8 +439,12 @@ def _import_positions(
                 odometer_m=batch.odometer_m[idx],
                 valid=np.ones(len(idx), dtype=bool),
             )
-            # Unless bad rows are to be skipped, stop inserting after the first bad one: it all rolls back.
+            # Unless bad rows are to be skipped, stop inserting after the first bad one: it all rolls back;
+            # and stop reading once there are more bad rows than a report lists.
             if bad and not skip_bad:
+                if len(bad) > get_settings().import_max_errors:
+                    report.stopped_at = max(bad)
+                    break
                 continue
             result = ingest_fixes(session, fixes, "import", vehicles=vehicles)
             report.inserted += result.inserted

@@ -17,6 +17,7 @@ import csv
 import gc
 import io
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -25,6 +26,7 @@ from itertools import chain, islice
 from operator import methodcaller
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, NamedTuple
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from core import normalize as n
 from core.errors import ValidationFailed
 from core.i18n import tr
 from core.importing import ImportSpec
+from core.settings import get_settings
 from ingest.kinds import better_kind, get_kind
 
 Source = str | os.PathLike[str] | bytes | bytearray | BinaryIO
@@ -491,10 +494,11 @@ class Table:
     def _open_xlsx(self, raw: BinaryIO, sheet: str | int | None) -> Iterator[_Block]:
         from openpyxl import load_workbook
 
+        self._check_unpacked_size(raw)
         try:
             wb = load_workbook(raw, read_only=True, data_only=True)
         except Exception as e:  # a damaged zip, a password-protected book…
-            raise TableError(f"{self.name}: 无法打开 Excel 文件 cannot open the workbook ({e})") from None
+            raise TableError(self._unopenable(e)) from None
         self._closers.append(wb.close)
         names = wb.sheetnames
         wanted = str(sheet).strip() if sheet is not None else ""
@@ -505,17 +509,73 @@ class Table:
         elif wanted.isdigit() and 1 <= int(wanted) <= len(names):
             ws = wb.worksheets[int(wanted) - 1]  # a clerk's "sheet 1" is the first
         else:
-            raise TableError(f"{self.name}: 没有工作表 no sheet {sheet!r} (有 sheets: {', '.join(names)})")
+            raise TableError(
+                tr(
+                    f"{self.name}：没有工作表 {sheet!r}（有：{'、'.join(names)}）",
+                    f"{self.name}: no sheet {sheet!r} (there are: {', '.join(names)})",
+                )
+            )
         self.sheet = ws.title
         self._total_rows = getattr(ws, "max_row", None)
         if hasattr(ws, "reset_dimensions"):
             ws.reset_dimensions()  # some writers store a wrong sheet size; read what is really there
         return self._xlsx_blocks(ws)
 
+    def _unopenable(self, e: Exception) -> str:
+        return tr(
+            f"{self.name}：无法打开 Excel 文件（{e}）；请用 Excel 重新保存，或另存为 CSV",
+            f"{self.name}: cannot open the workbook ({e}): save it again in Excel, or as CSV",
+        )
+
+    def _check_unpacked_size(self, raw: BinaryIO) -> None:
+        """Refuse a workbook that unpacks to more than GONGWU_IMPORT_MAX_XLSX_MB before parsing any of it
+        (a 488 KB file can hold 142 MB of sheet XML). The sizes are the zip's own: a member claiming less
+        than it holds is cut at its claim when read, and fails its checksum."""
+        limit = get_settings().import_max_xlsx_mb
+        try:
+            with zipfile.ZipFile(raw) as z:
+                unpacked = sum(i.file_size for i in z.infolist())
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise TableError(self._unopenable(e)) from None
+        finally:
+            raw.seek(0)
+        if unpacked > limit * 1_000_000:
+            raise TableError(
+                tr(
+                    f"{self.name}：工作簿解压后有 {unpacked / 1e6:,.0f} MB，超过上限 {limit} MB"
+                    "（GONGWU_IMPORT_MAX_XLSX_MB）；请拆分文件或另存为 CSV",
+                    f"{self.name}: the workbook unpacks to {unpacked / 1e6:,.0f} MB, more than the limit of "
+                    f"{limit} MB (GONGWU_IMPORT_MAX_XLSX_MB): split it or save it as CSV",
+                )
+            )
+
     def _xlsx_blocks(self, ws: Any) -> Iterator[_Block]:
         lines: list[int] = []
         recs: list[list[Any]] = []
-        for cells in ws.iter_rows():
+        rows = ws.iter_rows()
+        while True:
+            try:
+                cells = next(rows, None)
+            except (
+                ParseError,
+                SyntaxError,
+                zipfile.BadZipFile,
+                EOFError,
+                OSError,
+                KeyError,
+                ValueError,
+            ) as e:
+                # a truncated or damaged sheet: say so, with how far it could be read
+                raise TableError(
+                    tr(
+                        f"{self.name}：无法打开工作簿，第 {self._rows_read} 行之后的内容已损坏"
+                        f"（{type(e).__name__}）；请用 Excel 重新保存",
+                        f"{self.name}: cannot open the workbook: it is damaged after line {self._rows_read} "
+                        f"({type(e).__name__}); save it again in Excel",
+                    )
+                ) from None
+            if cells is None:
+                break
             values = [c.value for c in cells]
             if _blank_record(values):
                 continue
@@ -555,7 +615,20 @@ class Table:
         rest = found[at + 1 :]
         fill = "" if self.format == "csv" else None
         pending = _block([ln for ln, _ in rest], [list(r) for _, r in rest], len(self.headers), fill)
-        self._blocks: Iterator[_Block] = chain([pending], blocks)
+        self._blocks: Iterator[_Block] = self._capped(chain([pending], blocks))
+
+    def _capped(self, blocks: Iterator[_Block]) -> Iterator[_Block]:
+        """The blocks, refused once the records pass GONGWU_IMPORT_MAX_ROWS (counted by line number)."""
+        most = get_settings().import_max_rows
+        for blk in blocks:
+            if len(blk) and int(blk.lines[-1]) - self.header_line > most:
+                raise TableError(
+                    tr(
+                        f"{self.name}：超过 {most:,} 行（GONGWU_IMPORT_MAX_ROWS），请拆分文件",
+                        f"{self.name}: more than {most:,} rows (GONGWU_IMPORT_MAX_ROWS): split the file",
+                    )
+                )
+            yield blk
 
     def _header_index(self, head: list[list[Any]]) -> int:
         t = self.template

@@ -174,3 +174,17 @@ def fresh_engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """`settings_env(import_max_rows=5)`: GONGWU_* settings for this test (the cached settings rebuilt)."""
+    from core.settings import get_settings
+
+    def set_(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"GONGWU_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield set_
+    get_settings.cache_clear()

@@ -505,7 +505,7 @@ def test_xlsx_sheet_by_name_or_position(tmp_path: Path) -> None:
             (2, MAY_1, "864001"),
             (3, MAY_1, None),
         ]
-    with pytest.raises(TableError, match=r"没有工作表 no sheet '车队' \(有 sheets: 封面, 车辆\)"):
+    with pytest.raises(TableError, match=r"没有工作表 '车队'（有：封面、车辆）"):
         open_table(tmp_path / "v.xlsx", kind="vehicles", sheet="车队")
     with pytest.raises(TableError, match="找不到表头"):
         open_table(tmp_path / "v.xlsx", kind="vehicles")  # the first sheet is a cover page
