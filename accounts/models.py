@@ -72,3 +72,17 @@ class Secret(SQLModel, table=True):
     name: str = Field(max_length=64, primary_key=True)
     value: str = Field(max_length=255)
     created_at: datetime = created_at_field()
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Wrong passwords for one user from one client address in the current window: that pair is refused
+    for a while, not the account, so guessing from one place cannot lock the owner (or the only admin) out
+    everywhere. In the database, so every worker shares it and `gongwu user unlock` lifts it."""
+
+    __tablename__ = "core_login_throttle"
+
+    user_id: int = Field(foreign_key="core_user.id", primary_key=True)
+    client: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    first_at: datetime = Field(sa_type=UtcDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)

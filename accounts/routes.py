@@ -155,7 +155,13 @@ def change_own_password(
         return _error(ValidationFailed("当前密码不正确 the current password is wrong"))
     except TooManyAttempts as exc:
         return _error(exc)
-    auth_service.set_password(session, principal.username, body.new_password, actor=principal.username)
+    auth_service.set_password(
+        session,
+        principal.username,
+        body.new_password,
+        actor=principal.username,
+        keep_token_id=principal.token_id,
+    )
     return Response(status_code=204)
 
 
@@ -175,11 +181,12 @@ def _created(row: ApiToken, clear: str) -> TokenCreated:
 
 @router.post("/me/tokens", response_model=TokenCreated, status_code=201, tags=["auth"])
 def create_my_token(session: SessionDep, principal: PrincipalDep, body: TokenCreate) -> TokenCreated:
-    """A new API token for oneself (default lifetime GONGWU_TOKEN_DAYS): the token is in this answer only."""
+    """A new API token for oneself (default lifetime GONGWU_TOKEN_DAYS, at most GONGWU_TOKEN_MAX_DAYS): the
+    token is in this answer only. Changing the password revokes it."""
     user = session.get(User, principal.user_id)
     assert user is not None
     row, clear = auth_service.create_token(
-        session, user, actor=principal.username, name=body.name, days=body.days
+        session, user, actor=principal.username, name=body.name, days=body.days, capped=True
     )
     return _created(row, clear)
 

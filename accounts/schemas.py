@@ -50,7 +50,9 @@ class TokenPublic(BaseModel):
 
 class TokenCreate(BaseModel):
     name: str = Field(default="", max_length=100)
-    days: int | None = Field(default=None, ge=0, le=3650, description="lifetime; 0: no expiry")
+    days: int | None = Field(
+        default=None, ge=0, le=3650, description="lifetime in days, at most GONGWU_TOKEN_MAX_DAYS (365)"
+    )
 
 
 class TokenCreated(TokenPublic):

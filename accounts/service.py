@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from accounts.models import ROLES, ApiToken, Secret, User
+from accounts.models import ROLES, ApiToken, LoginThrottle, Secret, User
 from accounts.rules import (
     USERNAME_RE,
     new_token,
@@ -38,6 +38,7 @@ from accounts.rules import (
 )
 from core import audit
 from core.errors import Conflict, NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
+from core.i18n import tr
 from core.logs import log
 from core.models import Unit
 from core.settings import get_settings
@@ -105,9 +106,12 @@ def create_token(
     kind: str = "api",
     days: int | None = None,
     hours: int | None = None,
+    capped: bool = False,
 ) -> tuple[ApiToken, str]:
     """A new token for `user`: the row and the clear token, which is never stored and never shown again.
-    Lifetime: `hours`, else `days`, else GONGWU_TOKEN_DAYS (api) / GONGWU_SESSION_HOURS (session); 0: none."""
+    Lifetime: `hours`, else `days`, else GONGWU_TOKEN_DAYS (api) / GONGWU_SESSION_HOURS (session); 0: none.
+    `capped` (a token made over the API by its own user): at most GONGWU_TOKEN_MAX_DAYS, never endless, so
+    a token taken from a browser or a script cannot outlive the rules."""
     settings = get_settings()
     if kind not in ("api", "session"):
         raise ValidationFailed(f"unknown token kind {kind!r}")
@@ -115,6 +119,19 @@ def create_token(
         raise ValidationFailed(f"用户 {user.username} 已停用 user is disabled")
     if hours is None and days is None:
         hours = settings.session_hours if kind == "session" else settings.token_days * 24
+    most = settings.token_max_days
+    if capped and most > 0:
+        if days is None and hours is not None and (hours == 0 or hours > most * 24):
+            hours = most * 24  # the default lifetime, cut to the cap
+        elif days is not None and (days == 0 or days > most):
+            raise ValidationFailed(
+                tr(
+                    f"令牌有效期最长 {most} 天（GONGWU_TOKEN_MAX_DAYS），不能"
+                    + ("永不过期" if days == 0 else f"为 {days} 天"),
+                    f"a token lives at most {most} days (GONGWU_TOKEN_MAX_DAYS), not "
+                    + ("forever" if days == 0 else f"{days} days"),
+                )
+            )
     lifetime = timedelta(hours=hours) if hours is not None else timedelta(days=days or 0)
     if lifetime < timedelta(0):
         raise ValidationFailed("lifetime cannot be negative")
@@ -169,10 +186,12 @@ def revoke_token(session: Session, token_id: int, *, actor: str, user_id: int | 
     return row
 
 
-def _revoke_all(session: Session, user_id: int, *, kind: str | None = None) -> int:
+def _revoke_all(session: Session, user_id: int, *, kind: str | None = None, keep: int | None = None) -> int:
     stmt = select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
     if kind:
         stmt = stmt.where(ApiToken.kind == kind)
+    if keep is not None:
+        stmt = stmt.where(ApiToken.id != keep)
     now = utcnow()
     rows = list(session.exec(stmt).all())
     for row in rows:
@@ -355,8 +374,12 @@ def update_user(
     return user
 
 
-def set_password(session: Session, username: str, password: str, *, actor: str) -> User:
-    """A new password: it also unlocks the account and ends the user's web sign-ins."""
+def set_password(
+    session: Session, username: str, password: str, *, actor: str, keep_token_id: int | None = None
+) -> User:
+    """A new password: it also unlocks the account and revokes the user's tokens, web sign-ins and API
+    tokens alike (a token must not outlive the password it was got with), but `keep_token_id`: the token
+    making the change, so the one changing their own password is not signed out by it."""
     user = get_user(session, username)
     check_password(password, user.username)
     user.password_hash = hash_password(password)
@@ -364,10 +387,10 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
     user.locked_until = None
     session.add(user)
     assert user.id is not None
-    ended = _revoke_all(session, user.id, kind="session")
+    ended = _revoke_all(session, user.id, keep=keep_token_id)
     audit.record(
         session, actor=actor, action="user.set_password", entity="core_user", entity_id=username,
-        detail="password changed" + (f", {ended} web sign-ins ended" if ended else ""),
+        detail="password changed" + (f", {ended} tokens and sign-ins revoked" if ended else ""),
     )  # fmt: skip
     log(logger, "password changed", user=username, actor=actor)
     session.flush()
@@ -375,14 +398,22 @@ def set_password(session: Session, username: str, password: str, *, actor: str) 
 
 
 def unlock_user(session: Session, username: str, *, actor: str) -> User:
+    """Lift the account's lock and every address's lock-out on it."""
     user = get_user(session, username)
-    if user.failed_logins or user.locked_until:
-        before = {"failed_logins": user.failed_logins, "locked_until": _iso(user.locked_until)}
+    pairs = list(session.exec(select(LoginThrottle).where(LoginThrottle.user_id == user.id)).all())
+    if user.failed_logins or user.locked_until or pairs:
+        before = {
+            "failed_logins": user.failed_logins,
+            "locked_until": _iso(user.locked_until),
+            "addresses_locked_out": sum(1 for p in pairs if p.locked_until),
+        }
         user.failed_logins, user.locked_until = 0, None
         session.add(user)
+        for p in pairs:
+            session.delete(p)
         audit.record(
             session, actor=actor, action="user.unlock", entity="core_user", entity_id=username,
-            before=before, after={"failed_logins": 0, "locked_until": None},
+            before=before, after={"failed_logins": 0, "locked_until": None, "addresses_locked_out": 0},
         )  # fmt: skip
         session.flush()
     return user
@@ -439,12 +470,16 @@ def reset_throttle() -> None:
 
 ADDRESS_MAX_FAILURES = 30  # per client address and lock window, across usernames
 
-LOGIN_FAILED = "用户名或密码错误 wrong username or password"
+
+def _login_failed() -> str:
+    return tr("用户名或密码错误", "wrong username or password")
 
 
 def _locked_message(until_s: int) -> str:
     minutes = max(1, (until_s + 59) // 60)
-    return f"登录失败次数过多，请 {minutes} 分钟后再试 too many failed sign-ins: try again in {minutes} min"
+    return tr(
+        f"登录失败次数过多，请 {minutes} 分钟后再试", f"too many failed sign-ins: try again in {minutes} min"
+    )
 
 
 def authenticate_password(session: Session, username: str, password: str, *, client: str = "") -> User:
@@ -474,24 +509,38 @@ def authenticate_password(session: Session, username: str, password: str, *, cli
             detail=f"unknown username from {client or '?'}",
         )  # fmt: skip
         log(logger, "sign-in failed", reason="unknown user", client=client)
-        raise NotAuthenticated(LOGIN_FAILED)
-    if user.locked_until is not None and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
+        raise NotAuthenticated(_login_failed())
+    pair = session.get(LoginThrottle, (user.id, client[:64]))
+    stale = pair is not None and pair.first_at + timedelta(seconds=window) <= now
+    if pair is not None and stale and (not pair.locked_until or pair.locked_until <= now):
+        pair.failures, pair.first_at, pair.locked_until = 0, now, None  # an old window: count anew
+    right = verify_password(user.password_hash, password)  # always: a refusal takes as long as a check
+    locks = [t for t in (user.locked_until, pair.locked_until if pair else None) if t and t > now]
+    if locks:
+        wait = int((max(locks) - now).total_seconds()) + 1
         audit.record(
             session, actor=user.username, action="login.refused", entity="core_user",
-            entity_id=user.username, detail=f"account locked, from {client or '?'}",
+            entity_id=user.username, detail=f"locked for this address, from {client or '?'}",
         )  # fmt: skip
         log(logger, "sign-in refused: locked", user=user.username, client=client)
         raise TooManyAttempts(_locked_message(wait), wait)
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    if not right or not user.is_active:
         _throttle.fail(address_key)
         reason = "disabled" if user.is_active is False else "wrong password"
         detail = f"{reason}, from {client or '?'}"
         if reason == "wrong password":
+            if pair is None:
+                assert user.id is not None
+                pair = LoginThrottle(user_id=user.id, client=client[:64], first_at=now)
+            pair.failures += 1
+            if pair.failures >= settings.login_max_failures:
+                pair.locked_until = now + timedelta(seconds=window)
+                detail += f"; this address locked out until {pair.locked_until.isoformat()}"
+            session.add(pair)
             user.failed_logins += 1
-            if user.failed_logins >= settings.login_max_failures:
-                user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-                detail += f"; locked until {user.locked_until.isoformat()}"
+            if user.failed_logins >= settings.login_account_max_failures:
+                user.locked_until = now + timedelta(seconds=window)
+                detail += f"; account locked until {user.locked_until.isoformat()}"
             session.add(user)
         audit.record(
             session, actor=user.username, action="login.failed", entity="core_user", entity_id=user.username,
@@ -499,7 +548,9 @@ def authenticate_password(session: Session, username: str, password: str, *, cli
         )  # fmt: skip
         log(logger, "sign-in failed", user=user.username, reason=reason, client=client)
         session.flush()
-        raise NotAuthenticated(LOGIN_FAILED)
+        raise NotAuthenticated(_login_failed())
+    if pair is not None:
+        session.delete(pair)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now

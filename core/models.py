@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Integer, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Integer, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from core.labels import Coded
@@ -91,9 +91,12 @@ class Unit(SQLModel, table=True):
 
 class AuditLog(SQLModel, table=True):
     """Append-only: every change with who, when, what before and after. No code path updates or deletes a
-    row; on PostgreSQL a trigger refuses it too (see the first migration)."""
+    row, and triggers refuse it on both databases (migration 0003), an insert onto an existing id too.
+    Rows are chained when their transaction commits (core/audit.py seals them): `seq` numbers them,
+    `hash` is SHA-256 over the previous row's hash and this row's content; `gongwu audit verify` checks."""
 
     __tablename__ = "core_audit_log"
+    __table_args__ = (Index("ix_core_audit_log_seq", "seq", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = created_at_field()
@@ -104,3 +107,6 @@ class AuditLog(SQLModel, table=True):
     before: dict[str, Any] | None = json_field()
     after: dict[str, Any] | None = json_field()
     detail: str = Field(default="", max_length=2000)
+    seq: int | None = Field(default=None, sa_type=BigInteger)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     )
 
     # sign-in (issue 9)
-    login_max_failures: int = 5  # consecutive failures before the account is locked
+    login_max_failures: int = 5  # wrong passwords from one address before that address is refused the user
+    login_account_max_failures: int = 50  # from anywhere, before the account itself is locked
     login_lock_minutes: int = 15
     token_days: int = 90  # default lifetime of an API token (0: no expiry)
     token_max_days: int = 365  # the longest a user may make their own token live (admins' tokens too)
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
     import_max_xlsx_mb: int = 200  # a workbook's uncompressed size
     import_max_rows: int = 6_000_000  # records in one file (a province-day of positions is ~5 M)
     import_max_errors: int = 1000  # bad rows listed; reading stops past this unless bad rows are skipped
+
+    # the nightly run's lock (SQLite): a holder whose heartbeat stopped this long ago is taken over
+    lock_stale_minutes: float = 10
 
     # listeners
     osmand_port: int = 5055

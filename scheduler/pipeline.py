@@ -187,6 +187,20 @@ def run_reconcile(engine: Engine, since: date, until: date) -> RunOutcome:
     return run_days(engine, [since + timedelta(days=i) for i in range((until - since).days + 1)])
 
 
+def _fail_orphans(session: Session, job: str) -> None:
+    """Runs of `job` still `running` while we hold its lock: their process died (killed, power cut)."""
+    orphans = session.exec(select(JobRun).where(JobRun.job == job, JobRun.status == RunStatus.running)).all()
+    for run in orphans:
+        run.status, run.finished_at = RunStatus.failed, utcnow()
+        run.error = tr(
+            "运行中断：执行它的进程已不在（被终止或断电），下次运行会重做未完成的日子",
+            "interrupted: the process running it is gone (killed or powered off); the next run redoes "
+            "its days",
+        )
+        session.add(run)
+        log(logger, "orphaned run marked failed", job=job, run=run.id)
+
+
 def run_nightly(
     engine: Engine,
     *,
@@ -200,6 +214,7 @@ def run_nightly(
     try:
         with run_lock(engine, NIGHTLY):
             with unit_of_work(engine) as s:
+                _fail_orphans(s, NIGHTLY)
                 days = days_to_run(s, since=since, until=until)
             return run_days(engine, days, job=NIGHTLY, steps=steps or NIGHTLY_STEPS, on_day=on_day)
     except Busy as busy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -115,30 +116,69 @@ def test_expired_token_is_refused(client_as: ClientAs, session: Session) -> None
 # --- throttling ---------------------------------------------------------------------------------------
 
 
-def test_repeated_failures_lock_the_account(
-    client_as: ClientAs, session: Session, client: TestClient
+def _from(app: FastAPI, address: str) -> TestClient:
+    return TestClient(app, client=(address, 50000))
+
+
+def _guess(c: TestClient, username: str, password: str = "wrong-password") -> int:
+    return c.post(f"{API}/auth/token", json={"username": username, "password": password}).status_code
+
+
+def test_wrong_guesses_lock_out_the_address_not_the_account(
+    app: FastAPI, session: Session, client: TestClient
 ) -> None:
     add_user(session, "zhao")
-    anon = client_as(None)
+    attacker, owner = _from(app, "203.0.113.9"), _from(app, "10.1.2.3")
     limit = get_settings().login_max_failures
-    for _ in range(limit):
-        assert (
-            anon.post(
-                f"{API}/auth/token", json={"username": "zhao", "password": "wrong-password"}
-            ).status_code
-            == 401
-        )
-    locked = anon.post(f"{API}/auth/token", json={"username": "zhao", "password": PASSWORD})
-    assert locked.status_code == 429
+    assert [_guess(attacker, "zhao") for _ in range(limit)] == [401] * limit
+    locked = attacker.post(f"{API}/auth/token", json={"username": "zhao", "password": PASSWORD})
+    assert locked.status_code == 429  # even the right password, from there
     assert int(locked.headers["retry-after"]) > 60
-    user = session.exec(select(User).where(User.username == "zhao")).one()
-    assert user.failed_logins == limit and user.locked_until is not None
     assert "login.refused" in actions(session, "zhao")
-    # the lock ends by itself, or an admin lifts it
-    assert client.post(f"{API}/users/zhao/unlock").json()["failed_logins"] == 0
-    assert anon.post(f"{API}/auth/token", json={"username": "zhao", "password": PASSWORD}).status_code == 200
-    session.refresh(user)
-    assert user.failed_logins == 0 and user.locked_until is None
+    # the owner, elsewhere, still signs in: guessing cannot lock anyone (the only admin included) out
+    assert _guess(owner, "zhao", PASSWORD) == 200
+    assert _guess(attacker, "zhao", PASSWORD) == 429  # and the owner's sign-in does not lift it
+    # an admin (or `gongwu user unlock`) lifts it
+    assert client.post(f"{API}/users/zhao/unlock").status_code == 200
+    assert _guess(attacker, "zhao", PASSWORD) == 200
+
+
+def test_guesses_from_many_addresses_lock_the_account(
+    app: FastAPI, session: Session, client: TestClient, settings_env: Any
+) -> None:
+    settings_env(login_account_max_failures=6)
+    add_user(session, "sun")
+    for i in range(6):
+        assert _guess(_from(app, f"198.51.100.{i}"), "sun") == 401
+    user = session.exec(select(User).where(User.username == "sun")).one()
+    assert user.failed_logins == 6 and user.locked_until is not None
+    assert _guess(_from(app, "10.9.9.9"), "sun", PASSWORD) == 429
+    assert client.post(f"{API}/users/sun/unlock").json()["failed_logins"] == 0
+    assert _guess(_from(app, "10.9.9.9"), "sun", PASSWORD) == 200
+
+
+def test_every_refusal_costs_one_password_check(
+    app: FastAPI, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time a refusal takes must not tell whether the username exists: unknown, wrong, disabled and
+    locked-out all verify one argon2 hash, as a right password does."""
+    from accounts import service
+
+    calls: list[str] = []
+    real = service.verify_password
+    monkeypatch.setattr(service, "verify_password", lambda h, p: calls.append(p) or real(h, p))
+    add_user(session, "li")
+    off = add_user(session, "off")
+    off.is_active = False
+    session.add(off)
+    session.flush()
+    c = _from(app, "192.0.2.1")
+    cases = [("ghost", "x"), ("li", "wrong-one"), ("off", PASSWORD), ("li", PASSWORD)]
+    cases += [("li", "wrong-one")] * get_settings().login_max_failures + [("li", PASSWORD)]  # last: locked
+    for username, password in cases:
+        before = len(calls)
+        _guess(c, username, password)
+        assert len(calls) == before + 1, username
 
 
 def test_unknown_usernames_are_throttled_too(client_as: ClientAs) -> None:
@@ -336,3 +376,47 @@ def test_changing_ones_password_needs_the_current_one(client_as: ClientAs, sessi
         anon.post(f"{API}/auth/token", json={"username": "he", "password": "Brand-new-pass-1"}).status_code
         == 200
     )
+
+
+def test_a_new_password_revokes_the_users_tokens(
+    client_as: ClientAs, session: Session, client: TestClient
+) -> None:
+    add_user(session, "wei", "auditor")
+    anon = client_as(None)
+
+    def token() -> dict[str, str]:
+        got = anon.post(f"{API}/auth/token", json={"username": "wei", "password": PASSWORD})
+        return bearer(got.json()["access_token"])
+
+    changer, other = token(), token()
+    made = anon.post(f"{API}/me/tokens", json={"name": "脚本", "days": 365}, headers=changer).json()
+    script = bearer(made["token"])
+    assert anon.get(f"{API}/me", headers=script).status_code == 200
+    change = {"current_password": PASSWORD, "new_password": "Brand-new-pass-1"}
+    assert anon.post(f"{API}/me/password", json=change, headers=changer).status_code == 204
+    assert anon.get(f"{API}/me", headers=changer).status_code == 200  # the token making the change stays
+    assert anon.get(f"{API}/me", headers=other).status_code == 401
+    assert anon.get(f"{API}/me", headers=script).status_code == 401
+    # an admin's reset revokes them all, the one that changed the password included
+    assert client.put(f"{API}/users/wei/password", json={"password": "Another-pass-22"}).status_code == 204
+    assert anon.get(f"{API}/me", headers=changer).status_code == 401
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "user.set_password")).all()
+    assert [e.detail for e in entry] == [
+        "password changed, 2 tokens and sign-ins revoked",
+        "password changed, 1 tokens and sign-ins revoked",
+    ]
+
+
+def test_self_made_tokens_have_a_maximum_lifetime(client_as: ClientAs, settings_env: Any) -> None:
+    settings_env(token_max_days=30, token_days=90)
+    c = client_as("auditor")
+    never = c.post(f"{API}/me/tokens", json={"name": "永久", "days": 0})
+    assert never.status_code == 422 and "GONGWU_TOKEN_MAX_DAYS" in never.json()["detail"]
+    assert c.post(f"{API}/me/tokens", json={"days": 31}).status_code == 422
+    ok = c.post(f"{API}/me/tokens", json={"days": 30}).json()
+    default = c.post(f"{API}/me/tokens", json={}).json()  # the default is cut to the cap
+    for made in (ok, default):
+        from datetime import datetime
+
+        life = datetime.fromisoformat(made["expires_at"]) - datetime.fromisoformat(made["created_at"])
+        assert life == timedelta(days=30)

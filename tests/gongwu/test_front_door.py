@@ -47,6 +47,7 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "user token create": ["user", "token", "create", "someone"],
     "user token list": ["user", "token", "list", "someone"],
     "user token revoke": ["user", "token", "revoke", "1"],
+    "audit verify": ["audit", "verify"],
 }
 # Commands that work without a database (each has its own tests).
 NO_DATABASE = {"init", "demo", "trips", "template", "scheduler list"}
