@@ -79,6 +79,9 @@ ROUTES: dict[tuple[str, str], str] = {
     # --- imports (scheduler/routes.py): each kind as its domain's writes (IMPORTS below)
     ("POST", f"{API}/imports/{{kind}}"): BY_KIND,
     ("GET", f"{API}/imports/{{kind}}/template"): BY_KIND,
+    # one's own import jobs (an admin's: everyone's), checked in the handler; no one else learns they exist
+    ("GET", f"{API}/imports"): AUTHENTICATED,
+    ("GET", f"{API}/imports/{{job_id}}"): AUTHENTICATED,
     # --- feeds (ingest/routes.py)
     ("GET", f"{API}/feeds/status"): "feeds:read",
     ("GET", f"{API}/positions"): "fleet:read",

@@ -20,7 +20,7 @@ def users_query(*, role: str | None = None, active: bool | None = None, q: str |
     if active is not None:
         stmt = stmt.where(User.is_active == active)
     if q:
-        stmt = stmt.where(col(User.username).contains(q))
+        stmt = stmt.where(col(User.username).contains(q, autoescape=True))
     return stmt
 
 
@@ -49,7 +49,7 @@ def _audit_query(
     if until:
         stmt = stmt.where(col(AuditLog.at) < as_utc(until))
     if q:
-        stmt = stmt.where(col(AuditLog.detail).contains(q))
+        stmt = stmt.where(col(AuditLog.detail).contains(q, autoescape=True))
     return stmt
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from accounts.models import Role
+from core.api import Body
 
 
 class TokenRequest(BaseModel):
@@ -48,7 +49,7 @@ class TokenPublic(BaseModel):
     revoked_at: datetime | None
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Body):
     name: str = Field(default="", max_length=100)
     days: int | None = Field(
         default=None, ge=0, le=3650, description="lifetime in days, at most GONGWU_TOKEN_MAX_DAYS (365)"
@@ -59,7 +60,7 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="the token itself: shown this once, never stored")
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Body):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
 
@@ -79,7 +80,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
-class UserCreate(BaseModel):
+class UserCreate(Body):
     username: str = Field(max_length=64)
     password: str = Field(max_length=1024)
     role: Role
@@ -87,14 +88,14 @@ class UserCreate(BaseModel):
     display_name: str = Field(default="", max_length=100)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Body):
     role: Role | None = None
     unit_id: int | None = None
     display_name: str | None = Field(default=None, max_length=100)
     is_active: bool | None = None
 
 
-class PasswordSet(BaseModel):
+class PasswordSet(Body):
     password: str = Field(max_length=1024)
 
 

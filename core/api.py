@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -22,6 +22,13 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class Body(BaseModel):
+    """A request body: a field it does not have is refused (422), so a misspelt or invented field is an
+    error, not silently an empty change."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class PageParams(BaseModel):

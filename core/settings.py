@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     # imports: refused before (size) or while (rows) reading, so a small file cannot blow up the server
     import_max_upload_mb: int = 512  # an upload through the API or the page
+    import_upload_dir: str = "gongwu-uploads"  # where uploads wait for their import (removed after)
     import_max_xlsx_mb: int = 200  # a workbook's uncompressed size
     import_max_rows: int = 6_000_000  # records in one file (a province-day of positions is ~5 M)
     import_max_errors: int = 1000  # bad rows listed; reading stops past this unless bad rows are skipped

@@ -69,7 +69,7 @@ def vehicles_query(scope: UnitScope, f: VehicleFilter | None = None, *, stmt: An
     if f.status:
         stmt = stmt.where(Vehicle.status == f.status)
     if f.plate:
-        stmt = stmt.where(col(Vehicle.plate).contains(f.plate.strip()))
+        stmt = stmt.where(col(Vehicle.plate).contains(f.plate.strip(), autoescape=True))
     return stmt
 
 
@@ -310,7 +310,7 @@ def _range_where(f: FlagFilter) -> list[Any]:
     if f.vehicle_id is not None:
         where.append(Flag.vehicle_id == f.vehicle_id)
     if f.plate:
-        where.append(col(Vehicle.plate).contains(f.plate))
+        where.append(col(Vehicle.plate).contains(f.plate, autoescape=True))
     if f.id is not None:
         where.append(Flag.id == f.id)
     return where

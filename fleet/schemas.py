@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.api import Body
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -168,7 +170,7 @@ class FlagDetail(FlagItem):
     history: list[AuditEntry]
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(Body):
     status: str = Field(description="violation | explained | false_alarm, or open to reset the review")
     comment: str = ""
 
@@ -177,7 +179,7 @@ class BulkReviewIn(ReviewIn):
     ids: list[int] = Field(min_length=1, max_length=1000)
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(Body):
     order_no: str = Field(min_length=1, max_length=40)
     vehicle_id: int
     unit_id: int | None = Field(default=None, description="default: the vehicle's unit")
@@ -190,7 +192,7 @@ class OrderCreate(BaseModel):
     status: str = "approved"
 
 
-class OrderUpdate(BaseModel):
+class OrderUpdate(Body):
     vehicle_id: int | None = None
     unit_id: int | None = None
     applicant: str | None = None
@@ -202,11 +204,11 @@ class OrderUpdate(BaseModel):
     status: str | None = None
 
 
-class OrderCancel(BaseModel):
+class OrderCancel(Body):
     reason: str = ""
 
 
-class ExpenseIn(BaseModel):
+class ExpenseIn(Body):
     """Amounts in integer fen (分); an omitted amount is left as it is."""
 
     tolls_fen: int | None = Field(default=None, ge=0)
@@ -224,7 +226,7 @@ class ExpensePublic(_Out):
     total_yuan: str
 
 
-class DisposalIn(BaseModel):
+class DisposalIn(Body):
     status: str = Field(
         default="idle_proposed", description="idle_proposed | disposal_pending, or in_service to withdraw"
     )

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accounts import permissions
 from accounts.access import authorize
 from accounts.routes import router as auth_router
-from core.db import check_connection, get_engine
+from core.db import check_connection, get_engine, unit_of_work
 from core.errors import GongwuError
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
@@ -60,6 +62,47 @@ def _offline_docs(app: FastAPI) -> None:
         return get_swagger_ui_oauth2_redirect_html()
 
 
+# Pages load only their own scripts, styles and images (no inline script, no CDN, no framing); /docs'
+# Swagger UI starts from one inline script, so it alone may run inline code.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = PAGE_CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Headers on every answer (a plain ASGI middleware: streamed exports pass through untouched), and the
+    content security policy on HTML ones."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"].startswith("/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("content-security-policy", DOCS_CSP if docs else PAGE_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -71,7 +114,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         from gongwu import migrate
 
         migrate.require_current(app.state.engine)  # no server on a database without its schema
-        yield
+        from scheduler.import_jobs import ImportWorker
+
+        # uploads are imported by this thread, never on the event loop that serves pages and listeners
+        threaded = not getattr(app.state, "imports_inline", False)
+        app.state.import_worker = ImportWorker(
+            lambda: app.state.open_session(), app.state.engine, threaded=threaded
+        ).start()
+        try:
+            yield
+        finally:
+            app.state.import_worker.stop()
 
     app = FastAPI(
         title="gongwu 公务",
@@ -88,6 +141,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     if engine is not None:
         app.state.engine = engine
+    # one transaction of work outside a request (the import worker); tests put their own session here
+    app.state.open_session = lambda: unit_of_work(app.state.engine)
 
     @app.exception_handler(GongwuError)
     async def _gongwu_error(_request: Request, exc: GongwuError) -> JSONResponse:
@@ -119,4 +174,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_web_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # public, outside `authorize`
+    app.add_middleware(SecurityHeaders)
     return app

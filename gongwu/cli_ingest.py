@@ -49,6 +49,7 @@ def import_(
 
     from core.db import unit_of_work
     from gongwu import cli_db
+    from gongwu.cli_users import cli_actor
     from ingest.kinds import kind_name
     from scheduler.imports import import_file
 
@@ -80,6 +81,7 @@ def import_(
                 reject_file=reject_file,
                 sheet=sheet,  # a name or its 1-based number, as the reader takes it
                 progress=progress,
+                actor=cli_actor(),
             )
     if fmt is Format.json:
         typer.echo(dumps(report.to_json()))

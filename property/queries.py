@@ -75,8 +75,13 @@ def office_views(
     if f.unit_id is not None:
         stmt = stmt.where(OfficeProperty.unit_id == f.unit_id)
     if f.q:
-        like = f"%{f.q}%"
-        stmt = stmt.where(or_(col(OfficeProperty.code).like(like), col(OfficeProperty.name).like(like)))
+        q = f.q  # % and _ match themselves (autoescape), as a clerk typing them means
+        stmt = stmt.where(
+            or_(
+                col(OfficeProperty.code).contains(q, autoescape=True),
+                col(OfficeProperty.name).contains(q, autoescape=True),
+            )
+        )
     units = _unit_names(session)
     programme, own = _targets(session)
     out = []
@@ -154,9 +159,12 @@ def operating_query(today: date, f: OperatingFilter | None = None, **kw: Any) ->
     if f.owner_unit_id is not None:
         stmt = stmt.where(OperatingProperty.owner_unit_id == f.owner_unit_id)
     if f.q:
-        like = f"%{f.q}%"
+        q = f.q
         stmt = stmt.where(
-            or_(col(OperatingProperty.code).like(like), col(OperatingProperty.address).like(like))
+            or_(
+                col(OperatingProperty.code).contains(q, autoescape=True),
+                col(OperatingProperty.address).contains(q, autoescape=True),
+            )
         )
     if f.vacant is not None:
         leased = select(Lease.property_id).where(_active_lease_filter(today))
@@ -180,7 +188,7 @@ def lease_query(today: date, f: LeaseFilter | None = None, **kw: Any) -> Any:
             OperatingProperty.code == f.code
         )
     if f.tenant:
-        stmt = stmt.where(col(Lease.tenant).like(f"%{f.tenant}%"))
+        stmt = stmt.where(col(Lease.tenant).contains(f.tenant, autoescape=True))
     if f.active is not None:
         stmt = stmt.where(_active_lease_filter(today) if f.active else ~_active_lease_filter(today))
     if f.expiring_within is not None:

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.api import Body
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -75,7 +77,7 @@ class OfficePropertyPublic(_Out):
     overdue: list[OverdueStep] = Field(default_factory=list)
 
 
-class StepIn(BaseModel):
+class StepIn(Body):
     """One checklist step: its date (null clears it) and document reference; for `certificate` the
     certificate number."""
 
@@ -84,7 +86,7 @@ class StepIn(BaseModel):
     certificate_no: str | None = None
 
 
-class TargetIn(BaseModel):
+class TargetIn(Body):
     step: str = Field(description="survey | safety | seismic | fire | submission | certificate")
     due_on: date
     code: str | None = Field(default=None, description="an office property; null for the whole programme")
@@ -121,7 +123,7 @@ class AuctionBatchPublic(_Out):
     legal_basis: str
 
 
-class AuctionBatchUpdate(BaseModel):
+class AuctionBatchUpdate(Body):
     held_on: date | None = None
     auction_house: str | None = None
     legal_basis: str | None = None
@@ -140,7 +142,7 @@ class LeasePublic(_Out):
     terminated_on: date | None
 
 
-class LeaseCreate(BaseModel):
+class LeaseCreate(Body):
     code: str = Field(description="operating property code (an office property can never be leased)")
     tenant: str
     annual_rent_fen: int = Field(ge=0)
@@ -149,7 +151,7 @@ class LeaseCreate(BaseModel):
     deposit_fen: int = Field(default=0, ge=0)
 
 
-class LeaseTerminate(BaseModel):
+class LeaseTerminate(Body):
     on: date = Field(description="last day of the lease")
 
 

@@ -7,20 +7,22 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from accounts.access import actor
 from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import ValidationFailed
+from core.i18n import tr
+from core.settings import get_settings
 from ingest.kinds import KINDS, get_kind
 from ingest.templates import template_xlsx
-from scheduler import queries
-from scheduler.imports import import_file
+from scheduler import import_jobs, queries
+from scheduler.import_jobs import OpenSession
+from scheduler.models import ImportJob, ImportStatus
 
 router = APIRouter(tags=["scheduler"])
-MAX_UPLOAD = 512 * 1024 * 1024  # a bigger positions export goes through `gongwu import` on the server
 
 
 class RunPublic(BaseModel):
@@ -45,10 +47,24 @@ def list_runs(session: SessionDep, page: PageDep, job: str | None = None) -> Lis
 # --- imports ------------------------------------------------------------------------------------------
 
 
-@router.post("/imports/{kind}", tags=["imports"])
+def _open_session(request: Request) -> OpenSession:
+    return request.app.state.open_session  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/imports/{kind}",
+    tags=["imports"],
+    status_code=202,
+    responses={
+        200: {"description": "with `wait=true`: the import report (nothing refused)"},
+        413: {"description": "the file is over GONGWU_IMPORT_MAX_UPLOAD_MB"},
+        422: {
+            "description": "with `wait=true`: bad rows (the report; nothing imported) or an unreadable file"
+        },
+    },
+)
 async def import_upload(
     request: Request,
-    session: SessionDep,
     kind: str,
     file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX with Chinese or English headers")],
     dry_run: Annotated[bool, Query(description="check everything, commit nothing")] = False,
@@ -56,32 +72,81 @@ async def import_upload(
         bool, Query(description="commit the good rows; bad rows are listed in errors")
     ] = False,
     sheet: Annotated[str | None, Query(description="XLSX sheet name or 1-based number")] = None,
+    wait: Annotated[bool, Query(description="answer with the report when the import is done")] = False,
 ) -> Any:
-    """The import report: `{"kind", "read", "inserted", "updated", "unchanged", "rejected", "dropped",
-    "errors": [{"line", "column", "reason"}], ...}`. All-or-nothing unless `skip_bad`; 422 when any row
-    was bad (and nothing committed), 200 otherwise."""
+    """Hand a file in for import: it is stored and queued, and the answer (202) is the job — `id`,
+    `status` (queued, running, done, rejected, failed), `url` to follow its `progress` and, once finished,
+    its `report`: `{"kind", "read", "inserted", "updated", "unchanged", "rejected", "dropped", "errors":
+    [{"line", "column", "reason"}], ...}`. All-or-nothing unless `skip_bad`. With `wait=true` the answer
+    is the report itself, as an import took before: 200, or 422 when any row was bad (nothing imported)."""
     kind = _kind(kind)
-    data = await file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        raise ValidationFailed("文件过大 file too large for an upload: use `gongwu import` on the server")
-    report = await run_in_threadpool(
-        import_file,
-        session,
-        kind,
-        data,
-        filename=file.filename or "upload",
-        dry_run=dry_run,
-        skip_bad=skip_bad,
-        sheet=sheet,
-        actor=actor(request),
-        write_rejects=False,
-    )
-    body = report.to_json()
-    if report.errors and not skip_bad:
-        # 422 with the whole report, so a client sees every bad row (the import's savepoint is rolled back)
-        detail = f"{report.rejected} 行有误, 未导入任何数据 bad rows: nothing was imported"
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > get_settings().import_max_upload_mb * 1_000_000 + 1_000_000:  # refused before reading
+        return JSONResponse(status_code=413, content={"detail": import_jobs.too_big(declared)})
+    try:
+        stored = await run_in_threadpool(import_jobs.store_upload, file.file)
+    except ValidationFailed as exc:
+        return JSONResponse(status_code=413, content={"detail": exc.message})
+    principal = request.state.principal
+    open_session = _open_session(request)
+    options = {"dry_run": dry_run, "skip_bad": skip_bad, "sheet": sheet}
+
+    def queue(status: str) -> int:
+        with open_session() as session:
+            job = import_jobs.enqueue(
+                session, kind, stored, filename=file.filename or "upload", actor=principal.username,
+                user_id=principal.user_id, options=options, status=status,
+            )  # fmt: skip
+            assert job.id is not None
+            return job.id
+
+    if not wait:
+        job_id = await run_in_threadpool(queue, ImportStatus.queued)
+        worker = getattr(request.app.state, "import_worker", None)
+        if worker is not None:
+            worker.notify()
+        state = await run_in_threadpool(_state, open_session, job_id)
+        return JSONResponse(
+            status_code=202, content=jsonable_encoder(state), headers={"Location": state["url"]}
+        )
+    # Waiting: the same job, imported here (in a worker thread, off the event loop) instead of queued.
+    job_id = await run_in_threadpool(queue, ImportStatus.running)
+    await run_in_threadpool(import_jobs.run_job, open_session, job_id, request.app.state.engine)
+    state = await run_in_threadpool(_state, open_session, job_id)
+    if state["status"] == ImportStatus.failed:
+        return JSONResponse(status_code=422, content={"detail": state["error"], "job": job_id})
+    body = {**state["report"], "job": job_id}
+    if state["status"] == ImportStatus.rejected:
+        # 422 with the whole report, so a client sees every bad row (nothing was imported)
+        detail = tr(
+            f"{body['rejected']} 行有误，未导入任何数据", f"{body['rejected']} bad rows: nothing was imported"
+        )
         return JSONResponse(status_code=422, content={"detail": detail, **body})
     return body
+
+
+def _state(open_session: OpenSession, job_id: int) -> dict[str, Any]:
+    with open_session() as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        return import_jobs.job_state(job)
+
+
+@router.get("/imports", tags=["imports"])
+def list_imports(request: Request, session: SessionDep) -> dict[str, Any]:
+    """The latest import jobs: one's own (an admin sees everyone's)."""
+    principal = request.state.principal
+    jobs = import_jobs.list_jobs(session, user_id=principal.user_id, see_all=principal.role == "admin")
+    return {"data": [import_jobs.job_state(j) for j in jobs], "count": len(jobs)}
+
+
+@router.get("/imports/{job_id}", tags=["imports"])
+def get_import(request: Request, session: SessionDep, job_id: int) -> dict[str, Any]:
+    """An import job: its `status`, `progress` (`read` of `total` rows; total null until known) and,
+    once finished, its `report` or `error`. Only its own user (or an admin) sees it."""
+    principal = request.state.principal
+    job = import_jobs.get_job(session, job_id, user_id=principal.user_id, see_all=principal.role == "admin")
+    return import_jobs.job_state(job)
 
 
 @router.get("/imports/{kind}/template", response_class=Response, tags=["imports"])

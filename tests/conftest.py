@@ -7,7 +7,9 @@ does. A named database that cannot be reached fails the run: it is never skipped
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
@@ -86,6 +88,23 @@ def app(engine: Engine, session: Session) -> FastAPI:
             raise
 
     application.dependency_overrides[get_session] = _session
+    lock = threading.Lock()
+
+    @contextmanager
+    def _work() -> Iterator[Session]:
+        # The import worker's transactions, on the test's session too (one at a time: it is one session).
+        with lock:
+            tx = session.begin_nested()
+            try:
+                yield session
+                session.flush()
+                tx.commit()
+            except BaseException:
+                tx.rollback()
+                raise
+
+    application.state.open_session = _work
+    application.state.imports_inline = True  # queued jobs run as they are queued: one session, one thread
     return application
 
 
@@ -188,3 +207,12 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None
 
     yield set_
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _uploads_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Import uploads wait in a temporary folder, not in the checkout."""
+    os.environ["GONGWU_IMPORT_UPLOAD_DIR"] = str(tmp_path_factory.mktemp("uploads"))
+    reset_settings()
+    yield
+    os.environ.pop("GONGWU_IMPORT_UPLOAD_DIR", None)

@@ -4,6 +4,7 @@ insert onto an existing id (SQLite's INSERT OR REPLACE) and any change of a seal
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -46,7 +47,7 @@ def test_commits_chain_their_rows(fresh_engine: Engine, verify: Any) -> None:
         rows = s.exec(select(AuditLog).order_by(col(AuditLog.id))).all()
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == audit.GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     code, out = verify()
     assert code == 0 and out["ok"] and out["rows_checked"] == 5 and out["last_hash"] == rows[-1].hash
     # a rolled-back transaction leaves no row and no gap
@@ -89,7 +90,8 @@ def _without_triggers(engine: Engine, sql: str) -> None:
         if engine.dialect.name == "sqlite":
             triggers = conn.execute(
                 text(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'core_audit_log'"
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'trigger' AND tbl_name = 'core_audit_log'"
                 )
             ).all()
             for name, _ in triggers:

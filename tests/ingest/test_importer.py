@@ -4,6 +4,7 @@ line, column and reason, all-or-nothing, --skip-bad and its reject file, idempot
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core.models import Unit
+from core.settings import get_settings
 from core.timeutil import CHINA
 from fleet.models import Position, TripOrder, Vehicle
 from ingest.importer import run_import
@@ -310,18 +312,31 @@ def test_an_import_killed_half_way_leaves_the_database_as_before(tmp_path: Path)
     engine.dispose()
 
 
-def test_import_over_the_api_and_the_template(client: Any, session: Session, tmp_path: Path) -> None:
+def test_import_over_the_api_and_the_template(
+    app: Any, client: Any, client_as: Any, session: Session, tmp_path: Path
+) -> None:
     files = {"file": ("单位.csv", "\n".join(",".join(r) for r in UNITS_ZH).encode("gbk"), "text/csv")}
-    ok = client.post("/api/v1/imports/units", files=files)
-    assert ok.status_code == 200, ok.text
-    assert ok.json()["inserted"] == 3
+    queued = client.post("/api/v1/imports/units", files=files)
+    assert queued.status_code == 202, queued.text  # answered at once: the worker imports it
+    job = queued.json()
+    assert queued.headers["location"] == job["url"] and job["kind"] == "units"
+    assert app.state.import_worker.drain(30)
+    done = client.get(job["url"]).json()
+    assert done["status"] == "done" and done["report"]["inserted"] == 3 and done["progress"]["read"] == 3
+    assert done["sha256"] == hashlib.sha256(files["file"][1]).hexdigest()
+    assert client.get("/api/v1/imports").json()["data"][0]["id"] == job["id"]
+    # another user (even one who may import units) does not see the job
+    assert client_as("vehicle_manager").get(job["url"]).status_code == 404
+    assert not any(Path(get_settings().import_upload_dir).iterdir())  # the upload is gone once imported
+    # waiting answers the report itself, as an import always did
     bad_rows = [["单位名称", "类型"], ["南卫乡", "乡镇"], ["某某局", "不知道"]]
     body = "\n".join(",".join(r) for r in bad_rows).encode("utf-8")
-    bad = client.post("/api/v1/imports/units", files={"file": ("u.csv", body, "text/csv")})
+    bad = client.post("/api/v1/imports/units?wait=true", files={"file": ("u.csv", body, "text/csv")})
     assert bad.status_code == 422
     report = bad.json()
     assert report["errors"] == [{"line": 3, "column": "2", "reason": report["errors"][0]["reason"]}]
     assert "类型" in report["errors"][0]["reason"]
+    assert client.get(f"/api/v1/imports/{report['job']}").json()["status"] == "rejected"
     assert session.exec(select(Unit).where(Unit.name == "南卫乡")).first() is None  # all or nothing
     template = client.get("/api/v1/imports/vehicles/template")
     assert template.status_code == 200

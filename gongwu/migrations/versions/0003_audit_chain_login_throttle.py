@@ -1,4 +1,4 @@
-"""audit log chained and sealed (no replace on SQLite); sign-in lock-out per user and address
+"""audit log chained and sealed (no replace on SQLite); sign-in lock-out per user and address; import jobs
 
 Revision ID: 0003
 Revises: 0002
@@ -70,6 +70,31 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_core_login_throttle_user_id_core_user')),
     sa.PrimaryKeyConstraint('user_id', 'client', name=op.f('pk_core_login_throttle'))
     )
+    op.create_table('scheduler_import_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('stored_as', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('worker', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_at', core.models.UtcDateTime(), nullable=False),
+    sa.Column('started_at', core.models.UtcDateTime(), nullable=True),
+    sa.Column('finished_at', core.models.UtcDateTime(), nullable=True),
+    sa.Column('rows_read', sa.Integer(), nullable=False),
+    sa.Column('rows_total', sa.Integer(), nullable=True),
+    sa.Column('report', sa.JSON(), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['core_user.id'], name=op.f('fk_scheduler_import_job_user_id_core_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduler_import_job'))
+    )
+    with op.batch_alter_table('scheduler_import_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_scheduler_import_job_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduler_import_job_user_id'), ['user_id'], unique=False)
     # plain ALTER TABLE … ADD COLUMN on both databases: the table is not rebuilt (its triggers stay)
     op.add_column('core_audit_log', sa.Column('seq', sa.BigInteger(), nullable=True))
     op.add_column('core_audit_log', sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
@@ -113,3 +138,4 @@ def downgrade() -> None:
                 f"BEGIN SELECT RAISE(ABORT, 'core_audit_log is append-only: {verb} refused'); END"
             )
     op.drop_table('core_login_throttle')
+    op.drop_table('scheduler_import_job')
