@@ -136,6 +136,12 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/properties/auctions"): "property:county",
     # --- scheduler
     ("GET", "/runs"): "runs:read",
+    # --- imports: the form offers, and its POST accepts, only the kinds the role may import (IMPORTS); a
+    # job's pages are its own user's (an admin's: everyone's), checked in the handlers
+    ("GET", "/imports"): AUTHENTICATED,
+    ("POST", "/imports"): AUTHENTICATED,
+    ("GET", "/imports/{job_id}"): AUTHENTICATED,
+    ("GET", "/imports/{job_id}/status"): AUTHENTICATED,
 }
 ROUTES.update(PAGES)
 

@@ -140,6 +140,10 @@ def run_job(open_session: OpenSession, job_id: int, engine: Engine | None = None
 
     try:
         with open_session() as session:
+            if beat is None:  # SQLite (PostgreSQL's progress writer updates this row from outside)
+                # The job's row written first takes the one write lock before anything is read, so a
+                # listener's write meanwhile cannot leave this transaction's snapshot stale.
+                session.exec(update(ImportJob).where(col(ImportJob.id) == job_id).values(rows_read=0))  # type: ignore[call-overload]
             job = session.get(ImportJob, job_id)
             if job is None:
                 return

@@ -65,6 +65,7 @@ def _open_session(request: Request) -> OpenSession:
 )
 async def import_upload(
     request: Request,
+    session: SessionDep,
     kind: str,
     file: Annotated[UploadFile, File(description="CSV (UTF-8/GBK) or XLSX with Chinese or English headers")],
     dry_run: Annotated[bool, Query(description="check everything, commit nothing")] = False,
@@ -92,13 +93,15 @@ async def import_upload(
     options = {"dry_run": dry_run, "skip_bad": skip_bad, "sheet": sheet}
 
     def queue(status: str) -> int:
-        with open_session() as session:
-            job = import_jobs.enqueue(
-                session, kind, stored, filename=file.filename or "upload", actor=principal.username,
-                user_id=principal.user_id, options=options, status=status,
-            )  # fmt: skip
-            assert job.id is not None
-            return job.id
+        job = import_jobs.enqueue(
+            session, kind, stored, filename=file.filename or "upload", actor=principal.username,
+            user_id=principal.user_id, options=options, status=status,
+        )  # fmt: skip
+        assert job.id is not None
+        # The request's transaction ends here (the job acknowledged is committed): the import runs in
+        # transactions of its own, which on SQLite must not wait behind this one's write lock.
+        session.commit()
+        return job.id
 
     if not wait:
         job_id = await run_in_threadpool(queue, ImportStatus.queued)

@@ -17,7 +17,7 @@ from core.models import UnitKind
 from core.timeutil import fmt_china, to_china
 from fleet.models import FlagKind, FlagState, OrderStatus, ReviewStatus, VehicleStatus
 from property.models import AuctionResult, Blocker, CertificateStep, LeaseState, OperatingStatus, Stage
-from scheduler.models import RunStatus
+from scheduler.models import ImportStatus, RunStatus
 
 LANGUAGES = ("zh", "en")
 Day = date  # I18n has a method named `date`
@@ -107,6 +107,54 @@ EN: dict[str, str] = {
     "租赁": "Leases",
     "拍卖": "Auctions",
     "运行记录": "Run history",
+    "导入数据": "Import data",
+    "数据类型": "Data",
+    "文件（Excel 或 CSV）": "File (Excel or CSV)",
+    "只检查，不导入": "Check only, import nothing",
+    "跳过有误的行，导入其余": "Skip bad rows, import the rest",
+    "上传并导入": "Upload and import",
+    "单个文件最大": "Files up to",
+    "默认全部导入或全部不导入，列出每个错误的行、列和原因。": (
+        "All or nothing by default; every error with its line, column and reason."
+    ),
+    "下载模板": "Templates",
+    "您的角色不能导入数据。": "Your role cannot import data.",
+    "导入记录": "Imports",
+    "文件": "File",
+    "提交时间": "Handed in",
+    "读取行数": "Rows read",
+    "提交人": "By",
+    "尚无导入": "No imports yet",
+    "导入": "Import",
+    "已读取行数": "Rows read",
+    "行": "Line",
+    "刷新": "Refresh",
+    "读取": "Read",
+    "新增": "New",
+    "更新": "Updated",
+    "未变": "Unchanged",
+    "有误": "Bad",
+    "只做了检查，没有导入任何数据。": "Checked only: nothing was imported.",
+    "有误，未导入任何数据；改正后重新上传，或勾选“跳过有误的行”。": (
+        "Bad rows: nothing imported; correct them and upload again, or tick “skip bad rows”."
+    ),
+    "有误的行": "Bad rows",
+    "另有": "and",
+    "个错误未列出": "more errors not listed",
+    "列": "Column",
+    "原因": "Reason",
+    "请选择要导入的数据类型": "Choose what to import",
+    "无权导入这类数据": "You may not import this kind of data",
+    "请选择文件": "Choose a file",
+    "单位名录": "Units",
+    "公务用车登记表": "Vehicle register",
+    "出行申请(派车单)": "Trip orders",
+    "公务用车定位数据": "Vehicle positions",
+    "出行费用单": "Trip expenses",
+    "办公用房登记表": "Office properties",
+    "经营性用房(门面房)登记表": "Operating properties (shopfronts)",
+    "门面房租赁拍卖": "Shopfront lease auctions",
+    "租赁合同": "Leases",
     "退出": "Sign out",
     "登录": "Sign in",
     "用户名": "Username",
@@ -389,6 +437,9 @@ class I18n:
 
     def run_status(self, code: str | None) -> str:
         return self.code(RunStatus, code)
+
+    def import_status(self, code: str | None) -> str:
+        return self.code(ImportStatus, code)
 
     def role(self, code: str | None) -> str:
         return self.code(Role, code)

@@ -20,7 +20,7 @@ from core.api import SessionDep
 from core.models import Unit
 from core.settings import get_settings
 from fleet.models import Vehicle
-from gongwu.web import charts, fleet_pages, property_pages
+from gongwu.web import charts, fleet_pages, import_pages, property_pages
 from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
@@ -107,3 +107,4 @@ def runs_page(request: Request, session: SessionDep) -> HTMLResponse:
 
 router.include_router(fleet_pages.router)
 router.include_router(property_pages.router)
+router.include_router(import_pages.router)

@@ -25,6 +25,7 @@ from core.settings import get_settings
 from core.timeutil import CHINA
 from fleet.models import Position, TripOrder, Vehicle
 from ingest.importer import run_import
+from scheduler.models import ImportJob
 
 UNITS_ZH = [["单位名称", "类型"], ["城关镇", "乡镇"], ["县财政局", "县直单位"], ["县教育局", "县直"]]
 
@@ -327,7 +328,9 @@ def test_import_over_the_api_and_the_template(
     assert client.get("/api/v1/imports").json()["data"][0]["id"] == job["id"]
     # another user (even one who may import units) does not see the job
     assert client_as("vehicle_manager").get(job["url"]).status_code == 404
-    assert not any(Path(get_settings().import_upload_dir).iterdir())  # the upload is gone once imported
+    stored = session.get(ImportJob, job["id"])
+    assert stored is not None and not Path(stored.stored_as).exists()  # the upload is gone once imported
+    assert Path(stored.stored_as).parent == Path(get_settings().import_upload_dir)
     # waiting answers the report itself, as an import always did
     bad_rows = [["单位名称", "类型"], ["南卫乡", "乡镇"], ["某某局", "不知道"]]
     body = "\n".join(",".join(r) for r in bad_rows).encode("utf-8")

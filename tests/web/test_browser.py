@@ -267,3 +267,28 @@ def test_the_clerk_finds_a_blocked_propertys_blockers(open_as: Any) -> None:
         shot(page, name)
     page.goto("/properties/auctions")
     assert "2024年第1批" in page.locator("table.grid").first.inner_text()
+
+
+def test_an_import_from_the_page_follows_its_progress(open_as: Any, tmp_path: Any) -> None:
+    """The vehicle manager checks a register (dry run) from the import page; the job's page polls until
+    the report is there, lists the bad row, and no page breaks the content security policy."""
+    page = open_as("vehicle_manager")
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.get_by_role("link", name="导入数据").click()
+    page.wait_for_url("**/imports")
+    page.get_by_label("数据类型").select_option("vehicles")
+    register = tmp_path / "车辆.csv"
+    register.write_text("车牌号,单位,终端号\n晋M·Z9999,没有这个单位,999\n", encoding="utf-8")
+    page.get_by_label("文件（Excel 或 CSV）").set_input_files(str(register))
+    page.get_by_label("只检查，不导入").check()
+    page.get_by_role("button", name="上传并导入").click()
+    page.wait_for_url("**/imports/*")
+    status = page.locator("#import-status")
+    status.get_by_text("已完成").wait_for()
+    assert "没有这个单位" in status.inner_text() or "单位" in status.locator("table").inner_text()
+    assert "只做了检查" in status.inner_text()
+    shot(page, "17-import-job")
+    for path in ("/", "/flags", "/vehicles", "/imports"):
+        page.goto(path)
+    assert refused == []
