@@ -21,7 +21,9 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits when the handler returns, before the answer is sent, so a
+# client that acts on an answer (a token just issued, a job just queued) finds what it announced.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 class Body(BaseModel):

@@ -176,3 +176,45 @@ def test_a_job_acknowledged_before_a_kill_is_imported_after_the_restart(
             assert time.monotonic() < deadline
             time.sleep(0.2)
     assert state["status"] == "done" and state["report"]["inserted"] == rows
+
+
+def test_the_probes_findings_through_the_server(fresh_engine: Engine, tmp_path: Path) -> None:
+    """What the probe found through the running server, asked again of it: per-kind import permissions,
+    tokens that outlived a password, pages without security headers, bodies with invented fields."""
+    from tests.auth.conftest import PASSWORD, add_user
+
+    with unit_of_work(fresh_engine) as s:
+        clerk = make_token(s, "property_clerk", username="srv_clerk")
+        manager = make_token(s, "vehicle_manager", username="srv_manager")
+        admin = make_token(s, "admin", username="srv_admin")
+        add_user(s, "srv_wang", "auditor")
+    order = "派车单号,车牌号,计划出发时间,计划返回时间\nX-1,晋M·A0001,2024-06-01 08:00,2024-06-01 12:00\n"
+    with served(fresh_engine, tmp_path) as (base, _, _):
+        c = httpx.Client(base_url=base, timeout=30)
+
+        def upload(token: str, kind: str) -> int:
+            files = {"file": ("x.csv", order.encode())}
+            return c.post(
+                f"/api/v1/imports/{kind}", files=files, headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+
+        assert upload(clerk, "orders") == 403 and upload(clerk, "positions") == 403
+        assert upload(manager, "properties") == 403
+        assert upload(manager, "orders") == 202
+        # a token made before a password change is dead after it
+        got = c.post("/api/v1/auth/token", json={"username": "srv_wang", "password": PASSWORD}).json()
+        old = {"Authorization": f"Bearer {got['access_token']}"}
+        made = c.post("/api/v1/me/tokens", json={"name": "script", "days": 30}, headers=old)
+        assert made.status_code == 201, made.text
+        bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+        change = {"current_password": PASSWORD, "new_password": "Brand-new-pass-1"}
+        assert c.post("/api/v1/me/password", json=change, headers=old).status_code == 204
+        assert c.get("/api/v1/me", headers=bearer).status_code == 401
+        assert c.post("/api/v1/me/tokens", json={"days": 0}, headers=old).status_code == 422
+        # headers, and a body with an invented field
+        login = c.get("/login")
+        assert "script-src 'self'" in login.headers["content-security-policy"]
+        assert login.headers["x-content-type-options"] == "nosniff"
+        auth = {"Authorization": f"Bearer {admin}"}
+        assert c.put("/api/v1/auction-batches/zz", json={"x": 1}, headers=auth).status_code == 422
+        assert c.get("/api/v1/auction-batches/zz", headers=auth).status_code == 404

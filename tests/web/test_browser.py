@@ -108,7 +108,10 @@ def open_as(browser: Any, server: str, county: County) -> Iterator[Any]:
         assert "/login" in page.url
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        for _ in range(3):
+        for attempt in range(3):
+            if attempt:
+                page.goto("/login?next=/")
+            page.wait_for_load_state("load")  # the redirect to the form done: fill the form that stays
             page.get_by_label("用户名").fill(county.users[role])
             page.get_by_label("密码").fill(PASSWORD)
             page.get_by_role("button", name="登录").click()
