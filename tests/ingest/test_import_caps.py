@@ -41,17 +41,19 @@ def units(n: int, *, bad_every: int = 0) -> list[list[object]]:
     return rows
 
 
-def bomb(size: int) -> bytes:
-    """A valid workbook whose sheet holds `size` bytes of (highly compressible) padding."""
-    good = xlsx(units(2))
+def with_sheet(book: bytes, change: Callable[[bytes], bytes]) -> bytes:
+    """The workbook with its first sheet's XML changed."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(io.BytesIO(book)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             data = src.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * size)
-            dst.writestr(item, data)
+            dst.writestr(item, change(data) if item.filename == "xl/worksheets/sheet1.xml" else data)
     return out.getvalue()
+
+
+def bomb(size: int) -> bytes:
+    """A valid workbook whose sheet holds `size` bytes of (highly compressible) padding."""
+    return with_sheet(xlsx(units(2)), lambda d: d.replace(b"<sheetData>", b"<sheetData>" + b" " * size))
 
 
 def test_a_zip_bomb_is_refused_before_parsing(
@@ -73,15 +75,7 @@ def test_a_zip_bomb_is_refused_before_parsing(
 
 
 def truncated_workbook() -> bytes:
-    good = xlsx(units(200))
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = data[: len(data) // 2]  # cut mid-row, as a failed download leaves it
-            dst.writestr(item, data)
-    return out.getvalue()
+    return with_sheet(xlsx(units(200)), lambda d: d[: len(d) // 2])  # cut mid-row, as a failed download does
 
 
 def test_a_truncated_sheet_is_a_clear_error(session: Session) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -24,16 +23,6 @@ from core.timeutil import utcnow
 from scheduler.lock import Busy, run_lock
 from scheduler.models import JobRun, RunLock
 from scheduler.pipeline import NIGHTLY, StepDef, run_nightly
-
-
-@pytest.fixture
-def eng(engine: Engine) -> Iterator[Engine]:
-    yield engine
-    with Session(engine) as s:
-        s.exec(delete(JobRun))  # type: ignore[call-overload]
-        s.exec(delete(RunLock))  # type: ignore[call-overload]
-        s.commit()
-
 
 HOLD = textwrap.dedent(
     """

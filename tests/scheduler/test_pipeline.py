@@ -1,28 +1,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from scheduler.lock import Busy, run_lock
-from scheduler.models import JobRun, RunLock
+from scheduler.models import JobRun
 from scheduler.pipeline import StepDef, days_to_run, run_nightly, yesterday
-
-
-@pytest.fixture
-def eng(engine: Engine) -> Iterator[Engine]:
-    """The pipeline commits (a day per transaction), so these tests clean up the run tables."""
-    yield engine
-    with Session(engine) as s:
-        s.exec(delete(JobRun))  # type: ignore[call-overload]
-        s.exec(delete(RunLock))  # type: ignore[call-overload]
-        s.commit()
 
 
 def recording_step(seen: list[date], fail_on: date | None = None) -> StepDef:
