@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from core.models import Unit
+from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import CHINA
 from fleet.models import Position, TripOrder, Vehicle
@@ -326,6 +326,10 @@ def test_import_over_the_api_and_the_template(
     assert done["status"] == "done" and done["report"]["inserted"] == 3 and done["progress"]["read"] == 3
     assert done["sha256"] == hashlib.sha256(files["file"][1]).hexdigest()
     assert client.get("/api/v1/imports").json()["data"][0]["id"] == job["id"]
+    # the rows and the import's summary row are the real user's, not "api" or "import"
+    entities = col(AuditLog.entity).in_(["core_unit", "import"])
+    actors = set(session.exec(select(AuditLog.actor).where(entities)).all())
+    assert actors == {"test_admin"}
     # another user (even one who may import units) does not see the job
     assert client_as("vehicle_manager").get(job["url"]).status_code == 404
     stored = session.get(ImportJob, job["id"])
