@@ -81,7 +81,8 @@ async def import_upload(
     [{"line", "column", "reason"}], ...}`. All-or-nothing unless `skip_bad`. With `wait=true` the answer
     is the report itself, as an import took before: 200, or 422 when any row was bad (nothing imported)."""
     kind = _kind(kind)
-    declared = int(request.headers.get("content-length") or 0)
+    length = request.headers.get("content-length", "")
+    declared = int(length) if length.isdigit() else 0
     if declared > get_settings().import_max_upload_mb * 1_000_000 + 1_000_000:  # refused before reading
         return JSONResponse(status_code=413, content={"detail": import_jobs.too_big(declared)})
     try:
@@ -107,7 +108,7 @@ async def import_upload(
         job_id = await run_in_threadpool(queue, ImportStatus.queued)
         worker = getattr(request.app.state, "import_worker", None)
         if worker is not None:
-            worker.notify()
+            await run_in_threadpool(worker.notify)
         state = await run_in_threadpool(_state, open_session, job_id)
         return JSONResponse(
             status_code=202, content=jsonable_encoder(state), headers={"Location": state["url"]}

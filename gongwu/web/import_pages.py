@@ -84,7 +84,7 @@ async def imports_submit(
     job_id = await run_in_threadpool(queue)
     worker = getattr(request.app.state, "import_worker", None)
     if worker is not None:
-        worker.notify()
+        await run_in_threadpool(worker.notify)
     return RedirectResponse(f"/imports/{job_id}", status_code=303)
 
 

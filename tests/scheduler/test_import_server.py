@@ -75,6 +75,13 @@ def served(engine: Engine, tmp_path: Path) -> Iterator[tuple[str, int, subproces
                 proc.kill()
 
 
+def hand_in(base: str, csv: Path, auth: dict[str, str]) -> httpx.Response:
+    """Upload the positions export as the API's client would."""
+    with csv.open("rb") as fh:
+        files = {"file": ("轨迹.csv", fh)}
+        return httpx.post(f"{base}/api/v1/imports/positions", files=files, headers=auth, timeout=60)
+
+
 @pytest.fixture
 def county(fresh_engine: Engine, tmp_path: Path) -> tuple[str, Path, int, str]:
     """A county of 80 cars and a positions export of theirs (~110,000 rows, two days); an admin token."""
@@ -98,10 +105,7 @@ def test_an_upload_is_a_job_and_the_server_keeps_answering(
     auth = {"Authorization": f"Bearer {token}"}
     with served(fresh_engine, tmp_path) as (base, osmand, _):
         started = time.monotonic()
-        with csv.open("rb") as fh:
-            r = httpx.post(
-                f"{base}/api/v1/imports/positions", files={"file": ("轨迹.csv", fh)}, headers=auth, timeout=60
-            )
+        r = hand_in(base, csv, auth)
         assert r.status_code == 202, r.text
         job = r.json()
         url = base + job["url"]
@@ -155,10 +159,7 @@ def test_a_job_acknowledged_before_a_kill_is_imported_after_the_restart(
     token, csv, rows, _ = county
     auth = {"Authorization": f"Bearer {token}"}
     with served(fresh_engine, tmp_path) as (base, _, proc):
-        with csv.open("rb") as fh:
-            r = httpx.post(
-                f"{base}/api/v1/imports/positions", files={"file": ("轨迹.csv", fh)}, headers=auth, timeout=60
-            )
+        r = hand_in(base, csv, auth)
         assert r.status_code == 202
         job_id = r.json()["id"]
         proc.send_signal(signal.SIGKILL)  # mid-import, or before it began: either way nothing is in
