@@ -7,8 +7,9 @@ fails until it is declared. Permission names:
 - `<domain>:read` reads that are unit-scoped in their queries (a unit_viewer has them; see `core.access`),
   `<domain>:county` county-wide reads (reports, unscoped lists; a unit_viewer has none of them);
 - `fleet:write`, `fleet:review` (flag reviews), `property:write`;
-- imports need the permission of their kind's domain (`IMPORTS`): vehicles, orders, positions and expenses
-  `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never imports;
+- imports need the permission of their kind's domain (`IMPORTS`): vehicles, drivers, orders, positions
+  and expenses `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never
+  imports;
 - `units:read`, `feeds:read`, `runs:read`, `audit:read`, `admin` (users and their tokens).
 
 A read endpoint moves from `…:county` to `…:read` only once its queries apply `ScopeDep`.
@@ -58,6 +59,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/units"): "units:read",
     ("GET", f"{API}/vehicles"): "fleet:read",
     ("GET", f"{API}/vehicles/{{vehicle_id}}"): "fleet:read",
+    ("GET", f"{API}/drivers"): "fleet:read",
+    ("POST", f"{API}/drivers"): "fleet:write",
     ("GET", f"{API}/orders"): "fleet:read",
     ("GET", f"{API}/orders/{{order_id}}"): "fleet:read",
     ("GET", f"{API}/trips"): "fleet:read",
@@ -157,6 +160,7 @@ PERMISSIONS = COMMON | FLEET | PROPERTY | {"audit:read", "admin"}
 IMPORTS: dict[str, str] = {
     "units": "admin",
     "vehicles": "fleet:write",
+    "drivers": "fleet:write",
     "orders": "fleet:write",
     "positions": "fleet:write",
     "expenses": "fleet:write",

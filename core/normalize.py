@@ -91,6 +91,25 @@ def is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not clean(value))
 
 
+# --------------------------------------------------------------------------------------------- phones
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}")
+
+
+def phone(value: object) -> str:
+    """A mainland mobile (13812345678, +86 138 1234 5678) or a landline with its area code (0359-2123456):
+    a mobile as its 11 digits, a landline as written (its area code's length cannot be told apart)."""
+    s = unicodedata.normalize("NFKC", clean(value))
+    digits = re.sub(r"[\s()（）]", "", s)
+    digits = re.sub(r"^(\+?86|0086)-?(?=1)", "", digits)
+    if _MOBILE.fullmatch(digits.replace("-", "")):
+        return digits.replace("-", "")
+    if _LANDLINE.fullmatch(digits):
+        return digits
+    raise FieldError(f"不是手机号或带区号的电话 not a mobile or landline number {_show(value)}")
+
+
 # --------------------------------------------------------------------------------------------- plates
 
 _PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"

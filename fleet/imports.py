@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core import normalize as n
 from core.importing import (
@@ -26,8 +26,8 @@ from core.importing import (
 from core.models import Unit
 from core.timeutil import as_utc, china_day, utcnow
 from fleet import service
-from fleet.models import OrderStatus, TripExpense, TripOrder, Vehicle, VehicleStatus
-from fleet.rules import window_problem
+from fleet.models import Driver, OrderStatus, TripExpense, TripOrder, Vehicle, VehicleStatus
+from fleet.rules import licence_class, window_problem
 
 vehicle_status = n.EnumMap(
     "车辆状态 vehicle status",
@@ -146,6 +146,69 @@ def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
                 init={"plate": plate},
             )  # fmt: skip
     return result
+
+
+# ----------------------------------------------------------------------------------------------- drivers
+
+
+def apply_drivers(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """Drivers by name within their unit: phone, licence class, in service or not."""
+    result = ApplyResult()
+    units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
+    stored = {(d.unit_id, d.name): d for d in session.exec(select(Driver)).all()}
+    for row in rows:  # a file's repeated (unit, name) was already dropped by the importer
+        r = RowReader(DRIVERS, row, result)
+        unit = r.reference("unit", units, "未知单位 unknown unit '{key}': 请先导入单位 import units first")
+        name = r.text("name", required=True)
+        if unit is None or unit.id is None or not name or not r.fits(Driver, {"name": name}):
+            continue
+        key = (unit.id, name)
+        values: dict[str, Any] = {}
+        for field_name in ("phone", "licence_class"):
+            if r.has(field_name):
+                values[field_name] = r.row.values.get(field_name) or ("" if field_name == "phone" else "C1")
+        if r.has("active"):
+            values["is_active"] = bool(r.row.values.get("active"))
+        stored[key], _ = upsert(
+            session, result, model=Driver, obj=stored.get(key), values=values, actor=actor,
+            key=f"{unit.name} {name}", init={"unit_id": unit.id, "name": name},
+        )  # fmt: skip
+    return result
+
+
+DRIVERS = ImportSpec(
+    "drivers",
+    "驾驶员名录",
+    (
+        text(
+            "name", "姓名", "驾驶员", "驾驶员姓名", "司机", "司机姓名", "name", required=True, example="李四"
+        ),
+        text(
+            "unit", "单位", "所属单位", "单位名称", "unit name", required=True, example="县机关事务服务中心"
+        ),
+        Column(
+            "phone",
+            "手机",
+            n.phone,
+            False,
+            ("手机号", "手机号码", "联系电话", "电话", "mobile", "phone number"),
+            "13812345678",
+            hint="手机号或带区号的电话",
+        ),
+        enum("licence_class", "准驾车型", licence_class, "驾照类型", "驾驶证类型", "准驾", "licence"),
+        Column(
+            "active",
+            "在岗",
+            n.boolean,
+            False,
+            ("是否在岗", "在职", "状态", "active"),
+            "是",
+            hint="是/否",
+        ),
+    ),
+    key=("unit", "name"),
+    apply=apply_drivers,
+)
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -462,4 +525,4 @@ EXPENSES = ImportSpec(
     apply=apply_expenses,
 )
 
-KINDS = (VEHICLES, ORDERS, POSITIONS, EXPENSES)
+KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES)

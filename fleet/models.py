@@ -77,6 +77,36 @@ class Vehicle(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+class LicenceClass(Coded):
+    """准驾车型 on a Chinese driving licence, as far as official cars need them."""
+
+    A1 = "A1", "A1 大型客车", "A1 large bus"
+    A2 = "A2", "A2 牵引车", "A2 tractor"
+    A3 = "A3", "A3 城市公交车", "A3 city bus"
+    B1 = "B1", "B1 中型客车", "B1 medium bus"
+    B2 = "B2", "B2 大型货车", "B2 heavy truck"
+    C1 = "C1", "C1 小型汽车", "C1 car"
+    C2 = "C2", "C2 小型自动挡汽车", "C2 automatic car"
+
+
+class Driver(SQLModel, table=True):
+    """驾驶员: the center's and the units' drivers, whom an order is dispatched to. By name within a unit;
+    `user_id` links the driver's own account (role `driver`), when there is one."""
+
+    __tablename__ = "fleet_driver"
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    unit_id: int = Field(foreign_key="core_unit.id", index=True)
+    phone: str = Field(default="", max_length=20)
+    licence_class: str = Field(default="C1", max_length=4)
+    is_active: bool = True
+    user_id: int | None = Field(default=None, foreign_key="core_user.id", unique=True)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
 class TripOrder(SQLModel, table=True):
     """出行申请/派车单: an approved order covers the trips inside its window."""
 

@@ -24,6 +24,7 @@ from fleet.models import (
     FLAG_KINDS,
     FLAG_STATES,
     REVIEW_STATUSES,
+    Driver,
     Flag,
     Position,
     Stop,
@@ -32,7 +33,7 @@ from fleet.models import (
     TripOrder,
     Vehicle,
 )
-from fleet.schemas import FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
+from fleet.schemas import DriverFilter, FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
 
 CENT = Decimal("0.01")
 
@@ -70,6 +71,19 @@ def vehicles_query(scope: UnitScope, f: VehicleFilter | None = None, *, stmt: An
         stmt = stmt.where(Vehicle.status == f.status)
     if f.plate:
         stmt = stmt.where(col(Vehicle.plate).contains(f.plate.strip(), autoescape=True))
+    return stmt
+
+
+def drivers_query(scope: UnitScope, f: DriverFilter | None = None) -> Any:
+    """Drivers in scope, filtered, by unit and name."""
+    f = f or DriverFilter()
+    stmt = scope.apply(select(Driver).order_by(col(Driver.unit_id), col(Driver.name)), Driver.unit_id)
+    if f.unit_id is not None:
+        stmt = stmt.where(Driver.unit_id == f.unit_id)
+    if f.active is not None:
+        stmt = stmt.where(Driver.is_active == f.active)
+    if f.name:
+        stmt = stmt.where(col(Driver.name).contains(f.name.strip(), autoescape=True))
     return stmt
 
 

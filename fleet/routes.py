@@ -37,6 +37,21 @@ def get_vehicle(session: SessionDep, scope: ScopeDep, vehicle_id: int) -> schema
     return schemas.VehiclePublic.model_validate(vehicle)
 
 
+@router.get("/drivers", response_model=ListOut[schemas.DriverPublic])
+def list_drivers(
+    session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.DriverFilter, Query()]
+) -> ListOut[schemas.DriverPublic]:
+    """The drivers orders are dispatched to (a unit's staff: their unit's)."""
+    return listing(schemas.DriverPublic, session, queries.drivers_query(scope, f), page)
+
+
+@router.post("/drivers", response_model=schemas.DriverPublic, status_code=201)
+def create_driver(session: SessionDep, request: Request, body: schemas.DriverCreate) -> schemas.DriverPublic:
+    """Register a driver (or import many: `POST /api/v1/imports/drivers`, 姓名, 单位, 手机, 准驾车型)."""
+    driver = service.create_driver(session, **body.model_dump(), actor=actor(request))
+    return schemas.DriverPublic.model_validate(driver)
+
+
 @router.get("/orders", response_model=ListOut[schemas.OrderPublic])
 def list_orders(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.OrderFilter, Query()]

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from core import normalize as n
 from core.settings import get_settings
+from fleet.models import LicenceClass
 
 # Orders longer than this are refused at entry, which bounds every order look-up by time.
 MAX_ORDER_DAYS = 31
@@ -65,3 +67,18 @@ def text_problem(name: str, value: Any) -> tuple[str, str | None]:
     if limit and len(s) > limit:
         return s, f"{name} 超过 {limit} 字 longer than {limit} characters"
     return s, None
+
+
+# 准驾车型 as clerks write them → the licence class code
+licence_class = n.EnumMap(
+    "准驾车型 licence class",
+    {
+        LicenceClass.C1: ["C1", "小型汽车", "小车", "C1驾照"],
+        LicenceClass.C2: ["C2", "小型自动挡汽车", "自动挡"],
+        LicenceClass.B1: ["B1", "中型客车", "中巴"],
+        LicenceClass.B2: ["B2", "大型货车"],
+        LicenceClass.A1: ["A1", "大型客车", "大客车"],
+        LicenceClass.A2: ["A2", "牵引车"],
+        LicenceClass.A3: ["A3", "城市公交车"],
+    },
+)

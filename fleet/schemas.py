@@ -27,6 +27,12 @@ class VehicleFilter(_Filter):
     plate: str | None = Field(None, description="substring of the plate")
 
 
+class DriverFilter(_Filter):
+    unit_id: int | None = None
+    active: bool | None = Field(None, description="only drivers in service (true) or not (false)")
+    name: str | None = Field(None, description="substring of the name")
+
+
 class OrderFilter(_Filter):
     vehicle_id: int | None = None
     unit_id: int | None = None
@@ -76,6 +82,23 @@ class VehiclePublic(_Out):
     acquired_on: date | None
     disposed_on: date | None
     trip_params: dict[str, Any] | None
+
+
+class DriverPublic(_Out):
+    id: int
+    name: str
+    unit_id: int
+    phone: str
+    licence_class: str
+    is_active: bool
+    user_id: int | None
+
+
+class DriverCreate(Body):
+    name: str = Field(min_length=1, max_length=50)
+    unit_id: int
+    phone: str = Field(default="", max_length=30, description="a mobile or a landline with its area code")
+    licence_class: str = Field(default="C1", description="准驾车型: A1, A2, A3, B1, B2, C1, C2")
 
 
 class OrderPublic(_Out):

@@ -11,12 +11,15 @@ from typing import Any
 from sqlmodel import Session, select
 
 from core import audit
+from core import normalize as n
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import tr
 from core.importing import upsert
 from core.models import Unit
 from core.timeutil import as_utc, utcnow
 from fleet import flags, reconcile
-from fleet.models import ORDER_STATUSES, FlagKind, TripExpense, TripOrder, Vehicle
+from fleet.models import ORDER_STATUSES, Driver, FlagKind, TripExpense, TripOrder, Vehicle
+from fleet.rules import licence_class as licence_class_of
 from fleet.rules import text_problem, window_problem
 
 CHUNK = 500
@@ -82,6 +85,31 @@ def get_order(session: Session, order_id: int) -> TripOrder:
     if order is None:
         raise NotFound(f"出行申请不存在 order {order_id} not found")
     return order
+
+
+def create_driver(
+    session: Session, *, name: str, unit_id: int, phone: str = "", licence_class: str = "C1", actor: str
+) -> Driver:
+    """A driver of a unit (the center's own are the center's unit); one name per unit."""
+    name = _text("name", name)
+    if not name:
+        raise ValidationFailed(tr("缺少驾驶员姓名", "the driver's name is missing"))
+    if session.get(Unit, unit_id) is None:
+        raise ValidationFailed(tr(f"单位 {unit_id} 不存在", f"unit {unit_id} not found"))
+    if session.exec(select(Driver.id).where(Driver.unit_id == unit_id, Driver.name == name)).first():
+        raise Conflict(tr(f"该单位已有驾驶员 {name}", f"the unit already has a driver named {name}"))
+    try:
+        values = {
+            "phone": n.phone(phone) if phone.strip() else "",
+            "licence_class": licence_class_of(licence_class),
+        }
+    except n.FieldError as e:
+        raise ValidationFailed(str(e)) from None
+    driver, _ = upsert(
+        session, None, model=Driver, obj=None, values=values, actor=actor, key=name,
+        init={"name": name, "unit_id": unit_id}, detail="driver",
+    )  # fmt: skip
+    return driver
 
 
 def create_order(

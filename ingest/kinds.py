@@ -15,6 +15,7 @@ SPECS: dict[str, ImportSpec] = {
     for spec in (
         accounts_imports.UNITS,
         fleet_imports.VEHICLES,
+        fleet_imports.DRIVERS,
         fleet_imports.ORDERS,
         fleet_imports.POSITIONS,
         fleet_imports.EXPENSES,

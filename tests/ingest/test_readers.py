@@ -734,10 +734,10 @@ def test_file_level_errors(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ templates
 
 
-def test_the_nine_kinds() -> None:
+def test_the_ten_kinds() -> None:
     assert KINDS == (
-        "units", "vehicles", "orders", "positions", "expenses", "properties", "operating-properties",
-        "auctions", "leases",
+        "units", "vehicles", "drivers", "orders", "positions", "expenses", "properties",
+        "operating-properties", "auctions", "leases",
     )  # fmt: skip
     assert get_kind("operating_properties") is get_kind("shopfronts") is SPECS["operating-properties"]
 
