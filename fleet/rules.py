@@ -11,7 +11,6 @@ from typing import Any
 
 from core import normalize as n
 from core.settings import get_settings
-from fleet.models import LicenceClass
 
 # Orders longer than this are refused at entry, which bounds every order look-up by time.
 MAX_ORDER_DAYS = 31
@@ -69,16 +68,16 @@ def text_problem(name: str, value: Any) -> tuple[str, str | None]:
     return s, None
 
 
-# 准驾车型 as clerks write them → the licence class code
+# 准驾车型 as clerks write them → the licence class code (fleet.models.LicenceClass labels them)
 licence_class = n.EnumMap(
     "准驾车型 licence class",
     {
-        LicenceClass.C1: ["C1", "小型汽车", "小车", "C1驾照"],
-        LicenceClass.C2: ["C2", "小型自动挡汽车", "自动挡"],
-        LicenceClass.B1: ["B1", "中型客车", "中巴"],
-        LicenceClass.B2: ["B2", "大型货车"],
-        LicenceClass.A1: ["A1", "大型客车", "大客车"],
-        LicenceClass.A2: ["A2", "牵引车"],
-        LicenceClass.A3: ["A3", "城市公交车"],
+        "C1": ["C1", "小型汽车", "小车", "C1驾照"],
+        "C2": ["C2", "小型自动挡汽车", "自动挡"],
+        "B1": ["B1", "中型客车", "中巴"],
+        "B2": ["B2", "大型货车"],
+        "A1": ["A1", "大型客车", "大客车"],
+        "A2": ["A2", "牵引车"],
+        "A3": ["A3", "城市公交车"],
     },
 )

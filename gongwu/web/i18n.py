@@ -147,6 +147,7 @@ EN: dict[str, str] = {
     "无权导入这类数据": "You may not import this kind of data",
     "请选择文件": "Choose a file",
     "单位名录": "Units",
+    "驾驶员名录": "Drivers",
     "公务用车登记表": "Vehicle register",
     "出行申请(派车单)": "Trip orders",
     "公务用车定位数据": "Vehicle positions",

@@ -70,3 +70,10 @@ def test_drivers_over_the_api(client: TestClient, client_as: ClientAs, session: 
     viewer = client_as("unit_viewer", unit_id=town.id)
     assert [d["name"] for d in viewer.get(f"{API}/drivers").json()["data"]] == ["吴十"]
     assert viewer.post(f"{API}/drivers", json={"name": "x", "unit_id": town.id}).status_code == 403
+
+
+def test_every_licence_class_has_its_label() -> None:
+    from fleet.models import LicenceClass
+    from fleet.rules import licence_class
+
+    assert set(licence_class.codes) == set(LicenceClass.codes())
