@@ -7,7 +7,7 @@
   the pages and the pages' own API calls), checks CSRF on unsafe cookie requests, and looks the matched route
   up in the table: no credential → 401 (`WWW-Authenticate: Bearer`; a page GET is redirected to /login),
   a role without the permission → 403.
-- `ScopeDep`: the unit the current principal is confined to (a unit_viewer's unit) as a `UnitScope`, whose
+- `ScopeDep`: the unit the current principal is confined to (a unit role's unit) as a `UnitScope`, whose
   helpers filter a query on a model's unit column and load one object or raise 404, so another unit's
   object is indistinguishable from a missing one.
 """
@@ -23,6 +23,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, SQLModel, col, select
 
+from accounts.models import UNIT_ROLES
 from accounts.rules import csrf_for, csrf_ok
 from accounts.service import Principal, principal_for_token, server_secret
 from core.api import SessionDep
@@ -258,11 +259,11 @@ class UnitScope:
         return row
 
 
-NO_UNIT = -1  # a unit_viewer without a unit (should not exist) sees nothing rather than everything
+NO_UNIT = -1  # a unit-bound user without a unit (should not exist) sees nothing rather than everything
 
 
 def get_scope(principal: PrincipalDep) -> UnitScope:
-    if principal.role == "unit_viewer":
+    if principal.role in UNIT_ROLES:
         return UnitScope(principal.unit_id if principal.unit_id is not None else NO_UNIT)
     return UnitScope(None)
 

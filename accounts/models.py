@@ -17,12 +17,15 @@ class Role(Coded):
     admin = "admin", "系统管理员", "Administrator"
     vehicle_manager = "vehicle_manager", "公车管理员", "Vehicle manager"
     property_clerk = "property_clerk", "资产管理员", "Property clerk"
-    unit_viewer = "unit_viewer", "单位用户", "Unit staff"
+    unit_viewer = "unit_viewer", "单位用户", "Unit viewer"
+    unit_staff = "unit_staff", "申请人", "Unit staff"  # requests trips for their unit, answers its flags
+    unit_approver = "unit_approver", "单位审批人", "Unit approver"  # approves their unit's requests
     auditor = "auditor", "监督检查", "Auditor"
 
 
 ROLES = Role.codes()
-UNIT_ROLES = frozenset({Role.unit_viewer})  # bound to one unit and scoped to it in every query
+# Bound to one unit and scoped to it in every query.
+UNIT_ROLES = frozenset({Role.unit_viewer, Role.unit_staff, Role.unit_approver})
 
 
 class TokenKind(Coded):

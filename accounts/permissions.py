@@ -7,6 +7,8 @@ fails until it is declared. Permission names:
 - `<domain>:read` reads that are unit-scoped in their queries (a unit_viewer has them; see `core.access`),
   `<domain>:county` county-wide reads (reports, unscoped lists; a unit_viewer has none of them);
 - `fleet:write`, `fleet:review` (flag reviews), `property:write`;
+- `orders:request` (unit staff and approvers for their unit, the center), `orders:approve` (a unit's
+  approver at level 1, the center at level 2: the handler checks which);
 - imports need the permission of their kind's domain (`IMPORTS`): vehicles, drivers, orders, positions
   and expenses `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never
   imports;
@@ -70,7 +72,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/flags/{{flag_id}}"): "fleet:read",
     ("POST", f"{API}/flags/review"): "fleet:review",
     ("POST", f"{API}/flags/{{flag_id}}/review"): "fleet:review",
-    ("POST", f"{API}/orders"): "fleet:write",
+    ("POST", f"{API}/orders"): "orders:request",
+    ("POST", f"{API}/orders/{{order_id}}/approve"): "orders:approve",
+    ("POST", f"{API}/orders/{{order_id}}/reject"): "orders:approve",
+    ("GET", f"{API}/orders/{{order_id}}/history"): "fleet:read",
     ("PATCH", f"{API}/orders/{{order_id}}"): "fleet:write",
     ("POST", f"{API}/orders/{{order_id}}/cancel"): "fleet:write",
     ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:read",
@@ -154,7 +159,11 @@ FLEET_READS = frozenset({"fleet:read", "fleet:county", "feeds:read"})
 FLEET = FLEET_READS | {"fleet:write", "fleet:review"}
 PROPERTY_READS = frozenset({"property:read", "property:county"})
 PROPERTY = PROPERTY_READS | {"property:write"}
-PERMISSIONS = COMMON | FLEET | PROPERTY | {"audit:read", "admin"}
+# Orders made in gongwu: requested by unit staff (and the center), approved by the unit's approver and, at
+# the second level, by the center; the handlers check which level and unit each decision is for.
+ORDERS = frozenset({"orders:request", "orders:approve"})
+PERMISSIONS = COMMON | FLEET | PROPERTY | ORDERS | {"audit:read", "admin"}
+UNIT_READS = frozenset({"units:read", "fleet:read", "property:read"})
 
 # Import kind → the permission it needs: whoever may change those tables (tests/auth checks every kind).
 IMPORTS: dict[str, str] = {
@@ -172,9 +181,11 @@ IMPORTS: dict[str, str] = {
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": PERMISSIONS,
-    "vehicle_manager": COMMON | FLEET,
+    "vehicle_manager": COMMON | FLEET | ORDERS,
     "property_clerk": COMMON | PROPERTY,
-    "unit_viewer": frozenset({"units:read", "fleet:read", "property:read"}),
+    "unit_viewer": UNIT_READS,
+    "unit_staff": UNIT_READS | {"orders:request"},
+    "unit_approver": UNIT_READS | {"orders:request", "orders:approve"},
     # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
     "auditor": COMMON | FLEET_READS | PROPERTY_READS | {"audit:read"},
 }

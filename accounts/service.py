@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from accounts.models import ROLES, ApiToken, LoginThrottle, Secret, User
+from accounts.models import ROLES, UNIT_ROLES, ApiToken, LoginThrottle, Secret, User
 from accounts.rules import (
     USERNAME_RE,
     new_token,
@@ -94,7 +94,7 @@ class Principal:
     @property
     def scope_unit_id(self) -> int | None:
         """The one unit this principal may see, or None for every unit."""
-        return self.unit_id if self.role == "unit_viewer" else None
+        return self.unit_id if self.role in UNIT_ROLES else None
 
 
 def create_token(
@@ -266,13 +266,16 @@ def get_user(session: Session, username: str) -> User:
 def _check_role_unit(session: Session, role: str, unit_id: int | None) -> None:
     if role not in ROLES:
         raise ValidationFailed(f"未知角色 {role!r} unknown role: one of {', '.join(ROLES)}")
-    if role == "unit_viewer":
+    if role in UNIT_ROLES:
         if unit_id is None:
-            raise ValidationFailed("unit_viewer 必须指定单位 a unit_viewer needs a unit (--unit)")
+            raise ValidationFailed(tr(f"{role} 必须指定单位（--unit）", f"a {role} needs a unit (--unit)"))
         if session.get(Unit, unit_id) is None:
-            raise ValidationFailed(f"单位 {unit_id} 不存在 unit {unit_id} not found")
+            raise ValidationFailed(tr(f"单位 {unit_id} 不存在", f"unit {unit_id} not found"))
     elif unit_id is not None:
-        raise ValidationFailed(f"只有 unit_viewer 绑定单位 only a unit_viewer is bound to a unit, not {role}")
+        units = ", ".join(sorted(UNIT_ROLES))
+        raise ValidationFailed(
+            tr(f"只有 {units} 绑定单位，{role} 不绑定", f"only {units} are bound to a unit, not {role}")
+        )
 
 
 def resolve_unit(session: Session, unit: str | int | None) -> int | None:
@@ -342,8 +345,8 @@ def update_user(
     before = user_state(user)
     new_role = role if role is not None else user.role
     new_unit = user.unit_id if unit_id is _UNSET else unit_id
-    if new_role != "unit_viewer" and unit_id is _UNSET:
-        new_unit = None  # leaving unit_viewer drops the unit
+    if new_role not in UNIT_ROLES and unit_id is _UNSET:
+        new_unit = None  # leaving a unit role drops the unit
     _check_role_unit(session, new_role, new_unit)
     stays_admin = new_role == "admin" and (is_active if is_active is not None else user.is_active)
     if user.role == "admin" and user.is_active and not stays_admin:
@@ -611,6 +614,8 @@ DEMO_USERS: Mapping[str, str] = {
     "demo_fleet": "vehicle_manager",
     "demo_property": "property_clerk",
     "demo_unit": "unit_viewer",
+    "demo_staff": "unit_staff",
+    "demo_approver": "unit_approver",
     "demo_auditor": "auditor",
 }
 
@@ -628,7 +633,7 @@ def create_demo_users(session: Session, unit_name: str, *, actor: str = "demo") 
         if existing is None:
             create_user(
                 session, username=username, password=password, role=role, actor=actor,
-                unit_id=unit_id if role == "unit_viewer" else None, display_name=f"演示 {role}",
+                unit_id=unit_id if role in UNIT_ROLES else None, display_name=f"演示 {role}",
             )  # fmt: skip
         else:
             set_password(session, username, password, actor=actor)

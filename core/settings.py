@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     silent_hours: int = 48
     bulletin_threshold: float = 0.9
 
+    # orders made in gongwu: what else calls for the center's (second-level) approval
+    order_center_approval: list[str] = ["out_of_county", "rest_day", "overnight"]
+
     # leases
     lease_term_cap_years: int = 5
 

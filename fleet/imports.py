@@ -42,7 +42,9 @@ order_status = n.EnumMap(
     "审批状态 order status",
     {
         OrderStatus.approved: ["已批准", "批准", "已审批", "审批通过", "通过", "同意", "已同意"],
-        OrderStatus.pending: ["待审批", "审批中", "待审核", "未审批"],
+        OrderStatus.submitted: ["待审批", "审批中", "待审核", "未审批", "pending"],
+        OrderStatus.dispatched: ["已派车", "派车", "已出车", "出车中"],
+        OrderStatus.returned: ["已还车", "还车", "已回场", "已完成", "完成"],
         OrderStatus.rejected: ["已驳回", "驳回", "不同意", "未通过", "denied"],
         OrderStatus.cancelled: ["已取消", "取消", "作废", "已作废", "canceled"],
     },

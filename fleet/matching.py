@@ -51,7 +51,7 @@ def match(
     share: float,
 ) -> MatchResult:
     """Match trips to approved orders. Times are integer epoch seconds, vehicles any integer ids; pass
-    approved orders only (a pending or rejected order covers nothing)."""
+    approved (dispatched, returned) orders only (a submitted or rejected order covers nothing)."""
     tv, ts, te = _i64(trip_vehicle), _i64(trip_start), _i64(trip_end)
     ov, os_, oe = _i64(order_vehicle), _i64(order_start), _i64(order_end)
     n, m = len(tv), len(ov)

@@ -20,10 +20,24 @@ class VehicleStatus(Coded):
 
 
 class OrderStatus(Coded):
+    """An order's life: submitted → approved → dispatched → returned, or rejected / cancelled. Imported
+    orders keep the status they come with (a platform's 待审批 is `submitted`)."""
+
+    submitted = "submitted", "待审批", "Submitted"
     approved = "approved", "已批准", "Approved"
-    pending = "pending", "待审批", "Pending"
+    dispatched = "dispatched", "已派车", "Dispatched"
+    returned = "returned", "已还车", "Returned"
     rejected = "rejected", "已驳回", "Rejected"
     cancelled = "cancelled", "已取消", "Cancelled"
+
+
+# An order with a vehicle covers that vehicle's trips once approved, and on through dispatch and return.
+COVERING = (OrderStatus.approved, OrderStatus.dispatched, OrderStatus.returned)
+
+
+class Decision(Coded):
+    approved = "approved", "同意", "Approved"
+    rejected = "rejected", "驳回", "Rejected"
 
 
 class FlagKind(Coded):
@@ -124,8 +138,25 @@ class TripOrder(SQLModel, table=True):
     planned_start_at: datetime = Field(sa_type=UtcDateTime)
     planned_end_at: datetime = Field(sa_type=UtcDateTime)
     status: str = Field(default="approved", max_length=16)
+    out_of_county: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # 出县
+    passengers: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    requested_by: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
+
+
+class OrderApproval(SQLModel, table=True):
+    """One decision on an order: level 1 the unit's approver, level 2 the center (a vehicle manager)."""
+
+    __tablename__ = "fleet_order_approval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="fleet_order.id", index=True)
+    level: int
+    decision: str = Field(max_length=12)
+    actor: str = Field(max_length=64)
+    at: datetime = created_at_field()
+    comment: str = Field(default="", max_length=500)
 
 
 class TripExpense(SQLModel, table=True):

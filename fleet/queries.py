@@ -21,6 +21,7 @@ from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts
 from fleet.models import (
+    COVERING,
     FLAG_KINDS,
     FLAG_STATES,
     REVIEW_STATUSES,
@@ -585,7 +586,7 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
         .where(
             col(TripOrder.planned_start_at) >= start,
             col(TripOrder.planned_start_at) < end,
-            or_(col(TripOrder.status) == "approved", col(TripExpense.id).is_not(None)),
+            or_(col(TripOrder.status).in_(COVERING), col(TripExpense.id).is_not(None)),
         )
         .order_by(col(TripOrder.planned_start_at), col(TripOrder.order_no))
     ).all()
@@ -621,7 +622,7 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
             .where(
                 col(TripOrder.planned_start_at) >= start,
                 col(TripOrder.planned_start_at) < end,
-                TripOrder.status == "approved",
+                col(TripOrder.status).in_(COVERING),
             )
             .group_by(col(TripOrder.vehicle_id))
         ).all()

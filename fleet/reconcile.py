@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from core.logs import log
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import flags, matching
-from fleet.models import FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
+from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
 from fleet.rules import MAX_ORDER_DAYS, Rules
 
 logger = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ def _approved_orders_around(session: Session, trips: _Trips, rules: Rules) -> _O
             col(TripOrder.planned_end_at) >= from_ts(lo - rules.lag_s),
         ]
 
-    stmt = _select(*_ORDER_COLS).where(TripOrder.status == "approved")
+    stmt = _select(*_ORDER_COLS).where(col(TripOrder.status).in_(COVERING))
     return _as_orders(_by_spans(session, stmt, TripOrder.vehicle_id, spans, within))
 
 
@@ -383,7 +383,7 @@ def _trips_to_recheck(session: Session, day: date) -> list[Any]:
         Flag.kind == UNREPORTED, Flag.state == "open", col(Flag.start_at) >= since
     )
     lost_order = _trip_select().join(TripOrder, col(TripOrder.id) == col(Trip.order_id))
-    lost_order = lost_order.where(TripOrder.status != "approved")
+    lost_order = lost_order.where(col(TripOrder.status).not_in(COVERING))
     open_flagged = open_flagged.where(Trip.service_day != day)
     lost_order = lost_order.where(Trip.service_day != day)
     return list(session.exec(open_flagged).all()) + list(session.exec(lost_order).all())
@@ -402,7 +402,7 @@ def _orders_to_check(
         rows += session.exec(
             _select(*_ORDER_COLS).where(
                 col(TripOrder.vehicle_id).in_(chunk),
-                TripOrder.status == "approved",
+                col(TripOrder.status).in_(COVERING),
                 col(TripOrder.planned_start_at) >= from_ts(day_from - rules.lag_s - MAX_ORDER_S),
                 col(TripOrder.planned_start_at) < from_ts(as_of),
                 col(TripOrder.planned_end_at) >= from_ts(day_from - rules.lag_s),
@@ -411,7 +411,7 @@ def _orders_to_check(
         ).all()
     rows += session.exec(
         _select(*_ORDER_COLS).where(
-            TripOrder.status == "approved",
+            col(TripOrder.status).in_(COVERING),
             col(TripOrder.updated_at) >= from_ts(day_from),
             col(TripOrder.updated_at) < from_ts(as_of + 86400),
             col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s),
@@ -458,7 +458,7 @@ def _orders_in_gaps(
         return [col(TripOrder.planned_start_at) > from_ts(lo), col(TripOrder.planned_start_at) < from_ts(hi)]
 
     stmt = _select(*_ORDER_COLS).where(
-        TripOrder.status == "approved", col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s)
+        col(TripOrder.status).in_(COVERING), col(TripOrder.planned_end_at) < from_ts(as_of - rules.lag_s)
     )
     found: list[Any] = []
     for row in _by_spans(session, stmt, TripOrder.vehicle_id, spans, within):
@@ -581,7 +581,7 @@ def _orders_to_judge(
         vehicle = run.vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
         reason = ""
-        if orders.status[i] != "approved":
+        if orders.status[i] not in COVERING:
             reason = REASON_NOT_APPROVED
         elif has_trip[i]:
             reason = REASON_TRACK_FOUND

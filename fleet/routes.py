@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, actor
-from core.api import ListOut, PageDep, SessionDep, listing
-from core.errors import NotFound
-from fleet import flags, queries, schemas, service
-from fleet.models import Flag, TripExpense, TripOrder, Vehicle
+from core.api import ListOut, PageDep, SessionDep, listing, paginate
+from core.errors import NotFound, PermissionDenied
+from core.i18n import tr
+from core.models import AuditLog
+from fleet import flags, queries, rules, schemas, service
+from fleet.models import Decision, Flag, TripExpense, TripOrder, Vehicle
+
+CENTER_ROLES = ("vehicle_manager", "admin")  # the center's own: they may register an approved order
 
 router = APIRouter(tags=["fleet"])
 
@@ -52,17 +57,28 @@ def create_driver(session: SessionDep, request: Request, body: schemas.DriverCre
     return schemas.DriverPublic.model_validate(driver)
 
 
+def _order_out(session: Session, order: TripOrder) -> schemas.OrderPublic:
+    """An order with its decisions and whose approval it waits for."""
+    assert order.id is not None
+    approvals = [schemas.ApprovalPublic.model_validate(a) for a in service.approvals_of(session, order.id)]
+    awaiting = rules.awaiting(order.status, service.pending_level(session, order))
+    return schemas.OrderPublic.model_validate(order).model_copy(
+        update={"approvals": approvals, "awaiting": awaiting}
+    )
+
+
 @router.get("/orders", response_model=ListOut[schemas.OrderPublic])
 def list_orders(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.OrderFilter, Query()]
 ) -> ListOut[schemas.OrderPublic]:
-    return listing(schemas.OrderPublic, session, queries.orders_query(scope, f), page)
+    rows, count = paginate(session, queries.orders_query(scope, f), page)
+    return ListOut(data=[_order_out(session, o) for o in rows], count=count)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic)
 def get_order(session: SessionDep, scope: ScopeDep, order_id: int) -> schemas.OrderPublic:
     order = scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
-    return schemas.OrderPublic.model_validate(order)
+    return _order_out(session, order)
 
 
 @router.get("/trips", response_model=ListOut[schemas.TripPublic])
@@ -146,10 +162,82 @@ def review_flag(
 
 
 @router.post("/orders", response_model=schemas.OrderPublic, status_code=201)
-def create_order(session: SessionDep, request: Request, body: schemas.OrderCreate) -> schemas.OrderPublic:
-    """Enter an order; a late one (补单) resolves the flags of the trips it covers at once."""
-    order = service.create_order(session, **body.model_dump(), actor=actor(request))
-    return schemas.OrderPublic.model_validate(order)
+def create_order(
+    session: SessionDep, request: Request, scope: ScopeDep, body: schemas.OrderCreate
+) -> schemas.OrderPublic:
+    """Request a trip (`submitted`: it waits for the unit's approver, and for the center when it leaves
+    the county, falls on a rest day or spans a night). Unit staff request for their own unit with one of
+    its cars; the center may register a paper order as `approved` at once (a late one, 补单, resolves the
+    flags of the trips it covers)."""
+    principal = request.state.principal
+    data = body.model_dump()
+    if data["status"] != "submitted" and principal.role not in CENTER_ROLES:
+        raise PermissionDenied(
+            tr(
+                "只有机关事务服务中心可以直接登记已批准的派车单",
+                "only the center registers an order as approved",
+            )
+        )
+    if scope.restricted:
+        vehicle = scope.get(session, Vehicle, body.vehicle_id, Vehicle.unit_id, missing="vehicle not found")
+        if data["unit_id"] not in (None, vehicle.unit_id):
+            raise PermissionDenied(tr("只能为本单位申请用车", "you request trips for your own unit only"))
+    order = service.create_order(session, **data, actor=actor(request), requested_by=principal.username)
+    return _order_out(session, order)
+
+
+def _decide(
+    request: Request, session: Session, scope: Any, order_id: int, decision: str, comment: str
+) -> Any:
+    scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
+    principal = request.state.principal
+    order = service.decide_order(
+        session, order_id, decision, actor=principal.username, role=principal.role,
+        unit_id=principal.unit_id, comment=comment,
+    )  # fmt: skip
+    return _order_out(session, order)
+
+
+@router.post("/orders/{order_id}/approve", response_model=schemas.OrderPublic)
+def approve_order(
+    session: SessionDep, request: Request, scope: ScopeDep, order_id: int, body: schemas.OrderDecision
+) -> schemas.OrderPublic:
+    """Approve the level the order waits for (`awaiting`: unit → its approver, center → a vehicle
+    manager); the last approval makes it `approved`, and it covers its trips from then on."""
+    return _decide(request, session, scope, order_id, Decision.approved, body.comment)  # type: ignore[no-any-return]
+
+
+@router.post("/orders/{order_id}/reject", response_model=schemas.OrderPublic)
+def reject_order(
+    session: SessionDep, request: Request, scope: ScopeDep, order_id: int, body: schemas.OrderDecision
+) -> schemas.OrderPublic:
+    """Reject the order at the level it waits for (a comment says why)."""
+    return _decide(request, session, scope, order_id, Decision.rejected, body.comment)  # type: ignore[no-any-return]
+
+
+@router.get("/orders/{order_id}/history")
+def order_history(session: SessionDep, scope: ScopeDep, order_id: int) -> dict[str, Any]:
+    """The order's decisions and every change the audit log holds of it, oldest first."""
+    order = scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
+    events = session.exec(
+        select(AuditLog)
+        .where(AuditLog.entity == "fleet_order", AuditLog.entity_id == str(order_id))
+        .order_by(col(AuditLog.id))
+    ).all()
+    return {
+        "order": _order_out(session, order),
+        "events": [
+            {
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "before": e.before,
+                "after": e.after,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    }
 
 
 @router.patch("/orders/{order_id}", response_model=schemas.OrderPublic)
@@ -157,7 +245,7 @@ def update_order(
     session: SessionDep, request: Request, order_id: int, body: schemas.OrderUpdate
 ) -> schemas.OrderPublic:
     order = service.update_order(session, order_id, body.model_dump(exclude_unset=True), actor(request))
-    return schemas.OrderPublic.model_validate(order)
+    return _order_out(session, order)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=schemas.OrderPublic)
@@ -165,7 +253,7 @@ def cancel_order(
     session: SessionDep, request: Request, order_id: int, body: schemas.OrderCancel | None = None
 ) -> schemas.OrderPublic:
     order = service.cancel_order(session, order_id, actor(request), body.reason if body else "")
-    return schemas.OrderPublic.model_validate(order)
+    return _order_out(session, order)
 
 
 def _expense_out(expense: TripExpense) -> schemas.ExpensePublic:

@@ -5,12 +5,14 @@ use these, so a rule is stated once; the algorithms on arrays are fleet/tripcut.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from core import normalize as n
 from core.settings import get_settings
+from core.timeutil import china_day
 
 # Orders longer than this are refused at entry, which bounds every order look-up by time.
 MAX_ORDER_DAYS = 31
@@ -81,3 +83,46 @@ licence_class = n.EnumMap(
         "A3": ["A3", "城市公交车"],
     },
 )
+
+
+# --- approvals: who must say yes before an order covers trips -------------------------------------------
+
+CENTER_REASONS = ("out_of_county", "rest_day", "overnight")  # what may call for the center's approval
+
+
+def is_rest_day(day: date) -> bool:
+    """A Saturday or a Sunday (the holiday and 调休 calendar is the compliance rules' part)."""
+    return day.weekday() >= 5
+
+
+def center_reasons(
+    out_of_county: bool, start: datetime, end: datetime, needs: Iterable[str] = CENTER_REASONS
+) -> list[str]:
+    """Why an order needs the center's approval as well (level 2): which of `needs` apply — out of the
+    county (出县), on a rest day, across a night (it returns on a later China day than it leaves)."""
+    first, last = china_day(start), china_day(end)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    found = {
+        "out_of_county": out_of_county,
+        "rest_day": any(is_rest_day(d) for d in days),
+        "overnight": last > first,
+    }
+    return [r for r in CENTER_REASONS if r in needs and found[r]]
+
+
+def levels_needed(reasons: Sequence[str]) -> tuple[int, ...]:
+    """Level 1 (the unit's approver) always; level 2 (the center) when any reason calls for it."""
+    return (1, 2) if reasons else (1,)
+
+
+def next_level(needed: Sequence[int], approved: Iterable[int]) -> int | None:
+    """The first level still to approve, or None when every one has."""
+    done = set(approved)
+    return next((level for level in needed if level not in done), None)
+
+
+def awaiting(status: str, level: int | None) -> str | None:
+    """Whom a submitted order waits for: `unit` (level 1) or `center` (level 2); None otherwise."""
+    if status != "submitted" or level is None:
+        return None
+    return "unit" if level == 1 else "center"

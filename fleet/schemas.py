@@ -36,7 +36,9 @@ class DriverFilter(_Filter):
 class OrderFilter(_Filter):
     vehicle_id: int | None = None
     unit_id: int | None = None
-    status: str | None = Field(None, description="approved, pending, rejected, cancelled")
+    status: str | None = Field(
+        None, description="submitted, approved, dispatched, returned, rejected, cancelled"
+    )
 
 
 class StopFilter(_Filter):
@@ -101,6 +103,14 @@ class DriverCreate(Body):
     licence_class: str = Field(default="C1", description="准驾车型: A1, A2, A3, B1, B2, C1, C2")
 
 
+class ApprovalPublic(_Out):
+    level: int = Field(description="1: the unit's approver; 2: the center")
+    decision: str = Field(description="approved or rejected")
+    actor: str
+    at: datetime
+    comment: str
+
+
 class OrderPublic(_Out):
     id: int
     order_no: str
@@ -113,6 +123,11 @@ class OrderPublic(_Out):
     planned_start_at: datetime
     planned_end_at: datetime
     status: str
+    out_of_county: bool = False
+    passengers: int = 1
+    requested_by: str = ""
+    approvals: list[ApprovalPublic] = Field(default_factory=list, description="the decisions so far")
+    awaiting: str | None = Field(None, description="unit or center: whose approval it waits for")
 
 
 class TripPublic(_Out):
@@ -212,7 +227,15 @@ class OrderCreate(Body):
     destination: str = ""
     planned_start_at: datetime = Field(description="ISO-8601; without an offset it is China time")
     planned_end_at: datetime
-    status: str = "approved"
+    status: str = Field(
+        "submitted", description="submitted (a request, to be approved); the center may register approved"
+    )
+    out_of_county: bool = Field(False, description="出县: leaves the county (needs the center's approval)")
+    passengers: int = Field(1, ge=1, le=60)
+
+
+class OrderDecision(Body):
+    comment: str = Field("", max_length=500)
 
 
 class OrderUpdate(Body):

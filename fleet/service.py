@@ -8,17 +8,28 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core import audit
 from core import normalize as n
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
 from core.importing import upsert
 from core.models import Unit
+from core.settings import get_settings
 from core.timeutil import as_utc, utcnow
-from fleet import flags, reconcile
-from fleet.models import ORDER_STATUSES, Driver, FlagKind, TripExpense, TripOrder, Vehicle
+from fleet import flags, reconcile, rules
+from fleet.models import (
+    ORDER_STATUSES,
+    Decision,
+    Driver,
+    FlagKind,
+    OrderApproval,
+    OrderStatus,
+    TripExpense,
+    TripOrder,
+    Vehicle,
+)
 from fleet.rules import licence_class as licence_class_of
 from fleet.rules import text_problem, window_problem
 
@@ -126,8 +137,13 @@ def create_order(
     purpose: str = "",
     destination: str = "",
     status: str = "approved",
+    out_of_county: bool = False,
+    passengers: int = 1,
+    requested_by: str = "",
 ) -> TripOrder:
-    """Enter an order (a late one too: its trips are matched again at once, resolving their flags)."""
+    """Enter an order (a late one too: its trips are matched again at once, resolving their flags). A
+    request is `submitted` and waits for its approvals (`approve_order`); the center may register a paper
+    order as `approved` at once."""
     order_no = _text("order_no", order_no)
     if not order_no:
         raise ValidationFailed("缺少申请单号 order_no missing")
@@ -147,12 +163,96 @@ def create_order(
         "planned_start_at": start,
         "planned_end_at": end,
         "status": _order_status(status),
+        "out_of_county": bool(out_of_county),
+        "passengers": max(int(passengers), 1),
+        "requested_by": requested_by[:64],
     }
     order, _ = upsert(
         session, None, model=TripOrder, obj=None, values=values, actor=actor, key=order_no,
         init={"order_no": order_no}, detail="order",
     )  # fmt: skip
     recheck(session, [order])
+    return order
+
+
+# --- approvals ------------------------------------------------------------------------------------------
+
+
+def approvals_of(session: Session, order_id: int) -> list[OrderApproval]:
+    stmt = select(OrderApproval).where(OrderApproval.order_id == order_id).order_by(col(OrderApproval.id))
+    return list(session.exec(stmt).all())
+
+
+def levels_of(order: TripOrder) -> tuple[int, ...]:
+    """The approval levels this order needs (GONGWU_ORDER_CENTER_APPROVAL says what calls for level 2)."""
+    needs = get_settings().order_center_approval
+    return rules.levels_needed(
+        rules.center_reasons(order.out_of_county, order.planned_start_at, order.planned_end_at, needs)
+    )
+
+
+def pending_level(session: Session, order: TripOrder) -> int | None:
+    """The level a submitted order waits for (None when it waits for nobody)."""
+    if order.status != OrderStatus.submitted or order.id is None:
+        return None
+    done = [a.level for a in approvals_of(session, order.id) if a.decision == Decision.approved]
+    return rules.next_level(levels_of(order), done)
+
+
+def _decider_problem(level: int, order: TripOrder, role: str, unit_id: int | None) -> str | None:
+    """Why this user may not decide `level` of `order`, or None: level 1 is the order's unit's approver,
+    level 2 the center (a vehicle manager; an admin stands in)."""
+    if level == 1 and not (role == "unit_approver" and unit_id == order.unit_id):
+        return tr("一级审批须由申请单位的审批人作出", "level 1 is for the approver of the order's unit")
+    if level == 2 and role not in ("vehicle_manager", "admin"):
+        return tr("二级审批须由机关事务服务中心作出", "level 2 is for the center (a vehicle manager)")
+    return None
+
+
+def decide_order(
+    session: Session,
+    order_id: int,
+    decision: str,
+    *,
+    actor: str,
+    role: str,
+    unit_id: int | None,
+    comment: str = "",
+) -> TripOrder:
+    """Approve or reject the level a submitted order waits for; the last approval makes it `approved`
+    (it covers its trips from then on), a rejection `rejected`. Each decision is kept and audit-logged."""
+    order = get_order(session, order_id)
+    level = pending_level(session, order)
+    if level is None:
+        shown = tr(f"状态为{OrderStatus(order.status).zh}", f"it is {order.status}")
+        raise Conflict(
+            tr(
+                f"申请单 {order.order_no} 不在待审批状态（{shown}）",
+                f"order {order.order_no} awaits no approval ({shown})",
+            )
+        )
+    problem = _decider_problem(level, order, role, unit_id)
+    if problem:
+        raise PermissionDenied(problem)
+    comment = _text("comment", comment)[:500]
+    session.add(
+        OrderApproval(order_id=order_id, level=level, decision=decision, actor=actor, comment=comment)
+    )
+    session.flush()
+    if decision == Decision.rejected:
+        status = OrderStatus.rejected
+    else:
+        status = OrderStatus.approved if pending_level(session, order) is None else OrderStatus.submitted
+    verb = "approve" if decision == Decision.approved else "reject"
+    if status != order.status:
+        return _apply_order_change(
+            session, order, {"status": status}, actor, verb, f"level {level} {comment}"
+        )
+    note = f"order {order.order_no} level {level} {comment}".strip()
+    audit.record(
+        session, actor=actor, action=f"order.{verb}", entity="fleet_order", entity_id=order.id,
+        after={"level": level, "decision": decision}, detail=note,
+    )  # fmt: skip
     return order
 
 

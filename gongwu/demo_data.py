@@ -290,7 +290,7 @@ def _maybe_order(
     roll = rng.random()
     if roll < 0.06:  # no order at all: the unreported trips the audit found
         return
-    status = "approved" if roll < 0.90 else ("pending" if roll < 0.95 else "rejected")
+    status = "approved" if roll < 0.90 else ("submitted" if roll < 0.95 else "rejected")
     start = depart - int(rng.uniform(0, 20)) * 60
     end = back + int(rng.uniform(-10, 30)) * 60
     county.orders.append(_order_row(rng, seq, plate, unit, start, end, status, dest))

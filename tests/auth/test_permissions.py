@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from accounts.access import AUTHENTICATED, BY_KIND, DENIED, PUBLIC, UNDECLARED, PermissionTable
-from accounts.models import ROLES
+from accounts.models import ROLES, UNIT_ROLES
 from accounts.permissions import IMPORTS, PERMISSIONS, ROLE_PERMISSIONS, ROUTES, TABLE
 from core.models import Unit
 from tests.conftest import ClientAs
@@ -101,7 +101,7 @@ def _call(client: TestClient, method: str, path: str) -> Any:
 def clients(client_as: ClientAs, session: Session, unit_a: Unit) -> dict[str | None, TestClient]:
     out: dict[str | None, TestClient] = {None: client_as(None)}
     for role in ROLES:
-        out[role] = client_as(role, unit_id=unit_a.id if role == "unit_viewer" else None)
+        out[role] = client_as(role, unit_id=unit_a.id if role in UNIT_ROLES else None)
     return out
 
 
@@ -153,7 +153,7 @@ def test_import_permission_matrix(
                 r = c.request(method, url, files={"file": ("x.csv", b"")} if method == "POST" else None)
                 who = role or "anonymous"
                 allowed = role is not None and IMPORTS[kind] in ROLE_PERMISSIONS[role]
-                if role == "unit_viewer":
+                if role in UNIT_ROLES:
                     assert not allowed
                 if r.status_code >= 500 or (role is None and r.status_code != 401):
                     failures.append(f"{method} {url} as {who}: {r.status_code}")

@@ -89,12 +89,10 @@ def test_orders_create_update_cancel_and_late_order(
     client: TestClient, session: Session, world: dict[str, Vehicle]
 ) -> None:
     b = world["b"]
-    # A late order (补单) for the trip of b resolves its flag at once.
+    # A late paper order (补单) the center registers as approved resolves the trip's flag at once.
     window = {"planned_start_at": "2024-06-03T09:45:00+08:00", "planned_end_at": "2024-06-03T11:00:00"}
-    r = client.post(
-        f"{API}/orders",
-        json={"order_no": "BD-1", "vehicle_id": b.id, **window, "driver": "周七", "destination": "南山村"},
-    )
+    paper = {"order_no": "BD-1", "vehicle_id": b.id, **window, "driver": "周七", "destination": "南山村"}
+    r = client.post(f"{API}/orders", json={**paper, "status": "approved"})
     assert r.status_code == 201, r.text
     order = r.json()
     assert order["unit_id"] == b.unit_id and order["planned_end_at"].startswith("2024-06-03T03:00:00")

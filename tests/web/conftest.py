@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, select
 
 from accounts import service as auth
+from accounts.models import UNIT_ROLES
 from core.db import build_engine
 from core.models import Unit
 from gongwu import migrate
@@ -80,7 +81,7 @@ def county(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
             for role, username in ROLE_USERS.items():
                 auth.create_user(
                     s, username=username, password=PASSWORD, role=role, actor="test",
-                    unit_id=mine.id if role == "unit_viewer" else None,
+                    unit_id=mine.id if role in UNIT_ROLES else None,
                 )  # fmt: skip
                 users[role] = username
             s.commit()

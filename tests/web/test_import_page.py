@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from accounts.models import ROLES, User
+from accounts.models import ROLES, UNIT_ROLES, User
 from accounts.permissions import IMPORTS, ROLE_PERMISSIONS
 from core.models import AuditLog, Unit
 from ingest.kinds import KINDS
@@ -24,7 +24,7 @@ UNITS = "单位名称,类型\n城南乡,乡镇\n县水利局,县直单位\n".enc
 
 def signed_in(app: FastAPI, session: Session, role: str, unit: Unit) -> tuple[TestClient, str]:
     name = f"p_{role}"
-    add_user(session, name, role, unit_id=unit.id if role == "unit_viewer" else None)
+    add_user(session, name, role, unit_id=unit.id if role in UNIT_ROLES else None)
     c = TestClient(app)
     return c, sign_in(c, name, PASSWORD)
 

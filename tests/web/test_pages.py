@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from accounts.models import ROLES
+from accounts.models import ROLES, UNIT_ROLES
 from accounts.permissions import PAGES, TABLE
 from core.models import Unit
 from core.settings import Settings
@@ -68,7 +68,7 @@ def check_all(c: TestClient, role: str, paths: list[str]) -> None:
 def test_every_page_renders_with_an_empty_database(client_as: ClientAs, session: Session) -> None:
     unit = make_unit(session, name="空单位")
     for role in ROLES:
-        c = client_as(role, unit_id=unit.id if role == "unit_viewer" else None)
+        c = client_as(role, unit_id=unit.id if role in UNIT_ROLES else None)
         check_all(c, role, PLAIN)
         # the pages of one object: nothing to show, a page saying so
         for path in ("/vehicles/1", "/trips/1", "/flags/1", "/properties/office/BG001"):
@@ -83,7 +83,7 @@ def test_english_labels_leave_no_chinese_behind(app: FastAPI, client_as: ClientA
     app.state.settings = Settings(database_url="sqlite://", language="en")
     unit = make_unit(session, name="Unit A")
     for role in ("admin", "unit_viewer"):
-        c = client_as(role, unit_id=unit.id if role == "unit_viewer" else None)
+        c = client_as(role, unit_id=unit.id if role in UNIT_ROLES else None)
         for path in PLAIN:
             if path.endswith(".xlsx") or not allowed(role, path):
                 continue
