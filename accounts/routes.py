@@ -227,7 +227,8 @@ def get_user(session: SessionDep, username: str) -> UserPublic:
 
 @router.patch("/users/{username}", response_model=UserPublic, tags=["users"])
 def update_user(request: Request, session: SessionDep, username: str, body: UserUpdate) -> UserPublic:
-    """Change role, unit (the unit roles only), display name or `is_active` (disabling revokes every token)."""
+    """Change role, unit (the unit roles only), display name or `is_active` (disabling revokes every
+    token)."""
     kwargs: dict[str, Any] = body.model_dump(exclude_unset=True)
     if kwargs.get("is_active") is False and username == actor(request):
         raise ValidationFailed("不能停用自己 you cannot disable yourself")

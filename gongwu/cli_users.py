@@ -69,7 +69,7 @@ def _session() -> AbstractContextManager[Session]:
 def add(
     username: str,
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
-    unit: Annotated[str | None, typer.Option(help="the unit (name or id) of unit_viewer, unit_staff, unit_approver")] = None,
+    unit: Annotated[str | None, typer.Option(help="the unit (name or id) of a unit role")] = None,
     display_name: Annotated[str, typer.Option(help="full name, e.g. 张三")] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
