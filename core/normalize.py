@@ -555,50 +555,6 @@ class EnumMap:
         return code
 
 
-vehicle_status = EnumMap(
-    "车辆状态 vehicle status",
-    {
-        "in_service": ["在用", "使用中", "正常", "in service", "active"],
-        "idle_proposed": ["闲置", "idle"],
-        "disposal_pending": ["待处置", "拟处置", "pending disposal"],
-        "disposed": ["已处置", "已报废", "处置"],
-    },
-)
-order_status = EnumMap(
-    "审批状态 order status",
-    {
-        "approved": ["已批准", "批准", "已审批", "审批通过", "通过", "同意", "已同意"],
-        "pending": ["待审批", "审批中", "待审核", "未审批"],
-        "rejected": ["已驳回", "驳回", "不同意", "未通过", "denied"],
-        "cancelled": ["已取消", "取消", "作废", "已作废", "canceled"],
-    },
-)
-unit_kind = EnumMap(
-    "单位类型 unit kind",
-    {
-        "township": ["乡镇", "乡", "镇", "街道", "乡镇街道", "乡(镇)"],
-        "department": ["县直", "县直单位", "县直部门", "部门", "县直机关", "dept"],
-    },
-)
-operating_status = EnumMap(
-    "现状 property status",
-    {
-        "leased": ["出租", "已出租", "在租", "lease"],
-        "self_used": ["自用", "self used", "self-used", "own use"],
-        "idle": ["闲置", "空置"],
-        "offered": ["招租", "招租中", "待租", "offered for lease", "to let"],
-        "not_taken_over": ["未接管", "待接管", "not taken over"],
-    },
-)
-auction_result = EnumMap(
-    "拍卖结果 auction result",
-    {
-        "sold": ["成交", "已成交"],
-        "unsold": ["流拍", "未成交"],
-        "withdrawn": ["撤拍", "撤回", "中止"],
-    },
-)
-
 _CN_DIGITS = {
     "一": 1,
     "二": 2,

@@ -380,7 +380,9 @@ def test_long_values_are_cut_in_messages() -> None:
         (fleet_imports.vehicle_status, "In Service", "in_service"),
         (fleet_imports.vehicle_status, "disposal-pending", "disposal_pending"),
         (fleet_imports.order_status, "已批准", "approved"),
-        (fleet_imports.order_status, "待审批", "pending"),
+        (fleet_imports.order_status, "待审批", "submitted"),
+        (fleet_imports.order_status, "pending", "submitted"),  # another platform's export in English
+        (fleet_imports.order_status, "已还车", "returned"),
         (fleet_imports.order_status, "已驳回", "rejected"),
         (fleet_imports.order_status, "已取消", "cancelled"),
         (fleet_imports.order_status, "APPROVED", "approved"),
@@ -410,7 +412,9 @@ def test_enum_error_lists_the_choices() -> None:
     assert reason(fleet_imports.vehicle_status, "坏了") == (
         "无法识别的车辆状态 unknown vehicle status '坏了' (应为 should be 在用/闲置/待处置/已处置)"
     )
-    assert reason(fleet_imports.order_status, "ok").endswith("(应为 should be 已批准/待审批/已驳回/已取消)")
+    assert reason(fleet_imports.order_status, "ok").endswith(
+        "(应为 should be 已批准/待审批/已派车/已还车/已驳回/已取消)"
+    )
     status = property_imports.operating_status
     assert reason(status, "出售").endswith("(应为 should be 出租/自用/闲置/招租/未接管)")
 
