@@ -8,7 +8,8 @@ fails until it is declared. Permission names:
   `<domain>:county` county-wide reads (reports, unscoped lists; a unit_viewer has none of them);
 - `fleet:write`, `fleet:review` (flag reviews), `property:write`;
 - `orders:request` (unit staff and approvers for their unit, the center), `orders:approve` (a unit's
-  approver at level 1, the center at level 2: the handler checks which);
+  approver at level 1, the center at level 2: the handler checks which), `orders:dispatch` (the center
+  sends a car and driver out and records the return);
 - imports need the permission of their kind's domain (`IMPORTS`): vehicles, drivers, orders, positions
   and expenses `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never
   imports;
@@ -75,6 +76,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", f"{API}/orders"): "orders:request",
     ("POST", f"{API}/orders/{{order_id}}/approve"): "orders:approve",
     ("POST", f"{API}/orders/{{order_id}}/reject"): "orders:approve",
+    ("POST", f"{API}/orders/{{order_id}}/dispatch"): "orders:dispatch",
+    ("POST", f"{API}/orders/{{order_id}}/return"): "orders:dispatch",
     ("GET", f"{API}/orders/{{order_id}}/history"): "fleet:read",
     ("PATCH", f"{API}/orders/{{order_id}}"): "fleet:write",
     ("POST", f"{API}/orders/{{order_id}}/cancel"): "fleet:write",
@@ -161,7 +164,7 @@ PROPERTY_READS = frozenset({"property:read", "property:county"})
 PROPERTY = PROPERTY_READS | {"property:write"}
 # Orders made in gongwu: requested by unit staff (and the center), approved by the unit's approver and, at
 # the second level, by the center; the handlers check which level and unit each decision is for.
-ORDERS = frozenset({"orders:request", "orders:approve"})
+ORDERS = frozenset({"orders:request", "orders:approve", "orders:dispatch"})
 PERMISSIONS = COMMON | FLEET | PROPERTY | ORDERS | {"audit:read", "admin"}
 UNIT_READS = frozenset({"units:read", "fleet:read", "property:read"})
 

@@ -141,6 +141,9 @@ class TripOrder(SQLModel, table=True):
     out_of_county: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})  # 出县
     passengers: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     requested_by: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+    driver_id: int | None = Field(default=None, foreign_key="fleet_driver.id", index=True)  # when dispatched
+    returned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # the actual return
+    odometer_km: int | None = None  # km the odometer counted, when the driver read it
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 

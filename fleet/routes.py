@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, actor
@@ -215,15 +216,40 @@ def reject_order(
     return _decide(request, session, scope, order_id, Decision.rejected, body.comment)  # type: ignore[no-any-return]
 
 
+@router.post("/orders/{order_id}/dispatch", response_model=schemas.OrderPublic)
+def dispatch_order(
+    session: SessionDep, request: Request, order_id: int, body: schemas.OrderDispatch
+) -> schemas.OrderPublic:
+    """Send an approved order out with its car and driver (409 naming the overlapping order when either
+    is already out then, or when the car is pending disposal)."""
+    order = service.dispatch_order(
+        session, order_id, driver_id=body.driver_id, vehicle_id=body.vehicle_id, actor=actor(request)
+    )
+    return _order_out(session, order)
+
+
+@router.post("/orders/{order_id}/return", response_model=schemas.OrderPublic)
+def return_order(
+    session: SessionDep, request: Request, order_id: int, body: schemas.OrderReturn
+) -> schemas.OrderPublic:
+    """The car is back: actual return time, odometer km, and the expenses (filling the expense sheet)."""
+    money = body.model_dump(include={"tolls_fen", "fuel_fen", "meal_allowance_fen", "other_fen"})
+    order = service.return_order(
+        session, order_id, returned_at=body.returned_at, odometer_km=body.odometer_km, expenses=money,
+        actor=actor(request),
+    )  # fmt: skip
+    return _order_out(session, order)
+
+
 @router.get("/orders/{order_id}/history")
 def order_history(session: SessionDep, scope: ScopeDep, order_id: int) -> dict[str, Any]:
     """The order's decisions and every change the audit log holds of it, oldest first."""
     order = scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
-    events = session.exec(
-        select(AuditLog)
-        .where(AuditLog.entity == "fleet_order", AuditLog.entity_id == str(order_id))
-        .order_by(col(AuditLog.id))
-    ).all()
+    expense = service.get_expense(session, order_id)
+    mine = [and_(col(AuditLog.entity) == "fleet_order", col(AuditLog.entity_id) == str(order_id))]
+    if expense is not None:  # its expense sheet's changes are the order's too
+        mine.append(and_(col(AuditLog.entity) == "fleet_expense", col(AuditLog.entity_id) == str(expense.id)))
+    events = session.exec(select(AuditLog).where(or_(*mine)).order_by(col(AuditLog.id))).all()
     return {
         "order": _order_out(session, order),
         "events": [

@@ -126,6 +126,9 @@ class OrderPublic(_Out):
     out_of_county: bool = False
     passengers: int = 1
     requested_by: str = ""
+    driver_id: int | None = None
+    returned_at: datetime | None = None
+    odometer_km: int | None = None
     approvals: list[ApprovalPublic] = Field(default_factory=list, description="the decisions so far")
     awaiting: str | None = Field(None, description="unit or center: whose approval it waits for")
 
@@ -232,6 +235,20 @@ class OrderCreate(Body):
     )
     out_of_county: bool = Field(False, description="出县: leaves the county (needs the center's approval)")
     passengers: int = Field(1, ge=1, le=60)
+
+
+class OrderDispatch(Body):
+    driver_id: int
+    vehicle_id: int | None = Field(None, description="default: the car the order names")
+
+
+class OrderReturn(Body):
+    returned_at: datetime = Field(description="ISO-8601; without an offset it is China time")
+    odometer_km: int | None = Field(None, ge=0, le=100_000, description="km the odometer counted")
+    tolls_fen: int | None = Field(None, ge=0, description="过路费, in fen")
+    fuel_fen: int | None = Field(None, ge=0, description="燃油费, in fen")
+    meal_allowance_fen: int | None = Field(None, ge=0, description="伙食补助, in fen")
+    other_fen: int | None = Field(None, ge=0, description="其他, in fen")
 
 
 class OrderDecision(Body):

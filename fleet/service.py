@@ -337,6 +337,98 @@ def upsert_expense(
     return expense
 
 
+# --------------------------------------------------------------------------------------- dispatch, return
+
+OUT_OF_SERVICE = ("disposal_pending", "disposed")
+
+
+def _overlapping(session: Session, order: TripOrder, column: Any, value: int) -> TripOrder | None:
+    """Another live order holding `column == value` (the vehicle, the driver) in this order's window."""
+    stmt = select(TripOrder).where(
+        column == value,
+        col(TripOrder.id) != order.id,
+        col(TripOrder.status).in_((OrderStatus.approved, OrderStatus.dispatched)),
+        col(TripOrder.planned_start_at) < order.planned_end_at,
+        col(TripOrder.planned_end_at) > order.planned_start_at,
+    )
+    return session.exec(stmt.limit(1)).first()
+
+
+def dispatch_order(
+    session: Session, order_id: int, *, driver_id: int, vehicle_id: int | None = None, actor: str
+) -> TripOrder:
+    """Send an approved order out: its car (the one requested unless another is given) and driver. A car
+    or a driver already out on an overlapping order, or a car pending disposal, is refused."""
+    order = get_order(session, order_id)
+    if order.status != OrderStatus.approved:
+        raise Conflict(
+            tr(
+                f"申请单 {order.order_no} 尚未批准或已派车（{OrderStatus(order.status).zh}），不能派车",
+                f"order {order.order_no} is {order.status}: only an approved order is dispatched",
+            )
+        )
+    vehicle = _vehicle(session, vehicle_id if vehicle_id is not None else order.vehicle_id)
+    if vehicle.status in OUT_OF_SERVICE:
+        raise Conflict(
+            tr(f"车辆 {vehicle.plate} 待处置或已处置，不能派出", f"{vehicle.plate} is {vehicle.status}")
+        )
+    driver = session.get(Driver, driver_id)
+    if driver is None or not driver.is_active:
+        raise ValidationFailed(
+            tr(f"驾驶员 {driver_id} 不存在或不在岗", f"driver {driver_id} not found or not in service")
+        )
+    for column, value, what in (
+        (TripOrder.vehicle_id, vehicle.id, vehicle.plate),
+        (TripOrder.driver_id, driver.id, driver.name),
+    ):
+        other = _overlapping(session, order, column, int(value or 0))
+        if other is not None:
+            raise Conflict(
+                tr(
+                    f"{what} 在这段时间已派给申请单 {other.order_no}",
+                    f"{what} is already out on order {other.order_no} at that time",
+                )
+            )
+    values = {
+        "vehicle_id": vehicle.id,
+        "driver_id": driver.id,
+        "driver": driver.name,
+        "status": OrderStatus.dispatched,
+    }
+    return _apply_order_change(session, order, values, actor, "dispatch", f"{vehicle.plate} {driver.name}")
+
+
+def return_order(
+    session: Session,
+    order_id: int,
+    *,
+    returned_at: datetime,
+    odometer_km: int | None = None,
+    expenses: Mapping[str, int | None],
+    actor: str,
+) -> TripOrder:
+    """The car is back: the actual return time, the odometer's km if read, and the expenses, which fill
+    the order's expense sheet. Only a dispatched order returns."""
+    order = get_order(session, order_id)
+    if order.status != OrderStatus.dispatched:
+        raise Conflict(
+            tr(
+                f"申请单 {order.order_no} 未派车（{OrderStatus(order.status).zh}），不能还车",
+                f"order {order.order_no} is {order.status}: only a dispatched order is returned",
+            )
+        )
+    back = as_utc(returned_at)
+    if back < order.planned_start_at:
+        raise ValidationFailed(tr("还车时间早于计划出发时间", "the return is before the planned start"))
+    if odometer_km is not None and odometer_km < 0:
+        raise ValidationFailed(tr("里程不能为负", "odometer km cannot be negative"))
+    values = {"returned_at": back, "odometer_km": odometer_km, "status": OrderStatus.returned}
+    _apply_order_change(session, order, values, actor, "return")
+    if any(v is not None for v in expenses.values()):
+        upsert_expense(session, order_id, expenses, actor)
+    return order
+
+
 # --------------------------------------------------------------------------------------------- disposal
 
 
