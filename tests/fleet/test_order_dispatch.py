@@ -5,11 +5,15 @@ before dispatch is refused. Refusals change nothing."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from datetime import UTC, date, datetime
 
-from fleet.models import Driver, TripOrder
+from sqlmodel import Session, select
+
+from core.timeutil import CHINA
+from fleet import reconcile
+from fleet.models import Driver, Flag, TripOrder
 from tests.conftest import ClientAs
-from tests.factories import make_unit, make_vehicle
+from tests.factories import make_trip, make_unit, make_vehicle
 
 API = "/api/v1"
 WINDOW = {"planned_start_at": "2024-06-04T08:30:00", "planned_end_at": "2024-06-04T12:00:00"}
@@ -62,6 +66,12 @@ def test_request_approve_dispatch_return(client_as: ClientAs, session: Session) 
     assert actions[-2:] == ["order.return", "expense.create"] and "order.dispatch" in actions
     # unit staff do not dispatch
     assert staff.post(f"{API}/orders/{second['id']}/return", json=back).status_code == 403
+    # the night after: the returned order covers the car's trip
+    trip = make_trip(session, car, datetime(2024, 6, 4, 9, 0, tzinfo=CHINA).astimezone(UTC), 90)
+    reconcile.reconcile_day(session, date(2024, 6, 4))
+    session.refresh(trip)
+    assert trip.order_id == first["id"]
+    assert session.exec(select(Flag).where(Flag.kind == "unreported_trip")).all() == []
 
 
 def test_a_car_pending_disposal_is_not_sent_out(client_as: ClientAs, session: Session) -> None:
