@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], str] = {
     # --- fleet (fleet/routes.py): the :read ones are unit-scoped in their queries; reports are county-wide
     ("GET", f"{API}/units"): "units:read",
     ("GET", f"{API}/vehicles"): "fleet:read",
+    ("GET", f"{API}/vehicles/available"): "fleet:read",
     ("GET", f"{API}/vehicles/{{vehicle_id}}"): "fleet:read",
     ("GET", f"{API}/drivers"): "fleet:read",
     ("POST", f"{API}/drivers"): "fleet:write",

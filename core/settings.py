@@ -50,6 +50,9 @@ class Settings(BaseSettings):
 
     # orders made in gongwu: what else calls for the center's (second-level) approval
     order_center_approval: list[str] = ["out_of_county", "rest_day", "overnight"]
+    center_unit: str = (
+        "县机关事务服务中心"  # the unit whose cars are the center's pool (dispatched to any unit)
+    )
 
     # leases
     lease_term_cap_years: int = 5

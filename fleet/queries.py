@@ -19,7 +19,7 @@ from accounts.access import UnitScope
 from core.errors import ValidationFailed
 from core.models import AuditLog, Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, china_day, day_bounds, from_ts
+from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -169,6 +169,56 @@ def vehicle_rows(session: Session, scope: UnitScope, f: VehicleFilter) -> list[d
         }
         for v, unit_name, last_fix in rows
     ]
+
+
+FRESH_S = 24 * 3600  # a tracker that reported within this long comes first among free cars
+
+
+def available_vehicles(
+    session: Session, scope: UnitScope, start: datetime, end: datetime, unit_id: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    """Cars free in [start, end): in service, not on an approved or dispatched order overlapping it;
+    `unit_id`'s own cars before the center's pool (GONGWU_CENTER_UNIT), a tracker that reported in the
+    last 24 h before one that did not; each with why it is where it is."""
+    center = session.exec(select(Unit.id).where(Unit.name == get_settings().center_unit)).first()
+    stmt = scope.apply(
+        select(Vehicle, _last_fix_ts()).where(Vehicle.status == "in_service").order_by(col(Vehicle.plate)),
+        Vehicle.unit_id,
+    )
+    if unit_id is not None:
+        stmt = stmt.where(col(Vehicle.unit_id).in_([unit_id] + ([center] if center is not None else [])))
+    busy = set(
+        session.exec(
+            select(TripOrder.vehicle_id).where(
+                col(TripOrder.status).in_(("approved", "dispatched")),
+                col(TripOrder.planned_start_at) < end,
+                col(TripOrder.planned_end_at) > start,
+            )
+        ).all()
+    )
+    out = []
+    for vehicle, last in session.exec(stmt).all():
+        if vehicle.id in busy:
+            continue
+        reasons = [
+            "own_unit"
+            if vehicle.unit_id == unit_id
+            else "center_pool"
+            if vehicle.unit_id == center
+            else "in_scope"
+        ]
+        if not vehicle.tracker_id:
+            reasons.append("no_tracker")
+        elif last is not None and to_ts(now) - int(last) <= FRESH_S:
+            reasons.append("tracker_fresh")
+        else:
+            reasons.append("tracker_silent")
+        out.append(
+            {"vehicle": vehicle, "last_fix": None if last is None else from_ts(last), "reasons": reasons}
+        )
+    rank = {"own_unit": 0, "center_pool": 1, "in_scope": 2}
+    out.sort(key=lambda r: (rank[r["reasons"][0]], r["reasons"][1] != "tracker_fresh"))
+    return out
 
 
 def vehicle_overview(session: Session, vehicle: Vehicle, first: date) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,9 +11,10 @@ from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, actor
 from core.api import ListOut, PageDep, SessionDep, listing, paginate
-from core.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
 from core.models import AuditLog
+from core.timeutil import as_utc, utcnow
 from fleet import flags, queries, rules, schemas, service
 from fleet.models import Decision, Flag, TripExpense, TripOrder, Vehicle
 
@@ -33,6 +35,23 @@ def list_vehicles(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.VehicleFilter, Query()]
 ) -> ListOut[schemas.VehiclePublic]:
     return listing(schemas.VehiclePublic, session, queries.vehicles_query(scope, f), page)
+
+
+@router.get("/vehicles/available", response_model=list[schemas.AvailableVehicle])
+def available_vehicles(
+    session: SessionDep,
+    scope: ScopeDep,
+    from_: Annotated[datetime, Query(alias="from", description="ISO-8601; without a zone, China time")],
+    to: Annotated[datetime, Query(description="ISO-8601; without a zone, China time")],
+    unit_id: int | None = None,
+) -> list[schemas.AvailableVehicle]:
+    """Cars free for a trip in [from, to): in service and on no approved or dispatched order then; the
+    unit's own before the center's pool, a tracker that reported in the last 24 h first."""
+    start, end = as_utc(from_), as_utc(to)
+    if end <= start:
+        raise ValidationFailed(tr("结束时间须晚于开始时间", "`to` must be after `from`"))
+    rows = queries.available_vehicles(session, scope, start, end, unit_id, utcnow())
+    return [schemas.AvailableVehicle.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/vehicles/{vehicle_id}", response_model=schemas.VehiclePublic)

@@ -86,6 +86,15 @@ class VehiclePublic(_Out):
     trip_params: dict[str, Any] | None
 
 
+class AvailableVehicle(BaseModel):
+    vehicle: VehiclePublic
+    last_fix: datetime | None
+    reasons: list[str] = Field(
+        description="own_unit | center_pool | in_scope, then tracker_fresh (reported in 24 h) | "
+        "tracker_silent | no_tracker: the order they are listed in"
+    )
+
+
 class DriverPublic(_Out):
     id: int
     name: str

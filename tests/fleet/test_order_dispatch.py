@@ -86,3 +86,49 @@ def test_a_car_pending_disposal_is_not_sent_out(client_as: ClientAs, session: Se
     ).json()
     r = manager.post(f"{API}/orders/{order['id']}/dispatch", json={"driver_id": driver.id})
     assert r.status_code == 409 and "待处置" in r.json()["detail"]
+
+
+def test_free_cars_for_a_window_with_their_reasons(client_as: ClientAs, session: Session) -> None:
+    from datetime import timedelta
+
+    from core.timeutil import utcnow
+    from tests.factories import make_fixes
+
+    center, town, other = (
+        make_unit(session, name="县机关事务服务中心"),
+        make_unit(session, name="城关镇"),
+        make_unit(session, name="东郭镇"),
+    )
+    own_silent = make_vehicle(session, town, plate="晋M·T0001", tracker_id="S1")
+    own_fresh = make_vehicle(session, town, plate="晋M·T0002", tracker_id="S2")
+    pool = make_vehicle(session, center, plate="晋M·C0001", tracker_id="S3")
+    make_vehicle(session, other, plate="晋M·X0001", tracker_id="S4")  # another unit's: not offered
+    make_vehicle(session, town, plate="晋M·T0009", tracker_id="S9", status="disposal_pending")
+    busy = make_vehicle(session, center, plate="晋M·C0002", tracker_id="S5")
+    make_fixes(session, "S2", [utcnow() - timedelta(hours=2)])
+    make_fixes(session, "S1", [utcnow() - timedelta(days=3)])
+    manager = client_as("vehicle_manager")
+    manager.post(
+        f"{API}/orders", json={"order_no": "B-1", "vehicle_id": busy.id, "status": "approved", **WINDOW}
+    )
+    params = {"from": "2024-06-04T09:00:00", "to": "2024-06-04T10:00:00", "unit_id": town.id}
+    free = manager.get(f"{API}/vehicles/available", params=params)
+    assert free.status_code == 200, free.text
+    got = [(r["vehicle"]["plate"], r["reasons"]) for r in free.json()]
+    assert got == [
+        (own_fresh.plate, ["own_unit", "tracker_fresh"]),
+        (own_silent.plate, ["own_unit", "tracker_silent"]),
+        (pool.plate, ["center_pool", "tracker_silent"]),
+    ]
+    # the busy pool car is free again after its order's window
+    later = manager.get(
+        f"{API}/vehicles/available",
+        params={**params, "from": "2024-06-04T13:00:00", "to": "2024-06-04T14:00:00"},
+    )
+    assert busy.plate in [r["vehicle"]["plate"] for r in later.json()]
+    backwards = manager.get(f"{API}/vehicles/available", params={**params, "to": "2024-06-04T08:00:00"})
+    assert backwards.status_code == 422
+    # unit staff see their unit's own cars only
+    staff = client_as("unit_staff", unit_id=town.id)
+    mine = [r["vehicle"]["plate"] for r in staff.get(f"{API}/vehicles/available", params=params).json()]
+    assert mine == [own_fresh.plate, own_silent.plate]
