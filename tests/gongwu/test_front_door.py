@@ -48,6 +48,11 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "user token list": ["user", "token", "list", "someone"],
     "user token revoke": ["user", "token", "revoke", "1"],
     "audit verify": ["audit", "verify"],
+    "orders list": ["orders", "list"],
+    "orders approve": ["orders", "approve", "1", "--by", "someone"],
+    "orders reject": ["orders", "reject", "1", "--by", "someone"],
+    "orders dispatch": ["orders", "dispatch", "1", "--driver", "1"],
+    "orders return": ["orders", "return", "1", "--at", "2024-06-04 12:20"],
 }
 # Commands that work without a database (each has its own tests).
 NO_DATABASE = {"init", "demo", "trips", "template", "scheduler list"}
