@@ -27,8 +27,9 @@ def county(fresh_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
         town = make_unit(s, name="城关镇")
         car = make_vehicle(s, town, plate="晋M·A0001", tracker_id="T1")
         accounts.create_user(
-            s, username="appr", password="Correct-horse-2024", role="unit_approver", unit_id=town.id, actor="t"
-        )
+            s, username="appr", password="Correct-horse-2024", role="unit_approver", unit_id=town.id,
+            actor="t",
+        )  # fmt: skip
         driver = Driver(name="李四", unit_id=town.id or 0)
         s.add(driver)
         s.flush()
