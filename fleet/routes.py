@@ -77,13 +77,15 @@ def create_driver(session: SessionDep, request: Request, body: schemas.DriverCre
     return schemas.DriverPublic.model_validate(driver)
 
 
-def _order_out(session: Session, order: TripOrder) -> schemas.OrderPublic:
-    """An order with its decisions and whose approval it waits for."""
+def _order_out(session: Session, order: TripOrder, approvals: list[Any] | None = None) -> schemas.OrderPublic:
+    """An order with its decisions and whose approval it waits for (`approvals`: already fetched)."""
     assert order.id is not None
-    approvals = [schemas.ApprovalPublic.model_validate(a) for a in service.approvals_of(session, order.id)]
-    awaiting = rules.awaiting(order.status, service.pending_level(session, order))
+    if approvals is None:
+        approvals = service.approvals_of(session, order.id)
+    awaiting = rules.awaiting(order.status, service.pending_level(session, order, approvals))
+    shown = [schemas.ApprovalPublic.model_validate(a) for a in approvals]
     return schemas.OrderPublic.model_validate(order).model_copy(
-        update={"approvals": approvals, "awaiting": awaiting}
+        update={"approvals": shown, "awaiting": awaiting}
     )
 
 
@@ -92,7 +94,8 @@ def list_orders(
     session: SessionDep, scope: ScopeDep, page: PageDep, f: Annotated[schemas.OrderFilter, Query()]
 ) -> ListOut[schemas.OrderPublic]:
     rows, count = paginate(session, queries.orders_query(scope, f), page)
-    return ListOut(data=[_order_out(session, o) for o in rows], count=count)
+    approvals = service.approvals_by_order(session, [o.id for o in rows])  # one query for the page
+    return ListOut(data=[_order_out(session, o, approvals[o.id]) for o in rows], count=count)
 
 
 @router.get("/orders/{order_id}", response_model=schemas.OrderPublic)

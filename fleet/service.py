@@ -191,12 +191,27 @@ def levels_of(order: TripOrder) -> tuple[int, ...]:
     )
 
 
-def pending_level(session: Session, order: TripOrder) -> int | None:
-    """The level a submitted order waits for (None when it waits for nobody)."""
+def pending_level(
+    session: Session, order: TripOrder, approvals: Sequence[OrderApproval] | None = None
+) -> int | None:
+    """The level a submitted order waits for (None when it waits for nobody); `approvals`: its decisions,
+    when the caller has them already."""
     if order.status != OrderStatus.submitted or order.id is None:
         return None
-    done = [a.level for a in approvals_of(session, order.id) if a.decision == Decision.approved]
+    if approvals is None:
+        approvals = approvals_of(session, order.id)
+    done = [a.level for a in approvals if a.decision == Decision.approved]
     return rules.next_level(levels_of(order), done)
+
+
+def approvals_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[OrderApproval]]:
+    """The decisions on many orders at once (a page of the order list), by order."""
+    found: dict[int, list[OrderApproval]] = {i: [] for i in order_ids}
+    if order_ids:
+        stmt = select(OrderApproval).where(col(OrderApproval.order_id).in_(order_ids))
+        for a in session.exec(stmt.order_by(col(OrderApproval.id))).all():
+            found[a.order_id].append(a)
+    return found
 
 
 def _decider_problem(level: int, order: TripOrder, role: str, unit_id: int | None) -> str | None:

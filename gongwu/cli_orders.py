@@ -34,12 +34,12 @@ def _session() -> Iterator[Session]:
         yield session
 
 
-def _row(session: Session, order: Any) -> dict[str, Any]:
+def _row(session: Session, order: Any, approvals: list[Any] | None = None) -> dict[str, Any]:
     from core.models import Unit
     from fleet import rules, service
     from fleet.models import Vehicle
 
-    waits = rules.awaiting(order.status, service.pending_level(session, order))
+    waits = rules.awaiting(order.status, service.pending_level(session, order, approvals))
     if order.status == "approved" and order.driver_id is None:
         waits = "dispatch"
     vehicle, unit = session.get(Vehicle, order.vehicle_id), session.get(Unit, order.unit_id)
@@ -70,6 +70,7 @@ def list_cmd(
 ) -> None:
     """Orders, newest first (at most 500), with whom each waits for."""
     from accounts.service import resolve_unit
+    from fleet import service
     from fleet.models import ORDER_STATUSES, TripOrder
 
     if status and status not in ORDER_STATUSES:
@@ -94,7 +95,9 @@ def list_cmd(
             stmt = stmt.where(TripOrder.status == ("approved" if awaiting == "dispatch" else "submitted"))
         if unit:
             stmt = stmt.where(TripOrder.unit_id == resolve_unit(session, unit))
-        rows = [_row(session, o) for o in session.exec(stmt).all()]
+        orders = session.exec(stmt).all()
+        decided = service.approvals_by_order(session, [o.id for o in orders])
+        rows = [_row(session, o, decided[o.id]) for o in orders]
     if awaiting:
         rows = [r for r in rows if r["awaiting"] == awaiting]
     emit({"orders": rows, "count": len(rows)}, rows, fmt, title="orders")
