@@ -96,8 +96,8 @@ def list_cmd(
         if unit:
             stmt = stmt.where(TripOrder.unit_id == resolve_unit(session, unit))
         orders = session.exec(stmt).all()
-        decided = service.approvals_by_order(session, [o.id for o in orders])
-        rows = [_row(session, o, decided[o.id]) for o in orders]
+        decided = service.approvals_by_order(session, [o.id or 0 for o in orders])
+        rows = [_row(session, o, decided[o.id or 0]) for o in orders]
     if awaiting:
         rows = [r for r in rows if r["awaiting"] == awaiting]
     emit({"orders": rows, "count": len(rows)}, rows, fmt, title="orders")
