@@ -114,6 +114,27 @@ def enqueue(
     return job
 
 
+def submit(
+    session: Session,
+    kind: str,
+    stored: Stored,
+    *,
+    filename: str,
+    actor: str,
+    user_id: int | None,
+    options: dict[str, Any],
+    status: str = ImportStatus.queued,
+) -> int:
+    """Enqueue an upload and commit the request's transaction: the job is acknowledged, and the import
+    (in transactions of its own, which on SQLite must not wait behind this one's write lock) may start."""
+    job = enqueue(
+        session, kind, stored, filename=filename, actor=actor, user_id=user_id, options=options, status=status
+    )
+    assert job.id is not None
+    session.commit()
+    return job.id
+
+
 # --- running a job --------------------------------------------------------------------------------------
 
 _progress: dict[int, tuple[int, int | None]] = {}  # job id → (rows read, rows in all) while it runs here

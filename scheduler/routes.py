@@ -94,15 +94,10 @@ async def import_upload(
     options = {"dry_run": dry_run, "skip_bad": skip_bad, "sheet": sheet}
 
     def queue(status: str) -> int:
-        job = import_jobs.enqueue(
+        return import_jobs.submit(
             session, kind, stored, filename=file.filename or "upload", actor=principal.username,
             user_id=principal.user_id, options=options, status=status,
         )  # fmt: skip
-        assert job.id is not None
-        # The request's transaction ends here (the job acknowledged is committed): the import runs in
-        # transactions of its own, which on SQLite must not wait behind this one's write lock.
-        session.commit()
-        return job.id
 
     if not wait:
         job_id = await run_in_threadpool(queue, ImportStatus.queued)

@@ -73,13 +73,10 @@ async def imports_submit(
     assert principal is not None
 
     def queue() -> int:
-        job = import_jobs.enqueue(
+        return import_jobs.submit(
             session, kind, stored, filename=file.filename or "upload", actor=principal.username,
             user_id=principal.user_id, options={"dry_run": dry_run, "skip_bad": skip_bad, "sheet": None},
         )  # fmt: skip
-        assert job.id is not None
-        session.commit()  # acknowledged: the worker may take it now
-        return job.id
 
     job_id = await run_in_threadpool(queue)
     worker = getattr(request.app.state, "import_worker", None)
