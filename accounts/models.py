@@ -20,12 +20,13 @@ class Role(Coded):
     unit_viewer = "unit_viewer", "单位用户", "Unit viewer"
     unit_staff = "unit_staff", "申请人", "Unit staff"  # requests trips for their unit, answers its flags
     unit_approver = "unit_approver", "单位审批人", "Unit approver"  # approves their unit's requests
+    driver = "driver", "驾驶员", "Driver"  # linked to a driver record: drives the orders dispatched to them
     auditor = "auditor", "监督检查", "Auditor"
 
 
 ROLES = Role.codes()
 # Bound to one unit and scoped to it in every query.
-UNIT_ROLES = frozenset({Role.unit_viewer, Role.unit_staff, Role.unit_approver})
+UNIT_ROLES = frozenset({Role.unit_viewer, Role.unit_staff, Role.unit_approver, Role.driver})
 
 
 class TokenKind(Coded):

@@ -9,7 +9,9 @@ fails until it is declared. Permission names:
 - `fleet:write`, `fleet:review` (flag reviews), `property:write`;
 - `orders:request` (unit staff and approvers for their unit, the center), `orders:approve` (a unit's
   approver at level 1, the center at level 2: the handler checks which), `orders:dispatch` (the center
-  sends a car and driver out and records the return);
+  sends a car and driver out), `orders:return` (the driver the order went to — the handler checks — or
+  the center records the return), `flags:reply` (a unit answers its own flags: an explanation, a late
+  order);
 - imports need the permission of their kind's domain (`IMPORTS`): vehicles, drivers, orders, positions
   and expenses `fleet:write`, the property kinds `property:write`, units `admin`. A unit-scoped role never
   imports;
@@ -78,7 +80,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", f"{API}/orders/{{order_id}}/approve"): "orders:approve",
     ("POST", f"{API}/orders/{{order_id}}/reject"): "orders:approve",
     ("POST", f"{API}/orders/{{order_id}}/dispatch"): "orders:dispatch",
-    ("POST", f"{API}/orders/{{order_id}}/return"): "orders:dispatch",
+    ("POST", f"{API}/orders/{{order_id}}/return"): "orders:return",
+    ("POST", f"{API}/flags/{{flag_id}}/replies"): "flags:reply",
     ("GET", f"{API}/orders/{{order_id}}/history"): "fleet:read",
     ("PATCH", f"{API}/orders/{{order_id}}"): "fleet:write",
     ("POST", f"{API}/orders/{{order_id}}/cancel"): "fleet:write",
@@ -165,8 +168,9 @@ PROPERTY_READS = frozenset({"property:read", "property:county"})
 PROPERTY = PROPERTY_READS | {"property:write"}
 # Orders made in gongwu: requested by unit staff (and the center), approved by the unit's approver and, at
 # the second level, by the center; the handlers check which level and unit each decision is for.
-ORDERS = frozenset({"orders:request", "orders:approve", "orders:dispatch"})
-PERMISSIONS = COMMON | FLEET | PROPERTY | ORDERS | {"audit:read", "admin"}
+ORDERS = frozenset({"orders:request", "orders:approve", "orders:dispatch", "orders:return"})
+REPLY = frozenset({"flags:reply"})
+PERMISSIONS = COMMON | FLEET | PROPERTY | ORDERS | REPLY | {"audit:read", "admin"}
 UNIT_READS = frozenset({"units:read", "fleet:read", "property:read"})
 
 # Import kind → the permission it needs: whoever may change those tables (tests/auth checks every kind).
@@ -188,8 +192,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "vehicle_manager": COMMON | FLEET | ORDERS,
     "property_clerk": COMMON | PROPERTY,
     "unit_viewer": UNIT_READS,
-    "unit_staff": UNIT_READS | {"orders:request"},
-    "unit_approver": UNIT_READS | {"orders:request", "orders:approve"},
+    "unit_staff": UNIT_READS | REPLY | {"orders:request"},
+    "unit_approver": UNIT_READS | REPLY | {"orders:request", "orders:approve"},
+    "driver": UNIT_READS | {"orders:return"},
     # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
     "auditor": COMMON | FLEET_READS | PROPERTY_READS | {"audit:read"},
 }

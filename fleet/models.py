@@ -129,7 +129,7 @@ class TripOrder(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_no: str = Field(max_length=40, unique=True)
-    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    vehicle_id: int | None = Field(default=None, foreign_key="fleet_vehicle.id")  # None: awaits dispatch
     unit_id: int = Field(foreign_key="core_unit.id", index=True)
     applicant: str = Field(default="", max_length=50)
     driver: str = Field(default="", max_length=50)
@@ -144,6 +144,9 @@ class TripOrder(SQLModel, table=True):
     driver_id: int | None = Field(default=None, foreign_key="fleet_driver.id", index=True)  # when dispatched
     returned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # the actual return
     odometer_km: int | None = None  # km the odometer counted, when the driver read it
+    # 补报: filed by the unit in reply to this unreported_trip flag, after the trip (a late order). No
+    # foreign key: flags point at orders already; the reply row (fleet_flag_reply) holds both keys.
+    late_for_flag_id: int | None = Field(default=None, index=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -160,6 +163,19 @@ class OrderApproval(SQLModel, table=True):
     actor: str = Field(max_length=64)
     at: datetime = created_at_field()
     comment: str = Field(default="", max_length=500)
+
+
+class FlagReply(SQLModel, table=True):
+    """A unit's answer to one of its flags: an explanation (情况说明) and/or a late order (补报)."""
+
+    __tablename__ = "fleet_flag_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    flag_id: int = Field(foreign_key="fleet_flag.id", index=True)
+    author: str = Field(max_length=64)
+    at: datetime = created_at_field()
+    text: str = Field(default="", max_length=2000)
+    order_id: int | None = Field(default=None, foreign_key="fleet_order.id")
 
 
 class TripExpense(SQLModel, table=True):

@@ -27,6 +27,7 @@ from fleet.models import (
     REVIEW_STATUSES,
     Driver,
     Flag,
+    FlagReply,
     Position,
     Stop,
     Trip,
@@ -288,8 +289,15 @@ def flag_context(session: Session, scope: UnitScope, flag: Flag) -> dict[str, An
         .where(AuditLog.entity == "fleet_flag", AuditLog.entity_id == str(flag.id))
         .order_by(col(AuditLog.id))
     ).all()
+    replies = session.exec(
+        select(FlagReply, TripOrder)
+        .outerjoin(TripOrder, col(TripOrder.id) == col(FlagReply.order_id))
+        .where(FlagReply.flag_id == flag.id)
+        .order_by(col(FlagReply.id))
+    ).all()
     return {
         "row": flag_rows(session, FlagFilter(id=flag.id))[0][0],
+        "replies": [(reply, order) for reply, order in replies],
         "vehicle": session.get(Vehicle, flag.vehicle_id),
         "trip": session.get(Trip, flag.trip_id) if flag.trip_id else None,
         "order": session.get(TripOrder, flag.order_id) if flag.order_id else None,
@@ -509,16 +517,21 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
         )
         .exists()
     )
+    # On time: covered by an order filed before the reply to the trip's flag; late: by a late order (补报).
+    late_order = col(TripOrder.late_for_flag_id).is_not(None)
+    on_time = and_(col(Trip.order_id).is_not(None), ~late_order)
     trips = {
-        unit_id: (n, km_m, covered)
-        for unit_id, n, km_m, covered in session.exec(
+        unit_id: (n, km_m, covered, late)
+        for unit_id, n, km_m, covered, late in session.exec(
             _select(
                 col(Vehicle.unit_id),
                 func.count(),
                 func.coalesce(func.sum(Trip.distance_m), 0.0),
-                func.coalesce(func.sum(case((col(Trip.order_id).is_not(None), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((late_order, 1), else_=0)), 0),
             )
             .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+            .outerjoin(TripOrder, col(TripOrder.id) == col(Trip.order_id))
             .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, ~false_alarm)
             .group_by(col(Vehicle.unit_id))
         ).all()
@@ -553,8 +566,8 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
     )
     out = []
     for unit in units:
-        n, km_m, covered = trips.get(unit.id, (0, 0.0, 0))
-        n, covered = int(n), int(covered)
+        n, km_m, covered, late = trips.get(unit.id, (0, 0.0, 0, 0))
+        n, covered, late = int(n), int(covered), int(late)
         out.append(
             {
                 "unit": unit.name,
@@ -562,7 +575,8 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
                 "trips": n,
                 "km": round(float(km_m) / 1000, 1),
                 "covered_trips": covered,
-                "unreported_trips": n - covered,
+                "late_reported_trips": late,
+                "unreported_trips": n - covered - late,
                 "reporting_rate": round(covered / n, 4) if n else None,
                 "idle_vehicles": spells.get(("idle_vehicle", unit.id or 0), 0),
                 "silent_trackers": spells.get(("silent_tracker", unit.id or 0), 0),
@@ -662,7 +676,11 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
         session.exec(
             _select(col(TripOrder.vehicle_id), func.sum(_total_fen()))
             .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
-            .where(col(TripOrder.planned_start_at) >= start, col(TripOrder.planned_start_at) < end)
+            .where(
+                col(TripOrder.vehicle_id).is_not(None),
+                col(TripOrder.planned_start_at) >= start,
+                col(TripOrder.planned_start_at) < end,
+            )
             .group_by(col(TripOrder.vehicle_id))
         ).all()
     )
@@ -670,6 +688,7 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
         session.exec(
             _select(col(TripOrder.vehicle_id), func.count())
             .where(
+                col(TripOrder.vehicle_id).is_not(None),
                 col(TripOrder.planned_start_at) >= start,
                 col(TripOrder.planned_start_at) < end,
                 col(TripOrder.status).in_(COVERING),

@@ -53,6 +53,7 @@ MAX_TRIP_S = 3 * 86400
 RECHECK_DAYS = 92
 
 REASON_COVERED = "补单已覆盖 a late order covers the trip"
+REASON_LATE = "late_order"  # the unit's own late order (补报, a reply to the flag) covers the trip
 REASON_TRACK_FOUND = "已找到轨迹 a trip of the vehicle is now covered by the order"
 REASON_NOT_APPROVED = "订单已不是已批准状态 order no longer approved"
 REASON_NOT_PASSED = "订单时间窗尚未结束 order window not over yet"
@@ -166,6 +167,7 @@ class _Orders:
     order_no: list[str]
     unit: list[int]
     status: list[str]
+    late: list[bool]  # filed in reply to an unreported_trip flag (补报)
 
 
 _ORDER_COLS: tuple[Any, ...] = (
@@ -176,11 +178,13 @@ _ORDER_COLS: tuple[Any, ...] = (
     TripOrder.order_no,
     TripOrder.unit_id,
     TripOrder.status,
+    TripOrder.late_for_flag_id,
 )
 
 
 def _as_orders(rows: Sequence[Any]) -> _Orders:
-    rows = sorted({r[0]: r for r in rows}.values(), key=lambda r: r[0])
+    # An order without a car (a request awaiting dispatch) covers nothing yet.
+    rows = sorted({r[0]: r for r in rows if r[1] is not None}.values(), key=lambda r: r[0])
     return _Orders(
         id=[r[0] for r in rows],
         vehicle=np.array([r[1] for r in rows], dtype=np.int64),
@@ -189,6 +193,7 @@ def _as_orders(rows: Sequence[Any]) -> _Orders:
         order_no=[r[4] for r in rows],
         unit=[r[5] for r in rows],
         status=[r[6] for r in rows],
+        late=[r[7] is not None for r in rows],
     )
 
 
@@ -330,6 +335,7 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) 
     result = _match(trips, orders, rules)
     best = [orders.id[j] if j >= 0 else 0 for j in result.trip_order.tolist()]
     order_no = dict(zip(orders.id, orders.order_no, strict=True))
+    late = {oid for oid, is_late in zip(orders.id, orders.late, strict=True) if is_late}
 
     changed = [
         {"id": tid, "order_id": oid or None}
@@ -352,7 +358,7 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) 
         row, oid = known.get(key), best[i]
         if oid:
             if row is not None and row["state"] == "open":
-                reason = f"{REASON_COVERED}: {order_no[oid]}"
+                reason = REASON_LATE if oid in late else f"{REASON_COVERED}: {order_no[oid]}"
                 flags.resolve(session, tally, known.load(key), now, reason, order_id=oid)
             continue
         detail = {"km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat()}
@@ -918,6 +924,7 @@ def recheck_orders(
             order_no=[orders.order_no[i] for i in keep],
             unit=[orders.unit[i] for i in keep],
             status=[orders.status[i] for i in keep],
+            late=[orders.late[i] for i in keep],
         )
         _check_orders(_Run.start(session, rules, to_ts(utcnow()), tally), subset)
     session.flush()

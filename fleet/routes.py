@@ -82,7 +82,8 @@ def _order_out(session: Session, order: TripOrder, approvals: list[Any] | None =
     assert order.id is not None
     if approvals is None:
         approvals = service.approvals_of(session, order.id)
-    awaiting = rules.awaiting(order.status, service.pending_level(session, order, approvals))
+    level = service.pending_level(session, order, approvals)
+    awaiting = rules.awaiting(order.status, level)
     shown = [schemas.ApprovalPublic.model_validate(a) for a in approvals]
     return schemas.OrderPublic.model_validate(order).model_copy(
         update={"approvals": shown, "awaiting": awaiting}
@@ -159,8 +160,37 @@ def get_flag(session: SessionDep, scope: ScopeDep, flag_id: int) -> schemas.Flag
         trip=schemas.TripPublic.model_validate(trip) if trip else None,
         order=schemas.OrderPublic.model_validate(order) if order else None,
         nearby_orders=[schemas.OrderPublic.model_validate(o) for o in nearby],
+        replies=[_reply_out(r, o) for r, o in ctx["replies"]],
         history=[schemas.AuditEntry.model_validate(h) for h in history],
     )
+
+
+def _reply_out(reply: Any, order: TripOrder | None) -> schemas.FlagReplyPublic:
+    return schemas.FlagReplyPublic.model_validate(reply).model_copy(
+        update={
+            "order_no": order.order_no if order else None,
+            "order_status": order.status if order else None,
+        }
+    )
+
+
+@router.post("/flags/{flag_id}/replies", response_model=schemas.FlagReplyPublic, status_code=201)
+def reply_to_flag(
+    session: SessionDep, request: Request, scope: ScopeDep, flag_id: int, body: schemas.FlagReplyIn
+) -> schemas.FlagReplyPublic:
+    """A unit answers its unreported_trip flag: an explanation and/or a late order (补报) for the trip,
+    which waits for the same approvals and, once approved, resolves the flag as `late_order`."""
+    scope.get(
+        session,
+        Flag,
+        flag_id,
+        Flag.unit_id,
+        missing=tr(f"预警 {flag_id} 不存在", f"flag {flag_id} not found"),
+    )
+    late = body.late_order.model_dump() if body.late_order else None
+    reply = service.reply_to_flag(session, flag_id, text=body.text, late_order=late, actor=actor(request))
+    order = session.get(TripOrder, reply.order_id) if reply.order_id else None
+    return _reply_out(reply, order)
 
 
 @router.post("/flags/review", response_model=list[schemas.FlagPublic])
@@ -201,10 +231,13 @@ def create_order(
                 "only the center registers an order as approved",
             )
         )
-    if scope.restricted:
-        vehicle = scope.get(session, Vehicle, body.vehicle_id, Vehicle.unit_id, missing="vehicle not found")
-        if data["unit_id"] not in (None, vehicle.unit_id):
+    if scope.restricted:  # a unit requests for itself, with one of its own cars or none
+        if data["unit_id"] not in (None, principal.unit_id):
             raise PermissionDenied(tr("只能为本单位申请用车", "you request trips for your own unit only"))
+        data["unit_id"] = principal.unit_id
+        if body.vehicle_id is not None:
+            missing = tr(f"本单位没有车辆 {body.vehicle_id}", f"your unit has no vehicle {body.vehicle_id}")
+            scope.get(session, Vehicle, body.vehicle_id, Vehicle.unit_id, missing=missing)
     order = service.create_order(session, **data, actor=actor(request), requested_by=principal.username)
     return _order_out(session, order)
 
@@ -254,11 +287,13 @@ def dispatch_order(
 def return_order(
     session: SessionDep, request: Request, order_id: int, body: schemas.OrderReturn
 ) -> schemas.OrderPublic:
-    """The car is back: actual return time, odometer km, and the expenses (filling the expense sheet)."""
+    """The car is back: actual return time, odometer km, and the expenses (filling the expense sheet). A
+    driver returns only the orders dispatched to them."""
     money = body.model_dump(include={"tolls_fen", "fuel_fen", "meal_allowance_fen", "other_fen"})
+    principal = request.state.principal
     order = service.return_order(
         session, order_id, returned_at=body.returned_at, odometer_km=body.odometer_km, expenses=money,
-        actor=actor(request),
+        actor=actor(request), driver_account=principal.user_id if principal.role == "driver" else None,
     )  # fmt: skip
     return _order_out(session, order)
 

@@ -122,7 +122,10 @@ def next_level(needed: Sequence[int], approved: Iterable[int]) -> int | None:
 
 
 def awaiting(status: str, level: int | None) -> str | None:
-    """Whom a submitted order waits for: `unit` (level 1) or `center` (level 2); None otherwise."""
+    """Whom an order waits for: a submitted one `unit` (level 1) or `center` (level 2); an approved one
+    `dispatch` (the center sends it out with a car and a driver, those it names or others); else None."""
+    if status == "approved":
+        return "dispatch"
     if status != "submitted" or level is None:
         return None
     return "unit" if level == 1 else "center"

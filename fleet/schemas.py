@@ -123,7 +123,7 @@ class ApprovalPublic(_Out):
 class OrderPublic(_Out):
     id: int
     order_no: str
-    vehicle_id: int
+    vehicle_id: int | None = Field(description="null: a request that waits for the center to assign a car")
     unit_id: int
     applicant: str
     driver: str
@@ -139,7 +139,12 @@ class OrderPublic(_Out):
     returned_at: datetime | None = None
     odometer_km: int | None = None
     approvals: list[ApprovalPublic] = Field(default_factory=list, description="the decisions so far")
-    awaiting: str | None = Field(None, description="unit or center: whose approval it waits for")
+    awaiting: str | None = Field(
+        None, description="unit or center (whose approval it waits for), dispatch (a car and driver), or null"
+    )
+    late_for_flag_id: int | None = Field(
+        None, description="补报: filed in reply to this unreported_trip flag"
+    )
 
 
 class TripPublic(_Out):
@@ -210,14 +215,40 @@ class AuditEntry(_Out):
     detail: str
 
 
+class FlagReplyPublic(_Out):
+    """A unit's answer to a flag: its explanation and the late order it filed, if any."""
+
+    id: int
+    flag_id: int
+    author: str
+    at: datetime
+    text: str
+    order_id: int | None
+    order_no: str | None = None
+    order_status: str | None = None
+
+
 class FlagDetail(FlagItem):
-    """A flag with its vehicle, trip and order, the vehicle's orders around it, and its history."""
+    """A flag with its vehicle, trip and order, the vehicle's orders around it, its replies and history."""
 
     vehicle: VehiclePublic
     trip: TripPublic | None
     order: OrderPublic | None
     nearby_orders: list[OrderPublic] = Field(description="orders of the vehicle within a day of the flag")
+    replies: list[FlagReplyPublic] = Field(default_factory=list, description="the unit's answers")
     history: list[AuditEntry]
+
+
+class LateOrderIn(Body):
+    """补报: the trip gives car, unit and times; the unit says why and where."""
+
+    purpose: str = Field(min_length=1, max_length=500)
+    destination: str = Field("", max_length=200)
+
+
+class FlagReplyIn(Body):
+    text: str = Field("", max_length=2000, description="情况说明: the unit's explanation")
+    late_order: LateOrderIn | None = Field(None, description="补报: a late order for the flag's trip")
 
 
 class ReviewIn(Body):
@@ -230,9 +261,10 @@ class BulkReviewIn(ReviewIn):
 
 
 class OrderCreate(Body):
-    order_no: str = Field(min_length=1, max_length=40)
-    vehicle_id: int
-    unit_id: int | None = Field(default=None, description="default: the vehicle's unit")
+    order_no: str = Field("", max_length=40, description="default: GW + the China day + a number")
+    vehicle_id: int | None = Field(None, description="one of the unit's cars; none: the center assigns one")
+    driver_id: int | None = Field(None, description="the driver wanted; none: the center assigns one")
+    unit_id: int | None = Field(default=None, description="default: the vehicle's unit (needed without one)")
     applicant: str = ""
     driver: str = ""
     purpose: str = ""
@@ -247,7 +279,7 @@ class OrderCreate(Body):
 
 
 class OrderDispatch(Body):
-    driver_id: int
+    driver_id: int | None = Field(None, description="default: the driver the order names")
     vehicle_id: int | None = Field(None, description="default: the car the order names")
 
 
@@ -310,7 +342,8 @@ class UnitReportRow(BaseModel):
     vehicles: int
     trips: int
     km: float
-    covered_trips: int
+    covered_trips: int  # covered by an order filed in time
+    late_reported_trips: int  # covered only by a late order (补报, a reply to the trip's flag)
     unreported_trips: int
     reporting_rate: float | None
     idle_vehicles: int

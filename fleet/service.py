@@ -17,13 +17,15 @@ from core.i18n import tr
 from core.importing import upsert
 from core.models import Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, utcnow
+from core.timeutil import as_utc, china_day, utcnow
 from fleet import flags, reconcile, rules
 from fleet.models import (
     ORDER_STATUSES,
     Decision,
     Driver,
+    Flag,
     FlagKind,
+    FlagReply,
     OrderApproval,
     OrderStatus,
     TripExpense,
@@ -123,11 +125,28 @@ def create_driver(
     return driver
 
 
+def _new_order_no(session: Session, start: datetime) -> str:
+    """GW + the China day of the planned start + the next number of that day: GW20261207-003."""
+    prefix = f"GW{china_day(start):%Y%m%d}-"
+    taken = session.exec(select(TripOrder.order_no).where(col(TripOrder.order_no).startswith(prefix))).all()
+    numbers = [int(no[len(prefix) :]) for no in taken if no[len(prefix) :].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+
+def _driver(session: Session, driver_id: int) -> Driver:
+    driver = session.get(Driver, driver_id)
+    if driver is None or not driver.is_active:
+        raise ValidationFailed(
+            tr(f"驾驶员 {driver_id} 不存在或不在岗", f"driver {driver_id} not found or not in service")
+        )
+    return driver
+
+
 def create_order(
     session: Session,
     *,
-    order_no: str,
-    vehicle_id: int,
+    order_no: str = "",
+    vehicle_id: int | None = None,
     planned_start_at: datetime,
     planned_end_at: datetime,
     actor: str,
@@ -140,22 +159,26 @@ def create_order(
     out_of_county: bool = False,
     passengers: int = 1,
     requested_by: str = "",
+    driver_id: int | None = None,
+    late_for_flag_id: int | None = None,
 ) -> TripOrder:
     """Enter an order (a late one too: its trips are matched again at once, resolving their flags). A
     request is `submitted` and waits for its approvals (`approve_order`); the center may register a paper
-    order as `approved` at once."""
-    order_no = _text("order_no", order_no)
-    if not order_no:
-        raise ValidationFailed("缺少申请单号 order_no missing")
-    if session.exec(select(TripOrder.id).where(TripOrder.order_no == order_no)).first() is not None:
-        raise Conflict(f"申请单号已存在 order {order_no} already exists")
-    vehicle = _vehicle(session, vehicle_id)
-    if unit_id is not None and session.get(Unit, unit_id) is None:
-        raise ValidationFailed(f"单位不存在 unit {unit_id} not found")
+    order as `approved` at once. Without a car it covers nothing until the center dispatches one; without
+    a number it gets the next of its day (GW20261207-003)."""
     start, end = _window(planned_start_at, planned_end_at)
+    order_no = _text("order_no", order_no) or _new_order_no(session, start)
+    if session.exec(select(TripOrder.id).where(TripOrder.order_no == order_no)).first() is not None:
+        raise Conflict(tr(f"申请单号 {order_no} 已存在", f"order {order_no} already exists"))
+    vehicle = _vehicle(session, vehicle_id) if vehicle_id is not None else None
+    if unit_id is None and vehicle is None:
+        raise ValidationFailed(tr("申请须指明用车单位或车辆", "a request names its unit or its car"))
+    if unit_id is not None and session.get(Unit, unit_id) is None:
+        raise ValidationFailed(tr(f"单位 {unit_id} 不存在", f"unit {unit_id} not found"))
+    wanted = _driver(session, driver_id) if driver_id is not None else None
     values = {
         "vehicle_id": vehicle_id,
-        "unit_id": unit_id if unit_id is not None else vehicle.unit_id,
+        "unit_id": unit_id if unit_id is not None else vehicle.unit_id,  # type: ignore[union-attr]
         **{
             name: _text(name, value)
             for name, value in zip(ORDER_TEXT, (applicant, driver, purpose, destination), strict=True)
@@ -166,7 +189,11 @@ def create_order(
         "out_of_county": bool(out_of_county),
         "passengers": max(int(passengers), 1),
         "requested_by": requested_by[:64],
+        "driver_id": wanted.id if wanted else None,
+        "late_for_flag_id": late_for_flag_id,
     }
+    if wanted is not None:
+        values["driver"] = wanted.name
     order, _ = upsert(
         session, None, model=TripOrder, obj=None, values=values, actor=actor, key=order_no,
         init={"order_no": order_no}, detail="order",
@@ -370,9 +397,14 @@ def _overlapping(session: Session, order: TripOrder, column: Any, value: int) ->
 
 
 def dispatch_order(
-    session: Session, order_id: int, *, driver_id: int, vehicle_id: int | None = None, actor: str
+    session: Session,
+    order_id: int,
+    *,
+    driver_id: int | None = None,
+    vehicle_id: int | None = None,
+    actor: str,
 ) -> TripOrder:
-    """Send an approved order out: its car (the one requested unless another is given) and driver. A car
+    """Send an approved order out: its car and driver (those requested unless others are given). A car
     or a driver already out on an overlapping order, or a car pending disposal, is refused."""
     order = get_order(session, order_id)
     if order.status != OrderStatus.approved:
@@ -382,16 +414,21 @@ def dispatch_order(
                 f"order {order.order_no} is {order.status}: only an approved order is dispatched",
             )
         )
-    vehicle = _vehicle(session, vehicle_id if vehicle_id is not None else order.vehicle_id)
+    vehicle_id = vehicle_id if vehicle_id is not None else order.vehicle_id
+    driver_id = driver_id if driver_id is not None else order.driver_id
+    if vehicle_id is None or driver_id is None:
+        raise ValidationFailed(
+            tr(
+                f"申请单 {order.order_no} 未指定{'车辆' if vehicle_id is None else '驾驶员'}，派车须选定",
+                f"order {order.order_no} names no {'car' if vehicle_id is None else 'driver'}: choose one",
+            )
+        )
+    vehicle = _vehicle(session, vehicle_id)
     if vehicle.status in OUT_OF_SERVICE:
         raise Conflict(
             tr(f"车辆 {vehicle.plate} 待处置或已处置，不能派出", f"{vehicle.plate} is {vehicle.status}")
         )
-    driver = session.get(Driver, driver_id)
-    if driver is None or not driver.is_active:
-        raise ValidationFailed(
-            tr(f"驾驶员 {driver_id} 不存在或不在岗", f"driver {driver_id} not found or not in service")
-        )
+    driver = _driver(session, driver_id)
     for column, value, what in (
         (TripOrder.vehicle_id, vehicle.id, vehicle.plate),
         (TripOrder.driver_id, driver.id, driver.name),
@@ -413,6 +450,31 @@ def dispatch_order(
     return _apply_order_change(session, order, values, actor, "dispatch", f"{vehicle.plate} {driver.name}")
 
 
+def driver_of(session: Session, user_id: int) -> Driver | None:
+    """The driver record a driver's account is linked to."""
+    return session.exec(select(Driver).where(Driver.user_id == user_id)).first()
+
+
+def link_driver(session: Session, *, user_id: int, unit_id: int, name: str, actor: str) -> Driver:
+    """Link a driver account to its unit's driver of that name (one account per driver)."""
+    driver = session.exec(select(Driver).where(Driver.unit_id == unit_id, Driver.name == name)).first()
+    if driver is None:
+        raise ValidationFailed(
+            tr(
+                f"本单位没有名为 {name} 的驾驶员：请先登记驾驶员（gongwu import drivers）",
+                f"the unit has no driver named {name}: register the driver first (gongwu import drivers)",
+            )
+        )
+    if driver.user_id not in (None, user_id):
+        raise Conflict(tr(f"驾驶员 {name} 已关联其他账号", f"driver {name} is linked to another account"))
+    if driver.user_id is None:
+        upsert(
+            session, None, obj=driver, values={"user_id": user_id}, actor=actor, key=name,
+            verb="link", detail="driver account",
+        )  # fmt: skip
+    return driver
+
+
 def return_order(
     session: Session,
     order_id: int,
@@ -421,10 +483,21 @@ def return_order(
     odometer_km: int | None = None,
     expenses: Mapping[str, int | None],
     actor: str,
+    driver_account: int | None = None,
 ) -> TripOrder:
     """The car is back: the actual return time, the odometer's km if read, and the expenses, which fill
-    the order's expense sheet. Only a dispatched order returns."""
+    the order's expense sheet. Only a dispatched order returns; `driver_account`: a driver records the
+    return, and only of an order dispatched to them."""
     order = get_order(session, order_id)
+    if driver_account is not None:
+        mine = driver_of(session, driver_account)
+        if mine is None or mine.id != order.driver_id:
+            raise PermissionDenied(
+                tr(
+                    f"申请单 {order.order_no} 未派给您，不能由您还车",
+                    f"order {order.order_no} is not dispatched to you: you cannot return it",
+                )
+            )
     if order.status != OrderStatus.dispatched:
         raise Conflict(
             tr(
@@ -442,6 +515,80 @@ def return_order(
     if any(v is not None for v in expenses.values()):
         upsert_expense(session, order_id, expenses, actor)
     return order
+
+
+# ------------------------------------------------------------------------------------- flag replies
+
+REPLY_LIMIT = 2000
+
+
+def _live_late_order(session: Session, flag_id: int) -> TripOrder | None:
+    stmt = select(TripOrder).where(
+        TripOrder.late_for_flag_id == flag_id,
+        col(TripOrder.status).not_in((OrderStatus.rejected, OrderStatus.cancelled)),
+    )
+    return session.exec(stmt).first()
+
+
+def reply_to_flag(
+    session: Session,
+    flag_id: int,
+    *,
+    text: str = "",
+    late_order: Mapping[str, Any] | None = None,
+    actor: str,
+) -> FlagReply:
+    """A unit answers an unreported_trip flag of its own: an explanation (情况说明) and/or a late order
+    (补报) for the trip — its car, unit and times from the trip, purpose and destination from the reply.
+    The late order waits for the same approvals as any request; once approved it covers the trip and
+    the flag resolves as `late_order`. The manager's review stays possible and is kept."""
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(tr(f"预警 {flag_id} 不存在", f"flag {flag_id} not found"))
+    if flag.kind != FlagKind.unreported_trip:
+        raise ValidationFailed(
+            tr("只有“有轨迹无订单”预警可以答复", "only an unreported_trip flag takes a reply")
+        )
+    text = _text("text", text)
+    if len(text) > REPLY_LIMIT:
+        raise ValidationFailed(tr(f"说明超过 {REPLY_LIMIT} 字", f"the text is longer than {REPLY_LIMIT}"))
+    if not text and late_order is None:
+        raise ValidationFailed(
+            tr("请填写情况说明或补报出行申请", "write an explanation or file a late order, or both")
+        )
+    order = None
+    if late_order is not None:
+        _only(late_order, ("purpose", "destination"), tr("补报申请不接受的字段", "a late order takes no"))
+        if flag.trip_id is None or flag.start_at is None or flag.end_at is None:
+            raise ValidationFailed(
+                tr("该预警没有行程，无法补报", "the flag has no trip to file an order for")
+            )
+        other = _live_late_order(session, flag_id)
+        if other is not None:
+            raise Conflict(
+                tr(
+                    f"该行程已补报申请单 {other.order_no}（{OrderStatus(other.status).zh}）",
+                    f"the trip has a late order already: {other.order_no} ({other.status})",
+                )
+            )
+        purpose = _text("purpose", late_order.get("purpose", ""))
+        if not purpose:
+            raise ValidationFailed(tr("补报须写明出行事由", "a late order states its purpose"))
+        order = create_order(
+            session, vehicle_id=flag.vehicle_id, unit_id=flag.unit_id, planned_start_at=flag.start_at,
+            planned_end_at=flag.end_at, purpose=purpose, destination=late_order.get("destination", ""),
+            applicant=actor, status=OrderStatus.submitted, requested_by=actor, actor=actor,
+            late_for_flag_id=flag_id,
+        )  # fmt: skip
+    reply = FlagReply(flag_id=flag_id, author=actor[:64], text=text, order_id=order.id if order else None)
+    session.add(reply)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="flag.reply", entity="fleet_flag", entity_id=flag_id,
+        after={"reply_id": reply.id, "order_no": order.order_no if order else None, "text": text[:200]},
+        detail=f"reply {order.order_no if order else ''}".strip(),
+    )  # fmt: skip
+    return reply
 
 
 # --------------------------------------------------------------------------------------------- disposal

@@ -135,6 +135,7 @@ UNIT_COLUMNS = [
     "trips",
     "km",
     "covered_trips",
+    "late_reported_trips",
     "unreported_trips",
     "reporting_rate",
     "idle_vehicles",

@@ -39,9 +39,8 @@ def _row(session: Session, order: Any, approvals: list[Any] | None = None) -> di
     from fleet import rules, service
     from fleet.models import Vehicle
 
-    waits = rules.awaiting(order.status, service.pending_level(session, order, approvals))
-    if order.status == "approved" and order.driver_id is None:
-        waits = "dispatch"
+    level = service.pending_level(session, order, approvals)
+    waits = rules.awaiting(order.status, level)
     vehicle, unit = session.get(Vehicle, order.vehicle_id), session.get(Unit, order.unit_id)
     return {
         "id": order.id,

@@ -56,8 +56,22 @@ def require_current(engine: Engine) -> None:
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Upgrade to head; returns (revision before, revision after). Idempotent."""
     before = current_revision(engine)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            # SQLite alters a table by rebuilding it (copy, drop, rename). With foreign keys on, the drop
+            # deletes the rows that trips, flags and approvals point at and the commit fails; SQLite's own
+            # procedure turns them off (outside the transaction) and checks every key before the commit.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                command.upgrade(alembic_config(conn), "head")
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise RuntimeError(f"migration left dangling foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     return before, current_revision(engine)
 
 

@@ -306,6 +306,7 @@ EN: dict[str, str] = {
     "车辆数": "Vehicles",
     "已报备行程": "Covered trips",
     "未报备行程": "Unreported trips",
+    "补报行程": "Late-reported trips",
     "报备率": "Reporting rate",
     "闲置车辆": "Idle vehicles",
     "离线终端": "Silent trackers",

@@ -33,7 +33,8 @@ def test_what_calls_for_the_center() -> None:
     assert rules.center_reasons(False, cn(4, 7), cn(4, 9)) == []
     assert rules.levels_needed([]) == (1,) and rules.levels_needed(["overnight"]) == (1, 2)
     assert rules.next_level((1, 2), [1]) == 2 and rules.next_level((1,), [1]) is None
-    assert rules.awaiting("submitted", 2) == "center" and rules.awaiting("approved", None) is None
+    assert rules.awaiting("submitted", 2) == "center" and rules.awaiting("approved", None) == "dispatch"
+    assert rules.awaiting("returned", None) is None
 
 
 def test_a_request_through_both_levels_covers_its_trip(client_as: ClientAs, session: Session) -> None:
@@ -67,7 +68,7 @@ def test_a_request_through_both_levels_covers_its_trip(client_as: ClientAs, sess
     flag = session.exec(select(Flag).where(Flag.kind == "unreported_trip")).one()
     assert flag.state == "open"  # a request covers nothing until it is approved
     two = manager.post(f"{API}/orders/{order['id']}/approve", json={"comment": "出县已备案"}).json()
-    assert two["status"] == "approved" and two["awaiting"] is None
+    assert two["status"] == "approved" and two["awaiting"] == "dispatch"
     assert [(a["level"], a["decision"]) for a in two["approvals"]] == [(1, "approved"), (2, "approved")]
     assert manager.post(f"{API}/orders/{order['id']}/approve", json={}).status_code == 409
     history = staff.get(f"{API}/orders/{order['id']}/history").json()

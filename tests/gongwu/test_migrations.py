@@ -30,3 +30,43 @@ def test_upgrade_again_on_the_test_database_changes_nothing(engine: Engine) -> N
     tables = sorted(inspect(engine).get_table_names())
     assert migrate.upgrade(engine) == (head, head)
     assert sorted(inspect(engine).get_table_names()) == tables
+
+
+def test_0007_rebuilds_the_order_table_keeping_what_points_at_it(tmp_path: Path) -> None:
+    """fleet_order is rebuilt on SQLite (vehicle_id becomes nullable) while trips, flags, approvals and
+    expenses reference its rows: every row and reference survives, and the keys still hold."""
+    from alembic import command
+    from sqlalchemy import text
+
+    eng = build_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with eng.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0006")
+    with eng.begin() as conn:
+        for sql in (
+            "INSERT INTO core_unit (id, name, kind, created_at)"
+            " VALUES (1, '甲局', 'department', '2026-01-01')",
+            "INSERT INTO fleet_vehicle (id, plate, unit_id, model, status, created_at, updated_at)"
+            " VALUES (1, '晋M·A0001', 1, '', 'in_service', '2026-01-01', '2026-01-01')",
+            "INSERT INTO fleet_order (id, order_no, vehicle_id, unit_id, applicant, driver, purpose,"
+            " destination, planned_start_at, planned_end_at, status, created_at, updated_at)"
+            " VALUES (7, 'O-7', 1, 1, '', '', '开会', '县城', '2026-01-02 01:00:00',"
+            " '2026-01-02 04:00:00', 'approved', '2026-01-01', '2026-01-01')",
+            "INSERT INTO fleet_trip (id, vehicle_id, device_id, start_at, end_at, service_day,"
+            " start_lat, start_lon, end_lat, end_lon, distance_m, duration_s, max_speed_kmh,"
+            " avg_speed_kmh, order_id) VALUES (3, 1, 'D1', '2026-01-02 01:10:00',"
+            " '2026-01-02 02:00:00', '2026-01-02', 1, 1, 1, 1, 1000, 3000, 50, 20, 7)",
+            "INSERT INTO fleet_expense (id, order_id, tolls_fen, meal_allowance_fen, fuel_fen, other_fen)"
+            " VALUES (1, 7, 100, 0, 0, 0)",
+            "INSERT INTO fleet_order_approval (id, order_id, level, decision, actor, at, comment)"
+            " VALUES (1, 7, 1, 'approved', 'a', '2026-01-01', '')",
+        ):
+            conn.execute(text(sql))
+    migrate.upgrade(eng)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT id, order_no, vehicle_id FROM fleet_order")).all() == [(7, "O-7", 1)]
+        assert conn.execute(text("SELECT order_id FROM fleet_trip")).scalar() == 7
+        assert conn.execute(text("SELECT order_id FROM fleet_expense")).scalar() == 7
+        assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+        conn.execute(text("UPDATE fleet_order SET vehicle_id = NULL WHERE id = 7"))  # now allowed
+    assert migrate.schema_diff(eng) == []
+    eng.dispose()
