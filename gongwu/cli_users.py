@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from accounts.models import ROLES, User
 from core.errors import UsageError
+from core.i18n import tr
 from core.models import Unit
 from gongwu.cli_base import app
 from gongwu.output import Format, emit
@@ -70,14 +71,25 @@ def add(
     username: str,
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")],
     unit: Annotated[str | None, typer.Option(help="the unit (name or id) of a unit role")] = None,
-    display_name: Annotated[str, typer.Option(help="full name, e.g. 张三")] = "",
+    display_name: Annotated[
+        str, typer.Option(help="full name, e.g. 张三; a driver's: as the unit's driver record has it")
+    ] = "",
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Create a user (at least 10 characters of password; the first admin: `user add admin --role admin`)."""
+    """Create a user (at least 10 characters of password; the first admin: `user add admin --role admin`).
+    A driver's account is linked to the unit's driver of the same name (`gongwu import drivers`)."""
     from accounts import service as auth
+    from fleet import service as fleet
 
     if role not in ROLES:
         raise UsageError(f"--role {role!r}: one of {', '.join(ROLES)}")
+    if role == "driver" and not display_name.strip():
+        raise UsageError(
+            tr(
+                "驾驶员账号须用 --display-name 给出驾驶员姓名（与驾驶员登记一致）",
+                "a driver's account needs --display-name: the driver's name as registered",
+            )
+        )
     transaction = _session()  # a database that is not ready is said before a password is asked for
     password = _read_password(password_stdin)
     with transaction as session:
@@ -86,6 +98,11 @@ def add(
             session, username=username, password=password, role=role, unit_id=unit_id,
             display_name=display_name, actor=cli_actor(),
         )  # fmt: skip
+        if role == "driver":
+            fleet.link_driver(
+                session, user_id=user.id or 0, unit_id=unit_id or 0, name=display_name.strip(),
+                actor=cli_actor(),
+            )  # fmt: skip
     typer.echo(f"user {user.username} created ({role}{f', unit {unit}' if unit else ''})")
 
 

@@ -107,3 +107,26 @@ def test_errors_are_one_line_with_a_nonzero_exit(fresh_db: str, tmp_path: Path) 
     assert result.returncode != 0
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "role" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_driver_account_is_linked_to_the_units_driver_record(fresh_db: str) -> None:
+    from core.models import Unit
+    from fleet.models import Driver
+
+    gongwu("init")
+    with Session(get_engine()) as s:
+        unit = Unit(name="县机关事务服务中心", kind="department")
+        s.add(unit)
+        s.flush()
+        s.add(Driver(name="李四", unit_id=unit.id or 0))
+        s.commit()
+    base = ("user", "add", "lisi", "--role", "driver", "--unit", "县机关事务服务中心", "--password-stdin")
+    with pytest.raises(GongwuError, match="--display-name"):
+        gongwu(*base, input=GOOD + "\n")
+    with pytest.raises(GongwuError, match="王五"):  # no such driver: no account either
+        gongwu(*base, "--display-name", "王五", input=GOOD + "\n")
+    gongwu(*base, "--display-name", "李四", input=GOOD + "\n")
+    with Session(get_engine()) as s:
+        user = s.exec(select(User).where(User.username == "lisi")).one()
+        assert s.exec(select(Driver).where(Driver.name == "李四")).one().user_id == user.id
+        assert s.exec(select(User).where(User.username == "lisi")).all() == [user]
