@@ -138,8 +138,8 @@ def test_report_units_bulletin_and_expenses(cli: CliRunner, tmp_path: Path) -> N
     assert [u["unit"] for u in units["units"]] == ["戊镇", "己局"]
     town = units["units"][0]
     keys = (
-        "unit vehicles trips km covered_trips late_reported_trips unreported_trips reporting_rate idle_vehicles"
-        " silent_trackers"
+        "unit vehicles trips km covered_trips late_reported_trips unreported_trips reporting_rate"
+        " idle_vehicles silent_trackers"
     )
     assert set(town) == {*keys.split(), "expenses_yuan"}
     assert (town["trips"], town["covered_trips"], town["reporting_rate"], town["expenses_yuan"]) == (
