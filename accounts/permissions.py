@@ -138,6 +138,19 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/vehicles/{vehicle_id}"): "fleet:read",
     ("POST", "/vehicles/{vehicle_id}/disposal"): "fleet:write",
     ("GET", "/trips/{trip_id}"): "fleet:read",
+    # --- orders (gongwu/web/order_pages.py): the handlers check the unit, the level, the driver
+    ("GET", "/orders/new"): "orders:request",
+    ("POST", "/orders/new"): "orders:request",
+    ("GET", "/orders/mine"): "orders:request",
+    ("GET", "/orders/approvals"): "orders:approve",
+    ("POST", "/orders/{order_id}/approve"): "orders:approve",
+    ("POST", "/orders/{order_id}/reject"): "orders:approve",
+    ("GET", "/orders/dispatch"): "orders:dispatch",
+    ("POST", "/orders/{order_id}/dispatch"): "orders:dispatch",
+    ("GET", "/orders/tasks"): "orders:return",
+    ("POST", "/orders/{order_id}/return"): "orders:return",
+    ("GET", "/orders/{order_id}"): "fleet:read",  # its unit's, or the driver's it went to
+    ("POST", "/flags/{flag_id}/replies"): "flags:reply",
     ("GET", "/reports/units"): "fleet:read",  # a unit viewer sees its own unit's row
     ("GET", "/reports/units.xlsx"): "fleet:read",
     ("GET", "/reports/bulletin"): "fleet:county",

@@ -23,7 +23,7 @@ from core import tabular
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
 from core.timeutil import china_day, utcnow
-from gongwu.web.i18n import I18n, flag_summary
+from gongwu.web.i18n import AWAITING, CAR_REASON, CENTER_REASON, DECISION, I18n, flag_summary
 from gongwu.web.login import page_context
 
 HERE = Path(__file__).parent
@@ -33,6 +33,12 @@ PAGE_SIZE = 50
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.globals["flag_summary"] = flag_summary
+templates.env.globals |= {
+    "awaiting_labels": AWAITING,
+    "center_labels": CENTER_REASON,
+    "decision_labels": DECISION,
+    "car_reason_labels": CAR_REASON,
+}
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
@@ -47,6 +53,11 @@ class NavItem:
 
 NAV = (
     NavItem("/", "首页", "authenticated", "home"),
+    NavItem("/orders/new", "我要用车", "orders:request", "order_new"),
+    NavItem("/orders/mine", "我的申请", "orders:request", "orders_mine"),
+    NavItem("/orders/approvals", "待我审批", "orders:approve", "orders_approvals"),
+    NavItem("/orders/dispatch", "派车", "orders:dispatch", "orders_dispatch"),
+    NavItem("/orders/tasks", "我的任务", "orders:return", "orders_tasks"),
     NavItem("/flags", "预警队列", "fleet:read", "flags"),
     NavItem("/vehicles", "车辆", "fleet:read", "vehicles"),
     NavItem("/reports/units", "单位报表", "fleet:read", "units"),

@@ -31,6 +31,7 @@ from gongwu.web import charts
 from gongwu.web.common import (
     PAGE_SIZE,
     PageRoute,
+    can,
     i18n,
     is_htmx,
     local_path,
@@ -219,7 +220,13 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
         request,
         session,
         "flag.html",
-        {"flag": detail, "reviews": REVIEW, "here": request.url.path},
+        {
+            "flag": detail,
+            "reviews": REVIEW,
+            "here": request.url.path,
+            "can_reply": can(request, "flags:reply") and detail.kind == "unreported_trip",
+            "replied": request.query_params.get("replied") == "1",
+        },
         section="flags",
     )
 

@@ -33,6 +33,99 @@ FLAG_STATUS = (*FlagState.codes(), *ReviewStatus.codes(), *FLAG_STATUS_GROUPS)
 REVIEW = {m.value: m.zh for m in ReviewStatus}
 
 EN: dict[str, str] = {
+    # the order pages (#19)
+    "一级审批": "Level 1 (unit)",
+    "二级审批": "Level 2 (center)",
+    "中心车辆": "Center pool",
+    "乘车人数": "Passengers",
+    "乘车人数须为 1 到 60 的整数": "Passengers must be a whole number from 1 to 60",
+    "其他费用": "Other costs",
+    "其他车辆": "Other car",
+    "出县": "Out of county",
+    "出县（离开本县）": "Leaves the county",
+    "出行事由": "Purpose",
+    "办理记录": "History",
+    "单位答复": "The unit's reply",
+    "只能选择本单位的车辆": "Choose one of your unit's cars",
+    "同意": "Approve",
+    "实际还车": "Returned at",
+    "实际还车时间": "Actual return time",
+    "审批意见": "Comment",
+    "尚未答复": "No reply yet",
+    "已同意": "Approved",
+    "已派车": "Dispatched",
+    "已还车": "Returned",
+    "待中心审批": "Awaiting the center",
+    "待办": "To do",
+    "待单位审批": "Awaiting the unit's approver",
+    "待我审批": "To approve",
+    "待派车": "To dispatch",
+    "您的账号尚未关联驾驶员登记，请联系车辆管理员": (
+        "Your account is not linked to a driver record yet: ask the vehicle manager"
+    ),
+    "情况说明": "Explanation",
+    "我的任务": "My trips",
+    "我的申请": "My requests",
+    "我要用车": "Request a car",
+    "按所选车辆": "As the chosen car's",
+    "提交后由本单位审批人审批；出县、节假日或跨夜用车还需机关事务服务中心审批。": (
+        "Your unit's approver decides first; a trip out of the county, on a rest day or overnight also needs"
+        " the center's approval."
+    ),
+    "提交申请": "Submit request",
+    "提交答复": "Send reply",
+    "无终端": "No tracker",
+    "暂无": "None",
+    "暂无被覆盖的行程": "No covered trips yet",
+    "未派车": "No car yet",
+    "没有待审批的申请": "Nothing to approve",
+    "没有待派车的申请": "Nothing to dispatch",
+    "没有待还车的任务": "No trips to return",
+    "派车": "Dispatch",
+    "用车单位": "Unit",
+    "由中心派车": "A center car",
+    "申请已提交，等待审批": "Request submitted: it awaits approval",
+    "申请指定": "Requested",
+    "相差": "Difference",
+    "确认还车": "Record the return",
+    "答复已提交": "Reply sent",
+    "终端24小时内在线": "Tracker reported in 24 h",
+    "节假日": "Rest day",
+    "补报": "Late order",
+    "补报出行申请（车辆和时间取自该行程）": "File a late order (car and times from the trip)",
+    "补报申请": "Late order",
+    "补报的行程": "Trip of the late order",
+    "该单位待审核预警": "The unit's open flags",
+    "请填写出发时间": "Enter the departure time",
+    "请填写出行事由": "Enter the purpose",
+    "请填写目的地": "Enter the destination",
+    "请填写返回时间": "Enter the return time",
+    "请填写还车时间": "Enter the return time",
+    "请更正标出的项目": "Correct the marked fields",
+    "请选择": "Choose…",
+    "请选择用车单位": "Choose the unit",
+    "费用单": "Expense sheet",
+    "超过 10%，请核实": "over 10 %: check it",
+    "跨夜": "Overnight",
+    "车辆时间轴": "Cars on a timeline",
+    "返回时间须晚于出发时间": "The return must be after the departure",
+    "还没有申请": "No requests yet",
+    "还车登记": "Return",
+    "这两天没有派出的车辆": "No car is out these two days",
+    "这段时间没有空闲车辆": "No car is free then",
+    "里程核对": "Distance check",
+    "里程表行驶公里": "Odometer km",
+    "里程表里程": "Odometer",
+    "里程须为整数公里": "Odometer km must be a whole number",
+    "金额应为元，最多两位小数，如 35.50": "An amount in yuan with at most two decimals, e.g. 35.50",
+    "需中心审批": "Needs the center",
+    "驳回": "Reject",
+    "驳回须写明理由": "A rejection says why",
+    "申请单不存在": "Order not found",
+    "预警不存在": "Flag not found",
+    "我的申请（进行中）": "My requests in progress",
+    "待还车": "To return",
+    "待答复预警": "Flags to answer",
     # codes
     "有轨迹无订单": "Trip without order",
     "有订单无轨迹": "Order without trip",
@@ -400,6 +493,22 @@ EN: dict[str, str] = {
 }
 
 
+# The order pages' labels (fleet.rules codes → text); the EN table above translates them.
+LEVELS = {1: "一级审批", 2: "二级审批"}
+AWAITING = {"unit": "待单位审批", "center": "待中心审批", "dispatch": "待派车"}
+CENTER_REASON = {"out_of_county": "出县", "rest_day": "节假日", "overnight": "跨夜"}
+DECISION = {"approved": "同意", "rejected": "驳回"}
+CAR_REASON = {
+    "requested": "申请指定",
+    "own_unit": "本单位车辆",
+    "center_pool": "中心车辆",
+    "in_scope": "其他车辆",
+    "tracker_fresh": "终端24小时内在线",
+    "tracker_silent": "终端离线",
+    "no_tracker": "无终端",
+}
+
+
 class I18n:
     """`t("预警队列")` in a template; `t.dt(…)`, `t.money(…)` and the code labels format values."""
 
@@ -436,6 +545,10 @@ class I18n:
 
     def order_status(self, code: str | None) -> str:
         return self.code(OrderStatus, code)
+
+    def level(self, level: int) -> str:
+        """An approval level: 一级审批 (the unit), 二级审批 (the center)."""
+        return self(LEVELS.get(level, str(level)))
 
     def run_status(self, code: str | None) -> str:
         return self.code(RunStatus, code)

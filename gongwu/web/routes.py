@@ -20,7 +20,7 @@ from core.api import SessionDep
 from core.models import Unit
 from core.settings import get_settings
 from fleet.models import Vehicle
-from gongwu.web import charts, fleet_pages, import_pages, property_pages
+from gongwu.web import charts, fleet_pages, import_pages, order_pages, property_pages
 from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
@@ -79,6 +79,7 @@ def home(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse
         ctx["last_run"] = runs[0] if runs else None
     if scope.restricted:
         ctx["unit"] = session.get(Unit, scope.unit_id)
+    ctx["todo"] = order_pages.todo_counts(session, request, scope)
     return render(request, session, "home.html", ctx, section="home")
 
 
@@ -105,6 +106,7 @@ def runs_page(request: Request, session: SessionDep) -> HTMLResponse:
     return render(request, session, "runs.html", {"rows": rows}, section="runs")
 
 
+router.include_router(order_pages.router)
 router.include_router(fleet_pages.router)
 router.include_router(property_pages.router)
 router.include_router(import_pages.router)

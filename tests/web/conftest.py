@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, select
 
 from accounts import service as auth
-from accounts.models import UNIT_ROLES
+from accounts.models import UNIT_ROLES, User
 from core.db import build_engine
 from core.models import Unit
 from gongwu import migrate
@@ -29,8 +29,12 @@ ROLE_USERS = {
     "vehicle_manager": "web_fleet",
     "property_clerk": "web_property",
     "unit_viewer": "web_unit",
+    "unit_staff": "web_staff",
+    "unit_approver": "web_approver",
+    "driver": "web_driver",
     "auditor": "web_auditor",
 }
+DRIVER_NAME = "测试驾驶员"  # the driver record the driver user is linked to
 
 
 @dataclass
@@ -84,6 +88,13 @@ def county(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Co
                     unit_id=mine.id if role in UNIT_ROLES else None,
                 )  # fmt: skip
                 users[role] = username
+            from fleet import service as fleet_service
+
+            fleet_service.create_driver(s, name=DRIVER_NAME, unit_id=mine.id, actor="test")
+            driver_user = s.exec(select(User).where(User.username == users["driver"])).one()
+            fleet_service.link_driver(
+                s, user_id=driver_user.id or 0, unit_id=mine.id, name=DRIVER_NAME, actor="test"
+            )
             s.commit()
             found = County(engine, county_url, mine.id, mine.name, other.id, users)
         yield found

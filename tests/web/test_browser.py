@@ -21,7 +21,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from core.settings import Settings
-from fleet.models import Flag, Vehicle
+from fleet.models import Flag, FlagReply, TripOrder, Vehicle
 from gongwu.app import create_app
 from tests.web.conftest import PASSWORD, County, repo_root
 
@@ -99,8 +99,8 @@ def open_as(browser: Any, server: str, county: County) -> Iterator[Any]:
     """`open_as(role)` → a page signed in through the login form, in a context of its own."""
     contexts = []
 
-    def sign_in(role: str) -> Any:
-        ctx = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900}, base_url=server)
+    def sign_in(role: str, width: int = 1366) -> Any:
+        ctx = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, base_url=server)
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(15_000)
@@ -295,3 +295,100 @@ def test_an_import_from_the_page_follows_its_progress(open_as: Any, tmp_path: An
     for path in ("/", "/flags", "/vehicles", "/imports"):
         page.goto(path)
     assert refused == []
+
+
+def _fits(page: Any) -> None:
+    """Nothing scrolls sideways (a phone's 390 px as well as a desktop)."""
+    wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    culprits = page.evaluate(
+        """[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right >
+        window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className)"""
+    )
+    assert wide <= 0, f"{page.url} is {wide} px wider than the window: {culprits}"
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_request_approve_dispatch_return_and_reply(open_as: Any, county: County, width: int) -> None:
+    """The order life in the browser, each role on its own page, at a desktop's and a phone's width."""
+    from datetime import timedelta
+
+    from core.timeutil import china_day, utcnow
+
+    day = china_day(utcnow()) + timedelta(days=1)  # on the dispatch page's timeline (today, tomorrow)
+    start, end, back = ("09:00", "11:30", "11:40") if width == 1440 else ("14:00", "16:30", "16:40")
+    staff = open_as("unit_staff", width)
+    staff.get_by_role("link", name="我要用车").click()
+    staff.wait_for_url("**/orders/new")
+    _fits(staff)
+    staff.get_by_label("出行事由").fill(f"督导检查 {width}")
+    staff.get_by_label("目的地").fill("东坡村")
+    staff.get_by_label("计划出发").fill(f"{day.isoformat()}T{start}")
+    staff.get_by_label("计划返回").fill(f"{day.isoformat()}T{end}")
+    staff.get_by_label("乘车人数").fill("2")
+    shot(staff, f"20-request-{width}")
+    staff.get_by_role("button", name="提交申请").click()
+    staff.wait_for_url(re.compile(r".*/orders/\d+\?done=submitted$"))
+    order_id = int(staff.url.split("/orders/")[1].split("?")[0])
+    assert "待单位审批" in staff.locator(".ocard").inner_text()
+    _fits(staff)
+
+    approver = open_as("unit_approver", width)
+    approver.get_by_role("link", name="待我审批").first.click()
+    card = approver.locator(f"#order-{order_id}")
+    assert f"督导检查 {width}" in card.inner_text()
+    _fits(approver)
+    shot(approver, f"21-approvals-{width}")
+    card.get_by_label("审批意见").fill("同意")
+    card.get_by_role("button", name="同意").click()
+    approver.wait_for_url("**done=approved")
+    manager = open_as("vehicle_manager", width)
+    if day.weekday() >= 5:  # a rest day: the center approves too
+        manager.goto("/orders/approvals")
+        manager.locator(f"#order-{order_id}").get_by_role("button", name="同意").click()
+        manager.wait_for_url("**done=approved")
+    manager.get_by_role("link", name="派车", exact=True).click()
+    manager.wait_for_url("**/orders/dispatch")
+    card = manager.locator(f"#order-{order_id}")
+    card.get_by_label("驾驶员").select_option(label="测试驾驶员")
+    _fits(manager)
+    shot(manager, f"22-dispatch-{width}")
+    card.get_by_role("button", name="派车").click()
+    manager.wait_for_url("**done=dispatched")
+    assert manager.locator(f'a[href="/orders/{order_id}"] rect.os-dispatched').count() == 1  # on the timeline
+
+    driver = open_as("driver", width)
+    driver.get_by_role("link", name="我的任务").click()
+    card = driver.locator(f"#order-{order_id}")
+    card.get_by_label("实际还车时间").fill(f"{day.isoformat()}T{back}")
+    card.get_by_label("里程表行驶公里").fill("36")
+    card.get_by_label("过路费（元）").fill("15")
+    card.get_by_label("燃油费（元）").fill("88.5")
+    _fits(driver)
+    shot(driver, f"23-return-{width}")
+    card.get_by_role("button", name="确认还车").click()
+    driver.wait_for_url(f"**/orders/{order_id}?done=returned")
+    assert "¥103.50" in driver.locator("main").inner_text()
+    _fits(driver)
+
+    # the unit answers one of its open unreported_trip flags with a late order
+    with Session(county.engine) as s:
+        flag_id = s.exec(
+            select(Flag.id)
+            .where(Flag.unit_id == county.unit_id, Flag.kind == "unreported_trip", Flag.state == "open")
+            .where(col(Flag.id).not_in(select(FlagReply.flag_id)))  # not answered yet
+            .order_by(col(Flag.id))
+        ).first()
+    assert flag_id is not None
+    staff.goto(f"/flags/{flag_id}")
+    _fits(staff)
+    staff.get_by_label("情况说明").fill("下乡督导，当时未及时申请")
+    staff.get_by_label("补报出行申请（车辆和时间取自该行程）").check()
+    staff.get_by_label("出行事由").fill("督导")
+    staff.get_by_role("button", name="提交答复").click()
+    staff.wait_for_url(f"**/flags/{flag_id}?replied=1")
+    assert "下乡督导" in staff.locator(".replies").inner_text()
+    shot(staff, f"24-reply-{width}")
+    _fits(staff)
+    with Session(county.engine) as s:
+        late = s.exec(select(TripOrder).where(TripOrder.late_for_flag_id == flag_id)).one()
+        assert late.status == "submitted"
