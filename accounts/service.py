@@ -616,6 +616,7 @@ DEMO_USERS: Mapping[str, str] = {
     "demo_unit": "unit_viewer",
     "demo_staff": "unit_staff",
     "demo_approver": "unit_approver",
+    "demo_driver": "driver",
     "demo_auditor": "auditor",
 }
 

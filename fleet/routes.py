@@ -83,7 +83,7 @@ def _order_out(session: Session, order: TripOrder, approvals: list[Any] | None =
     if approvals is None:
         approvals = service.approvals_of(session, order.id)
     level = service.pending_level(session, order, approvals)
-    awaiting = rules.awaiting(order.status, level)
+    awaiting = rules.awaiting(order.status, level, order.late_for_flag_id is not None)
     shown = [schemas.ApprovalPublic.model_validate(a) for a in approvals]
     return schemas.OrderPublic.model_validate(order).model_copy(
         update={"approvals": shown, "awaiting": awaiting}

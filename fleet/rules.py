@@ -121,11 +121,12 @@ def next_level(needed: Sequence[int], approved: Iterable[int]) -> int | None:
     return next((level for level in needed if level not in done), None)
 
 
-def awaiting(status: str, level: int | None) -> str | None:
+def awaiting(status: str, level: int | None, late: bool = False) -> str | None:
     """Whom an order waits for: a submitted one `unit` (level 1) or `center` (level 2); an approved one
-    `dispatch` (the center sends it out with a car and a driver, those it names or others); else None."""
+    `dispatch` (the center sends it out with a car and a driver, those it names or others) — unless it is
+    a late order (补报), for a trip made already; else None."""
     if status == "approved":
-        return "dispatch"
+        return None if late else "dispatch"
     if status != "submitted" or level is None:
         return None
     return "unit" if level == 1 else "center"

@@ -34,7 +34,7 @@ def demo(
     from core.settings import reset_settings
     from core.timeutil import china_day, utcnow
     from gongwu import migrate
-    from gongwu.demo import import_files, write_files
+    from gongwu.demo import import_files, play_orders, write_files
     from gongwu.demo_data import build
     from scheduler.pipeline import run_nightly
 
@@ -76,8 +76,13 @@ def demo(
         f"nightly run: {outcome.status}, {len(outcome.days)} days"
         + (f" — {outcome.error}" if outcome.error else "")
     )
+    played = play_orders(engine, county.units[0]["name"], today)
+    console.print(
+        f"orders made in gongwu: {played['orders']} requests in every stage, {played['late_orders']} late"
+        " orders answering flags"
+    )
     _print_figures(console, engine, today)
-    _print_demo_users(console, engine, county.units[0]["name"])
+    _print_demo_users(console, engine, county.units[0]["name"], played["driver"])
     _print_next_steps(console, db, today - timedelta(days=1))
     console.print(f"done in {time.monotonic() - started:.0f} s")
     if serve:
@@ -160,13 +165,23 @@ def _print_next_steps(console: Any, db: Path, last_day: Any) -> None:
         console.print(f"  {line}", highlight=False, markup=False)
 
 
-def _print_demo_users(console: Any, engine: Any, unit_name: str) -> None:
-    """One user per role with a random password, printed this once (the demo has no default password)."""
-    from accounts.service import create_demo_users
+def _print_demo_users(console: Any, engine: Any, unit_name: str, driver: str = "") -> None:
+    """One user per role with a random password, printed this once (the demo has no default password);
+    the driver's account is linked to `driver`, the unit's driver the demo orders went out with."""
+    from sqlmodel import select
+
+    from accounts.models import User
+    from accounts.service import create_demo_users, resolve_unit
     from core.db import unit_of_work
+    from fleet import service as fleet_service
 
     with unit_of_work(engine) as s:
         users = create_demo_users(s, unit_name)
+        account = s.exec(select(User).where(User.role == "driver", User.username == "demo_driver")).first()
+        if driver and account is not None:
+            fleet_service.link_driver(
+                s, user_id=account.id or 0, unit_id=resolve_unit(s, unit_name) or 0, name=driver, actor="demo"
+            )
     console.print("\n[bold]演示账号 demo users[/bold] (passwords shown only now; sign in at /login):")
     for username, password in users.items():
         console.print(f"  {username:<14} {password}", highlight=False, markup=False)

@@ -40,8 +40,9 @@ def _row(session: Session, order: Any, approvals: list[Any] | None = None) -> di
     from fleet.models import Vehicle
 
     level = service.pending_level(session, order, approvals)
-    waits = rules.awaiting(order.status, level)
-    vehicle, unit = session.get(Vehicle, order.vehicle_id), session.get(Unit, order.unit_id)
+    waits = rules.awaiting(order.status, level, order.late_for_flag_id is not None)
+    vehicle = session.get(Vehicle, order.vehicle_id) if order.vehicle_id is not None else None
+    unit = session.get(Unit, order.unit_id)
     return {
         "id": order.id,
         "order_no": order.order_no,
@@ -92,6 +93,8 @@ def list_cmd(
             stmt = stmt.where(TripOrder.status == status)
         if awaiting:
             stmt = stmt.where(TripOrder.status == ("approved" if awaiting == "dispatch" else "submitted"))
+            if awaiting == "dispatch":
+                stmt = stmt.where(col(TripOrder.late_for_flag_id).is_(None))
         if unit:
             stmt = stmt.where(TripOrder.unit_id == resolve_unit(session, unit))
         orders = session.exec(stmt).all()

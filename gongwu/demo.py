@@ -22,6 +22,7 @@ from ingest.kinds import SPECS, get_kind
 FILES = [
     ("units", "单位.xlsx", None),
     ("vehicles", "车辆登记表.xlsx", None),
+    ("drivers", "驾驶员名录.xlsx", None),
     ("orders", "派车单.csv", "gbk"),  # exports from the old approval system are GBK
     ("expenses", "出行费用.xlsx", None),
     ("positions", "定位数据.csv", "utf-8"),
@@ -64,6 +65,7 @@ def _records(county: DemoCounty, kind: str) -> list[dict[str, Any]]:
         "vehicles": county.vehicles,
         "orders": county.orders,
         "expenses": county.expenses,
+        "drivers": county.drivers,
         "properties": county.properties,
         "operating-properties": county.operating,
         "auctions": county.auctions,
@@ -155,3 +157,114 @@ def import_files(
                 raise ValidationFailed(f"demo file {path.name} did not import: {first}")
         if on_file is not None:
             on_file(kind, report)
+
+
+def play_orders(engine: Engine, unit_name: str, today: date) -> dict[str, Any]:
+    """The order life made in gongwu, on top of the imported county, as its people would leave it one
+    morning: a request waiting for the unit's approver, one for the center, one for dispatch, one out
+    with the driver, one back with its expenses; and the unit's answers to three of its flags — late
+    orders (补报), two approved (their flags resolve as `late_order`), one still waiting. A step that the
+    imported orders make impossible (a car already out then) is left out and counted."""
+    from datetime import timedelta
+
+    from sqlmodel import col, select
+
+    from core.db import unit_of_work
+    from core.errors import GongwuError
+    from core.models import Unit
+    from core.timeutil import as_utc
+    from fleet import service
+    from fleet.models import Driver, Flag, TripOrder, Vehicle
+
+    staff, approver, manager = "demo_staff", "demo_approver", "demo_fleet"
+    done: dict[str, Any] = {"orders": 0, "late_orders": 0, "skipped": 0, "driver": ""}
+
+    def at(days: int, hour: int) -> datetime:
+        return as_utc(datetime.combine(today + timedelta(days=days), datetime.min.time()).replace(hour=hour))
+
+    with unit_of_work(engine) as s:
+        unit = s.exec(select(Unit).where(Unit.name == unit_name)).one()
+        cars = s.exec(
+            select(Vehicle)
+            .where(Vehicle.unit_id == unit.id, Vehicle.status == "in_service")
+            .order_by(col(Vehicle.id))
+        ).all()
+        driver = s.exec(select(Driver).where(Driver.unit_id == unit.id).order_by(col(Driver.id))).first()
+        if not cars or driver is None:
+            return done
+        done["driver"] = driver.name
+
+        def approve_all(order: TripOrder) -> None:
+            while (level := service.pending_level(s, order)) is not None:
+                who, role = (approver, "unit_approver") if level == 1 else (manager, "vehicle_manager")
+                if level == 1 and order.unit_id != unit.id:
+                    who = "demo"  # another unit's approver
+                service.decide_order(
+                    s, order.id or 0, "approved", actor=who, role=role, unit_id=order.unit_id, comment="同意"
+                )
+
+        def step(purpose: str, destination: str, start: datetime, end: datetime, **kw: Any) -> None:
+            stage = kw.pop("stage")
+            try:
+                with s.begin_nested():
+                    order = service.create_order(
+                        s, unit_id=unit.id, purpose=purpose, destination=destination, planned_start_at=start,
+                        planned_end_at=end, applicant=staff, requested_by=staff, status="submitted",
+                        actor=staff, **kw,
+                    )  # fmt: skip
+                    if stage == "center":
+                        service.decide_order(
+                            s, order.id or 0, "approved", actor=approver, role="unit_approver",
+                            unit_id=unit.id, comment="同意，请中心审批",
+                        )  # fmt: skip
+                    if stage in ("dispatch", "out", "back"):
+                        approve_all(order)
+                    if stage in ("out", "back"):
+                        service.dispatch_order(s, order.id or 0, driver_id=driver.id, actor=manager)
+                    if stage == "back":
+                        service.return_order(
+                            s, order.id or 0, returned_at=end + timedelta(minutes=20), odometer_km=48,
+                            expenses={"tolls_fen": 3000, "fuel_fen": 9650, "meal_allowance_fen": 0,
+                                      "other_fen": 0}, actor=manager,
+                        )  # fmt: skip
+                done["orders"] += 1
+            except GongwuError:
+                done["skipped"] += 1
+
+        car = cars[0].id
+        step("到东坡村调研", "东坡村", at(1, 9), at(1, 11), stage="unit")
+        step(
+            "赴市里参加工作会议",
+            "市政府",
+            at(2, 8),
+            at(2, 18),
+            out_of_county=True,
+            passengers=3,
+            stage="center",
+        )
+        step("防汛物资检查", "县水库", at(1, 14), at(1, 16), vehicle_id=car, stage="dispatch")
+        step("送文件到各乡镇", "各乡镇", at(0, 13), at(0, 17), vehicle_id=car, stage="out")
+        step("下乡督导", "西张镇", at(-1, 9), at(-1, 12), vehicle_id=cars[-1].id, stage="back")
+
+        # units answer three unreported trips with late orders (this unit's first); two get approved
+        flags = s.exec(
+            select(Flag)
+            .where(Flag.kind == "unreported_trip", Flag.state == "open")
+            .order_by(col(Flag.unit_id) != unit.id, col(Flag.start_at).desc())
+            .limit(3)
+        ).all()
+        for i, flag in enumerate(flags):
+            who = staff if flag.unit_id == unit.id else "demo"
+            try:
+                with s.begin_nested():
+                    reply = service.reply_to_flag(
+                        s, flag.id or 0, text="临时下乡检查，当时未及时申请，现补报",
+                        late_order={"purpose": "临时下乡检查", "destination": "东坡村"}, actor=who,
+                    )  # fmt: skip
+                    late = s.get(TripOrder, reply.order_id)
+                    if late is not None and i < 2:
+                        approve_all(late)
+                done["late_orders"] += 1
+            except GongwuError:
+                done["skipped"] += 1
+    return done

@@ -88,6 +88,7 @@ class DemoCounty:
     vehicles: list[dict[str, Any]] = field(default_factory=list)
     orders: list[dict[str, Any]] = field(default_factory=list)
     expenses: list[dict[str, Any]] = field(default_factory=list)
+    drivers: list[dict[str, Any]] = field(default_factory=list)
     positions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # device -> arrays
     properties: list[dict[str, Any]] = field(default_factory=list)
     operating: list[dict[str, Any]] = field(default_factory=list)
@@ -253,7 +254,23 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
             )
         )
     _property_data(county, rng)
+    _drivers(county, random.Random(seed + 1))  # a generator of its own: the rest stays as it was
     return county
+
+
+def _drivers(county: DemoCounty, rng: random.Random) -> None:
+    """One driver per unit with cars, three for the center (its pool is dispatched to every unit)."""
+    with_cars = sorted({v["unit"] for v in county.vehicles}, key=[u["name"] for u in county.units].index)
+    center = "县机关事务服务中心"
+    taken: set[str] = set()
+    for unit in [*with_cars, *([center] * 3)]:
+        name = _name(rng)
+        while name in taken:
+            name = _name(rng)
+        taken.add(name)
+        county.drivers.append(
+            {"name": name, "unit": unit, "phone": f"139{rng.randrange(10**8):08d}", "licence_class": "C1"}
+        )
 
 
 def _order_row(

@@ -191,7 +191,7 @@ def _cards(session: Session, orders: list[TripOrder]) -> list[dict[str, Any]]:
                 "unit": units.get(o.unit_id, ""),
                 "approvals": decided,
                 "level": level,
-                "awaiting": rules.awaiting(o.status, level),
+                "awaiting": rules.awaiting(o.status, level, o.late_for_flag_id is not None),
                 "center_reasons": rules.center_reasons(o.out_of_county, o.planned_start_at, o.planned_end_at),
             }
         )
@@ -338,6 +338,7 @@ def dispatch_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTM
     hi = lo + timedelta(days=2)
     stmt = select(TripOrder).where(
         TripOrder.status == OrderStatus.approved,
+        col(TripOrder.late_for_flag_id).is_(None),  # a late order is for a trip made already
         col(TripOrder.planned_end_at) >= lo,
         (col(TripOrder.planned_start_at) < hi) | col(TripOrder.vehicle_id).is_(None),
     )
@@ -580,7 +581,9 @@ def todo_counts(session: Session, request: Request, scope: UnitScope) -> list[tu
         lo = day_bounds(today())[0]
         waiting = session.exec(
             select(func.count()).where(
-                TripOrder.status == OrderStatus.approved, col(TripOrder.planned_end_at) >= lo
+                TripOrder.status == OrderStatus.approved,
+                col(TripOrder.late_for_flag_id).is_(None),
+                col(TripOrder.planned_end_at) >= lo,
             )
         ).one()
         out.append(("待派车", "/orders/dispatch", int(waiting)))

@@ -173,6 +173,7 @@ def test_an_unreported_trip_answered_with_a_late_order(client_as: ClientAs, sess
     assert flag.state == "open"  # a late order covers nothing until approved
     approved = approver.post(f"{API}/orders/{order.id}/approve", json={}).json()
     assert approved["status"] == "approved" and approved["late_for_flag_id"] == flag.id
+    assert approved["awaiting"] is None  # a late order is for a trip made already: nothing to dispatch
     session.refresh(flag)
     assert (flag.state, flag.resolved_reason, flag.order_id) == ("resolved", "late_order", order.id)
     # the manager may still review it, and the review is kept through a re-run of the night

@@ -235,7 +235,19 @@ def test_the_quick_start_then_the_next_commands(tmp_path: Path) -> None:
     units = gongwu("report", "units", "--month", month, "--format", "json", cwd=tmp_path)
     assert units.returncode == 0, units.stderr
     assert sum(u["trips"] for u in json.loads(units.stdout)["units"]) > 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "gongwu-demo.db") as db:  # two late orders approved: their flags
+        late = db.execute("SELECT count(*) FROM fleet_flag WHERE resolved_reason = 'late_order'").fetchone()
+    assert late == (2,)
     assert not (tmp_path / "gongwu.db").exists()
+
+    # The order life made in gongwu: something waits for each role, one is out, one is back.
+    orders = json.loads(gongwu("orders", "list", "--format", "json", cwd=tmp_path).stdout)["orders"]
+    mine = {(o["status"], o["awaiting"]) for o in orders if o["requested_by"] == "demo_staff"}
+    assert {("submitted", "unit"), ("submitted", "center"), ("approved", "dispatch")} <= mine
+    assert {("dispatched", ""), ("returned", "")} <= mine
+    assert "demo_driver" in demo.stdout
 
     # One status of a shopfront on a day: the operating report and the lease list agree.
     operating = json.loads(gongwu("report", "operating", "--format", "json", cwd=tmp_path).stdout)
