@@ -302,23 +302,26 @@ def free_drivers(session: Session, start: datetime, end: datetime, order_id: int
     return list(session.exec(stmt.order_by(col(Driver.unit_id), col(Driver.name))).all())
 
 
-def _timeline(t: I18n, session: Session, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
-    """The cars out or promised in [lo, hi): one row per car, a bar per order, placed by percent."""
+def _timeline(t: I18n, session: Session, lo: datetime, hi: datetime, by: str = "car") -> list[dict[str, Any]]:
+    """The cars (or the drivers) out or promised in [lo, hi): one row each, a bar per order, placed by
+    percent of the two days."""
+    key: Any = Vehicle.plate if by == "car" else Driver.name
     orders = session.exec(
-        select(TripOrder, Vehicle.plate)
+        select(TripOrder, key)
         .outerjoin(Vehicle, col(Vehicle.id) == col(TripOrder.vehicle_id))
+        .outerjoin(Driver, col(Driver.id) == col(TripOrder.driver_id))
         .where(
             col(TripOrder.status).in_((*LIVE, OrderStatus.returned)),
             col(TripOrder.planned_start_at) < hi,
             col(TripOrder.planned_end_at) > lo,
         )
-        .order_by(col(Vehicle.plate), col(TripOrder.planned_start_at))
+        .order_by(key, col(TripOrder.planned_start_at))
     ).all()
     span = (hi - lo).total_seconds()
     rows: dict[str, list[dict[str, Any]]] = {}
     for order, plate in orders:
         a, b = max(order.planned_start_at, lo), min(order.planned_end_at, hi)
-        rows.setdefault(plate or t("未派车"), []).append(
+        rows.setdefault(plate or (t("未派车") if by == "car" else t("未定驾驶员")), []).append(
             {
                 "order": order,
                 "left": round((a - lo).total_seconds() / span * 100, 2),
@@ -363,6 +366,7 @@ def dispatch_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTM
         {
             "cards": cards,
             "timeline": _timeline(t, session, lo, hi),
+            "driver_timeline": _timeline(t, session, lo, hi, by="driver"),
             "days": [today(), today() + timedelta(days=1)],
             "done": request.query_params.get("done", ""),
         },

@@ -354,7 +354,9 @@ def test_request_approve_dispatch_return_and_reply(open_as: Any, county: County,
     shot(manager, f"22-dispatch-{width}")
     card.get_by_role("button", name="派车").click()
     manager.wait_for_url("**done=dispatched")
-    assert manager.locator(f'a[href="/orders/{order_id}"] rect.os-dispatched').count() == 1  # on the timeline
+    bars = manager.locator(f'a[href="/orders/{order_id}"] rect.os-dispatched')
+    assert bars.count() == 2  # on the cars' timeline and on the drivers'
+    assert "测试驾驶员" in manager.locator("section[aria-labelledby=h-tl-d]").inner_text()
 
     driver = open_as("driver", width)
     driver.get_by_role("link", name="我的任务").click()

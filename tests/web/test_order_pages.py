@@ -93,6 +93,9 @@ def test_the_order_life_through_the_pages(as_role: object, county: County) -> No
         data={"csrf_token": m_csrf, "vehicle_id": car.group(1), "driver_id": str(driver.id)},
     )
     assert sent.status_code == 200 and "已派车" in sent.text
+    assert (
+        f'<span class="tl-plate">{DRIVER_NAME}</span>' not in sent.text
+    )  # three days ahead: off the timeline
 
     driver_c, d_csrf = as_role("driver")  # type: ignore[operator]
     tasks = driver_c.get("/orders/tasks").text
@@ -109,6 +112,7 @@ def test_the_order_life_through_the_pages(as_role: object, county: County) -> No
     )  # fmt: skip
     assert back.status_code == 200 and "已还车" in back.text
     assert "¥155.50" in back.text and "里程表里程" in back.text
+    assert "超过 10%，请核实" in back.text  # 40 km on the odometer, none covered by GPS yet
     with Session(county.engine) as s:
         order = s.get(TripOrder, order_id)
         assert order is not None and order.status == "returned" and order.odometer_km == 40
@@ -160,3 +164,11 @@ def csrf_of_page(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found
     return found.group(1)
+
+
+def test_the_km_check_marks_a_difference_over_a_tenth() -> None:
+    from gongwu.web.order_pages import ODOMETER_TOLERANCE, km_check
+
+    assert km_check(45.0, None) is None and km_check(45.0, 0) is None
+    assert km_check(45.0, 50) == pytest.approx(0.1) and not km_check(45.0, 50) > ODOMETER_TOLERANCE  # type: ignore[operator]
+    assert km_check(44.0, 50) > ODOMETER_TOLERANCE  # type: ignore[operator]
