@@ -559,6 +559,10 @@ def reply_to_flag(
     order = None
     if late_order is not None:
         _only(late_order, ("purpose", "destination"), tr("补报申请不接受的字段", "a late order takes no"))
+        if flag.state != "open":
+            raise Conflict(
+                tr("该预警已消除，无需补报", "the flag is resolved already: the trip needs no late order")
+            )
         if flag.trip_id is None or flag.start_at is None or flag.end_at is None:
             raise ValidationFailed(
                 tr("该预警没有行程，无法补报", "the flag has no trip to file an order for")

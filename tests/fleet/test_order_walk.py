@@ -176,6 +176,8 @@ def test_an_unreported_trip_answered_with_a_late_order(client_as: ClientAs, sess
     assert approved["awaiting"] is None  # a late order is for a trip made already: nothing to dispatch
     session.refresh(flag)
     assert (flag.state, flag.resolved_reason, flag.order_id) == ("resolved", "late_order", order.id)
+    resolved = staff.post(f"{API}/flags/{flag.id}/replies", json={"late_order": {"purpose": "再报"}})
+    assert resolved.status_code == 409 and "已消除" in resolved.json()["detail"]
     # the manager may still review it, and the review is kept through a re-run of the night
     manager.post(f"{API}/flags/{flag.id}/review", json={"status": "explained", "comment": "已补报"})
     reconcile.reconcile_day(session, date(2024, 6, 5))

@@ -93,9 +93,7 @@ def test_the_order_life_through_the_pages(as_role: object, county: County) -> No
         data={"csrf_token": m_csrf, "vehicle_id": car.group(1), "driver_id": str(driver.id)},
     )
     assert sent.status_code == 200 and "已派车" in sent.text
-    assert (
-        f'<span class="tl-plate">{DRIVER_NAME}</span>' not in sent.text
-    )  # three days ahead: off the timeline
+    assert f'href="/orders/{order_id}"' not in sent.text  # sent out, and three days ahead: off the timeline
 
     driver_c, d_csrf = as_role("driver")  # type: ignore[operator]
     tasks = driver_c.get("/orders/tasks").text
