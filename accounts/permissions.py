@@ -149,7 +149,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/orders/{order_id}/dispatch"): "orders:dispatch",
     ("GET", "/orders/tasks"): "orders:return",
     ("POST", "/orders/{order_id}/return"): "orders:return",
-    ("GET", "/orders/{order_id}"): "fleet:read",  # its unit's, or the driver's it went to
+    # its unit's to whoever reads fleet data there, a driver's once dispatched to them: the handler checks
+    ("GET", "/orders/{order_id}"): AUTHENTICATED,
     ("POST", "/flags/{flag_id}/replies"): "flags:reply",
     ("GET", "/reports/units"): "fleet:read",  # a unit viewer sees its own unit's row
     ("GET", "/reports/units.xlsx"): "fleet:read",
@@ -207,7 +208,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "unit_viewer": UNIT_READS,
     "unit_staff": UNIT_READS | REPLY | {"orders:request"},
     "unit_approver": UNIT_READS | REPLY | {"orders:request", "orders:approve"},
-    "driver": UNIT_READS | {"orders:return"},
+    # a driver sees the orders dispatched to them (checked in the handlers) and records their return
+    "driver": frozenset({"orders:return"}),
     # read-only everything, like the discipline inspectors (纪检监察) who query these platforms
     "auditor": COMMON | FLEET_READS | PROPERTY_READS | {"audit:read"},
 }

@@ -238,6 +238,12 @@ def create_order(
         if body.vehicle_id is not None:
             missing = tr(f"本单位没有车辆 {body.vehicle_id}", f"your unit has no vehicle {body.vehicle_id}")
             scope.get(session, Vehicle, body.vehicle_id, Vehicle.unit_id, missing=missing)
+        if body.driver_id is not None and not service.driver_may_be_asked(
+            session, body.driver_id, principal.unit_id
+        ):
+            raise ValidationFailed(
+                tr("只能指定本单位或中心的驾驶员", "name a driver of your unit or of the center")
+            )
     order = service.create_order(session, **data, actor=actor(request), requested_by=principal.username)
     return _order_out(session, order)
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -167,8 +168,9 @@ def create_order(
     order as `approved` at once. Without a car it covers nothing until the center dispatches one; without
     a number it gets the next of its day (GW20261207-003)."""
     start, end = _window(planned_start_at, planned_end_at)
+    given = bool(_text("order_no", order_no))
     order_no = _text("order_no", order_no) or _new_order_no(session, start)
-    if session.exec(select(TripOrder.id).where(TripOrder.order_no == order_no)).first() is not None:
+    if given and session.exec(select(TripOrder.id).where(TripOrder.order_no == order_no)).first():
         raise Conflict(tr(f"申请单号 {order_no} 已存在", f"order {order_no} already exists"))
     vehicle = _vehicle(session, vehicle_id) if vehicle_id is not None else None
     if unit_id is None and vehicle is None:
@@ -194,10 +196,23 @@ def create_order(
     }
     if wanted is not None:
         values["driver"] = wanted.name
-    order, _ = upsert(
-        session, None, model=TripOrder, obj=None, values=values, actor=actor, key=order_no,
-        init={"order_no": order_no}, detail="order",
-    )  # fmt: skip
+    for _ in range(5):
+        try:
+            with session.begin_nested():  # another request may take the same number at the same moment
+                order, _ = upsert(
+                    session, None, model=TripOrder, obj=None, values=values, actor=actor, key=order_no,
+                    init={"order_no": order_no}, detail="order",
+                )  # fmt: skip
+                session.flush()
+            break
+        except IntegrityError:
+            if given:
+                raise Conflict(
+                    tr(f"申请单号 {order_no} 已存在", f"order {order_no} already exists")
+                ) from None
+            order_no = _new_order_no(session, start)
+    else:
+        raise Conflict(tr("申请单号分配冲突，请重试", "could not number the order: try again"))
     recheck(session, [order])
     return order
 
@@ -216,6 +231,12 @@ def levels_of(order: TripOrder) -> tuple[int, ...]:
     return rules.levels_needed(
         rules.center_reasons(order.out_of_county, order.planned_start_at, order.planned_end_at, needs)
     )
+
+
+def center_reasons_of(order: TripOrder) -> list[str]:
+    """Why this order needs the center's approval too, under the settings (empty: the unit's alone)."""
+    needs = get_settings().order_center_approval
+    return rules.center_reasons(order.out_of_county, order.planned_start_at, order.planned_end_at, needs)
 
 
 def pending_level(
@@ -448,6 +469,15 @@ def dispatch_order(
         "status": OrderStatus.dispatched,
     }
     return _apply_order_change(session, order, values, actor, "dispatch", f"{vehicle.plate} {driver.name}")
+
+
+def driver_may_be_asked(session: Session, driver_id: int, unit_id: int | None) -> bool:
+    """Whether a unit may name this driver in a request: one of its own, or of the center's pool."""
+    driver = session.get(Driver, driver_id)
+    if driver is None:
+        return False
+    center = session.exec(select(Unit.id).where(Unit.name == get_settings().center_unit)).first()
+    return driver.unit_id in (unit_id, center)
 
 
 def driver_of(session: Session, user_id: int) -> Driver | None:

@@ -66,6 +66,11 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
             conn.commit()
         try:
             with conn.begin():
+                raw: Any = conn.connection.dbapi_connection
+                if sqlite and not raw.in_transaction:
+                    # pysqlite begins only before a data change, so each CREATE would commit at once: one
+                    # transaction for the whole upgrade, undone whole if it fails
+                    conn.exec_driver_sql("BEGIN")
                 command.upgrade(alembic_config(conn), "head")
                 if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
                     raise RuntimeError(f"migration left dangling foreign keys: {broken[:5]}")

@@ -94,6 +94,7 @@ EN: dict[str, str] = {
     "补报": "Late order",
     "补报出行申请（车辆和时间取自该行程）": "File a late order (car and times from the trip)",
     "补报申请": "Late order",
+    "单位补报的申请已批准": "the unit's late order was approved",
     "补报的行程": "Trip of the late order",
     "该单位待审核预警": "The unit's open flags",
     "请填写出发时间": "Enter the departure time",

@@ -54,6 +54,12 @@ def _fen(value: str) -> int | None:
     return int(amount * 100)
 
 
+def _whole(value: str) -> int | None:
+    """A form's whole number (ASCII digits only: `int` would take ² or ٣), or None."""
+    text = value.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _local(value: datetime | None) -> str:
     """For a datetime-local field's value."""
     return "" if value is None else to_china(value).strftime("%Y-%m-%dT%H:%M")
@@ -136,10 +142,10 @@ def request_submit(
         form.errors["planned_end_at"] = t("请填写返回时间")
     elif start is not None and end <= start:
         form.errors["planned_end_at"] = t("返回时间须晚于出发时间")
-    if not passengers.strip().isdigit() or not 1 <= int(passengers) <= 60:
+    if not 1 <= (_whole(passengers) or 0) <= 60:
         form.errors["passengers"] = t("乘车人数须为 1 到 60 的整数")
-    car = int(vehicle_id) if vehicle_id.strip().isdigit() else None
-    unit = principal.unit_id if scope.restricted else (int(unit_id) if unit_id.strip().isdigit() else None)
+    car = _whole(vehicle_id)
+    unit = principal.unit_id if scope.restricted else _whole(unit_id)
     if car is not None:
         vehicle = session.get(Vehicle, car)
         if vehicle is None or not scope.allows(vehicle.unit_id):
@@ -155,7 +161,7 @@ def request_submit(
         with session.begin_nested():
             order = service.create_order(
                 session, vehicle_id=car, unit_id=unit, purpose=purpose, destination=destination,
-                passengers=int(passengers), planned_start_at=start, planned_end_at=end,
+                passengers=_whole(passengers) or 1, planned_start_at=start, planned_end_at=end,
                 out_of_county=bool(out_of_county), applicant=principal.username,
                 requested_by=principal.username, status=OrderStatus.submitted, actor=actor(request),
             )  # fmt: skip
@@ -192,7 +198,7 @@ def _cards(session: Session, orders: list[TripOrder]) -> list[dict[str, Any]]:
                 "approvals": decided,
                 "level": level,
                 "awaiting": rules.awaiting(o.status, level, o.late_for_flag_id is not None),
-                "center_reasons": rules.center_reasons(o.out_of_county, o.planned_start_at, o.planned_end_at),
+                "center_reasons": service.center_reasons_of(o),
             }
         )
     return out
@@ -332,19 +338,29 @@ def _timeline(t: I18n, session: Session, lo: datetime, hi: datetime, by: str = "
     return [{"plate": plate, "bars": bars} for plate, bars in rows.items()]
 
 
+def _dispatch_days() -> tuple[datetime, datetime]:
+    lo = day_bounds(today())[0]
+    return lo, lo + timedelta(days=2)
+
+
+def _to_dispatch(lo: datetime, hi: datetime) -> list[Any]:
+    """What 派车 lists (and the home page counts): approved orders of [lo, hi), and later ones without a
+    car; never a late order, which is for a trip made already."""
+    return [
+        TripOrder.status == OrderStatus.approved,
+        col(TripOrder.late_for_flag_id).is_(None),
+        col(TripOrder.planned_end_at) >= lo,
+        (col(TripOrder.planned_start_at) < hi) | col(TripOrder.vehicle_id).is_(None),
+    ]
+
+
 @router.get("/orders/dispatch", response_class=HTMLResponse)
 def dispatch_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse:
     """派车: the approved orders of today and tomorrow (and any later one still without a car), each with
     the cars free in its window — its own first — and the drivers free then; the timeline of both days."""
     t = i18n(request)
-    lo = day_bounds(today())[0]
-    hi = lo + timedelta(days=2)
-    stmt = select(TripOrder).where(
-        TripOrder.status == OrderStatus.approved,
-        col(TripOrder.late_for_flag_id).is_(None),  # a late order is for a trip made already
-        col(TripOrder.planned_end_at) >= lo,
-        (col(TripOrder.planned_start_at) < hi) | col(TripOrder.vehicle_id).is_(None),
-    )
+    lo, hi = _dispatch_days()
+    stmt = select(TripOrder).where(*_to_dispatch(lo, hi))
     orders = list(session.exec(stmt.order_by(col(TripOrder.planned_start_at)).limit(200)).all())
     now = utcnow()
     cards = _cards(session, orders)
@@ -385,8 +401,8 @@ def dispatch(
     service.dispatch_order(
         session,
         order_id,
-        vehicle_id=int(vehicle_id) if vehicle_id.isdigit() else None,
-        driver_id=int(driver_id) if driver_id.isdigit() else None,
+        vehicle_id=_whole(vehicle_id),
+        driver_id=_whole(driver_id),
         actor=actor(request),
     )
     return RedirectResponse("/orders/dispatch?done=dispatched", status_code=303)
@@ -461,10 +477,10 @@ def return_submit(
         form.errors["returned_at"] = t("请填写还车时间")
     km = None
     if odometer_km.strip():
-        if not odometer_km.strip().isdigit():
+        if _whole(odometer_km) is None:
             form.errors["odometer_km"] = t("里程须为整数公里")
         else:
-            km = int(odometer_km)
+            km = _whole(odometer_km)
     money: dict[str, int | None] = {}
     for name in ("tolls", "fuel", "meal_allowance", "other"):
         try:
@@ -508,10 +524,12 @@ def order_page(request: Request, session: SessionDep, scope: ScopeDep, order_id:
         principal is not None
         and principal.role == "driver"
         and order is not None
+        and order.status in (OrderStatus.dispatched, OrderStatus.returned)
         and (me := service.driver_of(session, principal.user_id)) is not None
         and me.id == order.driver_id
     )
-    if order is None or not (scope.allows(order.unit_id) or mine):
+    readable = order is not None and can(request, "fleet:read") and scope.allows(order.unit_id)
+    if order is None or not (readable or mine):
         raise NotFound(i18n(request)("申请单不存在"))
     card = _cards(session, [order])[0]
     trips = list(
@@ -527,7 +545,7 @@ def order_page(request: Request, session: SessionDep, scope: ScopeDep, order_id:
     )
     from fleet.routes import order_history
 
-    events = order_history(session, scope, order_id)["events"] if scope.allows(order.unit_id) else []
+    events = order_history(session, scope, order_id)["events"] if readable else []
     return render(
         request,
         session,
@@ -582,14 +600,7 @@ def todo_counts(session: Session, request: Request, scope: UnitScope) -> list[tu
     if can(request, "orders:approve"):
         out.append(("待我审批", "/orders/approvals", len(awaiting_me(session, request, scope))))
     if can(request, "orders:dispatch"):
-        lo = day_bounds(today())[0]
-        waiting = session.exec(
-            select(func.count()).where(
-                TripOrder.status == OrderStatus.approved,
-                col(TripOrder.late_for_flag_id).is_(None),
-                col(TripOrder.planned_end_at) >= lo,
-            )
-        ).one()
+        waiting = session.exec(select(func.count()).where(*_to_dispatch(*_dispatch_days()))).one()
         out.append(("待派车", "/orders/dispatch", int(waiting)))
     if can(request, "orders:return"):
         out.append(("待还车", "/orders/tasks", len(my_tasks(session, request))))

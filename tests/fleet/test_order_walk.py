@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -62,6 +63,15 @@ def test_a_request_without_a_car_goes_through_both_levels_dispatch_and_return(
         _driver_client(client_as, session, li, center.id or 0),
         _driver_client(client_as, session, wang, center.id or 0),
     )
+
+    # a unit names its own drivers or the center's, never another unit's
+    theirs = Driver(name="赵六", unit_id=other.id or 0)
+    session.add(theirs)
+    session.flush()
+    window = {"planned_start_at": "2024-06-05T08:00:00", "planned_end_at": "2024-06-05T09:00:00"}
+    poached = staff.post(f"{API}/orders", json={"purpose": "x", "driver_id": theirs.id, **window})
+    assert poached.status_code == 422 and "中心的驾驶员" in poached.json()["detail"]
+    assert staff.post(f"{API}/orders", json={"purpose": "x", "driver_id": li.id, **window}).status_code == 201
 
     # 出县 on a Tuesday: the unit's approver, then the center
     asked = staff.post(
@@ -202,3 +212,30 @@ def test_an_unreported_trip_answered_with_a_late_order(client_as: ClientAs, sess
     assert on_time.order_id is not None
     bulletin = manager.get(f"{API}/reports/bulletin", params={"month": "2024-06", "threshold": 0.9}).json()
     assert [(u["unit"], u["late_reported_trips"]) for u in bulletin["units"]] == [("城关镇", 1)]
+
+
+def test_two_requests_numbered_at_the_same_moment_both_land(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request numbered while another took the same number (a stale look at the day's numbers) takes
+    the next one instead of failing; a number given twice is a clear conflict."""
+    from core.errors import Conflict
+    from fleet import service
+
+    town = make_unit(session, name="城关镇")
+    first = service.create_order(
+        session, unit_id=town.id, planned_start_at=cn(4, 8), planned_end_at=cn(4, 9), actor="t"
+    )
+    assert first.order_no == "GW20240604-001"
+    real = service._new_order_no
+    stale = iter(["GW20240604-001"])  # what the other request's look saw
+    monkeypatch.setattr(service, "_new_order_no", lambda s, start: next(stale, None) or real(s, start))
+    second = service.create_order(
+        session, unit_id=town.id, planned_start_at=cn(4, 10), planned_end_at=cn(4, 11), actor="t"
+    )
+    assert second.order_no == "GW20240604-002"
+    with pytest.raises(Conflict, match="GW20240604-002"):
+        service.create_order(
+            session, order_no="GW20240604-002", unit_id=town.id, planned_start_at=cn(4, 10),
+            planned_end_at=cn(4, 11), actor="t",
+        )  # fmt: skip

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
@@ -69,4 +70,30 @@ def test_0007_rebuilds_the_order_table_keeping_what_points_at_it(tmp_path: Path)
         assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
         conn.execute(text("UPDATE fleet_order SET vehicle_id = NULL WHERE id = 7"))  # now allowed
     assert migrate.schema_diff(eng) == []
+    eng.dispose()
+
+
+def test_a_migration_that_would_leave_a_dangling_key_changes_nothing(tmp_path: Path) -> None:
+    """SQLite: a key that points nowhere after the rebuild fails the upgrade, and all of it is undone —
+    no new table, the revision as it was — so the next `gongwu init` can try again."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    eng = build_engine(f"sqlite:///{tmp_path / 'broken.db'}")
+    with eng.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0006")
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.execute(
+            text(
+                "INSERT INTO fleet_expense (id, order_id, tolls_fen, meal_allowance_fen, fuel_fen, other_fen)"
+                " VALUES (1, 404, 0, 0, 0, 0)"  # an expense of an order that is not there
+            )
+        )
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    with pytest.raises(RuntimeError, match="dangling"):
+        migrate.upgrade(eng)
+    assert migrate.current_revision(eng) == "0006"
+    assert "fleet_flag_reply" not in inspect(eng).get_table_names()
     eng.dispose()

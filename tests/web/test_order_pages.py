@@ -71,6 +71,8 @@ def test_the_order_life_through_the_pages(as_role: object, county: County) -> No
     assert "申请已提交" in page.text and "待单位审批" in page.text
     assert "调研" in staff.get("/orders/mine").text
 
+    driver_early, _ = as_role("driver")  # type: ignore[operator]
+    assert driver_early.get(f"/orders/{order_id}").status_code == 404  # not dispatched to them (yet)
     approver, a_csrf = as_role("unit_approver")  # type: ignore[operator]
     queue = approver.get("/orders/approvals").text
     assert f'id="order-{order_id}"' in queue
@@ -96,6 +98,7 @@ def test_the_order_life_through_the_pages(as_role: object, county: County) -> No
     assert f'href="/orders/{order_id}"' not in sent.text  # sent out, and three days ahead: off the timeline
 
     driver_c, d_csrf = as_role("driver")  # type: ignore[operator]
+    assert driver_c.get("/flags").status_code == 403  # a driver sees their orders, not the unit's data
     tasks = driver_c.get("/orders/tasks").text
     assert f'id="order-{order_id}"' in tasks
     wrong = driver_c.post(
