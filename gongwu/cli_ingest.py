@@ -41,6 +41,13 @@ def import_(
         str | None, typer.Option(help="XLSX sheet name or 1-based number (default: first)")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    coord_system: Annotated[
+        str,
+        typer.Option(
+            "--coord-system",
+            help="positions: the file's datum, wgs84 | gcj02 (AMap, Tencent) | bd09 (Baidu); stored WGS-84",
+        ),
+    ] = "wgs84",
 ) -> None:
     """Import a register or a positions export. All-or-nothing unless --skip-bad; re-importing the same
     file changes nothing. Exit code 1 when a bad row stopped it (nothing changed), 3 when --skip-bad
@@ -80,6 +87,7 @@ def import_(
                 skip_bad=skip_bad,
                 reject_file=reject_file,
                 sheet=sheet,  # a name or its 1-based number, as the reader takes it
+                coord_system=coord_system,
                 progress=progress,
                 actor=cli_actor(),
             )

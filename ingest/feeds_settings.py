@@ -22,6 +22,7 @@ class FeedsSettings(BaseSettings):
     # Traccar uniqueId → our tracker id, when the platform names a device differently (JSON object);
     # otherwise a device whose uniqueId is a vehicle's tracker id is that vehicle's.
     traccar_device_map: dict[str, str] = Field(default_factory=dict)
+    traccar_coord_system: str = "wgs84"  # the platform's datum: wgs84, gcj02 (AMap-based) or bd09 (Baidu)
     traccar_window_hours: float = 6.0  # one request covers at most this much time
     traccar_overlap_minutes: int = 60  # re-read before the watermark: fixes that reach the platform late
     traccar_first_pull_hours: float = 48.0  # how far back a device with no watermark starts

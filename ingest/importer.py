@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 import numpy as np
 from sqlmodel import Session
 
-from core import tabular
+from core import datum, tabular
+from core.datum import COORD_SYSTEMS
 from core.errors import ValidationFailed
+from core.i18n import tr
 from core.importing import ApplyResult, Row, RowIssue
 from core.settings import get_settings
 from ingest.kinds import KINDS, get_kind
@@ -99,6 +101,7 @@ def run_import(
     actor: str = "import",
     progress: Callable[[int, int | None], None] | None = None,
     write_rejects: bool = True,
+    coord_system: str = "wgs84",
 ) -> ImportReport:
     """Import one file in the caller's transaction; on failure (or dry run) everything done here is
     rolled back to the savepoint taken at the start, so the caller may still commit its other work.
@@ -106,6 +109,13 @@ def run_import(
     right after the import, the nightly run otherwise)."""
     if kind not in KINDS:
         raise ValidationFailed(f"unknown import kind '{kind}': use one of {', '.join(KINDS)}")
+    if coord_system not in COORD_SYSTEMS:
+        raise ValidationFailed(
+            tr(
+                f"未知的坐标系 {coord_system}：可选 {', '.join(COORD_SYSTEMS)}",
+                f"unknown coordinate system {coord_system}: one of {', '.join(COORD_SYSTEMS)}",
+            )
+        )
     name = filename or (str(source) if not isinstance(source, bytes) else "upload")
     report = ImportReport(kind=kind, file=name)
     # a big positions file's reader starts first: it reads the file while this process gets ready
@@ -115,7 +125,7 @@ def run_import(
         with open_table(source, sheet=sheet, kind=kind) as table:
             report.ignored_columns = list(table.ignored)
             if kind == "positions":
-                _import_positions(session, table, report, skip_bad, progress, reader)
+                _import_positions(session, table, report, skip_bad, progress, reader, coord_system)
             else:
                 _import_rows(session, kind, table, report, skip_bad, actor, progress)
         ok = not report.errors or skip_bad
@@ -388,8 +398,10 @@ def _import_positions(
     skip_bad: bool,
     progress: Callable[[int, int | None], None] | None,
     reader: _ReaderProcess | None,
+    coord_system: str = "wgs84",
 ) -> None:
-    """`reader`: the file's batches read by a child process, else they are read here, by a thread."""
+    """`reader`: the file's batches read by a child process, else they are read here, by a thread;
+    `coord_system`: the file's datum, converted to WGS-84 (what is stored) here."""
     from fleet.positions import FixBatch, ingest_fixes, known_devices
 
     vehicles = known_devices(session)
@@ -428,11 +440,12 @@ def _import_positions(
                 reason = f"未登记的终端号 unknown tracker '{dev}' (先导入车辆 import vehicles first)"
                 bad[line] = BadRow(line, [], [RowError(line, dev_col, dev_header, reason, "device_id")])
             idx = np.flatnonzero(ok)
+            lat, lon = datum.to_wgs84(coord_system, batch.lat[idx], batch.lon[idx])
             fixes = FixBatch(
                 device_id=batch.device_id[idx],
                 fix_ts=batch.fixed_at[idx],
-                lat=batch.lat[idx],
-                lon=batch.lon[idx],
+                lat=lat,
+                lon=lon,
                 speed_kmh=batch.speed_kmh[idx],
                 course=batch.course[idx],
                 ignition=batch.ignition[idx],

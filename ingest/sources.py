@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from sqlmodel import Session, select
 
+from core import datum
 from core.errors import GongwuError, NotFound
 from core.http import make_client
 from core.logs import log, redact
@@ -111,11 +112,17 @@ class TraccarSource(PullSource):
         backoff_max_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        coord_system: str = "wgs84",
     ) -> None:
         if not url:
             raise GongwuError(
                 "GONGWU_TRACCAR_URL is empty: set it to the Traccar server, e.g. http://host:8082"
             )
+        if coord_system not in datum.COORD_SYSTEMS:
+            raise GongwuError(
+                f"GONGWU_TRACCAR_COORD_SYSTEM={coord_system}: use one of {', '.join(datum.COORD_SYSTEMS)}"
+            )
+        self.coord_system = coord_system  # the platform's datum; fixes are stored WGS-84
         self.url = url.rstrip("/")
         self.device_map = dict(device_map or {})
         self.retries = max(0, retries)
@@ -143,6 +150,7 @@ class TraccarSource(PullSource):
             retries=s.traccar_retries,
             backoff_s=s.traccar_backoff_s,
             backoff_max_s=s.traccar_backoff_max_s,
+            coord_system=s.traccar_coord_system,
             **kw,
         )
 
@@ -228,7 +236,10 @@ class TraccarSource(PullSource):
                 f"Traccar at {self.where}/api/positions answered a malformed body "
                 f"({type(exc).__name__}: {exc})"
             ) from None
-        return FixBatch.from_records(records)
+        batch = FixBatch.from_records(records)
+        if self.coord_system != "wgs84":
+            batch.lat, batch.lon = datum.to_wgs84(self.coord_system, batch.lat, batch.lon)
+        return batch
 
     @staticmethod
     def _record(p: dict[str, Any]) -> dict[str, Any]:

@@ -507,3 +507,76 @@ def test_the_reader_process_ends_when_its_parent_is_killed(session: Session, tmp
     while running(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not running(child)
+
+
+def _stored(session: Session, device: str) -> list[tuple[int, float, float]]:
+    rows = session.exec(
+        select(Position.fix_ts, Position.lat, Position.lon)
+        .where(Position.device_id == device)
+        .order_by(col(Position.fix_ts))
+    ).all()
+    return [(int(t), float(a), float(b)) for t, a, b in rows]
+
+
+@pytest.mark.parametrize("system", ["gcj02", "bd09"])
+def test_a_file_in_a_shifted_datum_is_stored_in_wgs84(session: Session, tmp_path: Path, system: str) -> None:
+    """Known WGS-84 points written as an AMap (GCJ-02) or Baidu (BD-09) platform exports them come back
+    within 1 m; read as WGS-84 they would be hundreds of metres off."""
+    import numpy as np
+
+    from core import datum
+
+    county(session, tmp_path)
+    lat = np.array([37.6871, 37.6902, 37.7013])
+    lon = np.array([112.7342, 112.7411, 112.7530])
+    shift = datum.wgs84_to_gcj02 if system == "gcj02" else datum.wgs84_to_bd09
+    slat, slon = shift(lat, lon)
+    t0 = datetime.now(UTC).astimezone(CHINA).replace(microsecond=0) - timedelta(days=1)
+    rows: list[list[object]] = [["终端号", "定位时间", "经度", "纬度", "速度"]]
+    for i in range(3):
+        when = (t0 + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append(["013900000001", when, f"{slon[i]:.7f}", f"{slat[i]:.7f}", 30])
+    path = write_csv(tmp_path / f"{system}.csv", rows)
+    assert run_import(session, "positions", path, coord_system=system).committed
+    stored = _stored(session, "013900000001")
+    k = 111_320.0
+    off = [
+        np.hypot((a - lat[i]) * k, (b - lon[i]) * k * np.cos(np.radians(a)))
+        for i, (_, a, b) in enumerate(stored)
+    ]
+    assert len(off) == 3 and max(off) < 1.0
+    with pytest.raises(Exception, match="utm"):
+        run_import(session, "positions", path, coord_system="utm")
+
+
+def test_an_epoch_millisecond_file_imports_as_its_china_time_twin(session: Session, tmp_path: Path) -> None:
+    county(session, tmp_path)
+    t0 = datetime.now(UTC).astimezone(CHINA).replace(microsecond=0) - timedelta(days=1)
+    head = ["终端号", "定位时间", "经度", "纬度", "速度"]
+    china = [head] + [
+        [
+            "013900000001",
+            (t0 + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S"),
+            112.73,
+            37.68 + i / 1e3,
+            30,
+        ]
+        for i in range(4)
+    ]
+    epoch_ms = [head] + [
+        ["013900000002", int((t0 + timedelta(minutes=i)).timestamp() * 1000), 112.73, 37.68 + i / 1e3, 30]
+        for i in range(4)
+    ]
+    offset = [head] + [
+        ["013900000003", (t0 + timedelta(minutes=i)).astimezone(UTC).isoformat().replace("+00:00", "Z"),
+         112.73, 37.68 + i / 1e3, 30]
+        for i in range(4)
+    ]  # fmt: skip
+    for name, rows in (("china", china), ("ms", epoch_ms), ("z", offset)):
+        assert run_import(session, "positions", write_csv(tmp_path / f"{name}.csv", rows)).committed
+    assert (
+        _stored(session, "013900000001")
+        == _stored(session, "013900000002")
+        == _stored(session, "013900000003")
+    )
+    assert len(_stored(session, "013900000001")) == 4

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlmodel import Session, col, select
 
-from core.errors import NotFound
+from core.errors import GongwuError, NotFound
 from core.settings import reset_settings
 from fleet.models import Position
 from ingest import sources
@@ -372,3 +372,28 @@ def test_pull_all_from_settings(
             pull(session, "gps51")
     finally:
         reset_feeds_settings()
+
+
+def test_a_platform_in_gcj02_is_stored_in_wgs84(session: Session, platform: tuple[Platform, str]) -> None:
+    """An AMap-based platform (GONGWU_TRACCAR_COORD_SYSTEM=gcj02): its coordinates are shifted back to
+    WGS-84 before they are stored; a datum gongwu does not know is refused at start."""
+    from core import datum
+
+    p, url = platform
+    v = make_vehicle(session)
+    assert v.tracker_id
+    p.add_device(10, v.tracker_id, n=3)
+    sent = [(r["latitude"], r["longitude"]) for r in p.positions[10]]
+    for r in p.positions[10]:
+        r["latitude"], r["longitude"] = (
+            float(x) for x in datum.wgs84_to_gcj02(r["latitude"], r["longitude"])
+        )
+    pull_source(
+        session, source(url, coord_system="gcj02"), from_=T0, to=T0 + timedelta(hours=1), settings=settings()
+    )
+    got = [(r.lat, r.lon) for r in positions_of(session, v.tracker_id)]
+    assert len(got) == 3
+    for (a, b), (c, d) in zip(sent, got, strict=True):
+        assert abs(a - c) * 111_320 < 0.05 and abs(b - d) * 88_000 < 0.05  # within the storage's 1e-7°
+    with pytest.raises(GongwuError, match="COORD_SYSTEM"):
+        source(url, coord_system="utm")
