@@ -50,11 +50,13 @@ MAX_BODY = 0x3FF  # the length field has 10 bits
 
 
 class FrameError(ValueError):
-    """A frame that cannot be used; `reason` is a short code the server counts by."""
+    """A frame that cannot be used; `reason` is a short code the server counts by; `header`: what of it
+    could be read (a wrong checksum or length under a readable header), so it can be answered."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", header: Header | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.header = header
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +144,6 @@ def decode_frame(segment: bytes) -> Message:
     data = unescape(segment)
     if len(data) < 13:
         raise FrameError("short", f"{len(data)} bytes")
-    if checksum(data[:-1]) != data[-1]:
-        raise FrameError("checksum")
     msg_id = int.from_bytes(data[0:2], "big")
     props = int.from_bytes(data[2:4], "big")
     length = props & MAX_BODY
@@ -161,9 +161,12 @@ def decode_frame(segment: bytes) -> Message:
         packet = (int.from_bytes(data[pos : pos + 2], "big"), int.from_bytes(data[pos + 2 : pos + 4], "big"))
         pos += 4
     body = data[pos:-1]
-    if len(body) != length:
-        raise FrameError("length", f"header says {length} bytes, body has {len(body)}")
     header = Header(msg_id, bcd_digits(terminal_raw), serial, version, encryption, packet)
+    # Checked after the header is read: the terminal is told (0x8001 result 2) instead of resending forever.
+    if checksum(data[:-1]) != data[-1]:
+        raise FrameError("checksum", header=header)
+    if len(body) != length:
+        raise FrameError("length", f"header says {length} bytes, body has {len(body)}", header=header)
     return Message(header, body)
 
 

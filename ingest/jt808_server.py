@@ -266,6 +266,8 @@ class _Connection:
         except j.FrameError as exc:
             self.stats["bad_frames"] += 1
             self.stats[f"bad_frame_{exc.reason}"] += 1
+            if exc.header is not None:  # readable header, broken checksum or length: "message error"
+                replies.append(j.platform_ack(exc.header, self.next_serial(), j.ACK_BAD_MESSAGE))
             return
         self.stats["frames"] += 1
         h = msg.header

@@ -85,6 +85,15 @@ def _number(value: Any, what: str) -> float:
     return x
 
 
+def _coordinate(value: Any, what: str, limit: float) -> float:
+    """A latitude (limit 90) or longitude (180): out of range is the client's error, said as such —
+    not a 200 for a fix that is then dropped."""
+    x = _number(value, what)
+    if abs(x) > limit:
+        raise BadRequest(f"{what} {x:g} is out of range (-{limit:g}..{limit:g})")
+    return x
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -114,15 +123,19 @@ def from_params(params: Mapping[str, str], now: datetime | None = None) -> tuple
         if len(parts) != 2:
             raise BadRequest("location must be 'lat,lon'")
         lat, lon = parts
+    if (lat is None) != (lon is None):
+        raise BadRequest("lat and lon come together: one of them is missing")
     if lat is None or lon is None:
-        return device, None
+        if any(params.get(k) for k in ("timestamp", "speed", "bearing", "heading", "altitude")):
+            raise BadRequest("a fix without lat and lon")
+        return device, None  # id (and battery, …) only: a sign of life
     attrs = {k: _scalar(v) for k, v in params.items() if k not in _HANDLED}
     course = params.get("bearing", params.get("heading"))
     record = {
         "device_id": device,
         "fix_ts": parse_timestamp(params.get("timestamp"), now),
-        "lat": _number(lat, "lat"),
-        "lon": _number(lon, "lon"),
+        "lat": _coordinate(lat, "lat", 90),
+        "lon": _coordinate(lon, "lon", 180),
         "speed_kmh": _number(params["speed"], "speed") * KNOT_KMH if params.get("speed") else 0.0,
         "course": _number(course, "bearing") if course not in (None, "") else None,
         "ignition": _flag(params["ignition"]) if params.get("ignition") else None,
@@ -179,8 +192,8 @@ def _json_location(device: str, loc: Any, now: datetime | None) -> dict[str, Any
     return {
         "device_id": device,
         "fix_ts": parse_timestamp(loc.get("timestamp"), now),
-        "lat": _number(c["latitude"], "latitude"),
-        "lon": _number(c["longitude"], "longitude"),
+        "lat": _coordinate(c["latitude"], "latitude", 90),
+        "lon": _coordinate(c["longitude"], "longitude", 180),
         "speed_kmh": max(speed, 0.0) * 3.6,  # m/s; -1 means unknown
         "course": heading if heading >= 0 else None,
         "ignition": None,

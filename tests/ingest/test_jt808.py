@@ -296,3 +296,22 @@ def test_bcd_time_rejects_nonsense() -> None:
         body[22:28] = h(bad)
         with pytest.raises(j.FrameError):
             j.decode_location(bytes(body))
+
+
+def test_a_broken_frame_under_a_readable_header_keeps_the_header_to_answer() -> None:
+    """A wrong checksum or body length: refused, but with what the 0x8001 'message error' needs."""
+    frame = j.encode_frame(j.HEARTBEAT, "13912345678", 7)
+    data = bytearray(j.unescape(frame[1:-1]))
+    data[-1] ^= 0x01  # the checksum
+    with pytest.raises(j.FrameError) as bad:
+        j.decode_frame(j.escape(bytes(data)))
+    assert bad.value.reason == "checksum" and bad.value.header is not None
+    assert (bad.value.header.serial, bad.value.header.msg_id) == (7, j.HEARTBEAT)
+    long = bytearray(j.unescape(j.encode_frame(j.HEARTBEAT, "13912345678", 8, b"\x01\x02")[1:-1]))
+    long[3] = 5  # the header claims 5 body bytes, there are 2
+    long[-1] = j.checksum(bytes(long[:-1]))
+    with pytest.raises(j.FrameError) as short:
+        j.decode_frame(j.escape(bytes(long)))
+    assert short.value.reason == "length" and short.value.header is not None
+    ack = j.decode_frame(j.platform_ack(short.value.header, 1, j.ACK_BAD_MESSAGE)[1:-1])
+    assert ack.header.msg_id == j.PLATFORM_ACK and ack.body[4] == j.ACK_BAD_MESSAGE

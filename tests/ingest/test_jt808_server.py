@@ -271,12 +271,14 @@ def test_garbage_never_crashes_the_server_nor_blocks_others(
     noisy = socket.create_connection(("127.0.0.1", server.port))
     noisy.sendall(os.urandom(20_000))
     assert report() < 1.0
-    # a bad checksum: counted and dropped, that connection lives on
+    # a bad checksum under a readable header: answered "message error" (0x8001 result 2) so the terminal
+    # does not resend it forever, counted, dropped; that connection lives on
     bad = Terminal(server.port, phone)
     frame = bytearray(j.encode_frame(j.HEARTBEAT, bad.terminal, 1))
     frame[-2] ^= 0x55
     before = server.stats["bad_frames"]
     bad.sock.sendall(bytes(frame))
+    assert bad.ack() == (1, j.HEARTBEAT, j.ACK_BAD_MESSAGE)
     serial = bad.send(j.HEARTBEAT)
     assert bad.ack() == (serial, j.HEARTBEAT, j.ACK_OK)
     assert server.stats["bad_frames"] == before + 1

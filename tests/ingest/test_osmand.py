@@ -220,3 +220,28 @@ def test_health_wrong_method_and_an_oversized_body(client: TestClient) -> None:
     assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
     r = client.post("/", content=b"id=1&" + b"x" * (1 << 20), headers={"Content-Type": "text/plain"})
     assert (r.status_code, r.text) == (400, "body too large")
+
+
+def test_a_fix_out_of_range_or_half_given_is_refused_with_the_reason(
+    client: TestClient, engine: Engine, live_vehicles: MakeVehicle
+) -> None:
+    """Not a 200 for a fix that is then dropped (the phone would think it was stored): a 400 naming
+    what is wrong; an id with only its battery stays a sign of life."""
+    v = live_vehicles()
+    assert v.tracker_id
+    for params, reason in (
+        ({"lat": "999", "lon": "112.55"}, "lat 999 is out of range"),
+        ({"lat": "37.87", "lon": "-181"}, "lon -181 is out of range"),
+        ({"lat": "37.87"}, "one of them is missing"),
+        ({"timestamp": str(T), "speed": "3"}, "a fix without lat and lon"),
+    ):
+        r = client.get("/", params={"id": v.tracker_id, **params})
+        assert (r.status_code, reason in r.text) == (400, True), (params, r.text)
+    bad = {
+        "location": {"coords": {"latitude": 95, "longitude": 112}, "timestamp": T},
+        "device_id": v.tracker_id,
+    }
+    r = client.post("/", json=bad)
+    assert r.status_code == 400 and "latitude 95 is out of range" in r.text
+    assert stored(engine, v.tracker_id) == []
+    assert client.get("/", params={"id": v.tracker_id, "batt": "50"}).status_code == 200
