@@ -71,6 +71,7 @@ REVIEW_STATUSES = ReviewStatus.codes()
 POSITION_SOURCES = {0: "import", 1: "traccar", 2: "osmand", 3: "jt808"}
 COORD_SCALE = 10_000_000  # stored lat/lon unit: 1e-7 degree
 SPEED_SCALE = 10  # stored speed unit: 0.1 km/h
+COURSE_SCALE = 10  # stored course unit: 0.1 degree (OsmAnd and Traccar send fractions)
 
 
 class Vehicle(SQLModel, table=True):
@@ -205,7 +206,7 @@ class Position(SQLModel, table=True):
     lat: float = Field(sa_column=Column(ScaledInt(COORD_SCALE), nullable=False))
     lon: float = Field(sa_column=Column(ScaledInt(COORD_SCALE), nullable=False))
     speed_kmh: float = Field(default=0.0, sa_column=Column(ScaledInt(SPEED_SCALE), nullable=False))
-    course: float | None = Field(default=None, sa_column=Column(ScaledInt(1), nullable=True))  # whole degrees
+    course: float | None = Field(default=None, sa_column=Column(ScaledInt(COURSE_SCALE), nullable=True))
     ignition: int | None = Field(default=None, sa_column=Column(SmallInteger, nullable=True))
     odometer_m: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     valid: bool = Field(default=True, nullable=False)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from core.timeutil import CHINA, utcnow
-from fleet.models import COORD_SCALE, POSITION_SOURCES, SPEED_SCALE, RecutRange, Vehicle
+from fleet.models import COORD_SCALE, COURSE_SCALE, POSITION_SOURCES, SPEED_SCALE, RecutRange, Vehicle
 from fleet.tripcut import DROP_REASONS, NO_BOUND, reason_counts, screen_fixes_many
 
 SOURCE_CODES = {name: code for code, name in POSITION_SOURCES.items()}
@@ -423,7 +423,7 @@ def _columns(devices: list[str], part: FixBatch) -> list[list[Any] | None]:
             return [None if u else v for v, u in zip(known, unknown.tolist(), strict=True)]
         return known
 
-    course = nullable(part.course, np.isnan(part.course))
+    course = nullable(part.course * COURSE_SCALE, np.isnan(part.course))
     ign = nullable(part.ignition, part.ignition < 0)
     odo = nullable(part.odometer_m, np.isnan(part.odometer_m))
     return [devices, part.fix_ts.tolist(), lat, lon, speed, course, ign, odo, part.valid.tolist()]
@@ -689,7 +689,7 @@ def _copy_binary(
             ("lat", ">i4", lambda t: np.rint(part.lat[t] * COORD_SCALE)),
             ("lon", ">i4", lambda t: np.rint(part.lon[t] * COORD_SCALE)),
             ("speed_kmh", ">i4", lambda t: np.rint(part.speed_kmh[t] * SPEED_SCALE)),
-            ("course", "" if c_null else ">i4", lambda t: np.rint(part.course[t])),
+            ("course", "" if c_null else ">i4", lambda t: np.rint(part.course[t] * COURSE_SCALE)),
             ("ignition", "" if i_null else ">i2", lambda t: part.ignition[t]),
             ("odometer_m", "" if o_null else ">i8", lambda t: np.rint(part.odometer_m[t])),
             ("valid", "u1", lambda t: part.valid[t]),

@@ -97,3 +97,24 @@ def test_a_migration_that_would_leave_a_dangling_key_changes_nothing(tmp_path: P
     assert migrate.current_revision(eng) == "0006"
     assert "fleet_flag_reply" not in inspect(eng).get_table_names()
     eng.dispose()
+
+
+def test_0008_keeps_a_stored_course_in_degrees(tmp_path: Path) -> None:
+    """Courses stored as whole degrees read back the same once the column holds tenths."""
+    from alembic import command
+    from sqlmodel import Session, select
+
+    from fleet.models import Position
+
+    eng = build_engine(f"sqlite:///{tmp_path / 'course.db'}")
+    with eng.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), "0007")
+        conn.exec_driver_sql(
+            "INSERT INTO fleet_position (device_id, fix_ts, lat, lon, speed_kmh, course, valid, source)"
+            " VALUES ('D1', 1, 376871000, 1127342000, 0, 270, 1, 0),"
+            " ('D1', 2, 376871000, 1127342000, 0, NULL, 1, 0)"
+        )
+    migrate.upgrade(eng)
+    with Session(eng) as s:
+        assert [p.course for p in s.exec(select(Position).order_by(Position.fix_ts)).all()] == [270.0, None]
+    eng.dispose()

@@ -57,7 +57,7 @@ def test_query_form_with_every_field(client: TestClient, engine: Engine, live_ve
             "lon": "112.550002",
             "timestamp": str(T),
             "speed": "34.017278617710584",  # knots = 63 km/h
-            "bearing": "90",
+            "bearing": "90.37",  # a tenth of a degree is kept
             "altitude": "812.5",
             "accuracy": "4.0",
             "batt": "87",
@@ -72,7 +72,7 @@ def test_query_form_with_every_field(client: TestClient, engine: Engine, live_ve
         T,
         37.870001,
         112.550002,
-        90.0,
+        90.4,
         1,
         123400,
         True,
