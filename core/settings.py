@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     order_cover_share: float = 0.5
     idle_days: int = 30
     silent_hours: int = 48
+    tracker_check_months: int = 6  # a tracker is due for its check (检修) this long after the last one
     bulletin_threshold: float = 0.9
 
     # orders made in gongwu: what else calls for the center's (second-level) approval

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core import normalize as n
 from core.importing import (
@@ -26,8 +26,8 @@ from core.importing import (
 from core.models import Unit
 from core.timeutil import as_utc, china_day, utcnow
 from fleet import service
-from fleet.models import Driver, OrderStatus, TripExpense, TripOrder, Vehicle, VehicleStatus
-from fleet.rules import licence_class, window_problem
+from fleet.models import Driver, OrderStatus, TrackerCheck, TripExpense, TripOrder, Vehicle, VehicleStatus
+from fleet.rules import check_result, licence_class, window_problem
 
 vehicle_status = n.EnumMap(
     "车辆状态 vehicle status",
@@ -527,4 +527,56 @@ EXPENSES = ImportSpec(
     apply=apply_expenses,
 )
 
-KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES)
+# --------------------------------------------------------------------------------------- tracker checks
+
+
+def apply_tracker_checks(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """检修 by (tracker, day): result, who, note. The tracker must be a vehicle's."""
+    result = ApplyResult()
+    trackers = by_column(session, Vehicle, Vehicle.tracker_id, [r.values.get("device_id") for r in rows])
+    days = [r.values.get("checked_on") for r in rows]
+    stored = {
+        (c.device_id, c.checked_on): c
+        for c in session.exec(
+            select(TrackerCheck).where(col(TrackerCheck.device_id).in_(list(trackers)))
+        ).all()
+        if c.checked_on in days
+    }
+    for row in rows:
+        r = RowReader(TRACKER_CHECKS, row, result)
+        vehicle = r.reference(
+            "device_id", trackers, "未登记的终端号 unknown tracker '{key}' (先导入车辆 import vehicles first)"
+        )
+        day = r.day("checked_on", required=True)
+        outcome = r.row.values.get("result")
+        if outcome is None:
+            r.missing("result")
+        if vehicle is None or day is None or outcome is None or not r.ok:
+            continue
+        key = (vehicle.tracker_id or "", day)
+        values = {"result": outcome, "checked_by": r.text("checked_by", limit=50) or "",
+                  "note": r.text("note", limit=500) or ""}  # fmt: skip
+        stored[key], _ = upsert(
+            session, result, model=TrackerCheck, obj=stored.get(key), values=values, actor=actor,
+            key=f"{key[0]} {day.isoformat()}", init={"device_id": key[0], "checked_on": day},
+        )  # fmt: skip
+    return result
+
+
+TRACKER_CHECKS = ImportSpec(
+    "tracker-checks",
+    "终端检修记录",
+    (
+        text("device_id", "终端号", "设备号", "终端ID", "终端编号", "设备ID", "IMEI", "device", required=True,
+             example="864000000000001"),
+        Column("checked_on", "检修日期", n.date_, True, ("检查日期", "日期", "检修时间", "date"),
+               date(2024, 6, 1), hint=_DATE_HINT),
+        enum("result", "检修结果", check_result, "结果", "检查结果", "result", required=True),
+        text("checked_by", "检修人", "检查人", "维修人", "技术员", "by"),
+        text("note", "备注", "说明", "note"),
+    ),
+    key=("device_id", "checked_on"),
+    apply=apply_tracker_checks,
+)  # fmt: skip
+
+KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES, TRACKER_CHECKS)

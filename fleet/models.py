@@ -166,6 +166,27 @@ class OrderApproval(SQLModel, table=True):
     comment: str = Field(default="", max_length=500)
 
 
+class CheckResult(Coded):
+    normal = "normal", "正常", "Working"
+    repaired = "repaired", "维修", "Repaired"
+    replaced = "replaced", "更换", "Replaced"
+
+
+class TrackerCheck(SQLModel, table=True):
+    """检修: a tracker looked at on a day (the county has its trackers overhauled every six months)."""
+
+    __tablename__ = "fleet_tracker_check"
+    __table_args__ = (UniqueConstraint("device_id", "checked_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(max_length=32, index=True)
+    checked_on: date
+    result: str = Field(max_length=16)  # CheckResult
+    checked_by: str = Field(default="", max_length=50)
+    note: str = Field(default="", max_length=500)
+    created_at: datetime = created_at_field()
+
+
 class FlagReply(SQLModel, table=True):
     """A unit's answer to one of its flags: an explanation (情况说明) and/or a late order (补报)."""
 

@@ -7,6 +7,7 @@ integer fen inside, yuan strings with two decimals outside."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from core.errors import ValidationFailed
 from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts
+from fleet import rules
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -30,6 +32,7 @@ from fleet.models import (
     FlagReply,
     Position,
     Stop,
+    TrackerCheck,
     Trip,
     TripExpense,
     TripOrder,
@@ -733,3 +736,77 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
                 }
             )
     return {"year": year, "orders": orders, "vehicles": vehicles}
+
+
+# ------------------------------------------------------------------------------------------ tracker upkeep
+
+
+def tracker_report(session: Session, today: date, scope: UnitScope | None = None) -> list[dict[str, Any]]:
+    """Per vehicle with a tracker: last fix, last check (检修), when the next is due and whether it is
+    overdue, silent since (its open silent_tracker flag), and the tracker's replacements. Overdue first."""
+    months = get_settings().tracker_check_months
+    stmt = select(Vehicle, Unit.name).join(Unit, col(Unit.id) == col(Vehicle.unit_id))
+    stmt = stmt.where(col(Vehicle.tracker_id).is_not(None), Vehicle.status != "disposed")
+    if scope is not None:
+        stmt = scope.apply(stmt, Vehicle.unit_id)
+    vehicles = session.exec(stmt).all()
+    devices = [v.tracker_id for v, _ in vehicles if v.tracker_id]
+    checks: dict[str, list[TrackerCheck]] = defaultdict(list)
+    last_fix: dict[str, int] = {}
+    silent: dict[int, datetime] = {}
+    for chunk in [devices[i : i + 500] for i in range(0, len(devices), 500)]:
+        for c in session.exec(
+            select(TrackerCheck)
+            .where(col(TrackerCheck.device_id).in_(chunk))
+            .order_by(col(TrackerCheck.checked_on))
+        ).all():
+            checks[c.device_id].append(c)
+        last_fix.update(
+            session.exec(
+                _select(col(Position.device_id), func.max(Position.fix_ts))
+                .where(col(Position.device_id).in_(chunk))
+                .group_by(col(Position.device_id))
+            ).all()
+        )
+    for vid, since in session.exec(
+        _select(col(Flag.vehicle_id), col(Flag.start_at)).where(
+            Flag.kind == "silent_tracker", Flag.state == "open"
+        )
+    ).all():
+        silent[int(vid)] = since
+    out: list[dict[str, Any]] = []
+    for vehicle, unit in vehicles:
+        device = vehicle.tracker_id or ""
+        done = checks.get(device, [])
+        last = done[-1] if done else None
+        due = rules.check_due(last.checked_on if last else None, vehicle.acquired_on, months)
+        fix = last_fix.get(device)
+        out.append(
+            {
+                "plate": vehicle.plate,
+                "unit": unit,
+                "device_id": device,
+                "last_fix_at": from_ts(int(fix)) if fix is not None else None,
+                "last_check_on": last.checked_on if last else None,
+                "last_check_result": last.result if last else None,
+                "due_on": due,
+                "state": rules.check_state(due, today),
+                "silent_since": silent.get(vehicle.id or 0),
+                "replaced_on": [c.checked_on for c in done if c.result == "replaced"],
+            }
+        )
+    rank: dict[str, int] = {"overdue": 0, "due": 1, "ok": 2}
+    out.sort(key=lambda r: (rank[r["state"]], r["due_on"] or date.min, r["plate"]))
+    return out
+
+
+def last_check(session: Session, device: str | None) -> TrackerCheck | None:
+    """A tracker's latest check (a silent_tracker flag shows it)."""
+    if not device:
+        return None
+    stmt = (
+        select(TrackerCheck)
+        .where(TrackerCheck.device_id == device)
+        .order_by(col(TrackerCheck.checked_on).desc())
+    )
+    return session.exec(stmt.limit(1)).first()

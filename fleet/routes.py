@@ -16,7 +16,7 @@ from core.i18n import tr
 from core.models import AuditLog
 from core.timeutil import as_utc, utcnow
 from fleet import flags, queries, rules, schemas, service
-from fleet.models import Decision, Flag, TripExpense, TripOrder, Vehicle
+from fleet.models import Decision, Flag, TrackerCheck, TripExpense, TripOrder, Vehicle
 
 CENTER_ROLES = ("vehicle_manager", "admin")  # the center's own: they may register an approved order
 
@@ -380,6 +380,37 @@ def propose_disposal(
         session, vehicle_id, actor(request), status=body.status, comment=body.comment
     )
     return schemas.VehiclePublic.model_validate(vehicle)
+
+
+# --- tracker upkeep ------------------------------------------------------------------------------------
+
+
+@router.get("/tracker-checks", response_model=list[schemas.TrackerCheckPublic])
+def list_tracker_checks(
+    session: SessionDep, device_id: str | None = None
+) -> list[schemas.TrackerCheckPublic]:
+    """检修 records, newest first (of one tracker with `device_id`)."""
+    stmt = select(TrackerCheck).order_by(col(TrackerCheck.checked_on).desc())
+    if device_id:
+        stmt = stmt.where(TrackerCheck.device_id == device_id)
+    return [schemas.TrackerCheckPublic.model_validate(c) for c in session.exec(stmt.limit(1000)).all()]
+
+
+@router.post("/tracker-checks", response_model=schemas.TrackerCheckPublic, status_code=201)
+def record_tracker_check(
+    session: SessionDep, request: Request, body: schemas.TrackerCheckIn
+) -> schemas.TrackerCheckPublic:
+    """Record a check (or import many: `POST /api/v1/imports/tracker-checks`)."""
+    check = service.record_tracker_check(session, **body.model_dump(), actor=actor(request))
+    return schemas.TrackerCheckPublic.model_validate(check)
+
+
+@router.get("/reports/trackers", response_model=list[schemas.TrackerRow])
+def tracker_report(session: SessionDep) -> list[dict[str, Any]]:
+    """Per tracker: last fix, last check, next check due (overdue first), silent since, replacements."""
+    from core.timeutil import china_day
+
+    return queries.tracker_report(session, china_day(utcnow()))
 
 
 # --- reports ------------------------------------------------------------------------------------------

@@ -85,6 +85,44 @@ licence_class = n.EnumMap(
 )
 
 
+# --- tracker upkeep ---------------------------------------------------------------------------------------
+
+check_result = n.EnumMap(
+    "检修结果 check result",
+    {
+        "normal": ["正常", "完好", "normal", "ok"],
+        "repaired": ["维修", "已维修", "修复", "repaired"],
+        "replaced": ["更换", "已更换", "换新", "replaced"],
+    },
+)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it has fewer days)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def check_due(last_check: date | None, installed: date | None, months: int) -> date | None:
+    """When a tracker's next check falls: `months` after its last check, else after its installation;
+    None when neither is known (never checked: due now)."""
+    start = last_check or installed
+    return add_months(start, months) if start is not None else None
+
+
+def check_state(due: date | None, today: date, soon_days: int = 30) -> str:
+    """overdue (past due or never checked), due (within `soon_days`) or ok."""
+    if due is None or due < today:
+        return "overdue"
+    return "due" if (due - today).days <= soon_days else "ok"
+
+
 # --- approvals: who must say yes before an order covers trips -------------------------------------------
 
 CENTER_REASONS = ("out_of_county", "rest_day", "overnight")  # what may call for the center's approval

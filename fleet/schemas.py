@@ -388,3 +388,33 @@ class ExpenseSheet(BaseModel):
     year: int
     orders: list[ExpenseRow]
     vehicles: list[VehicleCostRow]
+
+
+class TrackerCheckIn(Body):
+    device_id: str = Field(min_length=1, max_length=32, description="a vehicle's tracker")
+    checked_on: date
+    result: str = Field(description="normal 正常 | repaired 维修 | replaced 更换")
+    checked_by: str = Field("", max_length=50)
+    note: str = Field("", max_length=500)
+
+
+class TrackerCheckPublic(_Out):
+    id: int
+    device_id: str
+    checked_on: date
+    result: str
+    checked_by: str
+    note: str
+
+
+class TrackerRow(BaseModel):
+    plate: str
+    unit: str
+    device_id: str
+    last_fix_at: datetime | None
+    last_check_on: date | None
+    last_check_result: str | None
+    due_on: date | None = Field(description="the next check; null: never checked and no acquisition date")
+    state: str = Field(description="overdue | due (within 30 days) | ok")
+    silent_since: datetime | None
+    replaced_on: list[date]

@@ -5,7 +5,7 @@ fleet/imports.py."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from fleet.models import (
     FlagReply,
     OrderApproval,
     OrderStatus,
+    TrackerCheck,
     TripExpense,
     TripOrder,
     Vehicle,
@@ -623,6 +624,32 @@ def reply_to_flag(
         detail=f"reply {order.order_no if order else ''}".strip(),
     )  # fmt: skip
     return reply
+
+
+# --------------------------------------------------------------------------------------- tracker checks
+
+
+def record_tracker_check(
+    session: Session, *, device_id: str, checked_on: date, result: str, checked_by: str = "", note: str = "",
+    actor: str,
+) -> TrackerCheck:  # fmt: skip
+    """检修 of a vehicle's tracker on a day (a second one the same day replaces it)."""
+    if session.exec(select(Vehicle.id).where(Vehicle.tracker_id == device_id)).first() is None:
+        raise ValidationFailed(tr(f"未登记的终端号 {device_id}", f"unknown tracker {device_id}"))
+    try:
+        code = rules.check_result(result)
+    except n.FieldError as e:
+        raise ValidationFailed(str(e)) from None
+    existing = session.exec(
+        select(TrackerCheck).where(TrackerCheck.device_id == device_id, TrackerCheck.checked_on == checked_on)
+    ).first()
+    check, _ = upsert(
+        session, None, model=TrackerCheck, obj=existing, actor=actor, key=f"{device_id} {checked_on}",
+        values={"result": code, "checked_by": checked_by.strip()[:50], "note": note.strip()[:500]},
+        init={"device_id": device_id, "checked_on": checked_on}, detail="tracker check",
+    )  # fmt: skip
+    session.flush()
+    return check
 
 
 # --------------------------------------------------------------------------------------------- disposal

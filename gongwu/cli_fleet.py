@@ -205,3 +205,41 @@ def expenses_report(
         rows, title = data["orders"], f"出行费用单 {year}"
     columns = list(rows[0]) if rows else None
     cli_report.show(data, rows, fmt, out, title=title, columns=columns)
+
+
+TRACKER_COLUMNS = [
+    "plate", "unit", "device_id", "last_fix_at", "last_check_on", "last_check_result", "due_on", "state",
+    "silent_since", "replaced_on",
+]  # fmt: skip
+
+
+@report_app.command("trackers")
+def trackers_report(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
+    """终端检修: per tracker, last fix, last check (检修) and its result, when the next is due
+    (GONGWU_TRACKER_CHECK_MONTHS after the last, or after the car's acquisition), overdue first, silent
+    since, replacements. Checks come from `gongwu import tracker-checks FILE`."""
+    from core.timeutil import china_day, fmt_china, utcnow
+    from fleet import queries
+
+    with cli_report.open_session() as session:
+        rows = queries.tracker_report(session, china_day(utcnow()))
+    shown = rows
+    if cli_report.output_format(fmt, out) is Format.table:
+        shown = [
+            {
+                **r,
+                "last_fix_at": fmt_china(r["last_fix_at"]) if r["last_fix_at"] else "",
+                "silent_since": fmt_china(r["silent_since"]) if r["silent_since"] else "",
+                "replaced_on": ", ".join(d.isoformat() for d in r["replaced_on"]),
+            }
+            for r in rows
+        ]
+    overdue = sum(1 for r in rows if r["state"] == "overdue")
+    cli_report.show(
+        {"trackers": rows},
+        shown,
+        fmt,
+        out,
+        title=f"终端检修 {len(rows)} 台，逾期 {overdue} 台",
+        columns=TRACKER_COLUMNS,
+    )

@@ -19,6 +19,7 @@ SPECS: dict[str, ImportSpec] = {
         fleet_imports.ORDERS,
         fleet_imports.POSITIONS,
         fleet_imports.EXPENSES,
+        fleet_imports.TRACKER_CHECKS,
         property_imports.OFFICE,
         property_imports.OPERATING,
         property_imports.AUCTIONS,

@@ -225,6 +225,9 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
             "reviews": REVIEW,
             "here": request.url.path,
             "can_reply": can(request, "flags:reply") and detail.kind == "unreported_trip",
+            "last_check": queries.last_check(session, detail.vehicle.tracker_id)
+            if detail.kind == "silent_tracker"
+            else None,
             "replied": request.query_params.get("replied") == "1",
         },
         section="flags",
@@ -584,3 +587,49 @@ def bulletin_xlsx(
 
 
 trips_per_day = queries.trips_per_day
+
+
+# --- tracker upkeep -------------------------------------------------------------------------------------
+
+CHECK_STATE = {"overdue": "逾期未检修", "due": "30天内到期", "ok": "正常"}
+
+
+@router.get("/reports/trackers", response_class=HTMLResponse)
+def trackers_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """终端检修: every tracker's last check and the next one due, overdue first."""
+    rows = queries.tracker_report(session, today())
+    counts = {
+        "overdue": sum(1 for r in rows if r["state"] == "overdue"),
+        "due": sum(1 for r in rows if r["state"] == "due"),
+        "silent": sum(1 for r in rows if r["silent_since"]),
+    }
+    ctx = {
+        "rows": rows,
+        "counts": counts,
+        "state_labels": CHECK_STATE,
+        "months": get_settings().tracker_check_months,
+    }
+    return render(request, session, "trackers.html", ctx, section="trackers")
+
+
+@router.get("/reports/trackers.xlsx")
+def trackers_xlsx(request: Request, session: SessionDep) -> Response:
+    t = i18n(request)
+    columns = [
+        ("plate", t("车牌号")), ("unit", t("单位")), ("device_id", t("终端号")),
+        ("last_fix_at", t("最后定位")),
+        ("last_check_on", t("最近检修")), ("last_check_result", t("检修结果")), ("due_on", t("下次检修")),
+        ("state", t("状态")), ("silent_since", t("离线自")), ("replaced_on", t("更换记录")),
+    ]  # fmt: skip
+    rows = []
+    for r in queries.tracker_report(session, today()):
+        rows.append(
+            {
+                t("车牌号"): r["plate"], t("单位"): r["unit"], t("终端号"): r["device_id"],
+                t("最后定位"): t.dt(r["last_fix_at"]), t("最近检修"): t.date(r["last_check_on"]),
+                t("检修结果"): t.check_result(r["last_check_result"]), t("下次检修"): t.date(r["due_on"]),
+                t("状态"): t(CHECK_STATE[r["state"]]), t("离线自"): t.dt(r["silent_since"]),
+                t("更换记录"): "、".join(t.date(d) for d in r["replaced_on"]),
+            }
+        )  # fmt: skip
+    return xlsx_response([h for _, h in columns], rows, title=t("终端检修"), filename=f"{t('终端检修')}.xlsx")

@@ -15,7 +15,7 @@ from accounts.models import Role
 from core.labels import Coded
 from core.models import UnitKind
 from core.timeutil import fmt_china, to_china
-from fleet.models import FlagKind, FlagState, OrderStatus, ReviewStatus, VehicleStatus
+from fleet.models import CheckResult, FlagKind, FlagState, OrderStatus, ReviewStatus, VehicleStatus
 from property.models import AuctionResult, Blocker, CertificateStep, LeaseState, OperatingStatus, Stage
 from scheduler.models import ImportStatus, RunStatus
 
@@ -94,6 +94,18 @@ EN: dict[str, str] = {
     "补报": "Late order",
     "补报出行申请（车辆和时间取自该行程）": "File a late order (car and times from the trip)",
     "补报申请": "Late order",
+    "终端检修": "Tracker checks",
+    "逾期未检修": "Check overdue",
+    "30天内到期": "Due within 30 days",
+    "检修周期": "Check every",
+    "个月": "months",
+    "最近检修": "Last check",
+    "从未检修": "Never checked",
+    "下次检修": "Next check",
+    "离线自": "Silent since",
+    "更换记录": "Replaced",
+    "检修结果": "Result",
+    "正常": "OK",
     "单位补报的申请已批准": "the unit's late order was approved",
     "补报的行程": "Trip of the late order",
     "该单位待审核预警": "The unit's open flags",
@@ -245,6 +257,7 @@ EN: dict[str, str] = {
     "请选择文件": "Choose a file",
     "单位名录": "Units",
     "驾驶员名录": "Drivers",
+    "终端检修记录": "Tracker checks",
     "公务用车登记表": "Vehicle register",
     "出行申请(派车单)": "Trip orders",
     "公务用车定位数据": "Vehicle positions",
@@ -549,6 +562,9 @@ class I18n:
 
     def order_status(self, code: str | None) -> str:
         return self.code(OrderStatus, code)
+
+    def check_result(self, code: str | None) -> str:
+        return self.code(CheckResult, code)
 
     def level(self, level: int) -> str:
         """An approval level: 一级审批 (the unit), 二级审批 (the center)."""
