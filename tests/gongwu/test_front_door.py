@@ -31,6 +31,7 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "report certificates": ["report", "certificates"],
     "report auctions": ["report", "auctions"],
     "report operating": ["report", "operating"],
+    "report trackers": ["report", "trackers"],
     "report leases": ["report", "leases"],
     "report rent-roll": ["report", "rent-roll", "--year", "2024"],
     "report units": ["report", "units", "--month", "2024-06"],
