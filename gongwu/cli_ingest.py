@@ -20,7 +20,7 @@ def import_(
     kind: Annotated[
         str,
         typer.Argument(
-            help="units, vehicles, orders, positions, expenses, properties, "
+            help="units, vehicles, drivers, orders, positions, expenses, tracker-checks, properties, "
             "operating-properties (shopfronts), auctions, leases"
         ),
     ],
