@@ -534,11 +534,13 @@ def apply_tracker_checks(session: Session, rows: Sequence[Row], actor: str) -> A
     """检修 by (tracker, day): result, who, note. The tracker must be a vehicle's."""
     result = ApplyResult()
     trackers = by_column(session, Vehicle, Vehicle.tracker_id, [r.values.get("device_id") for r in rows])
-    days = [r.values.get("checked_on") for r in rows]
+    days = {r.values.get("checked_on") for r in rows}
+    devices = sorted(trackers)
     stored = {
         (c.device_id, c.checked_on): c
+        for i in range(0, len(devices), 500)  # SQLite's old limit of 999 parameters a statement
         for c in session.exec(
-            select(TrackerCheck).where(col(TrackerCheck.device_id).in_(list(trackers)))
+            select(TrackerCheck).where(col(TrackerCheck.device_id).in_(devices[i : i + 500]))
         ).all()
         if c.checked_on in days
     }
@@ -554,8 +556,10 @@ def apply_tracker_checks(session: Session, rows: Sequence[Row], actor: str) -> A
         if vehicle is None or day is None or outcome is None or not r.ok:
             continue
         key = (vehicle.tracker_id or "", day)
-        values = {"result": outcome, "checked_by": r.text("checked_by", limit=50) or "",
-                  "note": r.text("note", limit=500) or ""}  # fmt: skip
+        values = {"result": outcome}
+        for name, limit in (("checked_by", 50), ("note", 500)):  # an absent column leaves what is stored
+            if r.has(name):
+                values[name] = r.text(name, limit=limit) or ""
         stored[key], _ = upsert(
             session, result, model=TrackerCheck, obj=stored.get(key), values=values, actor=actor,
             key=f"{key[0]} {day.isoformat()}", init={"device_id": key[0], "checked_on": day},

@@ -173,6 +173,9 @@ def ingest_fixes(
     dev = batch.device_id.astype(str)
     order = np.lexsort((batch.fix_ts, dev))
     batch = batch.take(order)
+    # a course is an angle: 360.5 and -90 are 0.5 and 270 (and a wild one cannot overflow the column)
+    with np.errstate(invalid="ignore"):
+        batch.course = np.where(np.isfinite(batch.course), np.mod(batch.course, 360.0), np.nan)
     dev = dev[order]
     n = len(batch)
     dev_start = np.ones(n, dtype=bool)

@@ -185,6 +185,7 @@ def run_job(open_session: OpenSession, job_id: int, engine: Engine | None = None
                 dry_run=bool(opts.get("dry_run")),
                 skip_bad=bool(opts.get("skip_bad")),
                 sheet=opts.get("sheet"),
+                coord_system=opts.get("coord_system") or "wgs84",
                 actor=job.actor,
                 write_rejects=False,
                 progress=progress,

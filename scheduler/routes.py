@@ -73,6 +73,9 @@ async def import_upload(
         bool, Query(description="commit the good rows; bad rows are listed in errors")
     ] = False,
     sheet: Annotated[str | None, Query(description="XLSX sheet name or 1-based number")] = None,
+    coord_system: Annotated[
+        str, Query(description="positions: the file's datum, wgs84 | gcj02 | bd09 (stored WGS-84)")
+    ] = "wgs84",
     wait: Annotated[bool, Query(description="answer with the report when the import is done")] = False,
 ) -> Any:
     """Hand a file in for import: it is stored and queued, and the answer (202) is the job — `id`,
@@ -91,7 +94,7 @@ async def import_upload(
         return JSONResponse(status_code=413, content={"detail": exc.message})
     principal = request.state.principal
     open_session = _open_session(request)
-    options = {"dry_run": dry_run, "skip_bad": skip_bad, "sheet": sheet}
+    options = {"dry_run": dry_run, "skip_bad": skip_bad, "sheet": sheet, "coord_system": coord_system}
 
     def queue(status: str) -> int:
         return import_jobs.submit(

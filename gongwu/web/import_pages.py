@@ -56,6 +56,7 @@ async def imports_submit(
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[bool, Form()] = False,
     skip_bad: Annotated[bool, Form()] = False,
+    coord_system: Annotated[str, Form()] = "wgs84",
 ) -> Response:
     """The file in as a job, then its page. The kind's own permission is checked here (the form names the
     kind; the API's route carries it in the path)."""
@@ -75,7 +76,8 @@ async def imports_submit(
     def queue() -> int:
         return import_jobs.submit(
             session, kind, stored, filename=file.filename or "upload", actor=principal.username,
-            user_id=principal.user_id, options={"dry_run": dry_run, "skip_bad": skip_bad, "sheet": None},
+            user_id=principal.user_id, options={"dry_run": dry_run, "skip_bad": skip_bad, "sheet": None,
+                     "coord_system": coord_system},
         )  # fmt: skip
 
     job_id = await run_in_threadpool(queue)

@@ -54,6 +54,11 @@ def test_checks_imported_and_the_report(session: Session, tmp_path: Path, client
     ok = run_import(session, "tracker-checks", f, skip_bad=True, write_rejects=False)
     assert ok.committed and ok.inserted == 3
     assert run_import(session, "tracker-checks", f, skip_bad=True, write_rejects=False).inserted == 0  # again
+    results_only = tmp_path / "结果.csv"
+    results_only.write_text(f"终端号,检修日期,检修结果\nT1,{old.isoformat()},更换\n", encoding="utf-8")
+    assert run_import(session, "tracker-checks", results_only).committed
+    kept = session.exec(select(TrackerCheck).where(TrackerCheck.device_id == "T1")).all()
+    assert {c.note for c in kept} == {"旧终端进水", ""}  # a sheet without the column leaves the note
     rows = {r["plate"]: r for r in queries.tracker_report(session, today)}
     assert rows[stale.plate]["state"] == "overdue" and rows[stale.plate]["last_check_result"] == "repaired"
     assert rows[fresh.plate]["state"] == "ok" and rows[fresh.plate]["due_on"] == rules.add_months(recent, 6)

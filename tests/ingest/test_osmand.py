@@ -245,3 +245,18 @@ def test_a_fix_out_of_range_or_half_given_is_refused_with_the_reason(
     assert r.status_code == 400 and "latitude 95 is out of range" in r.text
     assert stored(engine, v.tracker_id) == []
     assert client.get("/", params={"id": v.tracker_id, "batt": "50"}).status_code == 200
+
+
+def test_a_course_is_an_angle(client: TestClient, engine: Engine, live_vehicles: MakeVehicle) -> None:
+    v = live_vehicles()
+    assert v.tracker_id
+    for i, bearing in enumerate(("365.5", "-90", "1e12")):
+        params = {
+            "id": v.tracker_id,
+            "lat": "37.87",
+            "lon": "112.55",
+            "timestamp": str(T + i),
+            "bearing": bearing,
+        }
+        assert client.get("/", params=params).status_code == 200
+    assert [p.course for p in stored(engine, v.tracker_id)] == [5.5, 270.0, 280.0]  # 1e12 = 360·k + 280
