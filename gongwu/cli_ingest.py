@@ -113,6 +113,17 @@ def _print_summary(report: object, dry_run: bool) -> None:
         )
     for e in report.errors[:LISTED]:
         typer.echo(f"{report.file}: {e}", err=True)
+    if report.plate_mismatches:
+        from core.i18n import tr
+
+        for w in report.warnings[:LISTED]:
+            typer.echo(f"{report.file}: {w}", err=True)
+        n = report.plate_mismatches
+        typer.echo(
+            tr(f"注意：{n} 行的车牌与终端登记不符，已按终端计入", f"warning: {n} rows name another plate than"
+               " their tracker's: kept as the tracker's"),
+            err=True,
+        )  # fmt: skip
     if len(report.errors) > LISTED:
         typer.echo(f"... and {len(report.errors) - LISTED} more bad rows", err=True)
     verdict = (

@@ -42,6 +42,7 @@ from ingest.readers import (
 )
 
 T = TypeVar("T")
+WARNINGS_LISTED = 100  # rows listed per kind of warning; the count has them all
 
 
 @dataclass
@@ -64,6 +65,10 @@ class ImportReport:
     bad_rows: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
     errors_not_listed: int = 0  # errors past GONGWU_IMPORT_MAX_ERRORS: counted, not listed
     stopped_at: int | None = None  # the line reading stopped at: too many bad rows to go on
+    # positions whose plate column names another car than the tracker's: kept (platforms keep a swapped
+    # tracker's old plate), counted, the first ones listed
+    plate_mismatches: int = 0
+    warnings: list[RowError] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +86,8 @@ class ImportReport:
             "ignored_columns": self.ignored_columns,
             "errors_not_listed": self.errors_not_listed,
             "stopped_at_line": self.stopped_at,
+            "plate_mismatches": self.plate_mismatches,
+            "warnings": [{"line": e.line, "column": e.column, "reason": _reason(e)} for e in self.warnings],
         }
 
 
@@ -426,14 +433,19 @@ def _import_positions(
             known = (owner != None)[inverse]  # noqa: E711
             ok = known.copy()
             if "plate" in table.columns:
+                # The plate never re-attributes a fix (the fix is the tracker's): a row naming another car
+                # is kept, counted and reported.
                 p_col, p_header = table.locate("plate")
                 wrong = known & (batch.plate != None) & (batch.plate != owner[inverse])  # noqa: E711
-                ok &= ~wrong
-                for i in np.flatnonzero(wrong):
+                report.plate_mismatches += int(wrong.sum())
+                for i in np.flatnonzero(wrong)[: max(0, WARNINGS_LISTED - len(report.warnings))]:
                     line = int(batch.line[i])
                     dev, plate = batch.device_id[i], owner[inverse[i]]
-                    reason = f"终端 {dev} 属于 {plate} the tracker belongs to another plate"
-                    bad[line] = BadRow(line, [], [RowError(line, p_col, p_header, reason, "plate")])
+                    reason = tr(
+                        f"终端 {dev} 登记在 {plate}，此行车牌为 {batch.plate[i]}：按终端计入 {plate}",
+                        f"tracker {dev} is {plate}'s, the row says {batch.plate[i]}: kept as {plate}'s",
+                    )
+                    report.warnings.append(RowError(line, p_col, p_header, reason, "plate"))
             for i in np.flatnonzero(~known):
                 line = int(batch.line[i])
                 dev = batch.device_id[i]

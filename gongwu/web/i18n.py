@@ -258,6 +258,7 @@ EN: dict[str, str] = {
     "单位名录": "Units",
     "驾驶员名录": "Drivers",
     "终端检修记录": "Tracker checks",
+    "车牌与终端登记不符的行（已按终端计入）": "Rows naming another plate than their tracker's (kept)",
     "定位数据的坐标系": "Datum of a positions file",
     "WGS-84（GPS 原始坐标）": "WGS-84 (raw GPS)",
     "GCJ-02（高德、腾讯）": "GCJ-02 (AMap, Tencent)",

@@ -580,3 +580,29 @@ def test_an_epoch_millisecond_file_imports_as_its_china_time_twin(session: Sessi
         == _stored(session, "013900000003")
     )
     assert len(_stored(session, "013900000001")) == 4
+
+
+def test_a_plate_that_contradicts_the_tracker_never_reattributes_a_fix(
+    session: Session, tmp_path: Path
+) -> None:
+    """Platforms keep a swapped tracker's old plate: the row is kept as the tracker's car's, counted and
+    reported — it is not a bad row."""
+    county(session, tmp_path)
+    t0 = datetime.now(UTC).astimezone(CHINA).replace(microsecond=0) - timedelta(days=1)
+    rows: list[list[object]] = [["终端号", "车牌号", "定位时间", "经度", "纬度", "速度"]]
+    for i, plate in enumerate(["晋MA1234", "晋M·A5678", "晋MA1234"]):
+        rows.append(
+            [
+                "013900000001",
+                plate,
+                (t0 + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S"),
+                112.73,
+                37.68,
+                30,
+            ]
+        )
+    report = run_import(session, "positions", write_csv(tmp_path / "plates.csv", rows))
+    assert report.committed and report.errors == [] and report.inserted == 3
+    assert report.plate_mismatches == 1 and [w.line for w in report.warnings] == [3]
+    assert "晋M·A1234" in report.to_json()["warnings"][0]["reason"]
+    assert len(_stored(session, "013900000001")) == 3
