@@ -346,7 +346,7 @@ def cancel_order(
 
 
 def _expense_out(expense: TripExpense) -> schemas.ExpensePublic:
-    total = expense.tolls_fen + expense.meal_allowance_fen + expense.fuel_fen + expense.other_fen
+    total = service.expense_total_fen(expense)
     return schemas.ExpensePublic.model_validate({**expense.model_dump(), "total_yuan": queries.yuan(total)})
 
 

@@ -228,10 +228,7 @@ def approvals_of(session: Session, order_id: int) -> list[OrderApproval]:
 
 def levels_of(order: TripOrder) -> tuple[int, ...]:
     """The approval levels this order needs (GONGWU_ORDER_CENTER_APPROVAL says what calls for level 2)."""
-    needs = get_settings().order_center_approval
-    return rules.levels_needed(
-        rules.center_reasons(order.out_of_county, order.planned_start_at, order.planned_end_at, needs)
-    )
+    return rules.levels_needed(center_reasons_of(order))
 
 
 def center_reasons_of(order: TripOrder) -> list[str]:
@@ -374,6 +371,13 @@ def recheck(session: Session, orders: Sequence[TripOrder]) -> None:
     ids = [o.id for o in orders if o.id is not None]
     if ids:
         reconcile.recheck_orders(session, ids)
+
+
+def expense_total_fen(expense: TripExpense | None) -> int:
+    """An expense sheet's total in fen (0 without one)."""
+    if expense is None:
+        return 0
+    return expense.tolls_fen + expense.meal_allowance_fen + expense.fuel_fen + expense.other_fen
 
 
 def get_expense(session: Session, order_id: int) -> TripExpense | None:

@@ -538,11 +538,7 @@ def order_page(request: Request, session: SessionDep, scope: ScopeDep, order_id:
     gps_km = round(sum(tr.distance_m for tr in trips) / 1000, 1)
     off = km_check(gps_km, order.odometer_km)
     expense = service.get_expense(session, order_id)
-    total = (
-        expense.tolls_fen + expense.fuel_fen + expense.meal_allowance_fen + expense.other_fen
-        if expense
-        else 0
-    )
+    total = service.expense_total_fen(expense)
     from fleet.routes import order_history
 
     events = order_history(session, scope, order_id)["events"] if readable else []
