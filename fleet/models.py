@@ -187,6 +187,29 @@ class TrackerCheck(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+class TrackerAssignment(SQLModel, table=True):
+    """A tracker installed in a car from `installed_at` to `removed_at` (None: still in). Explicit rows come
+    from the assignment history (import, CLI, API) and never overlap for one tracker or one car; an
+    implicit row is the vehicles import's 终端号 (from the acquisition, None: since its first fix) and
+    gives way wherever an explicit row of the same tracker or car overlaps it (rules.effective_segments).
+    Trips, stops and flags belong to the car that held the tracker at the fix time."""
+
+    __tablename__ = "fleet_tracker_assignment"
+    __table_args__ = (
+        Index("ix_fleet_tracker_assignment_device", "device_id", "installed_at"),
+        Index("ix_fleet_tracker_assignment_vehicle", "vehicle_id", "installed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(max_length=32)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id")
+    installed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    implicit: bool = Field(default=False)
+    note: str = Field(default="", max_length=200)
+    created_at: datetime = created_at_field()
+
+
 class FlagReply(SQLModel, table=True):
     """A unit's answer to one of its flags: an explanation (情况说明) and/or a late order (补报)."""
 

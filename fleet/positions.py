@@ -142,9 +142,26 @@ class IngestResult:
 
 
 def known_devices(session: Session) -> dict[str, Vehicle]:
-    """Tracker id → vehicle, for every vehicle with a tracker."""
+    """Tracker id → vehicle for every tracker with an assignment history: the car that holds it now, else
+    the last one that did. A known tracker's fixes are stored whenever they were taken — those of a time in
+    which no car held it are kept and attributed once it is assigned."""
+    from fleet import trackers
+
     rows = session.exec(select(Vehicle).where(col(Vehicle.tracker_id).is_not(None))).all()
-    return {v.tracker_id: v for v in rows if v.tracker_id}
+    found = {v.tracker_id: v for v in rows if v.tracker_id}
+    latest: dict[str, tuple[int, int]] = {}
+    for a in trackers.rows(session):
+        if a.device not in found and a.start >= latest.get(a.device, (-1, 0))[0]:
+            latest[a.device] = (a.start, a.vehicle)
+    if latest:
+        by_id = {
+            v.id: v
+            for v in session.exec(
+                select(Vehicle).where(col(Vehicle.id).in_({vid for _, vid in latest.values()}))
+            ).all()
+        }
+        found.update({d: by_id[vid] for d, (_, vid) in latest.items() if vid in by_id})
+    return found
 
 
 def ingest_fixes(

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from core import normalize as n
 from core.settings import get_settings
 from core.timeutil import china_day
@@ -121,6 +123,164 @@ def check_state(due: date | None, today: date, soon_days: int = 30) -> str:
     if due is None or due < today:
         return "overdue"
     return "due" if (due - today).days <= soon_days else "ok"
+
+
+# --- tracker assignments: which car held a tracker when -------------------------------------------------
+
+OPEN_START = 0  # an assignment "since the first fix"
+OPEN_END = 4_102_444_800  # an assignment still in (2100-01-01: "no end" that still fits a datetime)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A stored assignment as epoch seconds: [start, end), OPEN_START / OPEN_END when not given."""
+
+    id: int
+    device: str
+    vehicle: int
+    start: int
+    end: int
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of time in which `device` was in `vehicle`: [start, end)."""
+
+    device: str
+    vehicle: int
+    start: int
+    end: int
+    assignment: int
+    implicit: bool = False
+
+
+def _minus(start: int, end: int, cuts: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) without the intervals `cuts` (sorted by start)."""
+    out, at = [], start
+    for a, b in cuts:
+        if b <= at or a >= end:
+            continue
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+        if at >= end:
+            break
+    if at < end:
+        out.append((at, end))
+    return out
+
+
+def effective_segments(rows: Iterable[Assignment]) -> list[Segment]:
+    """Who held what when: the explicit assignments as they are, and each implicit one (the vehicles
+    file's 终端号) minus every explicit one of the same tracker or the same car — implicit ones give way.
+    Sorted by device and start."""
+    rows = list(rows)
+    explicit = [r for r in rows if not r.implicit]
+    by_key: dict[tuple[str, Any], list[tuple[int, int]]] = {}
+    for r in explicit:
+        by_key.setdefault(("d", r.device), []).append((r.start, r.end))
+        by_key.setdefault(("v", r.vehicle), []).append((r.start, r.end))
+    out = [Segment(r.device, r.vehicle, r.start, r.end, r.id) for r in explicit if r.end > r.start]
+    for r in rows:
+        if r.implicit:
+            cuts = sorted(by_key.get(("d", r.device), []) + by_key.get(("v", r.vehicle), []))
+            out += [Segment(r.device, r.vehicle, a, b, r.id, True) for a, b in _minus(r.start, r.end, cuts)]
+    return sorted(out, key=lambda s: (s.device, s.start))
+
+
+def overlap(new: Assignment, rows: Iterable[Assignment]) -> Assignment | None:
+    """The first explicit assignment (other than `new` itself) that shares its tracker or its car for a
+    moment of [start, end) — such a pair is refused."""
+    for r in rows:
+        if r.implicit or r.id == new.id or (r.device != new.device and r.vehicle != new.vehicle):
+            continue
+        if r.start < new.end and new.start < r.end:
+            return r
+    return None
+
+
+class Timeline:
+    """Effective segments indexed for look-ups by device and time (vectorised over the times)."""
+
+    def __init__(self, segments: Iterable[Segment]) -> None:
+        self.by_device: dict[str, list[Segment]] = {}
+        for seg in sorted(segments, key=lambda s: (s.device, s.start)):
+            self.by_device.setdefault(seg.device, []).append(seg)
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def devices(self) -> list[str]:
+        return list(self.by_device)
+
+    def of_device(self, device: str, start: int = OPEN_START, end: int = OPEN_END) -> list[Segment]:
+        """The device's segments that overlap [start, end]."""
+        return [s for s in self.by_device.get(device, []) if s.start <= end and s.end > start]
+
+    def of_vehicle(self, vehicle: int) -> list[Segment]:
+        return sorted(
+            (s for segs in self.by_device.values() for s in segs if s.vehicle == vehicle),
+            key=lambda s: s.start,
+        )
+
+    def vehicle_at(self, device: str, ts: np.ndarray) -> np.ndarray:
+        """The vehicle id that held `device` at each time (0: none)."""
+        if device not in self._arrays:
+            segs = self.by_device.get(device, [])
+            self._arrays[device] = (
+                np.array([s.start for s in segs], dtype=np.int64),
+                np.array([s.end for s in segs], dtype=np.int64),
+                np.array([s.vehicle for s in segs], dtype=np.int64),
+            )
+        starts, ends, vehicles = self._arrays[device]
+        ts = np.asarray(ts, dtype=np.int64)
+        if not len(starts):
+            return np.zeros(len(ts), dtype=np.int64)
+        i = np.searchsorted(starts, ts, side="right") - 1
+        inside = (i >= 0) & (ts < ends[np.maximum(i, 0)])
+        return np.where(inside, vehicles[np.maximum(i, 0)], 0)
+
+    def segment_at(self, device: str, ts: int) -> Segment | None:
+        for s in self.by_device.get(device, []):
+            if s.start <= ts < s.end:
+                return s
+        return None
+
+    def vehicle_segment_at(self, vehicle: int, ts: int) -> Segment | None:
+        """The segment in which `vehicle` held a tracker at `ts` (None: no tracker then)."""
+        for s in self.of_vehicle(vehicle):
+            if s.start <= ts < s.end:
+                return s
+        return None
+
+
+def changed_spans(before: Sequence[Segment], after: Sequence[Segment]) -> dict[str, tuple[int, int]]:
+    """Per device, the span [from, to] in which its holder changed between two timelines — what must be
+    re-cut and re-reconciled after an assignment change."""
+
+    def holder(segs: Sequence[Segment]) -> dict[str, set[tuple[int, int, int]]]:
+        out: dict[str, set[tuple[int, int, int]]] = {}
+        for s in segs:
+            out.setdefault(s.device, set()).add((s.start, s.end, s.vehicle))
+        return out
+
+    old, new = holder(before), holder(after)
+    spans: dict[str, tuple[int, int]] = {}
+    for device in old.keys() | new.keys():
+        diff = old.get(device, set()) ^ new.get(device, set())
+        if not diff:
+            continue
+        # Each holder is constant between consecutive bounds of the changed segments (segments of one
+        # device never overlap): probe each stretch at its start, keep the stretches that disagree.
+        points = sorted({p for a, b, _ in diff for p in (a, b)})
+        probe = np.array(points[:-1], dtype=np.int64)
+        t_old = Timeline(s for s in before if s.device == device)
+        t_new = Timeline(s for s in after if s.device == device)
+        differs = np.flatnonzero(t_old.vehicle_at(device, probe) != t_new.vehicle_at(device, probe))
+        if not len(differs):
+            continue
+        lo, hi = points[int(differs[0])], points[int(differs[-1]) + 1]
+        spans[device] = (lo, hi)
+    return spans
 
 
 # --- approvals: who must say yes before an order covers trips -------------------------------------------

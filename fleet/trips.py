@@ -10,7 +10,7 @@ unchanged window writes the same rows (compared, not rewritten), so a re-run cha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -36,10 +36,15 @@ class RecutCounts:
     trips_removed: int = 0
     stops_added: int = 0
     stops_removed: int = 0
+    # the China days whose trips were added, changed or removed: what a re-reconcile must look at again
+    days: set[date] = field(default_factory=set)
 
     def add(self, other: RecutCounts) -> None:
         for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if name == "days":
+                self.days |= other.days
+            else:
+                setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def params_for(vehicle: Vehicle, base: TripParams | None = None) -> TripParams:
@@ -196,16 +201,14 @@ def _windows(conn: Connection, items: Sequence[tuple[str, int, int]]) -> dict[st
 
 GROUP = 400  # devices re-cut together: one cut_many, one read and one write of their trips and stops
 
-
-def recut_device(
-    session: Session, vehicle: Vehicle, device: str, a: int, b: int, *, base: TripParams | None = None
-) -> RecutCounts:
-    """Re-cut the window around [a, b] of one device and store the difference."""
-    return _recut_group(session, [(device, a, b)], {device: (vehicle.id, params_for(vehicle, base))})
+# Per device: the stretches [start, end) in which it was in a car, with that car's id and trip parameters.
+Targets = dict[str, list[tuple[int, int, int, TripParams]]]
 
 
 def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutCounts:
-    """Re-cut every range marked by the ingest path, then forget the marks."""
+    """Re-cut every range marked by the ingest path or an assignment change, then forget the marks."""
+    from fleet import trackers
+
     session.flush()
     conn = session.connection()
     marks = conn.execute(
@@ -215,14 +218,20 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
     for _, device, a, b in marks:
         old = ranges.get(device)
         ranges[device] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-    vehicles = {
-        v.tracker_id: v
-        for v in session.exec(select(Vehicle).where(col(Vehicle.tracker_id).in_(list(ranges)))).all()
-        if v.tracker_id
-    }
-    items = [(d, a, b) for d, (a, b) in sorted(ranges.items()) if d in vehicles]
+    if not ranges:
+        return RecutCounts()
+    timeline = trackers.timeline(session)
+    held = {s.vehicle for d in ranges for s in timeline.by_device.get(d, [])}
+    vehicles = {v.id: v for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_(list(held)))).all()}
+    params = {vid: params_for(v, base) for vid, v in vehicles.items()}
     # read now: each group expires the session, and an expired vehicle would be reloaded one by one
-    targets = {d: (vehicles[d].id, params_for(vehicles[d], base)) for d, _, _ in items}
+    targets: Targets = {
+        d: [(s.start, s.end, s.vehicle, params[s.vehicle]) for s in timeline.by_device.get(d, [])]
+        for d in ranges
+    }
+    # a device in no car has nothing to cut, but what was cut for it before must go
+    stored_for = _devices_with_trips(conn, [d for d in ranges if not targets[d]])
+    items = [(d, a, b) for d, (a, b) in sorted(ranges.items()) if targets[d] or d in stored_for]
     total = RecutCounts()
     for i in range(0, len(items), GROUP):
         total.add(_recut_group(session, items[i : i + GROUP], targets))
@@ -231,31 +240,54 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
     return total
 
 
-def _recut_group(
-    session: Session,
-    items: Sequence[tuple[str, int, int]],
-    targets: dict[str, tuple[int | None, TripParams]],
-) -> RecutCounts:
-    """Re-cut the windows of `items` (device, from, to); `targets` gives each device's vehicle id and trip
-    parameters."""
+def _devices_with_trips(conn: Connection, devices: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(devices), 500):
+        chunk = list(devices[i : i + 500])
+        for table in (Trip.__table__, Stop.__table__):  # type: ignore[attr-defined]
+            found |= set(
+                conn.execute(select(table.c.device_id).where(table.c.device_id.in_(chunk))).scalars()
+            )
+    return found
+
+
+def _pieces(
+    fixes: dict[str, np.ndarray], stretches: Sequence[tuple[int, int, int, TripParams]]
+) -> list[tuple[dict[str, np.ndarray], int, TripParams]]:
+    """A device's fixes split by the cars that held it: (fixes, vehicle id, parameters) per stretch with
+    fixes — a trip never spans two assignments. Fixes in no stretch (no car held the tracker) are left."""
+    t = fixes["t"]
+    out = []
+    for start, end, vehicle_id, params in stretches:
+        i, j = np.searchsorted(t, start, side="left"), np.searchsorted(t, end, side="left")
+        if j > i:
+            whole = i == 0 and j == len(t)
+            out.append((fixes if whole else {k: v[i:j] for k, v in fixes.items()}, vehicle_id, params))
+    return out
+
+
+def _recut_group(session: Session, items: Sequence[tuple[str, int, int]], targets: Targets) -> RecutCounts:
+    """Re-cut the windows of `items` (device, from, to); `targets` gives each device's stretches in cars."""
     session.flush()  # Core statements below must see, and not be overwritten by, pending ORM changes
     conn = session.connection()
     windows = _windows(conn, items)
     fixes = _load_many(conn, [d for d, _, _ in items], [windows[d] for d, _, _ in items])
     counts = RecutCounts(devices=len(items), fixes=sum(len(f["t"]) for f in fixes.values()))
 
-    # Cut: one cut_many per distinct parameter set (nearly always just the defaults).
-    results: dict[str, CutResult] = {}
-    by_params: dict[TripParams, list[str]] = {}
+    # Cut: one cut_many per distinct parameter set (nearly always just the defaults), each stretch of a
+    # device in one car a sequence of its own.
+    results: dict[str, list[tuple[int, CutResult]]] = {}
+    by_params: dict[TripParams, list[tuple[str, int, dict[str, np.ndarray]]]] = {}
     for device, _, _ in items:
         if len(fixes[device]["t"]):
-            by_params.setdefault(targets[device][1], []).append(device)
+            for part, vehicle_id, params in _pieces(fixes[device], targets.get(device, [])):
+                by_params.setdefault(params, []).append((device, vehicle_id, part))
     for params, group in by_params.items():
-        parts = [fixes[d] for d in group]
+        parts = [p for _, _, p in group]
         lengths = [len(p["t"]) for p in parts]
         starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        for device, res in zip(
+        cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
+        for (device, vehicle_id, _), res in zip(
             group,
             cut_many(
                 cat["t"],
@@ -270,7 +302,7 @@ def _recut_group(
             ),
             strict=True,
         ):
-            results[device] = res
+            results.setdefault(device, []).append((vehicle_id, res))
 
     # Compare with what is stored in the windows; write only the difference.
     devices = [d for d, _, _ in items]
@@ -286,10 +318,8 @@ def _recut_group(
     new_trips: list[dict[str, Any]] = []
     new_stops: list[dict[str, Any]] = []
     for device in devices:
-        vehicle_id = targets[device][0]
-        cut_result = results.get(device)
-        if cut_result is not None:
-            w1 = windows[device][1]
+        w1 = windows[device][1]
+        for vehicle_id, cut_result in results.get(device, []):
             new_trips += [_trip_row(vehicle_id, device, tr) for tr in cut_result.trips if tr.start_ts < w1]
             new_stops += [_stop_row(vehicle_id, device, st) for st in cut_result.stops if st.start_ts < w1]
 
@@ -298,10 +328,10 @@ def _recut_group(
         return w0 <= row["start_at"].timestamp() < w1
 
     counts.trips_added, counts.trips_removed, gone = _sync(
-        conn, trip_t, [r for r in stored_trips if in_window(r)], new_trips, TRIP_FIELDS
+        conn, trip_t, [r for r in stored_trips if in_window(r)], new_trips, TRIP_FIELDS, counts.days
     )
     counts.stops_added, counts.stops_removed, _ = _sync(
-        conn, stop_t, [r for r in stored_stops if in_window(r)], new_stops, STOP_FIELDS
+        conn, stop_t, [r for r in stored_stops if in_window(r)], new_stops, STOP_FIELDS, set()
     )
     if gone:
         flags.detach_trips(conn, gone, "行程已被重新切分 trip re-cut away")
@@ -334,10 +364,11 @@ def _sync(
     old_rows: Sequence[Any],
     new_rows: list[dict[str, Any]],
     fields: tuple[str, ...],
+    days: set[date],
 ) -> tuple[int, int, list[int]]:
     """Make the stored rows equal the new ones, keyed by (device, start time): unchanged rows are not
     touched; a row with the same start but another shape is updated in place, keeping its id (flags point
-    at trips). Returns (added or changed, removed, ids removed)."""
+    at trips). Returns (added or changed, removed, ids removed); adds the China days touched to `days`."""
     new_by_key = {(r["device_id"], r["start_at"]): r for r in new_rows}
     updates: list[dict[str, Any]] = []
     removed: list[int] = []
@@ -345,8 +376,10 @@ def _sync(
         new = new_by_key.pop((old["device_id"], old["start_at"]), None)
         if new is None:
             removed.append(old["id"])
+            days.add(china_day(old["start_at"]))
         elif any(old[f] != new[f] for f in fields):
             updates.append({"row_id": old["id"], **{f: new[f] for f in fields}})
+            days.add(china_day(old["start_at"]))
     if removed:
         conn.execute(delete(table).where(table.c.id.in_(removed)))
     if updates:
@@ -354,6 +387,7 @@ def _sync(
             update(table).where(table.c.id == bindparam("row_id")).values({f: bindparam(f) for f in fields}),
             updates,
         )
+    days.update(china_day(start) for _, start in new_by_key)
     if new_by_key and conn.dialect.name == "postgresql":  # COPY: psycopg's executemany is a trip per row
         raw = conn.connection.driver_connection
         assert raw is not None

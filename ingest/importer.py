@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core import datum, tabular
 from core.datum import COORD_SYSTEMS
@@ -409,9 +409,13 @@ def _import_positions(
 ) -> None:
     """`reader`: the file's batches read by a child process, else they are read here, by a thread;
     `coord_system`: the file's datum, converted to WGS-84 (what is stored) here."""
+    from fleet import trackers
+    from fleet.models import Vehicle
     from fleet.positions import FixBatch, ingest_fixes, known_devices
 
     vehicles = known_devices(session)
+    timeline = trackers.timeline(session)
+    plates = {v.id: v.plate for v in session.exec(select(Vehicle)).all()}
     bad: dict[int, BadRow] = {}
     dev_col, dev_header = table.locate("device_id")
     batches = (
@@ -424,27 +428,40 @@ def _import_positions(
             report.read += len(batch) + len(batch.rejects)
             for b in batch.rejects:
                 bad[b.line] = b
-            # a device that is no vehicle's tracker, or a plate that contradicts the tracker: bad rows
-            # (looked up once per distinct device, then spread over the rows)
+            # a device that is no vehicle's tracker: bad rows (looked up once per distinct device, then
+            # spread over the rows)
             names, inverse = np.unique(batch.device_id.astype(str), return_inverse=True)
-            owner = np.array(
-                [vehicles[d].plate if d in vehicles else None for d in names.tolist()], dtype=object
-            )
-            known = (owner != None)[inverse]  # noqa: E711
+            known = np.array([d in vehicles for d in names.tolist()], dtype=bool)[inverse]
             ok = known.copy()
             if "plate" in table.columns:
-                # The plate never re-attributes a fix (the fix is the tracker's): a row naming another car
-                # is kept, counted and reported.
+                # The plate never re-attributes a fix (the fix is the tracker's, in the car that held it
+                # then): a row naming another car is kept, counted and reported.
                 p_col, p_header = table.locate("plate")
-                wrong = known & (batch.plate != None) & (batch.plate != owner[inverse])  # noqa: E711
+                holder = np.zeros(len(batch), dtype=np.int64)
+                by_dev = np.argsort(inverse, kind="stable")
+                bounds = np.searchsorted(inverse[by_dev], np.arange(len(names) + 1))
+                for j, d in enumerate(names.tolist()):
+                    rows_j = by_dev[bounds[j] : bounds[j + 1]]
+                    holder[rows_j] = timeline.vehicle_at(d, batch.fixed_at[rows_j])
+                owner = np.array([plates.get(v) for v in holder.tolist()], dtype=object)
+                wrong = known & (batch.plate != None) & (batch.plate != owner)  # noqa: E711
                 report.plate_mismatches += int(wrong.sum())
                 for i in np.flatnonzero(wrong)[: max(0, WARNINGS_LISTED - len(report.warnings))]:
                     line = int(batch.line[i])
-                    dev, plate = batch.device_id[i], owner[inverse[i]]
-                    reason = tr(
-                        f"终端 {dev} 登记在 {plate}，此行车牌为 {batch.plate[i]}：按终端计入 {plate}",
-                        f"tracker {dev} is {plate}'s, the row says {batch.plate[i]}: kept as {plate}'s",
-                    )
+                    dev, plate = batch.device_id[i], owner[i]
+                    if plate is None:
+                        reason = tr(
+                            f"终端 {dev} 此时未装在任何车上，此行车牌为 {batch.plate[i]}："
+                            "定位点保留，装车后计入",
+                            f"tracker {dev} was in no car then, the row says {batch.plate[i]}: kept, "
+                            "counted once it is assigned",
+                        )
+                    else:
+                        reason = tr(
+                            f"终端 {dev} 此时装在 {plate}，此行车牌为 {batch.plate[i]}：按终端计入 {plate}",
+                            f"tracker {dev} was in {plate} then, the row says {batch.plate[i]}: kept as "
+                            f"{plate}'s",
+                        )
                     report.warnings.append(RowError(line, p_col, p_header, reason, "plate"))
             for i in np.flatnonzero(~known):
                 line = int(batch.line[i])
