@@ -26,6 +26,7 @@ from core.importing import (
 from core.models import Unit
 from core.timeutil import as_utc, china_day, utcnow
 from fleet import service
+from fleet import trackers as trackers_history
 from fleet.models import Driver, OrderStatus, TrackerCheck, TripExpense, TripOrder, Vehicle, VehicleStatus
 from fleet.rules import check_result, licence_class, window_problem
 
@@ -139,14 +140,24 @@ def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
     existing = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
     trackers = by_column(session, Vehicle, Vehicle.tracker_id, [r.values.get("tracker_id") for r in rows])
     tracker_line: dict[str, tuple[int, str]] = {}
+    before = trackers_history.begin(session)
+    implicit: list[tuple[Vehicle, str | None]] = []
     for r, plate in keyed_rows(VEHICLES, rows, result, "plate", Vehicle):
         vehicle = existing.get(plate)
         values = _vehicle_values(r, vehicle, units, trackers, tracker_line, plate)
         if r.fits(Vehicle, values):
-            existing[plate], _ = upsert(
+            existing[plate], changes = upsert(
                 session, result, model=Vehicle, obj=vehicle, values=values, actor=actor, key=plate,
                 init={"plate": plate},
             )  # fmt: skip
+            if values.get("tracker_id") and (changes is None or {"tracker_id", "acquired_on"} & set(changes)):
+                implicit.append((existing[plate], values["tracker_id"]))
+    if implicit and not result.issues:
+        # the 终端号 is the tracker in the car now: its implicit assignment from the acquisition, which
+        # an explicit history overlapping it overrides
+        for vehicle, tracker in implicit:
+            trackers_history.set_implicit(session, vehicle, tracker, actor=actor)
+        trackers_history.finish(session, before)
     return result
 
 

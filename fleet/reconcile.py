@@ -36,9 +36,9 @@ from sqlmodel import Session, col, select
 
 from core.logs import log
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
-from fleet import flags, matching
+from fleet import flags, matching, trackers
 from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
-from fleet.rules import MAX_ORDER_DAYS, Rules
+from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ REASON_SILENT = "终端离线, 已列入终端离线预警 tracker silent then, 
 REASON_SPOKE = "终端恢复上报 tracker reporting again"
 REASON_MOVED = "车辆已出行 vehicle made a trip"
 REASON_NOT_IN_SERVICE = "车辆已不在用 vehicle no longer in service"
+REASON_REMOVED = "终端已拆除 tracker removed from the car"
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
 
 
@@ -547,11 +548,15 @@ class _Run:
     as_of: int
     tally: flags.Tally
     spells: _Spells
+    timeline: Timeline  # which car held which tracker when
 
     @classmethod
     def start(cls, session: Session, rules: Rules, as_of: int, tally: flags.Tally | None = None) -> _Run:
         tally = tally if tally is not None else flags.Tally()
-        return cls(session, _vehicles(session), rules, as_of, tally, _Spells(session, tally, rules))
+        return cls(
+            session, _vehicles(session), rules, as_of, tally, _Spells(session, tally, rules),
+            trackers.timeline(session),
+        )  # fmt: skip
 
 
 def _check_orders(run: _Run, orders: _Orders) -> None:
@@ -563,11 +568,11 @@ def _check_orders(run: _Run, orders: _Orders) -> None:
     with session.no_autoflush:
         gaps = _gaps(
             session,
-            [(i, v.tracker_id or "", ws, we) for i, v, ws, we in judged if v.status == "in_service"],
+            [(i, d, ws, we) for i, v, d, ws, we in judged if v.status == "in_service"],
             run.as_of,
         )
     new = flags.NewFlags(run.tally)
-    for i, vehicle, ws, we in judged:
+    for i, vehicle, _, ws, we in judged:
         gap = gaps.get(i)
         if gap is not None and _put_off(run, orders, i, vehicle, ws, gap, known):
             continue
@@ -577,12 +582,13 @@ def _check_orders(run: _Run, orders: _Orders) -> None:
 
 def _orders_to_judge(
     run: _Run, orders: _Orders, known: _FlagIndex, now: datetime
-) -> list[tuple[int, _Vehicle, int, int]]:
+) -> list[tuple[int, _Vehicle, str, int, int]]:
     """Resolve the flags of orders that are covered, no longer approved or not over; the orders without a
-    trip whose window has passed, with their vehicle and padded window, are left to judge."""
+    trip whose window has passed, with their vehicle, the tracker it held then and the padded window, are
+    left to judge."""
     session, rules, as_of, tally = run.session, run.rules, run.as_of, run.tally
     has_trip = _order_has_trip(session, orders, rules)
-    judged: list[tuple[int, _Vehicle, int, int]] = []
+    judged: list[tuple[int, _Vehicle, str, int, int]] = []
     for i, oid in enumerate(orders.id):
         vehicle = run.vehicles.get(int(orders.vehicle[i]))
         closes = int(orders.end[i]) + rules.lag_s
@@ -601,8 +607,10 @@ def _orders_to_judge(
                 flags.resolve(session, tally, known.load(str(oid)), now, reason)
             continue
         assert vehicle is not None
-        if vehicle.tracker_id:  # no tracker, no track to expect
-            judged.append((i, vehicle, int(orders.start[i]) - rules.lead_s, closes))
+        ws = int(orders.start[i]) - rules.lead_s
+        held = run.timeline.of_vehicle(vehicle.id, ws, closes)
+        if held:  # no tracker in the car then, no track to expect
+            judged.append((i, vehicle, held[0].device, ws, closes))
     return judged
 
 
@@ -776,6 +784,14 @@ def _judge_spells(run: _Run, *, idle: bool) -> None:
     for vid, last, trip_end in rows:
         vehicle = run.vehicles[vid]
         assert vehicle.tracker_id is not None
+        held = run.timeline.vehicle_segment_at(vid, as_of - 1)
+        if held is None or held.device != vehicle.tracker_id:
+            continue  # no tracker in the car at that moment (a run of an earlier day): nothing to judge
+        if held.start != OPEN_START and (last is None or last < held.start):
+            # a tracker newly put in: quiet since its installation, not since its last car
+            if as_of - held.start >= rules.silent_s:
+                spells.silent(vehicle, held.start, None, as_of)
+            continue
         if last is None:
             if as_of - to_ts(vehicle.created_at) >= rules.silent_s:
                 spells.silent(vehicle, None, None, as_of)
@@ -791,7 +807,12 @@ def _judge_spells(run: _Run, *, idle: bool) -> None:
             since = session.exec(
                 select(func.min(Position.fix_ts)).where(Position.device_id == vehicle.tracker_id)
             ).one()
-        if since is not None and since < as_of and as_of - since >= rules.idle_s:
+        # time without a tracker is not idle time (无终端: nothing is known of the car then)
+        if (
+            since is not None
+            and since < as_of
+            and (as_of - since - run.timeline.untracked_s(vid, since, as_of) >= rules.idle_s)
+        ):
             current[(IDLE, vid)] = spells.idle(vehicle, since, as_of).key
 
     kinds = [SILENT, IDLE] if idle else [SILENT]
@@ -804,7 +825,10 @@ def _end_spell(run: _Run, flag: Flag, current: dict[tuple[str, int | None], str]
     vehicle = run.vehicles.get(flag.vehicle_id)
     if vehicle is None or vehicle.status != "in_service" or not vehicle.tracker_id:
         now = utcnow()
-        flags.resolve(session, tally, flag, now, REASON_NOT_IN_SERVICE, end_at=now)
+        reason = (
+            REASON_NOT_IN_SERVICE if vehicle is None or vehicle.status != "in_service" else REASON_REMOVED
+        )
+        flags.resolve(session, tally, flag, now, reason, end_at=now)
         return
     since = _spell_since(flag)
     if flag.kind == SILENT:

@@ -205,8 +205,10 @@ class Timeline:
 
     def __init__(self, segments: Iterable[Segment]) -> None:
         self.by_device: dict[str, list[Segment]] = {}
-        for seg in sorted(segments, key=lambda s: (s.device, s.start)):
+        self.by_vehicle: dict[int, list[Segment]] = {}
+        for seg in sorted(segments, key=lambda s: (s.start, s.device)):
             self.by_device.setdefault(seg.device, []).append(seg)
+            self.by_vehicle.setdefault(seg.vehicle, []).append(seg)
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def devices(self) -> list[str]:
@@ -216,11 +218,16 @@ class Timeline:
         """The device's segments that overlap [start, end]."""
         return [s for s in self.by_device.get(device, []) if s.start <= end and s.end > start]
 
-    def of_vehicle(self, vehicle: int) -> list[Segment]:
-        return sorted(
-            (s for segs in self.by_device.values() for s in segs if s.vehicle == vehicle),
-            key=lambda s: s.start,
-        )
+    def of_vehicle(self, vehicle: int, start: int = OPEN_START, end: int = OPEN_END) -> list[Segment]:
+        """The vehicle's segments that overlap [start, end], oldest first."""
+        return [s for s in self.by_vehicle.get(vehicle, []) if s.start <= end and s.end > start]
+
+    def untracked_s(self, vehicle: int, start: int, end: int) -> int:
+        """The seconds of [start, end) in which `vehicle` held no tracker (无终端)."""
+        held = 0
+        for s in self.by_vehicle.get(vehicle, []):
+            held += max(0, min(s.end, end) - max(s.start, start))
+        return max(0, end - start - held)
 
     def vehicle_at(self, device: str, ts: np.ndarray) -> np.ndarray:
         """The vehicle id that held `device` at each time (0: none)."""
@@ -247,7 +254,7 @@ class Timeline:
 
     def vehicle_segment_at(self, vehicle: int, ts: int) -> Segment | None:
         """The segment in which `vehicle` held a tracker at `ts` (None: no tracker then)."""
-        for s in self.of_vehicle(vehicle):
+        for s in self.by_vehicle.get(vehicle, []):
             if s.start <= ts < s.end:
                 return s
         return None

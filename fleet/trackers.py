@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -49,8 +50,8 @@ def rows(session: Session) -> list[Assignment]:
     devices = {r.device for r in stored}
     vehicles = {r.vehicle for r in stored}
     virtual = -1
-    for vid, device, acquired in session.exec(
-        select(Vehicle.id, Vehicle.tracker_id, Vehicle.acquired_on).where(
+    for vid, device, acquired in session.execute(
+        sa_select(Vehicle.id, Vehicle.tracker_id, Vehicle.acquired_on).where(  # type: ignore[call-overload]
             col(Vehicle.tracker_id).is_not(None)
         )
     ).all():
