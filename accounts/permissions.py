@@ -201,6 +201,7 @@ IMPORTS: dict[str, str] = {
     "positions": "fleet:write",
     "expenses": "fleet:write",
     "tracker-checks": "fleet:write",
+    "tracker-assignments": "fleet:write",
     "properties": "property:write",
     "operating-properties": "property:write",
     "auctions": "property:write",

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core import normalize as n
+from core.i18n import tr
 from core.importing import (
     ApplyResult,
     Column,
@@ -24,11 +25,12 @@ from core.importing import (
     upsert,
 )
 from core.models import Unit
-from core.timeutil import as_utc, china_day, utcnow
+from core.timeutil import as_utc, china_day, fmt_china, to_ts, utcnow
 from fleet import service
 from fleet import trackers as trackers_history
 from fleet.models import Driver, OrderStatus, TrackerCheck, TripExpense, TripOrder, Vehicle, VehicleStatus
-from fleet.rules import check_result, licence_class, window_problem
+from fleet.rules import OPEN_END, Assignment, check_result, licence_class, window_problem
+from fleet.rules import overlap as first_overlap
 
 vehicle_status = n.EnumMap(
     "车辆状态 vehicle status",
@@ -594,4 +596,80 @@ TRACKER_CHECKS = ImportSpec(
     apply=apply_tracker_checks,
 )  # fmt: skip
 
-KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES, TRACKER_CHECKS)
+# ---------------------------------------------------------------------------------- tracker assignments
+
+
+def apply_tracker_assignments(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """终端安装记录: each tracker the file names gets exactly the file's history (its other explicit rows
+    go); a row overlapping another row of the file or another tracker's history in the same car is
+    refused, naming both. The trips of every span that changed are re-cut (scheduler/imports.py)."""
+    result = ApplyResult()
+    plates = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
+    wanted: dict[str, list[tuple[Vehicle, datetime, datetime | None]]] = {}
+    accepted: list[tuple[Assignment, str]] = []  # the file's rows so far, with how to name them
+    read = []
+    for row in rows:
+        r = RowReader(TRACKER_ASSIGNMENTS, row, result)
+        device = r.text("device_id", required=True, limit=32)
+        vehicle = r.reference(
+            "plate", plates, "未登记的车辆 unknown vehicle '{key}' (先导入车辆 import vehicles first)"
+        )
+        start = r.when("installed_at", required=True)
+        end = r.when("removed_at")
+        if start is not None and end is not None and end <= start:
+            r.bad("removed_at", tr("拆除时间须晚于安装时间", "the removal must come after the installation"))
+        if device is None or vehicle is None or start is None or not r.ok:
+            continue
+        read.append((r, device, vehicle, start, end))
+    named = {device for _, device, *_ in read}
+    others = [a for a in trackers_history.rows(session) if not a.implicit and a.device not in named]
+    for r, device, vehicle, start, end in sorted(read, key=lambda x: (x[3], x[0].row.line)):
+        rule = Assignment(-r.row.line, device, vehicle.id or 0, to_ts(start), to_ts(end) if end else OPEN_END)
+        hit = first_overlap(rule, others)
+        if hit is not None:
+            r.bad("installed_at", tr(f"与已有记录重叠：{trackers_history.describe(session, hit)}",
+                                     f"overlaps {trackers_history.describe(session, hit)}"))  # fmt: skip
+            continue
+        same = first_overlap(rule, [a for a, _ in accepted])
+        if same is not None:
+            line, what = -same.id, next(d for a, d in accepted if a is same)
+            r.bad("installed_at", tr(f"与第 {line} 行重叠（{what}）", f"overlaps line {line} ({what})"))
+            continue
+        accepted.append((rule, trackers_history.describe(session, rule)))
+        wanted.setdefault(device, []).append((vehicle, start, end))
+    if result.issues:
+        return result
+    before = trackers_history.begin(session)
+    for device, history in wanted.items():
+        inserted, updated, unchanged = trackers_history.replace_history(session, device, history, actor=actor)
+        result.inserted += inserted
+        result.updated += updated
+        result.unchanged += unchanged
+        if inserted or updated:
+            result.changes.append(
+                f"{device}: " + "; ".join(f"{v.plate} {fmt_china(a)} — {fmt_china(b) if b else '…'}"
+                                          for v, a, b in history)
+            )  # fmt: skip
+    trackers_history.finish(session, before)
+    return result
+
+
+TRACKER_ASSIGNMENTS = ImportSpec(
+    "tracker-assignments",
+    "终端安装记录",
+    (
+        text("device_id", "终端号", "设备号", "终端ID", "终端编号", "设备ID", "IMEI", "device", required=True,
+             example="864000000000001"),
+        plate_column(),
+        Column("installed_at", "安装时间", n.datetime_china, True,
+               ("安装日期", "装机时间", "开始时间", "installed at", "installed"), datetime(2024, 6, 1, 12, 0),
+               hint=_TIME_HINT),
+        Column("removed_at", "拆除时间", n.datetime_china, False,
+               ("拆除日期", "拆机时间", "结束时间", "removed at", "removed"), None,
+               hint="北京时间；空着表示仍在车上"),
+    ),
+    key=("device_id", "installed_at"),
+    apply=apply_tracker_assignments,
+)  # fmt: skip
+
+KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES, TRACKER_CHECKS, TRACKER_ASSIGNMENTS)

@@ -99,6 +99,7 @@ from gongwu import (  # noqa: E402,F401
     cli_property,
     cli_report,
     cli_scheduler,
+    cli_trackers,
     cli_trips,
     cli_users,
 )

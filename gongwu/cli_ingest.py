@@ -20,8 +20,8 @@ def import_(
     kind: Annotated[
         str,
         typer.Argument(
-            help="units, vehicles, drivers, orders, positions, expenses, tracker-checks, properties, "
-            "operating-properties (shopfronts), auctions, leases"
+            help="units, vehicles, drivers, orders, positions, expenses, tracker-checks, "
+            "tracker-assignments, properties, operating-properties (shopfronts), auctions, leases"
         ),
     ],
     file: Annotated[

@@ -20,6 +20,7 @@ SPECS: dict[str, ImportSpec] = {
         fleet_imports.POSITIONS,
         fleet_imports.EXPENSES,
         fleet_imports.TRACKER_CHECKS,
+        fleet_imports.TRACKER_ASSIGNMENTS,
         property_imports.OFFICE,
         property_imports.OPERATING,
         property_imports.AUCTIONS,

@@ -16,6 +16,8 @@ from core import audit
 from ingest.importer import ImportReport, run_import
 from scheduler import pipeline
 
+TRACKER_KINDS = ("tracker-assignments", "vehicles")
+
 
 def import_file(
     session: Session,
@@ -32,6 +34,10 @@ def import_file(
     report = run_import(session, kind, source, progress=progress, **options)
     if recut and report.committed and kind == "positions" and report.inserted:
         outcome = pipeline.recut_after_import(session)
+        report.recut = {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()}
+    elif recut and report.committed and kind in TRACKER_KINDS and (report.inserted or report.updated):
+        # a tracker moved (or the vehicles file's 终端号 changed): re-cut and re-reconcile what it touched
+        outcome = pipeline.after_tracker_change(session)
         report.recut = {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()}
     _audit(session, report, source, sha256, options)
     return report

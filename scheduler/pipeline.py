@@ -24,14 +24,15 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.db import unit_of_work
 from core.errors import UsageError
 from core.i18n import tr
 from core.logs import log
-from core.timeutil import china_day, utcnow
+from core.timeutil import china_day, from_ts, to_ts, utcnow
 from fleet import reconcile
+from fleet.models import RecutRange
 from fleet.trips import recut_pending
 from ingest import sources
 from property import service as property_service
@@ -238,6 +239,57 @@ def record(session: Session, job: str, work: Callable[[Session], dict[str, Any]]
     session.add(run)
     session.flush()
     return RunOutcome(run.id, RunStatus.succeeded, [], totals)
+
+
+def last_reconciled_day(session: Session) -> date | None:
+    """The latest day a nightly run or `gongwu reconcile` covered: days after it are left to the next
+    night."""
+    return session.exec(
+        select(func.max(JobRun.day_to)).where(col(JobRun.job).in_([NIGHTLY, RECONCILE]))
+    ).one()
+
+
+def first_reconciled_day(session: Session) -> date | None:
+    return session.exec(
+        select(func.min(JobRun.day_from)).where(col(JobRun.job).in_([NIGHTLY, RECONCILE]))
+    ).one()
+
+
+TRACKERS = "trackers"
+MAX_RERECONCILED_DAYS = 400  # a history going back years re-reconciles the latest ~13 months at once
+
+
+def after_tracker_change(session: Session) -> RunOutcome:
+    """After an assignment changed (`gongwu trackers assign`, the API, a tracker-assignments import):
+    re-cut the spans it touched and re-reconcile the days already reconciled whose trips changed or
+    that lie in a changed span (idle, silent and 无终端 follow the tracker too), in the caller's
+    transaction, recorded as a run of `trackers`. Days not yet reconciled are left to the night."""
+
+    def work(s: Session) -> dict[str, Any]:
+        s.flush()
+        spans = [(r.from_ts, r.to_ts) for r in s.exec(select(RecutRange)).all()]
+        c = recut_pending(s)
+        first, last = first_reconciled_day(s), last_reconciled_day(s)
+        counts: dict[str, Any] = {
+            "trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices,
+        }  # fmt: skip
+        if first is None or last is None:
+            counts["days_reconciled"] = 0
+            return counts
+        days = {d for d in c.days if first <= d <= last}
+        for a, b in spans:
+            lo = max(first, china_day(from_ts(max(a, 0))))
+            hi = min(last, china_day(from_ts(min(b, to_ts(utcnow())))))
+            days |= {lo + timedelta(days=i) for i in range(max(0, (hi - lo).days + 1))}
+        chosen = sorted(days)[-MAX_RERECONCILED_DAYS:]
+        for day in chosen:
+            for key, value in reconcile.reconcile_day(s, day).items():
+                if isinstance(value, int | float):
+                    counts[key] = counts.get(key, 0) + value
+        counts["days_reconciled"] = len(chosen)
+        return counts
+
+    return record(session, TRACKERS, work)
 
 
 def recut_after_import(session: Session) -> RunOutcome:

@@ -28,6 +28,8 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "import": ["import", "units", "{units}"],
     "nightly": ["nightly", "--date", "2024-06-01"],
     "feeds status": ["feeds", "status"],
+    "trackers assign": ["trackers", "assign", "T1", "晋M·A0001", "--from", "2024-06-01 12:00"],
+    "trackers history": ["trackers", "history", "晋M·A0001"],
     "report certificates": ["report", "certificates"],
     "report auctions": ["report", "auctions"],
     "report operating": ["report", "operating"],
