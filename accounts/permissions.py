@@ -90,6 +90,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", f"{API}/vehicles/{{vehicle_id}}/propose-disposal"): "fleet:write",
     ("GET", f"{API}/tracker-checks"): "fleet:county",
     ("POST", f"{API}/tracker-checks"): "fleet:write",
+    ("GET", f"{API}/tracker-assignments"): "fleet:county",
+    ("POST", f"{API}/tracker-assignments"): "fleet:write",
     ("GET", f"{API}/reports/trackers"): "fleet:county",
     ("GET", f"{API}/reports/units"): "fleet:county",
     ("GET", f"{API}/reports/bulletin"): "fleet:county",

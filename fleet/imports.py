@@ -623,7 +623,7 @@ def apply_tracker_assignments(session: Session, rows: Sequence[Row], actor: str)
         read.append((r, device, vehicle, start, end))
     named = {device for _, device, *_ in read}
     others = [a for a in trackers_history.rows(session) if not a.implicit and a.device not in named]
-    for r, device, vehicle, start, end in sorted(read, key=lambda x: (x[3], x[0].row.line)):
+    for r, device, vehicle, start, end in read:  # in file order: a later line is refused for an earlier
         rule = Assignment(-r.row.line, device, vehicle.id or 0, to_ts(start), to_ts(end) if end else OPEN_END)
         hit = first_overlap(rule, others)
         if hit is not None:

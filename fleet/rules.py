@@ -173,8 +173,8 @@ def _minus(start: int, end: int, cuts: Sequence[tuple[int, int]]) -> list[tuple[
 
 def effective_segments(rows: Iterable[Assignment]) -> list[Segment]:
     """Who held what when: the explicit assignments as they are, and each implicit one (the vehicles
-    file's 终端号) minus every explicit one of the same tracker or the same car — implicit ones give way.
-    Sorted by device and start."""
+    file's 终端号) minus every explicit one of the same tracker or the same car — implicit ones give way;
+    an explicit one of the same tracker in the same car replaces it. Sorted by device and start."""
     rows = list(rows)
     explicit = [r for r in rows if not r.implicit]
     by_key: dict[tuple[str, Any], list[tuple[int, int]]] = {}
@@ -182,8 +182,11 @@ def effective_segments(rows: Iterable[Assignment]) -> list[Segment]:
         by_key.setdefault(("d", r.device), []).append((r.start, r.end))
         by_key.setdefault(("v", r.vehicle), []).append((r.start, r.end))
     out = [Segment(r.device, r.vehicle, r.start, r.end, r.id) for r in explicit if r.end > r.start]
+    pairs = {(r.device, r.vehicle) for r in explicit}
     for r in rows:
-        if r.implicit:
+        # an explicit record of the very same installation replaces the implicit one whole: its removal
+        # is a removal, not a gap the vehicles file's 终端号 fills again
+        if r.implicit and (r.device, r.vehicle) not in pairs:
             cuts = sorted(by_key.get(("d", r.device), []) + by_key.get(("v", r.vehicle), []))
             out += [Segment(r.device, r.vehicle, a, b, r.id, True) for a, b in _minus(r.start, r.end, cuts)]
     return sorted(out, key=lambda s: (s.device, s.start))

@@ -398,6 +398,41 @@ class TrackerCheckIn(Body):
     note: str = Field("", max_length=500)
 
 
+class TrackerAssignmentIn(Body):
+    device_id: str = Field(min_length=1, max_length=32, description="the tracker (终端号)")
+    plate: str = Field(min_length=1, max_length=16, description="the car it went into (车牌号)")
+    installed_at: datetime = Field(description="安装时间; a time without a zone is China time")
+    removed_at: datetime | None = Field(None, description="拆除时间; null: still installed")
+    note: str = Field("", max_length=200)
+
+
+class TrackerAssignmentRow(BaseModel):
+    device_id: str
+    plate: str
+    vehicle_id: int
+    installed_at: datetime | None = Field(description="null: since the tracker's first fix")
+    removed_at: datetime | None = Field(description="null: still installed")
+    implicit: bool = Field(description="from the vehicles file's 终端号, giving way to explicit history")
+    current: bool
+    assignment_id: int | None
+
+
+class TrackerHistory(BaseModel):
+    of: str = Field(description="vehicle, device or all")
+    key: str
+    items: list[TrackerAssignmentRow]
+
+
+class TrackerAssignmentOut(BaseModel):
+    assignment_id: int
+    device_id: str
+    plate: str
+    installed_at: datetime | None
+    removed_at: datetime | None
+    run_id: int | None
+    counts: dict[str, int] = Field(description="trips re-cut and days re-reconciled")
+
+
 class TrackerCheckPublic(_Out):
     id: int
     device_id: str

@@ -61,6 +61,18 @@ def rows(session: Session) -> list[Assignment]:
     return stored
 
 
+def _materialize(session: Session) -> None:
+    """Store the virtual implicit rows before a change: once the change moves a car's 终端号, the row it
+    stood for must stay (the car held that tracker until then)."""
+    for a in rows(session):
+        if a.id < 0:
+            start = from_ts(a.start) if a.start != OPEN_START else None
+            session.add(
+                TrackerAssignment(device_id=a.device, vehicle_id=a.vehicle, implicit=True, installed_at=start)
+            )
+    session.flush()
+
+
 def timeline(session: Session) -> Timeline:
     return Timeline(effective_segments(rows(session)))
 
@@ -155,6 +167,7 @@ def assign(
     if not device or len(device) > 32:
         raise ValidationFailed(tr("终端号须为 1–32 个字符", "a tracker id has 1–32 characters"))
     _check_window(start, end)
+    _materialize(session)
     before = effective_segments(rows(session))
     new_rule = Assignment(0, device, vehicle.id or 0, to_ts(start), to_ts(end) if end else OPEN_END)
     stored = session.exec(
@@ -260,6 +273,7 @@ def replace_history(
 
 def begin(session: Session) -> list[Segment]:
     """The timeline before a batch of changes (give it to `finish`)."""
+    _materialize(session)
     return effective_segments(rows(session))
 
 
@@ -309,14 +323,17 @@ def set_implicit(session: Session, vehicle: Vehicle, device: str | None, *, acto
 # --------------------------------------------------------------------------------------------- reading
 
 
-def history(session: Session, plate_or_device: str) -> tuple[str, list[dict[str, Any]]]:
-    """The assignments of a car (by plate) or of a tracker (by device id), oldest first, each with the
-    stretches in which it was in effect. Returns (what was found: "vehicle"/"device", rows)."""
-    key = plate_or_device.strip()
-    plate = _plate(key)
+def history(session: Session, plate_or_device: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The assignments of a car (by plate) or of a tracker (by device id) — of all when None — oldest
+    first, each with the stretches in which it was in effect. Returns (what was found: "vehicle",
+    "device" or "all", rows)."""
+    key = (plate_or_device or "").strip()
+    plate = _plate(key) if key else None
     vehicle = session.exec(select(Vehicle).where(Vehicle.plate == plate)).first() if plate else None
     segments = effective_segments(rows(session))
-    if vehicle is not None:
+    if not key:
+        chosen, found = list(segments), "all"
+    elif vehicle is not None:
         chosen = [s for s in segments if s.vehicle == vehicle.id]
         found = "vehicle"
     else:
@@ -342,7 +359,7 @@ def history(session: Session, plate_or_device: str) -> tuple[str, list[dict[str,
             "current": s.start <= now < s.end,
             "assignment_id": s.assignment if s.assignment > 0 else None,
         }
-        for s in sorted(chosen, key=lambda s: s.start)
+        for s in sorted(chosen, key=lambda s: (s.start, s.device))
     ]
     return found, out
 

@@ -12,13 +12,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from accounts.access import actor
+from core import normalize as n
 from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import ValidationFailed
 from core.i18n import tr
 from core.settings import get_settings
+from fleet import trackers
+from fleet.schemas import TrackerAssignmentIn, TrackerAssignmentOut, TrackerHistory
 from ingest.kinds import KINDS, get_kind
 from ingest.templates import template_xlsx
-from scheduler import import_jobs, queries
+from scheduler import import_jobs, pipeline, queries
 from scheduler.import_jobs import OpenSession
 from scheduler.models import ImportJob, ImportStatus
 
@@ -169,3 +173,37 @@ def _kind(kind: str) -> str:
     if k not in KINDS:
         raise ValidationFailed(f"未知的导入类型 unknown import kind '{kind}': use one of {', '.join(KINDS)}")
     return k
+
+
+# --- tracker assignments (here, not in fleet/routes.py: a change re-cuts and re-reconciles) -------------
+
+
+@router.get("/tracker-assignments", response_model=TrackerHistory)
+def list_tracker_assignments(
+    session: SessionDep,
+    key: Annotated[str | None, Query(description="a plate or a tracker id; all when absent")] = None,
+) -> dict[str, Any]:
+    """Which car held which tracker when (终端安装记录), oldest first, as in effect: an implicit assignment
+    (the vehicles file's 终端号) gives way wherever an explicit one overlaps it."""
+    found, rows = trackers.history(session, key)
+    return {"of": found, "key": key or "", "items": rows}
+
+
+@router.post("/tracker-assignments", response_model=TrackerAssignmentOut, status_code=201)
+def assign_tracker(session: SessionDep, request: Request, body: TrackerAssignmentIn) -> dict[str, Any]:
+    """Record that a tracker went into a car (and came out): an open assignment of the same tracker or car
+    is closed at `installed_at`, the same installation again corrects its times, any other overlap is
+    refused (422) naming both. The trips of the span it touches are re-cut and the days already reconciled
+    reconciled again, in the same transaction (many at once: `POST /api/v1/imports/tracker-assignments`)."""
+    vehicle = trackers.vehicle_or_404(session, body.plate)
+    start = n.datetime_china(body.installed_at)
+    end = n.datetime_china(body.removed_at) if body.removed_at else None
+    row, _ = trackers.assign(
+        session, body.device_id, vehicle, start, end, actor=actor(request), note=body.note
+    )
+    outcome = pipeline.after_tracker_change(session)
+    return {
+        "assignment_id": row.id, "device_id": row.device_id, "plate": vehicle.plate,
+        "installed_at": row.installed_at, "removed_at": row.removed_at, "run_id": outcome.run_id,
+        "counts": {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()},
+    }  # fmt: skip
