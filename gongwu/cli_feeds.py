@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from core.errors import ConfigError, UsageError
+from core.i18n import tr
 from gongwu.cli_base import app
 from gongwu.output import Format, dumps, emit
 
@@ -93,8 +94,20 @@ def feeds_status(fmt: Annotated[Format, typer.Option("--format")] = Format.table
     ]
     if fmt is Format.json:
         typer.echo(dumps(data))
-    else:
-        emit(data, rows, fmt, title="feeds (China time)")
+        return
+    emit(data, rows, fmt, title="feeds (China time)")
+    if fmt is Format.table:
+        for u in data["unassigned"]:
+            typer.echo(
+                tr(
+                    f"未装车的终端 {u['device_id']}：{u['fixes_unassigned']} 条定位待归属，最后定位 "
+                    f"{u['last_fix_at'][:16].replace('T', ' ')}（{u['removed_at'][:16].replace('T', ' ')} "
+                    f"拆自 {u['removed_from']}）；装车后自动归属：gongwu trackers assign",
+                    f"unassigned tracker {u['device_id']}: {u['fixes_unassigned']} fixes waiting, last "
+                    f"{u['last_fix_at'][:16].replace('T', ' ')} (removed from {u['removed_from']} "
+                    f"{u['removed_at'][:16].replace('T', ' ')}); assign it with gongwu trackers assign",
+                )
+            )
 
 
 @app.command()

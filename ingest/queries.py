@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.logs import log
-from core.timeutil import from_ts, to_china, utcnow
+from core.timeutil import from_ts, to_china, to_ts, utcnow
 from fleet.models import POSITION_SOURCES, Position, Vehicle
 from ingest.models import FeedDevice
 
@@ -41,8 +41,46 @@ def feeds_status(session: Session) -> dict[str, Any]:
                 "rejected": {k: int(v) for k, v in sorted((fd.rejected or {}).items())},
             }
             for fd, plate in rows
-        ]
+        ],
+        "unassigned": unassigned_trackers(session),
     }
+
+
+def unassigned_trackers(session: Session) -> list[dict[str, Any]]:
+    """Trackers with fixes from a time in which no car held them (removed, not yet installed again): the
+    fixes are kept and attributed once the tracker is assigned (`gongwu trackers assign`). Only trackers
+    in no car now are looked at: a tracker in a car has its latest fixes in that car."""
+    from sqlalchemy import func
+
+    from fleet import trackers
+
+    timeline = trackers.timeline(session)
+    now = to_ts(utcnow())
+    out = []
+    for device in timeline.devices():
+        segs = timeline.of_device(device, now, now)
+        if segs:
+            continue
+        last_end = max(s.end for s in timeline.by_device[device])
+        latest, count = session.exec(
+            select(func.max(Position.fix_ts), func.count()).where(
+                Position.device_id == device, col(Position.fix_ts) >= last_end
+            )
+        ).one()
+        if not count:
+            continue
+        held = max(timeline.by_device[device], key=lambda s: s.end)
+        vehicle = session.get(Vehicle, held.vehicle)
+        out.append(
+            {
+                "device_id": device,
+                "last_fix_at": _iso(from_ts(latest)),
+                "fixes_unassigned": int(count),
+                "removed_from": vehicle.plate if vehicle else None,
+                "removed_at": _iso(from_ts(last_end)),
+            }
+        )
+    return out
 
 
 def stale_devices_report(session: Session, now: datetime | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from fleet.models import Flag, FlagKind, Position, TrackerAssignment, Trip, Vehi
 from fleet.positions import FixBatch, ingest_fixes
 from fleet.rules import OPEN_END, OPEN_START, Assignment, Segment, Timeline, changed_spans, effective_segments
 from ingest.importer import run_import
+from ingest.queries import feeds_status
 from scheduler import pipeline
 from scheduler.imports import import_file
 from scheduler.models import JobRun
@@ -175,9 +176,13 @@ def test_fixes_of_a_tracker_in_no_car_are_kept_and_attributed_once_it_is_assigne
     assert store(session, "T1", day) == len(day["t"])  # kept although no car held it at 11:00
     pipeline.cut(session)
     assert [h for _, h, _ in trips(session)] == []
+    (waiting,) = feeds_status(session)["unassigned"]  # gongwu feeds status lists it
+    assert waiting["device_id"] == "T1" and waiting["removed_from"] == a.plate
+    assert waiting["fixes_unassigned"] == int((day["t"] >= to_ts(at(10))).sum())
     trackers.assign(session, "T1", b, at(10, DAY), None, actor="test")
     pipeline.after_tracker_change(session)
     assert [(h, v) for _, h, v in trips(session)] == [("11:00", b.id)]
+    assert feeds_status(session)["unassigned"] == []
     assert session.exec(select(Position).where(Position.device_id == "T1")).first() is not None
 
 
