@@ -20,7 +20,7 @@ from accounts.access import UnitScope
 from core.errors import ValidationFailed
 from core.models import AuditLog, Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts
+from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts, utcnow
 from fleet import rules
 from fleet.models import (
     COVERING,
@@ -567,6 +567,7 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
             .group_by(col(TripOrder.unit_id))
         ).all()
     )
+    untracked = _untracked_by_unit(session, first, start, end)
     out = []
     for unit in units:
         n, km_m, covered, late = trips.get(unit.id, (0, 0.0, 0, 0))
@@ -583,10 +584,31 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
                 "reporting_rate": round(covered / n, 4) if n else None,
                 "idle_vehicles": spells.get(("idle_vehicle", unit.id or 0), 0),
                 "silent_trackers": spells.get(("silent_tracker", unit.id or 0), 0),
+                "untracked_vehicles": untracked.get(unit.id or 0, 0),
                 "expenses_yuan": yuan(expenses.get(unit.id, 0)),
             }
         )
     return {"month": f"{first:%Y-%m}", "units": out}
+
+
+def _untracked_by_unit(session: Session, first: date, start: datetime, end: datetime) -> dict[int, int]:
+    """Per unit, the cars (not disposed before the month) that held no tracker for some time of the month
+    up to now (无终端): they have no trips then and are not judged idle, so the report says so."""
+    from fleet import trackers
+
+    timeline = trackers.timeline(session)
+    stop = min(to_ts(end), to_ts(utcnow()))
+    out: dict[int, int] = {}
+    for vid, unit_id, acquired in session.exec(
+        _select(col(Vehicle.id), col(Vehicle.unit_id), col(Vehicle.acquired_on)).where(
+            or_(col(Vehicle.status) != "disposed", col(Vehicle.disposed_on).is_(None),
+                col(Vehicle.disposed_on) >= first)
+        )
+    ).all():  # fmt: skip
+        a = max(to_ts(start), to_ts(day_bounds(acquired)[0]) if acquired else 0)
+        if a < stop and timeline.untracked_s(vid, a, stop) > 0:
+            out[unit_id] = out.get(unit_id, 0) + 1
+    return out
 
 
 def bulletin(session: Session, month: str | date, threshold: float | None = None) -> dict[str, Any]:

@@ -348,6 +348,7 @@ class UnitReportRow(BaseModel):
     reporting_rate: float | None
     idle_vehicles: int
     silent_trackers: int
+    untracked_vehicles: int  # cars without a tracker (无终端) for some time of the month
     expenses_yuan: str
 
 

@@ -140,6 +140,7 @@ UNIT_COLUMNS = [
     "reporting_rate",
     "idle_vehicles",
     "silent_trackers",
+    "untracked_vehicles",
     "expenses_yuan",
 ]
 

@@ -20,8 +20,8 @@ from core.api import SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
-from core.timeutil import to_ts
-from fleet import flags, queries, reconcile
+from core.timeutil import day_bounds, to_ts, utcnow
+from fleet import flags, queries, reconcile, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
@@ -283,6 +283,9 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
         limit=30,
     )
     idle_flag = next((f for f in flags if f["kind"] == "idle_vehicle" and f["state"] == "open"), None)
+    _, tracker_history = trackers.history(session, vehicle.plate)
+    window = (to_ts(day_bounds(first)[0]), min(to_ts(day_bounds(day)[1]), to_ts(utcnow())))
+    untracked_s = trackers.timeline(session).untracked_s(vehicle_id, *window)
     sheet = queries.expense_sheet(session, day.year)
     costs = next((r for r in sheet["vehicles"] if r["vehicle"] == vehicle.plate), None)
     orders = [r for r in sheet["orders"] if r["vehicle"] == vehicle.plate]
@@ -301,6 +304,8 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
             "last_trip": recent[0] if recent else None,
             "idle_since": (idle_flag or {}).get("detail", {}).get("since") if idle_flag else None,
             "days": [(d, *per_day.get(d, (0, 0.0))) for d in reversed(days)],
+            "tracker_history": tracker_history[::-1],
+            "untracked_days": round(untracked_s / 86400, 1),
             "chart": chart,
             "recent": recent,
             "flags": flags,
@@ -446,6 +451,7 @@ def _report_columns(t: I18n) -> list[tuple[str, str]]:
         ("reporting_rate", t("报备率")),
         ("idle_vehicles", t("闲置车辆")),
         ("silent_trackers", t("离线终端")),
+        ("untracked_vehicles", t("无终端")),
         ("expenses_yuan", t("费用（元）")),
     ]
 
@@ -492,6 +498,7 @@ def unit_report_page(
             "unreported_trips",
             "idle_vehicles",
             "silent_trackers",
+            "untracked_vehicles",
         )
     }
     totals["km"] = round(sum(r["km"] for r in rows), 1)

@@ -139,7 +139,7 @@ def test_report_units_bulletin_and_expenses(cli: CliRunner, tmp_path: Path) -> N
     town = units["units"][0]
     keys = (
         "unit vehicles trips km covered_trips late_reported_trips unreported_trips reporting_rate"
-        " idle_vehicles silent_trackers"
+        " idle_vehicles silent_trackers untracked_vehicles"
     )
     assert set(town) == {*keys.split(), "expenses_yuan"}
     assert (town["trips"], town["covered_trips"], town["reporting_rate"], town["expenses_yuan"]) == (

@@ -73,6 +73,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "reporting_rate": 0.75,
                 "idle_vehicles": 0,
                 "silent_trackers": 0,
+                "untracked_vehicles": 0,
                 "expenses_yuan": "215.51",
             },
             {
@@ -86,6 +87,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "reporting_rate": None,
                 "idle_vehicles": 0,
                 "silent_trackers": 0,
+                "untracked_vehicles": 0,
                 "expenses_yuan": "0.00",
             },
             {
@@ -99,6 +101,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "reporting_rate": 0.3333,
                 "idle_vehicles": 1,
                 "silent_trackers": 0,
+                "untracked_vehicles": 0,
                 "expenses_yuan": "999.99",
             },
         ],

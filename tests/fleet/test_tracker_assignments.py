@@ -301,3 +301,20 @@ def test_changed_spans_are_exactly_where_the_holder_changed() -> None:
     assert changed_spans(before, before) == {}
     gone = [Segment("T1", 10, OPEN_START, 1000, 1)]
     assert changed_spans(before, gone) == {"T1": (1000, OPEN_END)}
+
+
+def test_the_vehicle_page_and_the_unit_report_show_no_tracker(
+    session: Session, two_cars: tuple[Vehicle, Vehicle], client_as: ClientAs
+) -> None:
+    a, b = two_cars
+    today = datetime.now(CHINA).date()
+    trackers.assign(session, "T1", b, at(0, today - timedelta(days=10)), None, actor="test")  # moved from A
+    manager = client_as("vehicle_manager")
+    page = manager.get(f"/vehicles/{a.id}")
+    assert page.status_code == 200
+    assert "无终端" in page.text and "终端安装记录" in page.text and "车辆登记表" in page.text
+    theirs = manager.get(f"/vehicles/{b.id}").text
+    assert "T1" in theirs and "安装记录" in theirs
+    month = f"{today:%Y-%m}"
+    (row,) = [u for u in manager.get("/api/v1/reports/units", params={"month": month}).json()["units"]]
+    assert row["untracked_vehicles"] == (2 if today.day > 10 else 1)  # B had none before the move
