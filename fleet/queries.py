@@ -10,6 +10,7 @@ import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_
@@ -38,6 +39,7 @@ from fleet.models import (
     TripOrder,
     Vehicle,
 )
+from fleet.rules import OPEN_START
 from fleet.schemas import DriverFilter, FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
 
 CENT = Decimal("0.01")
@@ -796,12 +798,23 @@ def tracker_report(session: Session, today: date, scope: UnitScope | None = None
         )
     ).all():
         silent[int(vid)] = since
+    from fleet import trackers
+
+    timeline = trackers.timeline(session)
+    now = to_ts(utcnow())
     out: list[dict[str, Any]] = []
     for vehicle, unit in vehicles:
         device = vehicle.tracker_id or ""
         done = checks.get(device, [])
         last = done[-1] if done else None
-        due = rules.check_due(last.checked_on if last else None, vehicle.acquired_on, months)
+        # installed: when the car got the tracker it holds now (its history), else its acquisition
+        held = timeline.vehicle_segment_at(vehicle.id or 0, now)
+        installed = (
+            china_day(from_ts(held.start)) if held and held.start > OPEN_START else vehicle.acquired_on
+        )
+        due = rules.check_due(last.checked_on if last else None, installed, months)
+        segs = timeline.of_vehicle(vehicle.id or 0)
+        swaps = {china_day(from_ts(b.start)) for a, b in pairwise(segs) if a.device != b.device}
         fix = last_fix.get(device)
         out.append(
             {
@@ -814,7 +827,8 @@ def tracker_report(session: Session, today: date, scope: UnitScope | None = None
                 "due_on": due,
                 "state": rules.check_state(due, today),
                 "silent_since": silent.get(vehicle.id or 0),
-                "replaced_on": [c.checked_on for c in done if c.result == "replaced"],
+                "installed_on": installed,
+                "replaced_on": sorted(swaps | {c.checked_on for c in done if c.result == "replaced"}),
             }
         )
     rank: dict[str, int] = {"overdue": 0, "due": 1, "ok": 2}

@@ -453,4 +453,5 @@ class TrackerRow(BaseModel):
     due_on: date | None = Field(description="the next check; null: never checked and no acquisition date")
     state: str = Field(description="overdue | due (within 30 days) | ok")
     silent_since: datetime | None
-    replaced_on: list[date]
+    installed_on: date | None = Field(description="when the car got this tracker, else its acquisition")
+    replaced_on: list[date] = Field(description="tracker swaps (the assignment history) and 更换 checks")

@@ -160,6 +160,16 @@ class TripParams:
                 changes[f.name] = value
         return dataclasses.replace(self, **changes)
 
+    def for_fixes(self, speed_kmh: npt.ArrayLike, ignition: npt.ArrayLike | None = None) -> TripParams:
+        """These parameters for a device's fixes: with ``motion_from_position`` when they carry neither ACC
+        (none given, or all NaN/negative) nor speed (all NaN or 0), by which nothing would ever move;
+        else unchanged (an explicit ``motion_from_position`` is kept either way)."""
+        if self.motion_from_position or np.any(np.asarray(speed_kmh, dtype=np.float64) > 0):
+            return self
+        if ignition is not None and np.any(np.asarray(ignition, dtype=np.float64) >= 0):
+            return self
+        return dataclasses.replace(self, motion_from_position=True)
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> TripParams:
         return cls().with_overrides(values)

@@ -149,6 +149,8 @@ def _as_arrays(rows: Sequence[tuple[Any, ...]]) -> dict[str, np.ndarray]:
 
 def cut_arrays(fixes: dict[str, np.ndarray], params: TripParams) -> CutResult:
     ign = fixes["ignition"]
+    # A tracker without ACC and without speed never "moves" by speed (issue #20): cut by movement alone.
+    params = params.for_fixes(fixes["speed_kmh"], ign)
     return cut(
         fixes["t"],
         fixes["lat"],

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from core.errors import ValidationFailed
 from core.timeutil import CHINA, to_ts
-from fleet import reconcile, trackers
+from fleet import queries, reconcile, trackers
 from fleet.models import Flag, FlagKind, Position, TrackerAssignment, Trip, Vehicle
 from fleet.positions import FixBatch, ingest_fixes
 from fleet.rules import OPEN_END, OPEN_START, Assignment, Segment, Timeline, changed_spans, effective_segments
@@ -318,3 +318,15 @@ def test_the_vehicle_page_and_the_unit_report_show_no_tracker(
     month = f"{today:%Y-%m}"
     (row,) = [u for u in manager.get("/api/v1/reports/units", params={"month": month}).json()["units"]]
     assert row["untracked_vehicles"] == (2 if today.day > 10 else 1)  # B had none before the move
+
+
+def test_the_tracker_report_counts_a_check_due_from_the_installation_and_shows_the_swap(
+    session: Session, two_cars: tuple[Vehicle, Vehicle]
+) -> None:
+    a, _ = two_cars
+    today = datetime.now(CHINA).date()
+    swapped = today - timedelta(days=30)
+    trackers.assign(session, "T2", a, at(9, swapped), None, actor="test")  # T1 out, T2 in
+    (row,) = [r for r in queries.tracker_report(session, today) if r["plate"] == a.plate]
+    assert (row["device_id"], row["installed_on"], row["replaced_on"]) == ("T2", swapped, [swapped])
+    assert row["state"] == "ok"  # due six months after the installation, not after the acquisition in 2020
