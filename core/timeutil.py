@@ -62,9 +62,11 @@ def china_day(dt: datetime) -> date:
 
 
 def fmt_china(dt: datetime | None, *, seconds: bool = False) -> str:
-    """`2024年6月1日 08:00` — how a clerk reads a time."""
+    """`2024年6月1日 08:00` — how a clerk reads a time (`2024-06-01 08:00` with GONGWU_LANGUAGE=en)."""
+    from core.i18n import language
+
     if dt is None:
         return ""
     d = to_china(dt)
-    s = f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
+    s = f"{d:%Y-%m-%d %H:%M}" if language() == "en" else f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
     return s + f":{d:%S}" if seconds else s

@@ -641,7 +641,7 @@ def _cut_block(
     ign = optional["ignition"][idx] if "ignition" in optional else None
     spikes = np.zeros(0, dtype=np.int64)
     if params.drift_filter:
-        spikes = _patch_spikes(c, params.drift_radius_m)
+        spikes = _patch_spikes(c, params.drift_radius_m, detours=not params.motion_from_position)
     trips, stops, cd = _cut_fixes(c, ign, spikes, params)
     odo = optional["odometer_m"][idx] if "odometer_m" in optional else None
     ndev = len(st)
@@ -698,12 +698,13 @@ class _Fixes:
             self.owned = True
 
 
-def _patch_spikes(c: _Fixes, radius: float) -> Array:
+def _patch_spikes(c: _Fixes, radius: float, detours: bool = True) -> Array:
     """Find fixes that leave and come straight back — one fix (or two together) whose legs from the fix
     before and to the fix after are ≥ ``radius`` while those two are within ``radius`` of each other and
     within half the excursion; or, while driving, one fix that makes a detour of ≥ 2 ``radius`` faster
-    than the vehicle can go — and give them the position of the fix before, so that they move nothing
-    and add no distance. Returns their indices; their motion is made their predecessor's later."""
+    than the vehicle can go (``detours``: not without speeds, where every turn would look like one) — and
+    give them the position of the fix before, so that they move nothing and add no distance. Returns
+    their indices; their motion is made their predecessor's later."""
     x, y = c.x, c.y
     n = len(x)
     if n < 3:
@@ -728,7 +729,7 @@ def _patch_spikes(c: _Fixes, radius: float) -> Array:
     two *= 0.25
     # While driving the fixes either side are far apart too: there a spike is a detour of ≥ 2 radius that
     # would need a much higher speed than the vehicle reports around it.
-    j = (excursion >= r2).nonzero()[0]
+    j = (excursion >= r2).nonzero()[0] if detours else np.zeros(0, dtype=np.int64)
     out_back = np.sqrt(leg[j]) + np.sqrt(leg[j + 1])
     detour = out_back - np.sqrt(two[j]) >= 2.0 * radius
     j, out_back = j[detour], out_back[detour]
@@ -840,10 +841,10 @@ def _motion(
         moving = np.where(known, ign > 0.5, moving)
         ign_off = known & (ign < 0.5)
         ign_off[spikes] = False
-    if p.drift_filter or p.motion_from_position:
-        starts = None if p.motion_from_position else moving
-        displaced = _displaced(c, k.tg, starts, p.drift_window_s, p.drift_radius_m, k.no_data)
-        moving = displaced if p.motion_from_position else moving & displaced
+    if p.motion_from_position:
+        moving = _away_both_ways(c, k.tg, p.drift_window_s, p.drift_radius_m, k.no_data)
+    elif p.drift_filter:
+        moving &= _displaced(c, k.tg, moving, p.drift_window_s, p.drift_radius_m, k.no_data)
     if len(spikes):
         moving[spikes] = False
         for _ in range(2):  # a spike moves as its predecessor did (pairs: twice)
@@ -991,15 +992,41 @@ class _Walk:
             self.quiet_until = c2  # silences before its confirmation met a stopped state
 
 
-def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: float, no_data: int) -> Array:
-    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from a fix (one
-    of ``starts`` if given: windows from standing fixes add nothing a moving fix needs) up to the first
-    fix ``window`` seconds later, in the same device and not across a no-data silence. Parked jitter never
+def _away_both_ways(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -> Array:
+    """Motion from position alone: True on the fixes ≥ ``radius`` away both from the last fix ``window``
+    seconds or more before them and from the first fix ``window`` seconds or more after them (in the same
+    device, not across a no-data silence), and on the fix just before such a fix if it is away from its
+    own later fix: the last one where the vehicle stood before it left. Parked jitter is away from
+    neither. Where the vehicle arrives, the first fix parked is away only from the fixes before it, so a
+    trip ends where it arrived and starts where it left — not a window later and earlier, which would
+    merge trips around a park only a little longer than ``min_parking_duration_s`` — and a stop at a
+    traffic light is too short to confirm a stop."""
+    x, y = c.x, c.y
+    n = len(x)
+    i = np.arange(n)
+    w = max(window, 1)
+    away = []
+    for other in (tg.searchsorted(tg - w, side="right") - 1, tg.searchsorted(tg + w)):
+        has = (other >= 0) & (other < n)
+        j = np.where(has, other, i)
+        has &= np.abs(tg[j] - tg) < no_data  # devices are further apart on tg than no_data
+        has &= np.square(x[j] - x) + np.square(y[j] - y) >= radius * radius
+        away.append(has)
+    before, after = away
+    moving = before & after
+    moving[:-1] |= after[:-1] & moving[1:]
+    return moving
+
+
+def _displaced(c: _Fixes, tg: Array, starts: Array, window: int, radius: float, no_data: int) -> Array:
+    """True on the fixes of every time window in which the vehicle got ≥ ``radius`` away: from one of
+    ``starts`` (windows from standing fixes add nothing a moving fix needs) up to the first fix
+    ``window`` seconds later, in the same device and not across a no-data silence. Parked jitter never
     gets that far, so its fixes stay False. (In place where possible: big temporaries cost page faults.)"""
     x, y = c.x, c.y
     n = len(x)
     w = max(window, 1)
-    j = np.arange(n) if starts is None else starts.nonzero()[0]
+    j = starts.nonzero()[0]
     if len(j) == 0:
         return np.zeros(n, dtype=bool)
     tg_j = tg[j]
@@ -1033,8 +1060,6 @@ def _displaced(c: _Fixes, tg: Array, starts: Array | None, window: int, radius: 
     np.copyto(fwd, -1, where=~ok)
     np.maximum.accumulate(fwd, out=fwd)
     ar = np.arange(n)
-    if starts is None:
-        return fwd >= ar
     last_start = starts.cumsum()  # 1 + the index into j of the last window start at or before each fix
     last_start -= 1
     covered = last_start >= 0
