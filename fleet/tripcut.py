@@ -995,12 +995,12 @@ class _Walk:
 def _away_both_ways(c: _Fixes, tg: Array, window: int, radius: float, no_data: int) -> Array:
     """Motion from position alone: True on the fixes ≥ ``radius`` away both from the last fix ``window``
     seconds or more before them and from the first fix ``window`` seconds or more after them (in the same
-    device, not across a no-data silence), and on the fix just before such a fix if it is away from its
-    own later fix: the last one where the vehicle stood before it left. Parked jitter is away from
-    neither. Where the vehicle arrives, the first fix parked is away only from the fixes before it, so a
-    trip ends where it arrived and starts where it left — not a window later and earlier, which would
-    merge trips around a park only a little longer than ``min_parking_duration_s`` — and a stop at a
-    traffic light is too short to confirm a stop."""
+    device, not across a no-data silence), and on the fix just before such a fix if that one is away from
+    its own later fix (where the vehicle left: the trip then keeps its first leg). Parked jitter is away
+    from neither side; the first fix parked after a trip only from the fixes before it. So a trip starts
+    and ends where the vehicle left and arrived, not a window earlier and later — which would merge trips
+    around a park only a little longer than ``min_parking_duration_s`` — while a stop at a traffic light
+    is too short to confirm a stop."""
     x, y = c.x, c.y
     n = len(x)
     i = np.arange(n)

@@ -283,6 +283,8 @@ def _recut_group(session: Session, items: Sequence[tuple[str, int, int]], target
     for device, _, _ in items:
         if len(fixes[device]["t"]):
             for part, vehicle_id, params in _pieces(fixes[device], targets.get(device, [])):
+                # a tracker that sends neither speed nor ACC is cut by its movement alone
+                params = params.for_fixes(part["speed_kmh"], part["ignition"])
                 by_params.setdefault(params, []).append((device, vehicle_id, part))
     for params, group in by_params.items():
         parts = [p for _, _, p in group]

@@ -21,8 +21,8 @@ M_PER_DEG = 111_195.0
 T0 = 1_717_358_400  # 2024-06-03 04:00 China time: every car starts parked for the night
 DAY = 86_400
 # The shortest park generated. With one fix per 30–60 s a park of 5 min (min_parking_duration_s) shows
-# fewer than 300 s of standing fixes, so even a tracker that reports speed cannot see it as a stop; from
-# 5 min + one fix interval on it can. A little slack over that for the displacement window.
+# fewer than 300 s of standing fixes, so even a tracker that reports speed cannot see it as a stop; only
+# from 5 min + one fix interval (6 min) on can it always. 7 min leaves one more interval of slack.
 MIN_PARK_S = 7 * 60
 
 
@@ -197,7 +197,7 @@ def spans(result: CutResult) -> np.ndarray:
     return np.array([(tr.start_ts, tr.end_ts) for tr in result.trips], dtype=np.int64).reshape(-1, 2)
 
 
-CARS, DAYS = 8, 5
+CARS, DAYS = 16, 5  # 80 car-days, about 870 trips
 
 
 @pytest.fixture(scope="module")
@@ -253,14 +253,16 @@ def test_cut_arrays_cuts_by_movement_alone_only_without_speed_and_acc(fleet_trut
     by_speed = cut(t, lat, lon, car.speed_kmh, params=defaults).trips
     assert len(by_speed) >= 30
     assert cut_arrays(with_speed, defaults).trips == by_speed != alone
-    # ACC but no speed: the ACC is used (with use_ignition), so the vehicle's settings are kept.
+    # ACC but no speed: not switched, the vehicle's settings stand (with use_ignition the ACC moves it).
     acc = (car.speed_kmh > 0).astype(np.int8)
     for params in (defaults, TripParams(use_ignition=True)):
         assert cut_arrays(dict(fx, ignition=acc), params).trips == (
             cut(t, lat, lon, fx["speed_kmh"], ignition=acc, params=params).trips
         )
     # An explicit motion_from_position is kept even with speeds.
-    assert cut_arrays(with_speed, by_position).trips == cut(t, lat, lon, car.speed_kmh, params=by_position).trips
+    assert (
+        cut_arrays(with_speed, by_position).trips == cut(t, lat, lon, car.speed_kmh, params=by_position).trips
+    )
     assert TripParams().for_fixes([0.0, 12.0]) == TripParams()
     assert TripParams().for_fixes([0.0, np.nan], [-1, -1]) == by_position
     assert TripParams().for_fixes([0.0, np.nan], [0, -1]) == TripParams()

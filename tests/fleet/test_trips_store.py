@@ -141,3 +141,19 @@ def test_a_feed_leaves_one_pending_range_per_device(session: Session) -> None:
     session.flush()
     marks = session.exec(select(RecutRange).where(RecutRange.device_id == device)).all()
     assert [(m.from_ts, m.to_ts) for m in marks] == [(now - 3000, now - 3000 + 240)]
+
+
+def test_a_tracker_without_speed_or_acc_gets_its_trips_from_movement_when_stored(session: Session) -> None:
+    _, device, fixes = busy_vehicle(session)
+    bare = {**fixes, "speed_kmh": np.full(len(fixes["t"]), np.nan), "ignition": np.full(len(fixes["t"]), -1)}
+    ingest_fixes(session, batch_of(device, bare), "import", now=NOW)
+    recut_pending(session)
+    session.flush()
+    by_movement = session.exec(select(Trip).where(Trip.device_id == device)).all()
+    n = len(fixes["t"])
+    reference = cut_arrays(
+        {**fixes, "ignition": fixes["ignition"].astype(np.int8), "valid": np.ones(n, dtype=bool)},
+        TripParams(),
+    )
+    assert len(reference.trips) > 4
+    assert abs(len(by_movement) - len(reference.trips)) <= 1  # the same drives, without speed or ACC
