@@ -433,7 +433,8 @@ def _columns(devices: list[str], part: FixBatch) -> list[list[Any] | None]:
     n = len(part)
     lat = np.rint(part.lat * COORD_SCALE).astype(np.int64).tolist()
     lon = np.rint(part.lon * COORD_SCALE).astype(np.int64).tolist()
-    speed = np.rint(part.speed_kmh * SPEED_SCALE).astype(np.int64).tolist()
+    # an unknown speed is stored as 0 (the column is NOT NULL; a tracker without speed is cut by movement)
+    speed = np.rint(np.nan_to_num(part.speed_kmh * SPEED_SCALE)).astype(np.int64).tolist()
 
     def nullable(values: np.ndarray, unknown: np.ndarray) -> list[Any] | None:
         if unknown.all() and n:
@@ -708,7 +709,7 @@ def _copy_binary(
             ("fix_ts", ">i8", lambda t: part.fix_ts[t]),
             ("lat", ">i4", lambda t: np.rint(part.lat[t] * COORD_SCALE)),
             ("lon", ">i4", lambda t: np.rint(part.lon[t] * COORD_SCALE)),
-            ("speed_kmh", ">i4", lambda t: np.rint(part.speed_kmh[t] * SPEED_SCALE)),
+            ("speed_kmh", ">i4", lambda t: np.rint(np.nan_to_num(part.speed_kmh[t] * SPEED_SCALE))),
             ("course", "" if c_null else ">i4", lambda t: np.rint(part.course[t] * COURSE_SCALE)),
             ("ignition", "" if i_null else ">i2", lambda t: part.ignition[t]),
             ("odometer_m", "" if o_null else ">i8", lambda t: np.rint(part.odometer_m[t])),
