@@ -32,10 +32,26 @@ CHUNK = 500
 # ------------------------------------------------------------------------------------------ the kinds
 
 
-class UnreportedTripDetail(TypedDict):
+class UnreportedTripDetail(TypedDict, total=False):
     km: float
     minutes: int
     service_day: str
+    tags: list[str]  # fleet/compliance.py TAGS: any makes the flag high severity
+
+
+class OverspeedDetail(TypedDict):
+    max_kmh: float
+    seconds: int  # the longest run above the limit
+    limit_kmh: float
+    lat: float  # where the maximum was
+    lon: float
+    service_day: str
+
+
+class OutOfAreaTripDetail(TypedDict):
+    order_no: str
+    service_day: str
+    km: float
 
 
 class OrderWithoutTrackDetail(TypedDict):
@@ -74,6 +90,8 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.order_without_track, "normal", OrderWithoutTrackDetail, "order"),
         KindSpec(FlagKind.idle_vehicle, "normal", IdleVehicleDetail, "spell"),
         KindSpec(FlagKind.silent_tracker, "normal", SilentTrackerDetail, "spell"),
+        KindSpec(FlagKind.overspeed, "high", OverspeedDetail, "trip"),
+        KindSpec(FlagKind.out_of_area_trip, "high", OutOfAreaTripDetail, "trip"),
     )
 }
 
@@ -188,6 +206,7 @@ class NewFlags:
                 "order_id": None,
                 "end_at": None,
                 "state": "open",
+                "severity": KINDS[FlagKind(values["kind"])].severity,
                 "raised_at": self.now,
                 "resolved_at": None,
                 "resolved_reason": "",

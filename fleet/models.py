@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.labels import Coded
@@ -47,6 +47,8 @@ class FlagKind(Coded):
     order_without_track = "order_without_track", "有订单无轨迹", "Order without trip"
     idle_vehicle = "idle_vehicle", "长期不出行", "Idle vehicle"
     silent_tracker = "silent_tracker", "终端离线", "Silent tracker"
+    overspeed = "overspeed", "超速", "Overspeed"
+    out_of_area_trip = "out_of_area_trip", "越界", "Out of area"
 
 
 class FlagState(Coded):
@@ -187,6 +189,41 @@ class TrackerCheck(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+class CalendarDay(SQLModel, table=True):
+    """The center's own rest (True) or working (False) day, over the State Council's calendar."""
+
+    __tablename__ = "fleet_calendar_day"
+
+    day: date = Field(primary_key=True)
+    rest: bool
+    note: str = Field(default="", max_length=200)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = created_at_field()
+
+
+class RuleSetting(SQLModel, table=True):
+    """One compliance rule's value (fleet/compliance.py ComplianceRules names them and their defaults)."""
+
+    __tablename__ = "fleet_rule"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=100)
+    updated_by: str = Field(default="", max_length=64)
+    updated_at: datetime = created_at_field()
+
+
+class ServiceArea(SQLModel, table=True):
+    """The county's service area (服务区域) as WGS-84 GeoJSON; the latest row is the one in force."""
+
+    __tablename__ = "fleet_service_area"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=100)
+    geojson: str = Field(sa_type=Text)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = created_at_field()
+
+
 class TrackerAssignment(SQLModel, table=True):
     """A tracker installed in a car from `installed_at` to `removed_at` (None: still in). Explicit rows come
     from the assignment history (import, CLI, API) and never overlap for one tracker or one car; an
@@ -295,6 +332,7 @@ class Trip(SQLModel, table=True):
     max_speed_kmh: float
     avg_speed_kmh: float
     order_id: int | None = Field(default=None, foreign_key="fleet_order.id", index=True)
+    tags: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # fleet/compliance.py TAG_BITS
 
 
 class Stop(SQLModel, table=True):
@@ -339,6 +377,7 @@ class Flag(SQLModel, table=True):
     end_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     state: str = Field(default="open", max_length=10)
     detail: dict[str, Any] = json_field({})
+    severity: str = Field(default="normal", max_length=8, sa_column_kwargs={"server_default": "normal"})
     raised_at: datetime = created_at_field()
     resolved_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     resolved_reason: str = Field(default="", max_length=200)

@@ -427,7 +427,9 @@ def flag_rows(
         .outerjoin(Trip, col(Trip.id) == col(Flag.trip_id))
         .outerjoin(TripOrder, col(TripOrder.id) == col(Flag.order_id))
         .where(*where)
-        .order_by(col(Flag.start_at).desc(), col(Flag.id).desc())
+        .order_by(  # high severity first (a tagged unreported trip, overspeed, out of area), then newest
+            case((col(Flag.severity) == "high", 0), else_=1), col(Flag.start_at).desc(), col(Flag.id).desc()
+        )
         .offset(offset)
     )
     if limit is not None:

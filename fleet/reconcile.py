@@ -36,13 +36,15 @@ from sqlmodel import Session, col, select
 
 from core.logs import log
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
-from fleet import flags, matching, trackers
+from fleet import compliance, flags, matching, tags, trackers
+from fleet.compliance import ComplianceRules
 from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
 from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline
+from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
 
-UNREPORTED, WITHOUT_TRACK, IDLE, SILENT = FLAG_KINDS
+UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
@@ -62,6 +64,8 @@ REASON_SPOKE = "终端恢复上报 tracker reporting again"
 REASON_MOVED = "车辆已出行 vehicle made a trip"
 REASON_NOT_IN_SERVICE = "车辆已不在用 vehicle no longer in service"
 REASON_REMOVED = "终端已拆除 tracker removed from the car"
+REASON_UNDER_LIMIT = "复核后未超速 no longer above the limit"
+REASON_IN_AREA = "复核后未出县或订单已注明出县 no longer out of area, or the order says out of county"
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
 
 
@@ -123,6 +127,7 @@ class _Trips:
     km: list[float]
     minutes: list[int]
     day: list[date]
+    tags: list[int]  # fleet/compliance.py TAG_BITS
 
 
 _TRIP_COLS: tuple[Any, ...] = (
@@ -136,6 +141,7 @@ _TRIP_COLS: tuple[Any, ...] = (
     Trip.distance_m,
     Trip.duration_s,
     Trip.service_day,
+    Trip.tags,
 )
 
 
@@ -156,6 +162,7 @@ def _as_trips(rows: Sequence[Any]) -> _Trips:
         km=[round(r[7] / 1000, 2) for r in rows],
         minutes=[round(r[8] / 60) for r in rows],
         day=[r[9] for r in rows],
+        tags=[int(r[10] or 0) for r in rows],
     )
 
 
@@ -252,6 +259,7 @@ class _FlagIndex:
         Flag.unit_id,
         Flag.start_at,
         Flag.end_at,
+        Flag.severity,
     )
 
     def __init__(self, session: Session, rows: Iterable[Any]) -> None:
@@ -261,15 +269,15 @@ class _FlagIndex:
     # Looked up through the (vehicle, start) and order indexes rather than by key: a long IN list of
     # strings is filtered row by row in PostgreSQL's generic plans.
     @classmethod
-    def of_trips(cls, session: Session, trips: _Trips) -> _FlagIndex:
-        """unreported_trip flags of these trips (key: device and start; start_at: the trip's start)."""
+    def of_trips(cls, session: Session, trips: _Trips, kind: str = UNREPORTED) -> _FlagIndex:
+        """`kind` flags (one per trip) of these trips (key: device and start; start_at: the trip's start)."""
         starts = trips.start.tolist()
         spans = _spans(trips.vehicle.tolist(), starts, starts)
 
         def within(lo: int, hi: int) -> list[Any]:
             return [col(Flag.start_at) >= from_ts(lo), col(Flag.start_at) <= from_ts(hi)]
 
-        stmt = _select(*cls.COLUMNS).where(Flag.kind == UNREPORTED)
+        stmt = _select(*cls.COLUMNS).where(Flag.kind == kind)
         return cls(session, _by_spans(session, stmt, Flag.vehicle_id, spans, within))
 
     @classmethod
@@ -362,14 +370,12 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) 
                 reason = REASON_LATE if oid in late else f"{REASON_COVERED}: {order_no[oid]}"
                 flags.resolve(session, tally, known.load(key), now, reason, order_id=oid)
             continue
-        detail = {"km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat()}
-        where = {
-            "trip_id": trips.id[i],
-            "vehicle_id": int(trips.vehicle[i]),
-            "unit_id": trips.unit[i],
-            "start_at": from_ts(int(trips.start[i])),
-            "end_at": from_ts(int(trips.end[i])),
-        }
+        detail: dict[str, Any] = {
+            "km": trips.km[i], "minutes": trips.minutes[i], "service_day": trips.day[i].isoformat(),
+        }  # fmt: skip
+        if trips.tags[i]:  # rest day, night, out of area, overspeed: sorts first in the queue
+            detail["tags"] = compliance.tag_names(trips.tags[i])
+        where = {**_trip_where(trips, i), "severity": "high" if trips.tags[i] else "normal"}
         if row is None:
             new.add(kind=UNREPORTED, key=key, detail=detail, **where)
         elif row["state"] == "resolved":
@@ -378,6 +384,75 @@ def _rematch(session: Session, trips: _Trips, rules: Rules, tally: flags.Tally) 
             flags.refresh(session, known.load(key), detail=detail, **where)
     new.insert(session)
     return best
+
+
+def _trip_where(trips: _Trips, i: int) -> dict[str, Any]:
+    return {
+        "trip_id": trips.id[i],
+        "vehicle_id": int(trips.vehicle[i]),
+        "unit_id": trips.unit[i],
+        "start_at": from_ts(int(trips.start[i])),
+        "end_at": from_ts(int(trips.end[i])),
+    }
+
+
+def _keep_trip_flags(
+    session: Session, tally: flags.Tally, trips: _Trips, kind: str, wanted: dict[int, dict[str, Any]],
+    judged: Sequence[int], reason: str,
+) -> None:  # fmt: skip
+    """One `kind` flag per trip of `judged` that `wanted` names (with its detail); the open ones of the
+    others resolved with `reason`. Idempotent; reviews are never touched."""
+    known = _FlagIndex.of_trips(session, trips, kind)
+    new = flags.NewFlags(tally)
+    now = utcnow()
+    for i in judged:
+        key = _unreported_key(trips.device[i], int(trips.start[i]))
+        row = known.get(key)
+        if i in wanted:
+            where = _trip_where(trips, i)
+            if row is None:
+                new.add(kind=kind, key=key, detail=wanted[i], **where)
+            elif row["state"] == "resolved":
+                flags.reopen(session, tally, known.load(key), detail=wanted[i], **where)
+            elif _FlagIndex.differs(row, {"detail": wanted[i], **where}):
+                flags.refresh(session, known.load(key), detail=wanted[i], **where)
+        elif row is not None and row["state"] == "open":
+            flags.resolve(session, tally, known.load(key), now, reason)
+    new.insert(session)
+
+
+def _rule_flags(
+    session: Session, tally: flags.Tally, trips: _Trips, best: Sequence[int], day: date, tagged: DayTags,
+    rules: ComplianceRules,
+) -> None:  # fmt: skip
+    """The flags the day's trip tags call for: overspeed (every trip over the limit, covered or not) and
+    out_of_area_trip (a covered trip out of the area whose order does not say 出县)."""
+    judged = [i for i, d in enumerate(trips.day) if d == day]
+    over: dict[int, dict[str, Any]] = {}
+    for i in judged:
+        o = tagged.overspeed.get(trips.id[i])
+        if o is not None:
+            over[i] = {
+                "max_kmh": o.max_kmh, "seconds": o.seconds, "limit_kmh": rules.overspeed_kmh,
+                "lat": round(o.lat, 6), "lon": round(o.lon, 6), "service_day": day.isoformat(),
+            }  # fmt: skip
+    _keep_trip_flags(session, tally, trips, OVERSPEED, over, judged, REASON_UNDER_LIMIT)
+    covering = sorted({best[i] for i in judged if best[i]})
+    orders: dict[int, tuple[str, bool]] = {}
+    for chunk in _chunks(covering):
+        for oid, no, out in session.exec(
+            _select(col(TripOrder.id), col(TripOrder.order_no), col(TripOrder.out_of_county)).where(
+                col(TripOrder.id).in_(chunk)
+            )
+        ).all():
+            orders[int(oid)] = (no, bool(out))
+    out_bit = compliance.TAG_BITS["out_of_area"]
+    away = {
+        i: {"order_no": orders[best[i]][0], "service_day": day.isoformat(), "km": trips.km[i]}
+        for i in judged
+        if trips.tags[i] & out_bit and best[i] in orders and not orders[best[i]][1]
+    }
+    _keep_trip_flags(session, tally, trips, OUT_OF_AREA, away, judged, REASON_IN_AREA)
 
 
 def _trips_to_recheck(session: Session, day: date) -> list[Any]:
@@ -868,9 +943,12 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     run = _Run.start(session, rules, day_end)
     tally = run.tally
 
+    compliance_rules = tags.current_rules(session)
+    tagged = tags.tag_day(session, day, compliance_rules)
     day_rows = session.exec(_trip_select().where(Trip.service_day == day)).all()
     trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
     best = _rematch(session, trips, rules, tally)
+    _rule_flags(session, tally, trips, best, day, tagged, compliance_rules)
     in_day = [d == day for d in trips.day]
     tally["trips"] += sum(in_day)
     tally["covered"] += sum(1 for b, d in zip(best, in_day, strict=True) if b and d)
@@ -881,7 +959,7 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     session.flush()
     _judge_spells(run, idle=True)
     session.flush()
-    counts = tally.as_dict()
+    counts = tally.as_dict() | tagged.counts
     log(
         logger,
         "reconciled",

@@ -299,8 +299,11 @@ CENTER_REASONS = ("out_of_county", "rest_day", "overnight")  # what may call for
 
 
 def is_rest_day(day: date) -> bool:
-    """A Saturday or a Sunday (the holiday and 调休 calendar is the compliance rules' part)."""
-    return day.weekday() >= 5
+    """A rest day of the State Council's calendar: holidays and the weekends that are not 调休上班
+    (fleet/compliance.py; the center's own days apply to the nightly tags)."""
+    from fleet import compliance
+
+    return compliance.is_rest_day(day)
 
 
 def center_reasons(

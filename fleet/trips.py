@@ -58,6 +58,13 @@ def load_fixes(session: Session, device: str, from_ts: int, to_ts: int) -> dict[
     return _load_many(session.connection(), [device], [(from_ts, to_ts)])[device]
 
 
+def load_many(
+    conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each device's fixes inside its window, as arrays (the trip tags read a day's trips this way)."""
+    return _load_many(conn, devices, windows)
+
+
 def _load_many(
     conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
 ) -> dict[str, dict[str, np.ndarray]]:

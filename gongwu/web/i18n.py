@@ -520,6 +520,8 @@ EN: dict[str, str] = {
     "消除预警": "Flags resolved",
     "错误": "Error",
     "秒": "s",
+    "非工作时间": "Off hours",
+    "超速": "Overspeed",
     "元": "yuan",
 }
 
@@ -528,6 +530,7 @@ EN: dict[str, str] = {
 LEVELS = {1: "一级审批", 2: "二级审批"}
 AWAITING = {"unit": "待单位审批", "center": "待中心审批", "dispatch": "待派车"}
 CENTER_REASON = {"out_of_county": "出县", "rest_day": "节假日", "overnight": "跨夜"}
+TRIP_TAG = {"rest_day": "节假日", "off_hours": "非工作时间", "out_of_area": "出县", "overspeed": "超速"}
 DECISION = {"approved": "同意", "rejected": "驳回"}
 CAR_REASON = {
     "requested": "申请指定",
@@ -683,7 +686,20 @@ def flag_summary(t: I18n, kind: str, detail: dict[str, Any], trip_km: float | No
             parts.append(f"{float(km):.1f} {t('公里')}")
         if minutes is not None:
             parts.append(f"{float(minutes):.0f} {t('分钟')}")
+        parts += [t(TRIP_TAG.get(tag, tag)) for tag in detail.get("tags") or []]
         return sep.join(parts)
+    if kind == "overspeed":
+        top, seconds, limit = (
+            detail.get("max_kmh", "?"),
+            detail.get("seconds", "?"),
+            detail.get("limit_kmh", "?"),
+        )
+        if t.en:
+            return f"Up to {top} km/h, {seconds} s above {limit} km/h"
+        return f"最高 {top} 公里/小时，超过 {limit} 公里/小时 {seconds} 秒"
+    if kind == "out_of_area_trip":
+        order = detail.get("order_no", "")
+        return f"Order {order} does not say out of county" if t.en else f"申请单 {order} 未注明出县"
     if kind == "order_without_track":
         window = f"{t.dt(detail.get('window_from'))} – {t.time(_parse(detail.get('window_to')))}"
         return f"{t('申请单')} {detail.get('order_no', '')}{sep}{t('时间窗')} {window}"

@@ -1,0 +1,286 @@
+"""Trip tags (行程标签) in the nightly run: load a day's trips, their fixes, the calendar, the rule settings
+and the service area; tag each trip by the pure rules of fleet/compliance.py; store the tags that changed.
+Reconciliation then raises the flags the tags call for (overspeed, out_of_area_trip) and marks an
+unreported trip with tags as high severity. Re-running a day re-evaluates every tag (the settings may have
+changed) and writes only the difference."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.errors import ValidationFailed
+from core.i18n import tr
+from core.timeutil import to_ts, utcnow
+from fleet import compliance
+from fleet.compliance import TAG_BITS, ComplianceRules, Overspeed
+from fleet.models import CalendarDay, RuleSetting, ServiceArea, Trip
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+def current_rules(session: Session) -> ComplianceRules:
+    """The defaults with the rule table's values on top."""
+    stored = {r.key: r.value for r in session.exec(select(RuleSetting)).all()}
+    values = {}
+    for key in ComplianceRules.names():
+        if key in stored:
+            try:
+                values[key] = compliance.parse_rule(key, stored[key])
+            except ValueError:
+                continue  # a value the code no longer accepts: the default, rather than no night run
+    return replace(ComplianceRules(), **values)
+
+
+def set_rule(session: Session, key: str, value: Any, *, actor: str) -> tuple[Any, Any]:
+    """Set one rule (admin); returns (before, after). Audit-logged."""
+    try:
+        parsed = compliance.parse_rule(key, value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc)) from None
+    before = getattr(current_rules(session), key)
+    row = session.get(RuleSetting, key) or RuleSetting(key=key, value="")
+    row.value, row.updated_by, row.updated_at = str(parsed), actor, utcnow()
+    session.add(row)
+    audit.record(
+        session, actor=actor, action="rule.set", entity="fleet_rule", entity_id=key,
+        before={key: before}, after={key: parsed}, detail=f"{key} {before} → {parsed}",
+    )  # fmt: skip
+    return before, parsed
+
+
+RULE_MEANINGS = {
+    "night_start": ("非工作时间开始（北京时间）", "start of the night window (China time)"),
+    "night_end": ("非工作时间结束", "end of the night window"),
+    "night_min_minutes": (
+        "行程与夜间重叠达到此分钟数即为非工作时间用车",
+        "minutes of overlap with the night that make a trip off-hours",
+    ),
+    "out_of_area_km": (
+        "超出服务区域此距离（公里）算出县",
+        "km outside the service area that count as leaving it",
+    ),
+    "out_of_area_fixes": (
+        "连续多少个定位在区域外才算出县",
+        "consecutive fixes outside that make a trip leave",
+    ),
+    "overspeed_kmh": ("超速限值（公里/小时）", "speed limit (km/h)"),
+    "overspeed_s": ("持续超过限值多少秒算超速", "seconds above the limit that make overspeed"),
+    "away_km": ("夜间距停放点超过此距离（公里）算未归", "km from home at night that make a car away"),
+    "away_hour": ("判定夜间未归的时刻（时，北京时间）", "the hour (China time) a car must be home by"),
+    "away_lookback_h": ("该时刻前多少小时内的最后定位有效", "hours before it in which the last fix counts"),
+}
+
+
+def rules_table(session: Session) -> list[dict[str, Any]]:
+    rules = current_rules(session)
+    defaults = ComplianceRules()
+    return [
+        {
+            "key": key,
+            "value": getattr(rules, key),
+            "default": getattr(defaults, key),
+            "meaning": tr(*RULE_MEANINGS[key]),
+        }
+        for key in ComplianceRules.names()
+    ]
+
+
+# ------------------------------------------------------------------------------------------ calendar
+
+
+def local_days(session: Session, first: date, last: date) -> dict[date, bool]:
+    """The center's own rest (True) and working (False) days in [first, last]."""
+    rows = session.exec(
+        select(CalendarDay).where(col(CalendarDay.day) >= first, col(CalendarDay.day) <= last)
+    ).all()
+    return {r.day: r.rest for r in rows}
+
+
+def set_day(session: Session, day: date, rest: bool, note: str, *, actor: str) -> CalendarDay:
+    row = session.get(CalendarDay, day)
+    before = None if row is None else {"rest": row.rest, "note": row.note}
+    row = row or CalendarDay(day=day, rest=rest)
+    row.rest, row.note, row.created_by = rest, note.strip()[:200], actor
+    session.add(row)
+    audit.record(
+        session, actor=actor, action="calendar.set", entity="fleet_calendar_day", entity_id=day.isoformat(),
+        before=before, after={"rest": rest, "note": row.note}, detail=f"{day} {'rest' if rest else 'work'}",
+    )  # fmt: skip
+    return row
+
+
+def calendar(session: Session, year: int) -> list[dict[str, Any]]:
+    """A year's rest days and make-up working days (调休上班), with where each comes from."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    local = local_days(session, first, last)
+    known = year in compliance.calendar_years()
+    out = []
+    for i in range((last - first).days + 1):
+        d = first + timedelta(days=i)
+        rest = compliance.is_rest_day(d, local)
+        weekend = d.weekday() >= 5
+        if rest == weekend and d not in local:
+            continue  # an ordinary weekday or weekend
+        source = "local" if d in local else "state_council" if known else "weekend"
+        out.append({"day": d, "rest": rest, "source": source})
+    return out
+
+
+# ------------------------------------------------------------------------------------------ tagging
+
+
+@dataclass
+class DayTags:
+    """What tagging a day found: the tags per trip id and the details flags need."""
+
+    bits: dict[int, int] = field(default_factory=dict)
+    overspeed: dict[int, Overspeed] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def service_area(session: Session, rules: ComplianceRules) -> compliance.ServiceArea | None:
+    row = session.exec(select(ServiceArea).order_by(col(ServiceArea.id).desc())).first()
+    if row is None:
+        return None
+    import shapely
+
+    return compliance.ServiceArea(shapely.from_geojson(row.geojson), rules.out_of_area_km * 1000)
+
+
+def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -> DayTags:
+    """Tag the trips that start on `day` (China time) and store the tags that changed."""
+    from fleet.trips import load_many
+
+    rules = rules or current_rules(session)
+    out = DayTags()
+    cols = (col(Trip.id), col(Trip.device_id), col(Trip.start_at), col(Trip.end_at), col(Trip.tags))
+    rows = session.execute(sa_select(*cols).where(col(Trip.service_day) == day)).all()
+    # the run record says which rules could not run fully
+    out.counts["calendar_weekends_only"] = int(day.year not in compliance.calendar_years())
+    area = service_area(session, rules)
+    out.counts["out_of_area_rule_off"] = int(area is None)
+    if not rows:
+        return out
+    ids = [int(r[0]) for r in rows]
+    start = np.array([to_ts(r[2]) for r in rows], dtype=np.int64)
+    end = np.array([to_ts(r[3]) for r in rows], dtype=np.int64)
+    local = local_days(session, day, day)
+    rest = compliance.is_rest_day(day, local)
+    bits = compliance.time_tags(start, end, np.full(len(rows), rest), rules)
+
+    # the fixes of every trip, one read per device for the day's span of its trips
+    devices = sorted({r[1] for r in rows})
+    span = {d: (int(start[i]), int(end[i])) for i, d in enumerate(r[1] for r in rows)}
+    for i, r in enumerate(rows):
+        a, b = span[r[1]]
+        span[r[1]] = (min(a, int(start[i])), max(b, int(end[i])))
+    fixes = load_many(session.connection(), devices, [span[d] for d in devices])
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "t", "lat", "lon", "speed")}
+    for i, r in enumerate(rows):
+        f = fixes[r[1]]
+        a, b = np.searchsorted(f["t"], [start[i], end[i]], side="left")
+        b = np.searchsorted(f["t"], end[i], side="right")
+        parts["trip"].append(np.full(b - a, i, dtype=np.int64))
+        parts["t"].append(f["t"][a:b])
+        parts["lat"].append(f["lat"][a:b])
+        parts["lon"].append(f["lon"][a:b])
+        parts["speed"].append(f["speed_kmh"][a:b])
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    for o in compliance.overspeed(cat["trip"], cat["t"], cat["speed"], cat["lat"], cat["lon"], rules):
+        bits[o.trip] |= TAG_BITS["overspeed"]
+        out.overspeed[ids[o.trip]] = o
+    if area is not None and len(cat["t"]):
+        outside = area.outside(cat["lat"], cat["lon"])
+        for i in compliance.outside_runs(cat["trip"], outside, rules.out_of_area_fixes):
+            bits[int(i)] |= TAG_BITS["out_of_area"]
+
+    changed = [
+        {"id": ids[i], "tags": int(bits[i])} for i in range(len(ids)) if int(bits[i]) != int(rows[i][4] or 0)
+    ]
+    if changed:
+        session.exec(update(Trip), params=changed)  # type: ignore[call-overload]
+        touched = {c["id"] for c in changed}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Trip) and obj.id in touched:
+                session.expire(obj, ["tags"])
+    out.bits = {ids[i]: int(bits[i]) for i in range(len(ids))}
+    out.counts["trips_retagged"] = len(changed)
+    return out
+
+
+def import_service_area(
+    session: Session, text: str, *, name: str, coord_system: str = "wgs84", actor: str
+) -> dict[str, Any]:
+    """A GeoJSON polygon or multipolygon (a bare geometry, a Feature, or a FeatureCollection of them,
+    united) in `coord_system`, stored as WGS-84; it replaces the one before. Audit-logged."""
+    import shapely
+
+    from core.datum import COORD_SYSTEMS, to_wgs84
+
+    if coord_system not in COORD_SYSTEMS:
+        raise ValidationFailed(
+            tr(f"坐标系须为 {'/'.join(COORD_SYSTEMS)}", f"coord system: one of {', '.join(COORD_SYSTEMS)}")
+        )
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = tr(f"第 {exc.lineno} 行第 {exc.colno} 列", f"line {exc.lineno}, column {exc.colno}")
+        raise ValidationFailed(
+            tr(f"不是 GeoJSON：{where}：{exc.msg}", f"not GeoJSON: {where}: {exc.msg}")
+        ) from None
+    geoms = []
+    features = (
+        doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else [doc]
+    )
+    for n, feature in enumerate(features or [], start=1):
+        geometry = (
+            feature.get("geometry")
+            if isinstance(feature, dict) and feature.get("type") == "Feature"
+            else feature
+        )
+        try:
+            geom = shapely.from_geojson(json.dumps(geometry))
+        except Exception:  # shapely raises GEOSException or ValueError for what is no geometry
+            geom = None
+        if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise ValidationFailed(tr(f"第 {n} 个要素不是多边形（Polygon/MultiPolygon）",
+                                      f"feature {n} is no Polygon or MultiPolygon"))  # fmt: skip
+        geoms.append(geom)
+    if not geoms:
+        raise ValidationFailed(tr("文件中没有多边形", "the file holds no polygon"))
+    area = shapely.union_all(geoms)
+    if coord_system != "wgs84":
+
+        def convert(c: np.ndarray) -> np.ndarray:
+            lat, lon = to_wgs84(coord_system, c[:, 1], c[:, 0])
+            return np.column_stack((lon, lat))
+
+        area = shapely.transform(area, convert)
+    if not area.is_valid:
+        area = shapely.make_valid(area)
+    lon0, lat0, lon1, lat1 = area.bounds
+    if not (-90 <= lat0 <= lat1 <= 90 and -180 <= lon0 <= lon1 <= 180):
+        raise ValidationFailed(
+            tr("坐标超出经纬度范围：应为 [经度, 纬度]", "coordinates out of range: [lon, lat] expected")
+        )
+    row = ServiceArea(name=name[:100], geojson=shapely.to_geojson(area), created_by=actor)
+    session.add(row)
+    session.flush()
+    k = np.cos(np.radians((lat0 + lat1) / 2))
+    km2 = shapely.area(
+        shapely.transform(area, lambda c: np.column_stack((c[:, 0] * 111.32 * k, c[:, 1] * 110.574)))
+    )
+    audit.record(
+        session, actor=actor, action="service_area.import", entity="fleet_service_area", entity_id=row.id,
+        before=None, after={"name": row.name, "km2": round(float(km2), 1)}, detail=row.name,
+    )  # fmt: skip
+    return {"id": row.id, "name": row.name, "km2": round(float(km2), 1), "bounds": [lon0, lat0, lon1, lat1]}
