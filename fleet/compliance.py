@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.i18n import tr
+
 Array = npt.NDArray[Any]
 
 CHINA_OFFSET_S = 8 * 3600  # China has kept UTC+8 all year since 1991
@@ -70,7 +72,12 @@ def parse_rule(key: str, value: Any) -> Any:
     """A rule value as typed (`gongwu rules set`, the API) → its stored type, or ValueError saying why."""
     kinds = {f.name: f.type for f in fields(ComplianceRules)}
     if key not in kinds:
-        raise ValueError(f"unknown rule {key!r} (one of {', '.join(kinds)})")
+        raise ValueError(
+            tr(
+                f"未知的规则 {key!r}（可选 {', '.join(kinds)}）",
+                f"unknown rule {key!r} (one of {', '.join(kinds)})",
+            )
+        )
     kind = kinds[key]
     text = str(value).strip()
     if kind in ("str", str):
@@ -79,19 +86,30 @@ def parse_rule(key: str, value: Any) -> Any:
             if not (0 <= int(h) < 24 and 0 <= int(m) < 60):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{key} is a time of day like 20:00, not {value!r}") from None
+            raise ValueError(
+                tr(
+                    f"{key} 须为时刻，如 20:00，而不是 {value!r}",
+                    f"{key} is a time of day like 20:00, not {value!r}",
+                )
+            ) from None
         return f"{int(h):02d}:{int(m):02d}"
     try:
         number = float(text)
     except ValueError:
-        raise ValueError(f"{key} is a number, not {value!r}") from None
+        raise ValueError(
+            tr(f"{key} 须为数字，而不是 {value!r}", f"{key} is a number, not {value!r}")
+        ) from None
     if not np.isfinite(number) or number < 0:
-        raise ValueError(f"{key} must be a number ≥ 0, not {value!r}")
+        raise ValueError(
+            tr(f"{key} 须为不小于 0 的数，而不是 {value!r}", f"{key} must be a number ≥ 0, not {value!r}")
+        )
     if kind in ("int", int):
         if number != int(number):
-            raise ValueError(f"{key} is a whole number, not {value!r}")
+            raise ValueError(
+                tr(f"{key} 须为整数，而不是 {value!r}", f"{key} is a whole number, not {value!r}")
+            )
         if key == "away_hour" and number > 23:
-            raise ValueError("away_hour is an hour of the day, 0–23")
+            raise ValueError(tr("away_hour 须为 0–23 点", "away_hour is an hour of the day, 0–23"))
         return int(number)
     return number
 

@@ -41,6 +41,10 @@ vehicle_status = n.EnumMap(
         VehicleStatus.disposed: ["已处置", "已报废", "处置"],
     },
 )
+yes_no = n.EnumMap(
+    "是否出县 out of county",
+    {"yes": ["是", "出县", "y", "true", "1"], "no": ["否", "不出县", "n", "false", "0"]},
+)
 order_status = n.EnumMap(
     "审批状态 order status",
     {
@@ -284,6 +288,8 @@ def apply_orders(session: Session, rows: Sequence[Row], actor: str) -> ApplyResu
     for r, order_no in keyed_rows(ORDERS, rows, result, "order_no", TripOrder):
         order = existing.get(order_no)
         values = _order_values(r, order, vehicles, units)
+        if r.has("out_of_county"):  # 是否出县: an empty cell is 否
+            values["out_of_county"] = r.row.values.get("out_of_county") == "yes"
         if not r.fits(TripOrder, values):
             continue
         before = {f: getattr(order, f) for f in service.ORDER_MATCH_FIELDS} if order is not None else None
@@ -414,6 +420,7 @@ ORDERS = ImportSpec(
             hint=_TIME_HINT,
         ),
         enum("status", "审批状态", order_status, "状态", "审批结果", "order status", required=True),
+        enum("out_of_county", "是否出县", yes_no, "出县", "out of county"),
     ),
     key=("order_no",),
     checks=(after("planned_start", "planned_end", "返回早于出发 planned return before start"),),

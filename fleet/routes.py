@@ -15,7 +15,7 @@ from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
 from core.models import AuditLog
 from core.timeutil import as_utc, utcnow
-from fleet import flags, queries, rules, schemas, service
+from fleet import flags, queries, rules, schemas, service, tags
 from fleet.models import Decision, Flag, TrackerCheck, TripExpense, TripOrder, Vehicle
 
 CENTER_ROLES = ("vehicle_manager", "admin")  # the center's own: they may register an approved order
@@ -383,6 +383,37 @@ def propose_disposal(
 
 
 # --- tracker upkeep ------------------------------------------------------------------------------------
+
+
+# --- compliance rules and the calendar ----------------------------------------------------------------
+
+
+@router.get("/rules", response_model=list[schemas.RuleRow])
+def list_rules(session: SessionDep) -> list[dict[str, Any]]:
+    """Every compliance rule's value, default and meaning (fleet/compliance.py)."""
+    return tags.rules_table(session)
+
+
+@router.put("/rules", response_model=list[schemas.RuleRow])
+def put_rules(session: SessionDep, request: Request, body: schemas.RulesIn) -> list[dict[str, Any]]:
+    """Set rules (admin; all or nothing, each audit-logged); the next nightly run or `gongwu reconcile
+    --since D` re-evaluates the trips with them."""
+    for key, value in body.values.items():
+        tags.set_rule(session, key, value, actor=actor(request))
+    return tags.rules_table(session)
+
+
+@router.get("/calendar", response_model=list[schemas.CalendarRow])
+def list_calendar(session: SessionDep, year: Annotated[int, Query(ge=2000, le=2100)]) -> list[dict[str, Any]]:
+    """The year's rest days that are not weekends and weekends that are working days (调休上班)."""
+    return tags.calendar(session, year)
+
+
+@router.post("/calendar", response_model=schemas.CalendarRow, status_code=201)
+def add_calendar_day(session: SessionDep, request: Request, body: schemas.CalendarDayIn) -> dict[str, Any]:
+    """The center's own rest or working day (over the State Council's calendar); audit-logged."""
+    row = tags.set_day(session, body.day, body.rest, body.note, actor=actor(request))
+    return {"day": row.day, "rest": row.rest, "source": "local"}
 
 
 @router.get("/tracker-checks", response_model=list[schemas.TrackerCheckPublic])

@@ -399,6 +399,29 @@ class TrackerCheckIn(Body):
     note: str = Field("", max_length=500)
 
 
+class RuleRow(BaseModel):
+    key: str
+    value: Any
+    default: Any
+    meaning: str
+
+
+class RulesIn(Body):
+    values: dict[str, Any] = Field(description='rule key → new value, e.g. {"overspeed_kmh": 100}')
+
+
+class CalendarDayIn(Body):
+    day: date
+    rest: bool = Field(description="true: a rest day; false: a working day (调休上班)")
+    note: str = Field("", max_length=200)
+
+
+class CalendarRow(BaseModel):
+    day: date
+    rest: bool
+    source: str = Field(description="state_council | local | weekend (a year the calendar does not know)")
+
+
 class TrackerAssignmentIn(Body):
     device_id: str = Field(min_length=1, max_length=32, description="the tracker (终端号)")
     plate: str = Field(min_length=1, max_length=16, description="the car it went into (车牌号)")

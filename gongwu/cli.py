@@ -98,6 +98,7 @@ from gongwu import (  # noqa: E402,F401
     cli_orders,
     cli_property,
     cli_report,
+    cli_rules,
     cli_scheduler,
     cli_trackers,
     cli_trips,

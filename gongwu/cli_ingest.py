@@ -21,7 +21,8 @@ def import_(
         str,
         typer.Argument(
             help="units, vehicles, drivers, orders, positions, expenses, tracker-checks, "
-            "tracker-assignments, properties, operating-properties (shopfronts), auctions, leases"
+            "tracker-assignments, properties, operating-properties (shopfronts), auctions, leases; "
+            "service-area (a GeoJSON polygon)"
         ),
     ],
     file: Annotated[
@@ -60,6 +61,11 @@ def import_(
     from ingest.kinds import kind_name
     from scheduler.imports import import_file
 
+    if kind.strip().casefold().replace("_", "-") == "service-area":  # GeoJSON, not a table
+        from gongwu.cli_rules import import_service_area
+
+        import_service_area(file, coord_system, fmt)
+        return
     try:
         kind = kind_name(kind)
     except KeyError as exc:

@@ -4,15 +4,21 @@ the center's own calendar days and the service-area import."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import json
+from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pytest
 import shapely
+from sqlmodel import Session, col, select
 
+from core.errors import ValidationFailed
 from core.timeutil import CHINA, to_ts
-from fleet import compliance
+from fleet import compliance, reconcile, tags
 from fleet.compliance import ComplianceRules, ServiceArea, is_rest_day
+from fleet.models import Flag, Trip
+from tests.factories import make_order, make_unit, make_vehicle
 
 RULES = ComplianceRules()
 
@@ -90,3 +96,186 @@ def test_rule_values_are_checked() -> None:
     ):
         with pytest.raises(ValueError):
             compliance.parse_rule(key, value)
+
+
+# ------------------------------------------------------------------------------ the nightly run's tags
+
+WEDNESDAY = date(2024, 9, 18)
+
+
+def drive(day: date, hour: float, minutes: int, kmh: float, *, fast_s: int = 0) -> dict[str, np.ndarray]:
+    """Parked an hour, a drive northwards at `kmh` (the first `fast_s` seconds of it at 130 km/h), parked
+    an hour: a fix every 15 s while driving, every 60 s parked."""
+    t0 = ts(day, 0) + int(hour * 3600)
+    times, lat, speed, here = [], [], [], 37.70
+    for t in range(t0 - 3600, t0, 60):
+        times.append(t), lat.append(here), speed.append(0.0)
+    for k, t in enumerate(range(t0, t0 + minutes * 60, 15)):
+        v = 130.0 if k * 15 < fast_s else kmh
+        here += v / 3.6 * 15 / 110_574
+        times.append(t), lat.append(here), speed.append(v)
+    for t in range(t0 + minutes * 60, t0 + minutes * 60 + 3600, 60):
+        times.append(t), lat.append(here), speed.append(0.0)
+    n = len(times)
+    return {
+        "t": np.array(times),
+        "lat": np.array(lat),
+        "lon": np.full(n, 112.70),
+        "speed_kmh": np.array(speed),
+    }
+
+
+def store(session: Session, device: str, *tracks: dict[str, np.ndarray]) -> None:
+    from fleet.positions import FixBatch, ingest_fixes
+    from fleet.trips import recut_pending
+
+    for a in tracks:
+        n = len(a["t"])
+        batch = FixBatch(
+            device_id=np.full(n, device, dtype=object), fix_ts=a["t"].astype(np.int64), lat=a["lat"],
+            lon=a["lon"], speed_kmh=a["speed_kmh"], course=np.full(n, np.nan),
+            ignition=np.full(n, -1, np.int8), odometer_m=np.full(n, np.nan), valid=np.ones(n, dtype=bool),
+        )  # fmt: skip
+        ingest_fixes(session, batch, "import", now=datetime(2024, 12, 1, tzinfo=UTC))
+    recut_pending(session)
+
+
+def flags_of(session: Session, kind: str) -> list[Flag]:
+    return list(session.exec(select(Flag).where(Flag.kind == kind).order_by(col(Flag.start_at))).all())
+
+
+def test_the_night_run_tags_trips_and_raises_the_flags_they_call_for(session: Session) -> None:
+    car = make_vehicle(
+        session, make_unit(session, name="城关镇"), tracker_id="C1", acquired_on=date(2020, 1, 1)
+    )
+    # 05:30–05:50, in the night window until 06:00 and 45 s at 130 km/h; then an ordinary noon drive
+    store(session, "C1", drive(WEDNESDAY, 5.5, 20, 60, fast_s=45), drive(WEDNESDAY, 12, 20, 60))
+    counts = reconcile.reconcile_day(session, WEDNESDAY)
+    assert counts["trips_retagged"] == 1 and counts["out_of_area_rule_off"] == 1
+    trips = session.exec(select(Trip).where(Trip.vehicle_id == car.id).order_by(col(Trip.start_at))).all()
+    assert [compliance.tag_names(t.tags) for t in trips] == [["off_hours", "overspeed"], []]
+    unreported = flags_of(session, "unreported_trip")
+    assert [(f.severity, f.detail.get("tags")) for f in unreported] == [
+        ("high", ["off_hours", "overspeed"]),
+        ("normal", None),
+    ]
+    (over,) = flags_of(session, "overspeed")
+    assert over.trip_id == trips[0].id and over.severity == "high"
+    assert (
+        over.detail["max_kmh"] == 130.0 and over.detail["seconds"] >= 30 and over.detail["limit_kmh"] == 120
+    )
+    # the queue puts the high ones first
+    from fleet import queries
+
+    rows, _ = queries.flag_rows(session, queries.FlagFilter(), limit=10)
+    assert {r["id"] for r in rows[:2]} == {over.id, unreported[0].id}  # older, but high first
+
+    # a review is kept; raising the limit re-evaluates the trip: the overspeed flag resolves
+    over.review_status = "violation"
+    session.add(over)
+    session.flush()
+    again = reconcile.reconcile_day(session, WEDNESDAY)
+    assert again["raised"] == again["resolved"] == 0 and again["trips_retagged"] == 0
+    tags.set_rule(session, "overspeed_kmh", 140, actor="admin")
+    reconcile.reconcile_day(session, WEDNESDAY)
+    session.refresh(over)
+    assert (over.state, over.review_status) == ("resolved", "violation")
+    session.refresh(trips[0])
+    assert compliance.tag_names(trips[0].tags) == ["off_hours"]
+
+
+def test_a_rest_day_with_make_up_work_and_the_centers_own_days(session: Session) -> None:
+    make_vehicle(session, make_unit(session), tracker_id="C2", acquired_on=date(2020, 1, 1))
+    holiday, makeup = date(2024, 10, 2), date(2024, 10, 12)  # National Day; a Saturday worked
+    store(session, "C2", drive(holiday, 10, 20, 60), drive(makeup, 10, 20, 60))
+    for day in (holiday, makeup):
+        reconcile.reconcile_day(session, day)
+    got = session.exec(select(Trip.service_day, Trip.tags).order_by(col(Trip.start_at))).all()
+    assert [(d, compliance.tag_names(b)) for d, b in got] == [(holiday, ["rest_day"]), (makeup, [])]
+    tags.set_day(session, makeup, True, "县庆", actor="admin")  # the county's own rest day
+    reconcile.reconcile_day(session, makeup)
+    assert compliance.tag_names(session.exec(select(Trip.tags).where(Trip.service_day == makeup)).one()) == [
+        "rest_day"
+    ]
+
+
+def test_out_of_area_needs_a_service_area_and_an_order_that_does_not_say_so(session: Session) -> None:
+    car = make_vehicle(session, make_unit(session), tracker_id="C3", acquired_on=date(2020, 1, 1))
+    # the area's northern edge is 2 km north of where the car starts: a 20-minute drive at 60 km/h leaves it
+    edge = 37.70 + 2000 / 110_574
+    area = {
+        "type": "Polygon",
+        "coordinates": [[[112.6, 37.6], [112.8, 37.6], [112.8, edge], [112.6, edge], [112.6, 37.6]]],
+    }
+    result = tags.import_service_area(session, json.dumps(area), name="县域", actor="admin")
+    assert result["km2"] > 0
+    store(session, "C3", drive(WEDNESDAY, 9, 20, 60))
+    order = make_order(
+        session, car, planned_start_at=datetime(2024, 9, 18, 0, 30, tzinfo=UTC),
+        planned_end_at=datetime(2024, 9, 18, 2, 0, tzinfo=UTC), status="approved",
+    )  # fmt: skip
+    reconcile.reconcile_day(session, WEDNESDAY)
+    trip = session.exec(select(Trip).where(Trip.vehicle_id == car.id)).one()
+    assert "out_of_area" in compliance.tag_names(trip.tags) and trip.order_id == order.id
+    (flag,) = flags_of(session, "out_of_area_trip")
+    assert flag.detail["order_no"] == order.order_no and flag.state == "open"
+    order.out_of_county = True  # the order said 出县: no longer a finding
+    session.add(order)
+    session.flush()
+    reconcile.reconcile_day(session, WEDNESDAY)
+    session.refresh(flag)
+    assert flag.state == "resolved"
+
+
+def test_the_service_area_import_refuses_what_is_no_polygon(session: Session) -> None:
+    with pytest.raises(ValidationFailed, match=r"多边形|Polygon"):
+        tags.import_service_area(
+            session, '{"type": "Point", "coordinates": [112.7, 37.7]}', name="x", actor="a"
+        )
+    with pytest.raises(ValidationFailed, match=r"第 1 行|line 1"):
+        tags.import_service_area(session, "{nope", name="x", actor="a")
+    gcj = {"type": "Polygon", "coordinates": [[[112.6, 37.6], [112.8, 37.6], [112.8, 37.8], [112.6, 37.6]]]}
+    stored = tags.import_service_area(session, json.dumps(gcj), name="gcj", coord_system="gcj02", actor="a")
+    lon0 = stored["bounds"][0]
+    assert 112.59 < lon0 < 112.6  # shifted back to WGS-84 (a few hundred metres west)
+
+
+def test_rules_and_calendar_over_the_api(session: Session, client_as: Any) -> None:
+    admin, manager = client_as("admin"), client_as("vehicle_manager")
+    rules = {r["key"]: r for r in manager.get("/api/v1/rules").json()}
+    assert rules["overspeed_kmh"]["value"] == 120.0 and rules["night_start"]["default"] == "20:00"
+    assert manager.put("/api/v1/rules", json={"values": {"overspeed_kmh": 100}}).status_code == 403
+    bad = admin.put("/api/v1/rules", json={"values": {"overspeed_kmh": 100, "night_start": "25:00"}})
+    assert bad.status_code == 422
+    assert tags.current_rules(session).overspeed_kmh == 120.0  # all or nothing
+    ok = admin.put("/api/v1/rules", json={"values": {"overspeed_kmh": 100}})
+    assert ok.status_code == 200 and {r["key"]: r["value"] for r in ok.json()}["overspeed_kmh"] == 100.0
+    made = admin.post("/api/v1/calendar", json={"day": "2024-09-18", "rest": True, "note": "县庆"})
+    assert made.status_code == 201
+    days = {r["day"]: r for r in manager.get("/api/v1/calendar", params={"year": 2024}).json()}
+    assert days["2024-09-18"]["source"] == "local" and days["2024-09-14"] == {
+        "day": "2024-09-14",
+        "rest": False,
+        "source": "state_council",
+    }
+
+
+def test_orders_import_reads_out_of_county(session: Session, tmp_path: Any) -> None:
+    from fleet.models import TripOrder
+    from ingest.importer import run_import
+
+    car = make_vehicle(session, make_unit(session))
+    f = tmp_path / "申请.csv"
+    f.write_text(
+        "申请单号,车牌号,计划出发,计划返回,审批状态,是否出县\n"
+        f"A1,{car.plate},2024-09-18 08:00,2024-09-18 12:00,已批准,是\n"
+        f"A2,{car.plate},2024-09-18 13:00,2024-09-18 15:00,已批准,\n"
+        f"A3,{car.plate},2024-09-18 16:00,2024-09-18 17:00,已批准,也许\n",
+        encoding="utf-8",
+    )
+    bad = run_import(session, "orders", f)
+    assert [(e.line, e.header) for e in bad.errors] == [(4, "是否出县")]
+    f.write_text(f.read_text(encoding="utf-8").rsplit("A3", 1)[0], encoding="utf-8")
+    assert run_import(session, "orders", f).committed
+    got = session.exec(select(TripOrder.order_no, TripOrder.out_of_county).order_by(TripOrder.order_no)).all()
+    assert got == [("A1", True), ("A2", False)]
