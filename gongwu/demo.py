@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ FILES = [
     ("operating-properties", "经营性用房.xlsx", None),
     ("auctions", "门面房拍卖.xlsx", None),
     ("leases", "租赁合同.xlsx", None),
+    ("service-area", "服务区域.geojson", "utf-8"),  # the county boundary: the out-of-area rule's
 ]
 
 
@@ -81,6 +83,8 @@ def write_files(county: DemoCounty, folder: Path) -> list[tuple[str, Path]]:
         path = folder / name
         if kind == "positions":
             _write_positions(county, path)
+        elif kind == "service-area":
+            path.write_text(json.dumps(county.service_area, ensure_ascii=False), encoding="utf-8")
         else:
             t = get_kind(kind)
             fields = [f for f in t.columns if any(f.name in r for r in _records(county, kind))]
@@ -149,6 +153,12 @@ def import_files(
     from scheduler.imports import import_file
 
     for kind, path in files:
+        if kind == "service-area":
+            from fleet import tags
+
+            with unit_of_work(engine) as s:
+                tags.import_service_area(s, path.read_text(encoding="utf-8"), name="示范县", actor="demo")
+            continue
         with unit_of_work(engine) as s:
             # positions are cut by the nightly run the demo runs next
             report = import_file(s, kind, path, actor="demo", recut=False)

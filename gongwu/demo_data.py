@@ -95,6 +95,33 @@ class DemoCounty:
     auctions: list[dict[str, Any]] = field(default_factory=list)
     leases: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)  # which plates were made idle/silent/...
+    service_area: dict[str, Any] = field(default_factory=dict)  # GeoJSON, WGS-84
+    far_place: str = ""  # the destination outside the service area
+
+
+def _service_area(destinations: list[tuple[float, float]]) -> dict[str, Any]:
+    """The county around the seat, 56 km across, its north-east corner cut off 3 km short of the farthest
+    destination that way: the trips there leave the county (出县)."""
+    lat0, lon0 = SEAT
+    k = np.cos(np.radians(lat0))
+    reach = max((lon - lon0) * 111.32 * k + (lat - lat0) * 110.574 for lat, lon in destinations) - 3
+    ring = [(-28, -28), (28, -28), (28, reach - 28), (reach - 28, 28), (-28, 28), (-28, -28)]
+    coords = [[round(lon0 + e / (111.32 * k), 6), round(lat0 + n / 110.574, 6)] for e, n in ring]
+    polygon = {"type": "Polygon", "coordinates": [coords]}
+    feature = {"type": "Feature", "properties": {"name": "示范县"}, "geometry": polygon}
+    return {"type": "FeatureCollection", "features": [feature]}
+
+
+def _plant_overspeed(arrays: dict[str, np.ndarray]) -> bool:
+    """Make one drive of this car report 128 km/h for a minute and a half (超速): the first run of 7 fast
+    fixes on the open road."""
+    fast = arrays["speed_kmh"] > 30
+    run = np.convolve(fast.astype(int), np.ones(7, dtype=int), mode="valid")
+    at = np.flatnonzero(run == 7)
+    if not len(at):
+        return False
+    arrays["speed_kmh"][at[0] : at[0] + 7] = 128.0
+    return True
 
 
 def _name(rng: random.Random) -> str:
@@ -180,6 +207,7 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
     unit_names = [u["name"] for u in county.units]
     bases = {u: _offset(*SEAT, rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)) for u in unit_names}
     destinations = [_offset(*SEAT, rng.uniform(-25000, 25000), rng.uniform(-25000, 25000)) for _ in PLACES]
+    county.far_place = PLACES[max(range(len(PLACES)), key=lambda j: sum(destinations[j]))]
 
     # Roles: a few cars never move (idle), one tracker goes silent, two cars never file an order.
     idle = set(range(3))
@@ -229,6 +257,8 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
                 track.park(clock, clock_end)
                 clock = clock_end
         arrays = track.arrays()
+        if i == 7 and _plant_overspeed(arrays):
+            county.notes.setdefault("overspeed", []).append(plate)
         if silent_from is not None:
             keep = arrays["t"] < silent_from
             arrays = {k: v[keep] for k, v in arrays.items()}
@@ -253,6 +283,7 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
                 rng, order_seq, v["plate"], v["unit"], start, start + 3 * 3600, "approved", rng.choice(PLACES)
             )
         )
+    county.service_area = _service_area(destinations)
     _property_data(county, rng)
     _drivers(county, random.Random(seed + 1))  # a generator of its own: the rest stays as it was
     return county
@@ -311,6 +342,8 @@ def _maybe_order(
     start = depart - int(rng.uniform(0, 20)) * 60
     end = back + int(rng.uniform(-10, 30)) * 60
     county.orders.append(_order_row(rng, seq, plate, unit, start, end, status, dest))
+    if dest == county.far_place:  # out of the county: three orders in four say so (是否出县), one forgets
+        county.orders[-1]["out_of_county"] = "no" if seq % 4 == 0 else "yes"
     if status == "approved" and rng.random() < 0.7:
         county.expenses.append(
             {
