@@ -286,3 +286,18 @@ class ServiceArea:
     def outside(self, lat: Array, lon: Array) -> Array:
         x, y = _local_xy(lat, lon, self.lat0)
         return ~self._shapely.contains_xy(self.area, x, y)
+
+    def may_leave(self, start: tuple[Array, Array], end: tuple[Array, Array], distance_m: Array) -> Array:
+        """Which trips can have left the area at all, from their ends and length alone: a point of a trip
+        of length L is within s of its start and L − s of its end, so a trip whose ends are inside can
+        only reach the boundary when L ≥ (start's distance to it) + (end's distance to it). The others
+        need no fixes read."""
+        shapely = self._shapely
+        edge = self.area.boundary
+        far = np.zeros(len(distance_m))
+        out = np.zeros(len(distance_m), dtype=bool)
+        for lat, lon in (start, end):
+            x, y = _local_xy(lat, lon, self.lat0)
+            out |= ~shapely.contains_xy(self.area, x, y)
+            far += shapely.distance(edge, shapely.points(x, y))
+        return out | (np.asarray(distance_m, dtype=np.float64) >= far)

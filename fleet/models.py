@@ -364,6 +364,7 @@ class Flag(SQLModel, table=True):
         UniqueConstraint("kind", "key"),
         Index("ix_fleet_flag_vehicle_start", "vehicle_id", "start_at"),
         Index("ix_fleet_flag_state_kind", "state", "kind"),
+        Index("ix_fleet_flag_kind_start", "kind", "start_at"),  # a rule's flags of a day (fleet/reconcile.py)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -281,6 +281,15 @@ class _FlagIndex:
         return cls(session, _by_spans(session, stmt, Flag.vehicle_id, spans, within))
 
     @classmethod
+    def of_kind_between(cls, session: Session, kind: str, lo: int, hi: int) -> _FlagIndex:
+        """`kind` flags whose start lies in [lo, hi]: a rule's flags of a day are few, found by (kind,
+        start) at once rather than per vehicle."""
+        stmt = _select(*cls.COLUMNS).where(
+            Flag.kind == kind, col(Flag.start_at) >= from_ts(lo), col(Flag.start_at) <= from_ts(hi)
+        )
+        return cls(session, session.exec(stmt).all())
+
+    @classmethod
     def of_orders(cls, session: Session, order_ids: Sequence[int]) -> _FlagIndex:
         """order_without_track flags of these orders (key: the order id)."""
         rows: list[Any] = []
@@ -402,7 +411,10 @@ def _keep_trip_flags(
 ) -> None:  # fmt: skip
     """One `kind` flag per trip of `judged` that `wanted` names (with its detail); the open ones of the
     others resolved with `reason`. Idempotent; reviews are never touched."""
-    known = _FlagIndex.of_trips(session, trips, kind)
+    if not judged:
+        return
+    starts = trips.start[judged]
+    known = _FlagIndex.of_kind_between(session, kind, int(starts.min()), int(starts.max()))
     new = flags.NewFlags(tally)
     now = utcnow()
     for i in judged:
@@ -935,7 +947,9 @@ def _end_spell(run: _Run, flag: Flag, current: dict[tuple[str, int | None], str]
 # ----------------------------------------------------------------------------------------- entry points
 
 
-def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) -> dict[str, int]:
+def reconcile_day(
+    session: Session, day: date, *, rules: Rules | None = None, compliance_rules: bool = True
+) -> dict[str, int]:
     """Reconcile one China day: match its trips (and re-check older open flags), flag orders whose window
     closed that day, and judge idle vehicles and silent trackers as of the day's end. Idempotent."""
     rules = rules or Rules.from_settings()
@@ -943,12 +957,14 @@ def reconcile_day(session: Session, day: date, *, rules: Rules | None = None) ->
     run = _Run.start(session, rules, day_end)
     tally = run.tally
 
-    compliance_rules = tags.current_rules(session)
-    tagged = tags.tag_day(session, day, compliance_rules)
+    # the trips' tags and the flags they call for (off only to measure what they cost: bench_rules)
+    judged = tags.current_rules(session)
+    tagged = tags.tag_day(session, day, judged) if compliance_rules else DayTags()
     day_rows = session.exec(_trip_select().where(Trip.service_day == day)).all()
     trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
     best = _rematch(session, trips, rules, tally)
-    _rule_flags(session, tally, trips, best, day, tagged, compliance_rules)
+    if compliance_rules:
+        _rule_flags(session, tally, trips, best, day, tagged, judged)
     in_day = [d == day for d in trips.day]
     tally["trips"] += sum(in_day)
     tally["covered"] += sum(1 for b, d in zip(best, in_day, strict=True) if b and d)

@@ -158,11 +158,15 @@ def service_area(session: Session, rules: ComplianceRules) -> compliance.Service
 
 def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -> DayTags:
     """Tag the trips that start on `day` (China time) and store the tags that changed."""
-    from fleet.trips import load_many
+    from fleet.trips import load_windows
 
     rules = rules or current_rules(session)
     out = DayTags()
-    cols = (col(Trip.id), col(Trip.device_id), col(Trip.start_at), col(Trip.end_at), col(Trip.tags))
+    cols = (
+        col(Trip.id), col(Trip.device_id), col(Trip.start_at), col(Trip.end_at), col(Trip.tags),
+        col(Trip.max_speed_kmh), col(Trip.distance_m), col(Trip.start_lat), col(Trip.start_lon),
+        col(Trip.end_lat), col(Trip.end_lon),
+    )  # fmt: skip
     rows = session.execute(sa_select(*cols).where(col(Trip.service_day) == day)).all()
     # the run record says which rules could not run fully
     out.counts["calendar_weekends_only"] = int(day.year not in compliance.calendar_years())
@@ -177,18 +181,21 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
     rest = compliance.is_rest_day(day, local)
     bits = compliance.time_tags(start, end, np.full(len(rows), rest), rules)
 
-    # the fixes of every trip, one read per device for the day's span of its trips
-    devices = sorted({r[1] for r in rows})
-    span = {d: (int(start[i]), int(end[i])) for i, d in enumerate(r[1] for r in rows)}
-    for i, r in enumerate(rows):
-        a, b = span[r[1]]
-        span[r[1]] = (min(a, int(start[i])), max(b, int(end[i])))
-    fixes = load_many(session.connection(), devices, [span[d] for d in devices])
+    # Only the trips that can break a fix rule have their fixes read (most cannot): faster than the limit
+    # (or no speed reported: judged by distance over time), or able to reach the area's edge.
+    top = np.array([r[5] for r in rows], dtype=np.float64)
+    check = (top > rules.overspeed_kmh) | (top <= 0)
+    if area is not None:
+        ends = [np.array([r[k] for r in rows], dtype=np.float64) for k in (7, 8, 9, 10)]
+        distance = np.array([r[6] for r in rows], dtype=np.float64)
+        check |= area.may_leave((ends[0], ends[1]), (ends[2], ends[3]), distance)
+    chosen = np.flatnonzero(check).tolist()
+    out.counts["trips_fixes_read"] = len(chosen)
+    windows = [(int(start[i]), int(end[i])) for i in chosen]
+    fixes = load_windows(session.connection(), [rows[i][1] for i in chosen], windows) if chosen else []
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "t", "lat", "lon", "speed")}
-    for i, r in enumerate(rows):
-        f = fixes[r[1]]
-        a, b = np.searchsorted(f["t"], [start[i], end[i]], side="left")
-        b = np.searchsorted(f["t"], end[i], side="right")
+    for i, f in zip(chosen, fixes, strict=True):
+        a, b = 0, len(f["t"])
         parts["trip"].append(np.full(b - a, i, dtype=np.int64))
         parts["t"].append(f["t"][a:b])
         parts["lat"].append(f["lat"][a:b])

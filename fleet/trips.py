@@ -58,23 +58,24 @@ def load_fixes(session: Session, device: str, from_ts: int, to_ts: int) -> dict[
     return _load_many(session.connection(), [device], [(from_ts, to_ts)])[device]
 
 
-def load_many(
-    conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
-) -> dict[str, dict[str, np.ndarray]]:
-    """Each device's fixes inside its window, as arrays (the trip tags read a day's trips this way)."""
-    return _load_many(conn, devices, windows)
-
-
 def _load_many(
     conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Each device's fixes inside its window, as arrays: a range scan of the clustered key each, read
-    without a Python object per fix. PostgreSQL packs each device's rows server-side into one bytea of
-    fixed-width big-endian records (one statement for all the devices; NumPy reads the records), SQLite
-    hands rows to a cursor per device."""
+    """Each device's fixes inside its window (one window per device), as arrays."""
+    return dict(zip(devices, load_windows(conn, devices, windows), strict=True))
+
+
+def load_windows(
+    conn: Connection, devices: Sequence[str], windows: Sequence[tuple[int, int]]
+) -> list[dict[str, np.ndarray]]:
+    """The fixes of each (device, window) pair — a device may come more than once (the trip tags read
+    only their trips' windows) — as arrays: a range scan of the clustered key each, read without a Python
+    object per fix. PostgreSQL packs each pair's rows server-side into one bytea of fixed-width
+    big-endian records (one statement for all; NumPy reads the records), SQLite hands rows to a cursor
+    per pair."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: list[dict[str, np.ndarray]] = [_as_arrays([]) for _ in devices]
     if conn.dialect.name == "postgresql":
         rows = raw.execute(
             "SELECT d.i - 1, a.records FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) WITH ORDINALITY "
@@ -92,7 +93,7 @@ def _load_many(
                 rec = rec[np.argsort(rec["t"], kind="stable")]
             odo = rec["odo"].astype(np.float64)
             odo[rec["odo"] == _NO_ODOMETER] = np.nan
-            out[devices[i]] = {
+            out[i] = {
                 "t": rec["t"].astype(np.int64),
                 "lat": rec["lat"] / COORD_SCALE,
                 "lon": rec["lon"] / COORD_SCALE,
@@ -104,13 +105,13 @@ def _load_many(
         return out
     cur = raw.cursor()
     try:
-        for device, (w0, w1) in zip(devices, windows, strict=True):
+        for i, (device, (w0, w1)) in enumerate(zip(devices, windows, strict=True)):
             cur.execute(
                 "SELECT fix_ts, lat, lon, speed_kmh, COALESCE(ignition, -1), odometer_m, valid "
                 "FROM fleet_position WHERE device_id = ? AND fix_ts >= ? AND fix_ts <= ? ORDER BY fix_ts",
                 (device, w0, w1),
             )
-            out[device] = _as_arrays(cur.fetchall())
+            out[i] = _as_arrays(cur.fetchall())
     finally:
         cur.close()
     return out

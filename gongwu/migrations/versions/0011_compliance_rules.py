@@ -44,6 +44,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fleet_flag', schema=None) as batch_op:
         batch_op.add_column(sa.Column('severity', sqlmodel.sql.sqltypes.AutoString(length=8), server_default='normal', nullable=False))
+        batch_op.create_index('ix_fleet_flag_kind_start', ['kind', 'start_at'], unique=False)
 
     with op.batch_alter_table('fleet_trip', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tags', sa.Integer(), server_default='0', nullable=False))
@@ -57,6 +58,7 @@ def downgrade() -> None:
         batch_op.drop_column('tags')
 
     with op.batch_alter_table('fleet_flag', schema=None) as batch_op:
+        batch_op.drop_index('ix_fleet_flag_kind_start')
         batch_op.drop_column('severity')
 
     op.drop_table('fleet_service_area')
