@@ -88,6 +88,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:read",
     ("PUT", f"{API}/orders/{{order_id}}/expense"): "fleet:write",
     ("POST", f"{API}/vehicles/{{vehicle_id}}/propose-disposal"): "fleet:write",
+    ("POST", f"{API}/flags/{{flag_id}}/reassign"): "fleet:review",
     ("GET", f"{API}/rules"): "fleet:county",
     ("PUT", f"{API}/rules"): "admin",
     ("GET", f"{API}/calendar"): "fleet:county",

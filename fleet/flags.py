@@ -48,6 +48,14 @@ class OverspeedDetail(TypedDict):
     service_day: str
 
 
+class WrongVehicleDetail(TypedDict):
+    order_no: str
+    plate: str  # the order's car, which did not move
+    other_plate: str  # the unit's car that drove in its window without an order
+    other_vehicle_id: int
+    trip_ids: list[int]
+
+
 class OutOfAreaTripDetail(TypedDict):
     order_no: str
     service_day: str
@@ -92,6 +100,7 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.silent_tracker, "normal", SilentTrackerDetail, "spell"),
         KindSpec(FlagKind.overspeed, "high", OverspeedDetail, "trip"),
         KindSpec(FlagKind.out_of_area_trip, "high", OutOfAreaTripDetail, "trip"),
+        KindSpec(FlagKind.wrong_vehicle, "high", WrongVehicleDetail, "order"),
     )
 }
 

@@ -49,6 +49,7 @@ class FlagKind(Coded):
     silent_tracker = "silent_tracker", "终端离线", "Silent tracker"
     overspeed = "overspeed", "超速", "Overspeed"
     out_of_area_trip = "out_of_area_trip", "越界", "Out of area"
+    wrong_vehicle = "wrong_vehicle", "车辆不符", "Wrong vehicle"
 
 
 class FlagState(Coded):

@@ -44,7 +44,7 @@ from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
 
-UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA = FLAG_KINDS
+UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
@@ -66,6 +66,8 @@ REASON_NOT_IN_SERVICE = "车辆已不在用 vehicle no longer in service"
 REASON_REMOVED = "终端已拆除 tracker removed from the car"
 REASON_UNDER_LIMIT = "复核后未超速 no longer above the limit"
 REASON_IN_AREA = "复核后未出县或订单已注明出县 no longer out of area, or the order says out of county"
+REASON_RIGHT_CAR = "订单车辆已有轨迹或该时段行程已报备 the order's car has a track, or the trips are covered"
+REASON_REASSIGNED = "order_reassigned"  # 改派: the order was given to the car that drove
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
 
 
@@ -667,6 +669,68 @@ def _check_orders(run: _Run, orders: _Orders) -> None:
     new.insert(session)
 
 
+def _wrong_vehicle(run: _Run, orders: _Orders) -> None:
+    """车辆不符: an approved order whose car has no track (its order_without_track flag is open) while
+    another car of the same unit made unreported trips the order's window would cover. One flag per order
+    names both cars and the trips; the reviewer's 改派 (fleet/service.py reassign_order) resolves it."""
+    session, rules = run.session, run.rules
+    if not orders.id:
+        return
+    owt = _FlagIndex.of_orders(session, orders.id).rows
+    flagged = [i for i, oid in enumerate(orders.id) if owt.get(str(oid), {}).get("state") == "open"]
+    known = _FlagIndex(session, [])
+    for chunk in _chunks(orders.id):
+        stmt = _select(*_FlagIndex.COLUMNS).where(Flag.kind == WRONG_VEHICLE, col(Flag.order_id).in_(chunk))
+        known.rows.update({r[0]: dict(r._mapping) for r in session.exec(stmt).all()})
+    plates: dict[int, str] = {}
+    wanted: dict[int, dict[str, Any]] = {}
+    for i in flagged:
+        ws, we = int(orders.start[i]) - rules.lead_s, int(orders.end[i]) + rules.lag_s
+        rows = session.exec(
+            _select(col(Trip.id), col(Trip.vehicle_id), col(Trip.start_at), col(Trip.end_at))
+            .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+            .where(
+                col(Vehicle.unit_id) == orders.unit[i], col(Trip.vehicle_id) != int(orders.vehicle[i]),
+                col(Trip.order_id).is_(None), col(Trip.start_at) < from_ts(we),
+                col(Trip.end_at) > from_ts(ws),
+            )
+        ).all()  # fmt: skip
+        inside: dict[int, list[tuple[int, int]]] = {}
+        for tid, vid, start, end in rows:
+            a, b = to_ts(start), to_ts(end)
+            if b > a and (min(b, we) - max(a, ws)) / (b - a) >= rules.share:  # the coverage rule
+                inside.setdefault(int(vid), []).append((int(tid), b - a))
+        if not inside:
+            continue
+        other = max(inside, key=lambda v: (sum(d for _, d in inside[v]), -v))
+        for vid in (int(orders.vehicle[i]), other):
+            if vid not in plates:
+                plates[vid] = session.exec(select(Vehicle.plate).where(Vehicle.id == vid)).one()
+        wanted[i] = {
+            "order_no": orders.order_no[i], "plate": plates.get(int(orders.vehicle[i]), ""),
+            "other_plate": plates.get(other, ""), "other_vehicle_id": other,
+            "trip_ids": sorted(t for t, _ in inside[other]),
+        }  # fmt: skip
+    new = flags.NewFlags(run.tally)
+    now = utcnow()
+    for i, oid in enumerate(orders.id):
+        key, row = str(oid), known.get(str(oid))
+        if i in wanted:
+            where = {
+                "order_id": oid, "vehicle_id": int(orders.vehicle[i]), "unit_id": orders.unit[i],
+                "start_at": from_ts(int(orders.start[i])), "end_at": from_ts(int(orders.end[i])),
+            }  # fmt: skip
+            if row is None:
+                new.add(kind=WRONG_VEHICLE, key=key, detail=wanted[i], **where)
+            elif row["state"] == "resolved" and row["resolved_reason"] != REASON_REASSIGNED:
+                flags.reopen(session, run.tally, known.load(key), detail=wanted[i], **where)
+            elif row["state"] == "open" and _FlagIndex.differs(row, {"detail": wanted[i], **where}):
+                flags.refresh(session, known.load(key), detail=wanted[i], **where)
+        elif row is not None and row["state"] == "open":
+            flags.resolve(session, run.tally, known.load(key), now, REASON_RIGHT_CAR)
+    new.insert(session)
+
+
 def _orders_to_judge(
     run: _Run, orders: _Orders, known: _FlagIndex, now: datetime
 ) -> list[tuple[int, _Vehicle, str, int, int]]:
@@ -973,6 +1037,9 @@ def reconcile_day(
     orders = _orders_to_check(session, run.vehicles, rules, day_start, day_end)
     _check_orders(run, orders)
     session.flush()
+    if compliance_rules:
+        _wrong_vehicle(run, orders)
+        session.flush()
     _judge_spells(run, idle=True)
     session.flush()
     counts = tally.as_dict() | tagged.counts

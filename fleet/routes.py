@@ -385,6 +385,13 @@ def propose_disposal(
 # --- tracker upkeep ------------------------------------------------------------------------------------
 
 
+@router.post("/flags/{flag_id}/reassign", response_model=schemas.OrderPublic)
+def reassign_order(session: SessionDep, request: Request, flag_id: int) -> Any:
+    """改派: a wrong_vehicle flag's order goes to the car that drove; the flag and the ones it links
+    resolve as `order_reassigned`."""
+    return service.reassign_order(session, flag_id, actor(request))
+
+
 # --- compliance rules and the calendar ----------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -364,6 +365,51 @@ def _apply_order_change(
     session.flush()
     if set(changed or {}) & set(ORDER_MATCH_FIELDS):
         recheck(session, [order])
+    return order
+
+
+def reassign_order(session: Session, flag_id: int, actor: str) -> TripOrder:
+    """改派, the reviewer's answer to a wrong_vehicle flag: the order goes to the car that drove. The flag,
+    the order's order_without_track flag and the unreported trips it links resolve as `order_reassigned`;
+    the order is matched again at once, so the trips are covered by it. Audit-logged with `actor`."""
+    from fleet.models import Flag, FlagKind, FlagState
+
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(tr(f"预警 {flag_id} 不存在", f"flag {flag_id} not found"))
+    if flag.kind != FlagKind.wrong_vehicle or flag.order_id is None:
+        raise ValidationFailed(
+            tr("只有“车辆不符”预警可以改派", "only a wrong_vehicle flag can be reassigned")
+        )
+    if flag.state != FlagState.open:
+        raise Conflict(tr("该预警已处理", "the flag is no longer open"))
+    order = get_order(session, flag.order_id)
+    other = _vehicle(session, int(flag.detail["other_vehicle_id"]))
+    tally = flags.Tally()
+    now = utcnow()
+    linked = [flag]
+    trip_ids = [int(t) for t in flag.detail.get("trip_ids") or []]
+    linked += session.exec(
+        select(Flag).where(
+            Flag.state == FlagState.open,
+            or_(
+                and_(col(Flag.kind) == FlagKind.order_without_track, col(Flag.order_id) == order.id),
+                and_(col(Flag.kind) == FlagKind.unreported_trip, col(Flag.trip_id).in_(trip_ids or [0])),
+            ),
+        )
+    ).all()
+    for f in linked:
+        flags.resolve(session, tally, f, now, reconcile.REASON_REASSIGNED)
+    before = {"vehicle_id": order.vehicle_id}
+    order.vehicle_id = other.id
+    session.add(order)
+    audit.record(
+        session, actor=actor, action="order.reassign", entity="fleet_order", entity_id=order.id,
+        before=before, after={"vehicle_id": other.id, "plate": other.plate, "flag_id": flag.id},
+        detail=f"{order.order_no} → {other.plate}",
+    )  # fmt: skip
+    session.flush()
+    recheck(session, [order])
     return order
 
 

@@ -697,6 +697,11 @@ def flag_summary(t: I18n, kind: str, detail: dict[str, Any], trip_km: float | No
         if t.en:
             return f"Up to {top} km/h, {seconds} s above {limit} km/h"
         return f"最高 {top} 公里/小时，超过 {limit} 公里/小时 {seconds} 秒"
+    if kind == "wrong_vehicle":
+        a, b, n = detail.get("plate", ""), detail.get("other_plate", ""), len(detail.get("trip_ids") or [])
+        if t.en:
+            return f"Order {detail.get('order_no', '')} of {a}: {b} drove instead ({n} trips)"
+        return f"申请单 {detail.get('order_no', '')} 派 {a}，实际由 {b} 出行（{n} 个行程）"
     if kind == "out_of_area_trip":
         order = detail.get("order_no", "")
         return f"Order {order} does not say out of county" if t.en else f"申请单 {order} 未注明出县"

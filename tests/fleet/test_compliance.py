@@ -279,3 +279,55 @@ def test_orders_import_reads_out_of_county(session: Session, tmp_path: Any) -> N
     assert run_import(session, "orders", f).committed
     got = session.exec(select(TripOrder.order_no, TripOrder.out_of_county).order_by(TripOrder.order_no)).all()
     assert got == [("A1", True), ("A2", False)]
+
+
+def test_wrong_vehicle_and_its_reassignment_survive_a_rerun(session: Session, client_as: Any) -> None:
+    from datetime import timedelta
+
+    from fleet.models import TripOrder
+    from tests.factories import make_fixes
+
+    unit = make_unit(session, name="城关镇")
+    a = make_vehicle(session, unit, plate="晋M·A0001", tracker_id="WA", acquired_on=date(2020, 1, 1))
+    b = make_vehicle(session, unit, plate="晋M·A0002", tracker_id="WB", acquired_on=date(2020, 1, 1))
+    start = datetime(2024, 9, 18, 9, 0, tzinfo=CHINA)
+    make_fixes(session, "WA", [start - timedelta(hours=8) + timedelta(minutes=10 * k) for k in range(90)])
+    store(session, "WB", drive(WEDNESDAY, 9.2, 25, 50))  # B drives 09:12–09:37 in A's order window
+    window = {
+        "planned_start_at": start.astimezone(UTC),
+        "planned_end_at": (start + timedelta(hours=1)).astimezone(UTC),
+    }
+    order = make_order(session, a, status="approved", **window)
+    reconcile.reconcile_day(session, WEDNESDAY)
+    (wrong,) = flags_of(session, "wrong_vehicle")
+    trip = session.exec(select(Trip).where(Trip.vehicle_id == b.id)).one()
+    assert wrong.order_id == order.id and wrong.severity == "high"
+    assert (wrong.detail["plate"], wrong.detail["other_plate"], wrong.detail["trip_ids"]) == (
+        a.plate,
+        b.plate,
+        [trip.id],
+    )
+    assert [f.state for f in flags_of(session, "order_without_track")] == ["open"]
+
+    assert (
+        client_as("unit_viewer", unit_id=unit.id).post(f"/api/v1/flags/{wrong.id}/reassign").status_code
+        == 403
+    )
+    done = client_as("vehicle_manager").post(f"/api/v1/flags/{wrong.id}/reassign")
+    assert done.status_code == 200, done.text
+    session.expire_all()
+    assert session.get(TripOrder, order.id).vehicle_id == b.id  # type: ignore[union-attr]
+    assert session.get(Trip, trip.id).order_id == order.id  # type: ignore[union-attr]
+    linked = [
+        *flags_of(session, "wrong_vehicle"),
+        *flags_of(session, "unreported_trip"),
+        *flags_of(session, "order_without_track"),
+    ]
+    assert [(f.kind, f.state, f.resolved_reason) for f in linked] == [
+        ("wrong_vehicle", "resolved", "order_reassigned"),
+        ("unreported_trip", "resolved", "order_reassigned"),
+        ("order_without_track", "resolved", "order_reassigned"),
+    ]
+    again = reconcile.reconcile_day(session, WEDNESDAY)  # the night again: nothing changes
+    assert (again["raised"], again["resolved"], again["reopened"]) == (0, 0, 0)
+    assert client_as("vehicle_manager").post(f"/api/v1/flags/{wrong.id}/reassign").status_code == 409

@@ -177,6 +177,8 @@ def test_county_scenario_raises_every_expected_flag_and_no_other(session: Sessio
         ("unreported_trip", c.late.id): "open",  # until the late order
         ("unreported_trip", c.pending.id): "open",  # a pending order covers nothing
         ("order_without_track", c.no_trip.id): "open",
+        # the same unit's never-filing car drove in that order's window without one (车辆不符, #21)
+        ("wrong_vehicle", c.no_trip.id): "open",
         ("idle_vehicle", c.idle.id): "open",
         ("silent_tracker", c.silent.id): "open",
     }
@@ -194,7 +196,14 @@ def test_county_scenario_raises_every_expected_flag_and_no_other(session: Sessio
     assert {k: f.state for k, f in got.items()} == {
         k: s for k, s in expected.items() if k[0] != "unreported_trip"
     }
-    assert counts["raised"] == 8 and counts["resolved"] == 0
+    assert counts["raised"] == 9 and counts["resolved"] == 0
+    (wrong,) = session.exec(select(Flag).where(Flag.kind == "wrong_vehicle")).all()
+    assert wrong.order_id == c.orders["no_trip"].id and wrong.detail["other_vehicle_id"] in {
+        c.never.id,
+        c.late.id,
+        c.pending.id,
+        c.night.id,
+    }
 
     # Covered trips store their order; the trip across midnight belongs to 3 June and is covered.
     session.expire_all()
@@ -445,10 +454,10 @@ def test_reconcile_range_and_bad_range(fresh_engine: Engine) -> None:
     with unit_of_work(fresh_engine) as s:
         build_county(s)
     outcome = pipeline.run_reconcile(fresh_engine, date(2024, 6, 1), date(2024, 6, 3))
-    assert outcome.status == "succeeded" and outcome.counts["reconcile.raised"] == 8
+    assert outcome.status == "succeeded" and outcome.counts["reconcile.raised"] == 9  # with wrong_vehicle
     with unit_of_work(fresh_engine) as s:
         run = s.get(JobRun, outcome.run_id)
-        assert run is not None and run.job == "reconcile" and run.counts["reconcile.raised"] == 8
+        assert run is not None and run.job == "reconcile" and run.counts["reconcile.raised"] == 9
     with pytest.raises(UsageError, match="早于"):
         pipeline.run_reconcile(fresh_engine, date(2024, 6, 3), date(2024, 6, 1))
 
