@@ -22,7 +22,7 @@ from core.errors import ValidationFailed
 from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts, utcnow
-from fleet import rules
+from fleet import compliance, rules
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -124,6 +124,8 @@ def _spans_query(scope: UnitScope, model: Any, f: StopFilter) -> Any:
 def trips_query(scope: UnitScope, f: TripFilter | None = None) -> Any:
     f = f or TripFilter()
     stmt = _spans_query(scope, Trip, f)
+    if f.tag is not None:
+        stmt = stmt.where(col(Trip.tags).op("&")(compliance.TAG_BITS[f.tag]) != 0)
     return stmt if f.day is None else stmt.where(Trip.service_day == f.day)
 
 

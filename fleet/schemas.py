@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.api import Body
 
@@ -64,8 +64,12 @@ class FlagFilter(_Filter):
     id: int | None = None
 
 
+TripTag = Literal["rest_day", "off_hours", "out_of_area", "overspeed"]
+
+
 class TripFilter(StopFilter):
     day: date | None = Field(None, description="China calendar day the trip starts in")
+    tag: TripTag | None = Field(None, description="only trips with this tag (the compliance rules)")
 
 
 class UnitPublic(_Out):
@@ -163,6 +167,16 @@ class TripPublic(_Out):
     max_speed_kmh: float
     avg_speed_kmh: float
     order_id: int | None
+    tags: list[str] = Field(
+        description="rest_day 节假日, off_hours 非工作时间, out_of_area 出县, overspeed 超速"
+    )
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        from fleet.compliance import tag_names
+
+        return tag_names(value) if isinstance(value, int) else value
 
 
 class StopPublic(_Out):
@@ -444,7 +458,8 @@ class TrackerAssignmentRow(BaseModel):
 class TrackerHistory(BaseModel):
     of: str = Field(description="vehicle, device or all")
     key: str
-    items: list[TrackerAssignmentRow]
+    data: list[TrackerAssignmentRow]  # as every list of the API (core.api.ListOut)
+    count: int
 
 
 class TrackerAssignmentOut(BaseModel):

@@ -186,7 +186,7 @@ def list_tracker_assignments(
     """Which car held which tracker when (终端安装记录), oldest first, as in effect: an implicit assignment
     (the vehicles file's 终端号) gives way wherever an explicit one overlaps it."""
     found, rows = trackers.history(session, key)
-    return {"of": found, "key": key or "", "items": rows}
+    return {"of": found, "key": key or "", "data": rows, "count": len(rows)}
 
 
 @router.post("/tracker-assignments", response_model=TrackerAssignmentOut, status_code=201)

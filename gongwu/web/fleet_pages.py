@@ -21,7 +21,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import day_bounds, to_ts, utcnow
-from fleet import flags, queries, reconcile, trackers
+from fleet import compliance, flags, queries, reconcile, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
@@ -41,7 +41,7 @@ from gongwu.web.common import (
     with_query,
     xlsx_response,
 )
-from gongwu.web.i18n import FLAG_STATUS, REVIEW, I18n
+from gongwu.web.i18n import FLAG_STATUS, REVIEW, TRIP_TAG, I18n
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -380,6 +380,7 @@ def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: i
         session,
         "trip.html",
         {
+            "trip_tags": [t(TRIP_TAG[name]) for name in compliance.tag_names(trip.tags)],
             "trip": trip,
             "vehicle": vehicle,
             "unit": unit,

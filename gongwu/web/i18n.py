@@ -521,6 +521,7 @@ EN: dict[str, str] = {
     "错误": "Error",
     "秒": "s",
     "非工作时间": "Off hours",
+    "合规标签": "Compliance tags",
     "超速": "Overspeed",
     "元": "yuan",
 }

@@ -331,3 +331,17 @@ def test_wrong_vehicle_and_its_reassignment_survive_a_rerun(session: Session, cl
     again = reconcile.reconcile_day(session, WEDNESDAY)  # the night again: nothing changes
     assert (again["raised"], again["resolved"], again["reopened"]) == (0, 0, 0)
     assert client_as("vehicle_manager").post(f"/api/v1/flags/{wrong.id}/reassign").status_code == 409
+
+
+def test_tags_on_the_trip_api_and_page_and_the_tag_filter(session: Session, client_as: Any) -> None:
+    make_vehicle(session, make_unit(session, name="城关镇"), tracker_id="C9", acquired_on=date(2020, 1, 1))
+    store(session, "C9", drive(WEDNESDAY, 5.5, 20, 60, fast_s=45), drive(WEDNESDAY, 12, 20, 60))
+    reconcile.reconcile_day(session, WEDNESDAY)
+    manager = client_as("vehicle_manager")
+    every = manager.get("/api/v1/trips", params={"day": "2024-09-18"}).json()["data"]
+    assert [t["tags"] for t in sorted(every, key=lambda t: t["start_at"])] == [["off_hours", "overspeed"], []]
+    fast = manager.get("/api/v1/trips", params={"tag": "overspeed"}).json()["data"]
+    assert [t["tags"] for t in fast] == [["off_hours", "overspeed"]]
+    assert manager.get("/api/v1/trips", params={"tag": "nope"}).status_code == 422
+    page = manager.get(f"/trips/{fast[0]['id']}")
+    assert page.status_code == 200 and "超速" in page.text and "非工作时间" in page.text

@@ -257,7 +257,7 @@ def test_assignments_over_the_api(
     assert made.json()["counts"]["trips_added"] >= 1
     assert [v for _, _, v in trips(session)][-1] == b.id
     listed = manager.get("/api/v1/tracker-assignments", params={"key": "T1"}).json()
-    assert [r["plate"] for r in listed["items"]] == ["晋M·A0001", "晋M·A0002"]
+    assert [r["plate"] for r in listed["data"]] == ["晋M·A0001", "晋M·A0002"] and listed["count"] == 2
     clash = manager.post(
         "/api/v1/tracker-assignments",
         json={"device_id": "T2", "plate": "晋M·A0002", "installed_at": "2026-11-20T11:00:00+08:00",
