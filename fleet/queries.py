@@ -545,6 +545,27 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
             .group_by(col(Vehicle.unit_id))
         ).all()
     }
+    # the compliance tags: per unit and tag, trips in total and those without an order
+    tagged: dict[int, dict[str, int]] = {}
+    tag_cols = []
+    for bit in compliance.TAG_BITS.values():
+        has = col(Trip.tags).op("&")(bit) != 0
+        tag_cols += [
+            func.coalesce(func.sum(case((has, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(has, col(Trip.order_id).is_(None)), 1), else_=0)), 0),
+        ]
+    for unit_id, *numbers in session.exec(
+        _select(col(Vehicle.unit_id), *tag_cols)
+        .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+        .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, col(Trip.tags) != 0, ~false_alarm)
+        .group_by(col(Vehicle.unit_id))
+    ).all():
+        tagged[unit_id] = {
+            f"{name}_{what}": int(numbers[2 * k + j])
+            for k, name in enumerate(compliance.TAG_BITS)
+            for j, what in enumerate(("trips", "unreported"))
+        }
+    no_tags = {f"{name}_{what}": 0 for name in compliance.TAG_BITS for what in ("trips", "unreported")}
     spells: dict[tuple[str, int], int] = {}
     for kind, unit_id, n in session.exec(
         _select(col(Flag.kind), col(Flag.unit_id), func.count(func.distinct(Flag.vehicle_id)))
@@ -591,6 +612,7 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
                 "idle_vehicles": spells.get(("idle_vehicle", unit.id or 0), 0),
                 "silent_trackers": spells.get(("silent_tracker", unit.id or 0), 0),
                 "untracked_vehicles": untracked.get(unit.id or 0, 0),
+                **tagged.get(unit.id or 0, no_tags),
                 "expenses_yuan": yuan(expenses.get(unit.id, 0)),
             }
         )

@@ -363,6 +363,15 @@ class UnitReportRow(BaseModel):
     idle_vehicles: int
     silent_trackers: int
     untracked_vehicles: int  # cars without a tracker (无终端) for some time of the month
+    # the compliance tags (fleet/compliance.py): trips with the tag, and those of them without an order
+    rest_day_trips: int = 0
+    rest_day_unreported: int = 0
+    off_hours_trips: int = 0
+    off_hours_unreported: int = 0
+    out_of_area_trips: int = 0
+    out_of_area_unreported: int = 0
+    overspeed_trips: int = 0
+    overspeed_unreported: int = 0
     expenses_yuan: str
 
 

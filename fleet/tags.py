@@ -195,12 +195,11 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
     fixes = load_windows(session.connection(), [rows[i][1] for i in chosen], windows) if chosen else []
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "t", "lat", "lon", "speed")}
     for i, f in zip(chosen, fixes, strict=True):
-        a, b = 0, len(f["t"])
-        parts["trip"].append(np.full(b - a, i, dtype=np.int64))
-        parts["t"].append(f["t"][a:b])
-        parts["lat"].append(f["lat"][a:b])
-        parts["lon"].append(f["lon"][a:b])
-        parts["speed"].append(f["speed_kmh"][a:b])
+        parts["trip"].append(np.full(len(f["t"]), i, dtype=np.int64))
+        parts["t"].append(f["t"])
+        parts["lat"].append(f["lat"])
+        parts["lon"].append(f["lon"])
+        parts["speed"].append(f["speed_kmh"])
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
     for o in compliance.overspeed(cat["trip"], cat["t"], cat["speed"], cat["lat"], cat["lon"], rules):
         bits[o.trip] |= TAG_BITS["overspeed"]

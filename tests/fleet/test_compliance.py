@@ -345,3 +345,20 @@ def test_tags_on_the_trip_api_and_page_and_the_tag_filter(session: Session, clie
     assert manager.get("/api/v1/trips", params={"tag": "nope"}).status_code == 422
     page = manager.get(f"/trips/{fast[0]['id']}")
     assert page.status_code == 200 and "超速" in page.text and "非工作时间" in page.text
+
+
+def test_the_unit_report_counts_tagged_trips_and_the_unreported_ones(session: Session) -> None:
+    from fleet import queries
+
+    make_vehicle(session, make_unit(session, name="城关镇"), tracker_id="C8", acquired_on=date(2020, 1, 1))
+    store(session, "C8", drive(WEDNESDAY, 5.5, 20, 60, fast_s=45), drive(date(2024, 9, 16), 10, 20, 60))
+    for day in (date(2024, 9, 16), WEDNESDAY):  # Mid-Autumn, then a working day
+        reconcile.reconcile_day(session, day)
+    (row,) = [u for u in queries.unit_report(session, "2024-09")["units"] if u["unit"] == "城关镇"]
+    got = {k: v for k, v in row.items() if k.endswith(("_trips", "_unreported")) and k.split("_")[0] in
+           ("rest", "off", "out", "overspeed")}  # fmt: skip
+    assert got == {
+        "rest_day_trips": 1, "rest_day_unreported": 1, "off_hours_trips": 1, "off_hours_unreported": 1,
+        "out_of_area_trips": 0, "out_of_area_unreported": 0, "overspeed_trips": 1, "overspeed_unreported": 1,
+    }  # fmt: skip
+    assert compliance.TAGS == ("rest_day", "off_hours", "out_of_area", "overspeed")  # the API's TripTag

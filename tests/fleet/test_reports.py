@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from core.errors import ValidationFailed
 from core.timeutil import CHINA
 from fleet import flags, queries, reconcile
+from fleet.compliance import TAGS
 from fleet.models import Flag
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -74,6 +75,8 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "idle_vehicles": 0,
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
+                **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
+                "rest_day_trips": 1,  # 10 June 2024, the Dragon Boat Festival (端午节): covered
                 "expenses_yuan": "215.51",
             },
             {
@@ -88,6 +91,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "idle_vehicles": 0,
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
+                **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
                 "expenses_yuan": "0.00",
             },
             {
@@ -102,6 +106,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "idle_vehicles": 1,
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
+                **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
                 "expenses_yuan": "999.99",
             },
         ],
