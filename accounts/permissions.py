@@ -167,6 +167,7 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/reports/bulletin"): "fleet:county",
     ("GET", "/reports/bulletin.xlsx"): "fleet:county",
     ("GET", "/reports/trackers"): "fleet:county",
+    ("GET", "/rules"): "fleet:county",
     ("GET", "/reports/trackers.xlsx"): "fleet:county",
     # --- property
     ("GET", "/properties/certificates"): "property:read",

@@ -67,6 +67,7 @@ NAV = (
     NavItem("/properties/leases", "租赁", "property:read", "leases"),
     NavItem("/properties/auctions", "拍卖", "property:county", "auctions"),
     NavItem("/reports/trackers", "终端检修", "fleet:county", "trackers"),
+    NavItem("/rules", "合规规则", "fleet:county", "rules"),
     NavItem("/imports", "导入数据", "import", "imports"),
     NavItem("/runs", "运行记录", "runs:read", "runs"),
 )

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import SessionDep
@@ -21,7 +21,7 @@ from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import day_bounds, to_ts, utcnow
-from fleet import compliance, flags, queries, reconcile, trackers
+from fleet import compliance, flags, queries, reconcile, tags, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
@@ -618,6 +618,27 @@ def trackers_page(request: Request, session: SessionDep) -> HTMLResponse:
         "months": get_settings().tracker_check_months,
     }
     return render(request, session, "trackers.html", ctx, section="trackers")
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(request: Request, session: SessionDep, year: int | None = None) -> HTMLResponse:
+    """合规规则: every rule with its value and meaning, the year's holidays and 调休, the service area."""
+    from fleet.models import ServiceArea
+
+    year = year if year and 2000 <= year <= 2100 else today().year
+    area = session.exec(select(ServiceArea).order_by(col(ServiceArea.id).desc())).first()
+    t = i18n(request)
+    rules = [
+        {**r, "meaning": tags.RULE_MEANINGS[r["key"]][1 if t.en else 0]} for r in tags.rules_table(session)
+    ]
+    ctx = {
+        "rules": rules,
+        "year": year,
+        "known": year in compliance.calendar_years(),
+        "days": tags.calendar(session, year),
+        "area": area,
+    }
+    return render(request, session, "rules.html", ctx, section="rules")
 
 
 @router.get("/reports/trackers.xlsx")

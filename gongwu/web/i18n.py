@@ -522,6 +522,23 @@ EN: dict[str, str] = {
     "秒": "s",
     "非工作时间": "Off hours",
     "合规标签": "Compliance tags",
+    "合规规则": "Compliance rules",
+    "规则": "Rule",
+    "含义": "Meaning",
+    "当前值": "Value",
+    "默认值": "Default",
+    "节假日与调休": "Holidays and make-up working days",
+    "服务区域": "Service area",
+    "未导入服务区域，出县规则未启用": "No service area imported: the out-of-area rule is off",
+    "平方公里": "km²",
+    "休息日": "Rest day",
+    "工作日": "Working day",
+    "国务院安排": "State Council",
+    "本中心设定": "Set by the center",
+    "仅按周末（该年安排未知）": "Weekends only (that year is not known yet)",
+    "管理员可用 gongwu rules set 或 PUT /api/v1/rules 修改": (
+        "An admin changes them with gongwu rules set or PUT /api/v1/rules"
+    ),
     "超速": "Overspeed",
     "元": "yuan",
 }

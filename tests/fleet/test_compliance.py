@@ -362,3 +362,13 @@ def test_the_unit_report_counts_tagged_trips_and_the_unreported_ones(session: Se
         "out_of_area_trips": 0, "out_of_area_unreported": 0, "overspeed_trips": 1, "overspeed_unreported": 1,
     }  # fmt: skip
     assert compliance.TAGS == ("rest_day", "off_hours", "out_of_area", "overspeed")  # the API's TripTag
+
+
+def test_the_rules_page(session: Session, client_as: Any) -> None:
+    tags.set_rule(session, "overspeed_kmh", 100, actor="admin")
+    tags.set_day(session, date(2024, 9, 18), True, "县庆", actor="admin")
+    page = client_as("vehicle_manager").get("/rules", params={"year": 2024})
+    assert page.status_code == 200
+    assert "overspeed_kmh" in page.text and "超速限值" in page.text and "100.0" in page.text
+    assert "本中心设定" in page.text and "国务院安排" in page.text and "未导入服务区域" in page.text
+    assert client_as("unit_viewer", unit_id=make_unit(session).id).get("/rules").status_code == 403
