@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_store import batches
-from bench.common import Timer, arg_parser, fresh_db, pg_available
+from bench.common import Timer, arg_parser, db_kinds, fresh_db
 from bench.gen import Track, generate
 from core.db import unit_of_work
 from core.models import Unit
@@ -113,10 +113,7 @@ def main() -> None:
     points = sum(len(tr) for tr in plain)
     assert points == sum(len(tr) for tr in moved)
     print(f"{args.vehicles} vehicles, 1 day, {points:,} points; {len(chosen)} trackers swapped at noon")
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in kinds and not pg_available():
-        print("PostgreSQL not reachable: skipped")
-        kinds.remove("postgresql")
+    kinds = db_kinds(args.db)
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             times: dict[str, list[float]] = {"none": [], "swaps": []}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from bench.common import Timer, arg_parser, fresh_db, peak_rss_mb, pg_available, register_vehicles
+from bench.common import Timer, arg_parser, db_kinds, fresh_db, peak_rss_mb, register_vehicles
 from bench.gen import generate, write_positions_csv
 from core.db import unit_of_work
 from core.perf import keep_freed_memory
@@ -51,10 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     keep_freed_memory()  # as every `gongwu` command runs (gongwu/cli.py)
     tracks = generate(args.vehicles, args.days)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in kinds and not pg_available():
-        print("PostgreSQL not reachable: skipped")
-        kinds.remove("postgresql")
+    kinds = db_kinds(args.db)
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "positions.csv"
         rows = write_positions_csv(tracks, csv_path)

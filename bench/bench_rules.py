@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from bench.bench_store import batches
-from bench.common import Timer, arg_parser, fresh_db, pg_available, register_vehicles
+from bench.common import Timer, arg_parser, db_kinds, fresh_db, register_vehicles
 from bench.gen import generate
 from core.db import unit_of_work
 from core.perf import keep_freed_memory
@@ -84,10 +84,7 @@ def main() -> None:
     tracks = generate(args.vehicles, 1, seed=args.seed, start=DAY)
     points = sum(len(tr) for tr in tracks)
     print(f"{args.vehicles} vehicles, 1 day ({DAY}), {points:,} points")
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in kinds and not pg_available():
-        print("PostgreSQL not reachable: skipped")
-        kinds.remove("postgresql")
+    kinds = db_kinds(args.db)
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             with fresh_db(kind, Path(tmp)) as without, fresh_db(kind, Path(tmp)) as with_rules:

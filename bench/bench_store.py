@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Timer, arg_parser, fresh_db, peak_rss_mb, pg_available, register_vehicles
+from bench.common import Timer, arg_parser, db_kinds, fresh_db, peak_rss_mb, register_vehicles
 from bench.gen import concat, generate
 from core.db import unit_of_work
 from core.perf import keep_freed_memory
@@ -79,10 +79,7 @@ def main() -> None:
     trips = sum(len(r.trips) for r in results)
     print(f"{'cut alone (arrays)':34s} {points / t_cut.seconds:>14,.0f} points/s  {trips:,} trips")
 
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in kinds and not pg_available():
-        print("PostgreSQL not reachable: skipped")
-        kinds.remove("postgresql")
+    kinds = db_kinds(args.db)
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
             with fresh_db(kind, Path(tmp)) as db:

@@ -56,6 +56,15 @@ def fresh_db(kind: str, workdir: Path) -> Iterator[Db]:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def db_kinds(choice: str) -> list[str]:
+    """The databases `--db` names, PostgreSQL left out (and said) when it is not reachable."""
+    kinds = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" in kinds and not pg_available():
+        print("PostgreSQL not reachable: skipped")
+        kinds.remove("postgresql")
+    return kinds
+
+
 def arg_parser(doc: str | None, *, vehicles: int, db: str = "both") -> argparse.ArgumentParser:
     """The options every benchmark shares: --vehicles and --db."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)

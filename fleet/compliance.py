@@ -25,7 +25,6 @@ Array = npt.NDArray[Any]
 CHINA_OFFSET_S = 8 * 3600  # China has kept UTC+8 all year since 1991
 TAGS = ("rest_day", "off_hours", "out_of_area", "overspeed")
 TAG_BITS = {name: 1 << i for i, name in enumerate(TAGS)}
-HIGH_RISK = ("rest_day", "off_hours", "out_of_area")  # the bulletin lists unreported trips with these first
 
 
 def tag_names(bits: int) -> list[str]:
@@ -144,11 +143,6 @@ def rest_days(first: date, last: date, local: Mapping[date, bool] | None = None)
 
 
 # ------------------------------------------------------------------------------- tags from the times
-
-
-def china_days(ts: Array) -> Array:
-    """The China day of each epoch second, as numpy datetime64[D]."""
-    return ((np.asarray(ts, dtype=np.int64) + CHINA_OFFSET_S) // 86400).astype("datetime64[D]")
 
 
 def night_overlap_s(start: Array, end: Array, rules: ComplianceRules) -> Array:

@@ -249,12 +249,6 @@ class Timeline:
         inside = (i >= 0) & (ts < ends[np.maximum(i, 0)])
         return np.where(inside, vehicles[np.maximum(i, 0)], 0)
 
-    def segment_at(self, device: str, ts: int) -> Segment | None:
-        for s in self.by_device.get(device, []):
-            if s.start <= ts < s.end:
-                return s
-        return None
-
     def vehicle_segment_at(self, vehicle: int, ts: int) -> Segment | None:
         """The segment in which `vehicle` held a tracker at `ts` (None: no tracker then)."""
         for s in self.by_vehicle.get(vehicle, []):

@@ -140,9 +140,8 @@ def calendar(session: Session, year: int) -> list[dict[str, Any]]:
 
 @dataclass
 class DayTags:
-    """What tagging a day found: the tags per trip id and the details flags need."""
+    """What tagging a day found: the details the overspeed flags need, and counts for the run record."""
 
-    bits: dict[int, int] = field(default_factory=dict)
     overspeed: dict[int, Overspeed] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -218,7 +217,6 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Trip) and obj.id in touched:
                 session.expire(obj, ["tags"])
-    out.bits = {ids[i]: int(bits[i]) for i in range(len(ids))}
     out.counts["trips_retagged"] = len(changed)
     return out
 

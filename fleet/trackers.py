@@ -364,22 +364,5 @@ def history(session: Session, plate_or_device: str | None) -> tuple[str, list[di
     return found, out
 
 
-def gaps(segments: Sequence[Segment], vehicle: int, start: int, end: int) -> list[tuple[int, int]]:
-    """The stretches of [start, end) in which `vehicle` held no tracker (无终端)."""
-    held = sorted((s.start, s.end) for s in segments if s.vehicle == vehicle)
-    out, at = [], start
-    for a, b in held:
-        if b <= at:
-            continue
-        if a >= end:
-            break
-        if a > at:
-            out.append((at, a))
-        at = max(at, b)
-    if at < end:
-        out.append((at, end))
-    return out
-
-
 def vehicle_or_404(session: Session, plate_or_id: str | int) -> Vehicle:
     return _vehicle(session, plate_or_id)
