@@ -21,7 +21,7 @@ unit_kind = n.EnumMap(
 
 
 def apply_units(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Units by name: kind township | department (needed for a new unit)."""
+    """Units by name: kind township | department (needed for a new unit), location (办公地点)."""
     result = ApplyResult()
     existing = by_column(session, Unit, Unit.name, [r.values.get("name") for r in rows])
     for r, name in keyed_rows(UNITS, rows, result, "name", Unit):
@@ -32,6 +32,9 @@ def apply_units(session: Session, rows: Sequence[Row], actor: str) -> ApplyResul
             if kind is None:
                 continue
             values["kind"] = kind
+        values |= r.point("lat", "lon")
+        if not r.ok:
+            continue
         existing[name], _ = upsert(
             session, result, model=Unit, obj=unit, values=values, actor=actor, key=name, init={"name": name}
         )
@@ -59,6 +62,17 @@ UNITS = ImportSpec(
             aliases=("单位类型", "类别", "单位性质", "type"),
             example="乡镇",
             hint=f"填 {unit_kind.choices}",
+        ),
+        Column(
+            "lon",
+            "经度",
+            n.longitude,
+            aliases=("办公地点经度", "lng", "longitude"),
+            example=112.7342,
+            hint="办公地点, WGS-84 度: 没有停放点的车辆夜间应停在这里",
+        ),
+        Column(
+            "lat", "纬度", n.latitude, aliases=("办公地点纬度", "latitude"), example=37.6871, hint="WGS-84 度"
         ),
     ),
     key=("name",),

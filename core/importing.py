@@ -371,6 +371,20 @@ class RowReader:
         label = self.spec.label(name)
         self.bad(name, tr(f"缺少{label}", f"{name} missing"))
 
+    def point(self, lat: str, lon: str) -> dict[str, float | None]:
+        """A location from its two columns, both filled or both blank; {} when the file has neither."""
+        if not (self.has(lat) or self.has(lon)):
+            return {}
+        values = {lat: self.row.values.get(lat), lon: self.row.values.get(lon)}
+        if (values[lat] is None) != (values[lon] is None):
+            blank = lat if values[lat] is None else lon
+            a, b = self.spec.label(lat), self.spec.label(lon)
+            self.bad(
+                blank, tr(f"{a}和{b}须同时填写", f"{lat} and {lon} go together: fill in both or neither")
+            )
+            return {}
+        return values
+
     def text(self, name: str, *, required: bool = False, limit: int | None = None) -> str | None:
         value = self.row.values.get(name)
         text = None if value is None else str(value).strip() or None

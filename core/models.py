@@ -86,6 +86,9 @@ class Unit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True)
     kind: str = Field(max_length=16)
+    # 办公地点 (WGS-84): the home of its cars that have no 停放点 of their own
+    lat: float | None = None
+    lon: float | None = None
     created_at: datetime = created_at_field()
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.i18n import tr
+from fleet.tripcut import haversine_m
 
 Array = npt.NDArray[Any]
 
@@ -179,10 +180,8 @@ def implied_speed_kmh(t: Array, lat: Array, lon: Array, group: Array) -> Array:
     """Speed from distance over time to the previous fix of the same group (the first of a group: 0), for
     trackers that send none."""
     t = np.asarray(t, dtype=np.float64)
-    lat_r, lon_r = np.radians(lat), np.radians(lon)
-    dlat, dlon = np.diff(lat_r), np.diff(lon_r)
-    h = np.sin(dlat / 2) ** 2 + np.cos(lat_r[:-1]) * np.cos(lat_r[1:]) * np.sin(dlon / 2) ** 2
-    dist = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    dist = haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:])
     dt = np.diff(t)
     v = np.where(dt > 0, dist / np.where(dt > 0, dt, 1) * 3.6, 0.0)
     out = np.concatenate(([0.0], v))
@@ -295,3 +294,24 @@ class ServiceArea:
             out |= ~shapely.contains_xy(self.area, x, y)
             far += shapely.distance(edge, shapely.points(x, y))
         return out | (np.asarray(distance_m, dtype=np.float64) >= far)
+
+
+# ------------------------------------------------------------------------------------- 夜间未归 (away)
+
+
+def night_instant(day: date, rules: ComplianceRules) -> tuple[int, date]:
+    """The moment of the night that falls on China `day` at which a car must be home (epoch seconds), and
+    that night's evening: with the default 02:00 the night of the 5th is judged at 02:00 on the 6th, so
+    reconciling a day judges the night that ended in it."""
+    local = (day - date(1970, 1, 1)).days * 86400 + rules.away_hour * 3600
+    evening = day if rules.away_hour >= 12 else day - timedelta(days=1)
+    return local - CHINA_OFFSET_S, evening
+
+
+def away_from_home(
+    lat: Array, lon: Array, home_lat: Array, home_lon: Array, covered: Array, rules: ComplianceRules
+) -> tuple[Array, Array]:
+    """Per car, its last fix before the night's instant against its home: (away, km). A car is away when
+    that fix is more than `away_km` from home and no approved order's window contains the instant."""
+    km = haversine_m(lat, lon, home_lat, home_lon) / 1000.0
+    return (km > rules.away_km) & ~np.asarray(covered, dtype=bool), km

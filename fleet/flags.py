@@ -62,6 +62,15 @@ class OutOfAreaTripDetail(TypedDict):
     km: float
 
 
+class AwayOvernightDetail(TypedDict):
+    evening_date: str  # the night's evening (China date): one flag per car and night
+    km: float  # the last fix's distance from home
+    fix_at: str  # the last fix at or before the hour (China time)
+    lat: float  # where the car was
+    lon: float
+    home: str  # vehicle: its own 停放点; unit: its unit's location
+
+
 class OrderWithoutTrackDetail(TypedDict):
     order_no: str
     window_from: str | None
@@ -88,7 +97,7 @@ class KindSpec:
     kind: FlagKind
     severity: str  # normal | high: the queue sorts high first
     detail: type  # the TypedDict its `detail` follows
-    per: str  # what one flag is about: trip, order, spell
+    per: str  # what one flag is about: trip, order, spell, night
 
 
 KINDS: Mapping[FlagKind, KindSpec] = {
@@ -101,6 +110,7 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.overspeed, "high", OverspeedDetail, "trip"),
         KindSpec(FlagKind.out_of_area_trip, "high", OutOfAreaTripDetail, "trip"),
         KindSpec(FlagKind.wrong_vehicle, "high", WrongVehicleDetail, "order"),
+        KindSpec(FlagKind.away_overnight, "high", AwayOvernightDetail, "night"),
     )
 }
 

@@ -135,12 +135,13 @@ def _vehicle_values(
                 values["disposed_on"] = china_day(utcnow())
     if r.has("acquired_on"):
         values["acquired_on"] = r.row.values["acquired_on"]
+    values |= r.point("home_lat", "home_lon")
     return values
 
 
 def apply_vehicles(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Vehicles by plate: unit (name), model, tracker_id, status, acquired_on. A tracker belongs to one
-    vehicle."""
+    """Vehicles by plate: unit (name), model, tracker_id, status, acquired_on, home base (停放点). A tracker
+    belongs to one vehicle."""
     result = ApplyResult()
     units = by_column(session, Unit, Unit.name, [r.values.get("unit") for r in rows])
     existing = by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
@@ -384,6 +385,24 @@ VEHICLES = ImportSpec(
             ("购买日期", "购车日期", "购入日期", "acquired", "purchase date"),
             date(2020, 5, 1),
             hint=_DATE_HINT,
+        ),
+        Column(
+            "home_lon",
+            "停放点经度",
+            n.longitude,
+            False,
+            ("停车点经度", "停放地点经度", "home longitude"),
+            112.7342,
+            hint="夜间停放地点, WGS-84 度; 空: 用单位的位置",
+        ),
+        Column(
+            "home_lat",
+            "停放点纬度",
+            n.latitude,
+            False,
+            ("停车点纬度", "停放地点纬度", "home latitude"),
+            37.6871,
+            hint="WGS-84 度",
         ),
     ),
     key=("plate",),

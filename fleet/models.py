@@ -50,6 +50,7 @@ class FlagKind(Coded):
     overspeed = "overspeed", "超速", "Overspeed"
     out_of_area_trip = "out_of_area_trip", "越界", "Out of area"
     wrong_vehicle = "wrong_vehicle", "车辆不符", "Wrong vehicle"
+    away_overnight = "away_overnight", "夜间未归", "Away overnight"
 
 
 class FlagState(Coded):
@@ -90,6 +91,9 @@ class Vehicle(SQLModel, table=True):
     status: str = Field(default="in_service", max_length=20)
     acquired_on: date | None = None
     disposed_on: date | None = None
+    # 停放点: where the car is kept at night (WGS-84); without it the unit's location is its home
+    home_lat: float | None = None
+    home_lon: float | None = None
     trip_params: dict[str, Any] | None = json_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()

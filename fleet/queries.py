@@ -21,7 +21,7 @@ from accounts.access import UnitScope
 from core.errors import ValidationFailed
 from core.models import AuditLog, Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_ts, utcnow
+from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, rules
 from fleet.models import (
     COVERING,
@@ -578,6 +578,14 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
         .group_by(col(Flag.kind), col(Flag.unit_id))
     ).all():
         spells[(kind, unit_id)] = int(n)
+    nights = dict(
+        session.exec(
+            _select(col(Flag.unit_id), func.count()).where(
+                Flag.kind == "away_overnight", col(Flag.start_at) >= start, col(Flag.start_at) < end,
+                _not_false_alarm(),
+            ).group_by(col(Flag.unit_id))
+        ).all()
+    )  # fmt: skip
     expenses = dict(
         session.exec(
             _select(
@@ -613,6 +621,7 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
                 "silent_trackers": spells.get(("silent_tracker", unit.id or 0), 0),
                 "untracked_vehicles": untracked.get(unit.id or 0, 0),
                 **tagged.get(unit.id or 0, no_tags),
+                "nights_away": int(nights.get(unit.id or 0, 0)),
                 "expenses_yuan": yuan(expenses.get(unit.id, 0)),
             }
         )
@@ -651,7 +660,47 @@ def bulletin(session: Session, month: str | date, threshold: float | None = None
         u for u in report["units"] if u["reporting_rate"] is not None and u["reporting_rate"] < threshold
     ]
     under.sort(key=lambda u: (u["reporting_rate"], -u["unreported_trips"], u["unit"]))
-    return {"month": report["month"], "threshold": threshold, "units": under}
+    return {
+        "month": report["month"], "threshold": threshold, "units": under,
+        "high_risk": high_risk_trips(session, parse_month(month)),
+    }  # fmt: skip
+
+
+HIGH_RISK = ("rest_day", "off_hours", "out_of_area")  # what the bulletin names first
+
+
+def high_risk_trips(session: Session, first: date, per_unit: int = 20) -> list[dict[str, Any]]:
+    """The month's unreported trips on a rest day, at night or out of the area, by unit (most first):
+    each unit's count and its first `per_unit` trips, oldest first. False alarms count nowhere."""
+    bits = 0
+    for name in HIGH_RISK:
+        bits |= compliance.TAG_BITS[name]
+    nxt = _next_month(first)
+    rows = session.exec(
+        _select(
+            col(Flag.unit_id), col(Unit.name), col(Flag.id), col(Trip.id), col(Vehicle.plate),
+            col(Trip.start_at), col(Trip.distance_m), col(Trip.tags),
+        )
+        .join(Trip, col(Trip.id) == col(Flag.trip_id))
+        .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
+        .join(Unit, col(Unit.id) == col(Flag.unit_id))
+        .where(
+            Flag.kind == "unreported_trip", Flag.state == "open", col(Trip.service_day) >= first,
+            col(Trip.service_day) < nxt, col(Trip.tags).op("&")(bits) != 0, _not_false_alarm(),
+        )
+        .order_by(col(Trip.start_at))
+    ).all()  # fmt: skip
+    units: dict[int, dict[str, Any]] = {}
+    for unit_id, name, flag_id, trip_id, plate, start, distance, tag_bits in rows:
+        u = units.setdefault(unit_id, {"unit": name, "count": 0, "trips": []})
+        u["count"] += 1
+        if len(u["trips"]) < per_unit:
+            names = [t for t in compliance.tag_names(int(tag_bits)) if t in HIGH_RISK]
+            u["trips"].append({
+                "flag_id": flag_id, "trip_id": trip_id, "plate": plate,
+                "start_at": to_china(start).isoformat(), "km": round(distance / 1000, 1), "tags": names,
+            })  # fmt: skip
+    return sorted(units.values(), key=lambda u: (-u["count"], u["unit"]))
 
 
 # ---------------------------------------------------------------------------------------- expense sheet

@@ -44,7 +44,7 @@ from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
 
-UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE = FLAG_KINDS
+UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE, AWAY = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
@@ -67,6 +67,7 @@ REASON_REMOVED = "终端已拆除 tracker removed from the car"
 REASON_UNDER_LIMIT = "复核后未超速 no longer above the limit"
 REASON_IN_AREA = "复核后未出县或订单已注明出县 no longer out of area, or the order says out of county"
 REASON_RIGHT_CAR = "订单车辆已有轨迹或该时段行程已报备 the order's car has a track, or the trips are covered"
+REASON_HOME = "复核后车辆在停放点或有订单 the car was home, or an order covers the night"
 REASON_REASSIGNED = "order_reassigned"  # 改派: the order was given to the car that drove
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
 
@@ -731,6 +732,31 @@ def _wrong_vehicle(run: _Run, orders: _Orders) -> None:
     new.insert(session)
 
 
+def _away_overnight(run: _Run, day: date, rules: ComplianceRules) -> dict[str, int]:
+    """夜间未归 for the night that ended on `day`: one flag per car away from home at the hour (key
+    `vehicle:evening`); a car judged home (or covered by an order) resolves its flag of that night."""
+    session = run.session
+    nights = tags.nights_away(session, day, run.timeline, rules, (run.rules.lead_s, run.rules.lag_s))
+    known = _FlagIndex.of_kind_between(session, AWAY, nights.instant, nights.instant)
+    new = flags.NewFlags(run.tally)
+    at = from_ts(nights.instant)
+    for car in nights.cars:
+        key = f"{car.vehicle_id}:{nights.evening.isoformat()}"
+        row = known.get(key)
+        if car.away:
+            where = {"vehicle_id": car.vehicle_id, "unit_id": car.unit_id, "start_at": at, "end_at": at}
+            if row is None:
+                new.add(kind=AWAY, key=key, detail=car.detail, **where)
+            elif row["state"] == "resolved":
+                flags.reopen(session, run.tally, known.load(key), detail=car.detail, **where)
+            elif _FlagIndex.differs(row, {"detail": car.detail, **where}):
+                flags.refresh(session, known.load(key), detail=car.detail, **where)
+        elif row is not None and row["state"] == "open":
+            flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_HOME)
+    new.insert(session)
+    return nights.counts
+
+
 def _orders_to_judge(
     run: _Run, orders: _Orders, known: _FlagIndex, now: datetime
 ) -> list[tuple[int, _Vehicle, str, int, int]]:
@@ -1037,12 +1063,14 @@ def reconcile_day(
     orders = _orders_to_check(session, run.vehicles, rules, day_start, day_end)
     _check_orders(run, orders)
     session.flush()
+    nights: dict[str, int] = {}
     if compliance_rules:
         _wrong_vehicle(run, orders)
+        nights = _away_overnight(run, day, judged)
         session.flush()
     _judge_spells(run, idle=True)
     session.flush()
-    counts = tally.as_dict() | tagged.counts
+    counts = tally.as_dict() | tagged.counts | nights
     log(
         logger,
         "reconciled",

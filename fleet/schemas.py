@@ -372,6 +372,7 @@ class UnitReportRow(BaseModel):
     out_of_area_unreported: int = 0
     overspeed_trips: int = 0
     overspeed_unreported: int = 0
+    nights_away: int = 0  # away_overnight flags of the unit's cars (夜间未归)
     expenses_yuan: str
 
 
@@ -380,8 +381,25 @@ class UnitReport(BaseModel):
     units: list[UnitReportRow]
 
 
+class HighRiskTrip(BaseModel):
+    flag_id: int
+    trip_id: int
+    plate: str
+    start_at: str
+    km: float
+    tags: list[str]  # of rest_day, off_hours, out_of_area
+
+
+class HighRiskUnit(BaseModel):
+    unit: str
+    count: int  # all of the unit's high-risk unreported trips of the month
+    trips: list[HighRiskTrip]  # the first 20, oldest first
+
+
 class Bulletin(UnitReport):
     threshold: float
+    # unreported trips on rest days, at night or out of the area, by unit, most first: named first
+    high_risk: list[HighRiskUnit] = []
 
 
 class ExpenseRow(BaseModel):

@@ -2,7 +2,7 @@
 and the service area; tag each trip by the pure rules of fleet/compliance.py; store the tags that changed.
 Reconciliation then raises the flags the tags call for (overspeed, out_of_area_trip) and marks an
 unreported trip with tags as high severity. Re-running a day re-evaluates every tag (the settings may have
-changed) and writes only the difference."""
+changed) and writes only the difference. The cars' nights (夜间未归) are read here too."""
 
 from __future__ import annotations
 
@@ -19,10 +19,21 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.errors import ValidationFailed
 from core.i18n import tr
-from core.timeutil import to_ts, utcnow
+from core.models import Unit
+from core.timeutil import from_ts, to_china, to_ts, utcnow
 from fleet import compliance
 from fleet.compliance import TAG_BITS, ComplianceRules, Overspeed
-from fleet.models import CalendarDay, RuleSetting, ServiceArea, Trip
+from fleet.models import (
+    COVERING,
+    CalendarDay,
+    RuleSetting,
+    ServiceArea,
+    Trip,
+    TripOrder,
+    Vehicle,
+    VehicleStatus,
+)
+from fleet.rules import Timeline
 
 # ------------------------------------------------------------------------------------------ settings
 
@@ -218,6 +229,100 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
             if isinstance(obj, Trip) and obj.id in touched:
                 session.expire(obj, ["tags"])
     out.counts["trips_retagged"] = len(changed)
+    return out
+
+
+# ------------------------------------------------------------------------------------ nights away
+
+
+@dataclass
+class NightAway:
+    """One car's night: where its last fix before the hour was, and whether that makes it away."""
+
+    vehicle_id: int
+    unit_id: int
+    away: bool
+    detail: dict[str, Any]
+
+
+@dataclass
+class Nights:
+    instant: int  # the moment judged (epoch seconds)
+    evening: date
+    cars: list[NightAway] = field(default_factory=list)  # the cars that could be judged
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def nights_away(
+    session: Session, day: date, timeline: Timeline, rules: ComplianceRules, pad: tuple[int, int]
+) -> Nights:
+    """夜间未归 for the night that ends on `day`: every car in service with a home base (its 停放点, else
+    its unit's location) and a tracker at the hour, its last valid fix in the lookback before it, and the
+    approved orders whose window (padded by `pad`: lead, lag) contains the hour. A car without a home
+    base, a tracker or a fix then is not judged and is counted."""
+    from fleet.trips import last_fixes
+
+    instant, evening = compliance.night_instant(day, rules)
+    out = Nights(instant, evening)
+    rows = session.execute(
+        sa_select(
+            col(Vehicle.id), col(Vehicle.unit_id), col(Vehicle.home_lat), col(Vehicle.home_lon),
+            col(Unit.lat), col(Unit.lon),
+        )
+        .join(Unit, col(Unit.id) == col(Vehicle.unit_id))
+        .where(col(Vehicle.status) != VehicleStatus.disposed)
+    ).all()  # fmt: skip
+    homes: dict[int, tuple[int, float, float, str]] = {}
+    no_home = no_tracker = 0
+    for vid, unit_id, hlat, hlon, ulat, ulon in rows:
+        if hlat is not None and hlon is not None:
+            homes[int(vid)] = (int(unit_id), hlat, hlon, "vehicle")
+        elif ulat is not None and ulon is not None:
+            homes[int(vid)] = (int(unit_id), ulat, ulon, "unit")
+        else:
+            no_home += 1
+    device_of: dict[str, int] = {}
+    for vid in homes:
+        seg = timeline.vehicle_segment_at(vid, instant)
+        if seg is None:
+            no_tracker += 1
+        else:
+            device_of[seg.device] = vid
+    last = last_fixes(
+        session.connection(), sorted(device_of), instant - rules.away_lookback_h * 3600, instant
+    )
+    out.counts = {
+        "away_no_home": no_home, "away_no_tracker": no_tracker, "away_no_fix": len(device_of) - len(last),
+    }  # fmt: skip
+    if not last:
+        out.counts["away_judged"] = 0
+        return out
+    lead, lag = pad
+    covered = set(
+        session.exec(
+            select(TripOrder.vehicle_id).where(
+                col(TripOrder.status).in_(COVERING),
+                col(TripOrder.planned_start_at) <= from_ts(instant + lead),
+                col(TripOrder.planned_end_at) >= from_ts(instant - lag),
+            )
+        ).all()
+    )
+    devices = sorted(last)
+    vids = [device_of[d] for d in devices]
+    fix = np.array([last[d] for d in devices], dtype=np.float64)
+    home = np.array([homes[v][1:3] for v in vids], dtype=np.float64)
+    away, km = compliance.away_from_home(
+        fix[:, 1], fix[:, 2], home[:, 0], home[:, 1], np.array([v in covered for v in vids]), rules
+    )
+    for i, vid in enumerate(vids):
+        out.cars.append(
+            NightAway(vid, homes[vid][0], bool(away[i]), {
+                "evening_date": evening.isoformat(), "km": round(float(km[i]), 2),
+                "fix_at": to_china(from_ts(int(fix[i, 0]))).isoformat(),
+                "lat": round(float(fix[i, 1]), 6), "lon": round(float(fix[i, 2]), 6), "home": homes[vid][3],
+            })
+        )  # fmt: skip
+    out.counts["away_judged"] = len(vids)
     return out
 
 

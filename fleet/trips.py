@@ -117,6 +117,39 @@ def load_windows(
     return out
 
 
+def last_fixes(
+    conn: Connection, devices: Sequence[str], t0: int, t1: int
+) -> dict[str, tuple[int, float, float]]:
+    """Each device's last valid fix in [t0, t1] as (fix_ts, lat, lon): one backward step of the clustered
+    key per device (夜间未归 asks where each car was at 02:00)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if not devices:
+        return {}
+    if conn.dialect.name == "postgresql":
+        rows = raw.execute(
+            "SELECT d.device_id, p.fix_ts, p.lat, p.lon FROM unnest(%s::text[]) AS d(device_id) "
+            "CROSS JOIN LATERAL (SELECT fix_ts, lat, lon FROM fleet_position q "
+            "WHERE q.device_id = d.device_id AND q.fix_ts BETWEEN %s AND %s AND q.valid "
+            "ORDER BY q.fix_ts DESC LIMIT 1) p",
+            (list(devices), t0, t1),
+        ).fetchall()
+    else:
+        cur = raw.cursor()
+        try:
+            rows = []
+            for device in devices:
+                cur.execute(
+                    "SELECT device_id, fix_ts, lat, lon FROM fleet_position WHERE device_id = ? "
+                    "AND fix_ts >= ? AND fix_ts <= ? AND valid ORDER BY fix_ts DESC LIMIT 1",
+                    (device, t0, t1),
+                )
+                rows += cur.fetchall()
+        finally:
+            cur.close()
+    return {r[0]: (int(r[1]), r[2] / COORD_SCALE, r[3] / COORD_SCALE) for r in rows}
+
+
 _NO_ODOMETER = -(2**63)  # NULL odometer inside PostgreSQL's packed records
 _PG_RECORD = np.dtype(
     [

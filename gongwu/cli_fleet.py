@@ -4,6 +4,7 @@ bulletin | expenses`. The JSON is the issue's shape; table, CSV and XLSX list th
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -143,6 +144,17 @@ UNIT_COLUMNS = [
     "untracked_vehicles",
     "expenses_yuan",
 ]
+# the compliance rules per unit (CSV and XLSX; the terminal table stays narrow)
+COMPLIANCE_COLUMNS = [
+    *(f"{tag}_{what}" for tag in ("rest_day", "off_hours", "out_of_area", "overspeed")
+      for what in ("trips", "unreported")),
+    "nights_away",
+]  # fmt: skip
+
+
+def _unit_columns(fmt: Format, out: Path | None) -> list[str]:
+    table = cli_report.output_format(fmt, out) is Format.table
+    return UNIT_COLUMNS if table else UNIT_COLUMNS[:-1] + COMPLIANCE_COLUMNS + UNIT_COLUMNS[-1:]
 
 
 @report_app.command("units")
@@ -158,7 +170,8 @@ def units_report(month: MonthOpt, fmt: FormatOpt = Format.table, out: OutOpt = N
         if cli_report.output_format(fmt, out) is Format.table
         else data["units"]
     )
-    cli_report.show(data, rows, fmt, out, title=f"单位报备情况 {data['month']}", columns=UNIT_COLUMNS)
+    title = f"单位报备情况 {data['month']}"
+    cli_report.show(data, rows, fmt, out, title=title, columns=_unit_columns(fmt, out))
 
 
 @report_app.command("bulletin")
@@ -181,7 +194,16 @@ def bulletin_report(
         else data["units"]
     )
     title = f"通报 {data['month']}: 报备率低于 {data['threshold']:.0%} 的单位 {len(rows)} 个"
-    cli_report.show(data, rows, fmt, out, title=title, columns=UNIT_COLUMNS)
+    if cli_report.output_format(fmt, out) is Format.table and data["high_risk"]:
+        typer.echo(f"高风险未报备行程 (节假日/非工作时间/出县) {data['month']}:")
+        for u in data["high_risk"]:
+            typer.echo(f"  {u['unit']}: {u['count']}")
+            for trip in u["trips"][:5]:
+                typer.echo(
+                    f"    {trip['plate']} {trip['start_at'][:16]} {trip['km']} km {'/'.join(trip['tags'])}"
+                )
+        typer.echo("")
+    cli_report.show(data, rows, fmt, out, title=title, columns=_unit_columns(fmt, out))
 
 
 @report_app.command("expenses")

@@ -457,6 +457,15 @@ def _report_columns(t: I18n) -> list[tuple[str, str]]:
     ]
 
 
+def _compliance_columns(t: I18n) -> list[tuple[str, str]]:
+    """The compliance rules per unit: trips with each tag and those of them without an order."""
+    out = [("unit", t("单位"))]
+    for tag in compliance.TAGS:
+        label = TRIP_TAG[tag]
+        out += [(f"{tag}_trips", t(label + "行程")), (f"{tag}_unreported", t(label + "未报备"))]
+    return [*out, ("nights_away", t("夜间未归"))]
+
+
 def _xlsx_rows(t: I18n, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
@@ -518,6 +527,7 @@ def unit_report_page(
             "chart": chart,
             "threshold": threshold,
             "columns": _report_columns(t),
+            "compliance_columns": _compliance_columns(t),
         },
         section="units",
     )
@@ -530,7 +540,7 @@ def unit_report_xlsx(
     t = i18n(request)
     first = _month(month)
     rows = _scoped_units(session, scope, queries.unit_report(session, first)["units"])
-    columns = _report_columns(t)
+    columns = _report_columns(t) + _compliance_columns(t)[1:]
     return xlsx_response(
         [h for _, h in columns],
         _xlsx_rows(t, columns, rows),
@@ -573,6 +583,7 @@ def bulletin_page(
             "unreported": sum(u["unreported_trips"] for u in counted),
             "threshold_pct": round(data["threshold"] * 100, 1),
             "columns": _report_columns(t),
+            "tag_labels": TRIP_TAG,
         },
         section="bulletin",
     )
@@ -585,7 +596,7 @@ def bulletin_xlsx(
     t = i18n(request)
     first = _month(month)
     data = queries.bulletin(session, first, _threshold(threshold))
-    columns = _report_columns(t)
+    columns = _report_columns(t) + _compliance_columns(t)[1:]
     return xlsx_response(
         [h for _, h in columns],
         _xlsx_rows(t, columns, data["units"]),

@@ -431,6 +431,18 @@ EN: dict[str, str] = {
     "已报备行程": "Covered trips",
     "未报备行程": "Unreported trips",
     "补报行程": "Late-reported trips",
+    "节假日行程": "Rest-day trips",
+    "节假日未报备": "Rest-day, unreported",
+    "非工作时间行程": "Off-hours trips",
+    "非工作时间未报备": "Off-hours, unreported",
+    "出县行程": "Out-of-area trips",
+    "出县未报备": "Out-of-area, unreported",
+    "超速行程": "Overspeed trips",
+    "超速未报备": "Overspeed, unreported",
+    "夜间未归": "Nights away",
+    "合规情况": "Compliance",
+    "高风险未报备行程": "High-risk unreported trips",
+    "停放点": "Home base",
     "报备率": "Reporting rate",
     "闲置车辆": "Idle vehicles",
     "离线终端": "Silent trackers",
@@ -693,9 +705,38 @@ class I18n:
         return f"{h}小时{m}分" if h else f"{m}分钟"
 
 
+def _wrong_vehicle(t: I18n, detail: dict[str, Any]) -> str:
+    a, b, n = detail.get("plate", ""), detail.get("other_plate", ""), len(detail.get("trip_ids") or [])
+    if t.en:
+        return f"Order {detail.get('order_no', '')} of {a}: {b} drove instead ({n} trips)"
+    return f"申请单 {detail.get('order_no', '')} 派 {a}，实际由 {b} 出行（{n} 个行程）"
+
+
+def _away_overnight(t: I18n, detail: dict[str, Any]) -> str:
+    km, at = detail.get("km", "?"), t.dt(detail.get("fix_at"))
+    home = t("单位") if detail.get("home") == "unit" else t("停放点")
+    if t.en:
+        return f"Night of {t.date(detail.get('evening_date'))}: {km} km from its {home.lower()} at {at}"
+    return f"{t.date(detail.get('evening_date'))} 夜，{at} 距{home} {km} 公里"
+
+
+def _out_of_area(t: I18n, detail: dict[str, Any]) -> str:
+    order = detail.get("order_no", "")
+    return f"Order {order} does not say out of county" if t.en else f"申请单 {order} 未注明出县"
+
+
+_SUMMARIES = {
+    "wrong_vehicle": _wrong_vehicle,
+    "away_overnight": _away_overnight,
+    "out_of_area_trip": _out_of_area,
+}
+
+
 def flag_summary(t: I18n, kind: str, detail: dict[str, Any], trip_km: float | None = None) -> str:
     """One line a manager reads beside a flag."""
     sep = ", " if t.en else "，"
+    if kind in _SUMMARIES:
+        return _SUMMARIES[kind](t, detail)
     if kind == "unreported_trip":
         km = detail.get("km", trip_km)
         minutes = detail.get("minutes")
@@ -715,14 +756,6 @@ def flag_summary(t: I18n, kind: str, detail: dict[str, Any], trip_km: float | No
         if t.en:
             return f"Up to {top} km/h, {seconds} s above {limit} km/h"
         return f"最高 {top} 公里/小时，超过 {limit} 公里/小时 {seconds} 秒"
-    if kind == "wrong_vehicle":
-        a, b, n = detail.get("plate", ""), detail.get("other_plate", ""), len(detail.get("trip_ids") or [])
-        if t.en:
-            return f"Order {detail.get('order_no', '')} of {a}: {b} drove instead ({n} trips)"
-        return f"申请单 {detail.get('order_no', '')} 派 {a}，实际由 {b} 出行（{n} 个行程）"
-    if kind == "out_of_area_trip":
-        order = detail.get("order_no", "")
-        return f"Order {order} does not say out of county" if t.en else f"申请单 {order} 未注明出县"
     if kind == "order_without_track":
         window = f"{t.dt(detail.get('window_from'))} – {t.time(_parse(detail.get('window_to')))}"
         return f"{t('申请单')} {detail.get('order_no', '')}{sep}{t('时间窗')} {window}"

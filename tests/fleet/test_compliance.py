@@ -372,3 +372,84 @@ def test_the_rules_page(session: Session, client_as: Any) -> None:
     assert "overspeed_kmh" in page.text and "超速限值" in page.text and "100.0" in page.text
     assert "本中心设定" in page.text and "国务院安排" in page.text and "未导入服务区域" in page.text
     assert client_as("unit_viewer", unit_id=make_unit(session).id).get("/rules").status_code == 403
+
+
+# ------------------------------------------------------------------------------------- 夜间未归
+
+
+def test_the_night_judged_and_the_distance_from_home() -> None:
+    instant, evening = compliance.night_instant(date(2024, 9, 19), RULES)
+    assert (instant, evening) == (ts(date(2024, 9, 19), 2), date(2024, 9, 18))  # 02:00 judges the 18th
+    late = ComplianceRules(away_hour=23)
+    assert compliance.night_instant(date(2024, 9, 19), late) == (ts(date(2024, 9, 19), 23), date(2024, 9, 19))
+    north = 1.5 / 111.195  # 1.5 km of latitude
+    away, km = compliance.away_from_home(
+        np.array([37.7 + north, 37.7 + north, 37.7 + 0.5 / 111.195]), np.full(3, 112.7),
+        np.full(3, 37.7), np.full(3, 112.7), np.array([False, True, False]), RULES,
+    )  # fmt: skip
+    assert away.tolist() == [True, False, False]  # 1.5 km out; the same under an order; 0.5 km out
+    assert km.round(2).tolist() == [1.5, 1.5, 0.5]
+
+
+def test_a_car_away_from_home_at_two_in_the_morning(session: Session) -> None:
+    from datetime import timedelta
+
+    from tests.factories import make_fixes
+
+    office = make_unit(session, name="城关镇", lat=37.70, lon=112.70)
+    nowhere = make_unit(session, name="县教育局")  # no location
+    away = make_vehicle(session, office, plate="晋M·N0001", tracker_id="N1", acquired_on=date(2020, 1, 1))
+    kept = make_vehicle(
+        session, office, plate="晋M·N0002", tracker_id="N2", acquired_on=date(2020, 1, 1),
+        home_lat=37.80, home_lon=112.70,
+    )  # fmt: skip
+    make_vehicle(session, nowhere, plate="晋M·N0003", tracker_id="N3", acquired_on=date(2020, 1, 1))
+    silent = make_vehicle(session, office, plate="晋M·N0004", tracker_id="N4", acquired_on=date(2020, 1, 1))
+    evening = datetime(2024, 9, 18, 20, 0, tzinfo=CHINA)
+    night = [evening + timedelta(minutes=10 * k) for k in range(36)]  # 20:00–01:50
+    make_fixes(session, "N1", night, lat=37.75)  # 5.6 km north of the office
+    make_fixes(session, "N2", night, lat=37.80)  # at its own 停放点, 11 km from the office
+    make_fixes(session, "N3", night, lat=37.90)
+    make_fixes(session, "N4", [evening - timedelta(hours=2)], lat=37.90)  # nothing in the 6 h before 02:00
+    thursday = date(2024, 9, 19)
+    counts = reconcile.reconcile_day(session, thursday)
+    assert (counts["away_judged"], counts["away_no_home"], counts["away_no_fix"]) == (2, 1, 1)
+    (flag,) = flags_of(session, "away_overnight")
+    assert (flag.vehicle_id, flag.unit_id, flag.severity, flag.key) == (
+        away.id, office.id, "high", f"{away.id}:2024-09-18",
+    )  # fmt: skip
+    assert flag.detail["evening_date"] == "2024-09-18" and flag.detail["home"] == "unit"
+    assert 5.4 < flag.detail["km"] < 5.8 and flag.detail["fix_at"].startswith("2024-09-19T01:50")
+    assert flag.start_at == datetime(2024, 9, 19, 2, 0, tzinfo=CHINA)
+    assert kept.id != silent.id
+
+    again = reconcile.reconcile_day(session, thursday)  # idempotent
+    assert (again["raised"], again["resolved"], again["reopened"]) == (0, 0, 0)
+    # an approved order over the night covers it: the flag resolves, its review kept
+    flag.review_status = "explained"
+    session.add(flag)
+    make_order(
+        session, away, status="approved", planned_start_at=evening.astimezone(UTC),
+        planned_end_at=(evening + timedelta(hours=8)).astimezone(UTC),
+    )  # fmt: skip
+    reconcile.reconcile_day(session, thursday)
+    session.refresh(flag)
+    assert (flag.state, flag.review_status) == ("resolved", "explained")
+
+
+def test_home_bases_come_in_with_the_vehicles_and_units_files(session: Session, tmp_path: Any) -> None:
+    from core.models import Unit
+    from fleet.models import Vehicle
+    from ingest.importer import run_import
+
+    (tmp_path / "u.csv").write_text("单位名称,类型,经度,纬度\n城关镇,乡镇,112.71,37.71\n", encoding="utf-8")
+    assert run_import(session, "units", tmp_path / "u.csv").committed
+    unit = session.exec(select(Unit).where(Unit.name == "城关镇")).one()
+    assert (unit.lat, unit.lon) == (37.71, 112.71)
+    (tmp_path / "v.csv").write_text(
+        "车牌号,单位,停放点经度,停放点纬度\n晋M·H0001,城关镇,112.72,37.72\n晋M·H0002,城关镇,112.72,\n",
+        encoding="utf-8",
+    )
+    result = run_import(session, "vehicles", tmp_path / "v.csv")
+    assert [(e.line, e.header) for e in result.errors] == [(3, "停放点纬度")] and not result.committed
+    assert session.exec(select(Vehicle).where(Vehicle.plate == "晋M·H0001")).first() is None  # nothing half

@@ -93,6 +93,7 @@ EXPECTED_VEHICLES = [
     (6, {"plate": "晋M·A1238", "unit": "县公安局", "model": None, "tracker_id": "864005", "status": None,
          "acquired_on": MAY_1}),
 ]  # fmt: skip
+EXPECTED_VEHICLES = [(line, v | {"home_lon": None, "home_lat": None}) for line, v in EXPECTED_VEHICLES]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -124,7 +125,7 @@ def test_gb18030_only_character(tmp_path: Path) -> None:
     rows = [["单位名称", "类型"], ["𠮷城镇人民政府", "乡镇"]]  # 𠮷 is outside GBK
     (tmp_path / "u.csv").write_bytes(csv_bytes(rows, encoding="gb18030"))
     assert outcomes("units", tmp_path / "u.csv") == (
-        [(2, {"name": "𠮷城镇人民政府", "kind": "township"})],
+        [(2, {"name": "𠮷城镇人民政府", "kind": "township", "lon": None, "lat": None})],
         [],
     )
 
@@ -192,7 +193,8 @@ def test_chunk_boundaries_change_nothing(monkeypatch: pytest.MonkeyPatch, chunk:
     data = csv_bytes(rows, encoding="gbk")
     expected = outcomes("vehicles", data)
     last = {"plate": "晋M·B0002", "unit": "县\r\n财政局", "model": None, "tracker_id": None}
-    assert expected[0][-1] == (9, {**last, "status": "in_service", "acquired_on": None})
+    home = {"home_lon": None, "home_lat": None}
+    assert expected[0][-1] == (9, {**last, "status": "in_service", "acquired_on": None, **home})
     monkeypatch.setattr(readers, "CHUNK_BYTES", chunk)
     assert outcomes("vehicles", data) == expected
 
@@ -364,8 +366,8 @@ def test_trailing_empty_cells_are_not_extra_columns() -> None:
     good, bad = outcomes("units", csv_bytes(rows))
     assert bad == []
     assert [v for _, v in good] == [
-        {"name": "县教育局", "kind": "department"},
-        {"name": "城关镇", "kind": "township"},
+        {"name": "县教育局", "kind": "department", "lon": None, "lat": None},
+        {"name": "城关镇", "kind": "township", "lon": None, "lat": None},
     ]
 
 
