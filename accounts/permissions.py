@@ -144,9 +144,11 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/flags/review"): "fleet:review",  # bulk review
     ("GET", "/flags/{flag_id}"): "fleet:read",
     ("POST", "/flags/{flag_id}/review"): "fleet:review",
+    ("POST", "/flags/{flag_id}/reassign"): "fleet:review",
     ("GET", "/vehicles"): "fleet:read",
     ("GET", "/vehicles/{vehicle_id}"): "fleet:read",
     ("POST", "/vehicles/{vehicle_id}/disposal"): "fleet:write",
+    ("GET", "/trips"): "fleet:read",
     ("GET", "/trips/{trip_id}"): "fleet:read",
     # --- orders (gongwu/web/order_pages.py): the handlers check the unit, the level, the driver
     ("GET", "/orders/new"): "orders:request",

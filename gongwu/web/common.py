@@ -60,6 +60,7 @@ NAV = (
     NavItem("/orders/tasks", "我的任务", "orders:return", "orders_tasks"),
     NavItem("/flags", "预警队列", "fleet:read", "flags"),
     NavItem("/vehicles", "车辆", "fleet:read", "vehicles"),
+    NavItem("/trips", "行程", "fleet:read", "trips"),
     NavItem("/reports/units", "单位报表", "fleet:read", "units"),
     NavItem("/reports/bulletin", "通报", "fleet:county", "bulletin"),
     NavItem("/properties/certificates", "产权证办理", "property:read", "certificates"),

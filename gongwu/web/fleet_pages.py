@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
@@ -25,7 +26,7 @@ from fleet import compliance, flags, queries, reconcile, tags, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
 from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
-from fleet.schemas import VehicleFilter
+from fleet.schemas import TripFilter, VehicleFilter
 from fleet.trips import load_fixes
 from gongwu.web import charts
 from gongwu.web.common import (
@@ -229,9 +230,18 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
             if detail.kind == "silent_tracker"
             else None,
             "replied": request.query_params.get("replied") == "1",
+            "reassigned": request.query_params.get("reassigned") == "1",
         },
         section="flags",
     )
+
+
+@router.post("/flags/{flag_id}/reassign", response_class=HTMLResponse)
+def reassign_flag_order(request: Request, session: SessionDep, scope: ScopeDep, flag_id: int) -> Response:
+    """改派 from the flag page: the wrong_vehicle flag's order goes to the car that drove."""
+    _flag_in_scope(session, scope, flag_id)
+    fleet_service.reassign_order(session, flag_id, actor(request))
+    return RedirectResponse(f"/flags/{flag_id}?reassigned=1", status_code=303)
 
 
 # --- vehicles -------------------------------------------------------------------------------------------
@@ -337,6 +347,69 @@ def vehicle_disposal(
 
 
 # --- a trip ---------------------------------------------------------------------------------------------
+
+
+@router.get("/trips", response_class=HTMLResponse)
+def trips_page(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    day: str | None = None,
+    plate: str | None = None,
+    tag: str | None = None,
+    page: int = 1,
+) -> HTMLResponse:
+    """行程: a day's trips (yesterday by default), a car's, or those with a compliance tag, newest first."""
+    t = i18n(request)
+    chosen = {"day": day or "", "plate": (plate or "").strip(), "tag": tag or ""}
+    if tag and tag not in compliance.TAGS:
+        raise ValidationFailed(t("未知的合规标签") + f" {tag}")
+    try:
+        on = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise ValidationFailed(t("日期格式应为 YYYY-MM-DD") + f": {day}") from None
+    if on is None and not chosen["plate"] and not tag:
+        on = today() - timedelta(days=1)
+        chosen["day"] = on.isoformat()
+    f = TripFilter(day=on, tag=tag or None)
+    stmt = queries.trips_query(scope, f)
+    if chosen["plate"]:
+        vehicle_ids = select(Vehicle.id).where(col(Vehicle.plate).contains(chosen["plate"]))
+        stmt = stmt.where(col(Trip.vehicle_id).in_(vehicle_ids))
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    pg = pager(request, page, total)
+    trips = session.exec(
+        stmt.order_by(col(Trip.start_at).desc(), col(Trip.id).desc()).offset(pg.offset).limit(PAGE_SIZE)
+    ).all()
+    cars = {
+        v.id: v
+        for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_({r.vehicle_id for r in trips})))
+    }
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    orders = dict(
+        session.exec(
+            select(TripOrder.id, TripOrder.order_no).where(
+                col(TripOrder.id).in_({r.order_id for r in trips if r.order_id})
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "trip": r,
+            "plate": cars[r.vehicle_id].plate if r.vehicle_id in cars else "",
+            "unit": units.get(cars[r.vehicle_id].unit_id, "") if r.vehicle_id in cars else "",
+            "order_no": orders.get(r.order_id or 0, ""),
+            "tags": [t(TRIP_TAG[name]) for name in compliance.tag_names(r.tags)],
+        }
+        for r in trips
+    ]
+    return render(
+        request,
+        session,
+        "trips.html",
+        {"rows": rows, "pager": pg, "chosen": chosen, "tags": compliance.TAGS, "tag_labels": TRIP_TAG},
+        section="trips",
+    )
 
 
 @router.get("/trips/{trip_id}", response_class=HTMLResponse)

@@ -313,8 +313,11 @@ def test_wrong_vehicle_and_its_reassignment_survive_a_rerun(session: Session, cl
         client_as("unit_viewer", unit_id=unit.id).post(f"/api/v1/flags/{wrong.id}/reassign").status_code
         == 403
     )
-    done = client_as("vehicle_manager").post(f"/api/v1/flags/{wrong.id}/reassign")
-    assert done.status_code == 200, done.text
+    manager = client_as("vehicle_manager")
+    assert f'action="/flags/{wrong.id}/reassign"' in manager.get(f"/flags/{wrong.id}").text
+    done = manager.post(f"/flags/{wrong.id}/reassign", follow_redirects=False)  # the page's 改派 button
+    assert done.status_code == 303, done.text
+    assert "已改派" in manager.get(done.headers["location"]).text
     session.expire_all()
     assert session.get(TripOrder, order.id).vehicle_id == b.id  # type: ignore[union-attr]
     assert session.get(Trip, trip.id).order_id == order.id  # type: ignore[union-attr]
@@ -345,6 +348,12 @@ def test_tags_on_the_trip_api_and_page_and_the_tag_filter(session: Session, clie
     assert manager.get("/api/v1/trips", params={"tag": "nope"}).status_code == 422
     page = manager.get(f"/trips/{fast[0]['id']}")
     assert page.status_code == 200 and "超速" in page.text and "非工作时间" in page.text
+    # the trip list page: a day's trips, filtered by tag
+    listed = manager.get("/trips", params={"day": "2024-09-18"}).text
+    assert listed.count('href="/trips/') == 2
+    only = manager.get("/trips", params={"day": "2024-09-18", "tag": "overspeed"}).text
+    assert only.count('href="/trips/') == 1 and f'href="/trips/{fast[0]["id"]}"' in only
+    assert manager.get("/trips", params={"tag": "nope"}).status_code == 422
 
 
 def test_the_unit_report_counts_tagged_trips_and_the_unreported_ones(session: Session) -> None:
@@ -432,6 +441,10 @@ def test_a_car_away_from_home_at_two_in_the_morning(session: Session) -> None:
         session, away, status="approved", planned_start_at=evening.astimezone(UTC),
         planned_end_at=(evening + timedelta(hours=8)).astimezone(UTC),
     )  # fmt: skip
+    from fleet import queries
+
+    (row,) = [u for u in queries.unit_report(session, "2024-09")["units"] if u["unit"] == "城关镇"]
+    assert row["nights_away"] == 1
     reconcile.reconcile_day(session, thursday)
     session.refresh(flag)
     assert (flag.state, flag.review_status) == ("resolved", "explained")
@@ -453,3 +466,26 @@ def test_home_bases_come_in_with_the_vehicles_and_units_files(session: Session, 
     result = run_import(session, "vehicles", tmp_path / "v.csv")
     assert [(e.line, e.header) for e in result.errors] == [(3, "停放点纬度")] and not result.committed
     assert session.exec(select(Vehicle).where(Vehicle.plate == "晋M·H0001")).first() is None  # nothing half
+
+
+def test_the_bulletin_names_high_risk_unreported_trips_first(session: Session, client_as: Any) -> None:
+    from fleet import queries
+
+    town = make_unit(session, name="城关镇")
+    make_vehicle(session, town, plate="晋M·R0001", tracker_id="R1", acquired_on=date(2020, 1, 1))
+    holiday = date(2024, 9, 16)  # Mid-Autumn
+    store(
+        session, "R1", drive(holiday, 10, 20, 60), drive(WEDNESDAY, 21, 20, 60), drive(WEDNESDAY, 12, 20, 60)
+    )
+    for day in (holiday, WEDNESDAY):
+        reconcile.reconcile_day(session, day)
+    data = queries.bulletin(session, "2024-09")
+    (unit,) = data["high_risk"]
+    assert (unit["unit"], unit["count"]) == ("城关镇", 2)  # the noon trip is unreported but not high-risk
+    assert [t["tags"] for t in unit["trips"]] == [["rest_day"], ["off_hours"]]
+    api = client_as("vehicle_manager").get("/api/v1/reports/bulletin", params={"month": "2024-09"})
+    assert api.status_code == 200 and api.json()["high_risk"][0]["count"] == 2
+    page = client_as("vehicle_manager").get("/reports/bulletin", params={"month": "2024-09"})
+    assert "高风险未报备行程" in page.text and f"/flags/{unit['trips'][0]['flag_id']}" in page.text
+    report = client_as("vehicle_manager").get("/reports/units", params={"month": "2024-09"})
+    assert "合规情况" in report.text and "节假日未报备" in report.text
