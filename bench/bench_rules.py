@@ -2,7 +2,8 @@
 province-day. N vehicles × 1 day of generated positions go through the ingest path and the re-cut into
 two fresh databases; orders cover most trips; a square service area covers the region (--area-km).
 Then the day is reconciled in each: once without the compliance rules, once with all of them (calendar,
-night window, overspeed and out of area over the fixes of every trip that could break them).
+night window, overspeed and out of area over the fixes of every trip that could break them, and the cars'
+night away from their 停放点: one car in ten is given a home 3 km from where it spends the night).
 
     .venv/bin/python -m bench.bench_rules --vehicles 5000 --db sqlite
     .venv/bin/python -m bench.bench_rules --vehicles 500 --db both           # quick
@@ -18,7 +19,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 
 from bench.bench_store import batches
 from bench.common import Timer, arg_parser, db_kinds, fresh_db, register_vehicles
@@ -54,6 +55,18 @@ def prepare(db, tracks, seed: int, area_km: float = 80) -> int:  # type: ignore[
         s.commit()
     rng = np.random.default_rng(seed)
     with db.engine.begin() as conn:
+        # 停放点: where each car is at the day's first fix, a car in ten kept 3 km from it (夜间未归)
+        homes = [
+            {"p": tr.plate, "lat": float(tr.lat[0]) + (0.027 if k % 10 == 0 else 0), "lon": float(tr.lon[0])}
+            for k, tr in enumerate(tracks)
+            if len(tr)
+        ]
+        conn.execute(
+            update(Vehicle)
+            .where(Vehicle.plate == bindparam("p"))
+            .values(home_lat=bindparam("lat"), home_lon=bindparam("lon")),
+            homes,
+        )
         units = dict(conn.execute(select(Vehicle.id, Vehicle.unit_id)).all())
         rows = conn.execute(select(Trip.vehicle_id, Trip.start_at, Trip.end_at)).all()
         orders = [
@@ -97,7 +110,7 @@ def main() -> None:
                         s.commit()
                     times[label] = t.seconds
                     if on:
-                        kinds = ("overspeed_raised", "out_of_area_trip_raised")
+                        kinds = ("overspeed_raised", "out_of_area_trip_raised", "away_overnight_raised")
                         tagged = {name: int(counts.get(name, 0)) for name in kinds}
                         retagged = counts.get("trips_retagged", 0)
                         read = counts.get("trips_fixes_read", 0)

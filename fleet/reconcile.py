@@ -234,7 +234,9 @@ def _by_spans(
     groups: list[list[tuple[int, int, int]]] = []
     top = 0  # the latest end in the current group
     for span in sorted(spans, key=lambda x: x[1]):
-        if not groups or max(top, span[2]) - groups[-1][0][1] > 3 * 86400:
+        # a span joins the group unless it starts, or ends, more than 3 days past it: spans of the same
+        # long range (every car's gap since its first night) are one range read, not one query each
+        if not groups or span[1] - groups[-1][0][1] > 3 * 86400 or span[2] - top > 3 * 86400:
             groups.append([])
             top = span[2]
         groups[-1].append(span)
@@ -452,7 +454,9 @@ def _rule_flags(
                 "lat": round(o.lat, 6), "lon": round(o.lon, 6), "service_day": day.isoformat(),
             }  # fmt: skip
     _keep_trip_flags(session, tally, trips, OVERSPEED, over, judged, REASON_UNDER_LIMIT)
-    covering = sorted({best[i] for i in judged if best[i]})
+    out_bit = compliance.TAG_BITS["out_of_area"]
+    # only the orders of the covered trips that left the area are read (a day's few, not its thousands)
+    covering = sorted({best[i] for i in judged if best[i] and trips.tags[i] & out_bit})
     orders: dict[int, tuple[str, bool]] = {}
     for chunk in _chunks(covering):
         for oid, no, out in session.exec(
@@ -461,7 +465,6 @@ def _rule_flags(
             )
         ).all():
             orders[int(oid)] = (no, bool(out))
-    out_bit = compliance.TAG_BITS["out_of_area"]
     away = {
         i: {"order_no": orders[best[i]][0], "service_day": day.isoformat(), "km": trips.km[i]}
         for i in judged
@@ -677,12 +680,11 @@ def _wrong_vehicle(run: _Run, orders: _Orders) -> None:
     session, rules = run.session, run.rules
     if not orders.id:
         return
-    owt = _FlagIndex.of_orders(session, orders.id).rows
+    # both kinds' flags start with their order's window: one range read each, not one per chunk of orders
+    lo, hi = int(orders.start.min()), int(orders.start.max())
+    owt = _FlagIndex.of_kind_between(session, WITHOUT_TRACK, lo, hi).rows
     flagged = [i for i, oid in enumerate(orders.id) if owt.get(str(oid), {}).get("state") == "open"]
-    known = _FlagIndex(session, [])
-    for chunk in _chunks(orders.id):
-        stmt = _select(*_FlagIndex.COLUMNS).where(Flag.kind == WRONG_VEHICLE, col(Flag.order_id).in_(chunk))
-        known.rows.update({r[0]: dict(r._mapping) for r in session.exec(stmt).all()})
+    known = _FlagIndex.of_kind_between(session, WRONG_VEHICLE, lo, hi)
     plates: dict[int, str] = {}
     wanted: dict[int, dict[str, Any]] = {}
     for i in flagged:
@@ -740,18 +742,19 @@ def _away_overnight(run: _Run, day: date, rules: ComplianceRules) -> dict[str, i
     known = _FlagIndex.of_kind_between(session, AWAY, nights.instant, nights.instant)
     new = flags.NewFlags(run.tally)
     at = from_ts(nights.instant)
-    for car in nights.cars:
-        key = f"{car.vehicle_id}:{nights.evening.isoformat()}"
+    evening = nights.evening.isoformat()
+    for car in nights.away:
+        key = f"{car.vehicle_id}:{evening}"
         row = known.get(key)
-        if car.away:
-            where = {"vehicle_id": car.vehicle_id, "unit_id": car.unit_id, "start_at": at, "end_at": at}
-            if row is None:
-                new.add(kind=AWAY, key=key, detail=car.detail, **where)
-            elif row["state"] == "resolved":
-                flags.reopen(session, run.tally, known.load(key), detail=car.detail, **where)
-            elif _FlagIndex.differs(row, {"detail": car.detail, **where}):
-                flags.refresh(session, known.load(key), detail=car.detail, **where)
-        elif row is not None and row["state"] == "open":
+        where = {"vehicle_id": car.vehicle_id, "unit_id": car.unit_id, "start_at": at, "end_at": at}
+        if row is None:
+            new.add(kind=AWAY, key=key, detail=car.detail, **where)
+        elif row["state"] == "resolved":
+            flags.reopen(session, run.tally, known.load(key), detail=car.detail, **where)
+        elif _FlagIndex.differs(row, {"detail": car.detail, **where}):
+            flags.refresh(session, known.load(key), detail=car.detail, **where)
+    for key, row in known.rows.items():
+        if row["state"] == "open" and row["vehicle_id"] in nights.home:
             flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_HOME)
     new.insert(session)
     return nights.counts

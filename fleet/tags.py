@@ -237,11 +237,10 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
 
 @dataclass
 class NightAway:
-    """One car's night: where its last fix before the hour was, and whether that makes it away."""
+    """A car away from home that night: where its last fix before the hour was."""
 
     vehicle_id: int
     unit_id: int
-    away: bool
     detail: dict[str, Any]
 
 
@@ -249,7 +248,8 @@ class NightAway:
 class Nights:
     instant: int  # the moment judged (epoch seconds)
     evening: date
-    cars: list[NightAway] = field(default_factory=list)  # the cars that could be judged
+    away: list[NightAway] = field(default_factory=list)
+    home: set[int] = field(default_factory=set)  # the cars judged home (or covered by an order)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -314,9 +314,11 @@ def nights_away(
     away, km = compliance.away_from_home(
         fix[:, 1], fix[:, 2], home[:, 0], home[:, 1], np.array([v in covered for v in vids]), rules
     )
-    for i, vid in enumerate(vids):
-        out.cars.append(
-            NightAway(vid, homes[vid][0], bool(away[i]), {
+    out.home = {v for v, a in zip(vids, away.tolist(), strict=True) if not a}
+    for i in np.flatnonzero(away).tolist():
+        vid = vids[i]
+        out.away.append(
+            NightAway(vid, homes[vid][0], {
                 "evening_date": evening.isoformat(), "km": round(float(km[i]), 2),
                 "fix_at": to_china(from_ts(int(fix[i, 0]))).isoformat(),
                 "lat": round(float(fix[i, 1]), 6), "lon": round(float(fix[i, 2]), 6), "home": homes[vid][3],

@@ -196,26 +196,79 @@ class _Track:
         return {k: v[first] for k, v in out.items()}
 
 
+def _outing(
+    track: _Track, clock: int, at: int, dest: tuple[float, float], stay_s: float, home: tuple[float, float]
+) -> int:
+    """A planted outing: parked until `at` (or half an hour after the last), to `dest`, `stay_s` there,
+    home again; returns the time back."""
+    depart = max(at, clock + 1800)
+    track.park(clock, depart)
+    arrive = track.drive(depart, dest)
+    track.park(arrive, int(arrive + stay_s))
+    return track.drive(int(arrive + stay_s), home)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The planted cases: a car away overnight (car, day) and a wrong car (order's car, other car, day)."""
+
+    away: tuple[int, date | None]
+    wrong: tuple[int, int, date | None]
+    dest: tuple[float, float]
+
+
+def _planted(
+    county: DemoCounty, plan: _Plan, track: _Track, car: tuple[int, str, date, tuple[float, float]],
+    clock: int, *, evening: bool,
+) -> tuple[int, bool]:  # fmt: skip
+    """Drive the planted cases of one car's day: (the clock after them, whether its usual outings are off)."""
+    i, plate, d, home = car
+    order_car, wrong_car, wrong_day = plan.wrong
+    if evening and (i, d) == plan.away:  # to a driver's home 6 km away at 19:00, back at 07:30
+        county.notes.setdefault("away_overnight", []).append(plate)
+        return _outing(track, clock, _ts(d, 19 * 3600), _offset(*home, 6000, 0), 12.5 * 3600, home), False
+    if evening or d != wrong_day or wrong_car < 0 or i not in (order_car, wrong_car):
+        return clock, False
+    if i == wrong_car:  # the order's car stays; this one drives in its window, unreported
+        county.notes.setdefault("wrong_vehicle", []).append(plate)
+        clock = _outing(track, clock, _ts(d, 15 * 3600), plan.dest, 1800, home)
+    return clock, True
+
+
 def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) -> DemoCounty:
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     day_list = [today - timedelta(days=days - i) for i in range(days)]
     county = DemoCounty(today=today, days=day_list)
-    county.units = [{"name": n, "kind": "township"} for n in TOWNSHIPS] + [
-        {"name": n, "kind": "department"} for n in DEPARTMENTS
-    ]
+    units: list[dict[str, Any]] = [{"name": n, "kind": "township"} for n in TOWNSHIPS]
+    county.units = units + [{"name": n, "kind": "department"} for n in DEPARTMENTS]
     unit_names = [u["name"] for u in county.units]
     bases = {u: _offset(*SEAT, rng.uniform(-4000, 4000), rng.uniform(-4000, 4000)) for u in unit_names}
+    for u in county.units:  # 办公地点: where a unit's cars without a 停放点 of their own spend the night
+        u["lat"], u["lon"] = (round(x, 6) for x in bases[u["name"]])
     destinations = [_offset(*SEAT, rng.uniform(-25000, 25000), rng.uniform(-25000, 25000)) for _ in PLACES]
     county.far_place = PLACES[max(range(len(PLACES)), key=lambda j: sum(destinations[j]))]
 
-    # Roles: a few cars never move (idle), one tracker goes silent, two cars never file an order.
+    # Roles: a few cars never move (idle), one tracker goes silent, two cars never file an order; car 12
+    # is kept in a garage of its own (停放点), car 13 spends a night at a driver's home (夜间未归), and car
+    # 8's approved order of day -3 is driven by its unit's other car (车辆不符).
     idle = set(range(3))
     silent = {3}
     never_file = {4, 5}
+    garage = 12
+    plan = _Plan(
+        away=(13, day_list[-4] if days >= 4 else None),
+        wrong=(
+            8,
+            8 + len(unit_names) if 8 + len(unit_names) < vehicles else -1,
+            day_list[-3] if days >= 3 else None,
+        ),
+        dest=destinations[0],
+    )
     order_seq = 0
     for i in range(vehicles):
         unit = unit_names[i % len(unit_names)]
+        home = _offset(*bases[unit], 1500, -1500) if i == garage else bases[unit]
         # every seventh car is a new-energy one (8-character plate)
         plate = f"晋M·D{10001 + i:05d}" if i % 7 == 6 else f"晋M·A{1001 + i * 37 % 9000:04d}"
         device = f"0139{i + 1:08d}"
@@ -229,7 +282,10 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
                 "acquired_on": date(2016 + i % 8, 1 + i % 12, 1 + i % 27),
             }
         )
-        track = _Track(nrng, *bases[unit])
+        if i == garage:
+            county.vehicles[-1] |= {"home_lat": round(home[0], 6), "home_lon": round(home[1], 6)}
+            county.notes.setdefault("garage", []).append(plate)
+        track = _Track(nrng, *home)
         # idle cars have been parked since well before the demo month
         clock = _ts(day_list[0] - timedelta(days=40 if i in idle else 0), 0)
         silent_from = _ts(day_list[-5], 9 * 3600) if i in silent else None
@@ -239,7 +295,8 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
                 if i in idle
                 else (rng.choice((0, 1, 1, 2)) if d.weekday() < 5 else rng.choice((0, 0, 0, 1)))
             )
-            for _ in range(outings):
+            clock, quiet = _planted(county, plan, track, (i, plate, d, home), clock, evening=False)
+            for _ in range(0 if quiet else outings):
                 depart = max(_ts(d, rng.uniform(7.5, 15.5) * 3600), clock + 1800)
                 track.park(clock, depart)
                 dest = rng.choice(range(len(PLACES)))
@@ -248,10 +305,11 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
                 stay = rng.uniform(20, 120) * 60 if rng.random() > 0.05 else rng.uniform(7, 9) * 3600
                 leave = int(arrive + stay)
                 track.park(arrive, leave)
-                back = track.drive(leave, bases[unit])
+                back = track.drive(leave, home)
                 clock = back
                 order_seq += 1
                 _maybe_order(county, rng, i, plate, unit, depart, back, PLACES[dest], order_seq, never_file)
+            clock, _ = _planted(county, plan, track, (i, plate, d, home), clock, evening=True)
             clock_end = _ts(d + timedelta(days=1), 0)
             if clock < clock_end:
                 track.park(clock, clock_end)
@@ -263,12 +321,9 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
             keep = arrays["t"] < silent_from
             arrays = {k: v[keep] for k, v in arrays.items()}
         county.positions[device] = arrays
-        if i in idle:
-            county.notes.setdefault("idle", []).append(plate)
-        if i in silent:
-            county.notes.setdefault("silent", []).append(plate)
-        if i in never_file:
-            county.notes.setdefault("never_file", []).append(plate)
+        for role, cars in (("idle", idle), ("silent", silent), ("never_file", never_file)):
+            if i in cars:
+                county.notes.setdefault(role, []).append(plate)
 
     # Approved orders whose car never went (有订单无轨迹).
     for k in range(4):

@@ -76,6 +76,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
+                "nights_away": 0,
                 "rest_day_trips": 1,  # 10 June 2024, the Dragon Boat Festival (端午节): covered
                 "expenses_yuan": "215.51",
             },
@@ -92,6 +93,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
+                "nights_away": 0,
                 "expenses_yuan": "0.00",
             },
             {
@@ -107,6 +109,7 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "silent_trackers": 0,
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
+                "nights_away": 0,
                 "expenses_yuan": "999.99",
             },
         ],
