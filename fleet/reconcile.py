@@ -145,7 +145,14 @@ _TRIP_COLS: tuple[Any, ...] = (
     Trip.duration_s,
     Trip.service_day,
     Trip.tags,
+    # what the tagging reads besides (fleet/tags.py TAG_COLUMNS)
+    Trip.max_speed_kmh,
+    Trip.start_lat,
+    Trip.start_lon,
+    Trip.end_lat,
+    Trip.end_lon,
 )
+_AS_TAG_ROW = (0, 2, 3, 4, 10, 11, 7, 12, 13, 14, 15)  # _TRIP_COLS → tags.TAG_COLUMNS
 
 
 def _trip_select() -> Any:
@@ -1052,9 +1059,13 @@ def reconcile_day(
 
     # the trips' tags and the flags they call for (off only to measure what they cost: bench_rules)
     judged = tags.current_rules(session)
-    tagged = tags.tag_day(session, day, judged) if compliance_rules else DayTags()
     day_rows = session.exec(_trip_select().where(Trip.service_day == day)).all()
+    tagged = DayTags()
+    if compliance_rules:
+        tag_rows = [tuple(r[k] for k in _AS_TAG_ROW) for r in day_rows]
+        tagged = tags.tag_day(session, day, judged, tag_rows)
     trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
+    trips.tags = [tagged.tags.get(tid, bits) for tid, bits in zip(trips.id, trips.tags, strict=True)]
     best = _rematch(session, trips, rules, tally)
     if compliance_rules:
         _rule_flags(session, tally, trips, best, day, tagged, judged)

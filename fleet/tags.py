@@ -7,6 +7,7 @@ changed) and writes only the difference. The cars' nights (夜间未归) are rea
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from core import audit
 from core.errors import ValidationFailed
 from core.i18n import tr
 from core.models import Unit
-from core.timeutil import from_ts, to_china, to_ts, utcnow
+from core.timeutil import from_ts, to_china, utcnow
 from fleet import compliance
 from fleet.compliance import TAG_BITS, ComplianceRules, Overspeed
 from fleet.models import (
@@ -155,6 +156,15 @@ class DayTags:
 
     overspeed: dict[int, Overspeed] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    tags: dict[int, int] = field(default_factory=dict)  # every trip of the day: its tags now
+
+
+# what tagging reads of each trip, in this order (reconcile reads them with its own and passes them on)
+TAG_COLUMNS: tuple[Any, ...] = (
+    col(Trip.id), col(Trip.device_id), col(Trip.start_at), col(Trip.end_at), col(Trip.tags),
+    col(Trip.max_speed_kmh), col(Trip.distance_m), col(Trip.start_lat), col(Trip.start_lon),
+    col(Trip.end_lat), col(Trip.end_lon),
+)  # fmt: skip
 
 
 def service_area(session: Session, rules: ComplianceRules) -> compliance.ServiceArea | None:
@@ -166,18 +176,17 @@ def service_area(session: Session, rules: ComplianceRules) -> compliance.Service
     return compliance.ServiceArea(shapely.from_geojson(row.geojson), rules.out_of_area_km * 1000)
 
 
-def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -> DayTags:
-    """Tag the trips that start on `day` (China time) and store the tags that changed."""
+def tag_day(
+    session: Session, day: date, rules: ComplianceRules | None = None, rows: Sequence[Any] | None = None
+) -> DayTags:
+    """Tag the trips that start on `day` (China time) and store the tags that changed. `rows`: the day's
+    trips as TAG_COLUMNS, when the caller has read them already."""
     from fleet.trips import load_windows
 
     rules = rules or current_rules(session)
     out = DayTags()
-    cols = (
-        col(Trip.id), col(Trip.device_id), col(Trip.start_at), col(Trip.end_at), col(Trip.tags),
-        col(Trip.max_speed_kmh), col(Trip.distance_m), col(Trip.start_lat), col(Trip.start_lon),
-        col(Trip.end_lat), col(Trip.end_lon),
-    )  # fmt: skip
-    rows = session.execute(sa_select(*cols).where(col(Trip.service_day) == day)).all()
+    if rows is None:
+        rows = session.execute(sa_select(*TAG_COLUMNS).where(col(Trip.service_day) == day)).all()
     # the run record says which rules could not run fully
     out.counts["calendar_weekends_only"] = int(day.year not in compliance.calendar_years())
     area = service_area(session, rules)
@@ -185,8 +194,8 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
     if not rows:
         return out
     ids = [int(r[0]) for r in rows]
-    start = np.array([to_ts(r[2]) for r in rows], dtype=np.int64)
-    end = np.array([to_ts(r[3]) for r in rows], dtype=np.int64)
+    start = np.array([r[2].timestamp() for r in rows], dtype=np.int64)
+    end = np.array([r[3].timestamp() for r in rows], dtype=np.int64)
     local = local_days(session, day, day)
     rest = compliance.is_rest_day(day, local)
     bits = compliance.time_tags(start, end, np.full(len(rows), rest), rules)
@@ -229,6 +238,7 @@ def tag_day(session: Session, day: date, rules: ComplianceRules | None = None) -
             if isinstance(obj, Trip) and obj.id in touched:
                 session.expire(obj, ["tags"])
     out.counts["trips_retagged"] = len(changed)
+    out.tags = dict(zip(ids, bits.tolist(), strict=True))
     return out
 
 
