@@ -181,7 +181,7 @@ def tag_day(
 ) -> DayTags:
     """Tag the trips that start on `day` (China time) and store the tags that changed. `rows`: the day's
     trips as TAG_COLUMNS, when the caller has read them already."""
-    from fleet.trips import load_windows
+    from fleet.trips import load_points
 
     rules = rules or current_rules(session)
     out = DayTags()
@@ -211,15 +211,9 @@ def tag_day(
     chosen = np.flatnonzero(check).tolist()
     out.counts["trips_fixes_read"] = len(chosen)
     windows = [(int(start[i]), int(end[i])) for i in chosen]
-    fixes = load_windows(session.connection(), [rows[i][1] for i in chosen], windows) if chosen else []
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("trip", "t", "lat", "lon", "speed")}
-    for i, f in zip(chosen, fixes, strict=True):
-        parts["trip"].append(np.full(len(f["t"]), i, dtype=np.int64))
-        parts["t"].append(f["t"])
-        parts["lat"].append(f["lat"])
-        parts["lon"].append(f["lon"])
-        parts["speed"].append(f["speed_kmh"])
-    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in parts.items()}
+    cat = load_points(session.connection(), [rows[i][1] for i in chosen], windows)
+    cat["trip"] = np.array(chosen, dtype=np.int64)[cat["group"]] if chosen else cat["group"]
+    cat["speed"] = cat["speed_kmh"]
     for o in compliance.overspeed(cat["trip"], cat["t"], cat["speed"], cat["lat"], cat["lon"], rules):
         bits[o.trip] |= TAG_BITS["overspeed"]
         out.overspeed[ids[o.trip]] = o
