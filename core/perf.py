@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
@@ -22,3 +25,17 @@ def keep_freed_memory(threshold: int = 256 << 20) -> str | None:
     except (OSError, AttributeError) as exc:
         return str(exc)
     return None if ok else "mallopt refused"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: code that makes many short-lived objects without cycles (a
+    shapely point per fix) in a process holding a large heap (a night's rows) otherwise pays for full
+    collections that walk that heap. Reference counting still frees everything at once."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -35,6 +35,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from core.logs import log
+from core.perf import gc_paused
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, flags, matching, tags, trackers
 from fleet.compliance import ComplianceRules
@@ -1063,12 +1064,14 @@ def reconcile_day(
     tagged = DayTags()
     if compliance_rules:
         tag_rows = [tuple(r[k] for k in _AS_TAG_ROW) for r in day_rows]
-        tagged = tags.tag_day(session, day, judged, tag_rows)
+        with gc_paused():  # a shapely point per trip end and per fix read
+            tagged = tags.tag_day(session, day, judged, tag_rows)
     trips = _as_trips(list(day_rows) + _trips_to_recheck(session, day))
     trips.tags = [tagged.tags.get(tid, bits) for tid, bits in zip(trips.id, trips.tags, strict=True)]
     best = _rematch(session, trips, rules, tally)
     if compliance_rules:
-        _rule_flags(session, tally, trips, best, day, tagged, judged)
+        with gc_paused():
+            _rule_flags(session, tally, trips, best, day, tagged, judged)
     in_day = [d == day for d in trips.day]
     tally["trips"] += sum(in_day)
     tally["covered"] += sum(1 for b, d in zip(best, in_day, strict=True) if b and d)
@@ -1079,8 +1082,9 @@ def reconcile_day(
     session.flush()
     nights: dict[str, int] = {}
     if compliance_rules:
-        _wrong_vehicle(run, orders)
-        nights = _away_overnight(run, day, judged)
+        with gc_paused():
+            _wrong_vehicle(run, orders)
+            nights = _away_overnight(run, day, judged)
         session.flush()
     _judge_spells(run, idle=True)
     session.flush()
