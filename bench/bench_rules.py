@@ -32,6 +32,7 @@ from fleet.positions import ingest_fixes
 from fleet.trips import recut_pending
 
 DAY = date(2024, 6, 3)  # a Monday
+ROUNDS = 3
 
 
 def area(center: tuple[float, float], km: float) -> str:
@@ -103,25 +104,29 @@ def main() -> None:
             with fresh_db(kind, Path(tmp)) as without, fresh_db(kind, Path(tmp)) as with_rules:
                 trips = prepare(without, tracks, args.seed, args.area_km)
                 prepare(with_rules, tracks, args.seed, args.area_km)
-                times = {}
-                for label, db, on in (("without", without, False), ("with", with_rules, True)):
-                    with unit_of_work(db.engine) as s, Timer() as t:
-                        counts = reconcile.reconcile_day(s, DAY, compliance_rules=on)
-                        s.commit()
-                    times[label] = t.seconds
-                    if on:
-                        kinds = ("overspeed_raised", "out_of_area_trip_raised", "away_overnight_raised")
-                        tagged = {name: int(counts.get(name, 0)) for name in kinds}
-                        retagged = counts.get("trips_retagged", 0)
-                        read = counts.get("trips_fixes_read", 0)
+                # three rounds, alternating, each rolled back: the machine's minute-to-minute spread is
+                # as large as what is measured, so the best of each is compared (and the range shown)
+                runs: dict[str, list[float]] = {"without": [], "with": []}
+                for _ in range(ROUNDS):
+                    for label, db, on in (("without", without, False), ("with", with_rules, True)):
+                        with unit_of_work(db.engine) as s, Timer() as t:
+                            counts = reconcile.reconcile_day(s, DAY, compliance_rules=on)
+                            s.rollback()
+                        runs[label].append(t.seconds)
+                        if on:
+                            names = ("overspeed_raised", "out_of_area_trip_raised", "away_overnight_raised")
+                            tagged = {name: int(counts.get(name, 0)) for name in names}
+                            retagged = counts.get("trips_retagged", 0)
+                            read = counts.get("trips_fixes_read", 0)
+                times = {k: min(v) for k, v in runs.items()}
                 print(f"{db.name}: {trips:,} trips")
-                print(f"  {'reconcile without the rules':34s} {times['without']:6.2f} s")
-                with_s = times["with"]
-                print(
-                    f"  {'reconcile with all the rules':34s} {with_s:6.2f} s  ({retagged:,} tagged; {tagged})"
-                )
+                spread = {k: f"{min(v):.2f}–{max(v):.2f} s" for k, v in runs.items()}
+                print(f"  {'reconcile without the rules':34s} {spread['without']}")
+                print(f"  {'reconcile with all the rules':34s} {spread['with']}")
+                print(f"  {'':34s} ({retagged:,} trips tagged; {tagged})")
                 print(f"  {'trips whose fixes were read':34s} {read:6,}")
-                print(f"  {'the rules add':34s} {(times['with'] / times['without'] - 1) * 100:+6.1f} %")
+                added = (times["with"] / times["without"] - 1) * 100
+                print(f"  {'the rules add (best of each)':34s} {added:+6.1f} %")
 
 
 if __name__ == "__main__":
