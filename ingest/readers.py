@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import io
 import os
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import partial
 from itertools import chain, islice
@@ -34,6 +32,7 @@ from core import normalize as n
 from core.errors import ValidationFailed
 from core.i18n import tr
 from core.importing import ImportSpec
+from core.perf import gc_paused
 from core.settings import get_settings
 from ingest.kinds import better_kind, get_kind
 
@@ -203,19 +202,6 @@ def _sniff_delimiter(sample: list[str]) -> str:
 # ------------------------------------------------------------------------------------ blocks of records
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Building 10^5 small lists wakes the cyclic collector again and again for nothing (no record can be
-    part of a cycle); pausing it while a block is built, never across a yield, halves a big import."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 class _Block:
     """Records from one stretch of a file, held as columns, or for a plain CSV chunk as its lines, split
     only when asked (NumPy's reader may take the lines as they are)."""
@@ -364,7 +350,7 @@ class _CsvBlocks:
         starts = np.arange(line_no + 1, line_no + 1 + len(stripped), dtype=np.int64)
         if ncells:
             return _Block(starts, None, text=(stripped, d, ncells))
-        with _gc_paused():
+        with gc_paused():
             return _block(starts, [s.split(d) for s in stripped], None, "")
 
     def _csv_chunk(self, lines: list[str], line_no: int) -> _Block | None:
@@ -372,7 +358,7 @@ class _CsvBlocks:
         chunk (strict mode fails at the chunk's end inside quotes, or on any odd quoting)."""
         reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
         try:
-            with _gc_paused():
+            with gc_paused():
                 recs = list(reader)
         except csv.Error:
             return None
@@ -383,7 +369,7 @@ class _CsvBlocks:
         prev = 0  # reader.line_num after the previous block
         while True:
             try:
-                with _gc_paused():
+                with gc_paused():
                     recs = list(islice(reader, self.QUOTED_BLOCK))
             except csv.Error as e:
                 at = line_no + reader.line_num
