@@ -142,13 +142,16 @@ PAGES: dict[tuple[str, str], str] = {
     # --- fleet
     ("GET", "/flags"): "fleet:read",
     ("POST", "/flags/review"): "fleet:review",  # bulk review
+    ("GET", "/flags.xlsx"): "fleet:read",
     ("GET", "/flags/{flag_id}"): "fleet:read",
     ("POST", "/flags/{flag_id}/review"): "fleet:review",
     ("POST", "/flags/{flag_id}/reassign"): "fleet:review",
     ("GET", "/vehicles"): "fleet:read",
+    ("GET", "/vehicles.xlsx"): "fleet:read",
     ("GET", "/vehicles/{vehicle_id}"): "fleet:read",
     ("POST", "/vehicles/{vehicle_id}/disposal"): "fleet:write",
     ("GET", "/trips"): "fleet:read",
+    ("GET", "/trips.xlsx"): "fleet:read",
     ("GET", "/trips/{trip_id}"): "fleet:read",
     # --- orders (gongwu/web/order_pages.py): the handlers check the unit, the level, the driver
     ("GET", "/orders/new"): "orders:request",
@@ -176,10 +179,14 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/properties/certificates.xlsx"): "property:read",
     ("GET", "/properties/office/{code}"): "property:read",
     ("GET", "/properties/operating"): "property:read",
+    ("GET", "/properties/operating.xlsx"): "property:read",
     ("GET", "/properties/leases"): "property:read",
+    ("GET", "/properties/leases.xlsx"): "property:read",
     ("GET", "/properties/auctions"): "property:county",
+    ("GET", "/properties/auctions.xlsx"): "property:county",
     # --- scheduler
     ("GET", "/runs"): "runs:read",
+    ("GET", "/runs.xlsx"): "runs:read",
     # --- imports: the form offers, and its POST accepts, only the kinds the role may import (IMPORTS); a
     # job's pages are its own user's (an admin's: everyone's), checked in the handlers
     ("GET", "/imports"): AUTHENTICATED,

@@ -333,7 +333,7 @@ def export_audit(
     )  # fmt: skip
     stamp = to_china(utcnow()).strftime("%Y%m%d-%H%M%S")
     if format == "xlsx":
-        media, body = tabular.XLSX_MEDIA, tabular.xlsx_bytes(EXPORT_COLUMNS, table, title="audit")
+        media, body = tabular.XLSX_MEDIA, tabular.xlsx_bytes(EXPORT_COLUMNS, table, title="audit", banner=False)
     else:
         media, body = "text/csv; charset=utf-8", tabular.csv_bytes(EXPORT_COLUMNS, table)
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}

@@ -494,6 +494,10 @@ def _not_false_alarm() -> Any:
     return or_(col(Flag.review_status).is_(None), col(Flag.review_status) != "false_alarm")
 
 
+REVIEW_OUTCOMES = ("violation", "explained", "false_alarm")
+REVIEW_KEYS = (*(f"reviewed_{o}" for o in REVIEW_OUTCOMES), "not_reviewed")
+
+
 def unit_report(session: Session, month: str | date) -> dict[str, Any]:
     """Per unit for one month: vehicles, trips, km, covered and unreported trips, reporting rate (covered /
     trips), vehicles idle and trackers silent at some time in the month, expenses. A trip the manager
@@ -603,6 +607,18 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
         ).all()
     )
     untracked = _untracked_by_unit(session, first, start, end)
+    # how the month's unreported trips were reviewed (a false alarm is shown, though it counts nowhere)
+    reviews: dict[int, dict[str, int]] = {}
+    for unit_id, status, n in session.exec(
+        _select(col(Flag.unit_id), col(Flag.review_status), func.count())
+        .join(Trip, col(Trip.id) == col(Flag.trip_id))
+        .where(Flag.kind == "unreported_trip", col(Trip.service_day) >= first, col(Trip.service_day) < nxt,
+               col(Trip.order_id).is_(None))
+        .group_by(col(Flag.unit_id), col(Flag.review_status))
+    ).all():  # fmt: skip
+        key = f"reviewed_{status}" if status in REVIEW_OUTCOMES else "not_reviewed"
+        per = reviews.setdefault(unit_id, dict.fromkeys(REVIEW_KEYS, 0))
+        per[key] += int(n)
     out = []
     for unit in units:
         n, km_m, covered, late = trips.get(unit.id, (0, 0.0, 0, 0))
@@ -622,6 +638,7 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
                 "untracked_vehicles": untracked.get(unit.id or 0, 0),
                 **tagged.get(unit.id or 0, no_tags),
                 "nights_away": int(nights.get(unit.id or 0, 0)),
+                **reviews.get(unit.id or 0, dict.fromkeys(REVIEW_KEYS, 0)),
                 "expenses_yuan": yuan(expenses.get(unit.id, 0)),
             }
         )

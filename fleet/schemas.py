@@ -373,6 +373,11 @@ class UnitReportRow(BaseModel):
     overspeed_trips: int = 0
     overspeed_unreported: int = 0
     nights_away: int = 0  # away_overnight flags of the unit's cars (夜间未归)
+    # how the unreported trips were reviewed; a false alarm is counted here though nowhere else
+    reviewed_violation: int = 0
+    reviewed_explained: int = 0
+    reviewed_false_alarm: int = 0
+    not_reviewed: int = 0
     expenses_yuan: str
 
 

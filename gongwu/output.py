@@ -63,7 +63,10 @@ def emit(
     elif fmt is Format.xlsx:
         if out is None:
             raise UsageError("--format xlsx needs --out FILE.xlsx")
-        tabular.write_xlsx(out, columns, [[row.get(c) for c in columns] for row in rows], title=title)
+        # the columns are the JSON keys scripts read: no title row above them
+        tabular.write_xlsx(
+            out, columns, [[row.get(c) for c in columns] for row in rows], title=title, banner=False
+        )
     else:
         from rich.console import Console
         from rich.table import Table

@@ -218,10 +218,23 @@ def local_path(target: str | None, default: str) -> str:
 
 
 def xlsx_response(
-    columns: Sequence[str], rows: Sequence[dict[str, Any]], *, title: str, filename: str
+    t: I18n,
+    columns: Sequence[tabular.Col | str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    title: str,
+    filename: str,
+    period: str = "",
+    notes: Sequence[str] = (),
+    notes_title: str = "",
 ) -> Response:
-    """Rows (dicts keyed by the column headers) as an Excel download (core.tabular: formula-safe)."""
-    body = tabular.xlsx_bytes(columns, [[r.get(c) for c in columns] for r in rows], title=title)
+    """Rows (dicts keyed by the column headers) as an Excel file a clerk can file (core.tabular: a title
+    row with the period and the time of export, the header frozen, formats, totals, formula-safe)."""
+    headers = [c.header if isinstance(c, tabular.Col) else c for c in columns]
+    body = tabular.xlsx_bytes(
+        columns, [[r.get(h) for h in headers] for r in rows], title=title, period=period, notes=notes,
+        notes_title=notes_title or t("说明"), total_label=t("合计"),
+    )  # fmt: skip
     ascii_name = filename.encode("ascii", "ignore").decode().strip() or "export.xlsx"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     return Response(

@@ -21,6 +21,7 @@ from core.api import SessionDep
 from core.errors import NotFound, ValidationFailed
 from core.models import Unit
 from core.settings import get_settings
+from core.tabular import Col
 from core.timeutil import day_bounds, to_ts, utcnow
 from fleet import compliance, flags, queries, reconcile, tags, trackers
 from fleet import routes as fleet_routes
@@ -42,7 +43,7 @@ from gongwu.web.common import (
     with_query,
     xlsx_response,
 )
-from gongwu.web.i18n import FLAG_STATUS, REVIEW, TRIP_TAG, I18n
+from gongwu.web.i18n import FLAG_STATUS, REVIEW, TRIP_TAG, I18n, flag_summary
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -133,6 +134,31 @@ def flag_queue(request: Request, session: SessionDep, scope: ScopeDep, page: int
         },
         section="flags",
     )
+
+
+EXPORT_MAX = 20_000  # rows in one download: a year of a county's flags
+
+
+@router.get("/flags.xlsx")
+def flag_queue_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
+    """The queue as filtered, every page of it."""
+    t = i18n(request)
+    f, _ = queue_filter(request.query_params, scope)
+    rows, _ = queries.flag_rows(session, f, limit=EXPORT_MAX)
+    columns = [
+        Col(t("编号"), "int"), Col(t("类型")), Col(t("车牌号")), Col(t("单位")),
+        Col(t("开始")), Col(t("说明")), Col(t("里程（公里）"), "km", total=True),
+        Col(t("出行申请")), Col(t("状态")), Col(t("审核意见")),
+    ]  # fmt: skip
+    out = [
+        dict(zip([c.header for c in columns], [
+            r["id"], t.kind(r["kind"]), r["plate"], r["unit"], t.flag_when(r["kind"], r["start_at"]),
+            flag_summary(t, r["kind"], r["detail"], r["trip_km"]), r["trip_km"], r["order_no"],
+            t.status(r["status"]), r.get("review_comment") or "",
+        ], strict=True))
+        for r in rows
+    ]  # fmt: skip
+    return xlsx_response(t, columns, out, title=t("预警队列"), filename=f"{t('预警队列')}-{today()}.xlsx")
 
 
 def _flag_in_scope(session: Session, scope: UnitScope, flag_id: int) -> Flag:
@@ -278,6 +304,32 @@ def vehicles_page(
     )
 
 
+@router.get("/vehicles.xlsx")
+def vehicles_xlsx(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    unit: str | None = None,
+    status: str | None = None,
+    plate: str | None = None,
+) -> Response:
+    t = i18n(request)
+    f = VehicleFilter(unit_id=opt_int(unit, "unit"), status=status or None, plate=plate or None)
+    columns = [
+        Col(t("车牌号")), Col(t("单位")), Col(t("品牌型号")), Col(t("状态")),
+        Col(t("最近行程"), "date"), Col(t("最后定位"), "datetime"),
+        Col(t("未处理预警"), "int", total=True),
+    ]  # fmt: skip
+    out = [
+        dict(zip([c.header for c in columns], [
+            r["vehicle"].plate, r["unit"], r["vehicle"].model, t.vehicle_status(r["vehicle"].status),
+            r["last_trip"], r["last_fix"], r["open_flags"],
+        ], strict=True))
+        for r in queries.vehicle_rows(session, scope, f)
+    ]  # fmt: skip
+    return xlsx_response(t, columns, out, title=t("车辆列表"), filename=f"{t('车辆列表')}-{today()}.xlsx")
+
+
 @router.get("/vehicles/{vehicle_id}", response_class=HTMLResponse)
 def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle_id: int) -> HTMLResponse:
     t = i18n(request)
@@ -349,6 +401,48 @@ def vehicle_disposal(
 # --- a trip ---------------------------------------------------------------------------------------------
 
 
+def _trips_stmt(t: I18n, scope: UnitScope, day: str | None, plate: str, tag: str | None) -> tuple[Any, str]:
+    """The trips asked for (yesterday's by default) and the day shown in the filter."""
+    if tag and tag not in compliance.TAGS:
+        raise ValidationFailed(t("未知的合规标签") + f" {tag}")
+    try:
+        on = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise ValidationFailed(t("日期格式应为 YYYY-MM-DD") + f": {day}") from None
+    if on is None and not plate and not tag:
+        on = today() - timedelta(days=1)
+    stmt = queries.trips_query(scope, TripFilter(day=on, tag=tag or None))
+    if plate:
+        vehicle_ids = select(Vehicle.id).where(col(Vehicle.plate).contains(plate))
+        stmt = stmt.where(col(Trip.vehicle_id).in_(vehicle_ids))
+    return stmt, on.isoformat() if on else ""
+
+
+def _trip_rows(t: I18n, session: Session, trips: list[Trip]) -> list[dict[str, Any]]:
+    cars = {
+        v.id: v
+        for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_({r.vehicle_id for r in trips})))
+    }
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    orders = dict(
+        session.exec(
+            select(TripOrder.id, TripOrder.order_no).where(
+                col(TripOrder.id).in_({r.order_id for r in trips if r.order_id})
+            )
+        ).all()
+    )
+    return [
+        {
+            "trip": r,
+            "plate": cars[r.vehicle_id].plate if r.vehicle_id in cars else "",
+            "unit": units.get(cars[r.vehicle_id].unit_id, "") if r.vehicle_id in cars else "",
+            "order_no": orders.get(r.order_id or 0, ""),
+            "tags": [t(TRIP_TAG[name]) for name in compliance.tag_names(r.tags)],
+        }
+        for r in trips
+    ]
+
+
 @router.get("/trips", response_class=HTMLResponse)
 def trips_page(
     request: Request,
@@ -362,54 +456,54 @@ def trips_page(
     """行程: a day's trips (yesterday by default), a car's, or those with a compliance tag, newest first."""
     t = i18n(request)
     chosen = {"day": day or "", "plate": (plate or "").strip(), "tag": tag or ""}
-    if tag and tag not in compliance.TAGS:
-        raise ValidationFailed(t("未知的合规标签") + f" {tag}")
-    try:
-        on = date.fromisoformat(day) if day else None
-    except ValueError:
-        raise ValidationFailed(t("日期格式应为 YYYY-MM-DD") + f": {day}") from None
-    if on is None and not chosen["plate"] and not tag:
-        on = today() - timedelta(days=1)
-        chosen["day"] = on.isoformat()
-    f = TripFilter(day=on, tag=tag or None)
-    stmt = queries.trips_query(scope, f)
-    if chosen["plate"]:
-        vehicle_ids = select(Vehicle.id).where(col(Vehicle.plate).contains(chosen["plate"]))
-        stmt = stmt.where(col(Trip.vehicle_id).in_(vehicle_ids))
+    stmt, chosen["day"] = _trips_stmt(t, scope, day, chosen["plate"], tag)
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
     pg = pager(request, page, total)
     trips = session.exec(
         stmt.order_by(col(Trip.start_at).desc(), col(Trip.id).desc()).offset(pg.offset).limit(PAGE_SIZE)
     ).all()
-    cars = {
-        v.id: v
-        for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_({r.vehicle_id for r in trips})))
-    }
-    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
-    orders = dict(
-        session.exec(
-            select(TripOrder.id, TripOrder.order_no).where(
-                col(TripOrder.id).in_({r.order_id for r in trips if r.order_id})
-            )
-        ).all()
-    )
-    rows = [
-        {
-            "trip": r,
-            "plate": cars[r.vehicle_id].plate if r.vehicle_id in cars else "",
-            "unit": units.get(cars[r.vehicle_id].unit_id, "") if r.vehicle_id in cars else "",
-            "order_no": orders.get(r.order_id or 0, ""),
-            "tags": [t(TRIP_TAG[name]) for name in compliance.tag_names(r.tags)],
-        }
-        for r in trips
-    ]
     return render(
         request,
         session,
         "trips.html",
-        {"rows": rows, "pager": pg, "chosen": chosen, "tags": compliance.TAGS, "tag_labels": TRIP_TAG},
+        {
+            "rows": _trip_rows(t, session, list(trips)), "pager": pg, "chosen": chosen,
+            "tags": compliance.TAGS, "tag_labels": TRIP_TAG,
+        },
         section="trips",
-    )
+    )  # fmt: skip
+
+
+@router.get("/trips.xlsx")
+def trips_xlsx(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    day: str | None = None,
+    plate: str | None = None,
+    tag: str | None = None,
+) -> Response:
+    t = i18n(request)
+    stmt, shown_day = _trips_stmt(t, scope, day, (plate or "").strip(), tag)
+    trips = session.exec(stmt.order_by(col(Trip.start_at), col(Trip.id)).limit(EXPORT_MAX)).all()
+    columns = [
+        Col(t("出发"), "datetime"), Col(t("到达"), "datetime"), Col(t("车牌号")),
+        Col(t("单位")), Col(t("里程（公里）"), "km", total=True), Col(t("出行申请")),
+        Col(t("合规标签")),
+    ]  # fmt: skip
+    sep = ", " if t.en else "、"
+    out = [
+        dict(zip([c.header for c in columns], [
+            r["trip"].start_at, r["trip"].end_at, r["plate"], r["unit"],
+            round(r["trip"].distance_m / 1000, 1), r["order_no"] or "", sep.join(r["tags"]),
+        ], strict=True))
+        for r in _trip_rows(t, session, list(trips))
+    ]  # fmt: skip
+    return xlsx_response(
+        t,
+        columns, out, title=t("行程"), period=t.date(shown_day) if shown_day else "",
+        filename=f"{t('行程')}-{shown_day or today()}.xlsx",
+    )  # fmt: skip
 
 
 @router.get("/trips/{trip_id}", response_class=HTMLResponse)
@@ -539,19 +633,46 @@ def _compliance_columns(t: I18n) -> list[tuple[str, str]]:
     return [*out, ("nights_away", t("夜间未归"))]
 
 
-def _xlsx_rows(t: I18n, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _review_columns(t: I18n) -> list[tuple[str, str]]:
+    """How the unreported trips were reviewed; explained ones still count as unreported in the rate."""
+    return [
+        ("unit", t("单位")),
+        ("unreported_trips", t("未报备行程")),
+        ("reviewed_violation", t("违规")),
+        ("reviewed_explained", t("已说明")),
+        ("not_reviewed", t("未审核")),
+        ("reviewed_false_alarm", t("误报（不计入）")),
+    ]
+
+
+# how each report column looks in Excel and whether the totals row adds it up
+_FORMATS = {"unit": "text", "km": "km", "reporting_rate": "percent", "expenses_yuan": "yuan"}
+
+
+def _xlsx_columns(columns: list[tuple[str, str]]) -> list[Col]:
+    return [
+        Col(header, _FORMATS.get(key, "int"), total=key not in ("unit", "reporting_rate"))
+        for key, header in columns
+    ]
+
+
+def _xlsx_rows(columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         line: dict[str, Any] = {}
         for key, header in columns:
             value = r.get(key)
             if key == "reporting_rate":
-                value = None if value is None else round(float(value) * 100, 1)
+                value = None if value is None else float(value)
             elif key == "expenses_yuan":
                 value = float(value or 0)
             line[header] = value
         out.append(line)
     return out
+
+
+def _all_report_columns(t: I18n) -> list[tuple[str, str]]:
+    return _report_columns(t) + _review_columns(t)[2:] + _compliance_columns(t)[1:]
 
 
 @router.get("/reports/units", response_class=HTMLResponse)
@@ -563,8 +684,10 @@ def unit_report_page(
     report = queries.unit_report(session, first)
     rows = _scoped_units(session, scope, report["units"])
     threshold = get_settings().bulletin_threshold
+    # the chart worst first: the units under the threshold on top, those without trips last
+    ranked = sorted(rows, key=lambda r: (r["reporting_rate"] is None, r["reporting_rate"] or 0, r["unit"]))
     chart = charts.hbar_chart(
-        [(r["unit"], r["reporting_rate"]) for r in rows],
+        [(r["unit"], r["reporting_rate"]) for r in ranked],
         title=t("各单位报备率"),
         max_value=1.0,
         threshold=threshold,
@@ -601,6 +724,7 @@ def unit_report_page(
             "threshold": threshold,
             "columns": _report_columns(t),
             "compliance_columns": _compliance_columns(t),
+            "review_columns": _review_columns(t),
         },
         section="units",
     )
@@ -613,11 +737,13 @@ def unit_report_xlsx(
     t = i18n(request)
     first = _month(month)
     rows = _scoped_units(session, scope, queries.unit_report(session, first)["units"])
-    columns = _report_columns(t) + _compliance_columns(t)[1:]
+    columns = _all_report_columns(t)
     return xlsx_response(
-        [h for _, h in columns],
-        _xlsx_rows(t, columns, rows),
+        t,
+        _xlsx_columns(columns),
+        _xlsx_rows(columns, rows),
         title=t("单位报表"),
+        period=t.month(first),
         filename=f"{t('单位报表')}-{first:%Y-%m}.xlsx",
     )
 
@@ -669,13 +795,60 @@ def bulletin_xlsx(
     t = i18n(request)
     first = _month(month)
     data = queries.bulletin(session, first, _threshold(threshold))
-    columns = _report_columns(t) + _compliance_columns(t)[1:]
+    counted = [u for u in queries.unit_report(session, first)["units"] if u["trips"]]
+    columns = _all_report_columns(t)
     return xlsx_response(
-        [h for _, h in columns],
-        _xlsx_rows(t, columns, data["units"]),
+        t,
+        _xlsx_columns(columns),
+        _xlsx_rows(columns, data["units"]),
         title=t("通报"),
+        period=t.month(first),
         filename=f"{t('通报')}-{first:%Y-%m}.xlsx",
+        notes=bulletin_text(t, first, data, counted),
+        notes_title=t("通报正文"),
     )
+
+
+def bulletin_text(t: I18n, first: date, data: dict[str, Any], counted: list[dict[str, Any]]) -> list[str]:
+    """The bulletin as paragraphs of text, for the sheet a clerk pastes into the notice."""
+    trips = sum(u["trips"] for u in counted)
+    unreported = sum(u["unreported_trips"] for u in counted)
+    n_under = len(data["units"])
+    pct = t.pct(data["threshold"])
+    if t.en:
+        lines = [
+            f"Bulletin on the use of official cars, {t.month(first)}",
+            f"In {t.month(first)}, {len(counted)} units made {trips} trips with official cars, {unreported} "
+            "of them without an approved order."
+            + (f" {n_under} units reported under {pct} of their trips:" if n_under else
+               " No unit reported under the threshold."),
+        ]  # fmt: skip
+    else:
+        lines = [
+            f"关于{t.month(first)}公务用车出行报备情况的通报",
+            f"{t.month(first)}，全县 {len(counted)} 个单位公务用车共出行 {trips} 次，"
+            f"其中 {unreported} 次无已批准的出行申请（有轨迹无订单）。"
+            + (f"出行报备率低于 {pct} 的单位共 {n_under} 个，现予通报：" if n_under
+               else "本月没有报备率低于阈值的单位。"),
+        ]  # fmt: skip
+    sep = ", " if t.en else "，"
+    for n, u in enumerate(data["units"], start=1):
+        parts = [
+            f"{n}. {u['unit']}",
+            f"{t('报备率')} {t.pct(u['reporting_rate'])}",
+            f"{t('未报备行程')} {u['unreported_trips']} / {u['trips']}",
+            f"{t('违规')} {u['reviewed_violation']}",
+            f"{t('已说明')} {u['reviewed_explained']}",
+            f"{t('未审核')} {u['not_reviewed']}",
+        ]
+        if u["late_reported_trips"]:
+            parts.append(f"{t('补报行程')} {u['late_reported_trips']}")
+        lines.append(sep.join(parts) + ("." if t.en else "。"))
+    if data["high_risk"]:
+        lines.append(t("高风险未报备行程") + (":" if t.en else "："))
+        for u in data["high_risk"]:
+            lines.append(f"{u['unit']} — {u['count']}")
+    return lines
 
 
 trips_per_day = queries.trips_per_day
@@ -729,20 +902,18 @@ def rules_page(request: Request, session: SessionDep, year: int | None = None) -
 def trackers_xlsx(request: Request, session: SessionDep) -> Response:
     t = i18n(request)
     columns = [
-        ("plate", t("车牌号")), ("unit", t("单位")), ("device_id", t("终端号")),
-        ("last_fix_at", t("最后定位")),
-        ("last_check_on", t("最近检修")), ("last_check_result", t("检修结果")), ("due_on", t("下次检修")),
-        ("state", t("状态")), ("silent_since", t("离线自")), ("replaced_on", t("更换记录")),
+        Col(t("车牌号")), Col(t("单位")), Col(t("终端号"), "text"), Col(t("最后定位"), "datetime"),
+        Col(t("最近检修"), "date"), Col(t("检修结果")), Col(t("下次检修"), "date"), Col(t("状态")),
+        Col(t("离线自"), "datetime"), Col(t("更换记录")),
     ]  # fmt: skip
-    rows = []
-    for r in queries.tracker_report(session, today()):
-        rows.append(
-            {
-                t("车牌号"): r["plate"], t("单位"): r["unit"], t("终端号"): r["device_id"],
-                t("最后定位"): t.dt(r["last_fix_at"]), t("最近检修"): t.date(r["last_check_on"]),
-                t("检修结果"): t.check_result(r["last_check_result"]), t("下次检修"): t.date(r["due_on"]),
-                t("状态"): t(CHECK_STATE[r["state"]]), t("离线自"): t.dt(r["silent_since"]),
-                t("更换记录"): "、".join(t.date(d) for d in r["replaced_on"]),
-            }
-        )  # fmt: skip
-    return xlsx_response([h for _, h in columns], rows, title=t("终端检修"), filename=f"{t('终端检修')}.xlsx")
+    rows = [
+        dict(zip([c.header for c in columns], [
+            r["plate"], r["unit"], r["device_id"], r["last_fix_at"], r["last_check_on"],
+            t.check_result(r["last_check_result"]), r["due_on"], t(CHECK_STATE[r["state"]]), r["silent_since"],
+            (", " if t.en else "、").join(t.date(d) for d in r["replaced_on"]),
+        ], strict=True))
+        for r in queries.tracker_report(session, today())
+    ]  # fmt: skip
+    return xlsx_response(
+        t, columns, rows, title=t("终端检修"), period=t.date(today()), filename=f"{t('终端检修')}-{today()}.xlsx"
+    )

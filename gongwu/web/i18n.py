@@ -31,8 +31,31 @@ FLAG_STATUS_GROUPS = {
 # What the queue's status filter offers, and the review choices (code → Chinese; t() gives English).
 FLAG_STATUS = (*FlagState.codes(), *ReviewStatus.codes(), *FLAG_STATUS_GROUPS)
 REVIEW = {m.value: m.zh for m in ReviewStatus}
+SPELL_KINDS = ("idle_vehicle", "silent_tracker")  # flags about whole days
 
 EN: dict[str, str] = {
+    # #22: reports, exports, error pages
+    "{d} 台终端的轨迹有变，重新切分，替换旧行程 {n} 条": "{d} trackers' tracks changed and were re-cut, replacing {n} trips",
+    "做了什么": "What it did",
+    "出行申请": "Order",
+    "切出新行程": "New trips cut",
+    "切出新行程 {n} 条": "{n} new trips cut",
+    "处理日期止": "Last day",
+    "处理日期起": "First day",
+    "开始": "Start",
+    "新增预警 {n} 条": "{n} flags raised",
+    "消除预警 {n} 条（已补报或恢复正常）": "{n} flags resolved (order filed later or back to normal)",
+    "耗时（秒）": "Took (s)",
+    "里程（公里）": "Distance (km)",
+    "重新切分的终端": "Trackers re-cut",
+    "面积（㎡）": "Area (㎡)",
+    "未审核": "Not reviewed",
+    "误报（不计入）": "False alarm (not counted)",
+    "通报正文": "Bulletin text",
+    "未报备行程审核情况": "How the unreported trips were reviewed",
+    "已说明的行程仍计为未报备，报备率不变；误报不计入任何数字。": (
+        "Explained trips still count as unreported in the rate; false alarms count nowhere."
+    ),
     # the order pages (#19)
     "一级审批": "Level 1 (unit)",
     "二级审批": "Level 2 (center)",
@@ -609,6 +632,10 @@ class I18n:
             zh, en = FLAG_STATUS_GROUPS[code]
             return en if self.en else zh
         return self.code(ReviewStatus, code) if code in ReviewStatus.codes() else self.code(FlagState, code)
+
+    def flag_when(self, kind: str, at: datetime | str | None) -> str:
+        """When a flag starts: a spell of days (idle, silent) by its date, never a made-up 00:00."""
+        return self.date(at) if kind in SPELL_KINDS else self.dt(at)
 
     def vehicle_status(self, code: str | None) -> str:
         return self.code(VehicleStatus, code)

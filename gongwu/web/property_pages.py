@@ -17,6 +17,7 @@ from accounts.access import ScopeDep, UnitScope
 from core.api import SessionDep
 from core.errors import NotFound
 from core.models import Unit
+from core.tabular import Col
 from gongwu.web import charts
 from gongwu.web.common import PageRoute, i18n, render, today, xlsx_response
 from gongwu.web.fleet_pages import opt_int, units_in_scope
@@ -155,7 +156,7 @@ def certificates_xlsx(
         for step, field in rules.STEP_FIELDS.items():
             row[t.step(step)] = v.get(field)
         rows.append(row)
-    return xlsx_response(columns, rows, title=t("产权证办理"), filename=f"{t('产权证办理')}-{today()}.xlsx")
+    return xlsx_response(t, columns, rows, title=t("产权证办理"), filename=f"{t('产权证办理')}-{today()}.xlsx")
 
 
 @router.get("/properties/office/{code}", response_class=HTMLResponse)
@@ -202,6 +203,47 @@ def _operating_items(session: Session, props: list[OperatingProperty], day: date
     ]
 
 
+def _operating_shown(
+    session: Session, scope: UnitScope, day: date, status: str | None, show: str | None, q: str | None
+) -> list[OperatingProperty]:
+    filtered = property_queries.operating_query(
+        day,
+        status=status or None,
+        vacant=True if show == "vacant" else None,
+        takeover_overdue=True if show == "overdue" else None,
+        q=(q or "").strip() or None,
+    )
+    return list(session.exec(scope.apply(filtered, OperatingProperty.owner_unit_id)).all())
+
+
+@router.get("/properties/operating.xlsx")
+def operating_xlsx(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    status: str | None = None,
+    show: str | None = None,
+    q: str | None = None,
+) -> Response:
+    t = i18n(request)
+    day = today()
+    columns = [
+        Col(t("编号")), Col(t("坐落")), Col(t("权属单位")), Col(t("面积（㎡）"), "area", total=True),
+        Col(t("现状")), Col(t("空置")), Col(t("应接管日期"), "date"),
+    ]  # fmt: skip
+    rows = [
+        dict(zip([c.header for c in columns], [
+            i["p"].code, i["p"].address, i["owner"] or "", float(i["p"].area_m2 or 0) or None,
+            t.op_status(i["status"]), t("是") if i["vacant"] else "", i["p"].takeover_due_on,
+        ], strict=True))
+        for i in _operating_items(session, _operating_shown(session, scope, day, status, show, q), day)
+    ]  # fmt: skip
+    return xlsx_response(
+        t,
+        columns, rows, title=t("经营性用房"), period=t.date(day), filename=f"{t('经营性用房')}-{day}.xlsx"
+    )
+
+
 @router.get("/properties/operating", response_class=HTMLResponse)
 def operating_page(
     request: Request,
@@ -218,14 +260,7 @@ def operating_page(
             scope.apply(property_queries.operating_query(day), OperatingProperty.owner_unit_id)
         ).all()
     )
-    filtered = property_queries.operating_query(
-        day,
-        status=status or None,
-        vacant=True if show == "vacant" else None,
-        takeover_overdue=True if show == "overdue" else None,
-        q=(q or "").strip() or None,
-    )
-    shown = list(session.exec(scope.apply(filtered, OperatingProperty.owner_unit_id)).all())
+    shown = _operating_shown(session, scope, day, status, show, q)
     items = _operating_items(session, everything, day)
     by_status = dict.fromkeys(OPERATING_STATUSES, 0)
     for i in items:
@@ -252,11 +287,8 @@ def operating_page(
     )
 
 
-@router.get("/properties/leases", response_class=HTMLResponse)
-def leases_page(
-    request: Request, session: SessionDep, scope: ScopeDep, year: str | None = None
-) -> HTMLResponse:
-    day = today()
+def _lease_rows(session: Session, scope: UnitScope, day: date) -> list[dict[str, Any]]:
+    """The leases running today or starting later, with their property and owner."""
     stmt = scope.apply(
         property_queries.lease_query(day),
         Lease.property_id,
@@ -282,6 +314,40 @@ def leases_page(
                 "reminder": rules.lease_reminder(lease.end_on, day, lease.terminated_on),
             }
         )
+    return rows
+
+
+@router.get("/properties/leases.xlsx")
+def leases_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
+    t = i18n(request)
+    day = today()
+    columns = [
+        Col(t("编号")), Col(t("坐落")), Col(t("权属单位")), Col(t("承租人")),
+        Col(t("年租金（元）"), "yuan", total=True), Col(t("押金（元）"), "yuan", total=True),
+        Col(t("租期起"), "date"), Col(t("租期止"), "date"), Col(t("剩余天数"), "int"), Col(t("状态")),
+        Col(t("来源")),
+    ]  # fmt: skip
+    rows = [
+        dict(zip([c.header for c in columns], [
+            r["code"], r["address"], r["owner"] or "", r["lease"].tenant, r["lease"].annual_rent_fen / 100,
+            (r["lease"].deposit_fen or 0) / 100, r["lease"].start_on, r["lease"].end_on, r["days_left"],
+            t.lease_state(r["state"]), t("拍卖成交") if r["lease"].lot_id else t("合同"),
+        ], strict=True))
+        for r in _lease_rows(session, scope, day)
+    ]  # fmt: skip
+    return xlsx_response(
+        t,
+        columns, rows, title=t("租赁"), period=t.date(day), filename=f"{t('租赁')}-{day}.xlsx"
+    )
+
+
+@router.get("/properties/leases", response_class=HTMLResponse)
+def leases_page(
+    request: Request, session: SessionDep, scope: ScopeDep, year: str | None = None
+) -> HTMLResponse:
+    day = today()
+    rows = _lease_rows(session, scope, day)
+    units = _unit_names(session)
     expiring = [r for r in rows if r["state"] == "active" and r["days_left"] <= EXPIRING_DAYS]
     roll_year = opt_int(year, "year") or day.year
     roll = property_queries.rent_roll(session, roll_year)
@@ -307,6 +373,34 @@ def leases_page(
 
 
 # --- auctions -------------------------------------------------------------------------------------------
+
+
+@router.get("/properties/auctions.xlsx")
+def auctions_xlsx(request: Request, session: SessionDep, batch: str | None = None) -> Response:
+    """Every lot of every batch (or of one), by its last round."""
+    t = i18n(request)
+    columns = [
+        Col(t("批次")), Col(t("拍卖日期"), "date"), Col(t("标的")), Col(t("坐落")), Col(t("轮次"), "int"),
+        Col(t("结果")), Col(t("起拍价（元/年）"), "yuan"), Col(t("成交价（元/年）"), "yuan", total=True),
+        Col(t("承租人")), Col(t("租期起"), "date"), Col(t("租期止"), "date"),
+    ]  # fmt: skip
+    rows = [
+        dict(zip([c.header for c in columns], [
+            b["batch"], b["date"], lot["lot"], lot["address"], lot["rounds"], t.result(lot["result"]),
+            _num(lot["reserve_yuan"]), _num(lot["price_yuan"]), lot["tenant"] or "", lot["lease_start"],
+            lot["lease_end"],
+        ], strict=True))
+        for b in property_queries.auctions_report(session, batch=batch or None)["batches"]
+        for lot in b["lots_detail"]
+    ]  # fmt: skip
+    return xlsx_response(
+        t,
+        columns, rows, title=t("拍卖"), period=batch or "", filename=f"{t('拍卖')}-{today()}.xlsx"
+    )
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @router.get("/properties/auctions", response_class=HTMLResponse)

@@ -10,18 +10,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from accounts.access import ScopeDep
 from core.api import SessionDep
 from core.models import Unit
 from core.settings import get_settings
+from core.tabular import Col
 from fleet.models import Vehicle
 from gongwu.web import charts, fleet_pages, import_pages, order_pages, property_pages
-from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today
+from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today, xlsx_response
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
 from property import queries as property_queries
@@ -87,23 +88,74 @@ def _trips_chart(t: I18n, per_day: list[Any]) -> Any:
     return charts.column_chart([(f"{d.month}/{d.day}", n) for d, n in per_day], title=t("近 30 天每日行程数"))
 
 
-@router.get("/runs", response_class=HTMLResponse)
-def runs_page(request: Request, session: SessionDep) -> HTMLResponse:
-    runs = recent_runs(session, 60)
+def _count(counts: dict[str, Any], name: str) -> int | None:
+    """A count whatever step recorded it (`cut.trips_added` at night, `trips_added` after an assignment)."""
+    found = [v for k, v in counts.items() if (k == name or k.endswith("." + name)) and isinstance(v, int)]
+    return sum(found) if found else None
+
+
+def _run_rows(session: Session) -> list[dict[str, Any]]:
     rows = []
-    for run in runs:
+    for run in recent_runs(session, 60):
         took = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
         counts = run.counts or {}
         rows.append(
             {
                 "run": run,
                 "took": took,
-                "trips_added": counts.get("cut.trips_added"),
-                "raised": counts.get("reconcile.raised"),
-                "resolved": counts.get("reconcile.resolved"),
+                "trips_added": _count(counts, "trips_added"),
+                "trips_removed": _count(counts, "trips_removed"),
+                "recut": _count(counts, "devices_recut"),
+                "raised": _count(counts, "raised"),
+                "resolved": _count(counts, "resolved"),
             }
         )
+    return rows
+
+
+def run_summary(t: I18n, r: dict[str, Any]) -> str:
+    """What a run did, in words: trips cut and re-cut, flags raised and resolved."""
+    parts = []
+    if r["trips_added"] is not None:
+        parts.append(t("切出新行程 {n} 条").format(n=r["trips_added"]))
+    if r["recut"]:
+        parts.append(
+            t("{d} 台终端的轨迹有变，重新切分，替换旧行程 {n} 条").format(
+                d=r["recut"], n=r["trips_removed"] or 0
+            )
+        )
+    if r["raised"] is not None:
+        parts.append(t("新增预警 {n} 条").format(n=r["raised"]))
+    if r["resolved"] is not None:
+        parts.append(t("消除预警 {n} 条（已补报或恢复正常）").format(n=r["resolved"]))
+    return ("; " if t.en else "；").join(parts)
+
+
+@router.get("/runs", response_class=HTMLResponse)
+def runs_page(request: Request, session: SessionDep) -> HTMLResponse:
+    t = i18n(request)
+    rows = [r | {"summary": run_summary(t, r)} for r in _run_rows(session)]
     return render(request, session, "runs.html", {"rows": rows}, section="runs")
+
+
+@router.get("/runs.xlsx")
+def runs_xlsx(request: Request, session: SessionDep) -> Response:
+    t = i18n(request)
+    columns = [
+        Col(t("编号"), "int"), Col(t("任务")), Col(t("状态")), Col(t("开始时间"), "datetime"),
+        Col(t("耗时（秒）"), "km"), Col(t("处理日期起"), "date"), Col(t("处理日期止"), "date"),
+        Col(t("切出新行程"), "int", total=True), Col(t("重新切分的终端"), "int", total=True),
+        Col(t("新增预警"), "int", total=True), Col(t("消除预警"), "int", total=True), Col(t("说明")),
+    ]  # fmt: skip
+    rows = [
+        dict(zip([c.header for c in columns], [
+            r["run"].id, r["run"].job, t.run_status(r["run"].status), r["run"].started_at, r["took"],
+            r["run"].day_from, r["run"].day_to, r["trips_added"], r["recut"], r["raised"], r["resolved"],
+            r["run"].error or run_summary(t, r),
+        ], strict=True))
+        for r in _run_rows(session)
+    ]  # fmt: skip
+    return xlsx_response(t, columns, rows, title=t("运行记录"), filename=f"{t('运行记录')}-{today()}.xlsx")
 
 
 router.include_router(order_pages.router)

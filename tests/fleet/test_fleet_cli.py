@@ -142,6 +142,7 @@ def test_report_units_bulletin_and_expenses(cli: CliRunner, tmp_path: Path) -> N
         " idle_vehicles silent_trackers untracked_vehicles"
         " rest_day_trips rest_day_unreported off_hours_trips off_hours_unreported"
         " out_of_area_trips out_of_area_unreported overspeed_trips overspeed_unreported nights_away"
+        " reviewed_violation reviewed_explained reviewed_false_alarm not_reviewed"
     )
     assert set(town) == {*keys.split(), "expenses_yuan"}
     assert (town["trips"], town["covered_trips"], town["reporting_rate"], town["expenses_yuan"]) == (

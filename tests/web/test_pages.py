@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -85,10 +86,20 @@ def test_english_labels_leave_no_chinese_behind(app: FastAPI, client_as: ClientA
     for role in ("admin", "unit_viewer"):
         c = client_as(role, unit_id=unit.id if role in UNIT_ROLES else None)
         for path in PLAIN:
-            if path.endswith(".xlsx") or not allowed(role, path):
+            if not allowed(role, path):
                 continue
             r = c.get(path)
             assert r.status_code == 200, path
+            if path.endswith(".xlsx"):
+                from openpyxl import load_workbook
+
+                wb = load_workbook(io.BytesIO(r.content))
+                texts = [
+                    str(x.value) for ws in wb.worksheets for row in ws.iter_rows() for x in row if x.value
+                ]
+                left = sorted(set(CJK.findall(" ".join(texts))))
+                assert not left, f"{path} exports Chinese in English: {''.join(left)}"
+                continue
             assert '<html lang="en">' in r.text
             left = sorted(set(CJK.findall(r.text)))
             assert not left, f"{path} shows Chinese in English: {''.join(left)}"
@@ -272,22 +283,84 @@ def test_bulk_review(county: County, clients: dict[str, TestClient]) -> None:
     assert "msg=none_selected" in r.headers["location"]
 
 
-def test_excel_exports(clients: dict[str, TestClient]) -> None:
+EXPORTS = sorted(path for path in PLAIN if path.endswith(".xlsx"))
+
+
+def _workbook(c: TestClient, path: str) -> Any:
     from openpyxl import load_workbook
 
-    for path, first in (
-        ("/reports/units.xlsx", "单位"),
-        ("/reports/bulletin.xlsx", "单位"),
-        ("/properties/certificates.xlsx", "编号"),
-    ):
-        c = clients["admin"]
-        r = c.get(path)
-        assert r.status_code == 200 and r.headers["content-type"] == XLSX
-        assert "attachment" in r.headers["content-disposition"]
-        sheet = load_workbook(io.BytesIO(r.content)).active
-        assert sheet is not None and sheet.cell(row=1, column=1).value == first
-    rows = load_workbook(io.BytesIO(clients["unit_viewer"].get("/reports/units.xlsx").content)).active
-    assert rows is not None and rows.max_row == 2  # the header and the viewer's own unit
+    r = c.get(path)
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX, path
+    assert "attachment" in r.headers["content-disposition"]
+    return load_workbook(io.BytesIO(r.content))
+
+
+def test_every_list_and_report_has_an_export() -> None:
+    pages = {p for p in PLAIN if not p.endswith(".xlsx")}
+    lists = (
+        "/flags", "/vehicles", "/trips", "/reports/units", "/reports/bulletin", "/reports/trackers",
+        "/properties/certificates", "/properties/operating", "/properties/leases", "/properties/auctions", "/runs",
+    )  # fmt: skip
+    for listing in lists:
+        assert listing in pages and f"{listing}.xlsx" in EXPORTS, listing
+
+
+def test_excel_exports_a_clerk_can_file(clients: dict[str, TestClient]) -> None:
+    """Every export: a title row with what and when, the header frozen under it, no cell a formula; the
+    unit report's formats and totals; the bulletin's text in its own sheet."""
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+    for path in EXPORTS:
+        wb = _workbook(clients["admin"], path)
+        ws = wb.worksheets[0]
+        title = ws.cell(row=1, column=1).value
+        assert isinstance(title, str) and stamp.search(title), f"{path}: title row {title!r}"
+        assert ws.freeze_panes == "A3", path
+        assert all(c.font.bold for c in ws[2] if c.value is not None), path
+        for sheet in wb.worksheets:
+            formulas = [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
+            assert formulas == [], f"{path}: formulas in {formulas}"
+    ws = _workbook(clients["admin"], "/reports/units.xlsx").worksheets[0]
+    assert ws.cell(row=1, column=1).value.startswith("单位报表 · ")
+    header = [c.value for c in ws[2]]
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    body, total = rows[:-1], rows[-1]
+    assert total[0] == "合计" and body
+    trips, rate, money = header.index("行程数"), header.index("报备率"), header.index("费用（元）")
+    assert total[trips] == sum(r[trips] for r in body) > 0
+    assert total[rate] is None  # a rate does not add up
+    assert ws.cell(row=3, column=rate + 1).number_format == "0.0%"
+    assert all(r[rate] is None or 0 <= r[rate] <= 1 for r in body)
+    assert ws.cell(row=3, column=money + 1).number_format == '"¥"#,##0.00'
+    assert {"违规", "已说明", "未审核"} <= set(header)
+    viewer = _workbook(clients["unit_viewer"], "/reports/units.xlsx").worksheets[0]
+    assert viewer.max_row == 4  # the title, the header, the viewer's own unit and the totals
+    bulletin = _workbook(clients["admin"], "/reports/bulletin.xlsx")
+    assert bulletin.sheetnames[1] == "通报正文"
+    text = [c.value for c in bulletin.worksheets[1]["A"]]
+    assert text[0].startswith("关于") and "全县" in text[1]
+    trips = _workbook(clients["admin"], "/trips.xlsx").worksheets[0]
+    assert trips.cell(row=3, column=1).number_format == "yyyy-mm-dd hh:mm"
+    assert isinstance(trips.cell(row=3, column=1).value, datetime)
+
+
+def test_a_formula_typed_into_a_field_is_exported_as_text(
+    clients: dict[str, TestClient], county: County
+) -> None:
+    evil = '=HYPERLINK("http://x.invalid","点我")'
+    with Session(county.engine) as s:
+        car = s.exec(select(Vehicle).where(Vehicle.unit_id == county.unit_id)).first()
+        assert car is not None
+        before, car.model = car.model, evil
+        s.add(car)
+        s.commit()
+        try:
+            ws = _workbook(clients["admin"], f"/vehicles.xlsx?plate={car.plate}").worksheets[0]
+        finally:
+            car.model = before
+            s.add(car)
+            s.commit()
+    found = [c for row in ws.iter_rows(min_row=3) for c in row if c.value == evil]
+    assert found and all(c.data_type == "s" and c.quotePrefix for c in found)
 
 
 def test_the_home_page_puts_first_what_each_role_needs(
