@@ -9,11 +9,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from accounts import permissions
@@ -23,6 +26,7 @@ from core.db import check_connection, get_engine, unit_of_work
 from core.errors import GongwuError
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
+from gongwu.web.common import error_page, wants_page
 from gongwu.web.login import web_router as auth_web_router
 from gongwu.web.routes import STATIC_DIR
 from gongwu.web.routes import router as web_router
@@ -145,8 +149,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.open_session = lambda: unit_of_work(app.state.engine)
 
     @app.exception_handler(GongwuError)
-    async def _gongwu_error(_request: Request, exc: GongwuError) -> JSONResponse:
+    async def _gongwu_error(request: Request, exc: GongwuError) -> Response:
+        if exc.status_code in (403, 404) and wants_page(request):
+            return await run_in_threadpool(error_page, request, exc.status_code, exc.message)
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.message}, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # an unknown address (or a method a page does not take) is a page for a person, JSON for the API
+        if exc.status_code in (404, 405) and wants_page(request):
+            return await run_in_threadpool(error_page, request, 404)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
@@ -17,8 +17,8 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from accounts.access import PermissionTable
-from accounts.service import Principal
+from accounts.access import SESSION_COOKIE, PermissionTable
+from accounts.service import Principal, principal_for_token
 from core import tabular
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
@@ -138,14 +138,49 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def wants_page(request: Request) -> bool:
+    """A person's browser asking for a page: not the API, not a static file, not an htmx fragment."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/static/", "/docs", "/openapi")) and not is_htmx(request)
+
+
+def error_page(request: Request, status: int, message: str = "") -> HTMLResponse:
+    """403 and 404 for a page route, as a page with the header, the sign-out and a way back (the JSON
+    answer stays for /api/). Who is signed in is read again here: a refused request never got that far."""
+    t = i18n(request)
+    with request.app.state.open_session() as session:
+        principal = principal_of(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if principal is None and cookie:
+            principal = principal_for_token(session, cookie, kind="session")
+            request.state.principal = principal
+        if status == 403 and request.method != "GET":
+            message = t("操作未执行：页面已过期或无权操作，请刷新页面后重试。")
+        elif status == 403:
+            role = t.role(principal.role) if principal else ""
+            message = (
+                t("您的角色（{role}）无权查看此页面。").format(role=role) if role else t("无权查看此页面。")
+            )
+        elif status == 404 and not message:
+            message = t("页面不存在，或者您无权查看。请检查地址。")
+        back = request.headers.get("referer", "")
+        back_path = urlsplit(back).path if back and urlsplit(back).netloc == request.url.netloc else ""
+        ctx = _context(request, "") | page_context(request, session) | {
+            "message": message, "status": status, "back": local_path(back_path, ""),
+        }  # fmt: skip
+        response = templates.TemplateResponse(request, "error.html", ctx, status_code=status)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def error_response(request: Request, exc: GongwuError) -> HTMLResponse:
     """A domain error (not found, invalid, conflict) as a page, or for htmx as a message swapped into
     the page's message area."""
-    ctx = _context(request, "") | {"message": exc.message, "status": exc.status_code}
     if is_htmx(request):
+        ctx = _context(request, "") | {"message": exc.message, "status": exc.status_code}
         headers = {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
         return templates.TemplateResponse(request, "_message.html", ctx | {"kind": "error"}, headers=headers)
-    return templates.TemplateResponse(request, "error.html", ctx, status_code=exc.status_code)
+    return error_page(request, exc.status_code, exc.message)
 
 
 class PageRoute(APIRoute):

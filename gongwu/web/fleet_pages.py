@@ -909,11 +909,17 @@ def trackers_xlsx(request: Request, session: SessionDep) -> Response:
     rows = [
         dict(zip([c.header for c in columns], [
             r["plate"], r["unit"], r["device_id"], r["last_fix_at"], r["last_check_on"],
-            t.check_result(r["last_check_result"]), r["due_on"], t(CHECK_STATE[r["state"]]), r["silent_since"],
+            t.check_result(r["last_check_result"]), r["due_on"], t(CHECK_STATE[r["state"]]),
+            r["silent_since"],
             (", " if t.en else "、").join(t.date(d) for d in r["replaced_on"]),
         ], strict=True))
         for r in queries.tracker_report(session, today())
     ]  # fmt: skip
     return xlsx_response(
-        t, columns, rows, title=t("终端检修"), period=t.date(today()), filename=f"{t('终端检修')}-{today()}.xlsx"
+        t,
+        columns,
+        rows,
+        title=t("终端检修"),
+        period=t.date(today()),
+        filename=f"{t('终端检修')}-{today()}.xlsx",
     )

@@ -35,7 +35,19 @@ SPELL_KINDS = ("idle_vehicle", "silent_tracker")  # flags about whole days
 
 EN: dict[str, str] = {
     # #22: reports, exports, error pages
-    "{d} 台终端的轨迹有变，重新切分，替换旧行程 {n} 条": "{d} trackers' tracks changed and were re-cut, replacing {n} trips",
+    "操作未执行：页面已过期或无权操作，请刷新页面后重试。": (
+        "Nothing was done: the page has expired or you may not do this. Reload the page and try again."
+    ),
+    "您的角色（{role}）无权查看此页面。": "Your role ({role}) may not see this page.",
+    "无权查看此页面。": "You may not see this page.",
+    "页面不存在，或者您无权查看。请检查地址。": (
+        "There is no such page, or you may not see it. Check the address."
+    ),
+    "无权查看": "Not allowed",
+    "返回上一页": "Back",
+    "{d} 台终端的轨迹有变，重新切分，替换旧行程 {n} 条": (
+        "{d} trackers' tracks changed and were re-cut, replacing {n} trips"
+    ),
     "做了什么": "What it did",
     "出行申请": "Order",
     "切出新行程": "New trips cut",

@@ -156,7 +156,14 @@ def certificates_xlsx(
         for step, field in rules.STEP_FIELDS.items():
             row[t.step(step)] = v.get(field)
         rows.append(row)
-    return xlsx_response(t, columns, rows, title=t("产权证办理"), filename=f"{t('产权证办理')}-{today()}.xlsx")
+    return xlsx_response(
+        t,
+        columns,
+        rows,
+        title=t("产权证办理"),
+        period=t.date(today()),
+        filename=f"{t('产权证办理')}-{today()}.xlsx",
+    )
 
 
 @router.get("/properties/office/{code}", response_class=HTMLResponse)
@@ -239,8 +246,7 @@ def operating_xlsx(
         for i in _operating_items(session, _operating_shown(session, scope, day, status, show, q), day)
     ]  # fmt: skip
     return xlsx_response(
-        t,
-        columns, rows, title=t("经营性用房"), period=t.date(day), filename=f"{t('经营性用房')}-{day}.xlsx"
+        t, columns, rows, title=t("经营性用房"), period=t.date(day), filename=f"{t('经营性用房')}-{day}.xlsx"
     )
 
 
@@ -336,8 +342,7 @@ def leases_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Respo
         for r in _lease_rows(session, scope, day)
     ]  # fmt: skip
     return xlsx_response(
-        t,
-        columns, rows, title=t("租赁"), period=t.date(day), filename=f"{t('租赁')}-{day}.xlsx"
+        t, columns, rows, title=t("租赁"), period=t.date(day), filename=f"{t('租赁')}-{day}.xlsx"
     )
 
 
@@ -394,8 +399,7 @@ def auctions_xlsx(request: Request, session: SessionDep, batch: str | None = Non
         for lot in b["lots_detail"]
     ]  # fmt: skip
     return xlsx_response(
-        t,
-        columns, rows, title=t("拍卖"), period=batch or "", filename=f"{t('拍卖')}-{today()}.xlsx"
+        t, columns, rows, title=t("拍卖"), period=batch or "", filename=f"{t('拍卖')}-{today()}.xlsx"
     )
 
 

@@ -87,6 +87,8 @@ def _url(path: str) -> str:
 def _denied(response: Any) -> bool:
     if response.status_code != 403:
         return False
+    if response.headers.get("content-type", "").startswith("text/html"):  # a page's refusal is a page
+        return 'data-error="403"' in response.text
     try:
         return str(response.json().get("detail", "")).startswith(DENIED)
     except ValueError:

@@ -299,7 +299,8 @@ def test_every_list_and_report_has_an_export() -> None:
     pages = {p for p in PLAIN if not p.endswith(".xlsx")}
     lists = (
         "/flags", "/vehicles", "/trips", "/reports/units", "/reports/bulletin", "/reports/trackers",
-        "/properties/certificates", "/properties/operating", "/properties/leases", "/properties/auctions", "/runs",
+        "/properties/certificates", "/properties/operating", "/properties/leases", "/properties/auctions",
+        "/runs",
     )  # fmt: skip
     for listing in lists:
         assert listing in pages and f"{listing}.xlsx" in EXPORTS, listing
@@ -372,3 +373,31 @@ def test_the_home_page_puts_first_what_each_role_needs(
     assert "产权证办理看板" in clerk and 'href="/flags"' not in clerk and "待办提醒" in clerk
     viewer = clients["unit_viewer"].get("/").text
     assert county.unit_name in viewer and "本单位车辆" in viewer and "/runs" not in viewer
+
+
+def test_refused_and_unknown_pages_are_pages_and_the_api_stays_json(
+    clients: dict[str, TestClient], county: County
+) -> None:
+    viewer = clients["unit_viewer"]
+    r = viewer.get("/reports/bulletin", headers={"referer": "http://testserver/reports/units"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "无权查看此页面" in r.text and "单位" in r.text  # the role named in words
+    assert county.users["unit_viewer"] in r.text and 'action="/logout"' in r.text  # the header, sign-out
+    assert 'href="/reports/units"' in r.text and 'href="/"' in r.text  # a way back
+    missing = viewer.get("/no/such/page")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "页面不存在或无权查看" in missing.text and 'action="/logout"' in missing.text
+    other = viewer.get("/flags/999999999")  # a domain 404 from a page handler: the same page
+    assert other.status_code == 404 and 'action="/logout"' in other.text
+    api = viewer.get("/api/v1/reports/bulletin")
+    assert api.status_code == 403 and api.headers["content-type"] == "application/json"
+    gone = viewer.get("/api/v1/no/such")
+    assert gone.status_code == 404 and gone.json() == {"detail": "Not Found"}
+    csrf = viewer.post("/flags/1/replies", data={"text": "x"})
+    assert csrf.status_code == 403 and "刷新页面后重试" in csrf.text
+
+
+def test_an_unknown_page_signed_out_offers_the_login(county_app: FastAPI) -> None:
+    with TestClient(county_app) as c:
+        r = c.get("/no/such/page")
+    assert r.status_code == 404 and 'href="/login"' in r.text and 'action="/logout"' not in r.text
