@@ -12,7 +12,7 @@ from core.importing import ApplyResult, Column, ImportSpec, Row, by_column, keye
 from core.models import Unit, UnitKind
 
 unit_kind = n.EnumMap(
-    "单位类型 unit kind",
+    ("单位类型", "unit kind"),
     {
         UnitKind.township: ["乡镇", "乡", "镇", "街道", "乡镇街道", "乡(镇)"],
         UnitKind.department: ["县直", "县直单位", "县直部门", "部门", "县直机关", "dept"],

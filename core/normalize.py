@@ -1,8 +1,9 @@
 """Normalisers: one raw cell (text from a CSV, or whatever openpyxl gives) → one clean value.
 
-Each raises `FieldError(reason)`, a `ValueError` whose message a county clerk can act on, in Chinese
-then English. They are pure: no database, no settings. Empty cells are the caller's business (a required
-field is checked before its normaliser runs), so a normaliser given an empty value raises too.
+Each raises `FieldError(reason)`, a `ValueError` whose message a county clerk can act on, in Chinese or
+English (GONGWU_LANGUAGE, through core.i18n). They are pure: no database. Empty cells are the caller's
+business (a required field is checked before its normaliser runs), so a normaliser given an empty value
+raises too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
+from core.i18n import tr
 from core.timeutil import is_china_time, local_zone
 
 _CHINA_OFFSET_S = 8 * 3600  # fixed since 1991; the fast path only takes years ≥ 1992
@@ -83,7 +85,7 @@ def text(value: object) -> str:
     """A required text field: cleaned, non-empty."""
     s = clean(value)
     if not s:
-        raise FieldError("缺少必填项 required value missing")
+        raise FieldError(tr("缺少必填项", "required value missing"))
     return s
 
 
@@ -107,7 +109,9 @@ def phone(value: object) -> str:
         return digits.replace("-", "")
     if _LANDLINE.fullmatch(digits):
         return digits
-    raise FieldError(f"不是手机号或带区号的电话 not a mobile or landline number {_show(value)}")
+    raise FieldError(
+        tr(f"不是手机号或带区号的电话 {_show(value)}", f"not a mobile or landline number {_show(value)}")
+    )
 
 
 # --------------------------------------------------------------------------------------------- plates
@@ -133,12 +137,17 @@ def plate(value: object) -> str:
     """
     raw = clean(value)
     if not raw:
-        raise FieldError("缺少车牌号 plate missing")
+        raise FieldError(tr("缺少车牌号", "plate missing"))
     s = _SEPARATORS.sub("", raw).upper()
     m = _PLATE.match(s)
     if m is None:
-        hint = " (字母 I/O 不用于车牌 plates never use I or O)" if re.search("[IO]", s[2:]) else ""
-        raise FieldError(f"车牌号格式不对 invalid plate {_show(raw)}, 例 e.g. 晋M·A1234{hint}")
+        hint = tr(" (字母 I/O 不用于车牌)", " (plates never use I or O)") if re.search("[IO]", s[2:]) else ""
+        raise FieldError(
+            tr(
+                f"车牌号格式不对 {_show(raw)}, 例 晋M·A1234{hint}",
+                f"invalid plate {_show(raw)}, e.g. 晋M·A1234{hint}",
+            )
+        )
     return f"{m['prov']}{m['auth']}·{m['tail']}"
 
 
@@ -163,22 +172,22 @@ _DATETIME_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})[T\s]?(\d{2})(\d{2})(\d{2
 
 def _make_date(y: int, m: int, d: int, shown: str) -> date:
     if not 1 <= m <= 12 or not 1 <= d <= 31:
-        raise FieldError(f"无法识别的日期 unreadable date {shown}")
+        raise FieldError(tr(f"无法识别的日期 {shown}", f"unreadable date {shown}"))
     try:
         return date(y, m, d)
     except ValueError:
-        raise FieldError(f"日期不存在 no such date {shown}") from None
+        raise FieldError(tr(f"日期不存在 {shown}", f"no such date {shown}")) from None
 
 
 def _serial_date(serial: float, shown: str) -> date:
     if not _SERIAL_MIN <= serial <= _SERIAL_MAX:
-        raise FieldError(f"无法识别的日期 unreadable date {shown}")
+        raise FieldError(tr(f"无法识别的日期 {shown}", f"unreadable date {shown}"))
     return _EXCEL_EPOCH + timedelta(days=math.floor(serial))
 
 
 def _number_date(value: int | float, shown: str) -> date:
     if isinstance(value, float) and not math.isfinite(value):
-        raise FieldError(f"无法识别的日期 unreadable date {shown}")
+        raise FieldError(tr(f"无法识别的日期 {shown}", f"unreadable date {shown}"))
     if value == int(value) and 19000101 <= value <= 29991231:  # 20240601 typed into a number cell
         n = int(value)
         return _make_date(n // 10000, n // 100 % 100, n % 100, shown)
@@ -197,14 +206,14 @@ def date_(value: object) -> date:
         return _number_date(value, shown)
     s = clean(value)
     if not s:
-        raise FieldError("缺少日期 date missing")
+        raise FieldError(tr("缺少日期", "date missing"))
     if m := _DATE_TEXT.match(s) or _DATE_COMPACT.match(s):
         return _make_date(int(m[1]), int(m[2]), int(m[3]), shown)
     if _SERIAL_TEXT.match(s):
         return _number_date(float(s), shown)
     if _DATETIME_TEXT.match(s) or _DATETIME_COMPACT.match(s):  # `2024-06-01 08:00` in a date column
         return _local_datetime(s, shown)[0].date()
-    raise FieldError(f"无法识别的日期 unreadable date {shown}")
+    raise FieldError(tr(f"无法识别的日期 {shown}", f"unreadable date {shown}"))
 
 
 def _tz_of(tz: str) -> timezone | None:
@@ -227,13 +236,13 @@ def _local_datetime(s: str, shown: str) -> tuple[datetime, timezone | None]:
     else:
         m = _DATETIME_TEXT.match(s)
         if m is None:
-            raise FieldError(f"无法识别的时间 unreadable date/time {shown}")
+            raise FieldError(tr(f"无法识别的时间 {shown}", f"unreadable date/time {shown}"))
         y, mo, d = int(m["y"]), int(m["mo"]), int(m["d"])
         h, mi, sec = int(m["h"] or 0), int(m["mi"] or 0), int(m["s"] or 0)
         frac = int((m["frac"] or "0").ljust(6, "0")[:6])
         ampm = m["ampm"] or (m["ap"] or "").upper()
         if ampm and h > 12:
-            raise FieldError(f"无法识别的时间 unreadable date/time {shown}")
+            raise FieldError(tr(f"无法识别的时间 {shown}", f"unreadable date/time {shown}"))
         if ampm in ("下午", "晚上", "PM") and h < 12:
             h += 12
         elif ampm in ("凌晨", "上午", "AM") and h == 12:
@@ -241,24 +250,24 @@ def _local_datetime(s: str, shown: str) -> tuple[datetime, timezone | None]:
         try:
             tz = _tz_of(m["tz"]) if m["tz"] else None
         except ValueError:
-            raise FieldError(f"无法识别的时区 unreadable time zone in {shown}") from None
+            raise FieldError(tr(f"无法识别的时区 {shown}", f"unreadable time zone in {shown}")) from None
     day = _make_date(y, mo, d, shown)
     try:
         return datetime.combine(day, time(h, mi, sec, frac)), tz
     except ValueError:
-        raise FieldError(f"时刻不存在 no such time of day {shown}") from None
+        raise FieldError(tr(f"时刻不存在 {shown}", f"no such time of day {shown}")) from None
 
 
 def _from_epoch(seconds: float, shown: str) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
-        raise FieldError(f"无法识别的时间 unreadable date/time {shown}") from None
+        raise FieldError(tr(f"无法识别的时间 {shown}", f"unreadable date/time {shown}")) from None
 
 
 def _number_datetime(value: float, shown: str) -> datetime:
     if not math.isfinite(value):
-        raise FieldError(f"无法识别的时间 unreadable date/time {shown}")
+        raise FieldError(tr(f"无法识别的时间 {shown}", f"unreadable date/time {shown}"))
     if value >= 1e12:  # epoch milliseconds, as tracking platforms export them: UTC by definition
         return _from_epoch(value / 1000, shown)
     if value >= 1e9:
@@ -294,7 +303,7 @@ def datetime_china(value: object) -> datetime:
         return _number_datetime(float(value), shown)
     s = clean(value)
     if not s:
-        raise FieldError("缺少时间 date/time missing")
+        raise FieldError(tr("缺少时间", "date/time missing"))
     if re.fullmatch(r"\d{5}(?:\.\d+)?|\d{10}(?:\.\d+)?|\d{13}", s):
         return _number_datetime(float(s), shown)
     if _DATE_COMPACT.match(s):
@@ -365,7 +374,7 @@ def epochs_china(values: Sequence[object]) -> tuple[np.ndarray, dict[int, str]]:
     for i in np.flatnonzero(~ok).tolist():
         v = values[i]
         if is_blank(v):
-            errors[i] = "缺少必填项 required value missing"
+            errors[i] = tr("缺少必填项", "required value missing")
             continue
         try:
             epochs[i] = math.floor(datetime_china(v).timestamp())
@@ -393,7 +402,10 @@ def boolean(value: object) -> bool:
     if key in _FALSE:
         return False
     raise FieldError(
-        f"无法识别的开关值 unreadable on/off value {_show(value)} (应为 should be 开/关, 是/否, 1/0)"
+        tr(
+            f"无法识别的开关值 {_show(value)} (应为 开/关, 是/否, 1/0)",
+            f"unreadable on/off value {_show(value)} (should be on/off, yes/no, 1/0)",
+        )
     )
 
 
@@ -402,14 +414,14 @@ def boolean(value: object) -> bool:
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$")
 
 
-def _number_text_of(value: object, what: str) -> str:
+def _number_text_of(value: object) -> str:
     """Clean numeric text: thousands separators removed only where they group correctly."""
     s = clean(value)
     if not s:
-        raise FieldError(f"缺少{what} value missing")
+        raise FieldError(tr("缺少数值", "value missing"))
     if "," in s:
         if not _GROUPED.match(s):
-            raise FieldError(f"无法识别的数字 unreadable number {_show(value)}")
+            raise FieldError(tr(f"无法识别的数字 {_show(value)}", f"unreadable number {_show(value)}"))
         s = s.replace(",", "")
     return s
 
@@ -418,27 +430,27 @@ def decimal_(value: object) -> Decimal:
     """An exact decimal (areas, amounts): `1,234.50`, full-width digits, a spreadsheet number."""
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise FieldError(f"不是数字 not a number {_show(value)}")
+            raise FieldError(tr(f"不是数字 {_show(value)}", f"not a number {_show(value)}"))
         return Decimal(repr(value))  # the shortest text that round-trips, not the binary expansion
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    s = _number_text_of(value, "数值")
+    s = _number_text_of(value)
     try:
         d = Decimal(s)
     except InvalidOperation:
-        raise FieldError(f"不是数字 not a number {_show(value)}") from None
+        raise FieldError(tr(f"不是数字 {_show(value)}", f"not a number {_show(value)}")) from None
     if not d.is_finite():
-        raise FieldError(f"不是数字 not a number {_show(value)}")
+        raise FieldError(tr(f"不是数字 {_show(value)}", f"not a number {_show(value)}"))
     return d
 
 
 def integer(value: object) -> int:
     """A whole number: `3`, `3.0`, `1,200`."""
     if isinstance(value, bool):
-        raise FieldError(f"不是整数 not a whole number {_show(value)}")
+        raise FieldError(tr(f"不是整数 {_show(value)}", f"not a whole number {_show(value)}"))
     d = decimal_(value)
     if d != d.to_integral_value():
-        raise FieldError(f"不是整数 not a whole number {_show(value)}")
+        raise FieldError(tr(f"不是整数 {_show(value)}", f"not a whole number {_show(value)}"))
     return int(d)
 
 
@@ -447,13 +459,13 @@ def float_(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         f = float(value)
     else:
-        s = _number_text_of(value, "数值")
+        s = _number_text_of(value)
         try:
             f = float(s)
         except ValueError:
-            raise FieldError(f"不是数字 not a number {_show(value)}") from None
+            raise FieldError(tr(f"不是数字 {_show(value)}", f"not a number {_show(value)}")) from None
     if not math.isfinite(f):
-        raise FieldError(f"不是数字 not a number {_show(value)}")
+        raise FieldError(tr(f"不是数字 {_show(value)}", f"not a number {_show(value)}"))
     return f
 
 
@@ -461,7 +473,10 @@ def latitude(value: object) -> float:
     f = float_(value)
     if not -90 <= f <= 90:
         raise FieldError(
-            f"纬度超出范围 latitude {_show(value)} not in -90..90 (经纬度是否填反? lat/lon swapped?)"
+            tr(
+                f"纬度超出范围 {_show(value)} (经纬度是否填反?)",
+                f"latitude {_show(value)} not in -90..90 (lat/lon swapped?)",
+            )
         )
     return f
 
@@ -469,21 +484,21 @@ def latitude(value: object) -> float:
 def longitude(value: object) -> float:
     f = float_(value)
     if not -180 <= f <= 180:
-        raise FieldError(f"经度超出范围 longitude {_show(value)} not in -180..180")
+        raise FieldError(tr(f"经度超出范围 {_show(value)}", f"longitude {_show(value)} not in -180..180"))
     return f
 
 
 def non_negative_float(value: object) -> float:
     f = float_(value)
     if f < 0:
-        raise FieldError(f"不能为负 must not be negative {_show(value)}")
+        raise FieldError(tr(f"不能为负 {_show(value)}", f"must not be negative {_show(value)}"))
     return f
 
 
 def non_negative_decimal(value: object) -> Decimal:
     d = decimal_(value)
     if d < 0:
-        raise FieldError(f"不能为负 must not be negative {_show(value)}")
+        raise FieldError(tr(f"不能为负 {_show(value)}", f"must not be negative {_show(value)}"))
     return d
 
 
@@ -498,10 +513,10 @@ def money_fen(value: object, *, allow_negative: bool = False) -> int:
     """
     shown = _show(value)
     if isinstance(value, bool):
-        raise FieldError(f"无法识别的金额 unreadable amount {shown}")
+        raise FieldError(tr(f"无法识别的金额 {shown}", f"unreadable amount {shown}"))
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise FieldError(f"无法识别的金额 unreadable amount {shown}")
+            raise FieldError(tr(f"无法识别的金额 {shown}", f"unreadable amount {shown}"))
         yuan = Decimal(repr(value))
         if (yuan * 100) % 1 and abs(value * 100 - round(value * 100)) < 1e-6:
             yuan = yuan.quantize(Decimal("0.01"))  # float noise from a formula, e.g. 1234.5600000000002
@@ -514,16 +529,16 @@ def money_fen(value: object, *, allow_negative: bool = False) -> int:
         if s.endswith("万"):
             s, scale = s[:-1], 10000
         if not s or not re.fullmatch(r"[+-]?[\d,]*\.?\d*", s) or not re.search(r"\d", s):
-            raise FieldError(f"无法识别的金额 unreadable amount {shown}")
+            raise FieldError(tr(f"无法识别的金额 {shown}", f"unreadable amount {shown}"))
         try:
             yuan = decimal_(s) * scale
         except FieldError:
-            raise FieldError(f"无法识别的金额 unreadable amount {shown}") from None
+            raise FieldError(tr(f"无法识别的金额 {shown}", f"unreadable amount {shown}")) from None
     fen = yuan * 100
     if fen != fen.to_integral_value():
-        raise FieldError(f"金额最多两位小数 amount has more than 2 decimals {shown}")
+        raise FieldError(tr(f"金额最多两位小数 {shown}", f"amount has more than 2 decimals {shown}"))
     if fen < 0 and not allow_negative:
-        raise FieldError(f"金额不能为负 amount must not be negative {shown}")
+        raise FieldError(tr(f"金额不能为负 {shown}", f"amount must not be negative {shown}"))
     return int(fen)
 
 
@@ -535,10 +550,11 @@ def _key(word: str) -> str:
 
 
 class EnumMap:
-    """Chinese (and English) words → one code. Calling it normalises a cell."""
+    """Chinese (and English) words → one code. Calling it normalises a cell. `label` is the field's name in
+    both languages, `("车辆状态", "vehicle status")`."""
 
-    def __init__(self, label: str, words: Mapping[str, Sequence[str]]) -> None:
-        self.label = label  # "车辆状态 vehicle status"
+    def __init__(self, label: tuple[str, str], words: Mapping[str, Sequence[str]]) -> None:
+        self.label = label
         self.codes = tuple(words)
         self.choices = "/".join(ws[0] for ws in words.values())  # the first word of each is the Chinese
         self._lookup: dict[str, str] = {}
@@ -550,8 +566,14 @@ class EnumMap:
         s = clean(value)
         code = self._lookup.get(_key(s))
         if code is None:
-            zh, _, en = self.label.partition(" ")
-            raise FieldError(f"无法识别的{zh} unknown {en} {_show(value)} (应为 should be {self.choices})")
+            zh, en = self.label
+            shown = _show(value)
+            raise FieldError(
+                tr(
+                    f"无法识别的{zh} {shown} (应为 {self.choices})",
+                    f"unknown {en} {shown} (should be {'/'.join(self.codes)})",
+                )
+            )
         return code
 
 
@@ -579,7 +601,9 @@ def round_no(value: object) -> int:
         try:
             n = integer(core)
         except FieldError:
-            raise FieldError(f"无法识别的轮次 unreadable round {_show(value)}") from None
+            raise FieldError(
+                tr(f"无法识别的轮次 {_show(value)}", f"unreadable round {_show(value)}")
+            ) from None
     if n < 1:
-        raise FieldError(f"轮次从 1 开始 round must be 1 or more {_show(value)}")
+        raise FieldError(tr(f"轮次从 1 开始 {_show(value)}", f"round must be 1 or more {_show(value)}"))
     return n

@@ -33,7 +33,7 @@ from fleet.rules import OPEN_END, Assignment, check_result, licence_class, windo
 from fleet.rules import overlap as first_overlap
 
 vehicle_status = n.EnumMap(
-    "车辆状态 vehicle status",
+    ("车辆状态", "vehicle status"),
     {
         VehicleStatus.in_service: ["在用", "使用中", "正常", "in service", "active"],
         VehicleStatus.idle_proposed: ["闲置", "idle"],
@@ -42,11 +42,11 @@ vehicle_status = n.EnumMap(
     },
 )
 yes_no = n.EnumMap(
-    "是否出县 out of county",
+    ("是否出县", "out of county"),
     {"yes": ["是", "出县", "y", "true", "1"], "no": ["否", "不出县", "n", "false", "0"]},
 )
 order_status = n.EnumMap(
-    "审批状态 order status",
+    ("审批状态", "order status"),
     {
         OrderStatus.approved: ["已批准", "批准", "已审批", "审批通过", "通过", "同意", "已同意"],
         OrderStatus.submitted: ["待审批", "审批中", "待审核", "未审批", "pending"],

@@ -74,7 +74,7 @@ def text_problem(name: str, value: Any) -> tuple[str, str | None]:
 
 # 准驾车型 as clerks write them → the licence class code (fleet.models.LicenceClass labels them)
 licence_class = n.EnumMap(
-    "准驾车型 licence class",
+    ("准驾车型", "licence class"),
     {
         "C1": ["C1", "小型汽车", "小车", "C1驾照"],
         "C2": ["C2", "小型自动挡汽车", "自动挡"],
@@ -90,7 +90,7 @@ licence_class = n.EnumMap(
 # --- tracker upkeep ---------------------------------------------------------------------------------------
 
 check_result = n.EnumMap(
-    "检修结果 check result",
+    ("检修结果", "check result"),
     {
         "normal": ["正常", "完好", "normal", "ok"],
         "repaired": ["维修", "已维修", "修复", "repaired"],

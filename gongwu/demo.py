@@ -47,7 +47,7 @@ def _zh_words() -> dict[str, str]:
     return words
 
 
-def _cell(value: Any, enum_label: str | None, words: dict[str, str]) -> Any:
+def _cell(value: Any, enum_label: tuple[str, str] | None, words: dict[str, str]) -> Any:
     if value is None:
         return None
     if enum_label is not None:

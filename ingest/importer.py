@@ -189,7 +189,9 @@ def _import_rows(
             report.duplicates += 1  # the same row twice: taken once
         else:
             col, header = table.locate(spec.key[0])
-            reason = f"与第 {first.line} 行重复但内容不同 same key as line {first.line} with other values"
+            reason = tr(
+                f"与第 {first.line} 行重复但内容不同", f"same key as line {first.line} with other values"
+            )
             bad[item.line] = BadRow(item.line, item.cells, [RowError(item.line, col, header, reason)])
         if progress is not None and report.read % 1000 == 0:
             progress(*table.progress())
@@ -252,7 +254,7 @@ def _write_rejects(
             for line, cells in table.records()
             if line in report.bad_rows
         )
-        tabular.write_csv(fh, ["行号 line", *table.headers, "原因 reason"], rows)
+        tabular.write_csv(fh, [tr("行号", "line"), *table.headers, tr("原因", "reason")], rows)
     return path
 
 
@@ -356,8 +358,11 @@ class _ReaderProcess:
                 self._child.join(5)
                 name, code = Path(self.path).name, self._child.exitcode
                 raise RuntimeError(
-                    f"{name}: 读取进程意外退出 the process reading the file ended (exit code {code}); "
-                    "请重新导入 run the import again"
+                    tr(
+                        f"{name}: 读取进程意外退出 (退出码 {code}); 请重新导入",
+                        f"{name}: the process reading the file ended (exit code {code}); "
+                        "run the import again",
+                    )
                 ) from None
             if isinstance(item, BaseException):
                 raise item
@@ -466,7 +471,9 @@ def _import_positions(
             for i in np.flatnonzero(~known):
                 line = int(batch.line[i])
                 dev = batch.device_id[i]
-                reason = f"未登记的终端号 unknown tracker '{dev}' (先导入车辆 import vehicles first)"
+                reason = tr(
+                    f"未登记的终端号 '{dev}' (先导入车辆)", f"unknown tracker '{dev}' (import vehicles first)"
+                )
                 bad[line] = BadRow(line, [], [RowError(line, dev_col, dev_header, reason, "device_id")])
             idx = np.flatnonzero(ok)
             lat, lon = datum.to_wgs84(coord_system, batch.lat[idx], batch.lon[idx])

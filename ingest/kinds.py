@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accounts import imports as accounts_imports
+from core.i18n import tr
 from core.importing import ImportSpec
 from fleet import imports as fleet_imports
 from property import imports as property_imports
@@ -36,7 +37,12 @@ def kind_name(kind: str) -> str:
     k = kind.strip().casefold().replace("_", "-")
     k = _ALIASES.get(k, k)
     if k not in SPECS:
-        raise KeyError(f"未知的导入类型 unknown import kind {kind!r} (可选 one of {', '.join(KINDS)})")
+        raise KeyError(
+            tr(
+                f"未知的导入类型 {kind!r} (可选 {', '.join(KINDS)})",
+                f"unknown import kind {kind!r} (one of {', '.join(KINDS)})",
+            )
+        )
     return k
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core.i18n import tr
 from core.logs import log
 from core.timeutil import from_ts, to_china, to_ts, utcnow
 from fleet.models import POSITION_SOURCES, Position, Vehicle
@@ -136,7 +137,12 @@ def resolve_device(session: Session, key: str) -> tuple[str, str | None]:
         vehicle = session.exec(select(Vehicle).where(Vehicle.plate == plate)).first()
         if vehicle is not None:
             if not vehicle.tracker_id:
-                raise ValidationFailed(f"vehicle {vehicle.plate} has no tracker (终端号) recorded")
+                raise ValidationFailed(
+                    tr(
+                        f"车辆 {vehicle.plate} 没有登记终端号",
+                        f"vehicle {vehicle.plate} has no tracker recorded",
+                    )
+                )
             return vehicle.tracker_id, vehicle.plate
     vehicle = session.exec(select(Vehicle).where(Vehicle.tracker_id == key)).first()
     if vehicle is not None:

@@ -71,9 +71,15 @@ class RowError:
     field: str | None = None
 
     def __str__(self) -> str:
-        where = f"line {self.line}"
+        header = f" ({self.header})" if self.header else ""
         if self.column:
-            where += f", column {self.column}" + (f" ({self.header})" if self.header else "")
+            column = f"第 {self.column} 列" if self.column.isdigit() else f"{self.column} 列"  # 第 2 列, B 列
+            where = tr(
+                f"第 {self.line} 行, {column}{header}",
+                f"line {self.line}, column {self.column}{header}",
+            )
+        else:
+            where = tr(f"第 {self.line} 行", f"line {self.line}")
         return f"{where}: {self.reason}"
 
 
@@ -131,8 +137,11 @@ class _Lines:
             self._ascii_so_far = encoding == "utf-8" and first.isascii()
             return encoding
         raise TableError(
-            f"{self.name}: 无法识别文件编码 unreadable encoding: 既不是 UTF-8 也不是 GBK/GB18030 "
-            "(neither UTF-8 nor GBK); 请在 Excel/WPS 中另存为 'CSV UTF-8' save it as CSV UTF-8"
+            tr(
+                f"{self.name}: 无法识别文件编码: 既不是 UTF-8 也不是 GBK/GB18030; "
+                "请在 Excel/WPS 中另存为 'CSV UTF-8'",
+                f"{self.name}: unreadable encoding (neither UTF-8 nor GBK): save it as 'CSV UTF-8'",
+            )
         )
 
     def _decode(self, chunk: bytes, final: bool) -> str:
@@ -153,10 +162,14 @@ class _Lines:
 
     def _undecodable(self, e: UnicodeDecodeError) -> TableError:
         line = self.lines_emitted + 1 + bytes(e.object[: e.start]).count(b"\n")
-        mixed = "文件混用了多种编码 the file mixes encodings; " if self.encoding.startswith("utf-8") else ""
+        mixed = self.encoding.startswith("utf-8")
         return TableError(
-            f"{self.name}: 第 {line} 行无法按 {self.encoding} 解码 line {line} cannot be decoded as "
-            f"{self.encoding}; {mixed}请统一另存为 UTF-8 save the whole file as UTF-8"
+            tr(
+                f"{self.name}: 第 {line} 行无法按 {self.encoding} 解码; "
+                f"{'文件混用了多种编码; ' if mixed else ''}请统一另存为 UTF-8",
+                f"{self.name}: line {line} cannot be decoded as {self.encoding}; "
+                f"{'the file mixes encodings; ' if mixed else ''}save the whole file as UTF-8",
+            )
         )
 
     def chunks(self) -> Iterator[tuple[bool, list[str]]]:
@@ -374,8 +387,10 @@ class _CsvBlocks:
             except csv.Error as e:
                 at = line_no + reader.line_num
                 raise TableError(
-                    f"{self.name}: 第 {at} 行附近无法解析 cannot parse near line {at}: {e} "
-                    "(引号不配对? unbalanced quote?)"
+                    tr(
+                        f"{self.name}: 第 {at} 行附近无法解析: {e} (引号不配对?)",
+                        f"{self.name}: cannot parse near line {at}: {e} (unbalanced quote?)",
+                    )
                 ) from None
             if not recs:
                 return
@@ -446,8 +461,10 @@ class Table:
                 blocks = self._open_xlsx(raw, sheet)
             elif magic.startswith(b"\xd0\xcf\x11\xe0"):
                 raise TableError(
-                    f"{self.name}: 旧版 Excel (.xls) 不支持 old .xls files are not supported; "
-                    "请另存为 .xlsx save it as .xlsx"
+                    tr(
+                        f"{self.name}: 旧版 Excel (.xls) 不支持; 请另存为 .xlsx",
+                        f"{self.name}: old .xls files are not supported; save it as .xlsx",
+                    )
                 )
             elif Path(self.name).suffix.lower() in (".xlsx", ".xlsm"):
                 raise TableError(
@@ -590,7 +607,7 @@ class Table:
             if len(head) >= HEADER_SCAN_ROWS:
                 break
         if not head:
-            raise TableError(f"{self.name}: 文件是空的 the file has no data")
+            raise TableError(tr(f"{self.name}: 文件是空的", f"{self.name}: the file has no data"))
         at = head[self._header_index([found[k][1] for k in head])]
         self.header_line, header = found[at]
         self.headers = [n.clean(h) for h in header]
@@ -626,8 +643,10 @@ class Table:
         if best == 0:
             expected = ", ".join(f.header for f in t.required)
             raise TableError(
-                f"{self.name}: 找不到表头 no header row in the first {len(head)} rows "
-                f"(应有 expected: {expected})"
+                tr(
+                    f"{self.name}: 找不到表头 (前 {len(head)} 行; 应有: {expected})",
+                    f"{self.name}: no header row in the first {len(head)} rows (expected: {expected})",
+                )
             )
         return scores.index(best)
 
@@ -649,9 +668,12 @@ class Table:
             name = m.column.name
             if name in self.columns and ranks[name] == m.rank:
                 j = self.columns[name]
+                first, second = f"{self.column_label(j)} ({self.headers[j]})", f"{self.column_label(i)} ({h})"
                 raise TableError(
-                    f"{self.name}: 列重复 columns {self.column_label(j)} ({self.headers[j]}) and "
-                    f"{self.column_label(i)} ({h}) both give {m.column.zh} ({name}); 请删除其一 delete one"
+                    tr(
+                        f"{self.name}: 列重复: {first} 和 {second} 都是{m.column.zh}; 请删除其一",
+                        f"{self.name}: columns {first} and {second} both give {name}: delete one",
+                    )
                 )
             if name not in self.columns or m.rank < ranks[name]:
                 if name in self.columns:
@@ -677,9 +699,12 @@ class Table:
             found = ", ".join(filter(None, self.headers))
             expected = ", ".join(f.header for f in t.columns)
             raise TableError(
-                f"{self.name}: 缺少必需的列 missing required columns: {names}; "
-                f"第 {self.header_line} 行的表头 header on line {self.header_line}: {found}; "
-                f"{t.kind} 的列 columns of {t.kind}: {expected}"
+                tr(
+                    f"{self.name}: 缺少必需的列: {names}; 第 {self.header_line} 行的表头: {found}; "
+                    f"{t.kind} 的列: {expected}",
+                    f"{self.name}: missing required columns: {names}; header on line {self.header_line}: "
+                    f"{found}; columns of {t.kind}: {expected}",
+                )
             )
         if t.one_of and not any(name in self.columns for name in t.one_of):
             wanted = "、".join(t.column(name).header for name in t.one_of)
@@ -751,14 +776,14 @@ def _open_binary(source: Source) -> tuple[str, BinaryIO, bool]:
         try:
             return path.name, path.open("rb"), True
         except FileNotFoundError:
-            raise TableError(f"文件不存在 no such file: {path}") from None
+            raise TableError(tr(f"文件不存在: {path}", f"no such file: {path}")) from None
         except IsADirectoryError:
-            raise TableError(f"这是目录不是文件 not a file: {path}") from None
+            raise TableError(tr(f"这是目录不是文件: {path}", f"not a file: {path}")) from None
     stream = source
     if not stream.seekable():  # a pipe: the format sniff needs to look at the start twice
         stream = io.BytesIO(stream.read())
     name = getattr(source, "name", None)  # a temporary file's name may be its descriptor number
-    return Path(name).name if isinstance(name, str) and name else "上传文件", stream, False
+    return Path(name).name if isinstance(name, str) and name else tr("上传文件", "upload"), stream, False
 
 
 def _size_of(raw: BinaryIO) -> int | None:
@@ -796,13 +821,16 @@ def _structure_errors(table: Table, line: int, cells: list[Any]) -> list[RowErro
                 line,
                 table.column_label(k),
                 table.headers[k],
-                f"该行不完整 line has {k} of {w} columns (被截断? truncated?)",
+                tr(
+                    f"该行不完整: 只有 {k} 列, 表头有 {w} 列 (被截断?)",
+                    f"line has {k} of {w} columns (truncated?)",
+                ),
             )
         ]
     if k > w and not _blank_record(cells[w:]):
-        reason = (
-            f"该行多出 {k - w} 列 line has {k} cells, the header {w} "
-            "(值里有未加引号的分隔符? an unquoted comma?)"
+        reason = tr(
+            f"该行多出 {k - w} 列 (值里有未加引号的分隔符?)",
+            f"line has {k} cells, the header {w} (an unquoted comma?)",
         )
         return [RowError(line, table.column_label(w), "", reason)]
     return []
@@ -835,11 +863,13 @@ def parse_rows(kind: str, rows: Table | Iterable[Row]) -> Iterator[ParsedRow | B
             values[f.name] = None
             col, header = where[f.name]
             if v is MISSING:
-                reason = "该行在此列前结束 line ends before this column"
+                reason = tr("该行在此列前结束", "line ends before this column")
                 errors.append(RowError(line, col, header, reason, f.name))
             elif n.is_blank(v):
                 if f.required:
-                    errors.append(RowError(line, col, header, "缺少必填项 required value missing", f.name))
+                    errors.append(
+                        RowError(line, col, header, tr("缺少必填项", "required value missing"), f.name)
+                    )
             else:
                 try:
                     parsed = f.parse(v)
@@ -1014,7 +1044,7 @@ def _float_column(
         for i in np.flatnonzero(~(np.isfinite(arr) & _VALID[name](arr))).tolist():
             try:
                 parse(cell(i))
-                errors[i] = "不是数字 not a number"
+                errors[i] = tr("不是数字", "not a number")
             except n.FieldError as e:
                 errors[i] = e.reason
         return arr, errors
@@ -1023,7 +1053,7 @@ def _float_column(
         arr[i] = np.nan
         if n.is_blank(v):
             if required:
-                errors[i] = "缺少必填项 required value missing"
+                errors[i] = tr("缺少必填项", "required value missing")
             continue
         try:
             arr[i] = parse(v)
@@ -1061,7 +1091,7 @@ def _position_part(table: Table, blk: _Block) -> PositionBatch:
         return blk.columns[idx[name]] if parsed is None else parsed[name]
 
     values, inverse, errors = _normalized(
-        column("device_id"), n.text, _Bad("缺少必填项 required value missing")
+        column("device_id"), n.text, _Bad(tr("缺少必填项", "required value missing"))
     )
     report("device_id", errors)
     device = _object_column(values, inverse)

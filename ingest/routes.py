@@ -12,6 +12,7 @@ from sqlmodel import select
 from accounts.access import ScopeDep
 from core.api import ListOut, PageDep, SessionDep
 from core.errors import NotFound, ValidationFailed
+from core.i18n import tr
 from core.timeutil import as_utc
 from fleet.models import Vehicle
 from ingest.queries import feeds_status, list_positions, resolve_device
@@ -73,7 +74,9 @@ def get_positions(
             session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"vehicle {vehicle_id} not found"
         )
         if not vehicle.tracker_id:
-            raise ValidationFailed(f"vehicle {vehicle.plate} has no tracker (终端号) recorded")
+            raise ValidationFailed(
+                tr(f"车辆 {vehicle.plate} 没有登记终端号", f"vehicle {vehicle.plate} has no tracker recorded")
+            )
         device = vehicle.tracker_id
     else:
         key = plate or device or ""

@@ -7,6 +7,7 @@ import unicodedata
 from datetime import date, datetime
 
 from core import normalize as n
+from core.i18n import tr
 from ingest.kinds import get_kind
 
 # ----------------------------------------------------------------------------------- the XLSX template
@@ -59,14 +60,21 @@ def template_xlsx(kind: str) -> bytes:
     notes.append([f"{t.title} 填写说明 ({t.kind})"])
     notes["A1"].font = Font(bold=True, size=12)
     notes.append(
-        ["第 2 行为示例, 请用实际数据覆盖或删除; 红色列为必填。Row 2 is an example: overwrite or delete it."]
+        [
+            tr(
+                "第 2 行为示例, 请用实际数据覆盖或删除; 红色列为必填。",
+                "Row 2 is an example: overwrite or delete it; the red columns are required.",
+            )
+        ]
     )
     notes.append([])
-    notes.append(["列名", "English", "必填 required", "说明 how to fill"])
+    notes.append(
+        [tr("列名", "Header"), tr("字段", "Field"), tr("必填", "Required"), tr("说明", "How to fill")]
+    )
     for c in notes[4]:
         c.font = Font(bold=True)
     for f in t.columns:
-        notes.append([f.header, f.name, "是" if f.required else "", f.hint])
+        notes.append([f.header, f.name, tr("是", "yes") if f.required else "", f.hint])
     for letter, width in zip("ABCD", (22, 20, 14, 48), strict=True):
         notes.column_dimensions[letter].width = width
 

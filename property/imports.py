@@ -35,7 +35,7 @@ from property.models import (
 )
 
 operating_status = n.EnumMap(
-    "现状 property status",
+    ("现状", "property status"),
     {
         OperatingStatus.leased: ["出租", "已出租", "在租", "lease"],
         OperatingStatus.self_used: ["自用", "self used", "self-used", "own use"],
@@ -45,7 +45,7 @@ operating_status = n.EnumMap(
     },
 )
 auction_result = n.EnumMap(
-    "拍卖结果 auction result",
+    ("拍卖结果", "auction result"),
     {
         AuctionResult.sold: ["成交", "已成交"],
         AuctionResult.unsold: ["流拍", "未成交"],

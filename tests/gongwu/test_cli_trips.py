@@ -53,7 +53,7 @@ def test_json_per_device_with_trips_stops_and_dropped(tmp_path: Path) -> None:
         assert all(set(s) == {"start_at", "end_at", "lat", "lon", "duration_s"} for s in device["stops"])
     assert body["devices"][0]["dropped"] == {"zero_position": 1}
     bad_line = sum(len(t) for t in tracks) + 3  # header, every fix, the (0,0) line, then this one
-    assert f"line {bad_line}, column 3 (定位时间)" in result.stderr
+    assert f"第 {bad_line} 行, 第 3 列 (定位时间)" in result.stderr
     assert "Traceback" not in result.stderr
 
     strict = run(str(path), "--strict", cwd=tmp_path)

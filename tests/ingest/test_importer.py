@@ -127,10 +127,10 @@ def test_bad_rows_are_listed_with_line_column_and_reason_and_nothing_is_committe
     assert (by_line[3].column, by_line[3].header) == ("2", "车牌号")  # unknown plate
     assert "晋M·A9999" in by_line[3].reason
     assert (by_line[4].column, by_line[4].header) == ("8", "计划出发")  # month 13
-    assert by_line[6].column == "1" and "line 5" in by_line[6].reason  # same order no, other content
+    assert by_line[6].column == "1" and "第 5 行" in by_line[6].reason  # same order no, other content
     assert by_line[7].column == "9"  # truncated last line: ends before 计划返回
     assert report.to_json()["rejected"] == 4
-    assert str(by_line[4]).startswith("line 4, column 8 (计划出发): ")
+    assert str(by_line[4]).startswith("第 4 行, 第 8 列 (计划出发): ")
 
 
 def test_skip_bad_keeps_the_good_rows_and_writes_the_bad_ones(session: Session, tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_cli_json_report_and_exit_code(tmp_path: Path) -> None:
     orders_file(tmp_path)
     bad = gongwu("import", "orders", "orders.csv", env=env, cwd=tmp_path)
     assert bad.returncode == 1
-    assert "line 3, column 2 (车牌号)" in bad.stderr
+    assert "第 3 行, 第 2 列 (车牌号)" in bad.stderr
     assert "NOTHING committed" in bad.stdout
     assert "Traceback" not in bad.stderr
     # README's exit codes: 3 = done, but some rows were rejected
@@ -462,7 +462,7 @@ def test_the_reader_process_hands_over_its_error_and_stops_when_left(
     from ingest.readers import TableError
 
     missing = _ReaderProcess(str(tmp_path / "missing.csv"), None)
-    with closing(missing), pytest.raises(TableError, match="文件不存在 no such file"):
+    with closing(missing), pytest.raises(TableError, match="文件不存在"):
         list(missing)
 
     path, _ = generated_positions(session, tmp_path, 40)
