@@ -395,3 +395,69 @@ def test_request_approve_dispatch_return_and_reply(open_as: Any, county: County,
     with Session(county.engine) as s:
         late = s.exec(select(TripOrder).where(TripOrder.late_for_flag_id == flag_id)).one()
         assert late.status == "submitted"
+
+
+def _detail_pages(county: County) -> list[str]:
+    """One of each detail page of the demo county, inside the unit viewer's unit (every role sees those)."""
+    from fleet.models import TripOrder as Order
+    from property.models import OfficeProperty
+
+    with Session(county.engine) as s:
+        car = s.exec(select(Vehicle).where(Vehicle.unit_id == county.unit_id)).first()
+        flag = s.exec(select(Flag).where(Flag.unit_id == county.unit_id).order_by(col(Flag.id))).first()
+        order = s.exec(select(Order).order_by(col(Order.id))).first()  # another unit's: a 404 page for some
+        office = s.exec(select(OfficeProperty).where(OfficeProperty.unit_id == county.unit_id)).first()
+        assert car and flag and flag.trip_id and order and office
+        return [
+            f"/vehicles/{car.id}", f"/flags/{flag.id}", f"/trips/{flag.trip_id}", f"/orders/{order.id}",
+            f"/properties/office/{office.code}",
+        ]  # fmt: skip
+
+
+def test_no_page_scrolls_sideways_on_a_phone(open_as: Any, county: County) -> None:
+    """Every page each role may open, at 390 px: the body is never wider than the window, and the main
+    lists are cards (each cell labelled by its column) rather than a table to scroll."""
+    from accounts.permissions import PAGES, TABLE
+
+    plain = sorted(p for (m, p) in PAGES if m == "GET" and "{" not in p and not p.endswith(".xlsx"))
+    plain = [p for p in plain if p not in ("/login",)]
+    details = _detail_pages(county)
+    wide: list[str] = []
+    for role in county.users:
+        page = open_as(role, 390)
+        allowed = [p for p in plain if TABLE.allows(role, PAGES[("GET", p)])]
+        for path in allowed + (details if TABLE.allows(role, "fleet:read") else []):
+            response = page.goto(path)
+            assert response is not None and response.status in (200, 403, 404), (role, path)
+            over = page.evaluate("document.body.scrollWidth - document.body.clientWidth")
+            if over > 0:
+                culprits = page.evaluate(
+                    """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right >
+                    document.body.clientWidth + 1).slice(0, 4).map(e => e.tagName + '.' + e.className)"""
+                )
+                wide.append(f"{role} {path}: {over} px {culprits}")
+            # a text of two characters or more in a box narrower than two characters: one per line
+            squeezed = page.evaluate(
+                """[...document.querySelectorAll('td, th, .who span, .brand strong, h1')].filter(e => {
+                    const text = e.textContent.trim(); const r = e.getBoundingClientRect();
+                    const em = parseFloat(getComputedStyle(e).fontSize);
+                    const hidden = e.closest('table.cards thead');  // read by screen readers only
+                    return !hidden && text.length >= 2 && r.width > 0 && r.width < 2 * em;
+                }).slice(0, 4).map(e => e.tagName + ':' + e.textContent.trim().slice(0, 12))"""
+            )
+            if squeezed:
+                wide.append(f"{role} {path}: squeezed {squeezed}")
+        page.context.close()
+    assert wide == []
+
+    # the queue as cards: each cell says its column, the review's button is on screen without scrolling
+    page = open_as("vehicle_manager", 390)
+    page.goto("/flags")
+    row = page.locator("tr[data-flag-id]").first
+    assert row.locator("td[data-label]").count() >= 5
+    assert row.locator("td.plate").get_attribute("data-label") == "车牌号"
+    button = row.get_by_role("button", name="提交")
+    box = button.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    row.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "22-flags-390.png"))  # the window, not the long page
