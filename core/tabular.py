@@ -277,7 +277,8 @@ def xlsx_bytes(
         Sheet(
             columns=header, rows=list(rows), title=title, period=period,
             exported_at=exported_at if exported_at is not None else (utcnow() if banner else None),
-            total_label=total_label or tr("合计", "Total"), notes=notes, notes_title=notes_title or tr("说明", "Notes"),
+            total_label=total_label or tr("合计", "Total"), notes=notes,
+            notes_title=notes_title or tr("说明", "Notes"),
             banner=banner,
         )
     )  # fmt: skip

@@ -467,6 +467,10 @@ def _property_data(county: DemoCounty, rng: random.Random) -> None:
             rounds = [("unsold", None)]
         else:
             rounds = [("withdrawn", None)]
+        for r, (_, price) in enumerate(rounds, start=1):  # never sold below the reserve price
+            if price is not None:
+                ceiling = price / (Decimal("0.8") if r == 2 else 1)
+                reserve = min(reserve, (ceiling // 100) * 100)
         for r, (result, price) in enumerate(rounds, start=1):
             county.auctions.append(
                 {

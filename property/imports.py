@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from core import normalize as n
+from core.i18n import tr
 from core.importing import ApplyResult, Column, ImportSpec, Row, RowReader, Seen, after, change_line, upsert
 from core.models import Unit
 from property import queries as property_queries
@@ -220,6 +221,7 @@ class _Round:
     prop: OperatingProperty
     round_no: int
     values: dict[str, Any]
+    held_on: date | None = None  # the batch's auction date (拍卖日期), when the file gives it
 
 
 @dataclass
@@ -277,8 +279,17 @@ def _read_round(
     code = r.text("lot", required=True)
     round_no = r.integer("round") or 1  # an empty round cell is the first round
     outcome = r.choice("result", AuctionResult.codes(), required=True)
-    reserve, price = r.fen("reserve_fen"), r.fen("price_fen")
+    reserve, price, increment = r.fen("reserve_fen"), r.fen("price_fen"), r.fen("increment_fen")
     tenant, start, end = r.text("tenant"), r.day("lease_start"), r.day("lease_end")
+    held_on = r.day("held_on")
+    if increment == 0:
+        r.bad("increment_fen", tr("加价幅度须大于 0", "the bidding increment must be more than 0"))
+    elif (
+        outcome == AuctionResult.sold
+        and price
+        and (problem := rules.check_auction_price(price, reserve, increment))
+    ):
+        r.bad("price_fen", problem)
     prop = props.get(code) if code else None
     if code and prop is None:
         r.bad("lot", _office_or_unknown(code, office))
@@ -288,13 +299,14 @@ def _read_round(
     sold = outcome == AuctionResult.sold
     values: dict[str, Any] = {
         "reserve_fen": reserve,
+        "increment_fen": increment,
         "result": outcome,
         "price_fen": price if sold else None,
         "tenant": (tenant or "") if sold else "",
         "lease_start_on": start if sold else None,
         "lease_end_on": end if sold else None,
     }
-    return _Round(r, batch, prop, round_no, values)
+    return _Round(r, batch, prop, round_no, values, held_on)
 
 
 def _as_result(round_no: int, values: Mapping[str, Any]) -> rules.RoundResult:
@@ -340,9 +352,12 @@ def _write_round(
 ) -> tuple[AuctionLot, bool]:
     """The round's batch and lot (created when new) and the round itself; whether the round changed."""
     batch = stored.batches.get(it.batch)
-    if batch is None:
+    if batch is None or (it.held_on is not None and batch.held_on != it.held_on):
+        values: dict[str, Any] = {"name": it.batch}
+        if it.held_on is not None:
+            values["held_on"] = it.held_on
         batch, _ = upsert(
-            session, None, model=AuctionBatch, obj=None, values={"name": it.batch}, actor=actor, key=it.batch,
+            session, None, model=AuctionBatch, obj=batch, values=values, actor=actor, key=it.batch,
             audit_id=it.batch,
         )  # fmt: skip
         stored.batches[it.batch] = batch
@@ -380,6 +395,16 @@ def apply_auctions(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
         it = _read_round(RowReader(AUCTIONS, row, result), props, office, cap)
         if it is not None and not seen.duplicate(row, (it.batch, it.prop.code, it.round_no), it.values):
             good.append(it)
+    dates: dict[str, date] = {}
+    for it in good:  # one auction date per batch
+        if it.held_on is None:
+            continue
+        first = dates.setdefault(it.batch, it.held_on)
+        if first != it.held_on:
+            it.r.bad("held_on", tr(
+                f"批次 {it.batch} 的拍卖日期不一致：{first} 与 {it.held_on}",
+                f"batch {it.batch} has two auction dates: {first} and {it.held_on}",
+            ))  # fmt: skip
     by_lot: dict[tuple[str, str], list[_Round]] = defaultdict(list)
     for it in good:  # 2. per lot, against its stored rounds
         by_lot[(it.batch, it.prop.code)].append(it)
@@ -628,6 +653,7 @@ AUCTIONS = ImportSpec(
     "门面房租赁拍卖",
     (
         text("batch", "批次", "拍卖批次", "批次号", "batch no", required=True, example="2024-1"),
+        day("held_on", "拍卖日期", "拍卖时间", "拍卖会日期", "auction date", example=date(2024, 6, 20)),
         text(
             "lot",
             "标的编号",
@@ -653,6 +679,17 @@ AUCTIONS = ImportSpec(
             target="reserve_fen",
             example="36000",
         ),
+        money(
+            "increment_yuan",
+            "加价幅度",
+            "竞价阶梯",
+            "增价幅度",
+            "每次加价",
+            "bid increment",
+            target="increment_fen",
+            example="500",
+            unit="元",
+        ),
         enum("result", "结果", auction_result, "拍卖结果", "成交结果", required=True),
         money("price_yuan", "成交价", "成交价格", "成交租金", "price", target="price_fen", example="42000"),
         text("tenant", "承租人", "竞得人", "买受人", "竞买人", "承租方", example="王五"),
@@ -660,7 +697,10 @@ AUCTIONS = ImportSpec(
         day("lease_end", "租期止", *LEASE_END, example=date(2027, 6, 30)),
     ),
     key=("batch", "lot", "round"),
-    checks=(_sold_lot, after("lease_start", "lease_end", "租期止早于租期起 lease ends before it starts")),
+    checks=(
+        _sold_lot,
+        after("lease_start", "lease_end", ("租期止早于租期起", "lease ends before it starts")),
+    ),
     apply=apply_auctions,
 )
 
@@ -705,7 +745,7 @@ LEASES = ImportSpec(
         ),
     ),
     key=("code", "lease_start"),
-    checks=(after("lease_start", "lease_end", "租期止早于租期起 lease ends before it starts"),),
+    checks=(after("lease_start", "lease_end", ("租期止早于租期起", "lease ends before it starts")),),
     apply=apply_leases,
 )
 

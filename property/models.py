@@ -163,6 +163,7 @@ class AuctionRound(SQLModel, table=True):
     lot_id: int = Field(foreign_key="property_auction_lot.id")
     round_no: int
     reserve_fen: int | None = Field(default=None, sa_type=BigInteger)
+    increment_fen: int | None = Field(default=None, sa_type=BigInteger)  # 加价幅度, when the file gives it
     result: str = Field(max_length=12)
     price_fen: int | None = Field(default=None, sa_type=BigInteger)
     tenant: str = Field(default="", max_length=200)

@@ -247,6 +247,29 @@ def check_lease_term(start: date, end: date, cap_years: int) -> str | None:
     return None
 
 
+def check_auction_price(price_fen: int, reserve_fen: int | None, increment_fen: int | None) -> str | None:
+    """Why a sold round's price cannot be, or None: never below the reserve price, and a whole number of
+    bidding increments above it when the increment is given (from zero when the reserve is not)."""
+    from core.i18n import tr
+
+    if reserve_fen is not None and price_fen < reserve_fen:
+        return tr(
+            f"成交价 {fen_to_yuan(price_fen):.2f} 元低于起拍价 {fen_to_yuan(reserve_fen):.2f} 元",
+            f"the price {fen_to_yuan(price_fen):.2f} yuan is below the reserve price "
+            f"{fen_to_yuan(reserve_fen):.2f} yuan",
+        )
+    if increment_fen:
+        base = reserve_fen or 0
+        if (price_fen - base) % increment_fen:
+            return tr(
+                f"成交价 {fen_to_yuan(price_fen):.2f} 元不是起拍价加整数个加价幅度"
+                f"（{fen_to_yuan(increment_fen):.2f} 元）",
+                f"the price {fen_to_yuan(price_fen):.2f} yuan is not the reserve price plus a whole number "
+                f"of bidding increments ({fen_to_yuan(increment_fen):.2f} yuan)",
+            )
+    return None
+
+
 def lease_active(start: date, end: date, terminated_on: date | None, on: date) -> bool:
     """In force on `on`; start, end and an early termination date are inclusive last days."""
     last = end if terminated_on is None else min(end, terminated_on)

@@ -35,6 +35,7 @@ SPELL_KINDS = ("idle_vehicle", "silent_tracker")  # flags about whole days
 
 EN: dict[str, str] = {
     # #22: reports, exports, error pages
+    "未登记": "not recorded",
     "操作未执行：页面已过期或无权操作，请刷新页面后重试。": (
         "Nothing was done: the page has expired or you may not do this. Reload the page and try again."
     ),

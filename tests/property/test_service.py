@@ -533,3 +533,28 @@ def test_operating_query_filters(audit_db: Session) -> None:
         audit_db.exec(select(OperatingProperty).where(OperatingProperty.code == "MF-001")).one().status
         == "offered"
     )
+
+
+def test_auction_prices_are_checked_against_the_reserve_and_the_increment(audit_db: Session) -> None:
+    base = {**auction_values()[0], "batch": "第二批", "lot": "MF-062", "reserve_fen": 800_000}
+    below = {**base, "price_fen": 799_900}
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([below]), ACTOR).issues
+    assert issue.field == "price_fen" and "低于起拍价 8000.00 元" in issue.reason
+    off_step = {**base, "price_fen": 830_000, "increment_fen": 20_000}  # 8000 + 1.5 × 200
+    [issue] = property_imports.apply_auctions(audit_db, as_rows([off_step]), ACTOR).issues
+    assert issue.field == "price_fen" and "加价幅度" in issue.reason
+    zero = {**base, "increment_fen": 0}
+    assert [i.field for i in property_imports.apply_auctions(audit_db, as_rows([zero]), ACTOR).issues] == [
+        "increment_fen"
+    ]
+    two_dates = [
+        {**base, "held_on": date(2025, 3, 1), "price_fen": 840_000, "increment_fen": 20_000},
+        {**base, "lot": "MF-063", "held_on": date(2025, 3, 2), "price_fen": 840_000},
+    ]
+    [issue] = property_imports.apply_auctions(audit_db, as_rows(two_dates), ACTOR).issues
+    assert issue.line == 3 and issue.field == "held_on"  # the first row is good: written (the file's
+    # importer keeps nothing of a file with a bad row)
+    batch = next(b for b in property_queries.auctions_report(audit_db)["batches"] if b["batch"] == "第二批")
+    assert batch["date"] == date(2025, 3, 1)
+    stored = audit_db.exec(select(AuctionRound).where(AuctionRound.increment_fen == 20_000)).one()
+    assert stored.price_fen == 840_000
