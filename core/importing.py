@@ -161,12 +161,13 @@ def _unit_key(unit: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", unit).casefold())
 
 
-def after(start: str, end: str, reason: str) -> Check:
-    """A row check: `end` is not before `start` (when both are given)."""
+def after(start: str, end: str, reason: tuple[str, str]) -> Check:
+    """A row check: `end` is not before `start` (when both are given); `reason` in Chinese and English,
+    said in the language of the moment the row is checked."""
 
     def check(row: Mapping[str, Any]) -> list[tuple[str, str]]:
         a, b = row.get(start), row.get(end)
-        return [(end, reason)] if a is not None and b is not None and b < a else []
+        return [(end, tr(*reason))] if a is not None and b is not None and b < a else []
 
     return check
 

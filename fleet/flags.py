@@ -22,6 +22,7 @@ from typing_extensions import TypedDict  # pydantic validates these on Python 3.
 
 from core import audit
 from core.errors import NotFound, ValidationFailed
+from core.i18n import tr
 from core.models import AuditLog
 from core.timeutil import utcnow
 from fleet.models import Flag, FlagKind, FlagState, ReviewStatus
@@ -307,7 +308,10 @@ def review_status_of(status: str) -> str:
     s = _REVIEW_WORDS.get(s, _REVIEW_WORDS.get(s.lower(), s.lower()))
     if s not in REVIEW_CHOICES:
         raise ValidationFailed(
-            f"未知的审核结论 unknown review status '{status}': 可选 allowed: {_REVIEW_HELP}"
+            tr(
+                f"未知的审核结论 '{status}': 可选 {_REVIEW_HELP}",
+                f"unknown review status '{status}': allowed: {', '.join(REVIEW_CHOICES)}",
+            )
         )
     return s
 
@@ -335,9 +339,9 @@ def _check_review_args(status: str, comment: str | None, actor: str) -> tuple[st
     s = review_status_of(status)
     comment = (comment or "").strip()
     if len(comment) > 2000:
-        raise ValidationFailed("审核意见过长 comment longer than 2000 characters")
+        raise ValidationFailed(tr("审核意见过长 (最多 2000 字)", "comment longer than 2000 characters"))
     if not actor:
-        raise ValidationFailed("缺少审核人 reviewer (actor) missing")
+        raise ValidationFailed(tr("缺少审核人", "reviewer (actor) missing"))
     return s, comment
 
 
@@ -347,7 +351,7 @@ def review_flag(session: Session, flag_id: int, status: str, comment: str | None
     s, comment = _check_review_args(status, comment, actor)
     flag = session.get(Flag, flag_id)
     if flag is None:
-        raise NotFound(f"预警不存在 flag {flag_id} not found")
+        raise NotFound(tr(f"预警不存在：{flag_id}", f"flag {flag_id} not found"))
     _review_one(session, flag, s, comment, actor)
     session.flush()
     return flag
@@ -360,11 +364,16 @@ def review_flags(
     s, comment = _check_review_args(status, comment, actor)
     ids = list(dict.fromkeys(flag_ids))
     if not ids:
-        raise ValidationFailed("未选择预警 no flag ids given")
+        raise ValidationFailed(tr("未选择预警", "no flag ids given"))
     found = {f.id: f for f in session.exec(select(Flag).where(col(Flag.id).in_(ids))).all()}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"预警不存在 flags not found: {', '.join(map(str, missing))}")
+        raise NotFound(
+            tr(
+                f"预警不存在: {', '.join(map(str, missing))}",
+                f"flags not found: {', '.join(map(str, missing))}",
+            )
+        )
     for i in ids:
         _review_one(session, found[i], s, comment, actor)
     session.flush()

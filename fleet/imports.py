@@ -110,7 +110,9 @@ def _vehicle_values(
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if r.has("unit") or vehicle is None:
-        unit = r.reference("unit", units, "未知单位 unknown unit '{key}': 请先导入单位 import units first")
+        unit = r.reference(
+            "unit", units, tr("未知单位 '{key}': 请先导入单位", "unknown unit '{key}': import units first")
+        )
         if unit is not None:
             values["unit_id"] = unit.id
     if r.has("model"):
@@ -119,10 +121,10 @@ def _vehicle_values(
         tracker = r.text("tracker_id")
         holder = trackers.get(tracker) if tracker else None
         if holder is not None and holder.plate != plate:
-            r.bad("tracker_id", f"终端号已装在 {holder.plate} tracker {tracker} is on {holder.plate}")
+            r.bad("tracker_id", tr(f"终端号已装在 {holder.plate}", f"tracker {tracker} is on {holder.plate}"))
         elif tracker and tracker in tracker_line and tracker_line[tracker][1] != plate:
             line = tracker_line[tracker][0]
-            r.bad("tracker_id", f"终端号与第 {line} 行重复 tracker also on line {line}")
+            r.bad("tracker_id", tr(f"终端号与第 {line} 行重复", f"tracker also on line {line}"))
         if tracker:
             tracker_line.setdefault(tracker, (r.row.line, plate))
         values["tracker_id"] = tracker
@@ -178,7 +180,9 @@ def apply_drivers(session: Session, rows: Sequence[Row], actor: str) -> ApplyRes
     stored = {(d.unit_id, d.name): d for d in session.exec(select(Driver)).all()}
     for row in rows:  # a file's repeated (unit, name) was already dropped by the importer
         r = RowReader(DRIVERS, row, result)
-        unit = r.reference("unit", units, "未知单位 unknown unit '{key}': 请先导入单位 import units first")
+        unit = r.reference(
+            "unit", units, tr("未知单位 '{key}': 请先导入单位", "unknown unit '{key}': import units first")
+        )
         name = r.text("name", required=True)
         if unit is None or unit.id is None or not name or not r.fits(Driver, {"name": name}):
             continue
@@ -243,12 +247,14 @@ def _order_values(
     vehicle: Vehicle | None = None
     if r.has("plate") or order is None:
         vehicle = r.reference(
-            "plate", vehicles, "未知车辆 unknown vehicle '{key}': 请先导入车辆 import vehicles first"
+            "plate",
+            vehicles,
+            tr("未知车辆 '{key}': 请先导入车辆", "unknown vehicle '{key}': import vehicles first"),
         )
         if vehicle is not None:
             values["vehicle_id"] = vehicle.id
     if r.row.values.get("unit") is not None:
-        unit = r.reference("unit", units, "未知单位 unknown unit '{key}'")
+        unit = r.reference("unit", units, tr("未知单位 '{key}'", "unknown unit '{key}'"))
         if unit is not None:
             values["unit_id"] = unit.id
     elif vehicle is not None and (order is None or r.has("unit")):
@@ -271,7 +277,10 @@ def _order_values(
         default = OrderStatus.approved if order is None and not r.has("status") else None
         status = r.row.values.get("status") or default
         if status not in OrderStatus.codes():
-            r.bad("status", f"未知的审批状态 unknown order status, allowed: {', '.join(OrderStatus.codes())}")
+            allowed = ", ".join(OrderStatus.codes())
+            r.bad(
+                "status", tr(f"未知的审批状态, 可选 {allowed}", f"unknown order status, allowed: {allowed}")
+            )
         else:
             values["status"] = status
     return values
@@ -322,7 +331,9 @@ def apply_expenses(session: Session, rows: Sequence[Row], actor: str) -> ApplyRe
     for row in rows:
         r = RowReader(EXPENSES, row, result)
         order = r.reference(
-            "order_no", orders, "未知的申请单号 unknown order '{key}': 请先导入出行申请 import orders first"
+            "order_no",
+            orders,
+            tr("未知的申请单号 '{key}': 请先导入出行申请", "unknown order '{key}': import orders first"),
         )
         if order is None or seen.duplicate(row, order.order_no):
             continue
@@ -442,7 +453,7 @@ ORDERS = ImportSpec(
         enum("out_of_county", "是否出县", yes_no, "出县", "out of county"),
     ),
     key=("order_no",),
-    checks=(after("planned_start", "planned_end", "返回早于出发 planned return before start"),),
+    checks=(after("planned_start", "planned_end", ("返回早于出发", "planned return before start")),),
     apply=apply_orders,
 )
 
@@ -586,7 +597,9 @@ def apply_tracker_checks(session: Session, rows: Sequence[Row], actor: str) -> A
     for row in rows:
         r = RowReader(TRACKER_CHECKS, row, result)
         vehicle = r.reference(
-            "device_id", trackers, "未登记的终端号 unknown tracker '{key}' (先导入车辆 import vehicles first)"
+            "device_id",
+            trackers,
+            tr("未登记的终端号 '{key}' (先导入车辆)", "unknown tracker '{key}' (import vehicles first)"),
         )
         day = r.day("checked_on", required=True)
         outcome = r.row.values.get("result")
@@ -638,7 +651,9 @@ def apply_tracker_assignments(session: Session, rows: Sequence[Row], actor: str)
         r = RowReader(TRACKER_ASSIGNMENTS, row, result)
         device = r.text("device_id", required=True, limit=32)
         vehicle = r.reference(
-            "plate", plates, "未登记的车辆 unknown vehicle '{key}' (先导入车辆 import vehicles first)"
+            "plate",
+            plates,
+            tr("未登记的车辆 '{key}' (先导入车辆)", "unknown vehicle '{key}' (import vehicles first)"),
         )
         start = r.when("installed_at", required=True)
         end = r.when("removed_at")

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from accounts.access import UnitScope
 from core.errors import ValidationFailed
+from core.i18n import tr
 from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_china, to_ts, utcnow
@@ -348,8 +349,12 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
     where: list[Any] = []
     if f.kind:
         if f.kind not in FLAG_KINDS:
+            allowed = ", ".join(FLAG_KINDS)
             raise ValidationFailed(
-                f"未知的预警类型 unknown flag kind '{f.kind}': 可选 {', '.join(FLAG_KINDS)}"
+                tr(
+                    f"未知的预警类型 '{f.kind}': 可选 {allowed}",
+                    f"unknown flag kind '{f.kind}': one of {allowed}",
+                )
             )
         where.append(Flag.kind == f.kind)
     if f.unit is not None and f.unit != "":
@@ -358,12 +363,19 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
         where += _status_where(f.status)
     if f.state:
         if f.state not in FLAG_STATES:
-            raise ValidationFailed(f"未知的状态 unknown state '{f.state}': 可选 {', '.join(FLAG_STATES)}")
+            allowed = ", ".join(FLAG_STATES)
+            raise ValidationFailed(
+                tr(f"未知的状态 '{f.state}': 可选 {allowed}", f"unknown state '{f.state}': one of {allowed}")
+            )
         where.append(Flag.state == f.state)
     if f.review_status:
         if f.review_status not in REVIEW_STATUSES:
+            allowed, given = ", ".join(REVIEW_STATUSES), f.review_status
             raise ValidationFailed(
-                f"未知的审核结论 unknown review status '{f.review_status}': 可选 {', '.join(REVIEW_STATUSES)}"
+                tr(
+                    f"未知的审核结论 '{given}': 可选 {allowed}",
+                    f"unknown review status '{given}': one of {allowed}",
+                )
             )
         where.append(Flag.review_status == f.review_status)
     return where + _range_where(f)
@@ -372,7 +384,10 @@ def _flag_where(session: Session, f: FlagFilter) -> list[Any]:
 def _status_where(s: str) -> list[Any]:
     """What a manager reads as a flag's status: the review if any, else open/resolved; or a group."""
     if s not in FLAG_STATUSES:
-        raise ValidationFailed(f"未知的状态 unknown status '{s}': 可选 allowed: {', '.join(FLAG_STATUSES)}")
+        allowed = ", ".join(FLAG_STATUSES)
+        raise ValidationFailed(
+            tr(f"未知的状态 '{s}': 可选 {allowed}", f"unknown status '{s}': allowed: {allowed}")
+        )
     if s in REVIEW_STATUSES:
         return [Flag.review_status == s]
     if s == "reviewed":
@@ -403,7 +418,7 @@ def _unit_id(session: Session, unit: str | int) -> int:
             return found.id
     by_name = session.exec(select(Unit.id).where(Unit.name == str(unit))).first()
     if by_name is None:
-        raise ValidationFailed(f"未知单位 unknown unit '{unit}'")
+        raise ValidationFailed(tr(f"未知单位 '{unit}'", f"unknown unit '{unit}'"))
     return by_name
 
 
@@ -477,7 +492,12 @@ def parse_month(month: str | date) -> date:
         return month.replace(day=1)
     m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", month or "")
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ValidationFailed(f"月份格式应为 YYYY-MM month must look like 2024-06, not '{month}'")
+        raise ValidationFailed(
+            tr(
+                f"月份格式应为 YYYY-MM (如 2024-06), 不是 '{month}'",
+                f"month must look like 2024-06, not '{month}'",
+            )
+        )
     return date(int(m.group(1)), int(m.group(2)), 1)
 
 
@@ -671,7 +691,12 @@ def bulletin(session: Session, month: str | date, threshold: float | None = None
     if threshold is None:
         threshold = get_settings().bulletin_threshold
     if not 0 <= threshold <= 1:
-        raise ValidationFailed(f"阈值须在 0 到 1 之间 threshold must be between 0 and 1, not {threshold}")
+        raise ValidationFailed(
+            tr(
+                f"阈值须在 0 到 1 之间, 不是 {threshold}",
+                f"threshold must be between 0 and 1, not {threshold}",
+            )
+        )
     report = unit_report(session, month)
     under = [
         u for u in report["units"] if u["reporting_rate"] is not None and u["reporting_rate"] < threshold
@@ -744,7 +769,7 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
     with expenses; and per vehicle the operating cost (the expenses of its orders), the km of all its
     trips and the cost per km."""
     if not 1990 <= year <= 2200:
-        raise ValidationFailed(f"年份不合理 year {year} out of range")
+        raise ValidationFailed(tr(f"年份不合理: {year}", f"year {year} out of range"))
     start, end = _span(date(year, 1, 1), date(year + 1, 1, 1))
     track_m = (
         select(func.coalesce(func.sum(Trip.distance_m), 0.0))

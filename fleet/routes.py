@@ -150,7 +150,13 @@ def list_flags(
 @router.get("/flags/{flag_id}", response_model=schemas.FlagDetail)
 def get_flag(session: SessionDep, scope: ScopeDep, flag_id: int) -> schemas.FlagDetail:
     """A flag with its vehicle, trip, order, the vehicle's orders within a day, and its review history."""
-    flag = scope.get(session, Flag, flag_id, Flag.unit_id, missing=f"预警不存在 flag {flag_id} not found")
+    flag = scope.get(
+        session,
+        Flag,
+        flag_id,
+        Flag.unit_id,
+        missing=tr(f"预警不存在：{flag_id}", f"flag {flag_id} not found"),
+    )
     ctx = queries.flag_context(session, scope, flag)
     row, vehicle, trip, order = ctx["row"], ctx["vehicle"], ctx["trip"], ctx["order"]
     nearby, history = ctx["nearby_orders"], ctx["history"]
@@ -185,7 +191,7 @@ def reply_to_flag(
         Flag,
         flag_id,
         Flag.unit_id,
-        missing=tr(f"预警 {flag_id} 不存在", f"flag {flag_id} not found"),
+        missing=tr(f"预警不存在：{flag_id}", f"flag {flag_id} not found"),
     )
     late = body.late_order.model_dump() if body.late_order else None
     reply = service.reply_to_flag(session, flag_id, text=body.text, late_order=late, actor=actor(request))
@@ -355,7 +361,7 @@ def get_expense(session: SessionDep, scope: ScopeDep, order_id: int) -> schemas.
     scope.get(session, TripOrder, order_id, TripOrder.unit_id, missing=f"order {order_id} not found")
     expense = service.get_expense(session, order_id)
     if expense is None:
-        raise NotFound(f"该出行申请没有费用单 order {order_id} has no expense sheet")
+        raise NotFound(tr("该出行申请没有费用单", f"order {order_id} has no expense sheet"))
     return _expense_out(expense)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core import normalize as n
+from core.i18n import tr
 from core.settings import get_settings
 from core.timeutil import china_day
 
@@ -57,9 +58,12 @@ class Rules:
 def window_problem(start: datetime, end: datetime) -> str | None:
     """Why [start, end] cannot be an order's planned window, or None."""
     if end < start:
-        return "计划返回早于计划出发 planned return is before the planned start"
+        return tr("计划返回早于计划出发", "planned return is before the planned start")
     if end - start > timedelta(days=MAX_ORDER_DAYS):
-        return f"出行时长超过 {MAX_ORDER_DAYS} 天 an order may span at most {MAX_ORDER_DAYS} days: split it"
+        return tr(
+            f"出行时长超过 {MAX_ORDER_DAYS} 天, 请拆分",
+            f"an order may span at most {MAX_ORDER_DAYS} days: split it",
+        )
     return None
 
 
@@ -68,7 +72,7 @@ def text_problem(name: str, value: Any) -> tuple[str, str | None]:
     s = "" if value is None else str(value).strip()
     limit = TEXT_LIMITS.get(name)
     if limit and len(s) > limit:
-        return s, f"{name} 超过 {limit} 字 longer than {limit} characters"
+        return s, tr(f"{name} 超过 {limit} 字", f"{name} longer than {limit} characters")
     return s, None
 
 

@@ -60,10 +60,13 @@ ORDER_FIELDS = (
 UPDATABLE = ("vehicle_id", "unit_id", *ORDER_TEXT, "planned_start_at", "planned_end_at", "status")
 
 
-def _only(given: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
-    unknown = sorted(set(given) - set(allowed))
+def _only(given: Mapping[str, Any], allowed: Sequence[str], what: tuple[str, str]) -> None:
+    """`what`: (Chinese, English) of the refusal, e.g. ("不能修改的字段", "cannot change")."""
+    unknown, choices = ", ".join(sorted(set(given) - set(allowed))), ", ".join(allowed)
     if unknown:
-        raise ValidationFailed(f"{what} {', '.join(unknown)}: 可选 allowed: {', '.join(allowed)}")
+        raise ValidationFailed(
+            tr(f"{what[0]} {unknown}: 可选 {choices}", f"{what[1]} {unknown}: allowed: {choices}")
+        )
 
 
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -76,8 +79,12 @@ def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 
 def _order_status(status: str) -> str:
     if status not in ORDER_STATUSES:
+        allowed = ", ".join(ORDER_STATUSES)
         raise ValidationFailed(
-            f"未知的审批状态 unknown order status '{status}': 可选 allowed: {', '.join(ORDER_STATUSES)}"
+            tr(
+                f"未知的审批状态 '{status}': 可选 {allowed}",
+                f"unknown order status '{status}': allowed: {allowed}",
+            )
         )
     return status
 
@@ -92,14 +99,14 @@ def _text(name: str, value: Any) -> str:
 def _vehicle(session: Session, vehicle_id: int) -> Vehicle:
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None:
-        raise ValidationFailed(f"车辆不存在 vehicle {vehicle_id} not found")
+        raise ValidationFailed(tr(f"车辆不存在：{vehicle_id}", f"vehicle {vehicle_id} not found"))
     return vehicle
 
 
 def get_order(session: Session, order_id: int) -> TripOrder:
     order = session.get(TripOrder, order_id)
     if order is None:
-        raise NotFound(f"出行申请不存在 order {order_id} not found")
+        raise NotFound(tr(f"出行申请不存在：{order_id}", f"order {order_id} not found"))
     return order
 
 
@@ -321,7 +328,7 @@ def decide_order(
 def update_order(session: Session, order_id: int, changes: Mapping[str, Any], actor: str) -> TripOrder:
     """Change some fields of an order (the order number never changes)."""
     order = get_order(session, order_id)
-    _only(changes, UPDATABLE, "不能修改的字段 cannot change")
+    _only(changes, UPDATABLE, ("不能修改的字段", "cannot change"))
     values: dict[str, Any] = {}
     for name, value in changes.items():
         if name in ORDER_TEXT:
@@ -332,10 +339,10 @@ def update_order(session: Session, order_id: int, changes: Mapping[str, Any], ac
             values[name] = _vehicle(session, value).id
         elif name == "unit_id":
             if session.get(Unit, value) is None:
-                raise ValidationFailed(f"单位不存在 unit {value} not found")
+                raise ValidationFailed(tr(f"单位不存在：{value}", f"unit {value} not found"))
             values[name] = value
         elif value is None:
-            raise ValidationFailed(f"{name} 不能为空 must not be empty")
+            raise ValidationFailed(tr(f"{name} 不能为空", f"{name} must not be empty"))
         else:
             values[name] = as_utc(value)
     start, end = _window(
@@ -435,13 +442,15 @@ def upsert_expense(
 ) -> TripExpense:
     """Set the expense sheet of an order; amounts in integer fen, a missing amount is left as it is."""
     order = get_order(session, order_id)
-    _only(values, MONEY, "未知的费用项 unknown expense fields")
+    _only(values, MONEY, ("未知的费用项", "unknown expense fields"))
     clean: dict[str, int] = {}
     for name, fen in values.items():
         if fen is None:
             continue
         if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
-            raise ValidationFailed(f"{name} 须为非负整数(分) must be a non-negative number of fen")
+            raise ValidationFailed(
+                tr(f"{name} 须为非负整数(分)", f"{name} must be a non-negative number of fen")
+            )
         clean[name] = fen
     expense, _ = upsert(
         session, None, model=TripExpense, obj=get_expense(session, order_id), values=clean, actor=actor,
@@ -639,7 +648,7 @@ def reply_to_flag(
         )
     order = None
     if late_order is not None:
-        _only(late_order, ("purpose", "destination"), tr("补报申请不接受的字段", "a late order takes no"))
+        _only(late_order, ("purpose", "destination"), ("补报申请不接受的字段", "a late order takes no"))
         if flag.state != "open":
             raise Conflict(
                 tr("该预警已消除，无需补报", "the flag is resolved already: the trip needs no late order")
@@ -715,16 +724,21 @@ def propose_disposal(
     disposal_pending (or back to in_service to withdraw). Audit-logged with the open idle flag, if any."""
     if status not in DISPOSAL_STATUSES:
         raise ValidationFailed(
-            f"未知的车辆状态 unknown status '{status}': 可选 allowed: idle_proposed 闲置待处置, "
-            "disposal_pending 待处置, in_service 撤回 (withdraw)"
+            tr(
+                f"未知的车辆状态 '{status}': 可选 idle_proposed 闲置待处置, disposal_pending 待处置, "
+                "in_service 撤回",
+                f"unknown status '{status}': allowed: idle_proposed, disposal_pending, in_service (withdraw)",
+            )
         )
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None:
-        raise NotFound(f"车辆不存在 vehicle {vehicle_id} not found")
+        raise NotFound(tr(f"车辆不存在：{vehicle_id}", f"vehicle {vehicle_id} not found"))
     if vehicle.status == "disposed":
-        raise Conflict(f"车辆 {vehicle.plate} 已处置 vehicle already disposed")
+        raise Conflict(tr(f"车辆 {vehicle.plate} 已处置", f"vehicle {vehicle.plate} already disposed"))
     if status == "idle_proposed" and vehicle.status == "disposal_pending":
-        raise Conflict(f"车辆 {vehicle.plate} 已是待处置 already pending disposal")
+        raise Conflict(
+            tr(f"车辆 {vehicle.plate} 已是待处置", f"vehicle {vehicle.plate} already pending disposal")
+        )
     if vehicle.status == status:
         return vehicle
     idle_flag = flags.open_flag_id(session, FlagKind.idle_vehicle, vehicle_id)

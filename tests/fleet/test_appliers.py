@@ -172,7 +172,7 @@ def test_orders_issues(session: Session, car: Vehicle) -> None:
         (8, "order_no"),
         (9, "planned_start"),
     ]
-    assert "返回早于出发" in r.issues[2].reason or "before" in r.issues[2].reason
+    assert "返回早于" in r.issues[2].reason
 
 
 def test_late_order_import_resolves_the_flag(session: Session, car: Vehicle) -> None:
@@ -247,7 +247,7 @@ def test_create_update_cancel_order_with_audit(session: Session, car: Vehicle) -
             planned_end_at=cn(3),
             actor="w",
         )
-    with pytest.raises(ValidationFailed, match="before"):
+    with pytest.raises(ValidationFailed, match="早于"):
         service.update_order(session, order.id, {"planned_end_at": cn(3, 7)}, "wang")  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed, match="order_no"):
         service.update_order(session, order.id, {"order_no": "X"}, "wang")  # type: ignore[arg-type]
@@ -271,7 +271,7 @@ def test_upsert_expense_validates(session: Session, car: Vehicle) -> None:
     assert (e.tolls_fen, e.fuel_fen) == (100, 250)
     with pytest.raises(ValidationFailed):
         service.upsert_expense(session, order.id, {"fuel_fen": -1}, "wang")
-    with pytest.raises(ValidationFailed, match="unknown"):
+    with pytest.raises(ValidationFailed, match="未知的费用项"):
         service.upsert_expense(session, order.id, {"parking": 1}, "wang")  # type: ignore[dict-item]
     assert audits(session, "expense.create") == 1 and audits(session, "expense.update") == 1
 

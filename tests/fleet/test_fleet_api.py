@@ -52,7 +52,7 @@ def test_flag_list_filters_pagination_and_detail(client: TestClient, world: dict
     assert client.get(f"{API}/flags", params={"to": "2024-06-03", "state": "open"}).json()["count"] == 2
     assert client.get(f"{API}/flags", params={"vehicle_id": world["a"].id}).json()["count"] == 0
     bad = client.get(f"{API}/flags", params={"status": "closed"})
-    assert bad.status_code == 422 and "allowed" in bad.json()["detail"]
+    assert bad.status_code == 422 and "可选" in bad.json()["detail"]
 
     detail = client.get(f"{API}/flags/{trip_flag['id']}").json()
     assert detail["vehicle"]["plate"] == "晋M·P0002"
@@ -74,7 +74,7 @@ def test_review_endpoints(client: TestClient, session: Session, world: dict[str,
 
     r = client.post(f"{API}/flags/{ids[0]}/review", json={"status": "ok"})
     assert r.status_code == 422
-    assert "unknown review status 'ok'" in r.json()["detail"] and "false_alarm" in r.json()["detail"]
+    assert "未知的审核结论 'ok'" in r.json()["detail"] and "false_alarm" in r.json()["detail"]
     r = client.post(f"{API}/flags/777777/review", json={"status": "violation"})
     assert r.status_code == 404 and "777777" in r.json()["detail"]
 
@@ -107,7 +107,7 @@ def test_orders_create_update_cancel_and_late_order(
     assert echoed.status_code == 422 and "extra_forbidden" in echoed.text
     backwards = {"planned_start_at": "2024-06-03T12:00+08:00", "planned_end_at": "2024-06-03T11:00+08:00"}
     r = client.post(f"{API}/orders", json={"order_no": "BD-2", "vehicle_id": b.id, **backwards})
-    assert r.status_code == 422 and "before" in r.json()["detail"]
+    assert r.status_code == 422 and "早于" in r.json()["detail"]
 
     r = client.patch(f"{API}/orders/{order['id']}", json={"driver": "吴八"})
     assert r.status_code == 200 and r.json()["driver"] == "吴八"

@@ -186,4 +186,4 @@ def test_commands_against_the_configured_database(engine: Engine, env_db: str, t
     lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]
     assert bad.returncode != 0 and len(lines) == 1 and "after" in lines[0]
     bad = _run("flags", "--status", "closed", cwd=tmp_path)
-    assert bad.returncode != 0 and "allowed" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode != 0 and "可选" in bad.stderr and "Traceback" not in bad.stderr

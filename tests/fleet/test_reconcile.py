@@ -380,7 +380,7 @@ def test_idle_only_for_in_service_vehicles_and_disposal_proposal(session: Sessio
     )
     with pytest.raises(Conflict, match="待处置"):
         fleet_service.propose_disposal(session, c.idle.id, "manager")  # type: ignore[arg-type]
-    with pytest.raises(ValidationFailed, match="allowed"):
+    with pytest.raises(ValidationFailed, match="可选"):
         fleet_service.propose_disposal(session, c.idle.id, "manager", status="scrapped")  # type: ignore[arg-type]
     with pytest.raises(NotFound, match="999999"):
         fleet_service.propose_disposal(session, 999999, "manager")
@@ -427,7 +427,7 @@ def test_review_sets_status_with_audit_and_rejects_unknowns(session: Session, co
     assert "approved" in exc.value.message
     for allowed in ("violation", "explained", "false_alarm"):
         assert allowed in exc.value.message
-    with pytest.raises(NotFound, match="flag 987654 not found"):
+    with pytest.raises(NotFound, match="预警不存在：987654"):
         flag_store.review_flag(session, 987654, "violation", "", "wang")
 
     # Reset to open.

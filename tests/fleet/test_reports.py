@@ -132,7 +132,7 @@ def test_bulletin_lists_units_under_threshold_worst_first(session: Session, june
     assert b["threshold"] == 0.9
     assert [u["unit"] for u in b["units"]] == ["乙局", "甲镇"]
     assert [u["unit"] for u in queries.bulletin(session, "2024-06", threshold=0.5)["units"]] == ["乙局"]
-    with pytest.raises(ValidationFailed, match="between"):
+    with pytest.raises(ValidationFailed, match="之间"):
         queries.bulletin(session, "2024-06", threshold=90)
     with pytest.raises(ValidationFailed, match="YYYY-MM"):
         queries.unit_report(session, "June")
@@ -187,9 +187,9 @@ def test_flag_rows_filters_and_status(session: Session, june: dict[str, object])
     )
     page, n = queries.flag_rows(session, limit=1, offset=1)
     assert n == 4 and len(page) == 1
-    with pytest.raises(ValidationFailed, match="allowed"):
+    with pytest.raises(ValidationFailed, match="可选"):
         queries.flag_rows(session, queries.FlagFilter(status="closed"))
-    with pytest.raises(ValidationFailed, match="unknown unit"):
+    with pytest.raises(ValidationFailed, match="未知单位"):
         queries.flag_rows(session, queries.FlagFilter(unit="没有"))
 
 
