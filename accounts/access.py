@@ -28,6 +28,7 @@ from accounts.rules import csrf_for, csrf_ok
 from accounts.service import Principal, principal_for_token, server_secret
 from core.api import SessionDep
 from core.errors import NotAuthenticated, NotFound, PermissionDenied
+from core.i18n import tr
 
 PUBLIC = "public"  # no credential needed
 AUTHENTICATED = "authenticated"  # any signed-in user (their own profile, tokens, password)
@@ -36,8 +37,14 @@ SESSION_COOKIE = "gongwu_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DENIED = "权限不足 forbidden"  # every authorisation refusal starts with this
-UNDECLARED = "no permission declared"
+DENIED = ("权限不足", "forbidden")  # every authorisation refusal starts with this, in its language
+UNDECLARED = ("未声明权限", "no permission declared")
+
+
+def denied(zh: str, en: str) -> str:
+    """An authorisation refusal: `权限不足: {zh}`, or `forbidden: {en}` with GONGWU_LANGUAGE=en."""
+    return tr(f"{DENIED[0]}: {zh}", f"{DENIED[1]}: {en}")
+
 
 T = TypeVar("T", bound=SQLModel)
 
@@ -98,7 +105,7 @@ def _route_key(request: Request) -> tuple[str, str]:
 def _table(request: Request) -> PermissionTable:
     table = getattr(request.app.state, "permissions", None)
     if not isinstance(table, PermissionTable):
-        raise PermissionDenied(f"{DENIED}: the app has no permission table")
+        raise PermissionDenied(denied("应用没有权限表", "the app has no permission table"))
     return table
 
 
@@ -118,7 +125,7 @@ def get_principal(request: Request, session: SessionDep) -> Principal | None:
     if token is not None:
         principal = principal_for_token(session, token, kind="api")
         if principal is None:
-            raise NotAuthenticated("令牌无效、已过期或已撤销 invalid, expired or revoked token")
+            raise NotAuthenticated(tr("令牌无效、已过期或已撤销", "invalid, expired or revoked token"))
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     return principal_for_token(session, cookie, kind="session") if cookie else None
@@ -168,7 +175,10 @@ async def authorize(request: Request, session: SessionDep, principal: PrincipalO
     permission = table.permission(method, path)
     if permission is None:
         raise PermissionDenied(
-            f"{DENIED}: {UNDECLARED} for {method} {path} — declare it in gongwu/permissions.py ROUTES"
+            denied(
+                f"{method} {path} {UNDECLARED[0]} — 请在 gongwu/permissions.py ROUTES 中声明",
+                f"{UNDECLARED[1]} for {method} {path} — declare it in gongwu/permissions.py ROUTES",
+            )
         )
     if permission == PUBLIC:
         return
@@ -176,22 +186,32 @@ async def authorize(request: Request, session: SessionDep, principal: PrincipalO
         if _is_page(request) and method == "GET":
             target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
             raise HTTPException(status_code=303, headers={"Location": f"/login?next={target}"})
-        raise NotAuthenticated("需要登录 authentication required: send Authorization: Bearer <token>")
+        raise NotAuthenticated(
+            tr(
+                "需要登录: 请发送 Authorization: Bearer <令牌>",
+                "authentication required: send Authorization: Bearer <token>",
+            )
+        )
     if principal.via == "cookie" and method not in SAFE_METHODS:
         presented = await _presented_csrf(request)
         if not csrf_ok(app_secret(request, session), principal.session_hash, presented):
-            raise PermissionDenied(f"{DENIED}: CSRF token missing or invalid")
+            raise PermissionDenied(denied("CSRF 令牌缺失或无效", "CSRF token missing or invalid"))
     if permission == BY_KIND:
         permission = table.import_permission(str(request.path_params.get("kind", "")), principal.role)
     if not table.allows(principal.role, permission):
-        raise PermissionDenied(f"{DENIED}: role {principal.role} lacks permission {permission}")
+        raise PermissionDenied(
+            denied(
+                f"角色 {principal.role} 没有 {permission} 权限",
+                f"role {principal.role} lacks permission {permission}",
+            )
+        )
     request.state.principal = principal
     request.state.user = principal  # `.username`, as the domains' `_actor` helpers read it
 
 
 def require_principal(principal: PrincipalOrNone) -> Principal:
     if principal is None:
-        raise NotAuthenticated("需要登录 authentication required")
+        raise NotAuthenticated(tr("需要登录", "authentication required"))
     return principal
 
 

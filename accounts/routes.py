@@ -40,6 +40,7 @@ from accounts.schemas import (
 from core import audit, tabular
 from core.api import ListOut, PageDep, SessionDep, listing
 from core.errors import GongwuError, NotAuthenticated, TooManyAttempts, ValidationFailed
+from core.i18n import tr
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import to_china, utcnow
@@ -90,7 +91,9 @@ async def _token_request(request: Request) -> TokenRequest:
             data = await request.json()
         return TokenRequest.model_validate(data)
     except (ValidationError, ValueError) as exc:
-        raise ValidationFailed("需要用户名和密码 send username and password (form or JSON)") from exc
+        raise ValidationFailed(
+            tr("需要用户名和密码 (表单或 JSON)", "send username and password (form or JSON)")
+        ) from exc
 
 
 def _issue(session: Session, body: TokenRequest, client: str) -> TokenOut:
@@ -152,7 +155,7 @@ def change_own_password(
             session, principal.username, body.current_password, client=_client(request)
         )
     except NotAuthenticated:
-        return _error(ValidationFailed("当前密码不正确 the current password is wrong"))
+        return _error(ValidationFailed(tr("当前密码不正确", "the current password is wrong")))
     except TooManyAttempts as exc:
         return _error(exc)
     auth_service.set_password(
@@ -231,7 +234,7 @@ def update_user(request: Request, session: SessionDep, username: str, body: User
     token)."""
     kwargs: dict[str, Any] = body.model_dump(exclude_unset=True)
     if kwargs.get("is_active") is False and username == actor(request):
-        raise ValidationFailed("不能停用自己 you cannot disable yourself")
+        raise ValidationFailed(tr("不能停用自己", "you cannot disable yourself"))
     user = auth_service.update_user(session, username, actor=actor(request), **kwargs)
     return UserPublic.model_validate(user)
 
@@ -333,7 +336,10 @@ def export_audit(
     )  # fmt: skip
     stamp = to_china(utcnow()).strftime("%Y%m%d-%H%M%S")
     if format == "xlsx":
-        media, body = tabular.XLSX_MEDIA, tabular.xlsx_bytes(EXPORT_COLUMNS, table, title="audit", banner=False)
+        media, body = (
+            tabular.XLSX_MEDIA,
+            tabular.xlsx_bytes(EXPORT_COLUMNS, table, title="audit", banner=False),
+        )
     else:
         media, body = "text/csv; charset=utf-8", tabular.csv_bytes(EXPORT_COLUMNS, table)
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}

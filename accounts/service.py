@@ -116,7 +116,7 @@ def create_token(
     if kind not in ("api", "session"):
         raise ValidationFailed(f"unknown token kind {kind!r}")
     if not user.is_active:
-        raise ValidationFailed(f"用户 {user.username} 已停用 user is disabled")
+        raise ValidationFailed(tr(f"用户 {user.username} 已停用", f"user {user.username} is disabled"))
     if hours is None and days is None:
         hours = settings.session_hours if kind == "session" else settings.token_days * 24
     most = settings.token_max_days
@@ -173,7 +173,7 @@ def revoke_token(session: Session, token_id: int, *, actor: str, user_id: int | 
     """Revoke one token; with `user_id`, only if it is that user's (else NotFound: no existence leak)."""
     row = session.get(ApiToken, token_id)
     if row is None or (user_id is not None and row.user_id != user_id):
-        raise NotFound(f"令牌 {token_id} 不存在 token {token_id} not found")
+        raise NotFound(tr(f"令牌 {token_id} 不存在", f"token {token_id} not found"))
     if row.revoked_at is None:
         before = token_state(row)
         row.revoked_at = utcnow()
@@ -259,13 +259,18 @@ def user_state(user: User) -> dict[str, Any]:
 def get_user(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
-        raise NotFound(f"用户 {username} 不存在 user {username} not found")
+        raise NotFound(tr(f"用户 {username} 不存在", f"user {username} not found"))
     return user
 
 
 def _check_role_unit(session: Session, role: str, unit_id: int | None) -> None:
     if role not in ROLES:
-        raise ValidationFailed(f"未知角色 {role!r} unknown role: one of {', '.join(ROLES)}")
+        raise ValidationFailed(
+            tr(
+                f"未知角色 {role!r}, 可选 {', '.join(ROLES)}",
+                f"unknown role {role!r}: one of {', '.join(ROLES)}",
+            )
+        )
     if role in UNIT_ROLES:
         if unit_id is None:
             raise ValidationFailed(tr(f"{role} 必须指定单位（--unit）", f"a {role} needs a unit (--unit)"))
@@ -287,7 +292,7 @@ def resolve_unit(session: Session, unit: str | int | None) -> int | None:
     else:
         found = session.exec(select(Unit).where(Unit.name == str(unit).strip())).first()
     if found is None or found.id is None:
-        raise ValidationFailed(f"单位 {unit} 不存在 unit {unit} not found")
+        raise ValidationFailed(tr(f"单位 {unit} 不存在", f"unit {unit} not found"))
     return found.id
 
 
@@ -304,12 +309,12 @@ def create_user(
     username = username.strip()
     if not USERNAME_RE.fullmatch(username):
         raise ValidationFailed(
-            "用户名须为 2–64 个字母、数字或 _ . @ - username: 2–64 letters, digits or _ . @ -"
+            tr("用户名须为 2–64 个字母、数字或 _ . @ -", "username: 2–64 letters, digits or _ . @ -")
         )
     _check_role_unit(session, role, unit_id)
     check_password(password, username)
     if session.exec(select(User.id).where(User.username == username)).first() is not None:
-        raise Conflict(f"用户 {username} 已存在 user {username} already exists")
+        raise Conflict(tr(f"用户 {username} 已存在", f"user {username} already exists"))
     user = User(
         username=username,
         display_name=display_name.strip()[:100],
@@ -353,7 +358,10 @@ def update_user(
         others = select(User.id).where(User.role == "admin", col(User.is_active), User.id != user.id)
         if session.exec(others).first() is None:
             raise ValidationFailed(
-                f"{username} 是唯一的管理员 {username} is the last active admin: add another first"
+                tr(
+                    f"{username} 是唯一的管理员, 请先添加另一位管理员",
+                    f"{username} is the last active admin: add another first",
+                )
             )
     user.role, user.unit_id = new_role, new_unit
     if display_name is not None:

@@ -24,6 +24,7 @@ from accounts.access import authorize
 from accounts.routes import router as auth_router
 from core.db import check_connection, get_engine, unit_of_work
 from core.errors import GongwuError
+from core.i18n import tr
 from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
 from gongwu.web.common import error_page, wants_page
@@ -167,7 +168,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # A number too large for its column (SQLite refuses to bind it, PostgreSQL's int4 overflows) or a
         # value too long: the client's data, not a server fault. Never echo the SQL.
         logger.warning("out-of-range value refused", extra={"kv": {"path": request.url.path}})
-        return JSONResponse(status_code=422, content={"detail": "数值超出范围 a value is out of range"})
+        return JSONResponse(
+            status_code=422, content={"detail": tr("数值超出范围", "a value is out of range")}
+        )
 
     _offline_docs(app)
 

@@ -171,7 +171,12 @@ def _kind(kind: str) -> str:
     k = kind.strip().lower().replace("_", "-")
     k = "operating-properties" if k == "shopfronts" else k
     if k not in KINDS:
-        raise ValidationFailed(f"未知的导入类型 unknown import kind '{kind}': use one of {', '.join(KINDS)}")
+        raise ValidationFailed(
+            tr(
+                f"未知的导入类型 '{kind}', 可选 {', '.join(KINDS)}",
+                f"unknown import kind '{kind}': use one of {', '.join(KINDS)}",
+            )
+        )
     return k
 
 

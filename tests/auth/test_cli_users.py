@@ -78,7 +78,7 @@ def test_user_lifecycle(fresh_db: str) -> None:
     assert '"name": "backup"' in tokens and token not in tokens
     gongwu("user", "token", "revoke", str(principal.token_id))
     gongwu("user", "set-password", "admin", "--password-stdin", input="Another-good-1\n")
-    with pytest.raises(GongwuError, match="last active admin"):
+    with pytest.raises(GongwuError, match="唯一的管理员"):
         gongwu("user", "disable", "admin")
     gongwu("user", "add", "admin2", "--role", "admin", "--password-stdin", input=GOOD + "\n")
     gongwu("user", "disable", "admin")

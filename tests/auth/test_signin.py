@@ -324,7 +324,7 @@ def test_admin_manages_users(client: TestClient, session: Session, unit_a: Unit)
     assert client.patch(f"{API}/users/zheng", json={"is_active": False}).json()["is_active"] is False
     assert client.patch(f"{API}/users/test_admin", json={"is_active": False}).status_code == 422
     r = client.patch(f"{API}/users/test_admin", json={"role": "auditor"})
-    assert r.status_code == 422 and "last active admin" in r.json()["detail"]
+    assert r.status_code == 422 and "唯一的管理员" in r.json()["detail"]
     listed = client.get(f"{API}/users", params={"q": "zheng"}).json()
     assert listed["count"] == 1 and listed["data"][0]["role"] == "auditor"
     assert actions(session, "zheng") == ["user.create", "user.update", "user.set_password", "user.disable"]
