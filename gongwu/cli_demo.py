@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from core.i18n import tr
 from gongwu.cli_base import app
 
 
@@ -56,39 +57,59 @@ def demo(
     today = china_day(utcnow())
     county = build(today, days=days, vehicles=vehicles)
     files = write_files(county, data_dir)
+    units, cars = len(county.units), len(county.vehicles)
+    fixes = sum(len(a["t"]) for a in county.positions.values())
     console.print(
-        f"demo county: {len(county.units)} units, {len(county.vehicles)} vehicles, "
-        f"{sum(len(a['t']) for a in county.positions.values()):,} positions, files in {data_dir}/"
+        tr(
+            f"演示县: {units} 个单位, {cars} 辆车, {fixes:,} 条定位, 文件在 {data_dir}/",
+            f"demo county: {units} units, {cars} vehicles, {fixes:,} positions, files in {data_dir}/",
+        )
     )
     with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("导入 importing", total=len(files))
+        task = bar.add_task(tr("导入", "importing"), total=len(files))
 
         def on_file(kind: str, report: Any) -> None:
             bar.advance(task)
-            console.print(f"  imported {kind}: {report.inserted} rows")
+            console.print(
+                tr(f"  已导入 {kind}: {report.inserted} 行", f"  imported {kind}: {report.inserted} rows")
+            )
 
         import_files(engine, files, on_file=on_file)
-        night = bar.add_task("夜间任务 nightly run", total=len(county.days))
+        night = bar.add_task(tr("夜间任务", "nightly run"), total=len(county.days))
         outcome = run_nightly(
             engine, since=county.days[0], until=today - timedelta(days=1), on_day=lambda d: bar.advance(night)
         )
     console.print(
-        f"nightly run: {outcome.status}, {len(outcome.days)} days"
+        tr(
+            f"夜间任务: {outcome.status}, {len(outcome.days)} 天",
+            f"nightly run: {outcome.status}, {len(outcome.days)} days",
+        )
         + (f" — {outcome.error}" if outcome.error else "")
     )
     played = play_orders(engine, county.units[0]["name"], today)
     console.print(
-        f"orders made in gongwu: {played['orders']} requests in every stage, {played['late_orders']} late"
-        " orders answering flags"
+        tr(
+            f"在 gongwu 中填写的申请: {played['orders']} 个, 各环节都有; "
+            f"{played['late_orders']} 个补报回复预警",
+            f"orders made in gongwu: {played['orders']} requests in every stage, {played['late_orders']} late"
+            " orders answering flags",
+        )
     )
     _print_figures(console, engine, today)
     _print_demo_users(console, engine, county.units[0]["name"], played["driver"])
     _print_next_steps(console, db, today - timedelta(days=1))
-    console.print(f"done in {time.monotonic() - started:.0f} s")
+    console.print(
+        tr(f"完成, 用时 {time.monotonic() - started:.0f} 秒", f"done in {time.monotonic() - started:.0f} s")
+    )
     if serve:
         from gongwu.cli import serve as serve_cmd
 
-        console.print(f"serving the demo database {db} — Ctrl+C to stop")
+        console.print(
+            tr(
+                f"正在以演示数据库 {db} 提供服务 — 按 Ctrl+C 停止",
+                f"serving the demo database {db} — Ctrl+C to stop",
+            )
+        )
         serve_cmd(host=host, port=port, no_scheduler=False)
 
 
@@ -105,9 +126,12 @@ def _print_figures(console: Any, engine: Any, today: Any) -> None:
         by_kind = dict(
             s.exec(select(Flag.kind, func.count()).where(Flag.state == "open").group_by(Flag.kind)).all()
         )
+        open_flags = ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())) or tr("无", "none")
         console.print(
-            f"\n[bold]车辆管理员 vehicle manager[/bold]: {trips} trips; open flags: "
-            + (", ".join(f"{k} {v}" for k, v in sorted(by_kind.items())) or "none")
+            tr(
+                f"\n[bold]车辆管理员[/bold]: {trips} 个行程; 未处理预警: {open_flags}",
+                f"\n[bold]vehicle manager[/bold]: {trips} trips; open flags: {open_flags}",
+            )
         )
         try:
             from property import queries as property_queries
@@ -115,14 +139,23 @@ def _print_figures(console: Any, engine: Any, today: Any) -> None:
             cert = property_queries.certificates_report(s, today)
             ops = property_queries.operating_report(s, today)
             auctions = property_queries.auctions_report(s)
-            console.print(
-                f"[bold]资产管理员 property clerk[/bold]: {cert['properties']} office properties, "
-                f"{cert['certified']} certified, {len(cert['blocked'])} blocked; "
-                f"{len(ops['overdue_takeovers'])} overdue takeovers; "
-                + "; ".join(
+            blocked, overdue = len(cert["blocked"]), len(ops["overdue_takeovers"])
+            batches = "; ".join(
+                tr(
+                    f"拍卖 {b['batch']}: {b['lots']} 个标的 → 成交 {b['sold']} / 流拍 {b['unsold']} / "
+                    f"撤拍 {b['withdrawn']}, 年租金 {b['annual_rent_yuan']} 元",
                     f"auction {b['batch']}: {b['lots']} lots → {b['sold']} sold / {b['unsold']} unsold / "
-                    f"{b['withdrawn']} withdrawn, {b['annual_rent_yuan']} yuan a year"
-                    for b in auctions["batches"]
+                    f"{b['withdrawn']} withdrawn, {b['annual_rent_yuan']} yuan a year",
+                )
+                for b in auctions["batches"]
+            )
+            console.print(
+                tr(
+                    f"[bold]资产管理员[/bold]: 办公用房 {cert['properties']} 处, 已发证 {cert['certified']}, "
+                    f"受阻 {blocked}; 逾期未接管 {overdue}; {batches}",
+                    f"[bold]property clerk[/bold]: {cert['properties']} office properties, "
+                    f"{cert['certified']} certified, {blocked} blocked; {overdue} overdue takeovers; "
+                    f"{batches}",
                 )
             )
         except ImportError:
@@ -135,7 +168,6 @@ def _print_next_steps(console: Any, db: Path, last_day: Any) -> None:
     import shutil
     import sys
 
-    from core.i18n import tr
     from gongwu.cli_db import DEMO_FILE
 
     exe = Path(sys.argv[0]).resolve()
@@ -182,6 +214,11 @@ def _print_demo_users(console: Any, engine: Any, unit_name: str, driver: str = "
             fleet_service.link_driver(
                 s, user_id=account.id or 0, unit_id=resolve_unit(s, unit_name) or 0, name=driver, actor="demo"
             )
-    console.print("\n[bold]演示账号 demo users[/bold] (passwords shown only now; sign in at /login):")
+    console.print(
+        tr(
+            "\n[bold]演示账号[/bold] (密码只显示这一次; 在 /login 登录):",
+            "\n[bold]demo users[/bold] (passwords shown only now; sign in at /login):",
+        )
+    )
     for username, password in users.items():
         console.print(f"  {username:<14} {password}", highlight=False, markup=False)

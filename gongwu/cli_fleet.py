@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from core.errors import GongwuError, UsageError
+from core.i18n import tr
 from core.timeutil import china_day, utcnow
 from gongwu import cli_report
 from gongwu.cli_base import app
@@ -39,13 +40,17 @@ def reconcile_cmd(
     from scheduler import pipeline
 
     if date_ and (since or until):
-        raise UsageError("--date 不能与 --since/--until 同用 cannot be combined with --since/--until")
+        raise UsageError(
+            tr("--date 不能与 --since/--until 同用", "--date cannot be combined with --since/--until")
+        )
     if date_:
         since = until = date_
     until = until or _yesterday()
     since = since or until
     if since > until:
-        raise UsageError(f"--since {since} 晚于 --until {until} is after --until")
+        raise UsageError(
+            tr(f"--since {since} 晚于 --until {until}", f"--since {since} is after --until {until}")
+        )
     outcome = pipeline.run_reconcile(cli_db.database(), since, until)
     if outcome.status != "succeeded":
         raise GongwuError(outcome.error)
@@ -55,7 +60,7 @@ def reconcile_cmd(
     if fmt is Format.json:
         typer.echo(dumps(data))
         return
-    typer.echo(f"对账 reconciled {since}..{until}")
+    typer.echo(tr(f"对账 {since}..{until}", f"reconciled {since}..{until}"))
     for key in ("trips", "covered", "raised", "resolved", "reopened"):
         typer.echo(f"  {key}: {counts.get(key, 0)}")
     for key, value in sorted(counts.items()):
@@ -95,10 +100,15 @@ def flags_cmd(
     columns = FLAG_COLUMNS if fmt is Format.table else [*FLAG_KEYS, "detail"]
     # dumps (not the API encoder): times read in China time, +08:00.
     emit(
-        {"flags": flags, "total": total}, flags, fmt, title=f"预警 flags ({total})", columns=columns, out=out
+        {"flags": flags, "total": total},
+        flags,
+        fmt,
+        title=tr(f"预警 ({total})", f"flags ({total})"),
+        columns=columns,
+        out=out,
     )
     if out is not None:
-        typer.echo(f"已写入 wrote {out}", err=True)
+        typer.echo(tr(f"已写入 {out}", f"wrote {out}"), err=True)
 
 
 @app.command("review-flags")

@@ -186,10 +186,10 @@ def return_cmd(
     order_id: int,
     at: Annotated[datetime, typer.Option("--at", help="the actual return, China time (2024-06-04 12:20)")],
     odometer_km: Annotated[int | None, typer.Option(help="km the odometer counted")] = None,
-    tolls: Annotated[str | None, typer.Option(help="过路费 in yuan")] = None,
-    fuel: Annotated[str | None, typer.Option(help="燃油费 in yuan")] = None,
-    meal: Annotated[str | None, typer.Option(help="伙食补助 in yuan")] = None,
-    other: Annotated[str | None, typer.Option(help="其他 in yuan")] = None,
+    tolls: Annotated[str | None, typer.Option(help=tr("过路费, 元", "tolls, in yuan"))] = None,
+    fuel: Annotated[str | None, typer.Option(help=tr("燃油费, 元", "fuel, in yuan"))] = None,
+    meal: Annotated[str | None, typer.Option(help=tr("伙食补助, 元", "meal allowance, in yuan"))] = None,
+    other: Annotated[str | None, typer.Option(help=tr("其他, 元", "other costs, in yuan"))] = None,
 ) -> None:
     """Record a dispatched order's return and its expenses (they fill the order's expense sheet)."""
     from fleet import service

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from core.i18n import tr
 from core.labels import label_of
 from gongwu import cli_report
 from gongwu.cli_report import FormatOpt, OutOpt, report_app
@@ -89,7 +90,7 @@ def auctions(
         f"年租金 {b['annual_rent_yuan']} 元"
         for b in data["batches"]
     )
-    cli_report.show(data, rows, fmt, out, title=title or "没有拍卖批次 no auction batch")
+    cli_report.show(data, rows, fmt, out, title=title or tr("没有拍卖批次", "no auction batch"))
 
 
 @report_app.command("operating")
@@ -99,7 +100,7 @@ def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = 
         data = property_queries.operating_report(session, _today(day))
     rows = [
         {
-            "issue": "逾期未接管 overdue takeover",
+            "issue": tr("逾期未接管", "overdue takeover"),
             "code": t["code"],
             "address": t["address"],
             "owner_unit": t["owner_unit"],
@@ -109,7 +110,7 @@ def operating(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = 
         for t in data["overdue_takeovers"]
     ] + [
         {
-            "issue": "空置 vacant",
+            "issue": tr("空置", "vacant"),
             "code": v["code"],
             "address": v["address"],
             "owner_unit": v["owner_unit"],

@@ -13,6 +13,7 @@ import typer
 from sqlmodel import Session
 
 from core.errors import UsageError
+from core.i18n import tr
 from gongwu.cli_base import app
 from gongwu.output import Format, emit
 
@@ -42,7 +43,12 @@ def output_format(fmt: Format, out: Path | None) -> Format:
     suffix = out.suffix.lower().lstrip(".")
     if suffix in ("json", "csv", "xlsx"):
         return Format(suffix)
-    raise UsageError(f"--out {out}: 请用 --format json/csv/xlsx 或 .json/.csv/.xlsx 文件名 choose a format")
+    raise UsageError(
+        tr(
+            f"--out {out}: 请用 --format json/csv/xlsx 或 .json/.csv/.xlsx 文件名",
+            f"--out {out}: choose a format with --format json/csv/xlsx or a .json/.csv/.xlsx file name",
+        )
+    )
 
 
 def show(
@@ -67,4 +73,4 @@ def show(
         out=out,
     )
     if out is not None:
-        typer.echo(f"已写入 wrote {out}", err=True)
+        typer.echo(tr(f"已写入 {out}", f"wrote {out}"), err=True)

@@ -16,7 +16,10 @@ from gongwu.output import Format, emit
 rules_app = typer.Typer(help="The compliance rules: night window, overspeed, out of area, nights away.")
 app.add_typer(rules_app, name="rules")
 calendar_app = typer.Typer(
-    help="Rest days: the State Council's calendar (调休 included) and the center's own."
+    help=tr(
+        "休息日: 国务院节假日安排 (含调休) 和本中心自定的休息日。",
+        "Rest days: the State Council's calendar (make-up working days included) and the center's own.",
+    )
 )
 app.add_typer(calendar_app, name="calendar")
 

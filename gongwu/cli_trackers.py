@@ -22,8 +22,8 @@ HISTORY_COLUMNS = ["device_id", "plate", "installed_at", "removed_at", "implicit
 
 @trackers_app.command("assign")
 def assign_cmd(
-    device: Annotated[str, typer.Argument(help="tracker id (终端号)")],
-    plate: Annotated[str, typer.Argument(help="the car it went into (车牌号)")],
+    device: Annotated[str, typer.Argument(help=tr("终端号", "tracker id"))],
+    plate: Annotated[str, typer.Argument(help=tr("装入的车辆 (车牌号)", "the car it went into (its plate)"))],
     from_: Annotated[
         str, typer.Option("--from", help="installed at, China time unless a zone is given (2026-06-01 12:00)")
     ],

@@ -51,7 +51,7 @@ def _read_password(from_stdin: bool) -> str:
     if not sys.stdin.isatty():
         raise UsageError("no terminal to prompt on: pipe the password with --password-stdin")
     while True:
-        password = typer.prompt("密码 password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(tr("密码", "password"), hide_input=True, confirmation_prompt=True)
         problem = password_problem(password)
         if not problem:
             return str(password)
@@ -124,7 +124,7 @@ def list_users(fmt: Annotated[Format, typer.Option("--format")] = Format.table) 
             }
             for u in session.exec(select(User).order_by(col(User.username))).all()
         ]
-    emit(rows, rows, fmt, title="用户 users")
+    emit(rows, rows, fmt, title=tr("用户", "users"))
 
 
 def _set_active(username: str, active: bool) -> None:
@@ -202,7 +202,7 @@ def token_list(
         user = auth.get_user(session, username)
         assert user.id is not None
         rows = [auth.token_state(t, username) for t in auth.list_tokens(session, user.id, include_dead=all_)]
-    emit(rows, rows, fmt, title=f"{username} 的令牌 tokens")
+    emit(rows, rows, fmt, title=tr(f"{username} 的令牌", f"tokens of {username}"))
 
 
 @token_app.command("revoke")

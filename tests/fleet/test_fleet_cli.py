@@ -184,6 +184,6 @@ def test_commands_against_the_configured_database(engine: Engine, env_db: str, t
     assert json.loads(result.stdout)["month"] == "1999-01"
     bad = _run("reconcile", "--since", "2024-06-03", "--until", "2024-06-01", cwd=tmp_path)
     lines = [ln for ln in bad.stderr.splitlines() if ln.strip()]
-    assert bad.returncode != 0 and len(lines) == 1 and "after" in lines[0]
+    assert bad.returncode != 0 and len(lines) == 1 and "晚于" in lines[0]
     bad = _run("flags", "--status", "closed", cwd=tmp_path)
     assert bad.returncode != 0 and "可选" in bad.stderr and "Traceback" not in bad.stderr
