@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from core.errors import ConfigError, GongwuError
+from core.i18n import tr
 
 # A county's addresses are ambiguous without their province and county; callers may give a prefix.
 PROVIDERS = ("nominatim", "arcgis")
@@ -61,7 +62,9 @@ class GeopyGeocoder:
             location = self._geocode(query)
         except GeopyError as exc:
             reason = f"{type(exc).__name__}: {exc}"
-            raise GeocodeError(f"地理编码失败 geocoding {query!r} failed: {reason}") from None
+            raise GeocodeError(
+                tr(f"地理编码失败 {query!r}: {reason}", f"geocoding {query!r} failed: {reason}")
+            ) from None
         if location is None:
             return None
         return float(location.latitude), float(location.longitude)

@@ -62,7 +62,7 @@ CHECKLIST_DATES = (
     "submitted_on",
     "certified_on",
 )
-UNKNOWN_UNIT = "未知单位「{key}」unknown unit '{key}': 请先登记该单位 register it first"
+UNKNOWN_UNIT = ("未知单位「{key}」: 请先登记该单位", "unknown unit '{key}': register it first")
 
 
 def _units(session: Session) -> tuple[dict[str, Unit], dict[int, str]]:
@@ -71,7 +71,7 @@ def _units(session: Session) -> tuple[dict[str, Unit], dict[int, str]]:
 
 
 def _unit_id(r: RowReader, name: str, units: Mapping[str, Unit]) -> int | None:
-    unit = r.reference(name, units, UNKNOWN_UNIT, required=False)
+    unit = r.reference(name, units, tr(*UNKNOWN_UNIT), required=False)
     return unit.id if unit is not None else None
 
 
@@ -108,7 +108,9 @@ def apply_properties(session: Session, rows: Sequence[Row], actor: str) -> Apply
         code = r.text("code", required=True)
         values = _office_values(r, code or "", code in existing, units)
         if code in operating:
-            r.bad("code", f"编号 {code} 已登记为经营性用房 code {code} is already an operating property")
+            r.bad(
+                "code", tr(f"编号 {code} 已登记为经营性用房", f"code {code} is already an operating property")
+            )
         if not r.ok or code is None or seen.duplicate(row, code, values):
             continue
         prop = existing.get(code)
@@ -148,7 +150,10 @@ def apply_operating_properties(session: Session, rows: Sequence[Row], actor: str
         if r.has("takeover_due_on"):
             values["takeover_due_on"] = r.day("takeover_due_on")
         if code in office:
-            r.bad("code", f"编号 {code} 是办公用房，不能登记为经营性用房 code {code} is an office property")
+            r.bad(
+                "code",
+                tr(f"编号 {code} 是办公用房，不能登记为经营性用房", f"code {code} is an office property"),
+            )
         if not r.ok or code is None or seen.duplicate(row, code, values):
             continue
         existing[code], _ = upsert(
@@ -164,8 +169,10 @@ def apply_operating_properties(session: Session, rows: Sequence[Row], actor: str
 
 def _office_or_unknown(code: str, office: set[str]) -> str:
     if code in office:
-        return f"{code}: {rules.OFFICE_LEASE_REASON}"
-    return f"未登记的经营性用房 {code} unknown operating property {code}: import operating-properties first"
+        return f"{code}: {rules.office_lease_reason()}"
+    return tr(
+        f"未登记的经营性用房 {code}", f"unknown operating property {code}: import operating-properties first"
+    )
 
 
 def apply_leases(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
@@ -258,10 +265,10 @@ def _check_sold(
 ) -> None:
     if outcome == AuctionResult.sold:
         needed = {
-            "price_fen": (not price, "成交须填成交价 a sold lot needs its annual price"),
-            "tenant": (tenant is None, "成交须填承租人 a sold lot needs its tenant"),
-            "lease_start": (start is None, "成交须填租期起 a sold lot needs its lease start"),
-            "lease_end": (end is None, "成交须填租期止 a sold lot needs its lease end"),
+            "price_fen": (not price, tr("成交须填成交价", "a sold lot needs its annual price")),
+            "tenant": (tenant is None, tr("成交须填承租人", "a sold lot needs its tenant")),
+            "lease_start": (start is None, tr("成交须填租期起", "a sold lot needs its lease start")),
+            "lease_end": (end is None, tr("成交须填租期止", "a sold lot needs its lease end")),
         }
         for name, (missing, reason) in needed.items():
             if missing:
@@ -269,7 +276,7 @@ def _check_sold(
         if start and end and (problem := rules.check_lease_term(start, end, cap)):
             r.bad("lease_end", problem)
     elif outcome is not None and price:
-        r.bad("price_fen", "流拍或撤拍的轮次不应有成交价 only a sold round has a price")
+        r.bad("price_fen", tr("流拍或撤拍的轮次不应有成交价", "only a sold round has a price"))
 
 
 def _read_round(
@@ -333,11 +340,15 @@ def _check_lot(session: Session, stored: _Stored, items: list[_Round]) -> None:
         in_file = {it.round_no for it in items}
         for it in items:
             if it.round_no in late:
-                reason = f"标的已在第 {sold_no} 轮成交，不应再有第 {it.round_no} 轮 lot already sold "
-                reason += f"in round {sold_no}"
+                reason = tr(
+                    f"标的已在第 {sold_no} 轮成交，不应再有第 {it.round_no} 轮",
+                    f"lot already sold in round {sold_no}: no round {it.round_no}",
+                )
                 it.r.bad("round", reason)
             elif it.values["result"] == AuctionResult.sold and any(k not in in_file for k in late):
-                it.r.bad("result", f"该标的已登记第 {max(late)} 轮 the lot has a later round {max(late)}")
+                it.r.bad(
+                    "result", tr(f"该标的已登记第 {max(late)} 轮", f"the lot has a later round {max(late)}")
+                )
     lot_id = lot.id if lot else None
     for it in items:
         if it.r.ok and it.values["result"] == AuctionResult.sold:
@@ -441,8 +452,11 @@ def _settle_lease(
     elif changed and session.exec(select(Lease.id).where(Lease.lot_id == lot.id)).first():
         # A lease is a contract: it is never deleted behind the clerk's back, only pointed out.
         result.changes.append(
-            f"{prop.code}: 标的结果已不是成交，原拍卖租赁仍在，如需请终止 the lot is no longer sold but "
-            "its lease remains; terminate it if it was never signed"
+            tr(
+                f"{prop.code}: 标的结果已不是成交，原拍卖租赁仍在，如需请终止",
+                f"{prop.code}: the lot is no longer sold but its lease remains; terminate it if it was never "
+                "signed",
+            )
         )
 
 
@@ -476,9 +490,14 @@ def _lease_from_lot(
         init={"property_id": prop.id}, detail=f"auction {batch} round {outcome.round_no}", audit_id=key,
     )  # fmt: skip
     if changes is None:
+        yuan = rules.fen_to_yuan(outcome.price_fen or 0)
         result.changes.append(
-            f"{prop.code}: 拍卖成交生成租赁 lease created from auction {batch} — {outcome.tenant}, "
-            f"{outcome.lease_start} 至 {outcome.lease_end}, {rules.fen_to_yuan(outcome.price_fen or 0)} 元/年"
+            tr(
+                f"{prop.code}: 拍卖成交生成租赁 ({batch}) — {outcome.tenant}, "
+                f"{outcome.lease_start} 至 {outcome.lease_end}, {yuan} 元/年",
+                f"{prop.code}: lease created from auction {batch} — {outcome.tenant}, "
+                f"{outcome.lease_start} to {outcome.lease_end}, {yuan} yuan a year",
+            )
         )
     elif changes:
         result.changes.append("lease " + change_line(key, changes, None))
@@ -640,10 +659,10 @@ OPERATING = ImportSpec(
 def _sold_lot(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     if row.get("result") != "sold":
         return []
-    needed = {"price_yuan": "成交价 price", "tenant": "承租人 tenant"}
+    needed = {"price_yuan": ("成交价", "price"), "tenant": ("承租人", "tenant")}
     return [
-        (name, f"成交须填{label.split()[0]} a sold lot needs its {label.split()[1]}")
-        for name, label in needed.items()
+        (name, tr(f"成交须填{zh}", f"a sold lot needs its {en}"))
+        for name, (zh, en) in needed.items()
         if row.get(name) is None
     ]
 

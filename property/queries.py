@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, or_
 from sqlmodel import Session, col, select
 
 from core.errors import NotFound
+from core.i18n import tr
 from core.models import Unit
 from property import rules
 from property.models import (
@@ -41,7 +42,7 @@ def _unit_names(session: Session) -> dict[int, str]:
 def get_office_property(session: Session, code: str) -> OfficeProperty:
     prop = session.exec(select(OfficeProperty).where(OfficeProperty.code == code)).first()
     if prop is None:
-        raise NotFound(f"办公用房 {code} 不存在 office property {code} not found")
+        raise NotFound(tr(f"办公用房 {code} 不存在", f"office property {code} not found"))
     return prop
 
 
@@ -124,7 +125,7 @@ def office_view(
 def get_operating_property(session: Session, code: str) -> OperatingProperty:
     prop = session.exec(select(OperatingProperty).where(OperatingProperty.code == code)).first()
     if prop is None:
-        raise NotFound(f"经营性用房 {code} 不存在 operating property {code} not found")
+        raise NotFound(tr(f"经营性用房 {code} 不存在", f"operating property {code} not found"))
     return prop
 
 
@@ -225,7 +226,7 @@ def auction_batches(session: Session, batch: str | None = None) -> list[AuctionB
         stmt = stmt.where(AuctionBatch.name == batch)
     batches = list(session.exec(stmt).all())
     if batch is not None and not batches:
-        raise NotFound(f"拍卖批次 {batch} 不存在 auction batch {batch} not found")
+        raise NotFound(tr(f"拍卖批次 {batch} 不存在", f"auction batch {batch} not found"))
     return batches
 
 

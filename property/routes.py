@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, listing, paginate
+from core.i18n import tr
 from core.models import Unit
 from property import queries as property_queries
 from property import rules, schemas
@@ -65,7 +66,7 @@ def get_office_property(
 
 def _office_in_scope(session: SessionDep, scope: UnitScope, code: str) -> None:
     if scope.restricted:
-        missing = f"办公用房 {code} 不存在 office property {code} not found"  # as the service says it
+        missing = tr(f"办公用房 {code} 不存在", f"office property {code} not found")  # as the service says it
         scope.get(
             session, OfficeProperty, code, OfficeProperty.unit_id, key=OfficeProperty.code, missing=missing
         )
@@ -73,7 +74,7 @@ def _office_in_scope(session: SessionDep, scope: UnitScope, code: str) -> None:
 
 def _operating_in_scope(session: SessionDep, scope: UnitScope, code: str) -> None:
     if scope.restricted:
-        missing = f"经营性用房 {code} 不存在 operating property {code} not found"
+        missing = tr(f"经营性用房 {code} 不存在", f"operating property {code} not found")
         scope.get(
             session, OperatingProperty, code, OperatingProperty.owner_unit_id, key=OperatingProperty.code,
             missing=missing,

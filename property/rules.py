@@ -31,6 +31,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from core.i18n import tr
+
 STEPS = ("survey", "safety", "seismic", "fire", "submission", "certificate")
 STEP_FIELDS = {
     "survey": "surveyed_on",
@@ -48,13 +50,13 @@ STEP_DOC_FIELDS = {
     "submission": "submission_doc",
     "certificate": "certificate_no",
 }
-STEP_LABELS = {
-    "survey": "权属登记测绘 ownership survey",
-    "safety": "房屋安全鉴定 safety appraisal",
-    "seismic": "抗震检测 seismic test",
-    "fire": "消防验收 fire acceptance",
-    "submission": "提交审批 submission",
-    "certificate": "不动产权证 certificate",
+STEP_LABELS = {  # (Chinese, English)
+    "survey": ("权属登记测绘", "ownership survey"),
+    "safety": ("房屋安全鉴定", "safety appraisal"),
+    "seismic": ("抗震检测", "seismic test"),
+    "fire": ("消防验收", "fire acceptance"),
+    "submission": ("提交审批", "submission"),
+    "certificate": ("不动产权证", "certificate"),
 }
 PREREQUISITES = ("survey", "safety", "seismic", "fire", "submission")
 
@@ -134,12 +136,12 @@ def check_certificate(c: Checklist) -> str | None:
     if not c.done("certificate"):
         return None
     if not c.certificate_no or c.certified_on is None:
-        return "不动产权证须同时填写证号和发证日期 a certificate needs both its number and its date"
+        return tr("不动产权证须同时填写证号和发证日期", "a certificate needs both its number and its date")
     missing = missing_prerequisites(c)
     if missing:
-        zh = "、".join(STEP_LABELS[s].split()[0] for s in missing)
-        en = ", ".join(STEP_LABELS[s].split(" ", 1)[1] for s in missing)
-        return f"发证缺少前置步骤：{zh} certificate recorded without its prerequisites: {en}"
+        zh = "、".join(STEP_LABELS[s][0] for s in missing)
+        en = ", ".join(STEP_LABELS[s][1] for s in missing)
+        return tr(f"发证缺少前置步骤：{zh}", f"certificate recorded without its prerequisites: {en}")
     return None
 
 
@@ -223,7 +225,15 @@ def batch_summary(outcomes: Iterable[RoundResult | None]) -> BatchSummary:
 # --- leases -------------------------------------------------------------------------------------------
 
 REMINDER_DAYS = (90, 30)
-OFFICE_LEASE_REASON = "办公用房不得出租（《机关事务管理条例》第二十三条）office property can never be leased"
+
+
+def office_lease_reason() -> str:
+    """Why an office property is never leased, in the configured language."""
+    return tr(
+        "办公用房不得出租（《机关事务管理条例》第二十三条）",
+        "office property can never be leased (Regulations on the Administration of Government Offices, "
+        "art. 23)",
+    )
 
 
 def add_years(d: date, years: int) -> date:
@@ -238,11 +248,16 @@ def check_lease_term(start: date, end: date, cap_years: int) -> str | None:
     """Why this term is not allowed, or None. The end date is the last day of the lease. A term written
     the common way, "2024-03-01 至 2029-03-01", is tolerated as exactly `cap_years`."""
     if end <= start:
-        return f"租期止 {end} 须晚于租期起 {start} the lease must end after it starts"
+        return tr(
+            f"租期止 {end} 须晚于租期起 {start}", f"the lease must end ({end}) after it starts ({start})"
+        )
     if end > add_years(start, cap_years):
-        return (
-            f"租期 {start} 至 {end} 超过 {cap_years} 年上限 lease term exceeds the cap of {cap_years} years "
-            f"(GONGWU_LEASE_TERM_CAP_YEARS); the latest end is {add_years(start, cap_years)}"
+        latest = add_years(start, cap_years)
+        return tr(
+            f"租期 {start} 至 {end} 超过 {cap_years} 年上限 (GONGWU_LEASE_TERM_CAP_YEARS); "
+            f"最晚应于 {latest} 止",
+            f"lease term {start} – {end} exceeds the cap of {cap_years} years (GONGWU_LEASE_TERM_CAP_YEARS); "
+            f"the latest end is {latest}",
         )
     return None
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from core import audit
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import tr
 from core.importing import upsert
 from core.models import Unit
 from core.settings import get_settings
@@ -65,8 +66,10 @@ def lease_conflicts(
         other_end = other.end_on if other.terminated_on is None else min(other.end_on, other.terminated_on)
         if rules.overlaps(start, end, other.start_on, other_end):
             out.append(
-                f"与承租人 {other.tenant} 的租赁 {other.start_on} 至 {other_end} 重叠 "
-                f"overlaps the lease of {other.tenant} ({other.start_on} – {other_end})"
+                tr(
+                    f"与承租人 {other.tenant} 的租赁 {other.start_on} 至 {other_end} 重叠",
+                    f"overlaps the lease of {other.tenant} ({other.start_on} – {other_end})",
+                )
             )
     return out
 
@@ -99,7 +102,12 @@ def record_certificate_step(
     `certificate` the reference is the certificate number. Refused when the result would be a certificate
     without its prerequisites."""
     if step not in rules.STEPS:
-        raise ValidationFailed(f"未知步骤 {step!r} unknown step: one of {', '.join(rules.STEPS)}")
+        raise ValidationFailed(
+            tr(
+                f"未知步骤 {step!r}, 可选 {', '.join(rules.STEPS)}",
+                f"unknown step {step!r}: one of {', '.join(rules.STEPS)}",
+            )
+        )
     prop = queries.get_office_property(session, code)
     values: dict[str, Any] = {rules.STEP_FIELDS[step]: on}
     if step == "certificate":
@@ -123,7 +131,12 @@ def set_target(
 ) -> CertificateTarget:
     """A target date for a step: for one property (code) or programme-wide (code None)."""
     if step not in rules.STEPS:
-        raise ValidationFailed(f"未知步骤 {step!r} unknown step: one of {', '.join(rules.STEPS)}")
+        raise ValidationFailed(
+            tr(
+                f"未知步骤 {step!r}, 可选 {', '.join(rules.STEPS)}",
+                f"unknown step {step!r}: one of {', '.join(rules.STEPS)}",
+            )
+        )
     pid = queries.get_office_property(session, code).id if code else None
     target = _find_target(session, step, pid)
     key = f"{code or '*'}:{step}"
@@ -147,7 +160,12 @@ def remove_target(session: Session, *, step: str, actor: str, code: str | None =
     pid = queries.get_office_property(session, code).id if code else None
     target = _find_target(session, step, pid)
     if target is None:
-        raise NotFound(f"没有 {code or '全部房产'} 的 {step} 目标日期 no target for step {step}")
+        raise NotFound(
+            tr(
+                f"没有 {code or '全部房产'} 的 {step} 目标日期",
+                f"no target for step {step} of {code or 'all property'}",
+            )
+        )
     audit.record(
         session, actor=actor, action="certificate_target.delete", entity="property_certificate_target",
         entity_id=f"{code or '*'}:{step}", before={"due_on": target.due_on.isoformat(), "note": target.note},
@@ -173,14 +191,14 @@ def create_lease(
     """One lease, checked like an imported one: never an office property, within the term cap, not
     overlapping another lease of the property."""
     if session.exec(select(OfficeProperty.id).where(OfficeProperty.code == code)).first() is not None:
-        raise ValidationFailed(f"{code}: {rules.OFFICE_LEASE_REASON}")
+        raise ValidationFailed(f"{code}: {rules.office_lease_reason()}")
     prop = queries.get_operating_property(session, code)
     assert prop.id is not None
     tenant = tenant.strip()
     if not tenant:
-        raise ValidationFailed("缺少承租人 missing tenant")
+        raise ValidationFailed(tr("缺少承租人", "missing tenant"))
     if annual_rent_fen < 0 or deposit_fen < 0:
-        raise ValidationFailed("金额不能为负 amounts cannot be negative")
+        raise ValidationFailed(tr("金额不能为负", "amounts cannot be negative"))
     problem = rules.check_lease_term(start_on, end_on, lease_term_cap_years())
     if problem:
         raise ValidationFailed(problem)
@@ -204,9 +222,14 @@ def create_lease(
 def terminate_lease(session: Session, lease_id: int, *, on: date, actor: str) -> Lease:
     lease = session.get(Lease, lease_id)
     if lease is None:
-        raise NotFound(f"租赁 {lease_id} 不存在 lease {lease_id} not found")
+        raise NotFound(tr(f"租赁 {lease_id} 不存在", f"lease {lease_id} not found"))
     if on < lease.start_on:
-        raise ValidationFailed(f"终止日期 {on} 早于租期起 {lease.start_on} termination before the start")
+        raise ValidationFailed(
+            tr(
+                f"终止日期 {on} 早于租期起 {lease.start_on}",
+                f"termination {on} before the start {lease.start_on}",
+            )
+        )
     upsert(
         session, None, actor=actor, key=f"{lease_id}", audit_id=f"{lease_id}", obj=lease,
         values={"terminated_on": on}, detail="terminated",
@@ -257,24 +280,31 @@ def _wanted_alerts(session: Session, today: date) -> dict[tuple[str, str], tuple
             days = (lease.end_on - today).days
             wanted[(f"lease_ending_{lead}", f"{code}:{lease.start_on}")] = (
                 lease.end_on,
-                f"{code} 承租人 {lease.tenant} 的租赁将于 {lease.end_on} 到期（剩 {days} 天）"
-                f" lease of {lease.tenant} ends on {lease.end_on}, in {days} days",
+                tr(
+                    f"{code} 承租人 {lease.tenant} 的租赁将于 {lease.end_on} 到期（剩 {days} 天）",
+                    f"{code}: lease of {lease.tenant} ends on {lease.end_on}, in {days} days",
+                ),
             )
     for p in props.values():
         if rules.takeover_overdue(p.status, p.takeover_due_on, today):
             assert p.takeover_due_on is not None
             wanted[("takeover_overdue", p.code)] = (
                 p.takeover_due_on,
-                f"{p.code}（{p.address}）应于 {p.takeover_due_on} 接管，至今未接管"
-                f" due to be taken over on {p.takeover_due_on}, still not taken over",
+                tr(
+                    f"{p.code}（{p.address}）应于 {p.takeover_due_on} 接管，至今未接管",
+                    f"{p.code} ({p.address}): due to be taken over on {p.takeover_due_on}, "
+                    "still not taken over",
+                ),
             )
     for v in queries.office_views(session, today):
         for o in v["overdue"]:
-            label = rules.STEP_LABELS[o["step"]]
+            zh, en = rules.STEP_LABELS[o["step"]]
             wanted[("certificate_overdue", f"{v['code']}:{o['step']}")] = (
                 o["due_on"],
-                f"{v['code']} {v['name']}：{label} 目标 {o['due_on']}，已逾期 {o['days_overdue']} 天"
-                f" overdue by {o['days_overdue']} days",
+                tr(
+                    f"{v['code']} {v['name']}：{zh} 目标 {o['due_on']}，已逾期 {o['days_overdue']} 天",
+                    f"{v['code']} {v['name']}: {en} due {o['due_on']}, overdue by {o['days_overdue']} days",
+                ),
             )
     return wanted
 

@@ -401,8 +401,8 @@ def test_row_rules_across_fields() -> None:
     ]
     assert good[0][1]["reserve_yuan"] == 3_600_000 and good[0][1]["price_yuan"] == 4_200_000
     assert bad == [
-        (3, "6", "成交价(元/年)", "成交须填成交价 a sold lot needs its price"),
-        (3, "7", "承租人", "成交须填承租人 a sold lot needs its tenant"),
+        (3, "6", "成交价(元/年)", "成交须填成交价"),
+        (3, "7", "承租人", "成交须填承租人"),
         (5, "9", "租期止", "租期止早于租期起"),
     ]
 

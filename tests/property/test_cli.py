@@ -148,7 +148,7 @@ def test_report_commands_against_the_configured_database(engine: Engine, env_db:
     missing = _run("report", "auctions", "--batch", "没有这个批次", cwd=tmp_path)
     assert missing.returncode != 0
     lines = [ln for ln in missing.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in missing.stderr
+    assert len(lines) == 1 and "不存在" in lines[0] and "Traceback" not in missing.stderr
     negative = _run("report", "leases", "--expiring-within", "-1", cwd=tmp_path)
     assert negative.returncode == 2, negative.stderr  # a usage error, not a crash
     lines = [ln for ln in negative.stderr.splitlines() if ln.strip()]

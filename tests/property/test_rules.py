@@ -52,7 +52,7 @@ def test_certificate_without_fire_report_says_which_step_is_missing() -> None:
     c = Checklist(**{**ALL_BUT_CERTIFICATE, "fire_accepted_on": None}, certificate_no="X1", certified_on=D)
     message = rules.check_certificate(c)
     assert message is not None
-    assert "消防验收" in message and "fire acceptance" in message
+    assert "消防验收" in message
     assert "抗震" not in message
     assert rules.missing_prerequisites(c) == ["fire"]
 
@@ -110,7 +110,7 @@ def test_lease_term_cap() -> None:
     assert rules.check_lease_term(date(2024, 3, 1), date(2029, 2, 28), 5) is None
     assert rules.check_lease_term(date(2024, 3, 1), date(2029, 3, 1), 5) is None  # "至 2029-03-01"
     over = rules.check_lease_term(date(2024, 3, 1), date(2029, 3, 2), 5)
-    assert over is not None and "5 年" in over and "5 years" in over
+    assert over is not None and "5 年" in over
     assert rules.check_lease_term(date(2024, 3, 1), date(2027, 3, 2), 3) is not None  # configurable
     assert rules.check_lease_term(date(2024, 3, 1), date(2024, 3, 1), 5) is not None  # end after start
     assert rules.check_lease_term(date(2024, 2, 29), date(2029, 2, 28), 5) is None

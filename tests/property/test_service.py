@@ -236,7 +236,7 @@ def test_certificate_without_a_fire_report_is_rejected(session: Session) -> None
     assert result.inserted == 0
     [issue] = result.issues
     assert (issue.line, issue.field) == (2, "certificate_no")
-    assert "消防验收" in issue.reason and "fire acceptance" in issue.reason
+    assert "消防验收" in issue.reason
     assert session.exec(select(OfficeProperty)).first() is None
 
 
@@ -266,7 +266,7 @@ def test_lease_over_the_cap_is_rejected(audit_db: Session, monkeypatch: pytest.M
     row = {**lease_values()[0], "lease_start": date(2024, 9, 2), "lease_end": date(2030, 9, 1)}
     [issue] = property_imports.apply_leases(audit_db, as_rows([row]), ACTOR).issues
     assert issue.field == "lease_end"
-    assert "超过 5 年上限" in issue.reason and "cap of 5 years" in issue.reason
+    assert "超过 5 年上限" in issue.reason
     # the cap is a setting
     monkeypatch.setenv("GONGWU_LEASE_TERM_CAP_YEARS", "10")
     reset_settings()
@@ -408,7 +408,7 @@ def test_record_certificate_step(audit_db: Session) -> None:
     # a prerequisite of a certified property cannot be cleared
     with pytest.raises(ValidationFailed, match="抗震检测"):
         service.record_certificate_step(audit_db, "BG-047", "seismic", on=None, actor=ACTOR)
-    with pytest.raises(ValidationFailed, match="unknown step"):
+    with pytest.raises(ValidationFailed, match="未知步骤"):
         service.record_certificate_step(audit_db, "BG-047", "paint", on=TODAY, actor=ACTOR)
     with pytest.raises(NotFound):
         service.record_certificate_step(audit_db, "BG-999", "fire", on=TODAY, actor=ACTOR)
