@@ -106,12 +106,11 @@ def import_(
 
 
 def _print_summary(report: object, dry_run: bool) -> None:
+    from core.i18n import tr
     from ingest.importer import ImportReport
 
     assert isinstance(report, ImportReport)
     if report.ignored_columns:
-        from core.i18n import tr
-
         shown = ", ".join(report.ignored_columns)
         typer.echo(
             tr(f"{report.file}：忽略了不认识的列 {shown}", f"{report.file}: ignored unknown columns {shown}"),
@@ -120,8 +119,6 @@ def _print_summary(report: object, dry_run: bool) -> None:
     for e in report.errors[:LISTED]:
         typer.echo(f"{report.file}: {e}", err=True)
     if report.plate_mismatches:
-        from core.i18n import tr
-
         for w in report.warnings[:LISTED]:
             typer.echo(f"{report.file}: {w}", err=True)
         n = report.plate_mismatches
@@ -131,23 +128,32 @@ def _print_summary(report: object, dry_run: bool) -> None:
             err=True,
         )  # fmt: skip
     if len(report.errors) > LISTED:
-        typer.echo(f"... and {len(report.errors) - LISTED} more bad rows", err=True)
+        more = len(report.errors) - LISTED
+        typer.echo(tr(f"... 另有 {more} 行有错", f"... and {more} more bad rows"), err=True)
     verdict = (
-        "dry run, nothing committed"
+        tr("试运行，未提交", "dry run, nothing committed")
         if dry_run
-        else "committed"
+        else tr("已提交", "committed")
         if report.committed
-        else "NOTHING committed: fix the rows above, or use --skip-bad"
+        else tr(
+            "未提交任何数据：请修正以上各行，或使用 --skip-bad",
+            "NOTHING committed: fix the rows above, or use --skip-bad",
+        )
     )
     dropped = ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items())) or "0"
+    r = report
     typer.echo(
-        f"{report.kind}: read {report.read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, rejected {report.rejected}, dropped {dropped} — {verdict}"
+        tr(
+            f"{r.kind}: 读取 {r.read}, 新增 {r.inserted}, 更新 {r.updated}, 未变 {r.unchanged}, "
+            f"拒绝 {r.rejected}, 舍弃 {dropped} — {verdict}",
+            f"{r.kind}: read {r.read}, inserted {r.inserted}, updated {r.updated}, "
+            f"unchanged {r.unchanged}, rejected {r.rejected}, dropped {dropped} — {verdict}",
+        )
     )
     for change in report.changes[:20]:
-        typer.echo(f"  changed: {change}")
+        typer.echo(tr(f"  已更改: {change}", f"  changed: {change}"))
     if report.reject_file:
-        typer.echo(f"bad rows written to {report.reject_file}")
+        typer.echo(tr(f"有错的行已写入 {report.reject_file}", f"bad rows written to {report.reject_file}"))
 
 
 @app.command()

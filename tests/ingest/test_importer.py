@@ -246,14 +246,14 @@ def test_cli_json_report_and_exit_code(tmp_path: Path) -> None:
     bad = gongwu("import", "orders", "orders.csv", env=env, cwd=tmp_path)
     assert bad.returncode == 1
     assert "第 3 行, 第 2 列 (车牌号)" in bad.stderr
-    assert "NOTHING committed" in bad.stdout
+    assert "未提交任何数据" in bad.stdout
     assert "Traceback" not in bad.stderr
     # README's exit codes: 3 = done, but some rows were rejected
     write_csv(tmp_path / "vehicles.csv", [["plate", "unit"], ["晋MA1234", "城关镇"]])
     assert gongwu("import", "vehicles", "vehicles.csv", env=env, cwd=tmp_path).returncode == 0
     partly = gongwu("import", "orders", "orders.csv", "--skip-bad", env=env, cwd=tmp_path)
     assert partly.returncode == 3, partly.stderr
-    assert "committed" in partly.stdout and (tmp_path / "orders.rejects.csv").exists()
+    assert "已提交" in partly.stdout and (tmp_path / "orders.rejects.csv").exists()
     # a file of another kind: one line naming the kind, exit 1
     wrong = gongwu("import", "vehicles", "orders.csv", env=env, cwd=tmp_path)
     assert wrong.returncode == 1
