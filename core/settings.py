@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     # leases
     lease_term_cap_years: int = 5
+    rent_overdue_days: int = 15  # a reminder when an instalment of rent is this many days overdue
 
     # imports: refused before (size) or while (rows) reading, so a small file cannot blow up the server
     import_max_upload_mb: int = 512  # an upload through the API or the page

@@ -1,4 +1,5 @@
-"""`gongwu report certificates | auctions | operating | leases | rent-roll`: the property clerk's reports.
+"""`gongwu report certificates | auctions | operating | leases | rent-roll | arrears`: the property clerk's
+reports.
 The JSON is exactly the API's `/api/v1/reports/...`; table, CSV and XLSX list the rows behind it."""
 
 from __future__ import annotations
@@ -170,5 +171,34 @@ def rent_roll(
     year = year or property_service.china_today().year
     with cli_report.open_session() as session:
         data = property_queries.rent_roll(session, year)
-    rows = [{**u, "rent_yuan": _yuan(u["rent_yuan"])} for u in data["units"]]
-    cli_report.show(data, rows, fmt, out, title=f"{year} 年租金 {data['rent_yuan']} 元")
+    rows = [
+        {**u, "rent_yuan": _yuan(u["rent_yuan"]), "received_yuan": _yuan(u["received_yuan"])}
+        for u in data["units"]
+    ]
+    title = tr(
+        f"{year} 年应收租金 {data['rent_yuan']} 元，已收 {data['received_yuan']} 元",
+        f"{year}: rent due {data['rent_yuan']} yuan, received {data['received_yuan']} yuan",
+    )
+    cli_report.show(data, rows, fmt, out, title=title)
+
+
+@report_app.command("arrears")
+def arrears(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = None) -> None:
+    """欠租: leases whose rent fallen due is not paid in full, most overdue first, with the totals by
+    tenant and by property in the JSON."""
+    with cli_report.open_session() as session:
+        data = property_queries.arrears(session, _today(day))
+    rows = [
+        {
+            **{k: x[k] for k in ("code", "address", "owner", "tenant")},
+            "due_yuan": _yuan(x["due_yuan"]), "paid_yuan": _yuan(x["paid_yuan"]),
+            "arrears_yuan": _yuan(x["arrears_yuan"]), "overdue_since": x["overdue_since"],
+            "days_overdue": x["days_overdue"],
+        }
+        for x in data["leases"]
+    ]  # fmt: skip
+    title = tr(
+        f"截至 {data['as_of']} 欠租 {len(rows)} 份，合计 {data['arrears_yuan']:.2f} 元",
+        f"as of {data['as_of']}: {len(rows)} leases in arrears, {data['arrears_yuan']:.2f} yuan in all",
+    )
+    cli_report.show(data, rows, fmt, out, title=title)

@@ -186,6 +186,26 @@ class Lease(SQLModel, table=True):
     deposit_fen: int = Field(default=0, sa_type=BigInteger)
     lot_id: int | None = Field(default=None, foreign_key="property_auction_lot.id")
     terminated_on: date | None = None
+    # rent is due in advance: once a year (1), or by instalments (2 half-years, 4 quarters, 12 months)
+    instalments: int = Field(default=1)
+    # the first day whose rent gongwu collects: a lease entered in gongwu from its start; one imported or
+    # won at auction (NULL) from the day it was recorded — what fell due before was settled outside
+    rent_from: date | None = None
+    created_at: datetime = created_at_field()
+
+
+class RentPayment(SQLModel, table=True):
+    """收租: one payment of a lease's rent, with its receipt number (unique per lease when given)."""
+
+    __tablename__ = "property_rent_payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lease_id: int = Field(foreign_key="property_lease.id", index=True)
+    paid_on: date
+    amount_fen: int = Field(sa_type=BigInteger)
+    receipt_no: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=500)
+    recorded_by: str = Field(default="", max_length=64)
     created_at: datetime = created_at_field()
 
 

@@ -5,17 +5,18 @@ and the reminders. Every list is a query the API can paginate and a unit viewer'
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, or_
+from sqlalchemy import and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from core.errors import NotFound
 from core.i18n import tr
 from core.models import Unit
+from core.timeutil import china_day
 from property import rules
 from property.models import (
     OPERATING_STATUSES,
@@ -27,6 +28,7 @@ from property.models import (
     OfficeProperty,
     OperatingProperty,
     PropertyAlert,
+    RentPayment,
 )
 from property.schemas import LeaseFilter, OfficeFilter, OperatingFilter
 
@@ -360,12 +362,92 @@ def rent_roll(session: Session, year: int) -> dict[str, Any]:
         if fen or (lease.start_on.year <= year <= end.year):
             owner_id = props[lease.property_id].owner_unit_id
             per_unit[units.get(owner_id, "—") if owner_id is not None else "—"].append(fen)
+    received: dict[str, int] = defaultdict(int)  # payments made in the year, by the owner of the property
+    leases = {lease.id: lease for lease in session.exec(select(Lease)).all()}
+    for lease_id, amount in session.exec(
+        select(RentPayment.lease_id, RentPayment.amount_fen).where(
+            col(RentPayment.paid_on) >= date(year, 1, 1), col(RentPayment.paid_on) <= date(year, 12, 31)
+        )
+    ).all():
+        owner_id = props[leases[lease_id].property_id].owner_unit_id
+        received[units.get(owner_id, "—") if owner_id is not None else "—"] += int(amount)
     rows = [
-        {"owner_unit": unit, "leases": len(fens), "rent_yuan": rules.fen_to_yuan(sum(fens))}
+        {
+            "owner_unit": unit, "leases": len(fens), "rent_yuan": rules.fen_to_yuan(sum(fens)),
+            "received_yuan": rules.fen_to_yuan(received.get(unit, 0)),
+        }
         for unit, fens in sorted(per_unit.items())
-    ]
+    ]  # fmt: skip
     total = sum(sum(fens) for fens in per_unit.values())
-    return {"year": year, "units": rows, "rent_yuan": rules.fen_to_yuan(total)}
+    return {
+        "year": year, "units": rows, "rent_yuan": rules.fen_to_yuan(total),
+        "received_yuan": rules.fen_to_yuan(sum(received.values())),
+    }  # fmt: skip
+
+
+def _lease_end(lease: Lease) -> date:
+    return lease.end_on if lease.terminated_on is None else min(lease.end_on, lease.terminated_on)
+
+
+def paid_by_lease(session: Session, lease_ids: Iterable[int] | None = None) -> dict[int, int]:
+    stmt = select(RentPayment.lease_id, func.sum(RentPayment.amount_fen)).group_by(col(RentPayment.lease_id))
+    if lease_ids is not None:
+        stmt = stmt.where(col(RentPayment.lease_id).in_(list(lease_ids)))
+    return {int(k): int(v or 0) for k, v in session.exec(stmt).all()}
+
+
+def rent_rows(session: Session, on: date, *, lease_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Every lease that has started by `on`, with its rent: due by then, paid, arrears (欠租), since when
+    overdue. Most overdue first."""
+    units = _unit_names(session)
+    props = {p.id: p for p in session.exec(select(OperatingProperty)).all()}
+    stmt = select(Lease).where(col(Lease.start_on) <= on)
+    if lease_ids is not None:
+        stmt = stmt.where(col(Lease.id).in_(list(lease_ids)))
+    leases = list(session.exec(stmt).all())
+    paid = paid_by_lease(session, [lease.id for lease in leases if lease.id is not None])
+    rows = []
+    for lease in leases:
+        schedule = rules.rent_schedule(
+            lease.annual_rent_fen, lease.start_on, _lease_end(lease), lease.instalments
+        )
+        tracked = lease.rent_from or china_day(lease.created_at)
+        status = rules.rent_status(schedule, paid.get(lease.id or 0, 0), on, tracked)
+        prop = props[lease.property_id]
+        rows.append({
+            "lease": lease, "lease_id": lease.id, "code": prop.code, "address": prop.address,
+            "owner": units.get(prop.owner_unit_id) if prop.owner_unit_id is not None else None,
+            "tenant": lease.tenant, "instalments": lease.instalments,
+            "due_yuan": rules.fen_to_yuan(status.due_fen), "paid_yuan": rules.fen_to_yuan(status.paid_fen),
+            "arrears_yuan": rules.fen_to_yuan(status.arrears_fen), "arrears_fen": status.arrears_fen,
+            "overdue_since": status.overdue_since, "days_overdue": status.days_overdue,
+        })  # fmt: skip
+    rows.sort(key=lambda r: (-r["days_overdue"], -r["arrears_fen"], r["code"]))  # type: ignore[operator]
+    return rows
+
+
+def arrears(session: Session, on: date) -> dict[str, Any]:
+    """欠租 on a day: the leases in arrears (most overdue first), and the totals by tenant and by property."""
+    owing = [r for r in rent_rows(session, on) if r["arrears_fen"] > 0]
+    by_tenant: dict[str, list[int]] = defaultdict(list)
+    by_property: dict[str, list[int]] = defaultdict(list)
+    for r in owing:
+        by_tenant[r["tenant"]].append(r["arrears_fen"])
+        by_property[r["code"]].append(r["arrears_fen"])
+
+    def totals(groups: dict[str, list[int]], key: str) -> list[dict[str, Any]]:
+        out = [
+            {key: k, "leases": len(v), "arrears_yuan": rules.fen_to_yuan(sum(v))} for k, v in groups.items()
+        ]
+        return sorted(out, key=lambda x: (-x["arrears_yuan"], x[key]))
+
+    return {
+        "as_of": on.isoformat(),
+        "leases": [{k: v for k, v in r.items() if k not in ("lease", "arrears_fen")} for r in owing],
+        "by_tenant": totals(by_tenant, "tenant"),
+        "by_property": totals(by_property, "code"),
+        "arrears_yuan": rules.fen_to_yuan(sum(r["arrears_fen"] for r in owing)),
+    }
 
 
 def alert_query(*, kind: str | None = None, open_only: bool = True) -> Any:

@@ -17,12 +17,13 @@ from sqlmodel import col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, listing, paginate
+from core.errors import NotFound
 from core.i18n import tr
 from core.models import Unit
 from property import queries as property_queries
 from property import rules, schemas
 from property import service as property_service
-from property.models import AuctionBatch, Lease, OfficeProperty, OperatingProperty
+from property.models import AuctionBatch, Lease, OfficeProperty, OperatingProperty, RentPayment
 
 router = APIRouter(tags=["property"])
 
@@ -239,9 +240,52 @@ def create_lease(session: SessionDep, request: Request, body: schemas.LeaseCreat
         start_on=body.start_on,
         end_on=body.end_on,
         deposit_fen=body.deposit_fen,
+        instalments=body.instalments,
         actor=_actor(request),
     )
     return _lease_out(session, [lease])[0]
+
+
+@router.post("/leases/{lease_id}/renew", response_model=schemas.LeasePublic, status_code=201)
+def renew_lease(
+    session: SessionDep, request: Request, scope: ScopeDep, lease_id: int, body: schemas.LeaseRenew
+) -> schemas.LeasePublic:
+    """续租: a new lease of the same tenant from the day after this one ends."""
+    _lease_in_scope(session, scope, lease_id)
+    lease = property_service.renew_lease(
+        session, lease_id, end_on=body.end_on, annual_rent_fen=body.annual_rent_fen, actor=_actor(request)
+    )
+    return _lease_out(session, [lease])[0]
+
+
+def _lease_in_scope(session: SessionDep, scope: UnitScope, lease_id: int) -> Lease:
+    lease = session.get(Lease, lease_id)
+    prop = session.get(OperatingProperty, lease.property_id) if lease else None
+    if lease is None or prop is None or not scope.allows(prop.owner_unit_id):
+        raise NotFound(tr(f"租赁 {lease_id} 不存在", f"lease {lease_id} not found"))
+    return lease
+
+
+@router.get("/leases/{lease_id}/payments", response_model=ListOut[schemas.PaymentPublic])
+def list_payments(session: SessionDep, scope: ScopeDep, lease_id: int) -> ListOut[schemas.PaymentPublic]:
+    _lease_in_scope(session, scope, lease_id)
+    rows = session.exec(
+        select(RentPayment).where(RentPayment.lease_id == lease_id).order_by(col(RentPayment.paid_on))
+    ).all()
+    return ListOut(data=[schemas.PaymentPublic.model_validate(r) for r in rows], count=len(rows))
+
+
+@router.post("/leases/{lease_id}/payments", response_model=schemas.PaymentPublic, status_code=201)
+def record_payment(
+    session: SessionDep, request: Request, scope: ScopeDep, lease_id: int, body: schemas.PaymentIn
+) -> schemas.PaymentPublic:
+    """收租: a payment of the lease's rent (a receipt number recorded twice is a 409)."""
+    _lease_in_scope(session, scope, lease_id)
+    payment = property_service.record_payment(
+        session, lease_id, paid_on=body.paid_on, amount_fen=body.amount_fen, receipt_no=body.receipt_no,
+        note=body.note, actor=_actor(request),
+    )  # fmt: skip
+    return schemas.PaymentPublic.model_validate(payment)
 
 
 @router.post("/leases/{lease_id}/terminate", response_model=schemas.LeasePublic)
@@ -302,6 +346,16 @@ def report_leases(
 ) -> dict[str, Any]:
     """`{"leases": [...], "annual_rent_yuan": n}`."""
     return property_queries.leases_report(session, _today(day), expiring_within=expiring_within)
+
+
+@router.get("/reports/arrears", response_model=None)
+def report_arrears(session: SessionDep, scope: ScopeDep, day: DateQuery = None) -> dict[str, Any]:
+    """欠租: `{"as_of", "leases": [...], "by_tenant", "by_property", "arrears_yuan"}`, most overdue first."""
+    report = property_queries.arrears(session, _today(day))
+    if scope.restricted:
+        mine = session.get(Unit, scope.unit_id)
+        report["leases"] = [r for r in report["leases"] if mine is not None and r["owner"] == mine.name]
+    return report
 
 
 @router.get("/reports/rent-roll", response_model=None)

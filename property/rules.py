@@ -27,7 +27,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -348,3 +348,88 @@ def fen_to_yuan(fen: int) -> Decimal:
 
 def sum_fen(values: Iterable[int | None]) -> int:
     return sum(v or 0 for v in values)
+
+
+# --- rent collection (收租) ----------------------------------------------------------------------------
+
+INSTALMENTS = (1, 2, 4, 12)  # a year's rent at once, by half-years, quarters or months
+
+
+@dataclass(frozen=True)
+class RentDue:
+    """One instalment: the period it pays for (end inclusive), the day it falls due (the period's first
+    day: rent is paid in advance) and its amount."""
+
+    due_on: date
+    period_start: date
+    period_end: date
+    amount_fen: int
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has no such day."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def rent_schedule(annual_rent_fen: int, start: date, end: date, instalments: int = 1) -> list[RentDue]:
+    """The instalments of a lease from `start` to `end` (inclusive, the earlier of its end and its
+    termination): full periods of 12/`instalments` months at annual/`instalments` (the fen spread so a
+    full year adds up to the annual rent exactly), a last short period pro rata by its days."""
+    if instalments not in INSTALMENTS:
+        raise ValueError(f"instalments must be one of {INSTALMENTS}, not {instalments}")
+    step = 12 // instalments
+    out: list[RentDue] = []
+    k = 0
+    while True:
+        p_start = add_months(start, k * step)
+        if p_start > end:
+            break
+        full_end = add_months(start, (k + 1) * step) - timedelta(days=1)
+        # the k-th instalment of the year: the fen of a year spread over its instalments, never lost
+        j = k % instalments
+        share = (annual_rent_fen * (j + 1)) // instalments - (annual_rent_fen * j) // instalments
+        if full_end <= end:
+            out.append(RentDue(p_start, p_start, full_end, share))
+        else:
+            days, full = (end - p_start).days + 1, (full_end - p_start).days + 1
+            part = int((Decimal(share) * days / full).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            out.append(RentDue(p_start, p_start, end, part))
+            break
+        k += 1
+    return out
+
+
+@dataclass(frozen=True)
+class RentStatus:
+    """A lease's rent on a day: what fell due by then, what was paid, the arrears (欠租) and since when the
+    oldest instalment not covered by the payments has been due."""
+
+    due_fen: int
+    paid_fen: int
+    arrears_fen: int
+    overdue_since: date | None
+    days_overdue: int
+
+
+def rent_status(
+    schedule: Iterable[RentDue], paid_fen: int, on: date, tracked_from: date | None = None
+) -> RentStatus:
+    """Payments cover the instalments oldest first; the first one not fully covered, when already due on
+    `on`, is the one overdue. Instalments due before `tracked_from` were settled outside and count
+    nowhere."""
+    due = [d for d in schedule if d.due_on <= on and (tracked_from is None or d.due_on >= tracked_from)]
+    due_fen = sum(d.amount_fen for d in due)
+    left = paid_fen
+    since: date | None = None
+    for d in due:
+        if left >= d.amount_fen:
+            left -= d.amount_fen
+            continue
+        since = d.due_on
+        break
+    arrears = max(0, due_fen - paid_fen)
+    if arrears == 0:
+        since = None
+    return RentStatus(due_fen, paid_fen, arrears, since, (on - since).days if since else 0)

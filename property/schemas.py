@@ -140,6 +140,7 @@ class LeasePublic(_Out):
     deposit_fen: int
     lot_id: int | None
     terminated_on: date | None
+    instalments: int = 1
 
 
 class LeaseCreate(Body):
@@ -149,6 +150,29 @@ class LeaseCreate(Body):
     start_on: date
     end_on: date = Field(description="last day of the lease")
     deposit_fen: int = Field(default=0, ge=0)
+    instalments: int = Field(default=1, description="rent due a year in advance: 1, 2, 4 or 12 instalments")
+
+
+class LeaseRenew(Body):
+    end_on: date = Field(description="last day of the new lease (it starts the day after the old one ends)")
+    annual_rent_fen: int | None = Field(default=None, ge=0, description="the old rent when left out")
+
+
+class PaymentIn(Body):
+    paid_on: date
+    amount_fen: int = Field(gt=0)
+    receipt_no: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=500)
+
+
+class PaymentPublic(_Out):
+    id: int
+    lease_id: int
+    paid_on: date
+    amount_fen: int
+    receipt_no: str
+    note: str
+    recorded_by: str
 
 
 class LeaseTerminate(Body):

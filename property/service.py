@@ -6,7 +6,7 @@ to the audit log."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
@@ -27,11 +27,18 @@ from property.models import (
     OfficeProperty,
     OperatingProperty,
     PropertyAlert,
+    RentPayment,
 )
 
 T = TypeVar("T", bound=SQLModel)
 
-ALERT_KINDS = ("lease_ending_90", "lease_ending_30", "certificate_overdue", "takeover_overdue")
+ALERT_KINDS = (
+    "lease_ending_90",
+    "lease_ending_30",
+    "certificate_overdue",
+    "takeover_overdue",
+    "rent_overdue",
+)
 
 
 def china_today() -> date:
@@ -187,9 +194,15 @@ def create_lease(
     end_on: date,
     actor: str,
     deposit_fen: int = 0,
+    instalments: int = 1,
 ) -> Lease:
     """One lease, checked like an imported one: never an office property, within the term cap, not
-    overlapping another lease of the property."""
+    overlapping another lease of the property; its rent due once a year or by `instalments`."""
+    if instalments not in rules.INSTALMENTS:
+        raise ValidationFailed(
+            tr(f"每年缴租次数须为 {'、'.join(map(str, rules.INSTALMENTS))} 之一",
+               f"instalments a year must be one of {', '.join(map(str, rules.INSTALMENTS))}")
+        )  # fmt: skip
     if session.exec(select(OfficeProperty.id).where(OfficeProperty.code == code)).first() is not None:
         raise ValidationFailed(f"{code}: {rules.office_lease_reason()}")
     prop = queries.get_operating_property(session, code)
@@ -211,6 +224,8 @@ def create_lease(
         "start_on": start_on,
         "end_on": end_on,
         "deposit_fen": deposit_fen,
+        "instalments": instalments,
+        "rent_from": start_on,  # entered here: every instalment is collected here
     }
     lease, _ = upsert(
         session, None, actor=actor, key=f"{code}:{start_on}", audit_id=f"{code}:{start_on}", obj=None,
@@ -236,6 +251,68 @@ def terminate_lease(session: Session, lease_id: int, *, on: date, actor: str) ->
     )  # fmt: skip
     session.flush()
     return lease
+
+
+def renew_lease(
+    session: Session, lease_id: int, *, end_on: date, actor: str, annual_rent_fen: int | None = None
+) -> Lease:
+    """续租: a new lease of the same property and tenant from the day after this one ends, at the same
+    rent unless another is given, checked like any lease."""
+    old = session.get(Lease, lease_id)
+    if old is None:
+        raise NotFound(tr(f"租赁 {lease_id} 不存在", f"lease {lease_id} not found"))
+    if old.terminated_on is not None:
+        raise ValidationFailed(tr("已终止的租赁不能续租", "a terminated lease cannot be renewed"))
+    prop = session.get(OperatingProperty, old.property_id)
+    assert prop is not None
+    return create_lease(
+        session, code=prop.code, tenant=old.tenant,
+        annual_rent_fen=old.annual_rent_fen if annual_rent_fen is None else annual_rent_fen,
+        start_on=old.end_on + timedelta(days=1), end_on=end_on, actor=actor, deposit_fen=old.deposit_fen,
+        instalments=old.instalments,
+    )  # fmt: skip
+
+
+def record_payment(
+    session: Session,
+    lease_id: int,
+    *,
+    paid_on: date,
+    amount_fen: int,
+    actor: str,
+    receipt_no: str = "",
+    note: str = "",
+) -> RentPayment:
+    """收租: one payment of a lease's rent. Refused: no amount, a day in the future or before the lease,
+    a receipt number already recorded for the lease."""
+    lease = session.get(Lease, lease_id)
+    if lease is None:
+        raise NotFound(tr(f"租赁 {lease_id} 不存在", f"lease {lease_id} not found"))
+    if amount_fen <= 0:
+        raise ValidationFailed(tr("收款金额须大于 0", "the amount must be more than 0"))
+    if paid_on > china_today():
+        raise ValidationFailed(
+            tr(f"收款日期 {paid_on} 在今天之后", f"the payment date {paid_on} is after today")
+        )
+    receipt_no, note = receipt_no.strip(), note.strip()
+    if (
+        receipt_no
+        and session.exec(
+            select(RentPayment.id).where(
+                RentPayment.lease_id == lease_id, RentPayment.receipt_no == receipt_no
+            )
+        ).first()
+    ):
+        raise Conflict(tr(f"收据号 {receipt_no} 已登记", f"receipt {receipt_no} is already recorded"))
+    key = f"{lease_id}:{receipt_no or paid_on}"
+    payment, _ = upsert(
+        session, None, actor=actor, key=key, audit_id=key, obj=None, model=RentPayment,
+        values={"paid_on": paid_on, "amount_fen": amount_fen, "receipt_no": receipt_no, "note": note,
+                "recorded_by": actor},
+        init={"lease_id": lease_id}, detail="rent payment",
+    )  # fmt: skip
+    session.flush()
+    return payment
 
 
 def update_batch(
@@ -285,6 +362,18 @@ def _wanted_alerts(session: Session, today: date) -> dict[tuple[str, str], tuple
                     f"{code}: lease of {lease.tenant} ends on {lease.end_on}, in {days} days",
                 ),
             )
+    late = get_settings().rent_overdue_days
+    for row in queries.rent_rows(session, today):
+        if row["days_overdue"] >= late:
+            key = f"{row['code']}:{row['lease'].start_on}"
+            arrears, since = row["arrears_yuan"], row["overdue_since"]
+            wanted[("rent_overdue", key)] = (
+                since,
+                tr(f"{row['code']} 承租人 {row['tenant']} 欠租 {arrears:.2f} 元，"
+                   f"自 {since} 起逾期 {row['days_overdue']} 天",
+                   f"{row['code']}: {row['tenant']} owes {arrears:.2f} yuan of rent, overdue since {since} "
+                   f"({row['days_overdue']} days)"),
+            )  # fmt: skip
     for p in props.values():
         if rules.takeover_overdue(p.status, p.takeover_due_on, today):
             assert p.takeover_due_on is not None

@@ -11,6 +11,7 @@ from core.errors import ValidationFailed
 from core.timeutil import CHINA
 from fleet import flags, queries, reconcile
 from fleet.compliance import TAGS
+from fleet.queries import REVIEW_KEYS
 from fleet.models import Flag
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
@@ -77,6 +78,8 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
                 "nights_away": 0,
+                **dict.fromkeys(REVIEW_KEYS, 0),
+                "not_reviewed": 1,  # its unreported trips, none reviewed yet
                 "rest_day_trips": 1,  # 10 June 2024, the Dragon Boat Festival (端午节): covered
                 "expenses_yuan": "215.51",
             },
@@ -94,6 +97,8 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
                 "nights_away": 0,
+                **dict.fromkeys(REVIEW_KEYS, 0),
+                "not_reviewed": 0,  # its unreported trips, none reviewed yet
                 "expenses_yuan": "0.00",
             },
             {
@@ -110,6 +115,8 @@ def test_unit_report_json_is_exact(session: Session, june: dict[str, object]) ->
                 "untracked_vehicles": 0,
                 **{f"{tag}_{what}": 0 for tag in TAGS for what in ("trips", "unreported")},
                 "nights_away": 0,
+                **dict.fromkeys(REVIEW_KEYS, 0),
+                "not_reviewed": 2,  # its unreported trips, none reviewed yet
                 "expenses_yuan": "999.99",
             },
         ],
@@ -125,6 +132,7 @@ def test_false_alarm_trips_count_nowhere(session: Session, june: dict[str, objec
     flags.review_flag(session, flag.id, "false_alarm", "GPS 漂移", "manager")
     row = next(u for u in queries.unit_report(session, "2024-06")["units"] if u["unit"] == "乙局")
     assert (row["trips"], row["unreported_trips"], row["reporting_rate"]) == (2, 1, 0.5)
+    assert (row["reviewed_false_alarm"], row["not_reviewed"]) == (1, 1)  # shown, though counted nowhere
 
 
 def test_bulletin_lists_units_under_threshold_worst_first(session: Session, june: dict[str, object]) -> None:
