@@ -11,8 +11,8 @@ from core.errors import ValidationFailed
 from core.timeutil import CHINA
 from fleet import flags, queries, reconcile
 from fleet.compliance import TAGS
-from fleet.queries import REVIEW_KEYS
 from fleet.models import Flag
+from fleet.queries import REVIEW_KEYS
 from tests.factories import make_expense, make_fixes, make_order, make_trip, make_unit, make_vehicle
 
 
