@@ -104,6 +104,7 @@ def record_certificate_step(
     actor: str,
     doc: str | None = None,
     certificate_no: str | None = None,
+    note: str = "",
 ) -> OfficeProperty:
     """Record (or, with on=None, clear) one checklist step with its document reference. For the step
     `certificate` the reference is the certificate number. Refused when the result would be a certificate
@@ -127,7 +128,7 @@ def record_certificate_step(
         raise ValidationFailed(f"{code}: {problem}")
     upsert(
         session, None, actor=actor, key=code, audit_id=code, obj=prop, values=values,
-        detail=f"checklist step {step}",
+        detail=f"checklist step {step}" + (f": {note.strip()[:400]}" if note.strip() else ""),
     )  # fmt: skip
     session.flush()
     return prop

@@ -35,6 +35,84 @@ SPELL_KINDS = ("idle_vehicle", "silent_tracker")  # flags about whole days
 
 EN: dict[str, str] = {
     # #22: reports, exports, error pages
+    "份租赁": "leases",
+    "保存": "Save",
+    "保存租赁": "Save the lease",
+    "到期日": "Due on",
+    "办公用房不得出租": "An office property cannot be leased",
+    "办理事项已保存": "The step is saved",
+    "只能出租经营性用房；租期不超过上限，且不得与该房的其他租赁重叠。": (
+        "Only operating property can be leased; the term stays within the cap and may not overlap "
+        "another lease of the property."
+    ),
+    "备注": "Note",
+    "完成情况": "done",
+    "完成日期不能晚于今天": "The date cannot be after today",
+    "实收（元）": "Received (yuan)",
+    "尚无收款": "No payments yet",
+    "已收": "Received",
+    "已终止": "Terminated",
+    "应收租金": "Rent due",
+    "应收租金：各租赁在本年内的天数按比例折算的租金（与上方的年租金合计不同）；实收：本年登记的收款。": (
+        "Rent due: each lease's rent pro rata by its days in the year (not the annual total above);"
+        " received: the payments recorded in the year."
+    ),
+    "应收（元）": "Due (yuan)",
+    "截至": "as of",
+    "截至今天应收": "Due by today",
+    "所属期间": "Period",
+    "收据号": "Receipt no.",
+    "收款日期": "Paid on",
+    "收款日期不能晚于今天": "The payment date cannot be after today",
+    "收款记录": "Payments",
+    "收款金额须大于 0": "The amount must be more than 0",
+    "新年租金（元，空则不变）": "New annual rent (yuan, blank keeps it)",
+    "新建租赁": "New lease",
+    "新租期止": "New last day",
+    "新租赁自 {day} 起，承租人不变。": "The new lease starts on {day}, with the same tenant.",
+    "最后一天": "Last day",
+    "未到期": "Not yet due",
+    "本房产": "this property",
+    "本房产目标日期": "This property's target date",
+    "本租赁在录入系统前已执行：{day} 之前到期的租金视为已在系统外结清。": (
+        "This lease was running before it was recorded here: rent due before {day} is taken as "
+        "settled outside gongwu."
+    ),
+    "欠租": "Arrears",
+    "欠缴": "Owed",
+    "没有欠租": "No arrears",
+    "清除目标": "Clear the target",
+    "登记": "Record",
+    "登记人": "Recorded by",
+    "登记或修改": "Record or change",
+    "登记收款": "Record a payment",
+    "目标日期已保存": "The target date is saved",
+    "租期止须晚于租期起": "The lease must end after it starts",
+    "系统外结清": "Settled outside",
+    "终止日期": "Terminated on",
+    "终止租赁": "Terminate the lease",
+    "续租": "Renew",
+    "缴租方式": "Rent paid",
+    "设定目标": "Set the target",
+    "请填写承租人": "Enter the tenant",
+    "请填写日期": "Enter a date",
+    "请填写金额": "Enter an amount",
+    "请选择缴租方式": "Choose how the rent is paid",
+    "请选择门面房": "Choose a shopfront",
+    "返回": "Back",
+    "这些租赁各自一整年的租金之和": "The sum of these leases' rent for a whole year",
+    "逾期天数": "Days overdue",
+    "逾期自": "Overdue since",
+    "金额应为元，最多两位小数，如 12000 或 3500.50": (
+        "An amount in yuan with at most two decimals, like 12000 or 3500.50"
+    ),
+    "金额（元）": "Amount (yuan)",
+    "门面房": "Shopfront",
+    "租赁已保存": "The lease is saved",
+    "收款已登记": "The payment is recorded",
+    "已续租：这是新的租赁": "Renewed: this is the new lease",
+    "租赁已终止": "The lease is terminated",
+    "已保存": "Saved",
     "未登记": "not recorded",
     "操作未执行：页面已过期或无权操作，请刷新页面后重试。": (
         "Nothing was done: the page has expired or you may not do this. Reload the page and try again."
@@ -645,6 +723,12 @@ class I18n:
             zh, en = FLAG_STATUS_GROUPS[code]
             return en if self.en else zh
         return self.code(ReviewStatus, code) if code in ReviewStatus.codes() else self.code(FlagState, code)
+
+    def instalments(self, per_year: int) -> str:
+        """How a lease's rent falls due."""
+        zh = {1: "按年缴纳", 2: "每半年缴纳", 4: "按季缴纳", 12: "按月缴纳"}
+        en = {1: "yearly", 2: "half-yearly", 4: "quarterly", 12: "monthly"}
+        return (en if self.en else zh).get(per_year, str(per_year))
 
     def flag_when(self, kind: str, at: datetime | str | None) -> str:
         """When a flag starts: a spell of days (idle, silent) by its date, never a made-up 00:00."""

@@ -7,23 +7,28 @@ Reads go through property.service (`office_views`, `operating_query`, `lease_que
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session, select
 
-from accounts.access import ScopeDep, UnitScope
+from accounts.access import ScopeDep, UnitScope, actor
 from core.api import SessionDep
-from core.errors import NotFound
+from core.errors import GongwuError, NotFound
+from core.i18n import tr
 from core.models import Unit
+from core.settings import get_settings
 from core.tabular import Col
 from gongwu.web import charts
 from gongwu.web.common import PageRoute, i18n, render, today, xlsx_response
 from gongwu.web.fleet_pages import opt_int, units_in_scope
 from gongwu.web.i18n import I18n
+from gongwu.web.lease_pages import FormState, read_day
 from property import queries as property_queries
 from property import rules
+from property import service as property_service
 from property.models import OPERATING_STATUSES, Lease, OfficeProperty, OperatingProperty
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -166,30 +171,124 @@ def certificates_xlsx(
     )
 
 
-@router.get("/properties/office/{code}", response_class=HTMLResponse)
-def office_page(request: Request, session: SessionDep, scope: ScopeDep, code: str) -> HTMLResponse:
-    missing = f"办公用房 {code} 不存在 office property {code} not found"
+def _office_in_scope(session: Session, scope: UnitScope, code: str) -> None:
+    missing = tr(f"办公用房 {code} 不存在", f"office property {code} not found")
     if scope.restricted:
         scope.get(
             session, OfficeProperty, code, OfficeProperty.unit_id, key=OfficeProperty.code, missing=missing
         )
+
+
+def _render_office(
+    request: Request, session: Session, scope: UnitScope, code: str, forms: dict[str, FormState] | None = None
+) -> HTMLResponse:
+    _office_in_scope(session, scope, code)
     view = property_queries.office_property_view(session, code, today())
     due = {o["step"]: o for o in view["overdue"]}
     targets: dict[str, date] = {}  # the programme's target, overridden by the property's own
+    own: dict[str, date] = {}
     for row in sorted(property_queries.list_targets(session), key=lambda r: r["code"] is not None):
         if row["code"] in (None, code):
             targets[row["step"]] = row["due_on"]
+        if row["code"] == code:
+            own[row["step"]] = row["due_on"]
+    forms = forms or {}
     steps = [
         {
             "step": step,
             "done_on": view.get(field),
             "doc": view.get(rules.STEP_DOC_FIELDS[step]) or "",
             "target": targets.get(step),
+            "own_target": own.get(step),
             "overdue": due.get(step),
+            "form": forms.get(f"step:{step}") or FormState(values={
+                "done_on": (view.get(field) or today()).isoformat(),
+                "doc": view.get(rules.STEP_DOC_FIELDS[step]) or "",
+            }),
+            "target_form": forms.get(f"target:{step}") or FormState(values={
+                "due_on": own[step].isoformat() if step in own else "",
+            }),
         }
         for step, field in rules.STEP_FIELDS.items()
-    ]
-    return render(request, session, "office.html", {"p": view, "steps": steps}, section="certificates")
+    ]  # fmt: skip
+    bad = any(f.errors for f in forms.values())
+    ctx = {"p": view, "steps": steps, "done": request.query_params.get("done", "")}
+    return render(request, session, "office.html", ctx, section="certificates", status=422 if bad else 200)
+
+
+@router.get("/properties/office/{code}", response_class=HTMLResponse)
+def office_page(request: Request, session: SessionDep, scope: ScopeDep, code: str) -> HTMLResponse:
+    return _render_office(request, session, scope, code)
+
+
+def _step(step: str) -> str:
+    if step not in rules.STEPS:
+        raise NotFound(tr(f"未知的办理事项 {step}", f"unknown step {step}"))
+    return step
+
+
+@router.post("/properties/office/{code}/steps/{step}", response_class=HTMLResponse)
+def office_step(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    code: str,
+    step: str,
+    done_on: Annotated[str, Form(max_length=10)] = "",
+    doc: Annotated[str, Form(max_length=200)] = "",
+    note: Annotated[str, Form(max_length=500)] = "",
+    clear: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Record a checklist step (its date and 文号, the certificate's number for the last step) or clear
+    it; refused, with the reason beside the date, when the certificate would lack its prerequisites."""
+    t = i18n(request)
+    _step(step)
+    _office_in_scope(session, scope, code)
+    form = FormState(values={"done_on": done_on, "doc": doc, "note": note})
+    day = None if clear else read_day(form, "done_on", t)
+    if day and day > today():
+        form.errors["done_on"] = t("完成日期不能晚于今天")
+    if not form.errors:
+        try:
+            with session.begin_nested():
+                property_service.record_certificate_step(
+                    session, code, step, on=day, doc=doc, actor=actor(request), note=note
+                )
+            return RedirectResponse(f"/properties/office/{quote(code)}?done=step", status_code=303)
+        except GongwuError as exc:
+            form.errors["done_on"] = exc.message
+    return _render_office(request, session, scope, code, {f"step:{step}": form})
+
+
+@router.post("/properties/office/{code}/targets/{step}", response_class=HTMLResponse)
+def office_target(
+    request: Request,
+    session: SessionDep,
+    scope: ScopeDep,
+    code: str,
+    step: str,
+    due_on: Annotated[str, Form(max_length=10)] = "",
+    clear: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """Set this property's own target date for a step, or clear it (the programme's target applies)."""
+    t = i18n(request)
+    _step(step)
+    _office_in_scope(session, scope, code)
+    form = FormState(values={"due_on": due_on})
+    day = None if clear else read_day(form, "due_on", t)
+    if not form.errors:
+        try:
+            with session.begin_nested():
+                if day is None:
+                    property_service.remove_target(session, step=step, code=code, actor=actor(request))
+                else:
+                    property_service.set_target(
+                        session, step=step, due_on=day, code=code, actor=actor(request)
+                    )
+            return RedirectResponse(f"/properties/office/{quote(code)}?done=target", status_code=303)
+        except GongwuError as exc:
+            form.errors["due_on"] = exc.message
+    return _render_office(request, session, scope, code, {f"target:{step}": form})
 
 
 # --- operating property and leases ---------------------------------------------------------------------
@@ -356,10 +455,14 @@ def leases_page(
     expiring = [r for r in rows if r["state"] == "active" and r["days_left"] <= EXPIRING_DAYS]
     roll_year = opt_int(year, "year") or day.year
     roll = property_queries.rent_roll(session, roll_year)
+    arrears = property_queries.arrears(session, day)
     if scope.restricted:
         mine = units.get(scope.unit_id or 0)
         roll = {**roll, "units": [u for u in roll["units"] if u["owner_unit"] == mine]}
         roll["rent_yuan"] = sum((u["rent_yuan"] for u in roll["units"]), rules.fen_to_yuan(0))
+        roll["received_yuan"] = sum((u["received_yuan"] for u in roll["units"]), rules.fen_to_yuan(0))
+        arrears["leases"] = [r for r in arrears["leases"] if r["owner"] == mine]
+        arrears["arrears_yuan"] = sum((r["arrears_yuan"] for r in arrears["leases"]), rules.fen_to_yuan(0))
     return render(
         request,
         session,
@@ -372,6 +475,8 @@ def leases_page(
             "year": roll_year,
             "expiring_days": EXPIRING_DAYS,
             "day": day,
+            "arrears": arrears,
+            "overdue_days": get_settings().rent_overdue_days,
         },
         section="leases",
     )

@@ -22,7 +22,7 @@ from core.models import Unit
 from core.settings import Settings
 from fleet.models import Flag, Trip, Vehicle
 from gongwu.app import create_app
-from property.models import OfficeProperty
+from property.models import Lease, OfficeProperty
 from tests.conftest import ClientAs
 from tests.factories import make_trip, make_unit, make_vehicle
 from tests.web.conftest import CJK, County, csrf_of, sign_in
@@ -401,3 +401,129 @@ def test_an_unknown_page_signed_out_offers_the_login(county_app: FastAPI) -> Non
     with TestClient(county_app) as c:
         r = c.get("/no/such/page")
     assert r.status_code == 404 and 'href="/login"' in r.text and 'action="/logout"' not in r.text
+
+
+def _vacant_shopfront(county: County) -> str:
+    from property import queries as pq
+    from property.models import OperatingProperty
+
+    with Session(county.engine) as s:
+        leased = pq.active_lease_property_ids(s, datetime.now(UTC).date())
+        later = {x.property_id for x in s.exec(select(Lease)).all()}
+        free = [p.code for p in s.exec(select(OperatingProperty)).all() if p.id not in leased | later]
+    assert free
+    return sorted(free)[0]
+
+
+def test_the_clerk_keeps_leases_and_rent_in_the_browser(
+    clients: dict[str, TestClient], county: County
+) -> None:
+    """New lease, rent payments, renewal and termination through the forms: a wrong value comes back with
+    what was typed and the reason beside its field; every change is audit-logged as the clerk."""
+    clerk = clients["property_clerk"]
+    form = clerk.get("/properties/leases/new")
+    assert form.status_code == 200
+    token = csrf_of(form.text)
+    code = _vacant_shopfront(county)
+    bad = clerk.post("/properties/leases/new", data={
+        "csrf_token": token, "code": code, "tenant": "", "annual_rent": "一万", "start_on": "2025-01-01",
+        "end_on": "2024-12-31", "instalments": "4",
+    })  # fmt: skip
+    assert bad.status_code == 422
+    assert (
+        'id="f-e-tenant"' in bad.text and 'id="f-e-annual_rent"' in bad.text and 'id="f-e-end_on"' in bad.text
+    )
+    assert 'value="一万"' in bad.text and f'value="{code}"' in bad.text  # what was typed stays
+    made = clerk.post("/properties/leases/new", data={
+        "csrf_token": token, "code": code, "tenant": "孙八", "annual_rent": "12,000", "deposit": "2000",
+        "start_on": "2025-01-01", "end_on": "2026-12-31", "instalments": "4",
+    }, follow_redirects=False)  # fmt: skip
+    assert made.status_code == 303, made.text
+    page_url = made.headers["location"].split("?")[0]
+    lease_id = int(page_url.rsplit("/", 1)[1])
+    page = clerk.get(made.headers["location"]).text
+    assert "租赁已保存" in page and "按季缴纳" in page and "欠缴" in page
+    pay = f"{page_url}/payments"
+    zero = clerk.post(
+        pay, data={"csrf_token": token, "paid_on": "2025-01-03", "amount": "0", "receipt_no": "S1"}
+    )
+    assert zero.status_code == 422 and 'id="pay-e-amount"' in zero.text and 'value="S1"' in zero.text
+    paid = {"csrf_token": token, "paid_on": "2025-01-03", "amount": "3000", "receipt_no": "S1"}
+    ok = clerk.post(pay, data=paid,
+                    follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303
+    twice = clerk.post(
+        pay, data={"csrf_token": token, "paid_on": "2025-01-04", "amount": "3000", "receipt_no": "S1"}
+    )
+    assert twice.status_code == 422 and 'id="pay-e-receipt_no"' in twice.text
+    listing = clerk.get("/properties/leases").text
+    assert f'href="/properties/leases/{lease_id}"' in listing and "孙八" in listing  # in the arrears list
+    assert "这些租赁各自一整年的租金之和" in listing and "实收（元）" in listing  # each total says what it is
+    early = clerk.post(f"{page_url}/terminate", data={"csrf_token": token, "on": "2024-06-30"})
+    assert early.status_code == 422 and 'id="end-e-on"' in early.text
+    renewed = clerk.post(f"{page_url}/renew", data={"csrf_token": token, "end_on": "2028-12-31"},
+                         follow_redirects=False)  # fmt: skip
+    assert renewed.status_code == 303 and "done=renewed" in renewed.headers["location"]
+    viewer = clients["unit_viewer"].post(
+        pay, data={"csrf_token": token, "paid_on": "2025-01-03", "amount": "1"}
+    )
+    assert viewer.status_code == 403
+    with Session(county.engine) as s:
+        from core.models import AuditLog
+        from property.models import RentPayment
+
+        payments = s.exec(select(RentPayment).where(RentPayment.lease_id == lease_id)).all()
+        assert [(p.amount_fen, p.receipt_no, p.recorded_by) for p in payments] == [
+            (300_000, "S1", county.users["property_clerk"])
+        ]
+        entities = ["property_lease", "property_rent_payment"]
+        logged = s.exec(
+            select(AuditLog).where(
+                col(AuditLog.entity).in_(entities), AuditLog.actor == county.users["property_clerk"]
+            )
+        ).all()
+        assert len(logged) >= 3  # the lease, the payment, the renewal
+
+
+def test_the_clerk_records_certificate_steps_and_targets(
+    clients: dict[str, TestClient], county: County
+) -> None:
+    clerk = clients["property_clerk"]
+    with Session(county.engine) as s:
+        prop = s.exec(
+            select(OfficeProperty)
+            .where(col(OfficeProperty.fire_accepted_on).is_(None))
+            .order_by(col(OfficeProperty.code))
+        ).first()
+        assert prop is not None
+        code = prop.code
+    page = clerk.get(f"/properties/office/{code}")
+    token = csrf_of(page.text)
+    refused = clerk.post(f"/properties/office/{code}/steps/certificate",
+                         data={"csrf_token": token, "done_on": "2025-03-01",
+                               "doc": "晋(2025)第9号"})  # fmt: skip
+    assert refused.status_code == 422 and 'id="s-certificate-e-done_on"' in refused.text
+    assert 'value="晋(2025)第9号"' in refused.text  # the number typed stays
+    done = clerk.post(f"/properties/office/{code}/steps/survey",
+                      data={"csrf_token": token, "done_on": "2025-03-01", "doc": "测字[2025]7号",
+                            "note": "补测"},
+                      follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    targets = f"/properties/office/{code}/targets/safety"
+    target = clerk.post(targets, data={"csrf_token": token, "due_on": "2027-06-30"}, follow_redirects=False)
+    assert target.status_code == 303
+    shown = clerk.get(f"/properties/office/{code}").text
+    assert "测字[2025]7号" in shown and "2027年6月30日" in shown and "本房产" in shown
+    cleared = clerk.post(targets, data={"csrf_token": token, "clear": "1"}, follow_redirects=False)
+    assert cleared.status_code == 303
+    with Session(county.engine) as s:
+        from core.models import AuditLog
+
+        again = s.exec(select(OfficeProperty).where(OfficeProperty.code == code)).one()
+        assert str(again.surveyed_on) == "2025-03-01"
+        note = s.exec(
+            select(AuditLog).where(
+                AuditLog.entity_id == code, AuditLog.actor == county.users["property_clerk"]
+            )
+        ).all()
+        assert any("补测" in (a.detail or "") for a in note)
