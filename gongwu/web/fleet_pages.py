@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from accounts.access import ScopeDep, UnitScope, actor
 from core.api import SessionDep
 from core.errors import NotFound, ValidationFailed
+from core.i18n import tr
 from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
@@ -164,7 +165,7 @@ def flag_queue_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> R
 def _flag_in_scope(session: Session, scope: UnitScope, flag_id: int) -> Flag:
     flag = session.get(Flag, flag_id)
     if flag is None or not scope.allows(flag.unit_id):
-        raise NotFound(f"预警不存在 flag {flag_id} not found")
+        raise NotFound(tr(f"预警 {flag_id} 不存在", f"flag {flag_id} not found"))
     return flag
 
 

@@ -20,6 +20,7 @@ from accounts import service as auth_service
 from accounts.access import SESSION_COOKIE, app_secret, csrf_token
 from core.api import SessionDep
 from core.errors import NotAuthenticated, TooManyAttempts
+from core.i18n import tr
 from core.settings import get_settings
 
 web_router = APIRouter(include_in_schema=False)
@@ -127,7 +128,11 @@ async def logout(request: Request, session: SessionDep) -> Response:
             principal.session_hash,
             presented if isinstance(presented, str) else None,
         ):
-            return JSONResponse(status_code=403, content={"detail": "权限不足 forbidden: CSRF token invalid"})
+            detail = tr(
+                "权限不足：页面已过期，请刷新后重试",
+                "forbidden: the page has expired, reload it and try again",
+            )
+            return JSONResponse(status_code=403, content={"detail": detail})
         auth_service.logout(session, principal)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
