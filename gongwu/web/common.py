@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,15 @@ NAV = (
     NavItem("/imports", "导入数据", "import", "imports"),
     NavItem("/runs", "运行记录", "runs:read", "runs"),
 )
+
+
+@dataclass
+class FormState:
+    """What a form was filled with and what is wrong with which field: kept on an error."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str = ""
 
 
 def principal_of(request: Request) -> Principal | None:

@@ -5,7 +5,6 @@ problem beside its field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from core.api import SessionDep
 from core.errors import GongwuError, NotFound
 from core.i18n import tr
 from core.timeutil import china_day
-from gongwu.web.common import PageRoute, i18n, render, today
+from gongwu.web.common import FormState, PageRoute, i18n, render, today
 from gongwu.web.i18n import I18n
 from property import queries as property_queries
 from property import rules
@@ -27,15 +26,6 @@ from property import service as property_service
 from property.models import Lease, OfficeProperty, OperatingProperty, RentPayment
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-
-
-@dataclass
-class FormState:
-    """What a form was filled with and what is wrong with which field: kept on an error."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str = ""
 
 
 def read_day(form: FormState, name: str, t: I18n, *, required: bool = True) -> date | None:

@@ -6,7 +6,6 @@ phone reads them without scrolling sideways."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -23,7 +22,7 @@ from core.timeutil import as_utc, day_bounds, to_china, utcnow
 from fleet import queries, rules, service
 from fleet.models import Driver, Flag, FlagKind, OrderStatus, Trip, TripOrder, Vehicle
 from fleet.schemas import FlagFilter
-from gongwu.web.common import PageRoute, can, i18n, principal_of, render, today
+from gongwu.web.common import FormState, PageRoute, can, i18n, principal_of, render, today
 from gongwu.web.i18n import I18n
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -63,15 +62,6 @@ def _whole(value: str) -> int | None:
 def _local(value: datetime | None) -> str:
     """For a datetime-local field's value."""
     return "" if value is None else to_china(value).strftime("%Y-%m-%dT%H:%M")
-
-
-@dataclass
-class FormState:
-    """What a form was filled with and what is wrong with which field: kept on an error."""
-
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    message: str = ""
 
 
 # --- 我要用车 --------------------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
 from gongwu.web import charts
-from gongwu.web.common import PageRoute, i18n, render, today, xlsx_response
+from gongwu.web.common import FormState, PageRoute, i18n, render, today, xlsx_response
 from gongwu.web.fleet_pages import opt_int, units_in_scope
 from gongwu.web.i18n import I18n
-from gongwu.web.lease_pages import FormState, read_day
+from gongwu.web.lease_pages import read_day
 from property import queries as property_queries
 from property import rules
 from property import service as property_service
