@@ -422,11 +422,44 @@ def _unit_id(session: Session, unit: str | int) -> int:
     return by_name
 
 
+# What the queue can be sorted by (a page's column → its SQL expression); the id breaks ties.
+FLAG_ORDER: dict[str, Any] = {
+    "kind": col(Flag.kind),
+    "plate": col(Vehicle.plate),
+    "unit": col(Unit.name),
+    "time": col(Flag.start_at),
+    "km": col(Trip.distance_m),
+    "status": func.coalesce(col(Flag.review_status), col(Flag.state)),
+}
+
+
+def _flag_order(order: tuple[str, bool] | None) -> list[Any]:
+    if order is None or order[0] not in FLAG_ORDER:
+        # high severity first (a tagged unreported trip, overspeed, out of area), then newest
+        return [
+            case((col(Flag.severity) == "high", 0), else_=1),
+            col(Flag.start_at).desc(),
+            col(Flag.id).desc(),
+        ]
+    expr, desc = FLAG_ORDER[order[0]], order[1]
+    # blanks (a flag without a trip has no km) last whichever way round, as on every list
+    return [
+        expr.is_(None),
+        expr.desc() if desc else expr.asc(),
+        col(Flag.id).desc() if desc else col(Flag.id),
+    ]
+
+
 def flag_rows(
-    session: Session, f: FlagFilter | None = None, *, limit: int | None = None, offset: int = 0
+    session: Session,
+    f: FlagFilter | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    order: tuple[str, bool] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of the flag queue (newest first) with plate, unit, trip km and order number, and the
-    total count of the filtered queue."""
+    """One page of the flag queue with plate, unit, trip km and order number, and the total count of the
+    filtered queue. By default high severity first, then newest; `order` = (a FLAG_ORDER key, descending)."""
     f = f or FlagFilter()
     where = _flag_where(session, f)
     base = _select(col(Flag.id)).join(Vehicle, col(Vehicle.id) == col(Flag.vehicle_id)).where(*where)
@@ -444,9 +477,7 @@ def flag_rows(
         .outerjoin(Trip, col(Trip.id) == col(Flag.trip_id))
         .outerjoin(TripOrder, col(TripOrder.id) == col(Flag.order_id))
         .where(*where)
-        .order_by(  # high severity first (a tagged unreported trip, overspeed, out of area), then newest
-            case((col(Flag.severity) == "high", 0), else_=1), col(Flag.start_at).desc(), col(Flag.id).desc()
-        )
+        .order_by(*_flag_order(order))
         .offset(offset)
     )
     if limit is not None:

@@ -4,6 +4,7 @@ route class that shows domain errors as a page, pagination and the Excel downloa
 from __future__ import annotations
 
 import math
+from numbers import Number
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -220,10 +221,23 @@ class Pager:
     total: int
     prev_url: str | None
     next_url: str | None
+    numbers: tuple[tuple[int | None, str], ...] = ()  # page links, None for a gap (…)
+    keep: tuple[tuple[str, str], ...] = ()  # the other query parameters, for the jump form
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * PAGE_SIZE
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """1 … p-2 p-1 p p+1 p+2 … N: the first, the last and those around this one, gaps as None."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    out: list[int | None] = []
+    for n in shown:
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out
 
 
 def pager(request: Request, page: int, total: int) -> Pager:
@@ -239,7 +253,90 @@ def pager(request: Request, page: int, total: int) -> Pager:
         total=total,
         prev_url=url(page - 1) if page > 1 else None,
         next_url=url(page + 1) if page < pages else None,
+        numbers=tuple((n, url(n) if n else "") for n in page_numbers(page, pages)),
+        keep=tuple((k, v) for k, v in request.query_params.multi_items() if k != "page"),
     )
+
+
+@dataclass(frozen=True)
+class Order:
+    """A list's sort order from `?sort=KEY&dir=asc|desc`, one of the list's columns; clicking a header
+    sorts by it, clicking it again turns the order round. Any other key falls back to the default; a
+    default of "" is the list's own order (no column)."""
+
+    key: str
+    desc: bool
+    urls: dict[str, str]
+
+    def aria(self, key: str) -> str:
+        if key != self.key:
+            return "none"
+        return "descending" if self.desc else "ascending"
+
+
+def order(request: Request, keys: Sequence[str], default: str, *, desc: bool = False) -> Order:
+    asked = request.query_params.get("sort", "")
+    key = asked if asked in keys else default
+    is_desc = (request.query_params.get("dir") == "desc") if asked in keys else desc
+    urls = {
+        k: with_query(request, sort=k, dir="asc" if k == key and is_desc else ("desc" if k == key else "asc"),
+                      page=None)
+        for k in keys
+    }  # fmt: skip
+    return Order(key=key, desc=is_desc, urls=urls)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Blanks last whichever way round; numbers and dates as themselves, the rest as text."""
+    if value is None or value == "":
+        return (1, 0)
+    if isinstance(value, Number | date):  # Decimal is a Number too: 99 sorts before 159
+        return (0, value)
+    return (0, str(value).casefold())
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a list held in memory: searched, sorted by any column, numbered."""
+
+    rows: list[Any]
+    total: int
+    pager: Pager
+    order: Order
+    q: str
+    all_rows: list[Any] = field(repr=False, default_factory=list)  # every match, sorted: for totals
+
+
+def listing(
+    request: Request,
+    rows: Sequence[Any],
+    keys: dict[str, Callable[[Any], Any]],
+    default: str,
+    *,
+    desc: bool = False,
+    search: Callable[[Any], str] | None = None,
+) -> Listing:
+    """Search (`?q=`, any part of `search(row)`, case-insensitive), sort (`?sort=&dir=`) and cut a page
+    (`?page=`) of a list small enough to hold: a county's vehicles, leases, lots, properties."""
+    q = (request.query_params.get("q") or "").strip()[:60]
+    found = list(rows)
+    if q and search is not None:
+        needle = q.casefold()
+        found = [r for r in found if needle in search(r).casefold()]
+    o = order(request, list(keys), default, desc=desc)
+    by = keys[o.key]
+    blanks = [r for r in found if _sort_key(by(r))[0]]
+    filled = sorted(
+        (r for r in found if not _sort_key(by(r))[0]), key=lambda r: _sort_key(by(r)), reverse=o.desc
+    )
+    found = filled + blanks
+    try:
+        page = int(request.query_params.get("page") or 1)
+    except ValueError:
+        page = 1
+    pg = pager(request, page, len(found))
+    rows_here = found[pg.offset : pg.offset + PAGE_SIZE]
+    return Listing(rows=rows_here, total=len(found), pager=pg, order=o, q=q, all_rows=found)
 
 
 def with_query(request: Request, **changes: Any) -> str:

@@ -6,7 +6,7 @@ Reads go through the fleet module's own queries (`queries.flag_rows`, `routes.ge
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -33,11 +33,15 @@ from fleet.trips import load_fixes
 from gongwu.web import charts
 from gongwu.web.common import (
     PAGE_SIZE,
+    Listing,
+    Order,
     PageRoute,
     can,
     i18n,
     is_htmx,
+    listing,
     local_path,
+    order,
     pager,
     render,
     today,
@@ -109,12 +113,22 @@ def _with_id(f: queries.FlagFilter, flag_id: int) -> queries.FlagFilter:
 open_counts = queries.open_counts
 
 
+def flag_order(request: Request) -> Order:
+    """The queue's columns sort it; until one is clicked it is high severity first, then newest."""
+    return order(request, list(queries.FLAG_ORDER), "")
+
+
+def _sql_order(o: Order) -> tuple[str, bool] | None:
+    return (o.key, o.desc) if o.key else None
+
+
 @router.get("/flags", response_class=HTMLResponse)
 def flag_queue(request: Request, session: SessionDep, scope: ScopeDep, page: int = 1) -> HTMLResponse:
     f, chosen = queue_filter(request.query_params, scope)
     total = queries.flag_rows(session, f, limit=0)[1]
     pg = pager(request, page, total)
-    rows, _ = queries.flag_rows(session, f, limit=PAGE_SIZE, offset=pg.offset)
+    o = flag_order(request)
+    rows, _ = queries.flag_rows(session, f, limit=PAGE_SIZE, offset=pg.offset, order=_sql_order(o))
     return render(
         request,
         session,
@@ -122,6 +136,7 @@ def flag_queue(request: Request, session: SessionDep, scope: ScopeDep, page: int
         {
             "rows": rows,
             "pager": pg,
+            "order": o,
             "chosen": chosen,
             "units": units_in_scope(session, scope),
             "restricted": scope.restricted,
@@ -145,7 +160,7 @@ def flag_queue_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> R
     """The queue as filtered, every page of it."""
     t = i18n(request)
     f, _ = queue_filter(request.query_params, scope)
-    rows, _ = queries.flag_rows(session, f, limit=EXPORT_MAX)
+    rows, _ = queries.flag_rows(session, f, limit=EXPORT_MAX, order=_sql_order(flag_order(request)))
     columns = [
         Col(t("编号"), "int"), Col(t("类型")), Col(t("车牌号")), Col(t("单位")),
         Col(t("开始")), Col(t("说明")), Col(t("里程（公里）"), "km", total=True),
@@ -280,42 +295,57 @@ def _vehicle_in_scope(session: Session, scope: UnitScope, vehicle_id: int) -> Ve
     )
 
 
-@router.get("/vehicles", response_class=HTMLResponse)
-def vehicles_page(
-    request: Request,
-    session: SessionDep,
-    scope: ScopeDep,
-    unit: str | None = None,
-    status: str | None = None,
-    plate: str | None = None,
-) -> HTMLResponse:
-    f = VehicleFilter(unit_id=opt_int(unit, "unit"), status=status or None, plate=plate or None)
+VEHICLE_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "plate": lambda r: r["vehicle"].plate,
+    "unit": lambda r: r["unit"],
+    "model": lambda r: r["vehicle"].model,
+    "status": lambda r: r["vehicle"].status,
+    "last_trip": lambda r: r["last_trip"],
+    "last_fix": lambda r: r["last_fix"],
+    "open_flags": lambda r: r["open_flags"],
+}
+
+
+def _vehicle_search(r: dict[str, Any]) -> str:
+    v = r["vehicle"]
+    return " ".join(str(x) for x in (v.plate, r["unit"], v.model, v.tracker_id or "") if x)
+
+
+def _vehicle_list(request: Request, session: Session, scope: UnitScope) -> tuple[Listing, dict[str, str]]:
+    """The vehicle list as the page and its export show it: filtered, searched and sorted."""
+    params = request.query_params
+    chosen = {k: (params.get(k) or "").strip() for k in ("unit", "status", "plate")}
+    f = VehicleFilter(
+        unit_id=opt_int(chosen["unit"], "unit"),
+        status=chosen["status"] or None,
+        plate=chosen["plate"] or None,
+    )
     rows = queries.vehicle_rows(session, scope, f)
+    return listing(request, rows, VEHICLE_SORT, "plate", search=_vehicle_search), chosen
+
+
+@router.get("/vehicles", response_class=HTMLResponse)
+def vehicles_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse:
+    found, chosen = _vehicle_list(request, session, scope)
     return render(
         request,
         session,
         "vehicles.html",
         {
-            "rows": rows,
+            "list": found,
             "units": units_in_scope(session, scope),
             "restricted": scope.restricted,
-            "chosen": {"unit": unit or "", "status": status or "", "plate": plate or ""},
+            "chosen": chosen,
+            "open_flags": sum(r["open_flags"] for r in found.all_rows),
         },
         section="vehicles",
     )
 
 
 @router.get("/vehicles.xlsx")
-def vehicles_xlsx(
-    request: Request,
-    session: SessionDep,
-    scope: ScopeDep,
-    unit: str | None = None,
-    status: str | None = None,
-    plate: str | None = None,
-) -> Response:
+def vehicles_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
     t = i18n(request)
-    f = VehicleFilter(unit_id=opt_int(unit, "unit"), status=status or None, plate=plate or None)
+    found, _ = _vehicle_list(request, session, scope)
     columns = [
         Col(t("车牌号")), Col(t("单位")), Col(t("品牌型号")), Col(t("状态")),
         Col(t("最近行程"), "date"), Col(t("最后定位"), "datetime"),
@@ -326,7 +356,7 @@ def vehicles_xlsx(
             r["vehicle"].plate, r["unit"], r["vehicle"].model, t.vehicle_status(r["vehicle"].status),
             r["last_trip"], r["last_fix"], r["open_flags"],
         ], strict=True))
-        for r in queries.vehicle_rows(session, scope, f)
+        for r in found.all_rows
     ]  # fmt: skip
     return xlsx_response(t, columns, out, title=t("车辆列表"), filename=f"{t('车辆列表')}-{today()}.xlsx")
 
@@ -444,6 +474,26 @@ def _trip_rows(t: I18n, session: Session, trips: list[Trip]) -> list[dict[str, A
     ]
 
 
+def _trip_order(request: Request) -> tuple[Order, list[Any]]:
+    """Newest first until a column is clicked; plate, unit and order number through their rows."""
+    plate = select(Vehicle.plate).where(col(Vehicle.id) == col(Trip.vehicle_id)).scalar_subquery()
+    unit = (
+        select(Unit.name)
+        .join(Vehicle, col(Vehicle.unit_id) == col(Unit.id))
+        .where(col(Vehicle.id) == col(Trip.vehicle_id))
+        .scalar_subquery()
+    )
+    order_no = select(TripOrder.order_no).where(col(TripOrder.id) == col(Trip.order_id)).scalar_subquery()
+    exprs: dict[str, Any] = {
+        "start": col(Trip.start_at), "plate": plate, "unit": unit, "km": col(Trip.distance_m),
+        "duration": col(Trip.duration_s), "order": order_no, "tags": col(Trip.tags),
+    }  # fmt: skip
+    o = order(request, list(exprs), "start", desc=True)
+    expr = exprs[o.key]
+    by = [expr.is_(None), expr.desc() if o.desc else expr.asc()]
+    return o, [*by, col(Trip.id).desc() if o.desc else col(Trip.id)]
+
+
 @router.get("/trips", response_class=HTMLResponse)
 def trips_page(
     request: Request,
@@ -458,17 +508,18 @@ def trips_page(
     t = i18n(request)
     chosen = {"day": day or "", "plate": (plate or "").strip(), "tag": tag or ""}
     stmt, chosen["day"] = _trips_stmt(t, scope, day, chosen["plate"], tag)
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    found = stmt.subquery()
+    total, metres = session.exec(select(func.count(), func.sum(found.c.distance_m)).select_from(found)).one()
     pg = pager(request, page, total)
-    trips = session.exec(
-        stmt.order_by(col(Trip.start_at).desc(), col(Trip.id).desc()).offset(pg.offset).limit(PAGE_SIZE)
-    ).all()
+    o, by = _trip_order(request)
+    trips = session.exec(stmt.order_by(None).order_by(*by).offset(pg.offset).limit(PAGE_SIZE)).all()
     return render(
         request,
         session,
         "trips.html",
         {
-            "rows": _trip_rows(t, session, list(trips)), "pager": pg, "chosen": chosen,
+            "rows": _trip_rows(t, session, list(trips)), "pager": pg, "order": o, "chosen": chosen,
+            "total_km": (metres or 0) / 1000,
             "tags": compliance.TAGS, "tag_labels": TRIP_TAG,
         },
         section="trips",

@@ -6,7 +6,9 @@ Reads go through property.service (`office_views`, `operating_query`, `lease_que
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,7 +24,7 @@ from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
 from gongwu.web import charts
-from gongwu.web.common import FormState, PageRoute, i18n, render, today, xlsx_response
+from gongwu.web.common import FormState, Listing, PageRoute, i18n, listing, render, today, xlsx_response
 from gongwu.web.fleet_pages import opt_int, units_in_scope
 from gongwu.web.i18n import I18n
 from gongwu.web.lease_pages import read_day
@@ -322,15 +324,27 @@ def _operating_shown(
     return list(session.exec(scope.apply(filtered, OperatingProperty.owner_unit_id)).all())
 
 
+Row = dict[str, Any]
+OPERATING_SORT: dict[str, Callable[[Row], Any]] = {
+    "code": lambda i: i["p"].code,
+    "address": lambda i: i["p"].address,
+    "owner": lambda i: i["owner"],
+    "area": lambda i: i["p"].area_m2,
+    "status": lambda i: i["status"],
+    "vacant": lambda i: i["vacant"],
+    "due": lambda i: i["p"].takeover_due_on,
+}
+
+
+def _operating_list(request: Request, session: Session, scope: UnitScope, day: date) -> Listing:
+    """全部经营性用房 as the page and its export show it: filtered (现状, 空置/逾期, 编号·坐落) and sorted."""
+    params = request.query_params
+    shown = _operating_shown(session, scope, day, params.get("status"), params.get("show"), params.get("q"))
+    return listing(request, _operating_items(session, shown, day), OPERATING_SORT, "code")
+
+
 @router.get("/properties/operating.xlsx")
-def operating_xlsx(
-    request: Request,
-    session: SessionDep,
-    scope: ScopeDep,
-    status: str | None = None,
-    show: str | None = None,
-    q: str | None = None,
-) -> Response:
+def operating_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
     t = i18n(request)
     day = today()
     columns = [
@@ -342,7 +356,7 @@ def operating_xlsx(
             i["p"].code, i["p"].address, i["owner"] or "", float(i["p"].area_m2 or 0) or None,
             t.op_status(i["status"]), t("是") if i["vacant"] else "", i["p"].takeover_due_on,
         ], strict=True))
-        for i in _operating_items(session, _operating_shown(session, scope, day, status, show, q), day)
+        for i in _operating_list(request, session, scope, day).all_rows
     ]  # fmt: skip
     return xlsx_response(
         t, columns, rows, title=t("经营性用房"), period=t.date(day), filename=f"{t('经营性用房')}-{day}.xlsx"
@@ -365,8 +379,8 @@ def operating_page(
             scope.apply(property_queries.operating_query(day), OperatingProperty.owner_unit_id)
         ).all()
     )
-    shown = _operating_shown(session, scope, day, status, show, q)
     items = _operating_items(session, everything, day)
+    found = _operating_list(request, session, scope, day)
     by_status = dict.fromkeys(OPERATING_STATUSES, 0)
     for i in items:
         by_status[i["status"]] = by_status.get(i["status"], 0) + 1
@@ -378,7 +392,8 @@ def operating_page(
         session,
         "operating.html",
         {
-            "items": _operating_items(session, shown, day),
+            "list": found,
+            "area_total": sum((i["p"].area_m2 or 0 for i in found.all_rows), Decimal(0)),
             "total": len(everything),
             "overdue": [i for i in items if i["overdue"]],
             "vacant": [i for i in items if i["vacant"]],
@@ -422,6 +437,28 @@ def _lease_rows(session: Session, scope: UnitScope, day: date) -> list[dict[str,
     return rows
 
 
+LEASE_SORT: dict[str, Callable[[Row], Any]] = {
+    "code": lambda r: r["code"],
+    "address": lambda r: r["address"],
+    "owner": lambda r: r["owner"],
+    "tenant": lambda r: r["lease"].tenant,
+    "rent": lambda r: r["lease"].annual_rent_fen,
+    "deposit": lambda r: r["lease"].deposit_fen,
+    "start": lambda r: r["lease"].start_on,
+    "end": lambda r: r["lease"].end_on,
+    "state": lambda r: r["state"],
+    "source": lambda r: r["lease"].lot_id is not None,
+}
+
+
+def _lease_search(r: Row) -> str:
+    return " ".join(x for x in (r["code"], r["address"], r["owner"] or "", r["lease"].tenant) if x)
+
+
+def _lease_list(request: Request, rows: list[Row]) -> Listing:
+    return listing(request, rows, LEASE_SORT, "code", search=_lease_search)
+
+
 @router.get("/properties/leases.xlsx")
 def leases_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
     t = i18n(request)
@@ -438,7 +475,7 @@ def leases_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Respo
             (r["lease"].deposit_fen or 0) / 100, r["lease"].start_on, r["lease"].end_on, r["days_left"],
             t.lease_state(r["state"]), t("拍卖成交") if r["lease"].lot_id else t("合同"),
         ], strict=True))
-        for r in _lease_rows(session, scope, day)
+        for r in _lease_list(request, _lease_rows(session, scope, day)).all_rows
     ]  # fmt: skip
     return xlsx_response(
         t, columns, rows, title=t("租赁"), period=t.date(day), filename=f"{t('租赁')}-{day}.xlsx"
@@ -469,6 +506,7 @@ def leases_page(
         "leases.html",
         {
             "rows": rows,
+            "list": _lease_list(request, rows),
             "expiring": expiring,
             "annual_total": rules.fen_to_yuan(sum(r["lease"].annual_rent_fen for r in rows)),
             "roll": roll,
@@ -512,9 +550,36 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+BATCH_SORT: dict[str, Callable[[Row], Any]] = {
+    "batch": lambda b: b["batch"],
+    "date": lambda b: b["date"],
+    "lots": lambda b: b["lots"],
+    "sold": lambda b: b["sold"],
+    "unsold": lambda b: b["unsold"],
+    "withdrawn": lambda b: b["withdrawn"],
+    "rent": lambda b: b["annual_rent_yuan"],
+}
+
+
+def _lot_search(lot: Row) -> str:
+    return " ".join(str(x) for x in (lot["lot"], lot["address"], lot["tenant"] or "") if x)
+
+
 @router.get("/properties/auctions", response_class=HTMLResponse)
 def auctions_page(request: Request, session: SessionDep, batch: str | None = None) -> HTMLResponse:
+    """The batches (sortable) and each batch's lots; a search keeps the lots whose 标的, 坐落 or 承租人
+    match and the batches that hold one (or whose name matches)."""
     report = property_queries.auctions_report(session, batch=batch or None)
     if batch and not report["batches"]:
-        raise NotFound(f"拍卖批次 {batch} 不存在 auction batch {batch} not found")
-    return render(request, session, "auctions.html", {"batches": report["batches"]}, section="auctions")
+        raise NotFound(tr(f"拍卖批次 {batch} 不存在", f"auction batch {batch} not found"))
+    batches = report["batches"]
+    q = (request.query_params.get("q") or "").strip()[:60].casefold()
+    if q:
+        batches = [
+            {**b, "lots_detail": b["lots_detail"] if q in b["batch"].casefold() else hits}
+            for b in batches
+            if (hits := [lot for lot in b["lots_detail"] if q in _lot_search(lot).casefold()])
+            or q in b["batch"].casefold()
+        ]
+    found = listing(request, batches, BATCH_SORT, "date", desc=True)
+    return render(request, session, "auctions.html", {"list": found}, section="auctions")

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, select
@@ -20,7 +21,9 @@ from accounts import service as auth
 from accounts.models import UNIT_ROLES, User
 from core.db import build_engine
 from core.models import Unit
+from core.settings import Settings
 from gongwu import migrate
+from gongwu.app import create_app
 
 PASSWORD = "web-pages-password-1"
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
@@ -128,3 +131,22 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def county_app(county: County) -> FastAPI:
+    return create_app(Settings(database_url=county.url), engine=county.engine)
+
+
+@pytest.fixture(scope="module")
+def clients(county_app: FastAPI, county: County) -> Iterator[dict[str, TestClient]]:
+    """One signed-in browser-like client (session cookie) per role."""
+    out = {}
+    for role, username in county.users.items():
+        c = TestClient(county_app)
+        c.__enter__()
+        sign_in(c, username)
+        out[role] = c
+    yield out
+    for c in out.values():
+        c.__exit__(None, None, None)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -21,11 +19,10 @@ from accounts.permissions import PAGES, TABLE
 from core.models import Unit
 from core.settings import Settings
 from fleet.models import Flag, Trip, Vehicle
-from gongwu.app import create_app
 from property.models import Lease, OfficeProperty
 from tests.conftest import ClientAs
 from tests.factories import make_trip, make_unit, make_vehicle
-from tests.web.conftest import CJK, County, csrf_of, sign_in
+from tests.web.conftest import CJK, County, csrf_of
 
 PLAIN = sorted(path for (method, path) in PAGES if method == "GET" and "{" not in path)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -147,25 +144,6 @@ def test_a_unit_viewer_gets_404_for_another_units_vehicle_trip_and_flag(
 
 
 # --- the demo county ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def county_app(county: County) -> FastAPI:
-    return create_app(Settings(database_url=county.url), engine=county.engine)
-
-
-@pytest.fixture(scope="module")
-def clients(county_app: FastAPI, county: County) -> Iterator[dict[str, TestClient]]:
-    """One signed-in browser-like client (session cookie) per role."""
-    out = {}
-    for role, username in county.users.items():
-        c = TestClient(county_app)
-        c.__enter__()
-        sign_in(c, username)
-        out[role] = c
-    yield out
-    for c in out.values():
-        c.__exit__(None, None, None)
 
 
 def _ids(county: County) -> dict[str, object]:
