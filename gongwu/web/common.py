@@ -4,10 +4,10 @@ route class that shows domain errors as a page, pagination and the Excel downloa
 from __future__ import annotations
 
 import math
-from numbers import Number
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from numbers import Number
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
