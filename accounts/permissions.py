@@ -101,6 +101,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/reports/units"): "fleet:county",
     ("GET", f"{API}/reports/bulletin"): "fleet:county",
     ("GET", f"{API}/reports/expenses"): "fleet:county",
+    ("GET", f"{API}/reports/trends"): "fleet:read",  # unit-scoped: a unit's staff see their unit
     # --- imports (scheduler/routes.py): each kind as its domain's writes (IMPORTS below)
     ("POST", f"{API}/imports/{{kind}}"): BY_KIND,
     ("GET", f"{API}/imports/{{kind}}/template"): BY_KIND,
@@ -173,6 +174,9 @@ PAGES: dict[tuple[str, str], str] = {
     ("POST", "/flags/{flag_id}/replies"): "flags:reply",
     ("GET", "/reports/units"): "fleet:read",  # a unit viewer sees its own unit's row
     ("GET", "/reports/units.xlsx"): "fleet:read",
+    ("GET", "/reports/trends"): "fleet:read",  # unit-scoped in the query
+    ("GET", "/reports/trends.xlsx"): "fleet:read",
+    ("GET", "/reports/utilisation.xlsx"): "fleet:read",
     ("GET", "/reports/bulletin"): "fleet:county",
     ("GET", "/reports/bulletin.xlsx"): "fleet:county",
     ("GET", "/reports/trackers"): "fleet:county",

@@ -23,7 +23,7 @@ from core.i18n import tr
 from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_china, to_ts, utcnow
-from fleet import compliance, rules
+from fleet import compliance, rules, tags
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -908,6 +908,139 @@ def expense_sheet(session: Session, year: int) -> dict[str, Any]:
                 }
             )
     return {"year": year, "orders": orders, "vehicles": vehicles}
+
+
+# ------------------------------------------------------------------------------------------------ trends
+
+TREND_MONTHS_MAX = 36
+
+
+def month_range(first: date, last: date) -> list[date]:
+    """The first days of the months first..last (both given as any day of their month)."""
+    out, m = [], first.replace(day=1)
+    while m <= last:
+        out.append(m)
+        m = _next_month(m)
+    return out
+
+
+def utilisation(days_used: int, working_days: int) -> float | None:
+    """出车率: the working days a car made a trip over the working days of the period (None: no day yet)."""
+    return days_used / working_days if working_days else None
+
+
+def trends(session: Session, first: date, last: date, scope: UnitScope, today: date) -> dict[str, Any]:
+    """Km, trips and running cost (the expenses of the cars' orders, by planned start) per month of
+    first..last, for each unit in scope and all of them together; and each car's utilisation over the
+    working days (State Council calendar with 调休, and the center's own days) from `first` — or the first
+    trip gongwu holds, if later — to yesterday. A car counts for its unit of today."""
+    months = month_range(first, last)
+    if not months:
+        raise ValidationFailed(tr("起始月份晚于截止月份", "the first month is after the last"))
+    if len(months) > TREND_MONTHS_MAX:
+        raise ValidationFailed(
+            tr(f"最多查看 {TREND_MONTHS_MAX} 个月", f"at most {TREND_MONTHS_MAX} months at a time")
+        )
+    end = _next_month(months[-1])  # the day after the period
+    cars = session.exec(vehicles_query(scope)).all()
+    ids = [v.id for v in cars if v.id is not None]
+    unit_name = {u.id: u.name for u in units_in_scope(session, scope)}
+    unit_of = {v.id: v.unit_id for v in cars}
+    per_unit: dict[int, dict[date, list[float]]] = defaultdict(lambda: {m: [0, 0.0, 0] for m in months})
+    days_with_trips: dict[int, set[date]] = defaultdict(set)
+    if ids:
+        for vid, day, n, metres in session.exec(
+            _select(col(Trip.vehicle_id), col(Trip.service_day), func.count(), func.sum(Trip.distance_m))
+            .where(
+                col(Trip.vehicle_id).in_(ids), col(Trip.service_day) >= months[0], col(Trip.service_day) < end
+            )
+            .group_by(col(Trip.vehicle_id), col(Trip.service_day))
+        ).all():
+            cell = per_unit[unit_of[vid]][day.replace(day=1)]
+            cell[0] += int(n)
+            cell[1] += float(metres or 0)
+            days_with_trips[vid].add(day)
+        start, stop = _span(months[0], end)
+        for vid, planned, fen in session.exec(
+            _select(col(TripOrder.vehicle_id), col(TripOrder.planned_start_at), _total_fen())
+            .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
+            .where(
+                col(TripOrder.vehicle_id).in_(ids),
+                col(TripOrder.planned_start_at) >= start,
+                col(TripOrder.planned_start_at) < stop,
+            )
+        ).all():
+            per_unit[unit_of[vid]][china_day(planned).replace(day=1)][2] += int(fen or 0)
+
+    def row(cells: dict[date, list[float]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "month": f"{m:%Y-%m}",
+                "trips": int(c[0]),
+                "km": round(c[1] / 1000, 1),
+                "cost_yuan": yuan(int(c[2])),
+            }
+            for m, c in cells.items()
+        ]
+
+    county = {m: [0, 0.0, 0] for m in months}
+    units = []
+    for uid in sorted(per_unit, key=lambda u: unit_name.get(u, "")):
+        for m, c in per_unit[uid].items():
+            county[m] = [a + b for a, b in zip(county[m], c, strict=True)]
+        cells = row(per_unit[uid])
+        units.append(
+            {
+                "unit_id": uid,
+                "unit": unit_name.get(uid, ""),
+                "months": cells,
+                "trips": sum(c["trips"] for c in cells),
+                "km": round(sum(per_unit[uid][m][1] for m in months) / 1000, 1),
+                "cost_yuan": yuan(int(sum(per_unit[uid][m][2] for m in months))),
+            }
+        )
+    # utilisation over the days that have passed since gongwu holds trips: before its first trip of any
+    # car the county's records are elsewhere, and a car cannot be called unused for them
+    upto = min(end - timedelta(days=1), today - timedelta(days=1))
+    first_trip = (
+        session.exec(select(func.min(Trip.service_day)).where(col(Trip.vehicle_id).in_(ids))).one()
+        if ids
+        else None
+    )
+    since = max(months[0], first_trip) if first_trip else months[0]
+    working: set[date] = set()
+    if upto >= since:
+        local = tags.local_days(session, since, upto)
+        every = {since + timedelta(days=i) for i in range((upto - since).days + 1)}
+        working = every - compliance.rest_days(since, upto, local)
+    vehicles = []
+    for v in cars:
+        if v.status == "disposed" or v.id is None:
+            continue
+        used = days_with_trips.get(v.id, set())
+        on_working = len(used & working)
+        vehicles.append(
+            {
+                "vehicle_id": v.id,
+                "vehicle": v.plate,
+                "unit": unit_name.get(v.unit_id, ""),
+                "working_days": len(working),
+                "working_days_used": on_working,
+                "rest_days_used": len({d for d in used if since <= d <= upto} - working),
+                "utilisation": utilisation(on_working, len(working)),
+            }
+        )
+    return {
+        "first": f"{months[0]:%Y-%m}",
+        "last": f"{months[-1]:%Y-%m}",
+        "months": [f"{m:%Y-%m}" for m in months],
+        "county": row(county),
+        "units": units,
+        "working_days": len(working),
+        "counted_from": since.isoformat() if working else None,
+        "counted_to": upto.isoformat() if working else None,
+        "vehicles": vehicles,
+    }
 
 
 # ------------------------------------------------------------------------------------------ tracker upkeep

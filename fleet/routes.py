@@ -14,7 +14,7 @@ from core.api import ListOut, PageDep, SessionDep, listing, paginate
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
 from core.models import AuditLog
-from core.timeutil import as_utc, utcnow
+from core.timeutil import as_utc, china_day, utcnow
 from fleet import flags, queries, rules, schemas, service, tags
 from fleet.models import Decision, Flag, TrackerCheck, TripExpense, TripOrder, Vehicle
 
@@ -479,6 +479,20 @@ def bulletin(
 ) -> dict[str, Any]:
     """通报: units under the reporting-rate threshold, worst first."""
     return queries.bulletin(session, month, threshold)
+
+
+@router.get("/reports/trends", response_model=schemas.Trends)
+def trends(
+    session: SessionDep,
+    scope: ScopeDep,
+    first: Annotated[str, Query(alias="from", description="YYYY-MM", examples=["2026-01"])],
+    last: Annotated[str, Query(alias="to", description="YYYY-MM", examples=["2026-12"])],
+) -> dict[str, Any]:
+    """Km, trips and running cost by month per unit and for the county, and each car's utilisation
+    (working days with trips / working days); a unit's staff see their own unit."""
+    return queries.trends(
+        session, queries.parse_month(first), queries.parse_month(last), scope, china_day(utcnow())
+    )
 
 
 @router.get("/reports/expenses", response_model=schemas.ExpenseSheet)

@@ -407,6 +407,46 @@ class Bulletin(UnitReport):
     high_risk: list[HighRiskUnit] = []
 
 
+class TrendMonth(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    trips: int
+    km: float
+    cost_yuan: str = Field(description="the expenses of the cars' orders planned in the month, yuan")
+
+
+class UnitTrend(BaseModel):
+    unit_id: int
+    unit: str
+    months: list[TrendMonth]
+    trips: int
+    km: float
+    cost_yuan: str
+
+
+class VehicleUtilisation(BaseModel):
+    vehicle_id: int
+    vehicle: str
+    unit: str
+    working_days: int
+    working_days_used: int = Field(description="working days with at least one trip")
+    rest_days_used: int = Field(description="rest days (holidays, weekends without 调休) with a trip")
+    utilisation: float | None = Field(description="working_days_used / working_days")
+
+
+class Trends(BaseModel):
+    first: str
+    last: str
+    months: list[str]
+    county: list[TrendMonth]
+    units: list[UnitTrend]
+    working_days: int
+    counted_from: str | None = Field(
+        description="the first day utilisation counts: the period's, or the first trip gongwu holds, ISO"
+    )
+    counted_to: str | None = Field(description="the last day utilisation counts (yesterday at most), ISO")
+    vehicles: list[VehicleUtilisation]
+
+
 class ExpenseRow(BaseModel):
     order_no: str
     date: str = Field(description="China day of the planned start, ISO")

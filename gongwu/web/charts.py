@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 GOOD = "#1b6e3a"
 BAD = "#b3261e"
 BAR = "#245c9e"
+BAR_ALT = "#8a5a00"  # a second measure beside the first (cost beside km)
 MUTED = "#6b7280"
 GRID = "#e5e7eb"
 TEXT = "#1f2937"

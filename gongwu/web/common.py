@@ -63,6 +63,7 @@ NAV = (
     NavItem("/vehicles", "车辆", "fleet:read", "vehicles"),
     NavItem("/trips", "行程", "fleet:read", "trips"),
     NavItem("/reports/units", "单位报表", "fleet:read", "units"),
+    NavItem("/reports/trends", "趋势", "fleet:read", "trends"),
     NavItem("/reports/bulletin", "通报", "fleet:county", "bulletin"),
     NavItem("/properties/certificates", "产权证办理", "property:read", "certificates"),
     NavItem("/properties/operating", "经营性用房", "property:read", "operating"),

@@ -6,8 +6,10 @@ Reads go through the fleet module's own queries (`queries.flag_rows`, `routes.ge
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -780,6 +782,128 @@ def unit_report_page(
         },
         section="units",
     )
+
+
+# --- trends and utilisation ----------------------------------------------------------------------------
+
+
+UTILISATION_NOTE = (
+    "出车率 = 有行程的工作日 ÷ 工作日；工作日按国务院节假日安排（含调休）和本中心设定的日子计。"
+)
+UTILISATION_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "vehicle": lambda r: r["vehicle"],
+    "unit": lambda r: r["unit"],
+    "working_days_used": lambda r: r["working_days_used"],
+    "utilisation": lambda r: r["utilisation"],
+    "rest_days_used": lambda r: r["rest_days_used"],
+}
+
+
+def _trends(request: Request, session: Session, scope: UnitScope) -> tuple[dict[str, Any], dict[str, str]]:
+    """The months asked for (`from`, `to`: YYYY-MM), the last twelve by default."""
+    params = request.query_params
+    last = _month(params.get("to") or None)
+    first = queries.parse_month(params["from"]) if params.get("from") else _shift(last, -11)
+    report = queries.trends(session, first, last, scope, today())
+    return report, {"from": report["first"], "to": report["last"], "unit": params.get("unit") or ""}
+
+
+def _month_label(t: I18n, month: str, count: int) -> str:
+    """A bar's label: 11月 (Nov) for a year's bars, 26-11 for more; the table beside says the year."""
+    if count > 12:
+        return month[2:]
+    number = int(month[5:])
+    return calendar.month_abbr[number] if t.en else f"{number}月"
+
+
+@router.get("/reports/trends", response_class=HTMLResponse)
+def trends_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLResponse:
+    """趋势: km and running cost by month (the county's, or one unit's) as bars with the table beside them,
+    every unit's months, and each car's utilisation, the least used first."""
+    t = i18n(request)
+    report, chosen = _trends(request, session, scope)
+    unit = opt_int(chosen["unit"], "unit")
+    shown = next((u for u in report["units"] if u["unit_id"] == unit), None)
+    months = shown["months"] if shown else report["county"]
+    labels = [_month_label(t, m["month"], len(months)) for m in months]
+    km_chart = charts.column_chart(
+        [(label, m["km"]) for label, m in zip(labels, months, strict=True)], title=t("每月行驶里程（公里）")
+    )
+    cost_chart = charts.column_chart(
+        [(label, float(m["cost_yuan"])) for label, m in zip(labels, months, strict=True)],
+        title=t("每月运行费用（元）"),
+        colour=charts.BAR_ALT,
+    )
+    used = listing(request, report["vehicles"], UTILISATION_SORT, "utilisation")
+    return render(
+        request,
+        session,
+        "trends.html",
+        {
+            "report": report,
+            "chosen": chosen,
+            "shown": shown,
+            "months": months,
+            "km_chart": km_chart,
+            "cost_chart": cost_chart,
+            "used": used,
+            "units": units_in_scope(session, scope),
+            "restricted": scope.restricted,
+            "totals": {
+                "trips": sum(m["trips"] for m in months),
+                "km": round(sum(m["km"] for m in months), 1),
+                "cost_yuan": sum(Decimal(m["cost_yuan"]) for m in months),
+            },
+        },
+        section="trends",
+    )
+
+
+@router.get("/reports/trends.xlsx")
+def trends_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
+    """Every unit's months, then the county's, one row a month."""
+    t = i18n(request)
+    report, chosen = _trends(request, session, scope)
+    columns = [
+        Col(t("单位")), Col(t("月份")), Col(t("行程数"), "int", total=True),
+        Col(t("里程（公里）"), "km", total=True), Col(t("运行费用（元）"), "yuan", total=True),
+    ]  # fmt: skip
+    headers = [c.header for c in columns]
+    rows = [
+        dict(zip(headers, [u["unit"], m["month"], m["trips"], m["km"], float(m["cost_yuan"])], strict=True))
+        for u in report["units"]
+        for m in u["months"]
+    ]
+    period = f"{report['first']} – {report['last']}"
+    return xlsx_response(
+        t, columns, rows, title=t("里程与运行费用趋势"), period=period,
+        notes=[t("运行费用：各车出行申请登记的费用（过路费、餐补、油费、其他），按申请的计划出发月份计。")],
+        filename=f"{t('里程与运行费用趋势')}-{chosen['from']}-{chosen['to']}.xlsx",
+    )  # fmt: skip
+
+
+@router.get("/reports/utilisation.xlsx")
+def utilisation_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Response:
+    t = i18n(request)
+    report, chosen = _trends(request, session, scope)
+    used = listing(request, report["vehicles"], UTILISATION_SORT, "utilisation")
+    columns = [
+        Col(t("车牌号")), Col(t("单位")), Col(t("工作日"), "int"),
+        Col(t("有行程的工作日"), "int", total=True), Col(t("出车率"), "percent"),
+        Col(t("休息日出车天数"), "int", total=True),
+    ]  # fmt: skip
+    rows = [
+        dict(zip([c.header for c in columns], [
+            r["vehicle"], r["unit"], r["working_days"], r["working_days_used"], r["utilisation"],
+            r["rest_days_used"],
+        ], strict=True))
+        for r in used.all_rows
+    ]  # fmt: skip
+    period = f"{report['first']} – {report['counted_to'] or report['last']}"
+    return xlsx_response(
+        t, columns, rows, title=t("车辆出车率"), period=period,
+        notes=[t(UTILISATION_NOTE)], filename=f"{t('车辆出车率')}-{chosen['from']}-{chosen['to']}.xlsx",
+    )  # fmt: skip
 
 
 @router.get("/reports/units.xlsx")

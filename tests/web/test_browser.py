@@ -397,6 +397,151 @@ def test_request_approve_dispatch_return_and_reply(open_as: Any, county: County,
         assert late.status == "submitted"
 
 
+def _free_shopfront(county: County) -> str:
+    """A shopfront with no lease at all, now (earlier tests lease some)."""
+    from property.models import Lease, OperatingProperty
+
+    with Session(county.engine) as s:
+        taken = {x.property_id for x in s.exec(select(Lease)).all()}
+        free = sorted(p.code for p in s.exec(select(OperatingProperty)).all() if p.id not in taken)
+    assert free
+    return free[-1]
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_the_clerks_forms_in_the_browser(open_as: Any, county: County, width: int) -> None:
+    """Every form of the property clerk's, at a desktop's and a phone's width: a new lease (a wrong value
+    comes back typed as it was, the reason beside its field), a rent payment, a renewal, a termination; a
+    certificate step with its 文号, and this property's own target date set and cleared."""
+    from property.models import Lease, OfficeProperty, RentPayment
+
+    clerk = open_as("property_clerk", width)
+    clerk.on("dialog", lambda d: d.accept())
+    clerk.goto("/properties/leases")
+    clerk.get_by_role("link", name="新建租赁").click()
+    clerk.wait_for_url("**/properties/leases/new")
+    _fits(clerk)
+    code = _free_shopfront(county)
+    clerk.get_by_label("门面房").fill(code)
+    clerk.get_by_label("承租人").fill(f"周九{width}")
+    clerk.get_by_label("年租金（元）").fill("一万")
+    clerk.get_by_label("租期起").fill("2026-01-01")
+    clerk.get_by_label("租期止").fill("2025-12-31")
+    clerk.get_by_role("button", name="保存租赁").click()
+    clerk.wait_for_load_state("load")
+    rent_error = clerk.locator("#f-e-annual_rent")
+    assert rent_error.is_visible() and clerk.locator("#f-e-end_on").is_visible()
+    assert clerk.get_by_label("年租金（元）").input_value() == "一万", "what was typed stays"
+    assert clerk.get_by_label("门面房").input_value() == code
+    assert clerk.get_by_label("年租金（元）").get_attribute("aria-describedby") == "f-e-annual_rent"
+    _fits(clerk)
+    shot(clerk, f"25-lease-error-{width}")
+    clerk.get_by_label("年租金（元）").fill("12,000")
+    clerk.get_by_label("租期止").fill("2026-12-31")
+    clerk.get_by_role("button", name="保存租赁").click()
+    clerk.wait_for_url(re.compile(r".*/properties/leases/\d+"))
+    lease_id = int(clerk.url.split("/properties/leases/")[1].split("?")[0])
+    assert "租赁已保存" in clerk.locator("main").inner_text()
+    _fits(clerk)
+
+    clerk.get_by_label("收款日期").fill("2026-01-05")
+    clerk.get_by_label("金额（元）").fill("3000")
+    clerk.get_by_label("收据号").fill(f"B{width}")
+    clerk.get_by_role("button", name="登记收款").click()
+    clerk.wait_for_load_state("load")
+    assert f"B{width}" in clerk.locator("main").inner_text()
+    _fits(clerk)
+    shot(clerk, f"26-lease-paid-{width}")
+
+    clerk.get_by_label("新租期止").fill("2027-12-31")
+    clerk.get_by_role("button", name="续租").click()
+    clerk.wait_for_url("**done=renewed")
+    renewal_id = int(clerk.url.split("/properties/leases/")[1].split("?")[0])
+    assert renewal_id != lease_id, "a renewal is the next lease, on a page of its own"
+    clerk.get_by_label("最后一天").fill("2027-06-30")
+    clerk.get_by_role("button", name="终止租赁").click()
+    clerk.wait_for_load_state("load")
+    _fits(clerk)
+    with Session(county.engine) as s:
+        lease = s.get(Lease, lease_id)
+        assert lease is not None and lease.tenant == f"周九{width}" and lease.annual_rent_fen == 1_200_000
+        assert str(lease.end_on) == "2026-12-31" and lease.terminated_on is None
+        renewal = s.get(Lease, renewal_id)
+        assert renewal is not None and renewal.tenant == lease.tenant
+        assert (str(renewal.start_on), str(renewal.end_on)) == ("2027-01-01", "2027-12-31")
+        assert str(renewal.terminated_on) == "2027-06-30"
+        paid = s.exec(select(RentPayment).where(RentPayment.lease_id == lease_id)).all()
+        assert [(p.amount_fen, p.recorded_by) for p in paid] == [(300_000, county.users["property_clerk"])]
+        office = s.exec(
+            select(OfficeProperty)
+            .where(col(OfficeProperty.seismic_tested_on).is_(None))
+            .order_by(col(OfficeProperty.code).desc())
+        ).first()
+        assert office is not None
+        office_code = office.code
+
+    clerk.goto(f"/properties/office/{office_code}")
+    row = clerk.locator("#step-seismic")
+    row.get_by_text("登记或修改").click()
+    _fits(clerk)
+    row.get_by_label("完成日期").fill("2026-03-02")
+    row.get_by_label("文号").fill(f"抗震[2026]{width}号")
+    row.get_by_role("button", name="保存").click()
+    clerk.wait_for_load_state("load")
+    row = clerk.locator("#step-seismic")
+    assert f"抗震[2026]{width}号" in row.inner_text()
+    row.get_by_text("登记或修改").click()
+    row.get_by_label("本房产目标日期").fill("2027-09-30")
+    row.get_by_role("button", name="设定目标").click()
+    clerk.wait_for_load_state("load")
+    row = clerk.locator("#step-seismic")
+    assert "本房产" in row.inner_text()
+    _fits(clerk)
+    shot(clerk, f"27-office-steps-{width}")
+    row.get_by_text("登记或修改").click()
+    row.get_by_role("button", name="清除目标").click()
+    clerk.wait_for_load_state("load")
+    assert "本房产" not in clerk.locator("#step-seismic").inner_text()
+    with Session(county.engine) as s:
+        again = s.exec(select(OfficeProperty).where(OfficeProperty.code == office_code)).one()
+        assert str(again.seismic_tested_on) == "2026-03-02"
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_sort_jump_search_and_trends_in_the_browser(open_as: Any, width: int) -> None:
+    """The manager sorts the vehicles by a header, jumps to a page of the queue by its number, searches the
+    vehicles, and reads the trends — at a desktop's and a phone's width."""
+    page = open_as("vehicle_manager", width)
+    page.goto("/vehicles")
+    header = page.locator("th", has=page.get_by_role("link", name="未处理预警"))
+    header.get_by_role("link").click()
+    page.wait_for_url("**sort=open_flags**")
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.get_by_role("link").click()  # again: the other way round
+    page.wait_for_url("**dir=desc**")
+    assert page.locator("th[aria-sort=descending]").count() == 1
+    _fits(page)
+    plate = page.locator("tbody td.plate").first.inner_text()
+    page.get_by_label("搜索").fill(plate[-4:])
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**q=**")
+    assert plate in page.locator("tbody").inner_text()
+    assert "sort=open_flags" in page.url, "a search keeps the order"
+
+    page.goto("/flags?status=all")
+    page.get_by_label("跳至").fill("2")
+    page.get_by_label("跳至").press("Enter")
+    page.wait_for_url("**page=2**")
+    assert page.locator('.pager a[aria-current="page"]').inner_text() == "2"
+    assert "status=all" in page.url, "the jump keeps the filter"
+    _fits(page)
+
+    page.goto("/reports/trends")
+    assert page.locator("figure.chart svg").count() == 2
+    _fits(page)
+    shot(page, f"28-trends-{width}")
+
+
 def _detail_pages(county: County) -> list[str]:
     """One of each detail page of the demo county, inside the unit viewer's unit (every role sees those)."""
     from fleet.models import TripOrder as Order

@@ -223,3 +223,35 @@ def test_leases_operating_and_auctions_search_and_sort(
     narrowed = _get(c, f"/properties/auctions?q={lot.group(1)}")
     assert lot.group(1) in narrowed and "匹配" in narrowed
     assert "没有符合条件的拍卖批次" in _get(c, "/properties/auctions?q=没有这样的标的")
+
+
+def test_trends_show_the_county_and_a_unit_by_month_and_each_cars_utilisation(
+    county: County, clients: dict[str, TestClient]
+) -> None:
+    c = clients["vehicle_manager"]
+    html = _get(c, "/reports/trends")
+    assert html.count("<svg") >= 2, "km and cost bars"
+    months = table(html, after="trend-head").rows
+    assert len(months) == 12, "the last twelve months by default"
+    assert sum(_number(r[2]) for r in months) > 0, "the demo county drove"
+    used = table(html, after="use-head")
+    rates = [_number(r[3]) for r in used.rows]
+    assert rates == sorted(rates), "the least used cars first"
+    assert used.heads[3]["aria-sort"] == "ascending"
+    # one unit's chart: its own km only
+    unit_km = table(_get(c, f"/reports/trends?unit={county.unit_id}"), after="trend-head").rows
+    assert 0 < sum(_number(r[2]) for r in unit_km) < sum(_number(r[2]) for r in months)
+    assert county.unit_name in _get(c, f"/reports/trends?unit={county.unit_id}")
+    # a unit's own staff see their unit's cars only
+    viewer = _get(clients["unit_viewer"], "/reports/trends")
+    with Session(county.engine) as s:
+        theirs = {v.plate for v in s.exec(select(Vehicle).where(Vehicle.unit_id == county.unit_id))}
+    assert {r[0] for r in table(viewer, after="use-head").rows} == theirs
+    # the exports: the months of every unit, and utilisation as a percentage
+    book = openpyxl.load_workbook(io.BytesIO(c.get("/reports/trends.xlsx").content))
+    sheet = book.active
+    assert sheet is not None and "趋势" in str(sheet["A1"].value)
+    book = openpyxl.load_workbook(io.BytesIO(c.get("/reports/utilisation.xlsx").content))
+    sheet = book.active
+    assert sheet is not None and sheet.cell(3, 5).number_format == "0.0%"
+    assert c.get("/reports/trends?from=2026-13").status_code == 422

@@ -21,8 +21,14 @@
   function labelCells() {
     document.querySelectorAll("table.grid:not(.no-cards)").forEach(function (table) {
       var heads = Array.prototype.map.call(table.querySelectorAll("thead tr:first-child th"), function (th) {
-        return th.textContent.trim();
+        return th.textContent.replace(/[\u25b2\u25bc]/g, "").trim();  // not the sort arrow
       });
+      // a sortable list keeps its sort links on a phone, as a row of buttons above the cards
+      var head = table.querySelector("thead tr:first-child");
+      if (head && head.querySelector("a.sort")) {
+        head.parentNode.classList.add("sortable");
+        head.setAttribute("data-label", document.documentElement.lang === "en" ? "Sort by" : "排序");
+      }
       table.querySelectorAll("tbody tr, tfoot tr").forEach(function (tr) {
         var i = 0;
         Array.prototype.forEach.call(tr.children, function (cell) {
