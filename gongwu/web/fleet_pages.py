@@ -66,7 +66,9 @@ def opt_int(value: str | None, name: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise ValidationFailed(f"{name} 须为整数 must be a whole number, not '{value}'") from None
+        raise ValidationFailed(
+            tr(f"{name} 须为整数，不是 '{value}'", f"{name} must be a whole number, not '{value}'")
+        ) from None
 
 
 def opt_date(value: str | None, name: str) -> date | None:
@@ -75,7 +77,9 @@ def opt_date(value: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationFailed(f"{name} 日期格式应为 2024-06-01 a date looks like 2024-06-01") from None
+        raise ValidationFailed(
+            tr(f"{name} 日期格式应为 2024-06-01", f"{name}: a date looks like 2024-06-01")
+        ) from None
 
 
 units_in_scope = queries.units_in_scope
@@ -293,7 +297,11 @@ def reassign_flag_order(request: Request, session: SessionDep, scope: ScopeDep, 
 
 def _vehicle_in_scope(session: Session, scope: UnitScope, vehicle_id: int) -> Vehicle:
     return scope.get(
-        session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"车辆不存在 vehicle {vehicle_id} not found"
+        session,
+        Vehicle,
+        vehicle_id,
+        Vehicle.unit_id,
+        missing=tr(f"车辆 {vehicle_id} 不存在", f"vehicle {vehicle_id} not found"),
     )
 
 
@@ -563,7 +571,9 @@ def trips_xlsx(
 @router.get("/trips/{trip_id}", response_class=HTMLResponse)
 def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: int) -> HTMLResponse:
     t = i18n(request)
-    trip = queries.trip_in_scope(session, scope, trip_id, f"行程不存在 trip {trip_id} not found")
+    trip = queries.trip_in_scope(
+        session, scope, trip_id, tr(f"行程 {trip_id} 不存在", f"trip {trip_id} not found")
+    )
     fixes = load_fixes(session, trip.device_id, to_ts(trip.start_at), to_ts(trip.end_at))
     ctx = queries.trip_context(session, trip)
     vehicle, unit, stops, order = ctx["vehicle"], ctx["unit"], ctx["stops"], ctx["order"]
@@ -930,7 +940,9 @@ def _threshold(value: str | None) -> float | None:
     try:
         number = float(value)
     except ValueError:
-        raise ValidationFailed(f"阈值须为数字 threshold must be a number, not '{value}'") from None
+        raise ValidationFailed(
+            tr(f"阈值须为数字，不是 '{value}'", f"threshold must be a number, not '{value}'")
+        ) from None
     return number / 100 if number > 1 else number  # 90 and 0.9 both mean 90 %
 
 

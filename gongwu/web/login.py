@@ -92,7 +92,7 @@ async def login_submit(request: Request, session: SessionDep) -> Response:
     if not account_rules.csrf_ok(app_secret(request, session), f"login:{nonce}", field.get("csrf_token")):
         return _login_page(
             request, session, next_=next_, username=username, status=403,
-            error="表单已过期，请重新登录 the form expired: please sign in again",
+            error=tr("表单已过期，请重新登录", "The form expired: please sign in again"),
         )  # fmt: skip
     client = _client(request)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from fleet.models import Flag, Trip, Vehicle
 from property.models import Lease, OfficeProperty
 from tests.conftest import ClientAs
 from tests.factories import make_trip, make_unit, make_vehicle
+from tests.gongwu.test_one_language import DATA_VALUE, ENGLISH_PHRASE
 from tests.web.conftest import CJK, County, csrf_of
 
 PLAIN = sorted(path for (method, path) in PAGES if method == "GET" and "{" not in path)
@@ -171,6 +173,64 @@ def test_every_page_renders_with_the_demo_county(county: County, clients: dict[s
     paths += [f"/properties/office/{ids['office']}", "/properties/certificates?stage=surveyed&overdue=1"]
     for role, c in clients.items():
         check_all(c, role, paths)
+
+
+class _Words(HTMLParser):
+    """What a reader meets on a page: its text outside scripts and styles, and the attributes a screen
+    reader says or a field shows (aria-label, title, placeholder, alt)."""
+
+    SAID = ("aria-label", "title", "placeholder", "alt")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self.skip += 1
+        self.out += [v for k, v in attrs if k in self.SAID and v]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip and data.strip():
+            self.out.append(data.strip())
+
+
+def english_sentences(html: str) -> list[str]:
+    words = _Words()
+    words.feed(html)
+    return [text for text in words.out if ENGLISH_PHRASE.search(DATA_VALUE.sub("", text))]
+
+
+def test_by_default_no_page_or_export_says_an_english_sentence(
+    county: County, clients: dict[str, TestClient]
+) -> None:
+    """Chinese by default: no page of any role, no export, carries three English words in a row (a command
+    line or a file name a clerk types is data, and may)."""
+    assert english_sentences('<p title="Sort by plate">车牌</p>') == ["Sort by plate"], "the check can fail"
+    ids = _ids(county)
+    details = [f"/vehicles/{ids['vehicle']}", f"/trips/{ids['trip']}", f"/flags/{ids['flag']}"]
+    found: list[str] = []
+    for role, c in clients.items():
+        for path in [*PLAIN, *details, "/flags?status=all&sort=plate", "/nowhere"]:
+            if path != "/nowhere" and not allowed(role, path):
+                continue
+            r = c.get(path)
+            if path.endswith(".xlsx"):
+                from openpyxl import load_workbook
+
+                wb = load_workbook(io.BytesIO(r.content))
+                cells = [
+                    str(x.value) for ws in wb.worksheets for row in ws.iter_rows() for x in row if x.value
+                ]
+                found += [f"{path}: {v}" for v in cells if ENGLISH_PHRASE.search(DATA_VALUE.sub("", v))]
+                continue
+            found += [f"{role} {path}: {text}" for text in english_sentences(r.text)]
+    assert not found, "\n".join(sorted(set(found))[:30])
 
 
 def test_the_unit_viewer_sees_its_own_unit_only(county: County, clients: dict[str, TestClient]) -> None:
