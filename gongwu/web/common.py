@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from accounts.access import SESSION_COOKIE, PermissionTable
 from accounts.service import Principal, principal_for_token
+from core import normalize as n
 from core import tabular
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
@@ -83,6 +84,34 @@ class FormState:
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     message: str = ""
+
+
+def read_day(form: FormState, name: str, t: I18n, *, required: bool = True) -> date | None:
+    """A date field (YYYY-MM-DD) of a form; what is wrong goes into `form.errors` beside its field."""
+    raw = form.values.get(name, "").strip()
+    if not raw:
+        if required:
+            form.errors[name] = t("请填写日期")
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        form.errors[name] = t("日期格式应为 YYYY-MM-DD")
+        return None
+
+
+def read_fen(form: FormState, name: str, t: I18n, *, required: bool = True) -> int | None:
+    """An amount in yuan (12000, 3,500.50) of a form as integer fen, or its error beside the field."""
+    raw = form.values.get(name, "").strip()
+    if not raw:
+        if required:
+            form.errors[name] = t("请填写金额")
+        return None
+    try:
+        return n.money_fen(raw)
+    except n.FieldError:
+        form.errors[name] = t("金额应为元，最多两位小数，如 12000 或 3500.50")
+        return None
 
 
 def principal_of(request: Request) -> Principal | None:
@@ -234,10 +263,10 @@ def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
     """1 … p-2 p-1 p p+1 p+2 … N: the first, the last and those around this one, gaps as None."""
     shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
     out: list[int | None] = []
-    for n in shown:
-        if out and n - (out[-1] or 0) > 1:
+    for number in shown:
+        if out and number - (out[-1] or 0) > 1:
             out.append(None)
-        out.append(n)
+        out.append(number)
     return out
 
 
@@ -254,7 +283,7 @@ def pager(request: Request, page: int, total: int) -> Pager:
         total=total,
         prev_url=url(page - 1) if page > 1 else None,
         next_url=url(page + 1) if page < pages else None,
-        numbers=tuple((n, url(n) if n else "") for n in page_numbers(page, pages)),
+        numbers=tuple((k, url(k) if k else "") for k in page_numbers(page, pages)),
         keep=tuple((k, v) for k, v in request.query_params.multi_items() if k != "page"),
     )
 
@@ -325,12 +354,13 @@ def listing(
         needle = q.casefold()
         found = [r for r in found if needle in search(r).casefold()]
     o = order(request, list(keys), default, desc=desc)
-    by = keys[o.key]
-    blanks = [r for r in found if _sort_key(by(r))[0]]
-    filled = sorted(
-        (r for r in found if not _sort_key(by(r))[0]), key=lambda r: _sort_key(by(r)), reverse=o.desc
-    )
-    found = filled + blanks
+    if o.key:  # "": the list's own order until a column is chosen
+        by = keys[o.key]
+        blanks = [r for r in found if _sort_key(by(r))[0]]
+        filled = sorted(
+            (r for r in found if not _sort_key(by(r))[0]), key=lambda r: _sort_key(by(r)), reverse=o.desc
+        )
+        found = filled + blanks
     try:
         page = int(request.query_params.get("page") or 1)
     except ValueError:

@@ -1047,6 +1047,24 @@ trips_per_day = queries.trips_per_day
 CHECK_STATE = {"overdue": "逾期未检修", "due": "30天内到期", "ok": "正常"}
 
 
+TRACKER_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "plate": lambda r: r["plate"],
+    "unit": lambda r: r["unit"],
+    "device": lambda r: r["device_id"],
+    "last_fix": lambda r: r["last_fix_at"],
+    "last_check": lambda r: r["last_check_on"],
+    "due": lambda r: r["due_on"],
+}
+TRACKER_SORT_LABELS = {
+    "plate": "车牌号", "unit": "单位", "device": "终端号", "last_fix": "最后定位", "last_check": "最近检修",
+    "due": "下次检修",
+}  # fmt: skip
+
+
+def _tracker_search(r: dict[str, Any]) -> str:
+    return " ".join(str(x) for x in (r["plate"], r["unit"], r["device_id"]) if x)
+
+
 @router.get("/reports/trackers", response_class=HTMLResponse)
 def trackers_page(request: Request, session: SessionDep) -> HTMLResponse:
     """终端检修: every tracker's last check and the next one due, overdue first."""
@@ -1057,6 +1075,8 @@ def trackers_page(request: Request, session: SessionDep) -> HTMLResponse:
         "silent": sum(1 for r in rows if r["silent_since"]),
     }
     ctx = {
+        "list": listing(request, rows, TRACKER_SORT, "", search=_tracker_search),
+        "sort_labels": TRACKER_SORT_LABELS,
         "rows": rows,
         "counts": counts,
         "state_labels": CHECK_STATE,

@@ -422,6 +422,12 @@ EN: dict[str, str] = {
     "统计自 {first} 至 {last}，共 {n} 个工作日。": "Counted from {first} to {last}: {n} working days.",
     "所选月份尚无已过去的工作日。": "No working day of these months has passed yet.",
     # lists: sorting, pages, search, totals
+    "排序": "Sort by",
+    "顺序": "Order",
+    "升序": "Ascending",
+    "降序": "Descending",
+    "逾期的在前": "Overdue first",
+    "车牌、单位或终端号": "Plate, unit or tracker",
     "分页": "Pages",
     "第 {n} 页": "Page {n}",
     "跳至": "Go to page",

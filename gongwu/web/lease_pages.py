@@ -5,7 +5,7 @@ problem beside its field."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -13,45 +13,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from accounts.access import ScopeDep, UnitScope, actor
-from core import normalize as n
 from core.api import SessionDep
 from core.errors import GongwuError, NotFound
 from core.i18n import tr
 from core.timeutil import china_day
-from gongwu.web.common import FormState, PageRoute, i18n, render, today
-from gongwu.web.i18n import I18n
+from gongwu.web.common import FormState, PageRoute, i18n, read_day, read_fen, render, today
 from property import queries as property_queries
 from property import rules
 from property import service as property_service
 from property.models import Lease, OfficeProperty, OperatingProperty, RentPayment
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
-
-
-def read_day(form: FormState, name: str, t: I18n, *, required: bool = True) -> date | None:
-    raw = form.values.get(name, "").strip()
-    if not raw:
-        if required:
-            form.errors[name] = t("请填写日期")
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        form.errors[name] = t("日期格式应为 YYYY-MM-DD")
-        return None
-
-
-def read_fen(form: FormState, name: str, t: I18n, *, required: bool = True) -> int | None:
-    raw = form.values.get(name, "").strip()
-    if not raw:
-        if required:
-            form.errors[name] = t("请填写金额")
-        return None
-    try:
-        return n.money_fen(raw)
-    except n.FieldError:
-        form.errors[name] = t("金额应为元，最多两位小数，如 12000 或 3500.50")
-        return None
 
 
 def _lease_in_scope(session: Session, scope: UnitScope, lease_id: int) -> tuple[Lease, OperatingProperty]:

@@ -24,10 +24,19 @@ from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
 from gongwu.web import charts
-from gongwu.web.common import FormState, Listing, PageRoute, i18n, listing, render, today, xlsx_response
+from gongwu.web.common import (
+    FormState,
+    Listing,
+    PageRoute,
+    i18n,
+    listing,
+    read_day,
+    render,
+    today,
+    xlsx_response,
+)
 from gongwu.web.fleet_pages import opt_int, units_in_scope
 from gongwu.web.i18n import I18n
-from gongwu.web.lease_pages import read_day
 from property import queries as property_queries
 from property import rules
 from property import service as property_service

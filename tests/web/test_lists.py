@@ -255,3 +255,16 @@ def test_trends_show_the_county_and_a_unit_by_month_and_each_cars_utilisation(
     sheet = book.active
     assert sheet is not None and sheet.cell(3, 5).number_format == "0.0%"
     assert c.get("/reports/trends?from=2026-13").status_code == 422
+
+
+def test_trackers_sort_and_search(clients: dict[str, TestClient]) -> None:
+    c = clients["vehicle_manager"]
+    plain = _get(c, "/reports/trackers")
+    plates = re.findall(r'<span class="plate">([^<]+)</span>', plain)
+    assert len(plates) >= 14
+    by_plate = re.findall(
+        r'<span class="plate">([^<]+)</span>', _get(c, "/reports/trackers?sort=plate&dir=desc")
+    )
+    assert by_plate == sorted(plates, key=str.casefold, reverse=True)
+    one = re.findall(r'<span class="plate">([^<]+)</span>', _get(c, f"/reports/trackers?q={plates[0]}"))
+    assert one == [plates[0]]
