@@ -132,15 +132,25 @@ def open_as(browser: Any, server: str, county: County) -> Iterator[Any]:
         ctx.close()
 
 
-def shot(page: Any, name: str) -> None:
+def _shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+shot = _shot
+
+
+@pytest.mark.parametrize("width", [1440, 390])
 def test_the_vehicle_manager_reviews_a_flag_and_it_leaves_the_open_queue(
-    open_as: Any, county: County
+    open_as: Any, county: County, width: int
 ) -> None:
-    page = open_as("vehicle_manager")
+    """The manager's morning at a desktop's and a phone's width: review a flag from the queue by keyboard,
+    two at once, read a flagged trip and its car, the unit report, the bulletin and the runs."""
+    page = open_as("vehicle_manager", width)
+
+    def shot(page: Any, name: str) -> None:
+        _shot(page, name if width == 1440 else f"{name}-{width}")
+
     shot(page, "01-home-vehicle-manager")
     page.get_by_role("link", name="预警队列", exact=True).click()
     page.wait_for_url("**/flags")
@@ -211,6 +221,7 @@ def test_the_vehicle_manager_reviews_a_flag_and_it_leaves_the_open_queue(
     page.goto("/runs")
     assert page.locator("span.run").first.inner_text() == "成功"
     shot(page, "08-runs")
+    _fits(page)
 
 
 def test_unit_staff_see_only_their_unit(open_as: Any, county: County, server: str) -> None:
