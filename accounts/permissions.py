@@ -235,6 +235,7 @@ IMPORTS: dict[str, str] = {
     "expenses": "fleet:write",
     "tracker-checks": "fleet:write",
     "tracker-assignments": "fleet:write",
+    "places": "fleet:write",
     "properties": "property:write",
     "operating-properties": "property:write",
     "auctions": "property:write",

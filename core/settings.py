@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     # leases
     lease_term_cap_years: int = 5
+    # 敏感场所: the place types (fleet PlaceKind codes) where a long stop off duty is flagged
+    sensitive_places: str = "hotel,restaurant,scenic,entertainment"
     rent_overdue_days: int = 15  # a reminder when an instalment of rent is this many days overdue
 
     # imports: refused before (size) or while (rows) reading, so a small file cannot blow up the server

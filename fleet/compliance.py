@@ -53,6 +53,9 @@ class ComplianceRules:
     away_km: float = 1.0  # 夜间未归: the last fix before away_hour this far from home
     away_hour: int = 2  # China time
     away_lookback_h: int = 6  # a fix within this many hours before counts
+    sensitive_minutes: int = (
+        30  # 敏感场所停留: a stop this long at a sensitive place (GONGWU_SENSITIVE_PLACES)
+    )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

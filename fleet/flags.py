@@ -72,6 +72,15 @@ class AwayOvernightDetail(TypedDict):
     home: str  # vehicle: its own 停放点; unit: its unit's location
 
 
+class SensitiveStopDetail(TypedDict):
+    place: str  # the place's name in the gazetteer
+    place_kind: str  # hotel, restaurant, scenic, entertainment… (PlaceKind)
+    minutes: int  # how long the car stood there
+    why: str  # rest_day | off_hours | no_order: the first of the reasons that holds
+    lat: float
+    lon: float
+
+
 class OrderWithoutTrackDetail(TypedDict):
     order_no: str
     window_from: str | None
@@ -98,7 +107,7 @@ class KindSpec:
     kind: FlagKind
     severity: str  # normal | high: the queue sorts high first
     detail: type  # the TypedDict its `detail` follows
-    per: str  # what one flag is about: trip, order, spell, night
+    per: str  # what one flag is about: trip, order, spell, night, stop
 
 
 KINDS: Mapping[FlagKind, KindSpec] = {
@@ -112,6 +121,7 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.out_of_area_trip, "high", OutOfAreaTripDetail, "trip"),
         KindSpec(FlagKind.wrong_vehicle, "high", WrongVehicleDetail, "order"),
         KindSpec(FlagKind.away_overnight, "high", AwayOvernightDetail, "night"),
+        KindSpec(FlagKind.sensitive_stop, "high", SensitiveStopDetail, "stop"),
     )
 }
 

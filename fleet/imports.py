@@ -28,7 +28,17 @@ from core.models import Unit
 from core.timeutil import as_utc, china_day, fmt_china, to_ts, utcnow
 from fleet import service
 from fleet import trackers as trackers_history
-from fleet.models import Driver, OrderStatus, TrackerCheck, TripExpense, TripOrder, Vehicle, VehicleStatus
+from fleet.models import (
+    Driver,
+    OrderStatus,
+    Place,
+    PlaceKind,
+    TrackerCheck,
+    TripExpense,
+    TripOrder,
+    Vehicle,
+    VehicleStatus,
+)
 from fleet.rules import OPEN_END, Assignment, check_result, licence_class, window_problem
 from fleet.rules import overlap as first_overlap
 
@@ -54,6 +64,22 @@ order_status = n.EnumMap(
         OrderStatus.returned: ["已还车", "还车", "已回场", "已完成", "完成"],
         OrderStatus.rejected: ["已驳回", "驳回", "不同意", "未通过", "denied"],
         OrderStatus.cancelled: ["已取消", "取消", "作废", "已作废", "canceled"],
+    },
+)
+
+place_kind = n.EnumMap(
+    ("地点类型", "place type"),
+    {
+        PlaceKind.village: ["村/社区", "村", "社区", "村委会", "居委会", "自然村", "行政村"],
+        PlaceKind.unit: ["单位", "机关", "机关单位"],
+        PlaceKind.fuel: ["加油站", "加气站", "充电站"],
+        PlaceKind.repair: ["维修点", "修理厂", "维修厂", "定点维修"],
+        PlaceKind.hotel: ["酒店", "宾馆", "饭店住宿", "旅馆", "招待所", "hotel"],
+        PlaceKind.restaurant: ["餐饮", "餐厅", "饭店", "酒楼", "农家乐", "restaurant"],
+        PlaceKind.scenic: ["景区", "景点", "风景区", "scenic"],
+        PlaceKind.entertainment: ["娱乐场所", "娱乐", "KTV", "歌厅", "洗浴", "会所", "entertainment"],
+        PlaceKind.property: ["房产", "办公用房", "经营性用房"],
+        PlaceKind.other: ["其他", "其它", "other"],
     },
 )
 
@@ -714,3 +740,57 @@ TRACKER_ASSIGNMENTS = ImportSpec(
 )  # fmt: skip
 
 KINDS = (VEHICLES, DRIVERS, ORDERS, POSITIONS, EXPENSES, TRACKER_CHECKS, TRACKER_ASSIGNMENTS)
+
+# ------------------------------------------------------------------------------------------------ places
+
+
+def apply_places(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """地名库 by (名称, 类型): where it is and the radius a stop counts as at it (300 m when not given).
+    The stops are named again after the import (scheduler/imports.py)."""
+    result = ApplyResult()
+    stored = {(p.name, p.kind): p for p in session.exec(select(Place)).all()}
+    for row in rows:
+        r = RowReader(PLACES, row, result)
+        name = r.text("name", required=True, limit=100)
+        kind = r.row.values.get("kind")
+        if kind is None:
+            r.missing("kind")
+        where = r.point("lat", "lon")  # both required: a row without them is refused before it comes here
+        radius = r.integer("radius_m")
+        if radius is not None and not 10 <= radius <= 5000:
+            r.bad(
+                "radius_m",
+                tr(f"半径须在 10 到 5000 米之间，不是 {radius}", f"a radius is 10–5000 m, not {radius}"),
+            )
+        if name is None or kind is None or not where or not r.ok:
+            continue
+        key = (name, str(kind))
+        values = {**where, "radius_m": radius if radius is not None else 300}
+        stored[key], _ = upsert(
+            session, result, model=Place, obj=stored.get(key), values=values, actor=actor,
+            key=f"{name} {kind}", init={"name": name, "kind": kind},
+        )  # fmt: skip
+    return result
+
+
+PLACES = ImportSpec(
+    "places",
+    "地名库",
+    (
+        text("name", "名称", "地名", "地点", "地点名称", "名字", "place", required=True, example="东坡村村民委员会"),
+        enum("kind", "类型", place_kind, "地点类型", "分类", "类别", "type", required=True),
+        Column("lon", "经度", n.longitude, True, ("lng", "longitude", "东经"), 112.7342, hint="WGS-84 度"),
+        Column("lat", "纬度", n.latitude, True, ("latitude", "北纬"), 37.6871, hint="WGS-84 度"),
+        Column(
+            "radius_m",
+            "半径米",
+            n.integer,
+            False,
+            ("半径", "半径(米)", "范围", "radius"),
+            300,
+            hint="停留在此半径内算在该地点, 空: 300 米",
+        ),
+    ),
+    key=("name", "kind"),
+    apply=apply_places,
+)

@@ -51,6 +51,7 @@ class FlagKind(Coded):
     out_of_area_trip = "out_of_area_trip", "越界", "Out of area"
     wrong_vehicle = "wrong_vehicle", "车辆不符", "Wrong vehicle"
     away_overnight = "away_overnight", "夜间未归", "Away overnight"
+    sensitive_stop = "sensitive_stop", "敏感场所停留", "Stop at a sensitive place"
 
 
 class FlagState(Coded):
@@ -340,8 +341,43 @@ class Trip(SQLModel, table=True):
     tags: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # fleet/compliance.py TAG_BITS
 
 
+class PlaceKind(Coded):
+    """A place's type in the gazetteer (地名库); the sensitive ones are a setting."""
+
+    village = "village", "村/社区", "Village"
+    unit = "unit", "单位", "Unit"
+    fuel = "fuel", "加油站", "Fuel station"
+    repair = "repair", "维修点", "Repair shop"
+    hotel = "hotel", "酒店", "Hotel"
+    restaurant = "restaurant", "餐饮", "Restaurant"
+    scenic = "scenic", "景区", "Scenic area"
+    entertainment = "entertainment", "娱乐场所", "Entertainment venue"
+    property = "property", "房产", "Property"
+    other = "other", "其他", "Other"
+
+
+PLACE_KINDS = PlaceKind.codes()
+
+
+class Place(SQLModel, table=True):
+    """地名: a named place with the radius a stop counts as at it (a unit's and a property's location
+    are places too, without a row here)."""
+
+    __tablename__ = "fleet_place"
+    __table_args__ = (UniqueConstraint("name", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=16)
+    lat: float
+    lon: float
+    radius_m: int = 300
+    created_at: datetime = created_at_field()
+
+
 class Stop(SQLModel, table=True):
-    """停留."""
+    """停留, named by the nearest place: at it (`place_inside`, within its radius) or `place_m` metres
+    from it towards `place_bearing` (degrees from north, from the place to the stop)."""
 
     __tablename__ = "fleet_stop"
     __table_args__ = (
@@ -357,6 +393,11 @@ class Stop(SQLModel, table=True):
     lat: float
     lon: float
     duration_s: int
+    place_name: str | None = Field(default=None, max_length=100)
+    place_kind: str | None = Field(default=None, max_length=16)
+    place_m: int | None = None
+    place_bearing: int | None = None
+    place_inside: bool = False
 
 
 class Flag(SQLModel, table=True):

@@ -36,16 +36,17 @@ from sqlmodel import Session, col, select
 
 from core.logs import log
 from core.perf import gc_paused
+from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, flags, matching, tags, trackers
 from fleet.compliance import ComplianceRules
-from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Trip, TripOrder, Vehicle
+from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Stop, Trip, TripOrder, Vehicle
 from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline
 from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
 
-UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE, AWAY = FLAG_KINDS
+UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE, AWAY, SENSITIVE = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
@@ -71,6 +72,7 @@ REASON_RIGHT_CAR = "订单车辆已有轨迹或该时段行程已报备 the orde
 REASON_HOME = "复核后车辆在停放点或有订单 the car was home, or an order covers the night"
 REASON_REASSIGNED = "order_reassigned"  # 改派: the order was given to the car that drove
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
+REASON_NOT_SENSITIVE = "not_sensitive"  # re-judged: shorter, elsewhere, on duty and covered by an order
 
 
 @dataclass(frozen=True)
@@ -768,6 +770,80 @@ def _away_overnight(run: _Run, day: date, rules: ComplianceRules) -> dict[str, i
     return nights.counts
 
 
+def sensitive_kinds() -> set[str]:
+    """The place types a long stop off duty is flagged at (GONGWU_SENSITIVE_PLACES)."""
+    return {k.strip() for k in get_settings().sensitive_places.split(",") if k.strip()}
+
+
+def _sensitive_stops(run: _Run, day: date, rules: ComplianceRules) -> dict[str, int]:
+    """敏感场所停留 for the stops that began on `day`: at least `sensitive_minutes` at a place of a sensitive
+    type, on a rest day, in the night window, or with no order of the car covering it. One flag per stop
+    (key `vehicle:start`); a stop no longer judged so (renamed, re-cut, an order filed) resolves its flag."""
+    session = run.session
+    lo, hi = (to_ts(t) for t in day_bounds(day))
+    kinds = sensitive_kinds()
+    stops = session.exec(
+        select(Stop).where(
+            col(Stop.start_at) >= from_ts(lo),
+            col(Stop.start_at) < from_ts(hi),
+            col(Stop.place_inside).is_(True),
+            col(Stop.place_kind).in_(sorted(kinds)),
+            col(Stop.duration_s) >= rules.sensitive_minutes * 60,
+        )
+        .execution_options(populate_existing=True)  # named by a bulk UPDATE since they were loaded
+    ).all()
+    rest = compliance.is_rest_day(day, tags.local_days(session, day, day))
+    starts = np.array([to_ts(s.start_at) for s in stops], dtype=np.int64)
+    ends = np.array([to_ts(s.end_at) for s in stops], dtype=np.int64)
+    night = compliance.night_overlap_s(starts, ends, rules) > 0 if len(stops) else np.zeros(0, dtype=bool)
+    wanted: dict[str, tuple[Stop, dict[str, Any]]] = {}
+    for i, stop in enumerate(stops):
+        vehicle = run.vehicles.get(stop.vehicle_id)
+        if vehicle is None:
+            continue
+        why = "rest_day" if rest else "off_hours" if night[i] else ""
+        if not why and not _stop_covered(session, stop, run.rules):
+            why = "no_order"
+        if why:
+            detail = {
+                "place": stop.place_name or "", "place_kind": stop.place_kind or "",
+                "minutes": stop.duration_s // 60, "why": why,
+                "lat": round(stop.lat, 6), "lon": round(stop.lon, 6),
+            }  # fmt: skip
+            wanted[f"{stop.vehicle_id}:{int(starts[i])}"] = (stop, detail)
+    known = _FlagIndex.of_kind_between(session, SENSITIVE, lo, hi - 1)
+    new = flags.NewFlags(run.tally)
+    for key, (stop, detail) in wanted.items():
+        vehicle = run.vehicles[stop.vehicle_id]
+        where = {"vehicle_id": stop.vehicle_id, "unit_id": vehicle.unit_id, "start_at": stop.start_at,
+                 "end_at": stop.end_at}  # fmt: skip
+        row = known.get(key)
+        if row is None:
+            new.add(kind=SENSITIVE, key=key, detail=detail, **where)
+        elif row["state"] == "resolved":
+            flags.reopen(session, run.tally, known.load(key), detail=detail, **where)
+        elif _FlagIndex.differs(row, {"detail": detail, **where}):
+            flags.refresh(session, known.load(key), detail=detail, **where)
+    for key, row in known.rows.items():
+        if row["state"] == "open" and key not in wanted:
+            flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_NOT_SENSITIVE)
+    new.insert(session)
+    return {"sensitive_stops": len(wanted)}
+
+
+def _stop_covered(session: Session, stop: Stop, rules: Rules) -> bool:
+    """An order of the car (approved, dispatched or returned) whose padded window overlaps the stop."""
+    found = session.exec(
+        select(TripOrder.id).where(
+            TripOrder.vehicle_id == stop.vehicle_id,
+            col(TripOrder.status).in_(COVERING),
+            col(TripOrder.planned_start_at) <= from_ts(to_ts(stop.end_at) + rules.lead_s),
+            col(TripOrder.planned_end_at) >= from_ts(to_ts(stop.start_at) - rules.lag_s),
+        )
+    ).first()
+    return found is not None
+
+
 def _orders_to_judge(
     run: _Run, orders: _Orders, known: _FlagIndex, now: datetime
 ) -> list[tuple[int, _Vehicle, str, int, int]]:
@@ -1084,7 +1160,7 @@ def reconcile_day(
     if compliance_rules:
         with gc_paused():
             _wrong_vehicle(run, orders)
-            nights = _away_overnight(run, day, judged)
+            nights = _away_overnight(run, day, judged) | _sensitive_stops(run, day, judged)
         session.flush()
     _judge_spells(run, idle=True)
     session.flush()

@@ -89,6 +89,10 @@ RULE_MEANINGS = {
     "away_km": ("夜间距停放点超过此距离（公里）算未归", "km from home at night that make a car away"),
     "away_hour": ("判定夜间未归的时刻（时，北京时间）", "the hour (China time) a car must be home by"),
     "away_lookback_h": ("该时刻前多少小时内的最后定位有效", "hours before it in which the last fix counts"),
+    "sensitive_minutes": (
+        "在敏感场所（酒店、餐饮、景区、娱乐场所等）停留达到此分钟数即预警",
+        "minutes at a sensitive place (hotel, restaurant, scenic area, entertainment…) that raise a flag",
+    ),
 }
 
 

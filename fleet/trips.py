@@ -19,10 +19,10 @@ from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
-from core.models import UtcDateTime
+from core.models import Unit, UtcDateTime
 from core.timeutil import china_day, from_ts
-from fleet import flags
-from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, RecutRange, Stop, Trip, Vehicle
+from fleet import flags, places
+from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, Place, RecutRange, Stop, Trip, Vehicle
 from fleet.tripcut import CutResult, TripParams, cut, cut_many
 
 FAR_FUTURE = 4_102_444_800  # 2100-01-01: "no end" that still fits a datetime
@@ -528,3 +528,68 @@ def trips_of_day(session: Session, vehicle_id: int, day: date) -> list[Trip]:
             .order_by(col(Trip.start_at))
         ).all()
     )
+
+
+# --------------------------------------------------------------------------------------- naming stops
+
+# (name, kind, lat, lon, radius m): a place that has no row of its own, e.g. a property's location
+ExtraPlace = tuple[str, str, float, float, int]
+
+
+def gazetteer_rows(session: Session, extra: Sequence[ExtraPlace] = ()) -> list[ExtraPlace]:
+    """The places a stop may be named by: the gazetteer, every unit's location, and `extra`."""
+    rows: list[ExtraPlace] = [
+        (p.name, p.kind, p.lat, p.lon, p.radius_m)
+        for p in session.exec(select(Place).order_by(col(Place.id)))
+    ]
+    rows += [
+        (u.name, "unit", u.lat, u.lon, places.DEFAULT_RADIUS_M)
+        for u in session.exec(select(Unit).order_by(col(Unit.id)))
+        if u.lat is not None and u.lon is not None
+    ]
+    return rows + list(extra)
+
+
+def name_stops(session: Session, extra: Sequence[ExtraPlace] = (), *, every: bool = False) -> int:
+    """Name the stops not named yet (`every`: all of them, after the places changed) by their nearest
+    place; one UPDATE executed for many rows. Returns how many stops were named."""
+    rows = gazetteer_rows(session, extra)
+    if not rows:
+        return 0
+    stmt = select(Stop.id, Stop.lat, Stop.lon)
+    if not every:
+        stmt = stmt.where(col(Stop.place_name).is_(None))
+    stops = session.exec(stmt).all()
+    if not stops:
+        return 0
+    g = places.Gazetteer(
+        np.array([r[2] for r in rows]), np.array([r[3] for r in rows]), np.array([r[4] for r in rows])
+    )
+    ids = np.array([s[0] for s in stops])
+    named = g.name(np.array([s[1] for s in stops]), np.array([s[2] for s in stops]))
+    params = [
+        {
+            "sid": int(ids[i]),
+            "pname": rows[j][0],
+            "pkind": rows[j][1],
+            "pm": round(float(named.metres[i])),
+            "pb": round(float(named.bearing[i])) % 360,
+            "pin": bool(named.inside[i]),
+        }
+        for i, j in enumerate(named.place.tolist())
+        if j >= 0
+    ]
+    table = Stop.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("sid"))
+        .values(
+            place_name=bindparam("pname"),
+            place_kind=bindparam("pkind"),
+            place_m=bindparam("pm"),
+            place_bearing=bindparam("pb"),
+            place_inside=bindparam("pin"),
+        ),
+        params,
+    )
+    return len(params)

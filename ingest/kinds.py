@@ -22,6 +22,7 @@ SPECS: dict[str, ImportSpec] = {
         fleet_imports.EXPENSES,
         fleet_imports.TRACKER_CHECKS,
         fleet_imports.TRACKER_ASSIGNMENTS,
+        fleet_imports.PLACES,
         property_imports.OFFICE,
         property_imports.OPERATING,
         property_imports.AUCTIONS,

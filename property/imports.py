@@ -149,6 +149,7 @@ def apply_operating_properties(session: Session, rows: Sequence[Row], actor: str
             values["status"] = r.choice("status", OperatingStatus.codes(), required=True)
         if r.has("takeover_due_on"):
             values["takeover_due_on"] = r.day("takeover_due_on")
+        values |= r.point("lat", "lon")
         if code in office:
             r.bad(
                 "code",
@@ -650,6 +651,8 @@ OPERATING = ImportSpec(
             "takeover due",
             example=date(2024, 12, 31),
         ),
+        Column("lon", "经度", n.longitude, False, ("lng", "longitude"), 112.7342, hint="WGS-84 度"),
+        Column("lat", "纬度", n.latitude, False, ("latitude",), 37.6871, hint="WGS-84 度"),
     ),
     key=("code",),
     apply=apply_operating_properties,

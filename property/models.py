@@ -126,6 +126,8 @@ class OperatingProperty(SQLModel, table=True):
     status: str = Field(default="idle", max_length=16)
     takeover_due_on: date | None = None
     taken_over_on: date | None = None
+    lat: float | None = None  # WGS-84, from the register or geocoded from the address
+    lon: float | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 

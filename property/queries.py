@@ -457,3 +457,15 @@ def alert_query(*, kind: str | None = None, open_only: bool = True) -> Any:
     if open_only:
         stmt = stmt.where(col(PropertyAlert.resolved_at).is_(None))
     return stmt
+
+
+def places(session: Session) -> list[tuple[str, str, float, float, int]]:
+    """Office properties and shopfronts with a location, as places a stop may be named by."""
+    out: list[tuple[str, str, float, float, int]] = []
+    for p in session.exec(select(OfficeProperty).order_by(col(OfficeProperty.code))).all():
+        if p.lat is not None and p.lon is not None:
+            out.append((p.name or p.code, "property", p.lat, p.lon, 100))
+    for o in session.exec(select(OperatingProperty).order_by(col(OperatingProperty.code))).all():
+        if o.lat is not None and o.lon is not None:
+            out.append((o.address or o.code, "property", o.lat, o.lon, 50))
+    return out

@@ -33,8 +33,9 @@ from core.logs import log
 from core.timeutil import china_day, from_ts, to_ts, utcnow
 from fleet import reconcile
 from fleet.models import RecutRange
-from fleet.trips import recut_pending
+from fleet.trips import name_stops, recut_pending
 from ingest import sources
+from property import queries as property_queries
 from property import service as property_service
 from scheduler.lock import Busy, run_lock
 from scheduler.models import JobRun, RunStatus
@@ -53,7 +54,16 @@ def pull(session: Session, day: date) -> dict[str, Any]:
 
 def cut(session: Session, day: date | None = None) -> dict[str, Any]:
     c = recut_pending(session)
-    return {"trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices}
+    named = name_stops(session, property_queries.places(session))
+    return {
+        "trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices,
+        "stops_named": named,
+    }  # fmt: skip
+
+
+def rename_stops(session: Session) -> int:
+    """After the places changed (the gazetteer, a unit's or a property's location): every stop again."""
+    return name_stops(session, property_queries.places(session), every=True)
 
 
 def reconcile_day(session: Session, day: date) -> dict[str, Any]:
@@ -272,6 +282,8 @@ def after_tracker_change(session: Session) -> RunOutcome:
         first, last = first_reconciled_day(s), last_reconciled_day(s)
         counts: dict[str, Any] = {
             "trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices,
+            # the re-cut stops named before their days are judged again
+            "stops_named": name_stops(s, property_queries.places(s)),
         }  # fmt: skip
         if first is None or last is None:
             counts["days_reconciled"] = 0

@@ -15,7 +15,7 @@ from accounts.models import Role
 from core.labels import Coded
 from core.models import UnitKind
 from core.timeutil import fmt_china, to_china
-from fleet.models import CheckResult, FlagKind, FlagState, OrderStatus, ReviewStatus, VehicleStatus
+from fleet.models import CheckResult, FlagKind, FlagState, OrderStatus, PlaceKind, ReviewStatus, VehicleStatus
 from property.models import AuctionResult, Blocker, CertificateStep, LeaseState, OperatingStatus, Stage
 from scheduler.models import ImportStatus, RunStatus
 
@@ -909,7 +909,24 @@ def _out_of_area(t: I18n, detail: dict[str, Any]) -> str:
     return f"Order {order} does not say out of county" if t.en else f"申请单 {order} 未注明出县"
 
 
+_SENSITIVE_WHY = {
+    "rest_day": ("休息日", "on a rest day"),
+    "off_hours": ("非工作时间", "outside working hours"),
+    "no_order": ("无出行申请", "with no order"),
+}
+
+
+def _sensitive_stop(t: I18n, detail: dict[str, Any]) -> str:
+    zh, en = _SENSITIVE_WHY.get(detail.get("why", ""), ("", ""))
+    kind = t.code(PlaceKind, detail.get("place_kind"))
+    minutes = detail.get("minutes", "?")
+    if t.en:
+        return f"{minutes} min at {detail.get('place', '')} ({kind.lower()}) {en}".strip()
+    return f"在{detail.get('place', '')}（{kind}）停留 {minutes} 分钟，{zh}"
+
+
 _SUMMARIES = {
+    "sensitive_stop": _sensitive_stop,
     "wrong_vehicle": _wrong_vehicle,
     "away_overnight": _away_overnight,
     "out_of_area_trip": _out_of_area,

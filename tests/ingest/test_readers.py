@@ -734,10 +734,10 @@ def test_file_level_errors(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ templates
 
 
-def test_the_twelve_kinds() -> None:
+def test_the_thirteen_kinds() -> None:
     assert KINDS == (
         "units", "vehicles", "drivers", "orders", "positions", "expenses", "tracker-checks",
-        "tracker-assignments", "properties", "operating-properties", "auctions", "leases",
+        "tracker-assignments", "places", "properties", "operating-properties", "auctions", "leases",
     )  # fmt: skip
     assert get_kind("operating_properties") is get_kind("shopfronts") is SPECS["operating-properties"]
 
