@@ -8,6 +8,11 @@ and the one that refreshes the pinned versions both install (requirements.lock):
 
     python3 tasks.py lock   # a fresh venv with the newest releases pyproject.toml allows, frozen
 
+and the one that refreshes the vendored map library (gongwu/web/static/vendor/leaflet, served by gongwu
+itself: the pages use no CDN):
+
+    python3 tasks.py vendor-leaflet 1.9.4   # npm pack leaflet@VERSION, its dist and LICENSE copied in
+
 The PostgreSQL run uses a throw-away database on GONGWU_TEST_PG_ADMIN_URL (default: the local server as
 user postgres). Outside CI an unreachable server skips that run with a message; with CI=true it fails.
 """
@@ -135,8 +140,44 @@ def test(args: list[str]) -> None:
         _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+LEAFLET = ROOT / "gongwu" / "web" / "static" / "vendor" / "leaflet"
+
+
+def vendor_leaflet(args: list[str]) -> None:
+    """Fetch leaflet@VERSION from the npm registry (`npm pack`), check it, and replace the vendored copy;
+    VERSION records what was taken and the archive's SHA-256. Review the diff, run the tests, commit."""
+    import shutil
+    import tarfile
+
+    if len(args) != 1:
+        sys.exit("usage: python3 tasks.py vendor-leaflet VERSION   (e.g. 1.9.4)")
+    version = args[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        sh("npm", "pack", f"leaflet@{version}", "--pack-destination", tmp)
+        archive = Path(tmp) / f"leaflet-{version}.tgz"
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        dist = Path(tmp) / "package" / "dist"
+        shutil.rmtree(LEAFLET, ignore_errors=True)
+        (LEAFLET / "images").mkdir(parents=True)
+        for name in ("leaflet.js", "leaflet.css"):
+            shutil.copy(dist / name, LEAFLET / name)
+        for image in (dist / "images").glob("*.png"):
+            shutil.copy(image, LEAFLET / "images" / image.name)
+        shutil.copy(Path(tmp) / "package" / "LICENSE", LEAFLET / "LICENSE")
+    (LEAFLET / "VERSION").write_text(
+        f"leaflet {version} (BSD-2-Clause, see LICENSE)\nfrom: npm pack leaflet@{version}\n"
+        f"sha256 of leaflet-{version}.tgz: {digest}\n"
+        "files: dist/leaflet.js dist/leaflet.css dist/images/*.png LICENSE\n"
+        "update: python3 tasks.py vendor-leaflet VERSION\n",
+        encoding="utf-8",
+    )
+    print(f"leaflet {version} vendored in {LEAFLET.relative_to(ROOT)} (sha256 {digest[:16]}…)")
+
+
 def main() -> None:
-    commands = {"demo": demo, "test": test, "lock": lock}
+    commands = {"demo": demo, "test": test, "lock": lock, "vendor-leaflet": vendor_leaflet}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     os.chdir(ROOT)

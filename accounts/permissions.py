@@ -203,6 +203,7 @@ PAGES: dict[tuple[str, str], str] = {
     # --- scheduler
     ("GET", "/runs"): "runs:read",
     ("GET", "/runs.xlsx"): "runs:read",
+    ("GET", "/tiles/{z}/{x}/{y}"): AUTHENTICATED,  # the MBTiles basemap under every map
     # --- imports: the form offers, and its POST accepts, only the kinds the role may import (IMPORTS); a
     # job's pages are its own user's (an admin's: everyone's), checked in the handlers
     ("GET", "/imports"): AUTHENTICATED,

@@ -55,10 +55,20 @@ class Settings(BaseSettings):
         "县机关事务服务中心"  # the unit whose cars are the center's pool (dispatched to any unit)
     )
 
-    # leases
-    lease_term_cap_years: int = 5
     # 敏感场所: the place types (fleet PlaceKind codes) where a long stop off duty is flagged
     sensitive_places: str = "hotel,restaurant,scenic,entertainment"
+
+    # maps (issue 23): the basemap under tracks and places. "none" draws the service area, the places and a
+    # scale (works with no network); "mbtiles:/path/county.mbtiles" is served by gongwu at /tiles/z/x/y; a
+    # URL template (https://…/{z}/{x}/{y}.png) is loaded by the browser. Its datum: wgs84 (天地图) or gcj02
+    # (AMap, Tencent — drawn data is shifted for display only).
+    basemap: str = "none"
+    basemap_attribution: str = ""
+    basemap_datum: str = "wgs84"
+    basemap_max_zoom: int = 18
+
+    # leases
+    lease_term_cap_years: int = 5
     rent_overdue_days: int = 15  # a reminder when an instalment of rent is this many days overdue
 
     # imports: refused before (size) or while (rows) reading, so a small file cannot blow up the server
@@ -89,6 +99,25 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai)") from None
         return v
+
+    @field_validator("basemap")
+    @classmethod
+    def _known_basemap(cls, v: str) -> str:
+        v = v.strip() or "none"
+        if v == "none" or v.startswith("mbtiles:"):
+            return v
+        if v.startswith(("http://", "https://", "/")) and "{z}" in v and "{x}" in v and "{y}" in v:
+            return v
+        raise ValueError(
+            "GONGWU_BASEMAP is none, mbtiles:/path/file.mbtiles, or a tile URL with {z}, {x} and {y}"
+        )
+
+    @field_validator("basemap_datum")
+    @classmethod
+    def _known_datum(cls, v: str) -> str:
+        if v.strip().lower() not in ("wgs84", "gcj02"):
+            raise ValueError("GONGWU_BASEMAP_DATUM is wgs84 or gcj02")
+        return v.strip().lower()
 
     @field_validator("database_url")
     @classmethod

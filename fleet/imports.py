@@ -70,7 +70,7 @@ order_status = n.EnumMap(
 place_kind = n.EnumMap(
     ("地点类型", "place type"),
     {
-        PlaceKind.village: ["村/社区", "村", "社区", "村委会", "居委会", "自然村", "行政村"],
+        PlaceKind.village: ["村社区", "村/社区", "村", "社区", "村委会", "居委会", "自然村", "行政村"],
         PlaceKind.unit: ["单位", "机关", "机关单位"],
         PlaceKind.fuel: ["加油站", "加气站", "充电站"],
         PlaceKind.repair: ["维修点", "修理厂", "维修厂", "定点维修"],
@@ -777,7 +777,17 @@ PLACES = ImportSpec(
     "places",
     "地名库",
     (
-        text("name", "名称", "地名", "地点", "地点名称", "名字", "place", required=True, example="东坡村村民委员会"),
+        text(
+            "name",
+            "名称",
+            "地名",
+            "地点",
+            "地点名称",
+            "名字",
+            "place",
+            required=True,
+            example="东坡村村民委员会",
+        ),
         enum("kind", "类型", place_kind, "地点类型", "分类", "类别", "type", required=True),
         Column("lon", "经度", n.longitude, True, ("lng", "longitude", "东经"), 112.7342, hint="WGS-84 度"),
         Column("lat", "纬度", n.latitude, True, ("latitude", "北纬"), 37.6871, hint="WGS-84 度"),

@@ -783,7 +783,8 @@ def _sensitive_stops(run: _Run, day: date, rules: ComplianceRules) -> dict[str, 
     lo, hi = (to_ts(t) for t in day_bounds(day))
     kinds = sensitive_kinds()
     stops = session.exec(
-        select(Stop).where(
+        select(Stop)
+        .where(
             col(Stop.start_at) >= from_ts(lo),
             col(Stop.start_at) < from_ts(hi),
             col(Stop.place_inside).is_(True),

@@ -29,6 +29,7 @@ from core.settings import Settings, get_settings
 from fleet.routes import router as fleet_router
 from gongwu.web.common import error_page, wants_page
 from gongwu.web.login import web_router as auth_web_router
+from gongwu.web.maps import tile_origin
 from gongwu.web.routes import STATIC_DIR
 from gongwu.web.routes import router as web_router
 from ingest.kinds import kind_name
@@ -87,8 +88,12 @@ class SecurityHeaders:
     """Headers on every answer (a plain ASGI middleware: streamed exports pass through untouched), and the
     content security policy on HTML ones."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tiles: str = "") -> None:
         self.app = app
+        # a basemap given as a URL template: its tiles are the one thing pages load from elsewhere
+        self.page_csp = (
+            PAGE_CSP.replace("img-src 'self' data:", f"img-src 'self' data: {tiles}") if tiles else PAGE_CSP
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,7 +107,7 @@ class SecurityHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 if headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("content-security-policy", DOCS_CSP if docs else PAGE_CSP)
+                    headers.setdefault("content-security-policy", DOCS_CSP if docs else self.page_csp)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -190,5 +195,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_web_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")  # public, outside `authorize`
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, tiles=tile_origin(settings))
     return app

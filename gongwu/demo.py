@@ -22,6 +22,7 @@ from ingest.kinds import SPECS, get_kind
 # (kind, file name, encoding for CSV); the order is the order of their dependencies
 FILES = [
     ("units", "单位.xlsx", None),
+    ("places", "地名库.xlsx", None),  # the gazetteer: stops named, sensitive places known
     ("vehicles", "车辆登记表.xlsx", None),
     ("drivers", "驾驶员名录.xlsx", None),
     ("orders", "派车单.csv", "gbk"),  # exports from the old approval system are GBK
@@ -64,6 +65,7 @@ def _cell(value: Any, enum_label: tuple[str, str] | None, words: dict[str, str])
 def _records(county: DemoCounty, kind: str) -> list[dict[str, Any]]:
     return {
         "units": county.units,
+        "places": county.places,
         "vehicles": county.vehicles,
         "orders": county.orders,
         "expenses": county.expenses,

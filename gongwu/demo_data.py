@@ -77,6 +77,21 @@ PLACES = [
     "西张村委会",
     "王村镇卫生院",
 ]
+# the destinations' types in the gazetteer; a meeting centre with rooms is a hotel, a place a long stop
+# off duty is flagged at (敏感场所)
+PLACE_KINDS = {
+    "城关镇政府": "unit", "县人民医院": "unit", "市行政审批局": "unit", "高速口": "other",
+    "工业园区": "other", "南卫乡中学": "unit", "黄河湿地": "scenic", "盐湖区会议中心": "hotel",
+    "解州关帝庙": "scenic", "龙居水库": "scenic", "西张村委会": "village", "王村镇卫生院": "unit",
+}  # fmt: skip
+VILLAGES = [
+    "东坡村", "西岭村", "南庄村", "北垣村", "柳树湾", "杏花村", "石门村", "上王村", "下王村", "马家庄",
+    "李家堡", "赵村", "孙家岭", "周庄", "吴村", "郑家河", "沟东村", "坡底村", "中社村", "槐树坪",
+]  # fmt: skip
+EXTRAS = [
+    ("中石化城关加油站", "fuel", 800, -600), ("县公务用车定点维修厂", "repair", -900, 1200),
+    ("福源农家乐", "restaurant", 2500, 3100), ("金色年华KTV", "entertainment", -1800, -2200),
+]  # fmt: skip
 PURPOSES = ["下乡督导检查", "参加会议", "送达文件", "防汛检查", "项目现场调研", "接待考察", "安全生产检查"]
 
 
@@ -96,7 +111,27 @@ class DemoCounty:
     leases: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)  # which plates were made idle/silent/...
     service_area: dict[str, Any] = field(default_factory=dict)  # GeoJSON, WGS-84
+    places: list[dict[str, Any]] = field(default_factory=list)  # the gazetteer (地名库)
     far_place: str = ""  # the destination outside the service area
+
+
+def _gazetteer(destinations: list[tuple[float, float]], rng: random.Random) -> list[dict[str, Any]]:
+    """地名库: every destination by its type, villages about the county, a fuel station, the repair shop and
+    a few places a long stop off duty is flagged at (a farm restaurant, a KTV)."""
+    rows = [
+        {"name": name, "kind": PLACE_KINDS.get(name, "other"), "lat": round(lat, 6), "lon": round(lon, 6),
+         "radius_m": 300}
+        for name, (lat, lon) in zip(PLACES, destinations, strict=True)
+    ]  # fmt: skip
+    for name in VILLAGES:
+        lat, lon = _offset(*SEAT, rng.uniform(-24000, 24000), rng.uniform(-24000, 24000))
+        rows.append(
+            {"name": name, "kind": "village", "lat": round(lat, 6), "lon": round(lon, 6), "radius_m": 600}
+        )
+    for name, kind, north, east in EXTRAS:
+        lat, lon = _offset(*SEAT, north, east)
+        rows.append({"name": name, "kind": kind, "lat": round(lat, 6), "lon": round(lon, 6), "radius_m": 150})
+    return rows
 
 
 def _service_area(destinations: list[tuple[float, float]]) -> dict[str, Any]:
@@ -339,6 +374,7 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
             )
         )
     county.service_area = _service_area(destinations)
+    county.places = _gazetteer(destinations, random.Random(seed + 2))
     _property_data(county, rng)
     _drivers(county, random.Random(seed + 1))  # a generator of its own: the rest stays as it was
     return county

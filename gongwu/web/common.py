@@ -25,6 +25,7 @@ from core import tabular
 from core.errors import GongwuError, NotAuthenticated, PermissionDenied
 from core.settings import get_settings
 from core.timeutil import china_day, utcnow
+from fleet.places import describe
 from gongwu.web.i18n import AWAITING, CAR_REASON, CENTER_REASON, DECISION, I18n, flag_summary
 from gongwu.web.login import page_context
 
@@ -35,6 +36,9 @@ PAGE_SIZE = 50
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.globals["flag_summary"] = flag_summary
+templates.env.globals["stop_name"] = lambda stop: describe(
+    stop.place_name, stop.place_m, stop.place_bearing, stop.place_inside
+)
 templates.env.globals |= {
     "awaiting_labels": AWAITING,
     "center_labels": CENTER_REASON,

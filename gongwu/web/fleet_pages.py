@@ -29,10 +29,10 @@ from core.timeutil import day_bounds, to_ts, utcnow
 from fleet import compliance, flags, queries, reconcile, tags, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
-from fleet.models import FLAG_KINDS, Flag, Trip, TripOrder, Vehicle
+from fleet.models import FLAG_KINDS, Flag, Place, Trip, TripOrder, Vehicle
 from fleet.schemas import TripFilter, VehicleFilter
 from fleet.trips import load_fixes
-from gongwu.web import charts
+from gongwu.web import charts, maps
 from gongwu.web.common import (
     PAGE_SIZE,
     Listing,
@@ -568,6 +568,13 @@ def trips_xlsx(
     )  # fmt: skip
 
 
+def _destination(session: Session, order: TripOrder | None) -> Place | None:
+    """The order's destination when the gazetteer knows a place of that name."""
+    if order is None or not order.destination:
+        return None
+    return session.exec(select(Place).where(Place.name == order.destination.strip())).first()
+
+
 @router.get("/trips/{trip_id}", response_class=HTMLResponse)
 def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: int) -> HTMLResponse:
     t = i18n(request)
@@ -600,6 +607,20 @@ def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: i
     track = charts.track_map(
         fixes["lat"].tolist(), fixes["lon"].tolist(), markers, title=t("轨迹"), north=t("北")
     )
+    ends = [
+        {"lat": trip.start_lat, "lon": trip.start_lon, "kind": "start",
+         "title": f"{t('出发')} {t.dt(trip.start_at)}"},
+        {"lat": trip.end_lat, "lon": trip.end_lon, "kind": "end",
+         "title": f"{t('到达')} {t.dt(trip.end_at)}"},
+    ]  # fmt: skip
+    destination = _destination(session, order)
+    if destination is not None:
+        ends.append({"lat": destination.lat, "lon": destination.lon, "kind": "place",
+                     "title": f"{t('申请目的地')}: {destination.name}"})  # fmt: skip
+    shift = maps.Shift(maps.settings_of(request))
+    map_data = maps.map_data(
+        session, request, t, tracks=[maps.track(t, fixes, shift)], stops=stops, markers=ends, playback=True
+    )
     window = charts.window_chart(
         _spans(t, trip, order, nearby, rules),
         title=t("时间窗"),
@@ -621,6 +642,8 @@ def trip_page(request: Request, session: SessionDep, scope: ScopeDep, trip_id: i
             "nearby": nearby,
             "flags": details,
             "track": track,
+            "map_data": map_data,
+            "destination": destination,
             "window": window,
             "rules": rules,
             "reviews": REVIEW,

@@ -21,7 +21,7 @@ from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
 from fleet.models import Vehicle
-from gongwu.web import charts, fleet_pages, import_pages, lease_pages, order_pages, property_pages
+from gongwu.web import charts, fleet_pages, import_pages, lease_pages, maps, order_pages, property_pages
 from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today, xlsx_response
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
@@ -163,3 +163,4 @@ router.include_router(fleet_pages.router)
 router.include_router(lease_pages.router)
 router.include_router(property_pages.router)
 router.include_router(import_pages.router)
+router.include_router(maps.router)

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(county: County) -> Iterator[str]:
-    """The app served by uvicorn in a thread, on a free port of 127.0.0.1."""
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn in a thread, on a free port of 127.0.0.1: its base URL."""
     _need_browser()
     import uvicorn
 
-    app = create_app(Settings(database_url=county.url), engine=county.engine)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     srv = uvicorn.Server(config)
@@ -79,9 +79,18 @@ def server(county: County) -> Iterator[str]:
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(county: County) -> Iterator[str]:
+    """The demo county's app, served."""
+    with serve(create_app(Settings(database_url=county.url), engine=county.engine)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -94,42 +103,48 @@ def browser(server: str) -> Iterator[Any]:
         b.close()
 
 
+def sign_in_page(browser: Any, server: str, username: str, width: int = 1366) -> Any:
+    """A page of a context of its own, signed in as `username` through the login form."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, base_url=server)
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/")  # not signed in: sent to the login page, and back after it
+    assert "/login" in page.url
+    for attempt in range(3):
+        if attempt:
+            page.goto("/login?next=/")
+        page.wait_for_load_state("load")  # the redirect to the form done: fill the form that stays
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        try:
+            page.wait_for_url(f"{server}/", timeout=15_000)
+            return page
+        except PlaywrightTimeout:
+            # Seen about once in ten runs of this module: the fields of the fresh login form were
+            # empty again at the click (the browser refused to send a form with `required` fields
+            # empty, the server saw nothing). Only that case is tried again; a form that was sent
+            # and not answered keeps its username and fails here.
+            if page.get_by_label("用户名").input_value():
+                raise
+    raise AssertionError("the login form lost what was typed into it three times")
+
+
 @pytest.fixture
 def open_as(browser: Any, server: str, county: County) -> Iterator[Any]:
     """`open_as(role)` → a page signed in through the login form, in a context of its own."""
-    contexts = []
+    pages: list[Any] = []
 
     def sign_in(role: str, width: int = 1366) -> Any:
-        ctx = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 900}, base_url=server)
-        contexts.append(ctx)
-        page = ctx.new_page()
-        page.set_default_timeout(15_000)
-        page.goto("/")  # not signed in: sent to the login page, and back after it
-        assert "/login" in page.url
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-        for attempt in range(3):
-            if attempt:
-                page.goto("/login?next=/")
-            page.wait_for_load_state("load")  # the redirect to the form done: fill the form that stays
-            page.get_by_label("用户名").fill(county.users[role])
-            page.get_by_label("密码").fill(PASSWORD)
-            page.get_by_role("button", name="登录").click()
-            try:
-                page.wait_for_url(f"{server}/", timeout=15_000)
-                return page
-            except PlaywrightTimeout:
-                # Seen about once in ten runs of this module: the fields of the fresh login form were
-                # empty again at the click (the browser refused to send a form with `required` fields
-                # empty, the server saw nothing). Only that case is tried again; a form that was sent
-                # and not answered keeps its username and fails here.
-                if page.get_by_label("用户名").input_value():
-                    raise
-        raise AssertionError("the login form lost what was typed into it three times")
+        page = sign_in_page(browser, server, county.users[role], width)
+        pages.append(page)
+        return page
 
     yield sign_in
-    for ctx in contexts:
-        ctx.close()
+    for page in pages:
+        page.context.close()
 
 
 def _shot(page: Any, name: str) -> None:
