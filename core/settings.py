@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     basemap_attribution: str = ""
     basemap_datum: str = "wgs84"
     basemap_max_zoom: int = 18
+    # geocoding properties' addresses (`gongwu geocode`, never at page time): off unless a provider is named
+    geocoder: str = ""  # nominatim or arcgis (geopy)
+    geocoder_prefix: str = (
+        ""  # the province and county, e.g. 山西省运城市临猗县: a county's streets are ambiguous
+    )
+    geocoder_delay_s: float = 1.0  # between two requests, as public services require
+    geocoder_domain: str = ""  # a self-hosted Nominatim (host:port) on the government network
+    geocoder_scheme: str = "https"
 
     # leases
     lease_term_cap_years: int = 5

@@ -12,6 +12,7 @@ import typer
 from core.i18n import tr
 from core.labels import label_of
 from gongwu import cli_report
+from gongwu.cli_base import app
 from gongwu.cli_report import FormatOpt, OutOpt, report_app
 from gongwu.output import Format
 from property import queries as property_queries
@@ -202,3 +203,47 @@ def arrears(fmt: FormatOpt = Format.table, out: OutOpt = None, day: DateOpt = No
         f"as of {data['as_of']}: {len(rows)} leases in arrears, {data['arrears_yuan']:.2f} yuan in all",
     )
     cli_report.show(data, rows, fmt, out, title=title)
+
+
+@app.command("geocode")
+def geocode(
+    code: Annotated[
+        list[str] | None, typer.Option("--code", help="only this property (repeat for more); default: all")
+    ] = None,
+    retry: Annotated[bool, typer.Option("--retry", help="ask again for addresses not found before")] = False,
+    everything: Annotated[bool, typer.Option("--all", help="also those that have coordinates")] = False,
+) -> None:
+    """Locate office properties and shopfronts from their addresses (GONGWU_GEOCODER, e.g. nominatim, with
+    GONGWU_GEOCODER_PREFIX 省市县 and GONGWU_GEOCODER_DOMAIN for a county's own server): for their maps and
+    for naming stops. Rate-limited (GONGWU_GEOCODER_DELAY_S), each address asked once; never at page time."""
+    from core.errors import ConfigError
+    from core.settings import get_settings
+    from gongwu import cli_db
+    from gongwu.cli_users import cli_actor
+    from property import geocode as geocoding
+    from scheduler import pipeline
+
+    with cli_db.session() as session:  # an uninitialised database says so first
+        geocoder = geocoding.from_settings()
+        if geocoder is None:
+            raise ConfigError(
+                tr(
+                    "未配置地理编码服务：设置 GONGWU_GEOCODER（nominatim 或 arcgis），"
+                    "政务外网可设 GONGWU_GEOCODER_DOMAIN",
+                    "no geocoder: set GONGWU_GEOCODER (nominatim or arcgis), "
+                    "and GONGWU_GEOCODER_DOMAIN for your own",
+                )
+            )
+        counts = property_service.geocode_office_properties(
+            session, geocoder, actor=cli_actor(), only_missing=not everything, codes=code,
+            provider=get_settings().geocoder, retry=retry,
+        )  # fmt: skip
+        if counts["located"]:
+            pipeline.rename_stops(session)  # a property located is a place stops may be named by
+    located, missing, cached, skipped = (counts[k] for k in ("located", "not_found", "cached", "skipped"))
+    typer.echo(
+        tr(
+            f"已定位 {located}，未找到 {missing}（其中 {cached} 个来自缓存），无地址 {skipped}",
+            f"located {located}, not found {missing} ({cached} from the cache), without an address {skipped}",
+        )
+    )

@@ -376,6 +376,7 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
     county.service_area = _service_area(destinations)
     county.places = _gazetteer(destinations, random.Random(seed + 2))
     _property_data(county, rng)
+    _locate_properties(county, random.Random(seed + 3))
     _drivers(county, random.Random(seed + 1))  # a generator of its own: the rest stays as it was
     return county
 
@@ -445,6 +446,19 @@ def _maybe_order(
                 "other": Decimal(rng.choice((0, 0, 0, 10))),
             }
         )
+
+
+def _locate_properties(county: DemoCounty, rng: random.Random) -> None:
+    """Where the properties are (a generator of their own: the audit's figures stay as they were): the
+    office buildings about the seat, the shopfronts along 商贸街; a few without, for `gongwu geocode`."""
+    for k, row in enumerate(county.properties):
+        if k % 11 != 10:
+            lat, lon = _offset(*SEAT, rng.uniform(-3000, 3000), rng.uniform(-3000, 3000))
+            row["lat"], row["lon"] = round(lat, 6), round(lon, 6)
+    for k, row in enumerate(county.operating):
+        if k % 17 != 16:
+            lat, lon = _offset(*SEAT, -600 + 4 * k, -1500 + 35 * k)  # one side of the street, 35 m apart
+            row["lat"], row["lon"] = round(lat, 6), round(lon, 6)
 
 
 def _property_data(county: DemoCounty, rng: random.Random) -> None:

@@ -38,6 +38,7 @@ class GeopyGeocoder:
         timeout: float = 10,
         min_delay_seconds: float = 1.0,
         client: Any = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         if client is None:
             from geopy.geocoders import get_geocoder_for_service
@@ -46,7 +47,8 @@ class GeopyGeocoder:
                 cls = get_geocoder_for_service(provider)
             except Exception as exc:  # geopy raises GeocoderNotFound
                 raise ConfigError(f"unknown geocoder {provider!r}: {exc}") from None
-            client = cls(user_agent=user_agent, timeout=timeout)
+            # e.g. domain and scheme of a county's own Nominatim on the government network
+            client = cls(user_agent=user_agent, timeout=timeout, **(options or {}))
         from geopy.extra.rate_limiter import RateLimiter
 
         self._geocode = RateLimiter(
@@ -68,6 +70,20 @@ class GeopyGeocoder:
         if location is None:
             return None
         return float(location.latitude), float(location.longitude)
+
+
+def from_settings() -> Geocoder | None:
+    """The geocoder GONGWU_GEOCODER names (None: geocoding off), with its prefix, delay and server."""
+    from core.settings import get_settings
+
+    s = get_settings()
+    options: dict[str, Any] = {}
+    if s.geocoder_domain:
+        options["domain"] = s.geocoder_domain
+        options["scheme"] = s.geocoder_scheme
+    return build_geocoder(
+        s.geocoder or None, prefix=s.geocoder_prefix, min_delay_seconds=s.geocoder_delay_s, options=options
+    )
 
 
 def build_geocoder(provider: str | None, **kwargs: Any) -> Geocoder | None:

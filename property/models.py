@@ -132,6 +132,18 @@ class OperatingProperty(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+class GeocodeCache(SQLModel, table=True):
+    """An address once asked of a geocoder and its answer (None: not found): never asked twice."""
+
+    __tablename__ = "property_geocode_cache"
+
+    provider: str = Field(primary_key=True, max_length=32)
+    query: str = Field(primary_key=True, max_length=400)
+    lat: float | None = None
+    lon: float | None = None
+    asked_at: datetime = created_at_field()
+
+
 class AuctionBatch(SQLModel, table=True):
     """拍卖 batch of lease rights."""
 

@@ -23,6 +23,7 @@ from property.geocode import Geocoder
 from property.models import (
     AuctionBatch,
     CertificateTarget,
+    GeocodeCache,
     Lease,
     OfficeProperty,
     OperatingProperty,
@@ -440,27 +441,49 @@ def geocode_office_properties(
     actor: str,
     only_missing: bool = True,
     codes: Iterable[str] | None = None,
+    provider: str = "",
+    retry: bool = False,
 ) -> dict[str, int]:
-    """Fill coordinates from the addresses through `geocoder`; returns counts located / not found /
-    skipped (no address)."""
-    stmt = select(OfficeProperty).order_by(col(OfficeProperty.code))
-    if codes is not None:
-        stmt = stmt.where(col(OfficeProperty.code).in_(list(codes)))
-    counts = {"located": 0, "not_found": 0, "skipped": 0}
-    for p in session.exec(stmt).all():
-        if only_missing and p.lat is not None and p.lon is not None:
-            continue
-        if not p.address:
-            counts["skipped"] += 1
-            continue
-        point = geocoder.geocode(p.address)
-        if point is None:
-            counts["not_found"] += 1
-            continue
-        upsert(
-            session, None, actor=actor, key=p.code, audit_id=p.code, obj=p,
-            values={"lat": point[0], "lon": point[1]}, detail="geocoded",
-        )  # fmt: skip
-        counts["located"] += 1
+    """Fill the coordinates of office properties and shopfronts from their addresses through `geocoder`:
+    counts located / not found / skipped (no address) / cached (answered from the cache, not asked). Each
+    address is asked once per provider (property_geocode_cache, not found included, `retry` asks those
+    again); every change is audit-logged as `actor`."""
+    counts = {"located": 0, "not_found": 0, "skipped": 0, "cached": 0}
+    models: tuple[Any, ...] = (OfficeProperty, OperatingProperty)
+    for model in models:
+        stmt = select(model).order_by(col(model.code))
+        if codes is not None:
+            stmt = stmt.where(col(model.code).in_(list(codes)))
+        for p in session.exec(stmt).all():
+            if only_missing and p.lat is not None and p.lon is not None:
+                continue
+            if not p.address:
+                counts["skipped"] += 1
+                continue
+            point = _geocoded(session, geocoder, provider, p.address, retry, counts)
+            if point is None:
+                counts["not_found"] += 1
+                continue
+            upsert(
+                session, None, actor=actor, key=p.code, audit_id=p.code, obj=p,
+                values={"lat": point[0], "lon": point[1]}, detail="geocoded",
+            )  # fmt: skip
+            counts["located"] += 1
     session.flush()
     return counts
+
+
+def _geocoded(
+    session: Session, geocoder: Geocoder, provider: str, address: str, retry: bool, counts: dict[str, int]
+) -> tuple[float, float] | None:
+    query = address.strip()[:400]
+    cached = session.get(GeocodeCache, (provider, query))
+    if cached is not None and (cached.lat is not None or not retry):
+        counts["cached"] += 1
+        return None if cached.lat is None or cached.lon is None else (cached.lat, cached.lon)
+    point = geocoder.geocode(query)
+    row = cached or GeocodeCache(provider=provider, query=query)
+    row.lat, row.lon = point if point is not None else (None, None)
+    row.asked_at = utcnow()
+    session.add(row)
+    return point

@@ -29,9 +29,9 @@ from core.timeutil import day_bounds, to_ts, utcnow
 from fleet import compliance, flags, queries, reconcile, tags, trackers
 from fleet import routes as fleet_routes
 from fleet import service as fleet_service
-from fleet.models import FLAG_KINDS, Flag, Place, Trip, TripOrder, Vehicle
+from fleet.models import FLAG_KINDS, Flag, Place, Stop, Trip, TripOrder, Vehicle
 from fleet.schemas import TripFilter, VehicleFilter
-from fleet.trips import load_fixes
+from fleet.trips import load_fixes, trips_of_day
 from gongwu.web import charts, maps
 from gongwu.web.common import (
     PAGE_SIZE,
@@ -263,7 +263,7 @@ def _add_query(path: str, **params: Any) -> str:
 
 @router.get("/flags/{flag_id}", response_class=HTMLResponse)
 def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: int) -> HTMLResponse:
-    _flag_in_scope(session, scope, flag_id)
+    flag = _flag_in_scope(session, scope, flag_id)
     detail = fleet_routes.get_flag(session, scope, flag_id)
     return render(
         request,
@@ -271,6 +271,7 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
         "flag.html",
         {
             "flag": detail,
+            "map_data": _flag_map(request, session, i18n(request), flag),
             "reviews": REVIEW,
             "here": request.url.path,
             "can_reply": can(request, "flags:reply") and detail.kind == "unreported_trip",
@@ -282,6 +283,23 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
         },
         section="flags",
     )
+
+
+def _flag_map(request: Request, session: Session, t: I18n, flag: Flag) -> dict[str, Any] | None:
+    """A small map where the flag has a place: its trip's track, or the spot it is about (a stop at a
+    sensitive place, the car at night away from home); None for a flag about no place (idle, silent)."""
+    shift = maps.Shift(maps.settings_of(request))
+    if flag.trip_id is not None:
+        trip = session.get(Trip, flag.trip_id)
+        if trip is not None:
+            fixes = load_fixes(session, trip.device_id, to_ts(trip.start_at), to_ts(trip.end_at))
+            return maps.map_data(session, request, t, tracks=[maps.track(t, fixes, shift)])
+    lat, lon = flag.detail.get("lat"), flag.detail.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        where = flag.detail.get("place") or t.kind(flag.kind)
+        marker = {"lat": float(lat), "lon": float(lon), "kind": "flag", "title": str(where)}
+        return maps.map_data(session, request, t, markers=[marker])
+    return None
 
 
 @router.post("/flags/{flag_id}/reassign", response_class=HTMLResponse)
@@ -396,11 +414,16 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
         [(f"{d.month}/{d.day}", per_day.get(d, (0, 0.0))[0]) for d in days],
         title=t("近 30 天") + " · " + t("每日行程"),
     )
+    driven = sorted(d for d, (n, _) in per_day.items() if n)
+    map_day = opt_date(request.query_params.get("day"), "day") or (driven[-1] if driven else None)
     return render(
         request,
         session,
         "vehicle.html",
         {
+            "map_day": map_day,
+            "map_data": _day_map(request, session, t, vehicle, map_day) if map_day else None,
+            "driven_days": driven[-14:][::-1],
             "vehicle": vehicle,
             "unit": unit,
             "last_fix": last_fix,
@@ -420,6 +443,22 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
         },
         section="vehicles",
     )
+
+
+def _day_map(request: Request, session: Session, t: I18n, vehicle: Vehicle, day: date) -> dict[str, Any]:
+    """A car's day on one map: every trip of the day, its stops by name."""
+    shift = maps.Shift(maps.settings_of(request))
+    tracks = []
+    for trip in trips_of_day(session, vehicle.id or 0, day):
+        fixes = load_fixes(session, trip.device_id, to_ts(trip.start_at), to_ts(trip.end_at))
+        tracks.append(maps.track(t, fixes, shift))
+    start, end = day_bounds(day)
+    stops = session.exec(
+        select(Stop)
+        .where(Stop.vehicle_id == vehicle.id, col(Stop.start_at) < end, col(Stop.end_at) >= start)
+        .order_by(col(Stop.start_at))
+    ).all()
+    return maps.map_data(session, request, t, tracks=tracks, stops=list(stops))
 
 
 @router.post("/vehicles/{vehicle_id}/disposal", response_class=HTMLResponse)

@@ -153,17 +153,24 @@ def map_data(
     tracks: Sequence[dict[str, Any]] = (),
     stops: Sequence[Stop] = (),
     markers: Sequence[dict[str, Any]] = (),
+    points: Sequence[dict[str, Any]] = (),
+    groups: Sequence[dict[str, str]] = (),
     playback: bool = False,
     bounds_of: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """Everything one map shows. `tracks` come from `track()`, already shifted; stops and markers are
-    given in WGS-84 and shifted here."""
+    given in WGS-84 and shifted here. `points` (lat, lon, group, title, href) are things on the map — a
+    property — coloured by their `groups` entry (key, label, colour)."""
     settings = settings_of(request)
     shift = Shift(settings)
     lats = [x for tr_ in tracks for x in tr_["lat"]]
     lons = [x for tr_ in tracks for x in tr_["lon"]]
-    raw_lat = [s.lat for s in stops] + [m["lat"] for m in markers] + list((bounds_of or ([], []))[0])
-    raw_lon = [s.lon for s in stops] + [m["lon"] for m in markers] + list((bounds_of or ([], []))[1])
+    raw_lat = (
+        [s.lat for s in stops] + [m["lat"] for m in (*markers, *points)] + list((bounds_of or ([], []))[0])
+    )
+    raw_lon = (
+        [s.lon for s in stops] + [m["lon"] for m in (*markers, *points)] + list((bounds_of or ([], []))[1])
+    )
     around_lat, around_lon = shift.arrays(raw_lat, raw_lon)
     return {
         "basemap": basemap(settings, t),
@@ -180,6 +187,11 @@ def map_data(
             for i, s in enumerate(stops, start=1)
         ],
         "markers": [{**m, "at": shift.point(m["lat"], m["lon"])} for m in markers],
+        "points": [
+            {"at": shift.point(p["lat"], p["lon"]), **{k: p[k] for k in ("group", "title", "href")}}
+            for p in points
+        ],
+        "groups": list(groups),
         "playback": playback,
         "labels": {
             "play": t("播放"), "pause": t("暂停"), "speed": t("速度"), "acc": "ACC", "kmh": t("公里/小时"),

@@ -23,7 +23,7 @@ from core.i18n import tr
 from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
-from gongwu.web import charts
+from gongwu.web import charts, maps
 from gongwu.web.common import (
     FormState,
     Listing,
@@ -83,6 +83,43 @@ def stage_chart(t: I18n, views: list[dict[str, Any]]) -> Any:
     )
 
 
+STAGE_COLOURS = dict(
+    zip(rules.STAGES, ("#b3261e", "#c2410c", "#8a5a00", "#245c9e", "#6d28d9", "#1b6e3a"), strict=True)
+)
+STATUS_COLOURS = {
+    "leased": "#1b6e3a",
+    "self_used": "#245c9e",
+    "idle": "#b3261e",
+    "offered": "#8a5a00",
+    "not_taken_over": "#6b7280",
+}
+
+
+def office_map(request: Request, session: Session, t: I18n, views: list[dict[str, Any]]) -> dict[str, Any]:
+    """The office properties with a location, coloured by how far their certificate has got."""
+    points = [
+        {"lat": v["lat"], "lon": v["lon"], "group": v["stage"],
+         "title": f"{v['code']} {v['name']} · {t.stage(v['stage'])}",
+         "href": f"/properties/office/{quote(v['code'])}"}
+        for v in views
+        if v.get("lat") is not None and v.get("lon") is not None
+    ]  # fmt: skip
+    groups = [{"key": k, "label": t.stage(k), "colour": c} for k, c in STAGE_COLOURS.items()]
+    return maps.map_data(session, request, t, points=points, groups=groups)
+
+
+def operating_map(request: Request, session: Session, t: I18n, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The shopfronts with a location, coloured by their status today (leased, idle…)."""
+    points = [
+        {"lat": i["p"].lat, "lon": i["p"].lon, "group": i["status"],
+         "title": f"{i['p'].code} {i['p'].address} · {t.op_status(i['status'])}", "href": ""}
+        for i in items
+        if i["p"].lat is not None and i["p"].lon is not None
+    ]  # fmt: skip
+    groups = [{"key": k, "label": t.op_status(k), "colour": c} for k, c in STATUS_COLOURS.items()]
+    return maps.map_data(session, request, t, points=points, groups=groups)
+
+
 def _checklist(view: dict[str, Any]) -> list[tuple[str, bool]]:
     return [(step, view.get(field) is not None) for step, field in rules.STEP_FIELDS.items()]
 
@@ -117,6 +154,7 @@ def certificates_page(
             "blocked": sum(1 for v in everything if v["blockers"]),
             "overdue_count": sum(1 for v in everything if v["overdue"]),
             "chart": stage_chart(t, everything),
+            "map_data": office_map(request, session, t, shown),
             "checklist": _checklist,
             "stages": rules.STAGES,
             "blockers": rules.BLOCKERS,
@@ -402,6 +440,7 @@ def operating_page(
         "operating.html",
         {
             "list": found,
+            "map_data": operating_map(request, session, t, found.all_rows),
             "area_total": sum((i["p"].area_m2 or 0 for i in found.all_rows), Decimal(0)),
             "total": len(everything),
             "overdue": [i for i in items if i["overdue"]],

@@ -41,6 +41,7 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "report leases": ["report", "leases"],
     "report rent-roll": ["report", "rent-roll", "--year", "2024"],
     "report arrears": ["report", "arrears", "--date", "2024-12-31"],
+    "geocode": ["geocode"],
     "report units": ["report", "units", "--month", "2024-06"],
     "report bulletin": ["report", "bulletin", "--month", "2024-06"],
     "report expenses": ["report", "expenses", "--year", "2024"],

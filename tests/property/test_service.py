@@ -492,12 +492,17 @@ def test_geocoding_with_a_fake_geocoder(audit_db: Session) -> None:
 
     fake = Fake()
     counts = service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-001", "BG-002"])
-    assert counts == {"located": 1, "not_found": 1, "skipped": 0}
+    assert counts == {"located": 1, "not_found": 1, "skipped": 0, "cached": 0}
     prop = property_queries.get_office_property(audit_db, "BG-001")
     assert (prop.lat, prop.lon) == (36.1, 113.1)
     # already located: not asked again
     service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-001"])
     assert fake.calls.count("审计县城关镇府前街1号") == 1
+    # not found: cached, not asked again unless retried
+    again = service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-002"])
+    assert again["cached"] == 1 and len(fake.calls) == 2
+    service.geocode_office_properties(audit_db, fake, actor=ACTOR, codes=["BG-002"], retry=True)
+    assert len(fake.calls) == 3
 
 
 def test_geocoder_is_off_by_default() -> None:

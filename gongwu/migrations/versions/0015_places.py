@@ -39,9 +39,19 @@ def upgrade() -> None:
     with op.batch_alter_table('property_operating', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lat', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('lon', sa.Float(), nullable=True))
+    op.create_table(
+        'property_geocode_cache',
+        sa.Column('provider', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column('query', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+        sa.Column('lat', sa.Float(), nullable=True),
+        sa.Column('lon', sa.Float(), nullable=True),
+        sa.Column('asked_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('provider', 'query'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('property_geocode_cache')
     with op.batch_alter_table('property_operating', schema=None) as batch_op:
         batch_op.drop_column('lon')
         batch_op.drop_column('lat')

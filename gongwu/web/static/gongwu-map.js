@@ -63,6 +63,14 @@
         .bindTooltip(m.title || m.label || "", {direction: "top"}).addTo(map);
       bounds.extend(m.at);
     });
+    var colours = {};
+    (data.groups || []).forEach(function (g) { colours[g.key] = g.colour; });
+    (data.points || []).forEach(function (p) {
+      var m = L.circleMarker(p.at, {radius: 7, color: "#fff", weight: 1.5, fillColor: colours[p.group] || "#374151", fillOpacity: 0.95, className: "point g-" + p.group})
+        .bindTooltip(p.title, {direction: "top"}).addTo(map);
+      if (p.href && p.href.charAt(0) === "/" && p.href.charAt(1) !== "/") m.on("click", function () { window.location.href = p.href; });
+      bounds.extend(p.at);
+    });
     data.stops.forEach(function (s) {
       var icon = L.divIcon({className: "stop-icon", html: "<span>" + s.n + "</span>", iconSize: [22, 22]});
       var m = L.marker(s.at, {icon: icon, title: labels.stop + " " + s.n + ": " + s.name, keyboard: true})
