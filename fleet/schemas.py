@@ -188,6 +188,13 @@ class StopPublic(_Out):
     lat: float
     lon: float
     duration_s: int
+    place_name: str | None = Field(default=None, description="the nearest place (地名库, a unit, a property)")
+    place_kind: str | None = None
+    place_m: int | None = Field(default=None, description="metres from it")
+    place_bearing: int | None = Field(
+        default=None, description="degrees from north, from the place to the stop"
+    )
+    place_inside: bool = Field(default=False, description="within the place's radius: the stop is at it")
 
 
 class FlagPublic(_Out):

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from fleet.models import Stop
@@ -79,9 +79,7 @@ def test_gongwu_geocode_locates_asks_once_and_renames_the_stops(
     out = runner.invoke(app, ["geocode"])
     assert out.exit_code == 0, out.output
     assert "已定位 2" in out.output and "未找到 1" in out.output
-    office = session.get(OfficeProperty, "BG-9") or next(
-        p for p in session.query(OfficeProperty).all() if p.code == "BG-9"
-    )
+    office = session.exec(select(OfficeProperty).where(OfficeProperty.code == "BG-9")).one()
     assert (office.lat, office.lon) == KNOWN["山西省示范县府前街1号"]
     assert sorted(nominatim) == sorted(
         ["山西省示范县府前街1号", "山西省示范县商贸街3号门面", "山西省示范县无此地址"]

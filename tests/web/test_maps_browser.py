@@ -100,8 +100,10 @@ def offline(county: County) -> Iterator[str]:
         yield url
 
 
-def _open(chromium: Any, server: str, county: County, width: int = 1440) -> tuple[Any, list[str]]:
-    page = sign_in_page(chromium, server, county.users["vehicle_manager"], width)
+def _open(
+    chromium: Any, server: str, county: County, width: int = 1440, role: str = "vehicle_manager"
+) -> tuple[Any, list[str]]:
+    page = sign_in_page(chromium, server, county.users[role], width)
     elsewhere: list[str] = []
     page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(server) else None)
     return page, elsewhere
@@ -205,3 +207,37 @@ def test_on_a_gcj02_basemap_the_track_is_drawn_shifted_and_the_api_stays_wgs84(
 def test_places_table_is_not_empty_in_the_demo(county: County) -> None:
     with Session(county.engine) as s:
         assert len(s.exec(select(Place)).all()) >= 20
+
+
+def test_the_vehicle_and_property_maps(chromium: Any, offline: str, county: County) -> None:
+    """A car's day on one map; office properties coloured by certificate stage, a click opens one;
+    shopfronts coloured by status."""
+    trip, _ = _named_trip(county)
+    page, elsewhere = _open(chromium, offline, county)
+    page.goto(f"/vehicles/{trip.vehicle_id}?day={trip.service_day}")
+    page.locator("#day-map.leaflet-container").wait_for()
+    assert page.locator("#day-map path.track").count() >= 1
+    assert page.locator("#day-map .stop-label").count() >= 1
+    page.screenshot(path=str(SHOTS / "32-vehicle-day-map.png"), full_page=False)
+    assert elsewhere == []
+    page.context.close()
+    page, elsewhere = _open(chromium, offline, county, role="property_clerk")
+    page.goto("/properties/certificates")
+    page.locator("#office-map.leaflet-container").wait_for()
+    with Session(county.engine) as s:
+        from property.models import OfficeProperty
+
+        located = [p for p in s.exec(select(OfficeProperty)).all() if p.lat is not None]
+    assert page.locator("#office-map path.point").count() == len(located) > 0
+    assert page.locator("#office-map path.g-certified").count() >= 1, "coloured by stage"
+    page.locator("#office-map").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "33-office-map.png"), full_page=False)
+    page.locator("#office-map path.point").first.click(force=True)
+    page.wait_for_url("**/properties/office/**")
+    page.goto("/properties/operating")
+    page.locator("#operating-map.leaflet-container").wait_for()
+    assert page.locator("#operating-map path.point").count() > 0
+    assert page.locator("#operating-map path.g-leased, #operating-map path.g-offered").count() > 0
+    page.screenshot(path=str(SHOTS / "34-operating-map.png"), full_page=False)
+    assert elsewhere == []
+    page.context.close()
