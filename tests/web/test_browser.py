@@ -217,8 +217,9 @@ def test_the_vehicle_manager_reviews_a_flag_and_it_leaves_the_open_queue(
     page.goto("/flags?kind=unreported_trip&status=all")
     page.locator("tr[data-flag-id] a", has_text="行程").first.click()
     page.wait_for_url(re.compile(r".*/trips/\d+$"))
-    assert page.locator("svg.map polyline").count() == 2
-    assert page.locator("svg.map circle").count() >= 2
+    page.locator("#trip-map.leaflet-container").wait_for()  # the map (the SVG one is the no-script fallback)
+    assert page.locator("#trip-map path.track").count() >= 1
+    assert page.locator("#trip-map path.marker-start, #trip-map path.marker-end").count() == 2
     assert page.get_by_role("heading", name="时间窗").is_visible()
     shot(page, "04-trip")
     page.locator(".crumbs a").nth(1).click()
