@@ -111,6 +111,50 @@ def flags_cmd(
         typer.echo(tr(f"已写入 {out}", f"wrote {out}"), err=True)
 
 
+@app.command("stops")
+def stops_cmd(
+    plate: Annotated[str, typer.Argument(help="the car's plate, e.g. 晋M·A1234")],
+    date_: Annotated[
+        date | None, typer.Option("--date", formats=DAY, help="the China day (default: yesterday)")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    out: OutOpt = None,
+) -> None:
+    """A car's stops of a day, each named by its place (地名库): 东坡村, or 东坡村 东北 1.2 km."""
+    from sqlmodel import col, select
+
+    from core.errors import NotFound
+    from core.timeutil import day_bounds, fmt_china
+    from fleet.models import Stop, Vehicle
+    from fleet.places import describe
+
+    day = date_ or _yesterday()
+    start, end = day_bounds(day)
+    with cli_report.open_session() as session:
+        car = session.exec(select(Vehicle).where(Vehicle.plate == plate.strip())).first()
+        if car is None:
+            raise NotFound(tr(f"车辆 {plate} 不存在", f"vehicle {plate} not found"))
+        found = session.exec(
+            select(Stop)
+            .where(Stop.vehicle_id == car.id, col(Stop.start_at) < end, col(Stop.end_at) >= start)
+            .order_by(col(Stop.start_at))
+        ).all()
+    rows = [
+        {
+            "start": fmt_china(s.start_at), "end": fmt_china(s.end_at), "minutes": s.duration_s // 60,
+            "place": describe(s.place_name, s.place_m, s.place_bearing, s.place_inside),
+            "place_kind": s.place_kind or "", "lat": round(s.lat, 6), "lon": round(s.lon, 6),
+        }
+        for s in found
+    ]  # fmt: skip
+    data = {"plate": car.plate, "date": day.isoformat(), "stops": rows}
+    emit(
+        data, rows, cli_report.output_format(fmt, out),
+        title=tr(f"{car.plate} {day} 的停留 ({len(rows)})", f"stops of {car.plate} on {day} ({len(rows)})"),
+        columns=["start", "end", "minutes", "place", "place_kind", "lat", "lon"], out=out,
+    )  # fmt: skip
+
+
 @app.command("review-flags")
 def review_flags_cmd(
     flag_ids: Annotated[list[int], typer.Argument(help="flag ids")],

@@ -575,6 +575,32 @@ def trips_page(
     )  # fmt: skip
 
 
+def _arrival_places(session: Session, trips: list[Trip]) -> dict[int, str]:
+    """Each trip's arrival as its place names it: the stop its tracker began within minutes of the end."""
+    if not trips:
+        return {}
+    lo = min(t.end_at for t in trips) - timedelta(minutes=2)
+    hi = max(t.end_at for t in trips) + timedelta(minutes=15)
+    by_device: dict[str, list[Stop]] = {}
+    for stop in session.exec(
+        select(Stop)
+        .where(col(Stop.device_id).in_({t.device_id for t in trips}), col(Stop.start_at) >= lo)
+        .where(col(Stop.start_at) <= hi)
+        .order_by(col(Stop.start_at))
+    ).all():
+        by_device.setdefault(stop.device_id, []).append(stop)
+    out = {}
+    for trip in trips:
+        after = [
+            s
+            for s in by_device.get(trip.device_id, [])
+            if abs((s.start_at - trip.end_at).total_seconds()) <= 900
+        ]
+        if after and trip.id is not None:
+            out[trip.id] = maps.stop_name(after[0])
+    return out
+
+
 @router.get("/trips.xlsx")
 def trips_xlsx(
     request: Request,
@@ -590,13 +616,15 @@ def trips_xlsx(
     columns = [
         Col(t("出发"), "datetime"), Col(t("到达"), "datetime"), Col(t("车牌号")),
         Col(t("单位")), Col(t("里程（公里）"), "km", total=True), Col(t("出行申请")),
-        Col(t("合规标签")),
+        Col(t("合规标签")), Col(t("到达地点")),
     ]  # fmt: skip
     sep = ", " if t.en else "、"
+    arrived = _arrival_places(session, list(trips))
     out = [
         dict(zip([c.header for c in columns], [
             r["trip"].start_at, r["trip"].end_at, r["plate"], r["unit"],
             round(r["trip"].distance_m / 1000, 1), r["order_no"] or "", sep.join(r["tags"]),
+            arrived.get(r["trip"].id or 0, ""),
         ], strict=True))
         for r in _trip_rows(t, session, list(trips))
     ]  # fmt: skip

@@ -395,6 +395,7 @@ EN: dict[str, str] = {
     "返回首页": "Back to the home page",
     "暂无数据": "No data",
     # maps and places
+    "到达地点": "Arrived at",
     "已定位 {n} / {total} 处": "{n} of {total} located",
     "其余的用 gongwu geocode 按地址定位": "locate the rest from their addresses with gongwu geocode",
     "办公用房分布（按办证阶段着色）": "Office properties by certificate stage",

@@ -155,3 +155,25 @@ def test_on_a_rest_day_an_order_does_not_excuse_the_hotel(session: Session) -> N
     reconcile.reconcile_day(session, SATURDAY)
     flags = session.exec(select(Flag).where(Flag.kind == "sensitive_stop").order_by(col(Flag.id))).all()
     assert [f.detail["why"] for f in flags] == ["rest_day"]
+
+
+def test_gongwu_stops_names_a_cars_stops(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from contextlib import nullcontext
+
+    from typer.testing import CliRunner
+
+    from gongwu import cli_report
+    from gongwu.cli import app
+
+    unit = make_unit(session, name="城关镇", lat=37.70, lon=112.70)
+    car = make_vehicle(session, unit)
+    assert car.id is not None and car.tracker_id
+    _stop(session, car.id, car.tracker_id, _china(WEDNESDAY, 9), 20, 37.7001, 112.7001)
+    _stop(session, car.id, car.tracker_id, _china(WEDNESDAY, 11), 20, 37.7300, 112.7000)
+    name_stops(session)
+    monkeypatch.setattr(cli_report, "open_session", lambda: nullcontext(session))
+    out = CliRunner().invoke(app, ["stops", car.plate, "--date", WEDNESDAY.isoformat(), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    places = [s["place"] for s in json.loads(out.stdout)["stops"]]
+    assert places == ["城关镇", tr("城关镇 北 3.3 km", "3.3 km N of 城关镇")]
