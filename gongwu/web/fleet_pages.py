@@ -272,6 +272,7 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
         {
             "flag": detail,
             "map_data": _flag_map(request, session, i18n(request), flag),
+            "arrived": _flag_arrival(session, flag),
             "reviews": REVIEW,
             "here": request.url.path,
             "can_reply": can(request, "flags:reply") and detail.kind == "unreported_trip",
@@ -283,6 +284,12 @@ def flag_page(request: Request, session: SessionDep, scope: ScopeDep, flag_id: i
         },
         section="flags",
     )
+
+
+def _flag_arrival(session: Session, flag: Flag) -> str:
+    """Where the flag's trip ended, as its place names it ('' without a trip or a named stop)."""
+    trip = session.get(Trip, flag.trip_id) if flag.trip_id is not None else None
+    return _arrival_places(session, [trip]).get(trip.id or 0, "") if trip is not None else ""
 
 
 def _flag_map(request: Request, session: Session, t: I18n, flag: Flag) -> dict[str, Any] | None:

@@ -268,3 +268,37 @@ def test_trackers_sort_and_search(clients: dict[str, TestClient]) -> None:
     assert by_plate == sorted(plates, key=str.casefold, reverse=True)
     one = re.findall(r'<span class="plate">([^<]+)</span>', _get(c, f"/reports/trackers?q={plates[0]}"))
     assert one == [plates[0]]
+
+
+def test_stop_names_on_the_flag_page_and_in_the_trips_export(
+    county: County, clients: dict[str, TestClient]
+) -> None:
+    from datetime import timedelta
+
+    from fleet.models import Stop, Trip
+    from fleet.places import describe
+
+    c = clients["vehicle_manager"]
+    with Session(county.engine) as s:
+        for flag in s.exec(select(Flag).where(col(Flag.trip_id).is_not(None)).order_by(col(Flag.id))).all():
+            trip = s.get(Trip, flag.trip_id)
+            assert trip is not None
+            stop = s.exec(
+                select(Stop).where(
+                    Stop.device_id == trip.device_id,
+                    col(Stop.start_at) >= trip.end_at - timedelta(minutes=2),
+                    col(Stop.start_at) <= trip.end_at + timedelta(minutes=15),
+                )
+            ).first()
+            if stop is not None and stop.place_name:
+                break
+        else:
+            raise AssertionError("no flagged trip ends at a named stop in the demo county")
+        name = describe(stop.place_name, stop.place_m, stop.place_bearing, stop.place_inside)
+    page = _get(c, f"/flags/{flag.id}")
+    assert "到达地点" in page and name in page
+    sheet = openpyxl.load_workbook(io.BytesIO(c.get("/trips.xlsx?day=&plate=&tag=").content)).active
+    assert sheet is not None
+    header = [x.value for x in sheet[2]]
+    column = header.index("到达地点")
+    assert any(row[column] for row in sheet.iter_rows(min_row=3, values_only=True))
