@@ -4,11 +4,13 @@ and the server secrets generated on first use."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.labels import Coded
-from core.models import UtcDateTime, created_at_field
+from core.models import UtcDateTime, created_at_field, json_field
 
 
 class Role(Coded):
@@ -90,3 +92,24 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     first_at: datetime = Field(sa_type=UtcDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Notification(SQLModel, table=True):
+    """A message to one user (the in-app inbox, and the outbox the channels deliver from): written in the
+    transaction of what caused it, as a kind and its parameters — its text is worded when shown, in the
+    language of the moment. `key` makes it once per user and event (a re-run writes nothing new)."""
+
+    __tablename__ = "core_notification"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_core_notification_user_read", "user_id", "read_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="core_user.id")
+    kind: str = Field(max_length=32)
+    params: dict[str, Any] | None = json_field()
+    url: str = Field(default="", max_length=300)
+    key: str = Field(max_length=120)
+    created_at: datetime = created_at_field()
+    read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -48,6 +48,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/me/tokens"): AUTHENTICATED,
     ("POST", f"{API}/me/tokens"): AUTHENTICATED,
     ("DELETE", f"{API}/me/tokens/{{token_id}}"): AUTHENTICATED,
+    ("GET", f"{API}/me/notifications"): AUTHENTICATED,
+    ("POST", f"{API}/me/notifications/read"): AUTHENTICATED,
     # --- users (admin)
     ("GET", f"{API}/users"): "admin",
     ("POST", f"{API}/users"): "admin",
@@ -206,6 +208,8 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/tiles/{z}/{x}/{y}"): AUTHENTICATED,  # the MBTiles basemap under every map
     # --- imports: the form offers, and its POST accepts, only the kinds the role may import (IMPORTS); a
     # job's pages are its own user's (an admin's: everyone's), checked in the handlers
+    ("GET", "/inbox"): AUTHENTICATED,  # one's own notifications
+    ("POST", "/inbox/read"): AUTHENTICATED,
     ("GET", "/imports"): AUTHENTICATED,
     ("POST", "/imports"): AUTHENTICATED,
     ("GET", "/imports/{job_id}"): AUTHENTICATED,

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from accounts import notify
 from accounts import queries as accounts_queries
 from accounts import service as auth_service
 from accounts.access import PrincipalDep, actor, csrf_token
@@ -26,8 +27,10 @@ from accounts.schemas import (
     AuditFilters,
     AuditPublic,
     MeOut,
+    NotificationOut,
     PasswordChange,
     PasswordSet,
+    ReadIn,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -344,3 +347,25 @@ def export_audit(
         media, body = "text/csv; charset=utf-8", tabular.csv_bytes(EXPORT_COLUMNS, table)
     headers = {"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'}
     return Response(content=body, media_type=media, headers=headers)
+
+
+@router.get("/me/notifications", tags=["auth"])
+def my_notifications(
+    session: SessionDep,
+    principal: PrincipalDep,
+    unread: Annotated[bool, Query(description="only those not read yet")] = False,
+) -> dict[str, Any]:
+    """One's notifications (the inbox), newest first, worded in the configured language."""
+    rows = notify.inbox(session, principal.user_id, unread_only=unread)
+    data = []
+    for r in rows:
+        title, body = notify.words(r.kind, r.params)
+        data.append(NotificationOut(id=r.id or 0, kind=r.kind, title=title, body=body, url=r.url,
+                                    created_at=r.created_at, read_at=r.read_at))  # fmt: skip
+    return {"unread": notify.unread_count(session, principal.user_id), "data": data}
+
+
+@router.post("/me/notifications/read", tags=["auth"])
+def read_my_notifications(session: SessionDep, principal: PrincipalDep, body: ReadIn) -> dict[str, int]:
+    """Mark one's own notifications read (others' ids are ignored); all unread ones without `ids`."""
+    return {"marked": notify.mark_read(session, principal.user_id, body.ids)}

@@ -123,3 +123,18 @@ class AuditFilters(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: str
+    url: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] | None = None  # None: every unread one

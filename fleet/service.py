@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from accounts import notify
 from core import audit
 from core import normalize as n
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -19,7 +20,7 @@ from core.i18n import tr
 from core.importing import upsert
 from core.models import Unit
 from core.settings import get_settings
-from core.timeutil import as_utc, china_day, utcnow
+from core.timeutil import as_utc, china_day, to_china, utcnow
 from fleet import flags, reconcile, rules
 from fleet.models import (
     ORDER_STATUSES,
@@ -223,7 +224,48 @@ def create_order(
     else:
         raise Conflict(tr("申请单号分配冲突，请重试", "could not number the order: try again"))
     recheck(session, [order])
+    if order.status == OrderStatus.submitted:
+        _tell_order(session, order, "submitted")
     return order
+
+
+# --- telling people -------------------------------------------------------------------------------------
+
+MANAGERS = ("vehicle_manager",)  # the center's: dispatch and the second-level approval
+
+
+def _order_params(session: Session, order: TripOrder, **extra: Any) -> dict[str, Any]:
+    unit = session.get(Unit, order.unit_id)
+    a, b = to_china(order.planned_start_at), to_china(order.planned_end_at)
+    return {
+        "order_no": order.order_no, "unit": unit.name if unit else "", "purpose": order.purpose,
+        "destination": order.destination, "when": f"{a:%Y-%m-%d %H:%M}–{b:%H:%M}", **extra,
+    }  # fmt: skip
+
+
+def _tell_order(session: Session, order: TripOrder, event: str, **extra: Any) -> None:
+    """The notifications an order's step calls for, in the same transaction (issue 24)."""
+    url = f"/orders/{order.id}"
+    params = _order_params(session, order, **extra)
+    key = f"order:{order.id}:{event}"
+    applicant = notify.by_username(session, order.requested_by)
+    if event == "submitted":
+        approvers = notify.users(session, ("unit_approver",), order.unit_id)
+        notify.notify(session, approvers, "order_submitted", params, url="/orders/approvals", key=key)
+    elif event == "center":
+        managers = notify.users(session, MANAGERS)
+        reasons = {**params, "reasons": center_reasons_of(order)}
+        notify.notify(session, managers, "order_awaits_center", reasons, url="/orders/approvals", key=key)
+    elif event == "approved":
+        notify.notify(session, applicant, "order_approved", params, url=url, key=key)
+        notify.notify(session, notify.users(session, MANAGERS), "order_to_dispatch", params,
+                      url="/orders/dispatch", key=f"{key}:dispatch")  # fmt: skip
+    elif event == "rejected":
+        notify.notify(session, applicant, "order_rejected", params, url=url, key=key)
+    elif event == "dispatched":
+        driver = session.get(Driver, order.driver_id) if order.driver_id else None
+        drivers = notify.by_id(session, driver.user_id) if driver else []
+        notify.notify(session, [*applicant, *drivers], "order_dispatched", params, url=url, key=key)
 
 
 # --- approvals ------------------------------------------------------------------------------------------
@@ -314,15 +356,23 @@ def decide_order(
         status = OrderStatus.approved if pending_level(session, order) is None else OrderStatus.submitted
     verb = "approve" if decision == Decision.approved else "reject"
     if status != order.status:
-        return _apply_order_change(
+        changed = _apply_order_change(
             session, order, {"status": status}, actor, verb, f"level {level} {comment}"
         )
+        _tell_order(session, changed, str(status), plate=_plate(session, changed), comment=comment)
+        return changed
     note = f"order {order.order_no} level {level} {comment}".strip()
     audit.record(
         session, actor=actor, action=f"order.{verb}", entity="fleet_order", entity_id=order.id,
         after={"level": level, "decision": decision}, detail=note,
     )  # fmt: skip
+    _tell_order(session, order, "center")  # the unit said yes; the center's approval is next
     return order
+
+
+def _plate(session: Session, order: TripOrder) -> str:
+    vehicle = session.get(Vehicle, order.vehicle_id) if order.vehicle_id else None
+    return vehicle.plate if vehicle else ""
 
 
 def update_order(session: Session, order_id: int, changes: Mapping[str, Any], actor: str) -> TripOrder:
@@ -528,7 +578,9 @@ def dispatch_order(
         "driver": driver.name,
         "status": OrderStatus.dispatched,
     }
-    return _apply_order_change(session, order, values, actor, "dispatch", f"{vehicle.plate} {driver.name}")
+    sent = _apply_order_change(session, order, values, actor, "dispatch", f"{vehicle.plate} {driver.name}")
+    _tell_order(session, sent, "dispatched", plate=vehicle.plate, driver=driver.name)
+    return sent
 
 
 def driver_may_be_asked(session: Session, driver_id: int, unit_id: int | None) -> bool:
@@ -677,6 +729,10 @@ def reply_to_flag(
     reply = FlagReply(flag_id=flag_id, author=actor[:64], text=text, order_id=order.id if order else None)
     session.add(reply)
     session.flush()
+    unit, car = session.get(Unit, flag.unit_id), session.get(Vehicle, flag.vehicle_id)
+    said = {"unit": unit.name if unit else "", "plate": car.plate if car else "", "text": text[:100]}
+    notify.notify(session, notify.users(session, MANAGERS), "flag_reply", said, url=f"/flags/{flag_id}",
+                  key=f"flag:{flag_id}:reply:{reply.id}")  # fmt: skip
     audit.record(
         session, actor=actor, action="flag.reply", entity="fleet_flag", entity_id=flag_id,
         after={"reply_id": reply.id, "order_no": order.order_no if order else None, "text": text[:200]},

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from accounts import notify
 from accounts.access import SESSION_COOKIE, PermissionTable
 from accounts.service import Principal, principal_for_token
 from core import normalize as n
@@ -172,6 +173,8 @@ def render(
     """A page (or, for htmx, a fragment) with the shared context: labels `t`, `can(permission)`, the
     navigation, the principal and the CSRF token its forms carry."""
     ctx = _context(request, section) | page_context(request, session) | context
+    principal = principal_of(request)
+    ctx["unread"] = notify.unread_count(session, principal.user_id) if principal is not None else 0
     response = templates.TemplateResponse(request, name, ctx, status_code=status, headers=headers)
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -394,6 +394,14 @@ EN: dict[str, str] = {
     "出错了": "Something went wrong",
     "返回首页": "Back to the home page",
     "暂无数据": "No data",
+    # the inbox
+    "消息": "Messages",
+    "{n} 条未读": "{n} unread",
+    "已标记 {n} 条为已读": "{n} marked read",
+    "全部标为已读": "Mark all read",
+    "未读": "Unread",
+    "已读": "Read",
+    "暂无消息": "No messages",
     # maps and places
     "到达地点": "Arrived at",
     "已定位 {n} / {total} 处": "{n} of {total} located",

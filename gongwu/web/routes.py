@@ -8,13 +8,14 @@ redirected to /login, and forms carry the session's CSRF token (checked by `acco
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from accounts import notify
 from accounts.access import ScopeDep
 from core.api import SessionDep
 from core.models import Unit
@@ -22,7 +23,17 @@ from core.settings import get_settings
 from core.tabular import Col
 from fleet.models import Vehicle
 from gongwu.web import charts, fleet_pages, import_pages, lease_pages, maps, order_pages, property_pages
-from gongwu.web.common import STATIC_DIR, PageRoute, can, i18n, render, today, xlsx_response
+from gongwu.web.common import (
+    STATIC_DIR,
+    PageRoute,
+    can,
+    i18n,
+    local_path,
+    principal_of,
+    render,
+    today,
+    xlsx_response,
+)
 from gongwu.web.i18n import I18n
 from gongwu.web.login import templates as auth_templates
 from property import queries as property_queries
@@ -129,6 +140,35 @@ def run_summary(t: I18n, r: dict[str, Any]) -> str:
     if r["resolved"] is not None:
         parts.append(t("消除预警 {n} 条（已补报或恢复正常）").format(n=r["resolved"]))
     return ("; " if t.en else "；").join(parts)
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox_page(request: Request, session: SessionDep) -> HTMLResponse:
+    """消息: one's notifications, unread first marked, each linking to where it is about."""
+    principal = principal_of(request)
+    assert principal is not None  # the permission table asks for a signed-in user
+    rows = notify.inbox(session, principal.user_id, limit=200)
+    items = [{"row": r, "words": notify.words(r.kind, r.params)} for r in rows]
+    return render(
+        request, session, "inbox.html",
+        {"items": items, "marked": request.query_params.get("marked", "")}, section="inbox",
+    )  # fmt: skip
+
+
+@router.post("/inbox/read", response_class=HTMLResponse)
+def inbox_read(
+    request: Request,
+    session: SessionDep,
+    id: Annotated[int | None, Form()] = None,
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    """Mark one notification read (and go where it points), or all of them."""
+    principal = principal_of(request)
+    assert principal is not None
+    marked = notify.mark_read(session, principal.user_id, None if id is None else [id])
+    if id is not None:
+        return RedirectResponse(local_path(next, "/inbox"), status_code=303)
+    return RedirectResponse(f"/inbox?marked={marked}", status_code=303)
 
 
 @router.get("/runs", response_class=HTMLResponse)

@@ -1,0 +1,151 @@
+"""Telling people (issue 24): notifications written in the transaction of what caused them — a request to
+approve, a decision, a dispatch, a reply to a flag — one row per recipient and event, read in the in-app
+inbox. A notification is a kind and its parameters; its words are chosen when it is shown (`words`), in
+the language of the moment, never stored in two languages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from accounts.models import UNIT_ROLES, Notification, User
+from core.i18n import tr
+from core.timeutil import utcnow
+
+# kind → (Chinese title, English title, Chinese body, English body); {name} from the parameters
+KINDS: Mapping[str, tuple[str, str, str, str]] = {
+    "order_submitted": (
+        "待审批的用车申请", "A request to approve",
+        "{unit}的申请 {order_no}：{purpose}，{when}，去{destination}",
+        "{order_no} of {unit}: {purpose}, {when}, to {destination}",
+    ),
+    "order_awaits_center": (
+        "待中心审批的用车申请", "A request awaiting the center",
+        "申请 {order_no}（{unit}）已经单位同意，需中心审批：{reasons}",
+        "{order_no} ({unit}) was approved by its unit and needs the center's approval: {reasons}",
+    ),
+    "order_approved": (
+        "用车申请已批准", "Request approved",
+        "申请 {order_no}：{purpose}，{when}",
+        "{order_no}: {purpose}, {when}",
+    ),
+    "order_to_dispatch": (
+        "待派车", "To dispatch",
+        "申请 {order_no}（{unit}）已批准，请派车：{when}",
+        "{order_no} ({unit}) is approved and waits for a car: {when}",
+    ),
+    "order_rejected": (
+        "用车申请未获批准", "Request rejected",
+        "申请 {order_no}：{comment}",
+        "{order_no}: {comment}",
+    ),
+    "order_dispatched": (
+        "已派车", "Dispatched",
+        "申请 {order_no}：{plate}，驾驶员 {driver}，{when}",
+        "{order_no}: {plate}, driver {driver}, {when}",
+    ),
+    "flag_reply": (
+        "单位答复了预警", "A unit answered a flag",
+        "{unit} 答复了 {plate} 的预警：{text}",
+        "{unit} answered the flag of {plate}: {text}",
+    ),
+}  # fmt: skip
+
+
+# what an order's center approval is for (fleet.service.center_reasons_of), as the message says it
+REASONS = {"out_of_county": ("出县", "leaves the county"), "rest_day": ("休息日", "on a rest day"),
+           "overnight": ("跨夜", "overnight")}  # fmt: skip
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def words(kind: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(title, body) of a notification in the configured language."""
+    zh_t, en_t, zh_b, en_b = KINDS.get(kind, (kind, kind, "", ""))
+    values = _Blank(params or {})
+    if isinstance(values.get("reasons"), list):
+        codes = values["reasons"]
+        values["reasons"] = tr("、".join(REASONS.get(c, (c, c))[0] for c in codes),
+                               ", ".join(REASONS.get(c, (c, c))[1] for c in codes))  # fmt: skip
+    return tr(zh_t, en_t), tr(zh_b.format_map(values), en_b.format_map(values))
+
+
+def users(session: Session, roles: Iterable[str], unit_id: int | None = None) -> list[User]:
+    """The active users of these roles; a unit-bound role only within `unit_id` (when one is given, and
+    never another unit's: what is sent is scoped like what is shown)."""
+    wanted = list(roles)
+    found = session.exec(
+        select(User).where(col(User.role).in_(wanted), col(User.is_active).is_(True)).order_by(col(User.id))
+    ).all()
+    return [u for u in found if u.role not in UNIT_ROLES or (unit_id is not None and u.unit_id == unit_id)]
+
+
+def by_id(session: Session, user_id: int | None) -> list[User]:
+    user = session.get(User, user_id) if user_id is not None else None
+    return [user] if user is not None and user.is_active else []
+
+
+def by_username(session: Session, username: str) -> list[User]:
+    user = session.exec(select(User).where(User.username == username)).first() if username else None
+    return [user] if user is not None and user.is_active else []
+
+
+def notify(
+    session: Session, recipients: Sequence[User], kind: str, params: Mapping[str, Any], *, url: str, key: str
+) -> int:
+    """One notification of `kind` for each recipient, unless they have this `key` already; how many new."""
+    ids = sorted({u.id for u in recipients if u.id is not None})
+    if not ids:
+        return 0
+    have = set(
+        session.exec(
+            select(Notification.user_id).where(col(Notification.user_id).in_(ids), Notification.key == key)
+        ).all()
+    )
+    new = [
+        Notification(user_id=i, kind=kind, params=dict(params), url=url, key=key[:120])
+        for i in ids
+        if i not in have
+    ]
+    session.add_all(new)
+    session.flush()
+    return len(new)
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+        ).one()
+    )
+
+
+def inbox(
+    session: Session, user_id: int, *, limit: int = 100, unread_only: bool = False
+) -> list[Notification]:
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        stmt = stmt.where(col(Notification.read_at).is_(None))
+    return list(session.exec(stmt.order_by(col(Notification.id).desc()).limit(limit)).all())
+
+
+def mark_read(session: Session, user_id: int, ids: Sequence[int] | None = None) -> int:
+    """Mark one's own notifications read (all unread ones when no ids are given); how many."""
+    stmt = select(Notification).where(Notification.user_id == user_id, col(Notification.read_at).is_(None))
+    if ids is not None:
+        stmt = stmt.where(col(Notification.id).in_(list(ids)))
+    rows = session.exec(stmt).all()
+    now = utcnow()
+    for row in rows:
+        row.read_at = now
+        session.add(row)
+    session.flush()
+    return len(rows)
