@@ -12,7 +12,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from accounts.models import UNIT_ROLES, Notification, User
+
+__all__ = ["UNIT_ROLES", "notify", "words"]
 from core.i18n import tr
+from core.labels import label_of
 from core.timeutil import utcnow
 
 # kind → (Chinese title, English title, Chinese body, English body); {name} from the parameters
@@ -60,6 +63,31 @@ REASONS = {"out_of_county": ("出县", "leaves the county"), "rest_day": ("休�
            "overnight": ("跨夜", "overnight")}  # fmt: skip
 
 
+# The digest's lines (scheduler/digest.py counts them): code → (Chinese, English, the page it links to);
+# {kind} is a flag kind's label
+LINES: dict[str, tuple[str, str, str]] = {
+    "new_flag": ("新预警：{kind} {n} 条", "New flags: {kind}, {n}", "/flags?kind={code}&status=open"),
+    "to_answer": ("待答复的预警 {n} 条", "Flags to answer: {n}", "/flags?status=open"),
+    "to_approve": ("待审批的用车申请 {n} 份", "Requests to approve: {n}", "/orders/approvals"),
+    "awaiting_center": ("待中心审批 {n} 份", "Awaiting the center: {n}", "/orders/approvals"),
+    "to_dispatch": ("待派车 {n} 份", "To dispatch: {n}", "/orders/dispatch"),
+    "checks_due": ("终端检修到期或逾期 {n} 台", "Tracker checks due: {n}", "/reports/trackers"),
+    "my_tasks": ("派给我的出车任务 {n} 个", "Trips dispatched to me: {n}", "/orders/tasks"),
+    "lease_ending_30": ("30 天内到期的租赁 {n} 份", "Leases ending in 30 days: {n}", "/properties/leases"),
+    "lease_ending_90": ("90 天内到期的租赁 {n} 份", "Leases ending in 90 days: {n}", "/properties/leases"),
+    "certificate_overdue": ("逾期的办证事项 {n} 项", "Steps overdue: {n}", "/properties/certificates"),
+    "takeover_overdue": ("逾期未接管的房产 {n} 处", "Takeovers overdue: {n}", "/properties/operating"),
+    "rent_overdue": ("逾期未缴的租金 {n} 笔", "Rent overdue: {n}", "/properties/leases"),
+}  # fmt: skip
+
+
+def line_words(code: str, n: int, kind: str = "") -> tuple[str, str]:
+    """One line of a digest in the configured language, and the page it links to."""
+    zh, en, url = LINES.get(code, (code, code, "/"))
+    label = label_of("FlagKind", kind) if kind else ""
+    return tr(zh, en).format(n=n, kind=label), url.format(code=kind)
+
+
 class _Blank(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
@@ -67,6 +95,10 @@ class _Blank(dict[str, Any]):
 
 def words(kind: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
     """(title, body) of a notification in the configured language."""
+    if kind == "digest":
+        lines = [line_words(*line)[0] for line in (params or {}).get("lines", [])]
+        day = (params or {}).get("date", "")
+        return tr(f"每日提醒 {day}", f"Morning digest {day}"), ("；" if not _en() else "; ").join(lines)
     zh_t, en_t, zh_b, en_b = KINDS.get(kind, (kind, kind, "", ""))
     values = _Blank(params or {})
     if isinstance(values.get("reasons"), list):
@@ -84,6 +116,14 @@ def users(session: Session, roles: Iterable[str], unit_id: int | None = None) ->
         select(User).where(col(User.role).in_(wanted), col(User.is_active).is_(True)).order_by(col(User.id))
     ).all()
     return [u for u in found if u.role not in UNIT_ROLES or (unit_id is not None and u.unit_id == unit_id)]
+
+
+def _en() -> bool:
+    return tr("zh", "en") == "en"
+
+
+def active_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).where(col(User.is_active).is_(True)).order_by(col(User.username))))
 
 
 def by_id(session: Session, user_id: int | None) -> list[User]:

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # nightly run
     nightly_hour: int = 2
     nightly_minute: int = 0
+    # the morning digest (issue 24), after the nightly run
+    digest_hour: int = 7
+    digest_minute: int = 30
 
     @field_validator("timezone")
     @classmethod

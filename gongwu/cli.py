@@ -95,6 +95,7 @@ from gongwu import (  # noqa: E402,F401
     cli_feeds,
     cli_fleet,
     cli_ingest,
+    cli_notify,
     cli_orders,
     cli_property,
     cli_report,

@@ -48,6 +48,19 @@ def feeds_check_job() -> dict[str, Any]:
         return queries.stale_devices_report(s)
 
 
+def digest_job() -> dict[str, Any]:
+    """The morning digest, after the nightly run: each user's list in their inbox (recorded as a run)."""
+    from core.timeutil import china_day, utcnow
+    from scheduler.digest import run_digest
+    from scheduler.pipeline import run_once
+
+    def work(session: Any) -> dict[str, Any]:
+        sent = run_digest(session, china_day(utcnow()))
+        return {"digests": len(sent), "lines": sum(len(lines) for _, lines in sent)}
+
+    return run_once(get_engine(), "digest", work).counts
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -73,6 +86,16 @@ JOBS: list[Job] = [
         tracker_health_job,
         "silent trackers, hourly",
         lambda: IntervalTrigger(hours=1, timezone=get_settings().timezone),
+    ),
+    Job(
+        "digest",
+        digest_job,
+        "the morning digest to every user's inbox, daily 07:30",
+        lambda: CronTrigger(
+            hour=get_settings().digest_hour,
+            minute=get_settings().digest_minute,
+            timezone=get_settings().timezone,
+        ),
     ),
     Job(
         "feeds_check",

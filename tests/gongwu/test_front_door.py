@@ -42,6 +42,8 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "report rent-roll": ["report", "rent-roll", "--year", "2024"],
     "report arrears": ["report", "arrears", "--date", "2024-12-31"],
     "geocode": ["geocode"],
+    "notify digest": ["notify", "digest", "--dry-run"],
+    "notify status": ["notify", "status"],
     "stops": ["stops", "晋M·A0001", "--date", "2024-06-01"],
     "report units": ["report", "units", "--month", "2024-06"],
     "report bulletin": ["report", "bulletin", "--month", "2024-06"],
