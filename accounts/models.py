@@ -113,3 +113,43 @@ class Notification(SQLModel, table=True):
     key: str = Field(max_length=120)
     created_at: datetime = created_at_field()
     read_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class NotifyChannel(SQLModel, table=True):
+    """Where a user wants to be told besides the inbox: an address (`mailto:a@b.gov.cn`), a DingTalk custom
+    robot (`dingtalk+https://oapi.dingtalk.com/robot/send?access_token=…&secret=SEC…`) or a WeCom group
+    robot (`wecom+https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`); which kinds (none: all), quiet
+    hours (China time) and whether only the digest."""
+
+    __tablename__ = "core_notify_channel"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="core_user.id", index=True)
+    url: str = Field(max_length=500)
+    kinds: list[str] | None = json_field()
+    quiet_from: str = Field(default="", max_length=5)  # "22:00": held until quiet_to
+    quiet_to: str = Field(default="", max_length=5)
+    digest_only: bool = False
+    is_active: bool = True
+    created_at: datetime = created_at_field()
+
+
+class Delivery(SQLModel, table=True):
+    """One notification through one channel: queued → sending → sent, or failed after its retries. Claimed
+    (`sending`, committed) before the send and marked after it, so a sender killed between the two leaves
+    `sending`, which the next sender marks failed rather than sending twice."""
+
+    __tablename__ = "core_delivery"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel_id"),
+        Index("ix_core_delivery_due", "state", "next_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(foreign_key="core_notification.id")
+    channel_id: int = Field(foreign_key="core_notify_channel.id")
+    state: str = Field(default="queued", max_length=16)
+    attempts: int = 0
+    next_at: datetime = Field(sa_type=UtcDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    error: str = Field(default="", max_length=500)

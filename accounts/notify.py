@@ -6,17 +6,19 @@ the language of the moment, never stored in two languages."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from accounts.models import UNIT_ROLES, Notification, User
+from accounts import rules
+from accounts.models import UNIT_ROLES, Delivery, Notification, NotifyChannel, User
 
 __all__ = ["UNIT_ROLES", "notify", "words"]
 from core.i18n import tr
 from core.labels import label_of
-from core.timeutil import utcnow
+from core.timeutil import to_china, utcnow
 
 # kind → (Chinese title, English title, Chinese body, English body); {name} from the parameters
 KINDS: Mapping[str, tuple[str, str, str, str]] = {
@@ -155,7 +157,35 @@ def notify(
     ]
     session.add_all(new)
     session.flush()
+    _enqueue(session, new)
     return len(new)
+
+
+def _enqueue(session: Session, notes: Sequence[Notification]) -> None:
+    """A delivery for each channel of the recipient that wants this kind, due now or when its quiet hours
+    end (China time) — in the transaction that wrote the notification: the outbox."""
+    if not notes:
+        return
+    channels = session.exec(
+        select(NotifyChannel).where(
+            col(NotifyChannel.user_id).in_({n.user_id for n in notes}), col(NotifyChannel.is_active).is_(True)
+        )
+    ).all()
+    if not channels:
+        return
+    now = utcnow()
+    local = to_china(now)
+    minute = local.hour * 60 + local.minute
+    for note in notes:
+        for ch in channels:
+            if ch.user_id != note.user_id or (ch.digest_only and note.kind != "digest"):
+                continue
+            if ch.kinds and note.kind not in ch.kinds:
+                continue
+            wait = rules.quiet_wait_minutes(minute, ch.quiet_from, ch.quiet_to)
+            due = now + timedelta(minutes=wait)
+            session.add(Delivery(notification_id=note.id or 0, channel_id=ch.id or 0, next_at=due))
+    session.flush()
 
 
 def unread_count(session: Session, user_id: int) -> int:
@@ -189,3 +219,32 @@ def mark_read(session: Session, user_id: int, ids: Sequence[int] | None = None) 
         session.add(row)
     session.flush()
     return len(rows)
+
+
+def add_channel(
+    session: Session,
+    user: User,
+    url: str,
+    *,
+    actor: str,
+    kinds: Sequence[str] = (),
+    quiet: tuple[str, str] = ("", ""),
+    digest_only: bool = False,
+) -> NotifyChannel:
+    """A channel of `user` (audit-logged as `actor`); a bad URL is refused saying what one looks like."""
+    from core import audit
+    from core.errors import ValidationFailed
+
+    problem = rules.channel_problem(url.strip())
+    if problem:
+        raise ValidationFailed(problem)
+    ch = NotifyChannel(user_id=user.id or 0, url=url.strip(), kinds=list(kinds) or None, quiet_from=quiet[0],
+                       quiet_to=quiet[1], digest_only=digest_only)  # fmt: skip
+    session.add(ch)
+    session.flush()
+    shown = url.split("?", 1)[0]  # never the robot's token or secret in the log
+    audit.record(
+        session, actor=actor, action="notify_channel.create", entity="core_notify_channel", entity_id=ch.id,
+        after={"user": user.username, "url": shown}, detail=f"channel {shown}",
+    )  # fmt: skip
+    return ch

@@ -71,3 +71,53 @@ def csrf_for(secret: str, binding: str) -> str:
 
 def csrf_ok(secret: str, binding: str, presented: str | None) -> bool:
     return bool(binding and presented) and hmac.compare_digest(csrf_for(secret, binding), presented or "")
+
+
+# --- notifications -----------------------------------------------------------------------------------
+
+CHANNEL_SCHEMES = ("mailto:", "dingtalk+https://", "dingtalk+http://", "wecom+https://", "wecom+http://")
+DELIVERY_TRIES = 6  # then failed: 1, 2, 4, 8, 16 minutes apart (about half an hour)
+
+
+def channel_problem(url: str) -> str | None:
+    """What is wrong with a channel URL, or None."""
+    if not url.startswith(CHANNEL_SCHEMES):
+        return tr(
+            "渠道须为 mailto:地址、dingtalk+https://…（机器人 Webhook，可带 &secret=）或 wecom+https://…",
+            "a channel is mailto:address, dingtalk+https://… (a robot webhook, &secret= to sign) or wecom+https://…",
+        )
+    if url.startswith("mailto:") and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+\.[^@\s]+", url):
+        return tr(f"邮件地址不对：{url[7:]}", f"not an e-mail address: {url[7:]}")
+    return None
+
+
+def _minutes(clock: str) -> int | None:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", clock or "")
+    return (
+        int(m.group(1)) * 60 + int(m.group(2))
+        if m and int(m.group(1)) < 24 and int(m.group(2)) < 60
+        else None
+    )
+
+
+def quiet_wait_minutes(now_minute: int, quiet_from: str, quiet_to: str) -> int:
+    """Minutes to hold a message sent at `now_minute` (minutes after China midnight) in quiet hours
+    [quiet_from, quiet_to) — a window may cross midnight; 0 outside it or without one."""
+    a, b = _minutes(quiet_from), _minutes(quiet_to)
+    if a is None or b is None or a == b:
+        return 0
+    inside = a <= now_minute < b if a < b else (now_minute >= a or now_minute < b)
+    return (b - now_minute) % 1440 if inside else 0
+
+
+def retry_after_minutes(attempts: int) -> int | None:
+    """After a failed try (attempts so far), minutes until the next; None when it is given up."""
+    return None if attempts >= DELIVERY_TRIES else 2 ** (attempts - 1)
+
+
+def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
+    """DingTalk's custom robot signature: base64(HMAC-SHA256(secret, "{timestamp}\\n{secret}"))."""
+    import base64
+
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()

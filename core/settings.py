@@ -96,9 +96,16 @@ class Settings(BaseSettings):
     # nightly run
     nightly_hour: int = 2
     nightly_minute: int = 0
-    # the morning digest (issue 24), after the nightly run
+    # the morning digest (issue 24), after the nightly run, and how notifications leave
     digest_hour: int = 7
     digest_minute: int = 30
+    public_url: str = "http://127.0.0.1:8000"  # the pages' address, for the links in e-mail and robots
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "gongwu@localhost"
+    smtp_starttls: bool = False
 
     @field_validator("timezone")
     @classmethod

@@ -61,6 +61,13 @@ def digest_job() -> dict[str, Any]:
     return run_once(get_engine(), "digest", work).counts
 
 
+def deliver_job() -> dict[str, Any]:
+    """Every minute: the notifications due through e-mail and the robots (a channel down waits here)."""
+    from accounts.sender import deliver_due
+
+    return deliver_due(get_engine())
+
+
 @dataclass(frozen=True)
 class Job:
     id: str
@@ -96,6 +103,12 @@ JOBS: list[Job] = [
             minute=get_settings().digest_minute,
             timezone=get_settings().timezone,
         ),
+    ),
+    Job(
+        "deliver",
+        deliver_job,
+        "notifications out by e-mail and DingTalk/WeCom robots, every minute",
+        lambda: IntervalTrigger(minutes=1, timezone=get_settings().timezone),
     ),
     Job(
         "feeds_check",

@@ -44,6 +44,8 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "geocode": ["geocode"],
     "notify digest": ["notify", "digest", "--dry-run"],
     "notify status": ["notify", "status"],
+    "notify send": ["notify", "send"],
+    "notify channel": ["notify", "channel", "admin", "mailto:a@b.gov.cn"],
     "stops": ["stops", "晋M·A0001", "--date", "2024-06-01"],
     "report units": ["report", "units", "--month", "2024-06"],
     "report bulletin": ["report", "bulletin", "--month", "2024-06"],
@@ -67,7 +69,7 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "orders return": ["orders", "return", "1", "--at", "2024-06-04 12:20"],
 }
 # Commands that work without a database (each has its own tests).
-NO_DATABASE = {"init", "demo", "trips", "template", "scheduler list"}
+NO_DATABASE = {"init", "demo", "trips", "template", "scheduler list", "notify test"}
 
 
 def gongwu(

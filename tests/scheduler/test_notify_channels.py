@@ -1,0 +1,224 @@
+"""Notifications leave (issue 24): against a real SMTP server (aiosmtpd) and a local HTTP server standing
+in for the DingTalk and WeCom robots — DingTalk's timestamp and signature checked, WeCom's payload shape;
+a channel down is retried and catches up; a sender SIGKILLed mid-send leaves nothing sent twice and
+nothing lost (the one it was sending is marked failed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from accounts import notify
+from accounts import service as auth
+from accounts.models import Delivery
+from accounts.rules import dingtalk_sign
+from accounts.sender import deliver_due
+from core.db import unit_of_work
+from core.models import Unit
+from core.timeutil import utcnow
+
+SECRET = "SECdeadbeef"
+
+
+class Robots:
+    """A local server for both robots: records each POST (path, query, JSON); `down` answers 500, `slow`
+    holds the first request (a send in flight when the sender is killed)."""
+
+    def __init__(self) -> None:
+        self.got: list[dict[str, Any]] = []
+        self.down = False
+        self.slow = 0.0
+        self.arrived = threading.Event()
+        robots = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                parts = urlsplit(self.path)
+                robots.arrived.set()
+                if robots.slow:
+                    time.sleep(robots.slow)
+                if robots.down:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                robots.got.append({"path": parts.path, "query": parse_qs(parts.query), "json": body})
+                data = b'{"errcode": 0, "errmsg": "ok"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def robots() -> Iterator[Robots]:
+    r = Robots()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture
+def smtp(settings_env: Callable[..., None]) -> Iterator[list[Any]]:
+    """A real SMTP server on a free local port; the messages it received."""
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Keep:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings_env(smtp_host="127.0.0.1", smtp_port=port,
+                 smtp_from="gongwu@county.gov.cn", public_url="http://gongwu.county.gov.cn")  # fmt: skip
+    yield received
+    controller.stop()
+
+
+def _people(engine: Engine, robots: Robots) -> dict[str, int]:
+    with unit_of_work(engine) as s:
+        town, other = Unit(name="城关镇", kind="township"), Unit(name="东郭镇", kind="township")
+        s.add_all([town, other])
+        s.flush()
+        manager = auth.create_user(
+            s, username="mgr", password="a-Str0ng-pass-1", role="vehicle_manager", actor="test"
+        )
+        approver = auth.create_user(
+            s,
+            username="appr",
+            password="a-Str0ng-pass-2",
+            role="unit_approver",
+            actor="test",
+            unit_id=town.id,
+        )
+        viewer = auth.create_user(
+            s,
+            username="view2",
+            password="a-Str0ng-pass-3",
+            role="unit_approver",
+            actor="test",
+            unit_id=other.id,
+        )
+        notify.add_channel(s, manager, "mailto:mgr@county.gov.cn", actor="test")
+        notify.add_channel(
+            s, approver, f"dingtalk+{robots.url}/robot/send?access_token=T1&secret={SECRET}", actor="test"
+        )
+        notify.add_channel(s, viewer, f"wecom+{robots.url}/cgi-bin/webhook/send?key=K2", actor="test")
+        people = {
+            "mgr": manager.id,
+            "appr": approver.id,
+            "view": viewer.id,
+            "town": town.id,
+            "other": other.id,
+        }
+        return {k: v or 0 for k, v in people.items()}
+
+
+def _tell(engine: Engine, who: list[int], key: str, kind: str = "order_submitted") -> None:
+    with unit_of_work(engine) as s:
+        users = [u for i in who for u in notify.by_id(s, i)]
+        notify.notify(s, users, kind, {"order_no": key, "unit": "城关镇", "purpose": "检查", "when": "今天"},
+                      url="/orders/approvals", key=key)  # fmt: skip
+
+
+def test_email_and_both_robots_deliver_once_with_dingtalk_signed(
+    fresh_engine: Engine, robots: Robots, smtp: list[Any]
+) -> None:
+    ids = _people(fresh_engine, robots)
+    _tell(fresh_engine, [ids["mgr"], ids["appr"], ids["view"]], "SQ-1")
+    assert deliver_due(fresh_engine) == {"sent": 3, "retried": 0, "failed": 0, "interrupted": 0}
+    assert deliver_due(fresh_engine)["sent"] == 0, "nothing twice"
+    (mail,) = smtp
+    text = mail.content.decode()
+    assert mail.rcpt_tos == ["mgr@county.gov.cn"] and "SQ-1" in text
+    assert "http://gongwu.county.gov.cn/orders/approvals" in text
+    ding = next(r for r in robots.got if r["path"] == "/robot/send")
+    ts = int(ding["query"]["timestamp"][0])
+    assert ding["query"]["sign"][0] == dingtalk_sign(SECRET, ts) and abs(ts / 1000 - time.time()) < 60
+    assert "secret" not in ding["query"] and ding["query"]["access_token"] == ["T1"], "the secret never sent"
+    assert ding["json"]["msgtype"] == "markdown" and "SQ-1" in ding["json"]["markdown"]["text"]
+    wecom = next(r for r in robots.got if r["path"] == "/cgi-bin/webhook/send")
+    assert wecom["query"]["key"] == ["K2"]
+    assert set(wecom["json"]) == {"msgtype", "markdown"} and "SQ-1" in wecom["json"]["markdown"]["content"]
+
+
+def test_a_channel_down_is_retried_and_catches_up(
+    fresh_engine: Engine, robots: Robots, smtp: list[Any]
+) -> None:
+    ids = _people(fresh_engine, robots)
+    robots.down = True
+    _tell(fresh_engine, [ids["appr"]], "SQ-2")
+    assert deliver_due(fresh_engine)["retried"] == 1
+    with Session(fresh_engine) as s:
+        (d,) = s.exec(select(Delivery)).all()
+        assert (d.state, d.attempts) == ("queued", 1) and "500" in d.error and d.next_at > utcnow()
+    assert deliver_due(fresh_engine)["sent"] == 0, "not before its time"
+    robots.down = False
+    with unit_of_work(fresh_engine) as s:  # an hour later
+        s.exec(update(Delivery).values(next_at=utcnow() - timedelta(seconds=1)))  # type: ignore[call-overload]
+    assert deliver_due(fresh_engine)["sent"] == 1
+    assert len(robots.got) == 1
+
+
+def test_a_sender_killed_mid_send_sends_nothing_twice_and_loses_nothing(
+    fresh_engine: Engine, robots: Robots, tmp_path: Any
+) -> None:
+    ids = _people(fresh_engine, robots)
+    for k in range(3):
+        _tell(fresh_engine, [ids["appr"]], f"SQ-K{k}")
+    robots.slow = 30.0  # the first send hangs: the sender is killed while it is in flight
+    env = {**os.environ, "GONGWU_DATABASE_URL": fresh_engine.url.render_as_string(hide_password=False)}
+    cmd = [sys.executable, "-c", "from gongwu.cli import main; main()", "notify", "send"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert robots.arrived.wait(30), "the sender did not start sending"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    robots.slow = 0.0
+    with Session(fresh_engine) as s:
+        states = sorted(d.state for d in s.exec(select(Delivery)).all())
+    assert states == ["queued", "queued", "sending"]
+    counts = deliver_due(fresh_engine)
+    assert counts["sent"] == 2 and counts["interrupted"] == 0, "a fresh claim is left to its sender a while"
+    with unit_of_work(fresh_engine) as s:  # the lease runs out
+        s.exec(
+            update(Delivery)
+            .where(col(Delivery.state) == "sending")
+            .values(next_at=utcnow() - timedelta(hours=1))
+        )  # type: ignore[call-overload]
+    assert deliver_due(fresh_engine)["interrupted"] == 1
+    with Session(fresh_engine) as s:
+        rows = s.exec(select(Delivery).order_by(col(Delivery.id))).all()
+        assert sorted(d.state for d in rows) == ["failed", "sent", "sent"]
+        assert all(d.attempts == 1 for d in rows)
+    texts = [r["json"]["markdown"]["text"] for r in robots.got]
+    assert len(texts) == len(set(texts)) == 2, "nothing sent twice"
