@@ -97,6 +97,7 @@ def demo(
     )
     _print_figures(console, engine, today)
     _print_demo_users(console, engine, county.units[0]["name"], played["driver"])
+    _print_digests(console, engine, today)
     _print_next_steps(console, db, today - timedelta(days=1))
     console.print(
         tr(f"完成, 用时 {time.monotonic() - started:.0f} 秒", f"done in {time.monotonic() - started:.0f} s")
@@ -111,6 +112,26 @@ def demo(
             )
         )
         serve_cmd(host=host, port=port, no_scheduler=False)
+
+
+def _print_digests(console: Any, engine: Any, today: Any) -> None:
+    """The morning digest each demo user gets, into their inbox (no channel is set up: nothing leaves)."""
+    from accounts.notify import line_words
+    from core.db import unit_of_work
+    from scheduler.digest import run_digest
+
+    with unit_of_work(engine) as s:
+        sent = run_digest(s, today)
+        heading = tr(
+            "\n[bold]今天的每日提醒[/bold]（在各人的“消息”里，未配置外发渠道）:",
+            "\n[bold]today's morning digest[/bold] (in each user's messages; no channel set up):",
+        )
+        console.print(heading)
+        for user, lines in sent:
+            said = ("；" if tr("zh", "en") == "zh" else "; ").join(
+                line_words(*x.as_param())[0] for x in lines
+            )
+            console.print(f"  {user.username}: {said}")
 
 
 def _print_figures(console: Any, engine: Any, today: Any) -> None:
