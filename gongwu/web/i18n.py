@@ -395,6 +395,13 @@ EN: dict[str, str] = {
     "返回首页": "Back to the home page",
     "暂无数据": "No data",
     # the inbox
+    "通知投递": "Notification deliveries",
+    "渠道": "Channel",
+    "条数": "Count",
+    "最近的错误": "Last error",
+    "排队": "Queued",
+    "发送中": "Sending",
+    "已发送": "Sent",
     "消息": "Messages",
     "{n} 条未读": "{n} unread",
     "已标记 {n} 条为已读": "{n} marked read",
@@ -802,6 +809,12 @@ class I18n:
         return member.en if self.en else member.zh
 
     # code labels
+    def delivery_state(self, code: str | None) -> str:
+        zh = {"queued": "排队", "sending": "发送中", "sent": "已发送", "failed": "失败"}.get(
+            code or "", code or ""
+        )
+        return self(zh)
+
     def kind(self, code: str | None) -> str:
         return self.code(FlagKind, code)
 

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from accounts import notify
 from accounts.access import ScopeDep
+from accounts.sender import status as delivery_status
 from core.api import SessionDep
 from core.models import Unit
 from core.settings import get_settings
@@ -175,7 +176,8 @@ def inbox_read(
 def runs_page(request: Request, session: SessionDep) -> HTMLResponse:
     t = i18n(request)
     rows = [r | {"summary": run_summary(t, r)} for r in _run_rows(session)]
-    return render(request, session, "runs.html", {"rows": rows}, section="runs")
+    deliveries = delivery_status(session)  # what the notifications' channels did: a failure is seen here
+    return render(request, session, "runs.html", {"rows": rows, "deliveries": deliveries}, section="runs")
 
 
 @router.get("/runs.xlsx")

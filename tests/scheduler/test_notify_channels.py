@@ -222,3 +222,42 @@ def test_a_sender_killed_mid_send_sends_nothing_twice_and_loses_nothing(
         assert all(d.attempts == 1 for d in rows)
     texts = [r["json"]["markdown"]["text"] for r in robots.got]
     assert len(texts) == len(set(texts)) == 2, "nothing sent twice"
+
+
+def test_a_nightly_runs_digest_goes_once_to_each_recipient_and_not_to_another_unit(
+    fresh_engine: Engine, robots: Robots, smtp: list[Any]
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.timeutil import china_day
+    from fleet.models import Flag
+    from scheduler.digest import run_digest
+    from scheduler.pipeline import run_nightly
+    from tests.factories import make_trip, make_vehicle
+
+    ids = _people(fresh_engine, robots)
+    yesterday = china_day(utcnow()) - timedelta(days=1)
+    with unit_of_work(fresh_engine) as s:
+        town = s.get(Unit, ids["town"])
+        assert town is not None
+        for k in range(3):  # three trips no order covers: three unreported_trip flags for 城关镇
+            car = make_vehicle(s, town)
+            start = datetime(yesterday.year, yesterday.month, yesterday.day, 2 + k, tzinfo=UTC)
+            make_trip(s, car, start)
+    assert run_nightly(fresh_engine, since=yesterday, until=yesterday).status == "succeeded"
+    with unit_of_work(fresh_engine) as s:
+        flagged = s.exec(select(Flag).where(Flag.kind == "unreported_trip")).all()
+        assert len(flagged) == 3
+        sent = {u.username: [x.as_param() for x in lines] for u, lines in run_digest(s, china_day(utcnow()))}
+    assert sent["mgr"][0] == ["new_flag", 3, "unreported_trip"]
+    assert sent["appr"] == [["to_answer", 3, ""]]
+    assert "view2" not in sent, "another unit's approver: nothing to say, no digest"
+    assert deliver_due(fresh_engine)["sent"] == 2
+    (mail,) = smtp
+    assert "新预警：有轨迹无订单 3 条" in mail.content.decode()
+    (ding,) = [r for r in robots.got if r["path"] == "/robot/send"]
+    assert "待答复的预警 3 条" in ding["json"]["markdown"]["text"]
+    assert not [r for r in robots.got if r["path"] == "/cgi-bin/webhook/send"]
+    assert deliver_due(fresh_engine)["sent"] == 0
+    with unit_of_work(fresh_engine) as s:
+        assert run_digest(s, china_day(utcnow())) and deliver_due(fresh_engine)["sent"] == 0, "once a day"
