@@ -52,6 +52,10 @@ KINDS: Mapping[str, tuple[str, str, str, str]] = {
         "申请 {order_no}：{plate}，驾驶员 {driver}，{when}",
         "{order_no}: {plate}, driver {driver}, {when}",
     ),
+    "flag_raised": (
+        "高风险预警", "A high-risk flag",
+        "{kind_label} {plate}，{when}", "{kind_label}, {plate}, {when}",
+    ),
     "flag_reply": (
         "单位答复了预警", "A unit answered a flag",
         "{unit} 答复了 {plate} 的预警：{text}",
@@ -103,6 +107,8 @@ def words(kind: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
         return tr(f"每日提醒 {day}", f"Morning digest {day}"), ("；" if not _en() else "; ").join(lines)
     zh_t, en_t, zh_b, en_b = KINDS.get(kind, (kind, kind, "", ""))
     values = _Blank(params or {})
+    if values.get("kind"):
+        values["kind_label"] = label_of("FlagKind", values["kind"])
     if isinstance(values.get("reasons"), list):
         codes = values["reasons"]
         values["reasons"] = tr("、".join(REASONS.get(c, (c, c))[0] for c in codes),
@@ -248,3 +254,35 @@ def add_channel(
         after={"user": user.username, "url": shown}, detail=f"channel {shown}",
     )  # fmt: skip
     return ch
+
+
+def channels_of(session: Session, user_id: int) -> list[NotifyChannel]:
+    return list(
+        session.exec(
+            select(NotifyChannel)
+            .where(NotifyChannel.user_id == user_id, col(NotifyChannel.is_active).is_(True))
+            .order_by(col(NotifyChannel.id))
+        ).all()
+    )
+
+
+def remove_channel(session: Session, user_id: int, channel_id: int, *, actor: str) -> None:
+    """Switch off one of one's own channels (kept for its deliveries' history; audit-logged)."""
+    from core import audit
+    from core.errors import NotFound
+
+    ch = session.get(NotifyChannel, channel_id)
+    if ch is None or ch.user_id != user_id or not ch.is_active:
+        raise NotFound(tr("没有这个渠道", "no such channel"))
+    ch.is_active = False
+    session.add(ch)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="notify_channel.remove", entity="core_notify_channel", entity_id=ch.id,
+        after={"url": ch.url.split("?", 1)[0]}, detail="channel removed",
+    )  # fmt: skip
+
+
+def shown_url(url: str) -> str:
+    """A channel as a page shows it: never a robot's token or secret."""
+    return url.split("?", 1)[0]

@@ -210,6 +210,8 @@ PAGES: dict[tuple[str, str], str] = {
     # job's pages are its own user's (an admin's: everyone's), checked in the handlers
     ("GET", "/inbox"): AUTHENTICATED,  # one's own notifications
     ("POST", "/inbox/read"): AUTHENTICATED,
+    ("POST", "/inbox/channels"): AUTHENTICATED,  # one's own channels only (the handler's principal)
+    ("POST", "/inbox/channels/{channel_id}/delete"): AUTHENTICATED,
     ("GET", "/imports"): AUTHENTICATED,
     ("POST", "/imports"): AUTHENTICATED,
     ("GET", "/imports/{job_id}"): AUTHENTICATED,

@@ -20,12 +20,13 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 from typing_extensions import TypedDict  # pydantic validates these on Python 3.11
 
+from accounts import notify
 from core import audit
 from core.errors import NotFound, ValidationFailed
 from core.i18n import tr
 from core.models import AuditLog
-from core.timeutil import utcnow
-from fleet.models import Flag, FlagKind, FlagState, ReviewStatus
+from core.timeutil import to_china, utcnow
+from fleet.models import Flag, FlagKind, FlagState, ReviewStatus, Vehicle
 
 SYSTEM = "system"  # the actor of the nightly run's changes
 CHUNK = 500
@@ -266,7 +267,33 @@ class NewFlags:
                         )
                     ).all()
             session.exec(insert(AuditLog), params=_raised_audit(self.now, raised))
+            ids = {(r[1], r[2]): r[0] for r in raised}
+            _tell_high(
+                session,
+                [(ids.get((row["kind"], row["key"])), row) for row in chunk if row["severity"] == "high"],
+            )
         self.rows = []
+
+
+def _tell_high(session: Session, flagged: Sequence[tuple[int | None, dict[str, Any]]]) -> None:
+    """A high-severity flag (overspeed, out of area, a night away, a sensitive place, the wrong car, a
+    tagged unreported trip) is told at once — to the center's managers and the unit's own staff — the rest
+    wait for the morning digest (issue 24)."""
+    if not flagged:
+        return
+    managers = notify.users(session, ("vehicle_manager",))
+    units: dict[int, list[Any]] = {}
+    for flag_id, row in flagged:
+        if flag_id is None:
+            continue
+        unit_id = int(row["unit_id"])
+        if unit_id not in units:
+            units[unit_id] = notify.users(session, ("unit_staff", "unit_approver", "unit_viewer"), unit_id)
+        car = session.get(Vehicle, row["vehicle_id"])
+        params = {"kind": row["kind"], "plate": car.plate if car else "",
+                  "when": f"{to_china(row['start_at']):%Y-%m-%d %H:%M}"}  # fmt: skip
+        notify.notify(session, [*managers, *units[unit_id]], "flag_raised", params, url=f"/flags/{flag_id}",
+                      key=f"flag:{flag_id}:raised")  # fmt: skip
 
 
 def detach_trips(conn: Connection, trip_ids: list[int], reason: str) -> None:

@@ -395,6 +395,20 @@ EN: dict[str, str] = {
     "返回首页": "Back to the home page",
     "暂无数据": "No data",
     # the inbox
+    "接收渠道": "Where I am told",
+    "消息总在这里；也可以发到邮箱、钉钉群机器人或企业微信群机器人。": (
+        "Messages are always here; they can also go to an e-mail address, a DingTalk or a WeCom group robot."
+    ),
+    "渠道已添加": "Channel added",
+    "渠道已停用": "Channel switched off",
+    "只收每日提醒": "Only the morning digest",
+    "免打扰": "Quiet hours",
+    "停用": "Switch off",
+    "未设置外发渠道": "No channel besides this page",
+    "渠道地址": "Channel (mailto:…, dingtalk+https://…, wecom+https://…)",
+    "免打扰开始": "Quiet from",
+    "免打扰结束": "Quiet until",
+    "添加渠道": "Add channel",
     "通知投递": "Notification deliveries",
     "渠道": "Channel",
     "条数": "Count",

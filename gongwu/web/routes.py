@@ -26,6 +26,7 @@ from fleet.models import Vehicle
 from gongwu.web import charts, fleet_pages, import_pages, lease_pages, maps, order_pages, property_pages
 from gongwu.web.common import (
     STATIC_DIR,
+    FormState,
     PageRoute,
     can,
     i18n,
@@ -148,12 +149,62 @@ def inbox_page(request: Request, session: SessionDep) -> HTMLResponse:
     """消息: one's notifications, unread first marked, each linking to where it is about."""
     principal = principal_of(request)
     assert principal is not None  # the permission table asks for a signed-in user
-    rows = notify.inbox(session, principal.user_id, limit=200)
+    return _inbox(request, session, principal.user_id, FormState())
+
+
+def _inbox(
+    request: Request, session: Session, user_id: int, form: FormState, status: int = 200
+) -> HTMLResponse:
+    rows = notify.inbox(session, user_id, limit=200)
     items = [{"row": r, "words": notify.words(r.kind, r.params)} for r in rows]
-    return render(
-        request, session, "inbox.html",
-        {"items": items, "marked": request.query_params.get("marked", "")}, section="inbox",
-    )  # fmt: skip
+    channels = [{"id": c.id, "url": notify.shown_url(c.url), "digest_only": c.digest_only,
+                 "quiet": f"{c.quiet_from}–{c.quiet_to}" if c.quiet_from else ""}
+                for c in notify.channels_of(session, user_id)]  # fmt: skip
+    q = request.query_params
+    ctx = {
+        "items": items,
+        "marked": q.get("marked", ""),
+        "channels": channels,
+        "form": form,
+        "done": q.get("done", ""),
+    }
+    return render(request, session, "inbox.html", ctx, section="inbox", status=status)
+
+
+@router.post("/inbox/channels", response_class=HTMLResponse)
+def inbox_add_channel(
+    request: Request,
+    session: SessionDep,
+    url: Annotated[str, Form(max_length=500)] = "",
+    digest_only: Annotated[str, Form()] = "",
+    quiet_from: Annotated[str, Form(max_length=5)] = "",
+    quiet_to: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Add one of one's own channels (e-mail or a robot); a bad URL comes back beside its field."""
+    from accounts.access import actor as actor_of
+    from core.errors import ValidationFailed
+
+    principal = principal_of(request)
+    assert principal is not None
+    form = FormState(values={"url": url, "quiet_from": quiet_from, "quiet_to": quiet_to})
+    user = notify.by_id(session, principal.user_id)
+    try:
+        notify.add_channel(session, user[0], url, actor=actor_of(request), quiet=(quiet_from, quiet_to),
+                           digest_only=bool(digest_only))  # fmt: skip
+    except ValidationFailed as exc:
+        form.errors["url"] = exc.message
+        return _inbox(request, session, principal.user_id, form, status=422)
+    return RedirectResponse("/inbox?done=channel", status_code=303)
+
+
+@router.post("/inbox/channels/{channel_id}/delete", response_class=HTMLResponse)
+def inbox_remove_channel(request: Request, session: SessionDep, channel_id: int) -> Response:
+    from accounts.access import actor as actor_of
+
+    principal = principal_of(request)
+    assert principal is not None
+    notify.remove_channel(session, principal.user_id, channel_id, actor=actor_of(request))
+    return RedirectResponse("/inbox?done=removed", status_code=303)
 
 
 @router.post("/inbox/read", response_class=HTMLResponse)

@@ -102,3 +102,66 @@ def test_the_inbox_page_and_the_header_count(client_as: ClientAs, session: Sessi
     done = approver.post("/inbox/read", data={}, follow_redirects=False)  # a bearer client: no CSRF needed
     assert done.status_code == 303 and done.headers["location"] == "/inbox?marked=1"
     assert 'class="badge"' not in approver.get("/inbox").text
+
+
+def test_a_high_risk_flag_is_told_at_once_to_the_center_and_its_unit(
+    session: Session, client_as: ClientAs
+) -> None:
+    from datetime import UTC
+
+    from fleet import flags
+
+    town, other = make_unit(session, name="城关镇"), make_unit(session, name="东郭镇")
+    car = make_vehicle(session, town, plate="晋M·A0009")
+    client_as("vehicle_manager")
+    client_as("unit_staff", unit_id=town.id)
+    client_as("unit_staff", unit_id=other.id)
+    new = flags.NewFlags(flags.Tally())
+    at = datetime(2024, 6, 4, 1, tzinfo=UTC)
+    new.add(kind="overspeed", key="k-fast", vehicle_id=car.id, unit_id=town.id, start_at=at, detail={})
+    new.add(kind="unreported_trip", key="k-plain", vehicle_id=car.id, unit_id=town.id, start_at=at, detail={})
+    new.insert(session)
+    told = session.exec(select(Notification).where(Notification.kind == "flag_raised")).all()
+    roles = sorted(session.get(User, n.user_id).role for n in told)  # type: ignore[union-attr]
+    assert roles == ["unit_staff", "vehicle_manager"], "the center and its unit; not the other unit"
+    assert all(session.get(User, n.user_id).unit_id in (None, town.id) for n in told)  # type: ignore[union-attr]
+    title, body = notify.words("flag_raised", told[0].params)
+    assert title == "高风险预警" and "超速" in body and "晋M·A0009" in body and "2024-06-04 09:00" in body
+
+
+def test_one_adds_and_switches_off_ones_own_channels_on_the_inbox_page(
+    client_as: ClientAs, session: Session
+) -> None:
+    from accounts.models import NotifyChannel
+
+    town = make_unit(session, name="城关镇")
+    me = client_as("unit_approver", unit_id=town.id)
+    bad = me.post("/inbox/channels", data={"url": "qq:12345"})
+    assert bad.status_code == 422 and 'id="ch-e-url"' in bad.text and 'value="qq:12345"' in bad.text
+    good = me.post("/inbox/channels", data={"url": "wecom+https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY",
+                                            "digest_only": "1", "quiet_from": "22:00", "quiet_to": "07:00"},
+                   follow_redirects=False)  # fmt: skip
+    assert good.status_code == 303
+    page = me.get("/inbox").text
+    assert "qyapi.weixin.qq.com/cgi-bin/webhook/send" in page and "SECRETKEY" not in page, "no token shown"
+    (ch,) = session.exec(select(NotifyChannel)).all()
+    assert (ch.digest_only, ch.quiet_from, ch.quiet_to) == (True, "22:00", "07:00")
+    other = client_as("unit_staff", unit_id=town.id)
+    assert other.post(f"/inbox/channels/{ch.id}/delete").status_code == 404, "not someone else's"
+    assert me.post(f"/inbox/channels/{ch.id}/delete", follow_redirects=False).status_code == 303
+    session.refresh(ch)
+    assert not ch.is_active
+
+
+def test_quiet_hours_and_the_backoff() -> None:
+    from accounts.rules import quiet_wait_minutes, retry_after_minutes
+
+    ten_pm, midnight, seven_am, noon = 22 * 60, 0, 7 * 60, 12 * 60
+    assert quiet_wait_minutes(ten_pm + 30, "22:00", "07:00") == 8 * 60 + 30, "across midnight"
+    assert quiet_wait_minutes(midnight, "22:00", "07:00") == 7 * 60
+    assert (
+        quiet_wait_minutes(seven_am, "22:00", "07:00") == 0
+        and quiet_wait_minutes(noon, "22:00", "07:00") == 0
+    )
+    assert quiet_wait_minutes(noon, "12:00", "13:30") == 90 and quiet_wait_minutes(noon, "", "") == 0
+    assert [retry_after_minutes(a) for a in range(1, 7)] == [1, 2, 4, 8, 16, None]
