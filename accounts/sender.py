@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from accounts import rules as account_rules
 from accounts.models import Delivery, Notification, NotifyChannel
-from accounts.notify import words
+from accounts.notify import line_words, words
 from core.db import unit_of_work
 from core.settings import get_settings
 from core.timeutil import utcnow
@@ -118,7 +118,11 @@ def _message(session: Session, delivery: Delivery) -> tuple[str, Message]:
     channel = session.get(NotifyChannel, delivery.channel_id)
     assert note is not None and channel is not None
     title, body = words(note.kind, note.params)
-    link = get_settings().public_url.rstrip("/") + (note.url or "/inbox")
+    base = get_settings().public_url.rstrip("/")
+    link = base + (note.url or "/inbox")
+    if note.kind == "digest":  # each line with the page it is about
+        shown = [line_words(*line) for line in (note.params or {}).get("lines", [])]
+        body = "\n".join(f"- {text}  {base}{url}" for text, url in shown)
     return channel.url, Message(title=title, body=body, link=link, key=str(delivery.id))
 
 

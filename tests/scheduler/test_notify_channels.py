@@ -105,6 +105,15 @@ def smtp(settings_env: Callable[..., None]) -> Iterator[list[Any]]:
     controller.stop()
 
 
+def _text(mail: Any) -> str:
+    """An e-mail's subject and body as a reader sees them (whatever transfer encoding it went in)."""
+    import email
+    from email import policy
+
+    msg = email.message_from_bytes(mail.content, policy=policy.default)
+    return f"{msg['Subject']}\n{msg.get_content()}"  # type: ignore[attr-defined]
+
+
 def _people(engine: Engine, robots: Robots) -> dict[str, int]:
     with unit_of_work(engine) as s:
         town, other = Unit(name="城关镇", kind="township"), Unit(name="东郭镇", kind="township")
@@ -159,7 +168,7 @@ def test_email_and_both_robots_deliver_once_with_dingtalk_signed(
     assert deliver_due(fresh_engine) == {"sent": 3, "retried": 0, "failed": 0, "interrupted": 0}
     assert deliver_due(fresh_engine)["sent"] == 0, "nothing twice"
     (mail,) = smtp
-    text = mail.content.decode()
+    text = _text(mail)
     assert mail.rcpt_tos == ["mgr@county.gov.cn"] and "SQ-1" in text
     assert "http://gongwu.county.gov.cn/orders/approvals" in text
     ding = next(r for r in robots.got if r["path"] == "/robot/send")
@@ -254,7 +263,8 @@ def test_a_nightly_runs_digest_goes_once_to_each_recipient_and_not_to_another_un
     assert "view2" not in sent, "another unit's approver: nothing to say, no digest"
     assert deliver_due(fresh_engine)["sent"] == 2
     (mail,) = smtp
-    assert "新预警：有轨迹无订单 3 条" in mail.content.decode()
+    assert "新预警：有轨迹无订单 3 条" in _text(mail)
+    assert "http://gongwu.county.gov.cn/flags?kind=unreported_trip&status=open" in _text(mail)
     (ding,) = [r for r in robots.got if r["path"] == "/robot/send"]
     assert "待答复的预警 3 条" in ding["json"]["markdown"]["text"]
     assert not [r for r in robots.got if r["path"] == "/cgi-bin/webhook/send"]
