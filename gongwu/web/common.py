@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from numbers import Number
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -321,6 +322,11 @@ def order(request: Request, keys: Sequence[str], default: str, *, desc: bool = F
         for k in keys
     }  # fmt: skip
     return Order(key=key, desc=is_desc, urls=urls)
+
+
+def columns(*keys: str, **renamed: str) -> dict[str, Callable[[Any], Any]]:
+    """Sort keys of a list of dicts whose columns are its own fields: `columns("plate", due="due_on")`."""
+    return {k: itemgetter(field) for k, field in {**{k: k for k in keys}, **renamed}.items()}
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

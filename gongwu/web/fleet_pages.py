@@ -39,6 +39,7 @@ from gongwu.web.common import (
     Order,
     PageRoute,
     can,
+    columns,
     i18n,
     is_htmx,
     listing,
@@ -897,13 +898,7 @@ def unit_report_page(
 UTILISATION_NOTE = (
     "出车率 = 有行程的工作日 ÷ 工作日；工作日按国务院节假日安排（含调休）和本中心设定的日子计。"
 )
-UTILISATION_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "vehicle": lambda r: r["vehicle"],
-    "unit": lambda r: r["unit"],
-    "working_days_used": lambda r: r["working_days_used"],
-    "utilisation": lambda r: r["utilisation"],
-    "rest_days_used": lambda r: r["rest_days_used"],
-}
+UTILISATION_SORT = columns("vehicle", "unit", "working_days_used", "utilisation", "rest_days_used")
 
 
 def _trends(request: Request, session: Session, scope: UnitScope) -> tuple[dict[str, Any], dict[str, str]]:
@@ -1144,14 +1139,9 @@ trips_per_day = queries.trips_per_day
 CHECK_STATE = {"overdue": "逾期未检修", "due": "30天内到期", "ok": "正常"}
 
 
-TRACKER_SORT: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "plate": lambda r: r["plate"],
-    "unit": lambda r: r["unit"],
-    "device": lambda r: r["device_id"],
-    "last_fix": lambda r: r["last_fix_at"],
-    "last_check": lambda r: r["last_check_on"],
-    "due": lambda r: r["due_on"],
-}
+TRACKER_SORT = columns(
+    "plate", "unit", device="device_id", last_fix="last_fix_at", last_check="last_check_on", due="due_on"
+)
 TRACKER_SORT_LABELS = {
     "plate": "车牌号", "unit": "单位", "device": "终端号", "last_fix": "最后定位", "last_check": "最近检修",
     "due": "下次检修",

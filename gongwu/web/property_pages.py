@@ -28,6 +28,7 @@ from gongwu.web.common import (
     FormState,
     Listing,
     PageRoute,
+    columns,
     i18n,
     listing,
     read_day,
@@ -598,15 +599,7 @@ def _num(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-BATCH_SORT: dict[str, Callable[[Row], Any]] = {
-    "batch": lambda b: b["batch"],
-    "date": lambda b: b["date"],
-    "lots": lambda b: b["lots"],
-    "sold": lambda b: b["sold"],
-    "unsold": lambda b: b["unsold"],
-    "withdrawn": lambda b: b["withdrawn"],
-    "rent": lambda b: b["annual_rent_yuan"],
-}
+BATCH_SORT = columns("batch", "date", "lots", "sold", "unsold", "withdrawn", rent="annual_rent_yuan")
 
 
 def _lot_search(lot: Row) -> str:
