@@ -241,3 +241,28 @@ def test_the_vehicle_and_property_maps(chromium: Any, offline: str, county: Coun
     page.screenshot(path=str(SHOTS / "34-operating-map.png"), full_page=False)
     assert elsewhere == []
     page.context.close()
+
+
+def test_names_from_files_are_text_on_the_map_never_markup(
+    chromium: Any, offline: str, county: County
+) -> None:
+    trip, _ = _named_trip(county)
+    evil = '<b id="injected">坏村</b>'
+    with Session(county.engine) as s:
+        place = Place(name=evil, kind="village", lat=trip.start_lat, lon=trip.start_lon, radius_m=50)
+        s.add(place)
+        s.commit()
+        place_id = place.id
+    try:
+        page, _ = _open(chromium, offline, county)
+        page.goto(f"/trips/{trip.id}")
+        page.locator("#trip-map.leaflet-container").wait_for()
+        assert page.evaluate("document.getElementById('injected')") is None
+        assert evil in page.locator("#trip-map .place-label").all_inner_texts()
+        page.context.close()
+    finally:
+        with Session(county.engine) as s:
+            row = s.get(Place, place_id)
+            if row is not None:
+                s.delete(row)
+                s.commit()

@@ -9,6 +9,13 @@
   var KINDS = {start: "#1b6e3a", end: "#b3261e", place: "#374151", flag: "#b3261e", property: "#7f1616"};
   window.gongwuMaps = [];
 
+  function txt(value) {
+    // a tooltip's content as text, never markup: names and addresses come from imported files
+    var span = document.createElement("span");
+    span.textContent = value == null ? "" : String(value);
+    return span;
+  }
+
   function segments(tr) {
     // consecutive fixes of one speed band as one line; each line starts where the last ended
     var out = [], cur = null;
@@ -43,7 +50,7 @@
     }
     data.places.forEach(function (p) {
       var m = L.circleMarker(p.at, {radius: 3, color: KINDS.place, weight: 1, fillOpacity: 0.8})
-        .bindTooltip(p.name, {permanent: true, direction: "right", className: "place-label", offset: [4, 0]}).addTo(map);
+        .bindTooltip(txt(p.name), {permanent: true, direction: "right", className: "place-label", offset: [4, 0]}).addTo(map);
       drawn.places.push(m);
     });
     data.tracks.forEach(function (tr) {
@@ -53,28 +60,28 @@
       for (var i = 0; i < tr.lat.length; i++) {
         var text = tr.time[i] + " · " + labels.speed + " " + tr.speed[i] + " " + labels.kmh + (tr.acc[i] ? " · ACC " + tr.acc[i] : "");
         L.circleMarker([tr.lat[i], tr.lon[i]], {radius: 4, stroke: false, fillColor: "#111827", fillOpacity: 0.01, className: "fix"})
-          .bindTooltip(text, {direction: "top"}).addTo(map);
+          .bindTooltip(txt(text), {direction: "top"}).addTo(map);
         bounds.extend([tr.lat[i], tr.lon[i]]);
       }
       drawn.tracks.push({lines: lines, first: tr.lat.length ? [tr.lat[0], tr.lon[0]] : null});
     });
     data.markers.forEach(function (m) {
       L.circleMarker(m.at, {radius: 7, color: "#fff", weight: 2, fillColor: KINDS[m.kind] || "#245c9e", fillOpacity: 1, className: "marker-" + m.kind})
-        .bindTooltip(m.title || m.label || "", {direction: "top"}).addTo(map);
+        .bindTooltip(txt(m.title || m.label || ""), {direction: "top"}).addTo(map);
       bounds.extend(m.at);
     });
     var colours = {};
     (data.groups || []).forEach(function (g) { colours[g.key] = g.colour; });
     (data.points || []).forEach(function (p) {
       var m = L.circleMarker(p.at, {radius: 7, color: "#fff", weight: 1.5, fillColor: colours[p.group] || "#374151", fillOpacity: 0.95, className: "point g-" + p.group})
-        .bindTooltip(p.title, {direction: "top"}).addTo(map);
+        .bindTooltip(txt(p.title), {direction: "top"}).addTo(map);
       if (p.href && p.href.charAt(0) === "/" && p.href.charAt(1) !== "/") m.on("click", function () { window.location.href = p.href; });
       bounds.extend(p.at);
     });
     data.stops.forEach(function (s) {
       var icon = L.divIcon({className: "stop-icon", html: "<span>" + s.n + "</span>", iconSize: [22, 22]});
       var m = L.marker(s.at, {icon: icon, title: labels.stop + " " + s.n + ": " + s.name, keyboard: true})
-        .bindTooltip(s.name, {permanent: true, direction: "right", className: "stop-label", offset: [10, 0]})
+        .bindTooltip(txt(s.name), {permanent: true, direction: "right", className: "stop-label", offset: [10, 0]})
         .bindPopup("<strong></strong><br><span></span>").addTo(map);
       m.on("popupopen", function (e) {  // text, never markup, from the data
         var root = e.popup.getElement();
