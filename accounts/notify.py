@@ -139,9 +139,14 @@ def by_id(session: Session, user_id: int | None) -> list[User]:
     return [user] if user is not None and user.is_active else []
 
 
-def by_username(session: Session, username: str) -> list[User]:
+def by_username(session: Session, username: str, unit_id: int | None = None) -> list[User]:
+    """The user of that name, if active — and, for a unit-bound role, still of `unit_id` when given."""
     user = session.exec(select(User).where(User.username == username)).first() if username else None
-    return [user] if user is not None and user.is_active else []
+    if user is None or not user.is_active:
+        return []
+    if unit_id is not None and user.role in UNIT_ROLES and user.unit_id != unit_id:
+        return []  # moved to another unit since: the old unit's orders are not theirs to hear of
+    return [user]
 
 
 def notify(
@@ -240,8 +245,9 @@ def add_channel(
     """A channel of `user` (audit-logged as `actor`); a bad URL is refused saying what one looks like."""
     from core import audit
     from core.errors import ValidationFailed
+    from core.settings import get_settings
 
-    problem = rules.channel_problem(url.strip())
+    problem = rules.channel_problem(url.strip(), get_settings().notify_robot_hosts)
     if problem:
         raise ValidationFailed(problem)
     ch = NotifyChannel(user_id=user.id or 0, url=url.strip(), kinds=list(kinds) or None, quiet_from=quiet[0],

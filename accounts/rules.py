@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 
 from core.i18n import tr
 
@@ -76,18 +77,31 @@ def csrf_ok(secret: str, binding: str, presented: str | None) -> bool:
 # --- notifications -----------------------------------------------------------------------------------
 
 CHANNEL_SCHEMES = ("mailto:", "dingtalk+https://", "dingtalk+http://", "wecom+https://", "wecom+http://")
+ROBOT_HOSTS = ("oapi.dingtalk.com", "qyapi.weixin.qq.com")  # GONGWU_NOTIFY_ROBOT_HOSTS adds a county's own
 DELIVERY_TRIES = 6  # then failed: 1, 2, 4, 8, 16 minutes apart (about half an hour)
 
 
-def channel_problem(url: str) -> str | None:
-    """What is wrong with a channel URL, or None."""
+def channel_problem(url: str, robot_hosts: Sequence[str] = ROBOT_HOSTS) -> str | None:
+    """What is wrong with a channel URL, or None. A robot's webhook must be on one of `robot_hosts` (the
+    robots' own, by default): the server must never be made to post to an address a user picked."""
     if not url.startswith(CHANNEL_SCHEMES):
         return tr(
             "渠道须为 mailto:地址、dingtalk+https://…（机器人 Webhook，可带 &secret=）或 wecom+https://…",
             "a channel is mailto:address, dingtalk+https://… (a robot webhook, &secret= to sign) or wecom+https://…",
         )
-    if url.startswith("mailto:") and not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+\.[^@\s]+", url):
-        return tr(f"邮件地址不对：{url[7:]}", f"not an e-mail address: {url[7:]}")
+    if url.startswith("mailto:"):
+        if not re.fullmatch(r"mailto:[^@\s]+@[^@\s]+\.[^@\s]+", url):
+            return tr(f"邮件地址不对：{url[7:]}", f"not an e-mail address: {url[7:]}")
+        return None
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url.split("+", 1)[1]).hostname or "").lower()
+    if host not in {h.strip().lower() for h in robot_hosts if h.strip()}:
+        allowed = ", ".join(robot_hosts)
+        return tr(
+            f"机器人地址须在 {allowed}（GONGWU_NOTIFY_ROBOT_HOSTS）",
+            f"a robot's webhook is on {allowed} (GONGWU_NOTIFY_ROBOT_HOSTS)",
+        )
     return None
 
 

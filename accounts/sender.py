@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from accounts import rules as account_rules
-from accounts.models import Delivery, Notification, NotifyChannel
+from accounts.models import Delivery, Notification, NotifyChannel, User
 from accounts.notify import line_words, words
 from core.db import unit_of_work
 from core.settings import get_settings
@@ -37,6 +37,11 @@ SENDING_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a se
 
 class SendError(Exception):
     """A channel refused or could not be reached: retried later."""
+
+
+class MaybeSent(SendError):
+    """The message left and no answer came back (a read timeout, a dropped connection): it may have
+    arrived, so it is not sent again — failed, saying so."""
 
 
 @dataclass(frozen=True)
@@ -70,27 +75,39 @@ def _mail(address: str, msg: Message, timeout: float) -> None:
     mail["Message-ID"] = f"<gongwu-{msg.key}@{s.smtp_host}>"
     mail.set_content(f"{msg.body}\n\n{msg.link}\n")
     try:
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout) as smtp:
+        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}") from None  # no connection: try again
+    try:
+        with smtp:
             if s.smtp_starttls:
                 smtp.starttls()
             if s.smtp_user:
                 smtp.login(s.smtp_user, s.smtp_password)
             smtp.send_message(mail)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}") from None  # refused before the message: again
     except (OSError, smtplib.SMTPException) as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}") from None
+        raise MaybeSent(f"{type(exc).__name__}: {exc}") from None
 
 
 def _post(url: str, payload: dict[str, Any], timeout: float) -> None:
     try:
         r = httpx.post(url, json=payload, timeout=timeout)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}") from None  # never reached the robot: try again
     except httpx.HTTPError as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}") from None
-    if r.status_code != 200:
+        raise MaybeSent(f"{type(exc).__name__}: {exc}") from None
+    if r.status_code == 429 or r.status_code >= 500:
         raise SendError(f"HTTP {r.status_code}")
+    if r.status_code != 200:
+        raise MaybeSent(f"HTTP {r.status_code}: refused") from None
     try:
         answer = r.json()
     except json.JSONDecodeError:
         raise SendError("not a JSON answer") from None
+    if not isinstance(answer, dict):
+        raise SendError("not a robot's answer")
     if answer.get("errcode", 0) != 0:
         raise SendError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
 
@@ -116,7 +133,11 @@ def _wecom(webhook: str, msg: Message, timeout: float) -> None:
 def _message(session: Session, delivery: Delivery) -> tuple[str, Message]:
     note = session.get(Notification, delivery.notification_id)
     channel = session.get(NotifyChannel, delivery.channel_id)
-    assert note is not None and channel is not None
+    if note is None or channel is None or not channel.is_active:
+        raise SendError("the channel was switched off")
+    user = session.get(User, channel.user_id)
+    if user is None or not user.is_active:
+        raise SendError("the user is disabled")
     title, body = words(note.kind, note.params)
     base = get_settings().public_url.rstrip("/")
     link = base + (note.url or "/inbox")
@@ -161,13 +182,23 @@ def deliver_due(engine: Engine, *, limit: int = 200) -> dict[str, int]:
                 continue
             mine = s.get(Delivery, delivery_id)
             assert mine is not None
-            url, msg = _message(s, mine)
             attempts = mine.attempts
-        error = ""
+            try:
+                url, msg = _message(s, mine)
+            except Exception as exc:  # a channel switched off, a user disabled, a notification gone
+                mine.state, mine.error = "failed", str(exc)[:500]
+                s.add(mine)
+                counts["failed"] += 1
+                continue
+        error, final = "", False
         try:
             send(url, msg)
+        except MaybeSent as exc:
+            error, final = str(exc)[:500], True
         except SendError as exc:
             error = str(exc)[:500]
+        except Exception as exc:  # a bad URL, a robot's odd answer: this one fails, the batch goes on
+            error, final = f"{type(exc).__name__}: {exc}"[:500], True
         with unit_of_work(engine) as s:
             done = s.get(Delivery, delivery_id)
             assert done is not None
@@ -176,7 +207,7 @@ def deliver_due(engine: Engine, *, limit: int = 200) -> dict[str, int]:
                 d.state, d.sent_at, d.error = "sent", utcnow(), ""
                 counts["sent"] += 1
             else:
-                wait = account_rules.retry_after_minutes(attempts)
+                wait = None if final else account_rules.retry_after_minutes(attempts)
                 d.error = error
                 if wait is None:
                     d.state = "failed"

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "gongwu@localhost"
     smtp_starttls: bool = False
+    # the hosts a DingTalk or WeCom robot's webhook may be on (a county's own gateway may be added)
+    notify_robot_hosts: list[str] = ["oapi.dingtalk.com", "qyapi.weixin.qq.com"]
+    basemap_subdomains: str = ""  # what {s} in a tile URL stands for, e.g. 01234567 (天地图), 1234 (AMap)
 
     @field_validator("timezone")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -279,6 +279,8 @@ def _tell_high(session: Session, flagged: Sequence[tuple[int | None, dict[str, A
     """A high-severity flag (overspeed, out of area, a night away, a sensitive place, the wrong car, a
     tagged unreported trip) is told at once — to the center's managers and the unit's own staff — the rest
     wait for the morning digest (issue 24)."""
+    recent = utcnow() - timedelta(days=2)  # a re-reconciled month is not news: it waits for the digest
+    flagged = [(i, row) for i, row in flagged if row["start_at"] >= recent]
     if not flagged:
         return
     managers = notify.users(session, ("vehicle_manager",))

@@ -248,7 +248,7 @@ def _tell_order(session: Session, order: TripOrder, event: str, **extra: Any) ->
     url = f"/orders/{order.id}"
     params = _order_params(session, order, **extra)
     key = f"order:{order.id}:{event}"
-    applicant = notify.by_username(session, order.requested_by)
+    applicant = notify.by_username(session, order.requested_by, order.unit_id)
     if event == "submitted":
         approvers = notify.users(session, ("unit_approver",), order.unit_id)
         notify.notify(session, approvers, "order_submitted", params, url="/orders/approvals", key=key)
@@ -258,6 +258,8 @@ def _tell_order(session: Session, order: TripOrder, event: str, **extra: Any) ->
         notify.notify(session, managers, "order_awaits_center", reasons, url="/orders/approvals", key=key)
     elif event == "approved":
         notify.notify(session, applicant, "order_approved", params, url=url, key=key)
+        if order.late_for_flag_id is not None:
+            return  # a late order (补报) covers a trip that was driven: no car to send
         notify.notify(session, notify.users(session, MANAGERS), "order_to_dispatch", params,
                       url="/orders/dispatch", key=f"{key}:dispatch")  # fmt: skip
     elif event == "rejected":

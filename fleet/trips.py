@@ -547,7 +547,10 @@ def gazetteer_rows(session: Session, extra: Sequence[ExtraPlace] = ()) -> list[E
         for u in session.exec(select(Unit).order_by(col(Unit.id)))
         if u.lat is not None and u.lon is not None
     ]
-    return rows + list(extra)
+    rows += list(extra)
+    return [
+        (name[:100], kind, lat, lon, radius) for name, kind, lat, lon, radius in rows
+    ]  # the column's length
 
 
 def name_stops(session: Session, extra: Sequence[ExtraPlace] = (), *, every: bool = False) -> int:

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from accounts import notify
 from accounts.notify import UNIT_ROLES
+from core.settings import get_settings
 from core.timeutil import day_bounds
 from fleet import queries as fleet_queries
 from fleet.flags import KINDS as FLAG_SPECS
@@ -60,7 +61,8 @@ def _orders(session: Session, status: str, unit_id: int | None = None) -> list[T
 
 def lines_for(session: Session, user: Any, day: date) -> list[Line]:
     """What the digest of `day` tells `user` — only what their role and unit may see."""
-    since = day_bounds(day - timedelta(days=1))[0]  # raised since yesterday's digest, near enough
+    s = get_settings()  # raised since yesterday's digest: a night's flags are told once
+    since = day_bounds(day - timedelta(days=1))[0] + timedelta(hours=s.digest_hour, minutes=s.digest_minute)
     out: list[Line] = []
     if user.role in MANAGER_ROLES:
         new = _new_flags(session, since, None)

@@ -47,6 +47,7 @@ def basemap(settings: Settings, t: I18n) -> dict[str, Any]:
         "attribution": attribution,
         "datum": settings.basemap_datum,
         "maxZoom": settings.basemap_max_zoom,
+        "subdomains": settings.basemap_subdomains or "abc",  # {s}: 天地图 t0–t7 is 01234567
     }
 
 

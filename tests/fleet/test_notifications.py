@@ -4,7 +4,7 @@ to the unit; the inbox lists them in one language and marks them read."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -116,9 +116,13 @@ def test_a_high_risk_flag_is_told_at_once_to_the_center_and_its_unit(
     client_as("vehicle_manager")
     client_as("unit_staff", unit_id=town.id)
     client_as("unit_staff", unit_id=other.id)
+    from core.timeutil import to_china, utcnow
+
     new = flags.NewFlags(flags.Tally())
-    at = datetime(2024, 6, 4, 1, tzinfo=UTC)
+    at = utcnow().replace(microsecond=0) - timedelta(hours=3)
+    old = datetime(2024, 6, 4, 1, tzinfo=UTC)  # a month re-reconciled: not news, left to the digest
     new.add(kind="overspeed", key="k-fast", vehicle_id=car.id, unit_id=town.id, start_at=at, detail={})
+    new.add(kind="overspeed", key="k-old", vehicle_id=car.id, unit_id=town.id, start_at=old, detail={})
     new.add(kind="unreported_trip", key="k-plain", vehicle_id=car.id, unit_id=town.id, start_at=at, detail={})
     new.insert(session)
     told = session.exec(select(Notification).where(Notification.kind == "flag_raised")).all()
@@ -126,7 +130,8 @@ def test_a_high_risk_flag_is_told_at_once_to_the_center_and_its_unit(
     assert roles == ["unit_staff", "vehicle_manager"], "the center and its unit; not the other unit"
     assert all(session.get(User, n.user_id).unit_id in (None, town.id) for n in told)  # type: ignore[union-attr]
     title, body = notify.words("flag_raised", told[0].params)
-    assert title == "高风险预警" and "超速" in body and "晋M·A0009" in body and "2024-06-04 09:00" in body
+    assert title == "高风险预警" and "超速" in body and "晋M·A0009" in body
+    assert f"{to_china(at):%Y-%m-%d %H:%M}" in body
 
 
 def test_one_adds_and_switches_off_ones_own_channels_on_the_inbox_page(

@@ -42,6 +42,7 @@ class Robots:
     def __init__(self) -> None:
         self.got: list[dict[str, Any]] = []
         self.down = False
+        self.drop = False  # read the message, then hang up without an answer
         self.slow = 0.0
         self.arrived = threading.Event()
         robots = self
@@ -58,6 +59,10 @@ class Robots:
                     self.end_headers()
                     return
                 robots.got.append({"path": parts.path, "query": parse_qs(parts.query), "json": body})
+                if robots.drop:
+                    self.close_connection = True
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")  # and gone
+                    return
                 data = b'{"errcode": 0, "errmsg": "ok"}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -74,7 +79,8 @@ class Robots:
 
 
 @pytest.fixture
-def robots() -> Iterator[Robots]:
+def robots(settings_env: Callable[..., None]) -> Iterator[Robots]:
+    settings_env(notify_robot_hosts=json.dumps(["127.0.0.1"]))  # the test's own robots, and no other
     r = Robots()
     yield r
     r.server.shutdown()
@@ -271,3 +277,39 @@ def test_a_nightly_runs_digest_goes_once_to_each_recipient_and_not_to_another_un
     assert deliver_due(fresh_engine)["sent"] == 0
     with unit_of_work(fresh_engine) as s:
         assert run_digest(s, china_day(utcnow())) and deliver_due(fresh_engine)["sent"] == 0, "once a day"
+
+
+def test_a_robot_elsewhere_is_refused_and_a_switched_off_channel_gets_nothing(
+    fresh_engine: Engine, robots: Robots, smtp: list[Any]
+) -> None:
+    from core.errors import ValidationFailed
+
+    ids = _people(fresh_engine, robots)
+    with unit_of_work(fresh_engine) as s:
+        (me,) = notify.by_id(s, ids["appr"])
+        for url in (
+            "wecom+http://169.254.169.254/latest/meta-data",
+            "dingtalk+https://example.com/robot/send",
+        ):
+            with pytest.raises(ValidationFailed):
+                notify.add_channel(s, me, url, actor="test")
+    _tell(fresh_engine, [ids["appr"]], "SQ-OFF")
+    with unit_of_work(fresh_engine) as s:
+        (ch,) = notify.channels_of(s, ids["appr"])
+        notify.remove_channel(s, ids["appr"], ch.id or 0, actor="test")
+    assert deliver_due(fresh_engine) == {"sent": 0, "retried": 0, "failed": 1, "interrupted": 0}
+    assert robots.got == []
+
+
+def test_an_answer_lost_after_the_message_left_is_not_sent_again(
+    fresh_engine: Engine, robots: Robots, smtp: list[Any]
+) -> None:
+    ids = _people(fresh_engine, robots)
+    robots.drop = True
+    _tell(fresh_engine, [ids["appr"]], "SQ-DROP")
+    assert deliver_due(fresh_engine)["failed"] == 1
+    with Session(fresh_engine) as s:
+        (d,) = s.exec(select(Delivery)).all()
+        assert (d.state, d.attempts) == ("failed", 1) and d.error
+    robots.drop = False
+    assert deliver_due(fresh_engine)["sent"] == 0 and len(robots.got) == 1, "it may have arrived: never twice"

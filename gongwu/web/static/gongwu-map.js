@@ -37,7 +37,8 @@
     var labels = data.labels || {};
     var map = L.map(el, {attributionControl: !!data.basemap.attribution, scrollWheelZoom: false});
     if (data.basemap.kind === "tiles") {
-      L.tileLayer(data.basemap.url, {maxZoom: data.basemap.maxZoom || 18, attribution: data.basemap.attribution}).addTo(map);
+      L.tileLayer(data.basemap.url, {maxZoom: data.basemap.maxZoom || 18, attribution: data.basemap.attribution,
+        subdomains: data.basemap.subdomains || "abc"}).addTo(map);
     } else {
       el.classList.add("no-basemap");
     }
