@@ -243,6 +243,8 @@ IMPORTS: dict[str, str] = {
     "tracker-checks": "fleet:write",
     "tracker-assignments": "fleet:write",
     "places": "fleet:write",
+    "fuel": "fleet:write",
+    "maintenance": "fleet:write",
     "properties": "property:write",
     "operating-properties": "property:write",
     "auctions": "property:write",

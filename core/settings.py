@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     geocoder_domain: str = ""  # a self-hosted Nominatim (host:port) on the government network
     geocoder_scheme: str = "https"
 
+    # running costs (issue 25): a bill at or above this without a contract or invoice no. is flagged
+    evidence_threshold_yuan: int = 2000
+    tank_litres: float = 70.0  # a car's tank when the vehicle record does not say
+
     # leases
     lease_term_cap_years: int = 5
     rent_overdue_days: int = 15  # a reminder when an instalment of rent is this many days overdue

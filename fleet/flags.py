@@ -82,6 +82,23 @@ class SensitiveStopDetail(TypedDict):
     lon: float
 
 
+class CostWithoutEvidenceDetail(TypedDict):
+    record: str  # maintenance:ID
+    done_on: str
+    workshop: str
+    amount_yuan: str
+    missing: list[str]  # reason | document: 无事由, 无合同或发票
+
+
+class FuelAnomalyDetail(TypedDict):
+    fuel_id: int
+    filled_at: str
+    litres: float
+    station: str
+    why: list[str]  # no_trip (no trip that day, not at a fuel station) | over_tank
+    tank_l: float
+
+
 class OrderWithoutTrackDetail(TypedDict):
     order_no: str
     window_from: str | None
@@ -108,7 +125,7 @@ class KindSpec:
     kind: FlagKind
     severity: str  # normal | high: the queue sorts high first
     detail: type  # the TypedDict its `detail` follows
-    per: str  # what one flag is about: trip, order, spell, night, stop
+    per: str  # what one flag is about: trip, order, spell, night, stop, record (a cost's)
 
 
 KINDS: Mapping[FlagKind, KindSpec] = {
@@ -123,6 +140,8 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.wrong_vehicle, "high", WrongVehicleDetail, "order"),
         KindSpec(FlagKind.away_overnight, "high", AwayOvernightDetail, "night"),
         KindSpec(FlagKind.sensitive_stop, "high", SensitiveStopDetail, "stop"),
+        KindSpec(FlagKind.cost_without_evidence, "normal", CostWithoutEvidenceDetail, "record"),
+        KindSpec(FlagKind.fuel_anomaly, "high", FuelAnomalyDetail, "record"),
     )
 }
 

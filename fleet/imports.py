@@ -30,6 +30,9 @@ from fleet import service
 from fleet import trackers as trackers_history
 from fleet.models import (
     Driver,
+    FuelFill,
+    Maintenance,
+    MaintenanceKind,
     OrderStatus,
     Place,
     PlaceKind,
@@ -804,3 +807,124 @@ PLACES = ImportSpec(
     key=("name", "kind"),
     apply=apply_places,
 )
+
+# ----------------------------------------------------------------------------- running costs (issue 25)
+
+maintenance_kind = n.EnumMap(
+    ("维修类别", "maintenance kind"),
+    {
+        MaintenanceKind.repair: ["维修", "修理", "repair"],
+        MaintenanceKind.service: ["保养", "维护", "service"],
+        MaintenanceKind.tyres: ["轮胎", "换胎", "tyres", "tires"],
+        MaintenanceKind.other: ["其他", "其它", "other"],
+    },
+)
+
+
+def _plates(session: Session, rows: Sequence[Row]) -> dict[str, Vehicle]:
+    return by_column(session, Vehicle, Vehicle.plate, [r.values.get("plate") for r in rows])
+
+
+def apply_fuel(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """加油 by (car, time): litres, amount, card, station. The nightly run checks each against the car's day
+    and tank (fuel_anomaly)."""
+    result = ApplyResult()
+    cars = _plates(session, rows)
+    stored = {(f.vehicle_id, as_utc(f.filled_at)): f for f in session.exec(select(FuelFill)).all()}
+    for row in rows:
+        r = RowReader(FUEL, row, result)
+        car = r.reference(
+            "plate",
+            cars,
+            tr("未登记的车辆 '{key}' (先导入车辆)", "unknown vehicle '{key}' (import vehicles first)"),
+        )
+        at = r.when("filled_at", required=True)
+        litres = r.row.values.get("litres")
+        if litres is None:
+            r.missing("litres")
+        elif not 0 < float(litres) <= 400:
+            r.bad("litres", tr(f"升数不合理：{litres}", f"not a plausible number of litres: {litres}"))
+        if car is None or at is None or litres is None or not r.ok:
+            continue
+        key = (car.id or 0, as_utc(at))
+        values = {
+            "litres": float(litres), "amount_fen": int(r.row.values.get("amount_fen") or 0),
+            "card_no": r.text("card_no", limit=40) or "", "station": r.text("station", limit=200) or "",
+        }  # fmt: skip
+        stored[key], _ = upsert(
+            session, result, model=FuelFill, obj=stored.get(key), values=values, actor=actor,
+            key=f"{car.plate} {fmt_china(at)}", init={"vehicle_id": car.id, "filled_at": at},
+        )  # fmt: skip
+    return result
+
+
+FUEL = ImportSpec(
+    "fuel",
+    "加油记录",
+    (
+        plate_column(),
+        Column("filled_at", "加油时间", n.datetime_china, True, ("加油日期", "交易时间", "时间", "filled at"),
+               datetime(2024, 6, 3, 9, 30), hint=_TIME_HINT),
+        Column("litres", "升数", n.non_negative_float, True, ("加油量", "油量", "litres"), 45.5, "升"),
+        money("amount", "金额", "加油金额", "交易金额", "amount", example="360.00", target="amount_fen"),
+        text("card_no", "油卡号", "加油卡号", "卡号", "fuel card"),
+        text("station", "加油站", "加油网点", "网点", "station"),
+    ),
+    key=("plate", "filled_at"),
+    apply=apply_fuel,
+)  # fmt: skip
+
+
+def apply_maintenance(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """维修保养 by (car, day, workshop, kind): the bill, its reason and its paper. A bill without a reason,
+    or at or above GONGWU_EVIDENCE_THRESHOLD_YUAN without a contract or invoice no., comes in and is
+    flagged by the nightly run (cost_without_evidence) — the audit's 无合同、无事由."""
+    result = ApplyResult()
+    cars = _plates(session, rows)
+    stored = {
+        (m.vehicle_id, m.done_on, m.workshop, m.kind): m for m in session.exec(select(Maintenance)).all()
+    }
+    for row in rows:
+        r = RowReader(MAINTENANCE, row, result)
+        car = r.reference(
+            "plate",
+            cars,
+            tr("未登记的车辆 '{key}' (先导入车辆)", "unknown vehicle '{key}' (import vehicles first)"),
+        )
+        day = r.day("done_on", required=True)
+        kind = str(r.row.values.get("kind") or MaintenanceKind.repair)
+        workshop = r.text("workshop", limit=200) or ""
+        if car is None or day is None or not r.ok:
+            continue
+        key = (car.id or 0, day, workshop, kind)
+        values = {
+            "amount_fen": int(r.row.values.get("amount_fen") or 0),
+            "reason": r.text("reason", limit=500) or "",
+            "document_no": r.text("document_no", limit=100) or "",
+            "odometer_km": r.integer("odometer_km"),
+        }  # fmt: skip
+        stored[key], _ = upsert(
+            session, result, model=Maintenance, obj=stored.get(key), values=values, actor=actor,
+            key=f"{car.plate} {day} {workshop} {kind}",
+            init={"vehicle_id": car.id, "done_on": day, "workshop": workshop, "kind": kind},
+        )  # fmt: skip
+    return result
+
+
+MAINTENANCE = ImportSpec(
+    "maintenance",
+    "维修保养记录",
+    (
+        plate_column(),
+        Column("done_on", "日期", n.date_, True, ("维修日期", "结算日期", "送修日期", "date"),
+               date(2024, 6, 3), hint=_DATE_HINT),
+        text("workshop", "维修单位", "维修厂", "修理厂", "承修单位", "workshop", example="县定点维修厂"),
+        enum("kind", "类别", maintenance_kind, "维修类别", "项目类别", "kind"),
+        Column("odometer_km", "里程表", n.integer, False, ("表显里程", "里程", "odometer"), 52300, "公里"),
+        money("amount", "金额", "维修金额", "结算金额", "费用", example="1280.00", target="amount_fen"),
+        text("reason", "事由", "维修事由", "原因", "维修原因", "reason", example="更换刹车片"),
+        text("document_no", "合同或发票号", "合同号", "发票号", "发票号码", "invoice", example="04512345"),
+    ),
+    key=("plate", "done_on", "workshop", "kind"),
+    apply=apply_maintenance,
+)  # fmt: skip

@@ -52,6 +52,8 @@ class FlagKind(Coded):
     wrong_vehicle = "wrong_vehicle", "车辆不符", "Wrong vehicle"
     away_overnight = "away_overnight", "夜间未归", "Away overnight"
     sensitive_stop = "sensitive_stop", "敏感场所停留", "Stop at a sensitive place"
+    cost_without_evidence = "cost_without_evidence", "费用无依据", "Cost without evidence"
+    fuel_anomaly = "fuel_anomaly", "加油异常", "Fuel anomaly"
 
 
 class FlagState(Coded):
@@ -96,6 +98,7 @@ class Vehicle(SQLModel, table=True):
     home_lat: float | None = None
     home_lon: float | None = None
     trip_params: dict[str, Any] | None = json_field()
+    tank_l: float | None = None  # the fuel tank (升); empty: GONGWU_TANK_LITRES
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -264,6 +267,47 @@ class FlagReply(SQLModel, table=True):
     at: datetime = created_at_field()
     text: str = Field(default="", max_length=2000)
     order_id: int | None = Field(default=None, foreign_key="fleet_order.id")
+
+
+class FuelFill(SQLModel, table=True):
+    """加油: one fill-up of a car, from the fuel card's statement; money in integer fen."""
+
+    __tablename__ = "fleet_fuel"
+    __table_args__ = (UniqueConstraint("vehicle_id", "filled_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    filled_at: datetime = Field(sa_type=UtcDateTime)
+    litres: float
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    card_no: str = Field(default="", max_length=40)
+    station: str = Field(default="", max_length=200)
+    created_at: datetime = created_at_field()
+
+
+class MaintenanceKind(Coded):
+    service = "service", "保养", "Service"
+    repair = "repair", "维修", "Repair"
+    tyres = "tyres", "轮胎", "Tyres"
+    other = "other", "其他", "Other"
+
+
+class Maintenance(SQLModel, table=True):
+    """维修保养: a workshop's bill for a car — what for (事由) and on what paper (contract or invoice no.)."""
+
+    __tablename__ = "fleet_maintenance"
+    __table_args__ = (UniqueConstraint("vehicle_id", "done_on", "workshop", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    done_on: date
+    workshop: str = Field(default="", max_length=200)
+    kind: str = Field(default="repair", max_length=16)
+    odometer_km: int | None = None
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    reason: str = Field(default="", max_length=500)
+    document_no: str = Field(default="", max_length=100)
+    created_at: datetime = created_at_field()
 
 
 class TripExpense(SQLModel, table=True):

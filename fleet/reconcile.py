@@ -40,13 +40,36 @@ from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, flags, matching, tags, trackers
 from fleet.compliance import ComplianceRules
-from fleet.models import COVERING, FLAG_KINDS, Flag, Position, Stop, Trip, TripOrder, Vehicle
+from fleet.models import (
+    COVERING,
+    FLAG_KINDS,
+    Flag,
+    FuelFill,
+    Maintenance,
+    Position,
+    Stop,
+    Trip,
+    TripOrder,
+    Vehicle,
+)
 from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline
 from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
 
-UNREPORTED, WITHOUT_TRACK, IDLE, SILENT, OVERSPEED, OUT_OF_AREA, WRONG_VEHICLE, AWAY, SENSITIVE = FLAG_KINDS
+(
+    UNREPORTED,
+    WITHOUT_TRACK,
+    IDLE,
+    SILENT,
+    OVERSPEED,
+    OUT_OF_AREA,
+    WRONG_VEHICLE,
+    AWAY,
+    SENSITIVE,
+    NO_EVIDENCE,
+    FUEL,
+) = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
 # The longest trip considered when looking for the trips around an order's window.
@@ -72,6 +95,8 @@ REASON_RIGHT_CAR = "订单车辆已有轨迹或该时段行程已报备 the orde
 REASON_HOME = "复核后车辆在停放点或有订单 the car was home, or an order covers the night"
 REASON_REASSIGNED = "order_reassigned"  # 改派: the order was given to the car that drove
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
+REASON_EVIDENCE = "evidence_given"  # the bill now has its reason and its contract or invoice no.
+REASON_FUEL_OK = "fuel_explained"  # a trip, a stop at a fuel station, or a tank that holds it
 REASON_NOT_SENSITIVE = "not_sensitive"  # re-judged: shorter, elsewhere, on duty and covered by an order
 
 
@@ -832,6 +857,90 @@ def _sensitive_stops(run: _Run, day: date, rules: ComplianceRules) -> dict[str, 
     return {"sensitive_stops": len(wanted)}
 
 
+def _record_flags(
+    run: _Run, kind: str, day: date, wanted: dict[str, tuple[int, datetime, dict[str, Any]]]
+) -> None:
+    """Raise, refresh and resolve `kind` flags about records (a bill, a fill-up) of `day`, one per record
+    key; a record no longer in `wanted` resolves its flag."""
+    session = run.session
+    lo, hi = (to_ts(t) for t in day_bounds(day))
+    known = _FlagIndex.of_kind_between(session, kind, lo, hi - 1)
+    new = flags.NewFlags(run.tally)
+    for key, (vehicle_id, at, detail) in wanted.items():
+        vehicle = run.vehicles.get(vehicle_id)
+        if vehicle is None:
+            continue
+        where = {"vehicle_id": vehicle_id, "unit_id": vehicle.unit_id, "start_at": at, "end_at": at}
+        row = known.get(key)
+        if row is None:
+            new.add(kind=kind, key=key, detail=detail, **where)
+        elif row["state"] == "resolved":
+            flags.reopen(session, run.tally, known.load(key), detail=detail, **where)
+        elif _FlagIndex.differs(row, {"detail": detail, **where}):
+            flags.refresh(session, known.load(key), detail=detail, **where)
+    reason = REASON_EVIDENCE if kind == NO_EVIDENCE else REASON_FUEL_OK
+    for key, row in known.rows.items():
+        if row["state"] == "open" and key not in wanted:
+            flags.resolve(session, run.tally, known.load(key), utcnow(), reason)
+    new.insert(session)
+
+
+def _cost_checks(run: _Run, day: date) -> dict[str, int]:
+    """The running costs of `day` against their paper and the tracks (issue 25): a workshop bill without a
+    reason, or at or above GONGWU_EVIDENCE_THRESHOLD_YUAN without a contract or invoice no.
+    (cost_without_evidence); a fill-up on a day the car made no trip and stopped at no fuel station, or of
+    more litres than its tank holds (fuel_anomaly)."""
+    session, settings = run.session, get_settings()
+    start, end = day_bounds(day)
+    threshold = settings.evidence_threshold_yuan * 100
+    bills: dict[str, tuple[int, datetime, dict[str, Any]]] = {}
+    for m in session.exec(select(Maintenance).where(Maintenance.done_on == day)).all():
+        missing = ([] if m.reason.strip() else ["reason"]) + (
+            ["document"] if m.amount_fen >= threshold and not m.document_no.strip() else []
+        )
+        if missing:
+            detail = {
+                "record": f"maintenance:{m.id}", "done_on": day.isoformat(), "workshop": m.workshop,
+                "amount_yuan": f"{m.amount_fen / 100:.2f}", "missing": missing,
+            }  # fmt: skip
+            bills[f"maintenance:{m.id}"] = (m.vehicle_id, start, detail)
+    _record_flags(run, NO_EVIDENCE, day, bills)
+    fills = session.exec(
+        select(FuelFill).where(col(FuelFill.filled_at) >= start, col(FuelFill.filled_at) < end)
+    ).all()
+    odd: dict[str, tuple[int, datetime, dict[str, Any]]] = {}
+    if fills:
+        cars = {f.vehicle_id for f in fills}
+        drove = set(
+            session.exec(
+                select(Trip.vehicle_id).where(col(Trip.vehicle_id).in_(cars), Trip.service_day == day)
+            ).all()
+        )
+        at_station = set(
+            session.exec(
+                select(Stop.vehicle_id).where(
+                    col(Stop.vehicle_id).in_(cars), col(Stop.start_at) < end, col(Stop.end_at) >= start,
+                    Stop.place_kind == "fuel", col(Stop.place_inside).is_(True),
+                )
+            ).all()
+        )  # fmt: skip
+        tanks = {v.id: v.tank_l for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_(cars))).all()}
+        for f in fills:
+            tank = tanks.get(f.vehicle_id) or settings.tank_litres
+            why = ([] if f.vehicle_id in drove or f.vehicle_id in at_station else ["no_trip"]) + (
+                ["over_tank"] if f.litres > tank else []
+            )
+            if why:
+                when = f"{to_china(f.filled_at):%Y-%m-%d %H:%M}"
+                said: dict[str, Any] = {
+                    "fuel_id": f.id, "filled_at": when, "litres": f.litres, "station": f.station, "why": why,
+                    "tank_l": tank,
+                }  # fmt: skip
+                odd[f"fuel:{f.id}"] = (f.vehicle_id, f.filled_at, said)
+    _record_flags(run, FUEL, day, odd)
+    return {"costs_without_evidence": len(bills), "fuel_anomalies": len(odd)}
+
+
 def _stop_covered(session: Session, stop: Stop, rules: Rules) -> bool:
     """An order of the car (approved, dispatched or returned) whose padded window overlaps the stop."""
     found = session.exec(
@@ -1161,7 +1270,11 @@ def reconcile_day(
     if compliance_rules:
         with gc_paused():
             _wrong_vehicle(run, orders)
-            nights = _away_overnight(run, day, judged) | _sensitive_stops(run, day, judged)
+            nights = (
+                _away_overnight(run, day, judged)
+                | _sensitive_stops(run, day, judged)
+                | _cost_checks(run, day)
+            )
         session.flush()
     _judge_spells(run, idle=True)
     session.flush()

@@ -23,6 +23,8 @@ SPECS: dict[str, ImportSpec] = {
         fleet_imports.TRACKER_CHECKS,
         fleet_imports.TRACKER_ASSIGNMENTS,
         fleet_imports.PLACES,
+        fleet_imports.FUEL,
+        fleet_imports.MAINTENANCE,
         property_imports.OFFICE,
         property_imports.OPERATING,
         property_imports.AUCTIONS,

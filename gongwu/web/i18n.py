@@ -373,6 +373,8 @@ EN: dict[str, str] = {
     "驾驶员名录": "Drivers",
     "终端检修记录": "Tracker checks",
     "地名库": "Places (gazetteer)",
+    "加油记录": "Fill-ups",
+    "维修保养记录": "Maintenance bills",
     "车牌与终端登记不符的行（已按终端计入）": "Rows naming another plate than their tracker's (kept)",
     "定位数据的坐标系": "Datum of a positions file",
     "WGS-84（GPS 原始坐标）": "WGS-84 (raw GPS)",
@@ -986,7 +988,37 @@ def _sensitive_stop(t: I18n, detail: dict[str, Any]) -> str:
     return f"在{detail.get('place', '')}（{kind}）停留 {minutes} 分钟，{zh}"
 
 
+_MISSING = {"reason": ("无事由", "no reason"), "document": ("无合同或发票号", "no contract or invoice no.")}
+_FUEL_WHY = {
+    "no_trip": ("当天无行程", "no trip that day"),
+    "over_tank": ("超过油箱容量", "more than the tank holds"),
+}
+
+
+def _cost_without_evidence(t: I18n, detail: dict[str, Any]) -> str:
+    missing = [
+        (_MISSING.get(m, (m, m))[1] if t.en else _MISSING.get(m, (m, m))[0])
+        for m in detail.get("missing", [])
+    ]
+    amount, shop = detail.get("amount_yuan", ""), detail.get("workshop", "")
+    if t.en:
+        return f"Bill of ¥{amount} from {shop or 'a workshop'}: {', '.join(missing)}"
+    return f"{shop or '维修'}账单 ¥{amount}：{'、'.join(missing)}"
+
+
+def _fuel_anomaly(t: I18n, detail: dict[str, Any]) -> str:
+    why = [
+        (_FUEL_WHY.get(w, (w, w))[1] if t.en else _FUEL_WHY.get(w, (w, w))[0]) for w in detail.get("why", [])
+    ]
+    litres, tank = detail.get("litres", "?"), detail.get("tank_l", "?")
+    if t.en:
+        return f"{litres} L at {detail.get('filled_at', '')} (tank {tank} L): {', '.join(why)}"
+    return f"{detail.get('filled_at', '')} 加油 {litres} 升（油箱 {tank} 升）：{'、'.join(why)}"
+
+
 _SUMMARIES = {
+    "cost_without_evidence": _cost_without_evidence,
+    "fuel_anomaly": _fuel_anomaly,
     "sensitive_stop": _sensitive_stop,
     "wrong_vehicle": _wrong_vehicle,
     "away_overnight": _away_overnight,
