@@ -837,40 +837,26 @@ def _sensitive_stops(run: _Run, day: date, rules: ComplianceRules) -> dict[str, 
                 "lat": round(stop.lat, 6), "lon": round(stop.lon, 6),
             }  # fmt: skip
             wanted[f"{stop.vehicle_id}:{int(starts[i])}"] = (stop, detail)
-    known = _FlagIndex.of_kind_between(session, SENSITIVE, lo, hi - 1)
-    new = flags.NewFlags(run.tally)
-    for key, (stop, detail) in wanted.items():
-        vehicle = run.vehicles[stop.vehicle_id]
-        where = {"vehicle_id": stop.vehicle_id, "unit_id": vehicle.unit_id, "start_at": stop.start_at,
-                 "end_at": stop.end_at}  # fmt: skip
-        row = known.get(key)
-        if row is None:
-            new.add(kind=SENSITIVE, key=key, detail=detail, **where)
-        elif row["state"] == "resolved":
-            flags.reopen(session, run.tally, known.load(key), detail=detail, **where)
-        elif _FlagIndex.differs(row, {"detail": detail, **where}):
-            flags.refresh(session, known.load(key), detail=detail, **where)
-    for key, row in known.rows.items():
-        if row["state"] == "open" and key not in wanted:
-            flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_NOT_SENSITIVE)
-    new.insert(session)
+    spans = {k: (stop.vehicle_id, stop.start_at, stop.end_at, d) for k, (stop, d) in wanted.items()}
+    _day_flags(run, SENSITIVE, day, spans, REASON_NOT_SENSITIVE)
     return {"sensitive_stops": len(wanted)}
 
 
-def _record_flags(
-    run: _Run, kind: str, day: date, wanted: dict[str, tuple[int, datetime, dict[str, Any]]]
-) -> None:
-    """Raise, refresh and resolve `kind` flags about records (a bill, a fill-up) of `day`, one per record
-    key; a record no longer in `wanted` resolves its flag."""
+Wanted = dict[str, tuple[int, datetime, datetime, dict[str, Any]]]  # key → (vehicle, start, end, detail)
+
+
+def _day_flags(run: _Run, kind: str, day: date, wanted: Wanted, reason: str) -> None:
+    """Raise, reopen or refresh the `kind` flags of `day` that are wanted (one per key); an open one no
+    longer wanted resolves with `reason`."""
     session = run.session
     lo, hi = (to_ts(t) for t in day_bounds(day))
     known = _FlagIndex.of_kind_between(session, kind, lo, hi - 1)
     new = flags.NewFlags(run.tally)
-    for key, (vehicle_id, at, detail) in wanted.items():
+    for key, (vehicle_id, start, end, detail) in wanted.items():
         vehicle = run.vehicles.get(vehicle_id)
         if vehicle is None:
             continue
-        where = {"vehicle_id": vehicle_id, "unit_id": vehicle.unit_id, "start_at": at, "end_at": at}
+        where = {"vehicle_id": vehicle_id, "unit_id": vehicle.unit_id, "start_at": start, "end_at": end}
         row = known.get(key)
         if row is None:
             new.add(kind=kind, key=key, detail=detail, **where)
@@ -878,7 +864,6 @@ def _record_flags(
             flags.reopen(session, run.tally, known.load(key), detail=detail, **where)
         elif _FlagIndex.differs(row, {"detail": detail, **where}):
             flags.refresh(session, known.load(key), detail=detail, **where)
-    reason = REASON_EVIDENCE if kind == NO_EVIDENCE else REASON_FUEL_OK
     for key, row in known.rows.items():
         if row["state"] == "open" and key not in wanted:
             flags.resolve(session, run.tally, known.load(key), utcnow(), reason)
@@ -893,7 +878,7 @@ def _cost_checks(run: _Run, day: date) -> dict[str, int]:
     session, settings = run.session, get_settings()
     start, end = day_bounds(day)
     threshold = settings.evidence_threshold_yuan * 100
-    bills: dict[str, tuple[int, datetime, dict[str, Any]]] = {}
+    bills: Wanted = {}
     for m in session.exec(select(Maintenance).where(Maintenance.done_on == day)).all():
         missing = ([] if m.reason.strip() else ["reason"]) + (
             ["document"] if m.amount_fen >= threshold and not m.document_no.strip() else []
@@ -903,12 +888,12 @@ def _cost_checks(run: _Run, day: date) -> dict[str, int]:
                 "record": f"maintenance:{m.id}", "done_on": day.isoformat(), "workshop": m.workshop,
                 "amount_yuan": f"{m.amount_fen / 100:.2f}", "missing": missing,
             }  # fmt: skip
-            bills[f"maintenance:{m.id}"] = (m.vehicle_id, start, detail)
-    _record_flags(run, NO_EVIDENCE, day, bills)
+            bills[f"maintenance:{m.id}"] = (m.vehicle_id, start, start, detail)
+    _day_flags(run, NO_EVIDENCE, day, bills, REASON_EVIDENCE)
     fills = session.exec(
         select(FuelFill).where(col(FuelFill.filled_at) >= start, col(FuelFill.filled_at) < end)
     ).all()
-    odd: dict[str, tuple[int, datetime, dict[str, Any]]] = {}
+    odd: Wanted = {}
     if fills:
         cars = {f.vehicle_id for f in fills}
         drove = set(
@@ -936,8 +921,8 @@ def _cost_checks(run: _Run, day: date) -> dict[str, int]:
                     "fuel_id": f.id, "filled_at": when, "litres": f.litres, "station": f.station, "why": why,
                     "tank_l": tank,
                 }  # fmt: skip
-                odd[f"fuel:{f.id}"] = (f.vehicle_id, f.filled_at, said)
-    _record_flags(run, FUEL, day, odd)
+                odd[f"fuel:{f.id}"] = (f.vehicle_id, f.filled_at, f.filled_at, said)
+    _day_flags(run, FUEL, day, odd, REASON_FUEL_OK)
     return {"costs_without_evidence": len(bills), "fuel_anomalies": len(odd)}
 
 
