@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # running costs (issue 25): a bill at or above this without a contract or invoice no. is flagged
     evidence_threshold_yuan: int = 2000
     tank_litres: float = 70.0  # a car's tank when the vehicle record does not say
+    fuel_l100km_min: float = 4.0  # a month's fill-ups over its GPS km outside this range is flagged
+    fuel_l100km_max: float = 20.0
+    due_reminder_days: int = 30  # insurance and inspection reminders this many days ahead
 
     # leases
     lease_term_cap_years: int = 5

@@ -90,13 +90,31 @@ class CostWithoutEvidenceDetail(TypedDict):
     missing: list[str]  # reason | document: 无事由, 无合同或发票
 
 
-class FuelAnomalyDetail(TypedDict):
+class FuelAnomalyDetail(TypedDict, total=False):
+    """One fill-up (fuel_id … tank_l), or a month's fuel (month, litres, km, l_per_100km, band)."""
+
     fuel_id: int
     filled_at: str
     litres: float
     station: str
-    why: list[str]  # no_trip (no trip that day, not at a fuel station) | over_tank
+    why: list[str]  # no_trip (no trip that day, not at a fuel station) | over_tank | consumption
     tank_l: float
+    month: str
+    km: float
+    l_per_100km: float
+    band: list[float]
+
+
+class DueDetail(TypedDict):
+    due_on: str  # the last day of the cover (a policy's end, an inspection's next due day)
+    what: str  # insurance | inspection
+
+
+class LapsedTripDetail(TypedDict):
+    day: str
+    what: str  # insurance | inspection
+    trips: int
+    lapsed_on: str | None  # the day the last cover ended
 
 
 class OrderWithoutTrackDetail(TypedDict):
@@ -125,7 +143,7 @@ class KindSpec:
     kind: FlagKind
     severity: str  # normal | high: the queue sorts high first
     detail: type  # the TypedDict its `detail` follows
-    per: str  # what one flag is about: trip, order, spell, night, stop, record (a cost's)
+    per: str  # what one flag is about: trip, order, spell, night, stop, record (a cost's), day (a car's)
 
 
 KINDS: Mapping[FlagKind, KindSpec] = {
@@ -142,6 +160,10 @@ KINDS: Mapping[FlagKind, KindSpec] = {
         KindSpec(FlagKind.sensitive_stop, "high", SensitiveStopDetail, "stop"),
         KindSpec(FlagKind.cost_without_evidence, "normal", CostWithoutEvidenceDetail, "record"),
         KindSpec(FlagKind.fuel_anomaly, "high", FuelAnomalyDetail, "record"),
+        KindSpec(FlagKind.insurance_due, "normal", DueDetail, "record"),
+        KindSpec(FlagKind.inspection_due, "normal", DueDetail, "record"),
+        KindSpec(FlagKind.uninsured_trip, "high", LapsedTripDetail, "day"),
+        KindSpec(FlagKind.uninspected_trip, "high", LapsedTripDetail, "day"),
     )
 }
 

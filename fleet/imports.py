@@ -29,13 +29,17 @@ from core.timeutil import as_utc, china_day, fmt_china, to_ts, utcnow
 from fleet import service
 from fleet import trackers as trackers_history
 from fleet.models import (
+    CostCategory,
     Driver,
     FuelFill,
+    Inspection,
+    Insurance,
     Maintenance,
     MaintenanceKind,
     OrderStatus,
     Place,
     PlaceKind,
+    RunningCost,
     TrackerCheck,
     TripExpense,
     TripOrder,
@@ -830,6 +834,7 @@ def apply_fuel(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult
     and tank (fuel_anomaly)."""
     result = ApplyResult()
     cars = _plates(session, rows)
+    orders = by_column(session, TripOrder, TripOrder.order_no, [r.values.get("order_no") for r in rows])
     stored = {(f.vehicle_id, as_utc(f.filled_at)): f for f in session.exec(select(FuelFill)).all()}
     for row in rows:
         r = RowReader(FUEL, row, result)
@@ -838,6 +843,14 @@ def apply_fuel(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult
             cars,
             tr("未登记的车辆 '{key}' (先导入车辆)", "unknown vehicle '{key}' (import vehicles first)"),
         )
+        order = r.reference(
+            "order_no",
+            orders,
+            tr("未知的派车单号 '{key}': 请先导入出行申请", "unknown order '{key}': import orders first"),
+        ) if r.has("order_no") else None  # fmt: skip
+        if order is not None and car is not None and order.vehicle_id not in (None, car.id):
+            no = order.order_no
+            r.bad("order_no", tr(f"派车单 {no} 派的不是 {car.plate}", f"order {no} is not for {car.plate}"))
         at = r.when("filled_at", required=True)
         litres = r.row.values.get("litres")
         if litres is None:
@@ -850,6 +863,7 @@ def apply_fuel(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult
         values = {
             "litres": float(litres), "amount_fen": int(r.row.values.get("amount_fen") or 0),
             "card_no": r.text("card_no", limit=40) or "", "station": r.text("station", limit=200) or "",
+            "order_id": order.id if order is not None else None,
         }  # fmt: skip
         stored[key], _ = upsert(
             session, result, model=FuelFill, obj=stored.get(key), values=values, actor=actor,
@@ -869,6 +883,8 @@ FUEL = ImportSpec(
         money("amount", "金额", "加油金额", "交易金额", "amount", example="360.00", target="amount_fen"),
         text("card_no", "油卡号", "加油卡号", "卡号", "fuel card"),
         text("station", "加油站", "加油网点", "网点", "station"),
+        text("order_no", "派车单号", "申请单号", "订单号", "order number", "order",
+             hint="这张加油票所属的派车单 (该单费用单的燃油费不再重复计入)"),
     ),
     key=("plate", "filled_at"),
     apply=apply_fuel,
@@ -927,4 +943,171 @@ MAINTENANCE = ImportSpec(
     ),
     key=("plate", "done_on", "workshop", "kind"),
     apply=apply_maintenance,
+)  # fmt: skip
+
+
+def _evidence_fields(r: RowReader) -> dict[str, Any]:
+    return {
+        "amount_fen": int(r.row.values.get("amount_fen") or 0),
+        "reason": r.text("reason", limit=500) or "",
+        "document_no": r.text("document_no", limit=100) or "",
+    }
+
+
+_UNKNOWN_CAR = ("未登记的车辆 '{key}' (先导入车辆)", "unknown vehicle '{key}' (import vehicles first)")
+
+
+def apply_insurance(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """保险 by (car, policy no.): insurer, start, end, premium. The nightly run reminds 30 days before the
+    last policy ends (insurance_due) and flags a car's trips on a day no policy covers (uninsured_trip)."""
+    result = ApplyResult()
+    cars = _plates(session, rows)
+    stored = {(i.vehicle_id, i.policy_no): i for i in session.exec(select(Insurance)).all()}
+    for row in rows:
+        r = RowReader(INSURANCE, row, result)
+        car = r.reference("plate", cars, tr(*_UNKNOWN_CAR))
+        policy = r.text("policy_no", limit=60)
+        start, end = r.day("start_on", required=True), r.day("end_on", required=True)
+        if start is not None and end is not None and end < start:
+            r.bad(
+                "end_on",
+                tr(f"终止日期 {end} 早于起保日期 {start}", f"ends {end}, before it starts ({start})"),
+            )
+        if car is None or not policy or start is None or end is None or not r.ok:
+            continue
+        key = (car.id or 0, policy)
+        values = {
+            "insurer": r.text("insurer", limit=100) or "", "start_on": start, "end_on": end,
+            "premium_fen": int(r.row.values.get("premium_fen") or 0),
+        }  # fmt: skip
+        stored[key], _ = upsert(
+            session, result, model=Insurance, obj=stored.get(key), values=values, actor=actor,
+            key=f"{car.plate} {policy}", init={"vehicle_id": car.id, "policy_no": policy},
+        )  # fmt: skip
+    return result
+
+
+INSURANCE = ImportSpec(
+    "insurance",
+    "车辆保险",
+    (
+        plate_column(),
+        text("insurer", "保险公司", "承保公司", "保险人", "insurer", example="中国人保"),
+        text("policy_no", "保单号", "保险单号", "保单号码", "policy", required=True,
+             example="PDAA2024140800001"),
+        Column("start_on", "起保日期", n.date_, True, ("保险起期", "生效日期", "start"), date(2024, 3, 1),
+               hint=_DATE_HINT),
+        Column("end_on", "终止日期", n.date_, True, ("保险止期", "到期日期", "end"), date(2025, 2, 28),
+               hint=_DATE_HINT),
+        money("premium", "保费", "保险费", "金额", "premium", example="4200.00", target="premium_fen"),
+    ),
+    key=("plate", "policy_no"),
+    apply=apply_insurance,
+)  # fmt: skip
+
+
+def apply_inspections(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """年检 by (car, day): the next due date (a year on when the file leaves it empty), the station, the
+    fee. The nightly run reminds 30 days before it is due (inspection_due) and flags trips after it
+    (uninspected_trip)."""
+    result = ApplyResult()
+    cars = _plates(session, rows)
+    stored = {(i.vehicle_id, i.inspected_on): i for i in session.exec(select(Inspection)).all()}
+    for row in rows:
+        r = RowReader(INSPECTIONS, row, result)
+        car = r.reference("plate", cars, tr(*_UNKNOWN_CAR))
+        day = r.day("inspected_on", required=True)
+        due = r.day("next_due_on")
+        if day is not None and due is None:
+            due = _a_year_on(day)
+        if day is not None and due is not None and due <= day:
+            r.bad(
+                "next_due_on", tr(f"下次年检 {due} 不晚于检验日期 {day}", f"next due {due}, not after {day}")
+            )
+        if car is None or day is None or due is None or not r.ok:
+            continue
+        key = (car.id or 0, day)
+        values = {
+            "next_due_on": due, "station": r.text("station", limit=200) or "",
+            "amount_fen": int(r.row.values.get("amount_fen") or 0),
+        }  # fmt: skip
+        stored[key], _ = upsert(
+            session, result, model=Inspection, obj=stored.get(key), values=values, actor=actor,
+            key=f"{car.plate} {day}", init={"vehicle_id": car.id, "inspected_on": day},
+        )  # fmt: skip
+    return result
+
+
+def _a_year_on(day: date) -> date:
+    return day.replace(year=day.year + 1) if (day.month, day.day) != (2, 29) else date(day.year + 1, 2, 28)
+
+
+INSPECTIONS = ImportSpec(
+    "inspections",
+    "车辆年检",
+    (
+        plate_column(),
+        Column("inspected_on", "检验日期", n.date_, True, ("年检日期", "检验时间", "date"), date(2024, 5, 10),
+               hint=_DATE_HINT),
+        Column("next_due_on", "下次年检日期", n.date_, False, ("检验有效期至", "有效期至", "next due"),
+               date(2025, 5, 31), hint="空：一年后"),
+        text("station", "检测站", "检验机构", "station", example="县机动车检测站"),
+        money("amount", "费用", "检测费", "金额", "amount", example="160.00", target="amount_fen"),
+    ),
+    key=("plate", "inspected_on"),
+    apply=apply_inspections,
+)  # fmt: skip
+
+cost_category = n.EnumMap(
+    ("费用类别", "cost category"),
+    {
+        CostCategory.parking: ["停车费", "停车", "parking"],
+        CostCategory.washing: ["洗车费", "洗车", "washing"],
+        CostCategory.tolls: ["通行费", "过路费", "过桥费", "高速费", "tolls"],
+        CostCategory.travel: ["驾驶员差旅", "差旅", "差旅费", "出差补助", "travel"],
+        CostCategory.other: ["其他", "其它", "other"],
+    },
+)
+
+
+def apply_costs(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
+    """Other running costs by (car, day, category, reason): parking, washing, tolls, a driver's travel. Judged
+    like a workshop bill (cost_without_evidence: no reason, or over the threshold without paper)."""
+    result = ApplyResult()
+    cars = _plates(session, rows)
+    stored = {
+        (c.vehicle_id, c.spent_on, c.category, c.reason): c for c in session.exec(select(RunningCost)).all()
+    }
+    for row in rows:
+        r = RowReader(COSTS, row, result)
+        car = r.reference("plate", cars, tr(*_UNKNOWN_CAR))
+        day = r.day("spent_on", required=True)
+        category = str(r.row.values.get("category") or CostCategory.other)
+        values = _evidence_fields(r)
+        if car is None or day is None or not r.ok:
+            continue
+        key = (car.id or 0, day, category, values["reason"])
+        stored[key], _ = upsert(
+            session, result, model=RunningCost, obj=stored.get(key),
+            values={"amount_fen": values["amount_fen"], "document_no": values["document_no"]}, actor=actor,
+            key=f"{car.plate} {day} {category} {values['reason']}",
+            init={"vehicle_id": car.id, "spent_on": day, "category": category, "reason": values["reason"]},
+        )  # fmt: skip
+    return result
+
+
+COSTS = ImportSpec(
+    "costs",
+    "其他运行费用",
+    (
+        plate_column(),
+        Column("spent_on", "日期", n.date_, True, ("发生日期", "费用日期", "date"), date(2024, 6, 3),
+               hint=_DATE_HINT),
+        enum("category", "类别", cost_category, "费用类别", "项目", "category"),
+        money("amount", "金额", "费用", "amount", example="20.00", target="amount_fen"),
+        text("reason", "事由", "用途", "原因", "reason", example="县医院停车"),
+        text("document_no", "合同或发票号", "发票号", "票据号", "invoice"),
+    ),
+    key=("plate", "spent_on", "category", "reason"),
+    apply=apply_costs,
 )  # fmt: skip

@@ -16,7 +16,17 @@ class VehicleStatus(Coded):
     in_service = "in_service", "在用", "In service"
     idle_proposed = "idle_proposed", "闲置待处置", "Idle, proposed for disposal"
     disposal_pending = "disposal_pending", "待处置", "Pending disposal"
+    disposal_approved = "disposal_approved", "处置已批复", "Disposal approved"
     disposed = "disposed", "已处置", "Disposed"
+
+
+class DisposalMethod(Coded):
+    """How a car leaves its unit: sold, scrapped, transferred to another unit, or into the warehouse."""
+
+    auction = "auction", "拍卖", "Auction"
+    scrap = "scrap", "报废", "Scrap"
+    transfer = "transfer", "调剂", "Transfer to another unit"
+    warehouse = "warehouse", "公物仓", "Public asset warehouse"
 
 
 class OrderStatus(Coded):
@@ -54,6 +64,10 @@ class FlagKind(Coded):
     sensitive_stop = "sensitive_stop", "敏感场所停留", "Stop at a sensitive place"
     cost_without_evidence = "cost_without_evidence", "费用无依据", "Cost without evidence"
     fuel_anomaly = "fuel_anomaly", "加油异常", "Fuel anomaly"
+    insurance_due = "insurance_due", "保险将到期", "Insurance due"
+    inspection_due = "inspection_due", "年检将到期", "Inspection due"
+    uninsured_trip = "uninsured_trip", "脱保出行", "Trip while uninsured"
+    uninspected_trip = "uninspected_trip", "逾期未检出行", "Trip past the inspection"
 
 
 class FlagState(Coded):
@@ -282,6 +296,8 @@ class FuelFill(SQLModel, table=True):
     amount_fen: int = Field(default=0, sa_type=BigInteger)
     card_no: str = Field(default="", max_length=40)
     station: str = Field(default="", max_length=200)
+    # the order whose expense sheet this slip is (its sheet's fuel is then not counted a second time)
+    order_id: int | None = Field(default=None, foreign_key="fleet_order.id", index=True)
     created_at: datetime = created_at_field()
 
 
@@ -307,6 +323,95 @@ class Maintenance(SQLModel, table=True):
     amount_fen: int = Field(default=0, sa_type=BigInteger)
     reason: str = Field(default="", max_length=500)
     document_no: str = Field(default="", max_length=100)
+    created_at: datetime = created_at_field()
+
+
+class Insurance(SQLModel, table=True):
+    """保险: one policy of a car, covering start_on .. end_on (both days included)."""
+
+    __tablename__ = "fleet_insurance"
+    __table_args__ = (UniqueConstraint("vehicle_id", "policy_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    insurer: str = Field(default="", max_length=100)
+    policy_no: str = Field(max_length=60)
+    start_on: date
+    end_on: date
+    premium_fen: int = Field(default=0, sa_type=BigInteger)
+    created_at: datetime = created_at_field()
+
+
+class Inspection(SQLModel, table=True):
+    """年检: a car's annual inspection on a day, and the day the next one is due."""
+
+    __tablename__ = "fleet_inspection"
+    __table_args__ = (UniqueConstraint("vehicle_id", "inspected_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    inspected_on: date
+    next_due_on: date
+    station: str = Field(default="", max_length=200)
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    created_at: datetime = created_at_field()
+
+
+class CostCategory(Coded):
+    parking = "parking", "停车费", "Parking"
+    washing = "washing", "洗车费", "Washing"
+    tolls = "tolls", "通行费", "Tolls"
+    travel = "travel", "驾驶员差旅", "Driver travel"
+    other = "other", "其他", "Other"
+
+
+class RunningCost(SQLModel, table=True):
+    """Other running costs of a car (parking, washing, tolls, a driver's travel), each with its reason."""
+
+    __tablename__ = "fleet_cost"
+    __table_args__ = (UniqueConstraint("vehicle_id", "spent_on", "category", "reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    spent_on: date
+    category: str = Field(default="other", max_length=16)
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    reason: str = Field(default="", max_length=500)
+    document_no: str = Field(default="", max_length=100)
+    created_at: datetime = created_at_field()
+
+
+class VehicleUnit(SQLModel, table=True):
+    """A car held by a unit from `from_on` (None: since it came) until `to_on` (exclusive; None: still).
+    A car without rows has always been its current unit's; a transfer (调剂) writes the rows, and the
+    reports count each trip and each cost for the unit that held the car on its day."""
+
+    __tablename__ = "fleet_vehicle_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    unit_id: int = Field(foreign_key="core_unit.id", index=True)
+    from_on: date | None = None
+    to_on: date | None = None
+    created_at: datetime = created_at_field()
+
+
+class DisposalStep(SQLModel, table=True):
+    """One step of a car's disposal (idle_proposed → disposal_pending → disposal_approved → disposed, or
+    back to in_service): the day, the paper (申请文号, 批复文号), and for `disposed` the method and income."""
+
+    __tablename__ = "fleet_disposal_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)
+    stage: str = Field(max_length=20)
+    on_day: date
+    document_no: str = Field(default="", max_length=100)
+    method: str | None = Field(default=None, max_length=16)
+    income_fen: int | None = Field(default=None, sa_type=BigInteger)
+    to_unit_id: int | None = Field(default=None, foreign_key="core_unit.id")
+    actor: str = Field(default="", max_length=64)
+    comment: str = Field(default="", max_length=500)
     created_at: datetime = created_at_field()
 
 

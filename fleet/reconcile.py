@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, text, update
+from sqlalchemy import func, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -45,14 +45,17 @@ from fleet.models import (
     FLAG_KINDS,
     Flag,
     FuelFill,
+    Inspection,
+    Insurance,
     Maintenance,
     Position,
+    RunningCost,
     Stop,
     Trip,
     TripOrder,
     Vehicle,
 )
-from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline
+from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline, consumption, cover_end
 from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
@@ -69,6 +72,10 @@ logger = logging.getLogger(__name__)
     SENSITIVE,
     NO_EVIDENCE,
     FUEL,
+    INSURANCE_DUE,
+    INSPECTION_DUE,
+    UNINSURED,
+    UNINSPECTED,
 ) = FLAG_KINDS
 CHUNK = 500
 MAX_ORDER_S = MAX_ORDER_DAYS * 86400
@@ -97,6 +104,8 @@ REASON_REASSIGNED = "order_reassigned"  # 改派: the order was given to the car
 REASON_SUPERSEDED = "闲置起点已重新计算 spell recomputed"
 REASON_EVIDENCE = "evidence_given"  # the bill now has its reason and its contract or invoice no.
 REASON_FUEL_OK = "fuel_explained"  # a trip, a stop at a fuel station, or a tank that holds it
+REASON_RENEWED = "renewed"  # a policy or an inspection continues the cover, or the car left service
+REASON_COVERED_THEN = "cover_found"  # a policy (an inspection) now on file covers that day
 REASON_NOT_SENSITIVE = "not_sensitive"  # re-judged: shorter, elsewhere, on duty and covered by an order
 
 
@@ -677,6 +686,7 @@ class _Run:
     tally: flags.Tally
     spells: _Spells
     timeline: Timeline  # which car held which tracker when
+    paper: _Paper | None = None  # the cars' policies and inspections, loaded by the first cost check
 
     @classmethod
     def start(cls, session: Session, rules: Rules, as_of: int, tally: flags.Tally | None = None) -> _Run:
@@ -871,59 +881,218 @@ def _day_flags(run: _Run, kind: str, day: date, wanted: Wanted, reason: str) -> 
 
 
 def _cost_checks(run: _Run, day: date) -> dict[str, int]:
-    """The running costs of `day` against their paper and the tracks (issue 25): a workshop bill without a
-    reason, or at or above GONGWU_EVIDENCE_THRESHOLD_YUAN without a contract or invoice no.
-    (cost_without_evidence); a fill-up on a day the car made no trip and stopped at no fuel station, or of
-    more litres than its tank holds (fuel_anomaly)."""
+    """The running costs of `day` against their paper and the tracks (issue 25): a workshop bill or another
+    cost without a reason, or at or above GONGWU_EVIDENCE_THRESHOLD_YUAN without a contract or invoice
+    no. (cost_without_evidence); a fill-up on a day the car made no trip and stopped at no fuel station,
+    of more litres than its tank holds, or — on a month's last day — a month's fuel outside
+    GONGWU_FUEL_L100KM_MIN..MAX of its GPS km (fuel_anomaly); the insurance and the inspection."""
     session, settings = run.session, get_settings()
-    start, end = day_bounds(day)
+    start = day_bounds(day)[0]
     threshold = settings.evidence_threshold_yuan * 100
     bills: Wanted = {}
-    for m in session.exec(select(Maintenance).where(Maintenance.done_on == day)).all():
-        missing = ([] if m.reason.strip() else ["reason"]) + (
-            ["document"] if m.amount_fen >= threshold and not m.document_no.strip() else []
+    records = [
+        (f"maintenance:{m.id}", m.vehicle_id, m.amount_fen, m.reason, m.document_no, m.workshop, m.kind)
+        for m in session.exec(select(Maintenance).where(Maintenance.done_on == day)).all()
+    ] + [
+        (f"cost:{c.id}", c.vehicle_id, c.amount_fen, c.reason, c.document_no, "", c.category)
+        for c in session.exec(select(RunningCost).where(RunningCost.spent_on == day)).all()
+    ]
+    for key, vehicle_id, fen, reason, document, workshop, category in records:
+        missing = ([] if reason.strip() else ["reason"]) + (
+            ["document"] if fen >= threshold and not document.strip() else []
         )
         if missing:
             detail = {
-                "record": f"maintenance:{m.id}", "done_on": day.isoformat(), "workshop": m.workshop,
-                "amount_yuan": f"{m.amount_fen / 100:.2f}", "missing": missing,
+                "record": key, "done_on": day.isoformat(), "workshop": workshop, "category": category,
+                "amount_yuan": f"{fen / 100:.2f}", "missing": missing,
             }  # fmt: skip
-            bills[f"maintenance:{m.id}"] = (m.vehicle_id, start, start, detail)
+            bills[key] = (vehicle_id, start, start, detail)
     _day_flags(run, NO_EVIDENCE, day, bills, REASON_EVIDENCE)
+    odd = _fill_ups(run, day) | _month_of_fuel(run, day)
+    _day_flags(run, FUEL, day, odd, REASON_FUEL_OK)
+    return {"costs_without_evidence": len(bills), "fuel_anomalies": len(odd)} | _paper_checks(run, day)
+
+
+def _fill_ups(run: _Run, day: date) -> Wanted:
+    session, settings = run.session, get_settings()
+    start, end = day_bounds(day)
     fills = session.exec(
         select(FuelFill).where(col(FuelFill.filled_at) >= start, col(FuelFill.filled_at) < end)
     ).all()
     odd: Wanted = {}
-    if fills:
-        cars = {f.vehicle_id for f in fills}
-        drove = set(
-            session.exec(
-                select(Trip.vehicle_id).where(col(Trip.vehicle_id).in_(cars), Trip.service_day == day)
-            ).all()
-        )
-        at_station = set(
-            session.exec(
-                select(Stop.vehicle_id).where(
-                    col(Stop.vehicle_id).in_(cars), col(Stop.start_at) < end, col(Stop.end_at) >= start,
-                    Stop.place_kind == "fuel", col(Stop.place_inside).is_(True),
-                )
-            ).all()
-        )  # fmt: skip
-        tanks = {v.id: v.tank_l for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_(cars))).all()}
-        for f in fills:
-            tank = tanks.get(f.vehicle_id) or settings.tank_litres
-            why = ([] if f.vehicle_id in drove or f.vehicle_id in at_station else ["no_trip"]) + (
-                ["over_tank"] if f.litres > tank else []
+    if not fills:
+        return odd
+    cars = {f.vehicle_id for f in fills}
+    drove = set(
+        session.exec(
+            select(Trip.vehicle_id).where(col(Trip.vehicle_id).in_(cars), Trip.service_day == day)
+        ).all()
+    )
+    at_station = set(
+        session.exec(
+            select(Stop.vehicle_id).where(
+                col(Stop.vehicle_id).in_(cars), col(Stop.start_at) < end, col(Stop.end_at) >= start,
+                Stop.place_kind == "fuel", col(Stop.place_inside).is_(True),
             )
-            if why:
-                when = f"{to_china(f.filled_at):%Y-%m-%d %H:%M}"
-                said: dict[str, Any] = {
-                    "fuel_id": f.id, "filled_at": when, "litres": f.litres, "station": f.station, "why": why,
-                    "tank_l": tank,
+        ).all()
+    )  # fmt: skip
+    tanks = {v.id: v.tank_l for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_(cars))).all()}
+    for f in fills:
+        tank = tanks.get(f.vehicle_id) or settings.tank_litres
+        why = ([] if f.vehicle_id in drove or f.vehicle_id in at_station else ["no_trip"]) + (
+            ["over_tank"] if f.litres > tank else []
+        )
+        if why:
+            when = f"{to_china(f.filled_at):%Y-%m-%d %H:%M}"
+            said: dict[str, Any] = {
+                "fuel_id": f.id, "filled_at": when, "litres": f.litres, "station": f.station, "why": why,
+                "tank_l": tank,
+            }  # fmt: skip
+            odd[f"fuel:{f.id}"] = (f.vehicle_id, f.filled_at, f.filled_at, said)
+    return odd
+
+
+def _month_of_fuel(run: _Run, day: date) -> Wanted:
+    """On a month's last day: each car's litres that month over its GPS km, outside the plausible range
+    (one flag per car and month, key `month:vehicle:YYYY-MM`, dated on the last day)."""
+    if (day + timedelta(days=1)).day != 1:
+        return {}
+    session, settings = run.session, get_settings()
+    first = day.replace(day=1)
+    lo, end = day_bounds(first)[0], day_bounds(day)[1]
+    litres = dict(
+        session.exec(
+            _select(col(FuelFill.vehicle_id), func.sum(FuelFill.litres))
+            .where(col(FuelFill.filled_at) >= lo, col(FuelFill.filled_at) < end)
+            .group_by(col(FuelFill.vehicle_id))
+        ).all()
+    )
+    if not litres:
+        return {}
+    metres = dict(
+        session.exec(
+            _select(col(Trip.vehicle_id), func.sum(Trip.distance_m))
+            .where(
+                col(Trip.vehicle_id).in_(list(litres)),
+                col(Trip.service_day) >= first,
+                col(Trip.service_day) <= day,
+            )
+            .group_by(col(Trip.vehicle_id))
+        ).all()
+    )
+    band = (settings.fuel_l100km_min, settings.fuel_l100km_max)
+    odd: Wanted = {}
+    for vid, total in litres.items():
+        km = float(metres.get(vid) or 0) / 1000
+        rate = consumption(float(total), km)
+        if rate is not None and not band[0] <= rate <= band[1]:
+            detail = {
+                "month": f"{first:%Y-%m}", "litres": round(float(total), 1), "km": round(km, 1),
+                "l_per_100km": round(rate, 1), "band": list(band), "why": ["consumption"],
+            }  # fmt: skip
+            odd[f"month:{vid}:{first:%Y-%m}"] = (vid, day_bounds(day)[0], end, detail)
+    return odd
+
+
+@dataclass
+class _Paper:
+    """Each car's cover as inclusive date spans: its policies (start..end) and its inspections (day..next
+    due). A car with none on file is not judged: gongwu does not hold its papers."""
+
+    insured: dict[int, list[tuple[date, date]]]
+    inspected: dict[int, list[tuple[date, date]]]
+
+    @classmethod
+    def load(cls, session: Session) -> _Paper:
+        insured: dict[int, list[tuple[date, date]]] = defaultdict(list)
+        inspected: dict[int, list[tuple[date, date]]] = defaultdict(list)
+        for vid, lo, hi in session.exec(_select(Insurance.vehicle_id, Insurance.start_on, Insurance.end_on)):
+            insured[vid].append((lo, hi))
+        for vid, lo, hi in session.exec(
+            _select(Inspection.vehicle_id, Inspection.inspected_on, Inspection.next_due_on)
+        ):
+            inspected[vid].append((lo, hi))
+        return cls(dict(insured), dict(inspected))
+
+
+_PAPERS = (("insurance", "insured"), ("inspection", "inspected"))
+
+
+def _paper_checks(run: _Run, day: date) -> dict[str, int]:
+    """保险 and 年检 as of `day`: a reminder GONGWU_DUE_REMINDER_DAYS before a car's cover ends unrenewed
+    (insurance_due, inspection_due: one per car and end, resolved by a renewal or the car leaving
+    service), and a flag for a car's trips on a day its cover had lapsed (uninsured_trip,
+    uninspected_trip: one per car and day). Only a car with some paper from before the day is judged."""
+    session = run.session
+    if run.paper is None:
+        run.paper = _Paper.load(session)
+    ahead = get_settings().due_reminder_days
+    drove: dict[int, list[Any]] = defaultdict(list)
+    for vid, lo, hi in session.exec(
+        _select(Trip.vehicle_id, Trip.start_at, Trip.end_at).where(Trip.service_day == day)
+    ).all():
+        drove[vid].append((lo, hi))
+    counts: dict[str, int] = {}
+    for (what, attr), (due_kind, lapsed_kind) in zip(
+        _PAPERS, ((INSURANCE_DUE, UNINSURED), (INSPECTION_DUE, UNINSPECTED)), strict=True
+    ):
+        spans_of: dict[int, list[tuple[date, date]]] = getattr(run.paper, attr)
+        due: dict[str, tuple[int, date]] = {}
+        lapsed: Wanted = {}
+        for vid, spans in spans_of.items():
+            car = run.vehicles.get(vid)
+            if car is None or car.status == "disposed" or not any(lo <= day for lo, _ in spans):
+                continue
+            until = cover_end(spans, day)
+            if until is not None and (until - day).days <= ahead:
+                due[f"{vid}:{until.isoformat()}"] = (vid, until)
+            if until is None and vid in drove:
+                last = max((hi for lo, hi in spans if hi < day), default=None)
+                trips = drove[vid]
+                detail = {
+                    "day": day.isoformat(), "what": what, "trips": len(trips),
+                    "lapsed_on": last.isoformat() if last else None,
                 }  # fmt: skip
-                odd[f"fuel:{f.id}"] = (f.vehicle_id, f.filled_at, f.filled_at, said)
-    _day_flags(run, FUEL, day, odd, REASON_FUEL_OK)
-    return {"costs_without_evidence": len(bills), "fuel_anomalies": len(odd)}
+                lapsed[f"{vid}:{day.isoformat()}"] = (
+                    vid, min(t[0] for t in trips), max(t[1] for t in trips), detail,
+                )  # fmt: skip
+        _due_flags(run, due_kind, what, due, spans_of)
+        _day_flags(run, lapsed_kind, day, lapsed, REASON_COVERED_THEN)
+        counts[f"{what}_due"] = len(due)
+        counts[f"{what}_lapsed_trips"] = len(lapsed)
+    return counts
+
+
+def _due_flags(
+    run: _Run, kind: str, what: str, due: dict[str, tuple[int, date]], spans_of: dict[int, list[Any]]
+) -> None:
+    """Raise the reminders due (key `vehicle:last day of cover`); an open one resolves once the cover goes
+    on past its day (a renewal on file) or the car is out of service — not merely by the day passing."""
+    session = run.session
+    stmt = _select(*_FlagIndex.COLUMNS).where(
+        Flag.kind == kind, or_(col(Flag.state) == "open", col(Flag.key).in_(sorted(due)))
+    )
+    known = _FlagIndex(session, session.exec(stmt).all())
+    new = flags.NewFlags(run.tally)
+    for key, (vid, until) in due.items():
+        unit_id = run.vehicles[vid].unit_id
+        at = day_bounds(until)[0]
+        detail = {"due_on": until.isoformat(), "what": what}
+        where = {"vehicle_id": vid, "unit_id": unit_id, "start_at": at, "end_at": at}
+        row = known.get(key)
+        if row is None:
+            new.add(kind=kind, key=key, detail=detail, **where)
+        elif row["state"] == "resolved":
+            flags.reopen(session, run.tally, known.load(key), detail=detail, **where)
+    for key, row in known.rows.items():
+        if row["state"] != "open" or key in due:
+            continue
+        vid, until = row["vehicle_id"], date.fromisoformat(key.split(":", 1)[1])
+        car = run.vehicles.get(vid)
+        renewed = cover_end(spans_of.get(vid, []), until + timedelta(days=1)) is not None
+        if car is None or car.status == "disposed" or renewed:
+            flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_RENEWED)
+    new.insert(session)
 
 
 def _stop_covered(session: Session, stop: Stop, rules: Rules) -> bool:
@@ -1273,6 +1442,18 @@ def reconcile_day(
         resolved=counts["resolved"],
     )
     return counts
+
+
+def judge_costs(session: Session, first: date, last: date) -> dict[str, int]:
+    """The running-cost checks alone over first..last (after a fuel, workshop, insurance, inspection or
+    cost file came in: the paper usually arrives after the night that judged its day)."""
+    run = _Run.start(session, Rules.from_settings(), to_ts(day_bounds(last)[1]))
+    counts: dict[str, int] = defaultdict(int)
+    for i in range((last - first).days + 1):
+        for key, value in _cost_checks(run, first + timedelta(days=i)).items():
+            counts[key] += value
+    session.flush()
+    return run.tally.as_dict() | dict(counts)
 
 
 def check_tracker_health(session: Session, now: datetime | None = None) -> dict[str, int]:

@@ -339,3 +339,31 @@ def awaiting(status: str, level: int | None, late: bool = False) -> str | None:
     if status != "submitted" or level is None:
         return None
     return "unit" if level == 1 else "center"
+
+
+# ------------------------------------------------------------------------------- running costs (issue 25)
+
+
+def cover_end(spans: Sequence[tuple[date, date]], day: date) -> date | None:
+    """The last day of the unbroken cover holding `day` (None: no span holds it). Spans are inclusive
+    (a policy's start..end, an inspection's day..next due); one that begins by the day after another
+    ends continues it, so a renewal moves the end on."""
+    ordered = sorted(spans)
+    end: date | None = None
+    for lo, hi in ordered:
+        if lo <= day <= hi:
+            end = hi if end is None else max(end, hi)
+    if end is None:
+        return None
+    moved = True
+    while moved:
+        moved = False
+        for lo, hi in ordered:
+            if lo <= end + timedelta(days=1) and hi > end:
+                end, moved = hi, True
+    return end
+
+
+def consumption(litres: float, km: float) -> float | None:
+    """升/百公里 of a month's fill-ups over its GPS km (None: the car did not move)."""
+    return litres / km * 100 if km > 0 else None

@@ -17,6 +17,7 @@ from ingest.importer import ImportReport, run_import
 from scheduler import pipeline
 
 TRACKER_KINDS = ("tracker-assignments", "vehicles")
+COST_KINDS = ("fuel", "maintenance", "insurance", "inspections", "costs")  # judged against the tracks
 PLACE_KINDS = ("places", "units", "properties", "operating-properties")  # where a stop's name comes from
 
 
@@ -39,6 +40,9 @@ def import_file(
     elif recut and report.committed and kind in TRACKER_KINDS and (report.inserted or report.updated):
         # a tracker moved (or the vehicles file's 终端号 changed): re-cut and re-reconcile what it touched
         outcome = pipeline.after_tracker_change(session)
+        report.recut = {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()}
+    elif recut and report.committed and report.kind in COST_KINDS and (report.inserted or report.updated):
+        outcome = pipeline.after_cost_import(session)
         report.recut = {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()}
     if report.committed and kind in PLACE_KINDS and (report.inserted or report.updated):
         report.recut = {**report.recut, "stops_named": pipeline.rename_stops(session)}

@@ -304,6 +304,24 @@ def after_tracker_change(session: Session) -> RunOutcome:
     return record(session, TRACKERS, work)
 
 
+COSTS = "costs"
+
+
+def after_cost_import(session: Session) -> RunOutcome:
+    """After a fuel, workshop, insurance, inspection or cost file: judge the running-cost checks again over
+    the days already reconciled (the latest MAX_RERECONCILED_DAYS), in the import's transaction, recorded
+    as a run of `costs` — a statement or a policy usually arrives after the night that judged its day."""
+
+    def work(s: Session) -> dict[str, Any]:
+        first, last = first_reconciled_day(s), last_reconciled_day(s)
+        if first is None or last is None:
+            return {"days_judged": 0}
+        first = max(first, last - timedelta(days=MAX_RERECONCILED_DAYS - 1))
+        return reconcile.judge_costs(s, first, last) | {"days_judged": (last - first).days + 1}
+
+    return record(session, COSTS, work)
+
+
 def recut_after_import(session: Session) -> RunOutcome:
     """An import's re-cut of the ranges its fixes touched (the nightly run would do it otherwise), in the
     import's transaction: the trips are there as soon as the file is in."""

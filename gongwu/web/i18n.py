@@ -992,7 +992,9 @@ _MISSING = {"reason": ("无事由", "no reason"), "document": ("无合同或发�
 _FUEL_WHY = {
     "no_trip": ("当天无行程", "no trip that day"),
     "over_tank": ("超过油箱容量", "more than the tank holds"),
+    "consumption": ("油耗异常", "implausible consumption"),
 }
+_PAPER = {"insurance": ("保险", "insurance"), "inspection": ("年检", "inspection")}
 
 
 def _cost_without_evidence(t: I18n, detail: dict[str, Any]) -> str:
@@ -1011,12 +1013,47 @@ def _fuel_anomaly(t: I18n, detail: dict[str, Any]) -> str:
         (_FUEL_WHY.get(w, (w, w))[1] if t.en else _FUEL_WHY.get(w, (w, w))[0]) for w in detail.get("why", [])
     ]
     litres, tank = detail.get("litres", "?"), detail.get("tank_l", "?")
+    if "month" in detail:
+        rate, km, band = detail.get("l_per_100km", "?"), detail.get("km", "?"), detail.get("band", [4, 20])
+        if t.en:
+            return (
+                f"{detail['month']}: {litres} L over {km} km = {rate} L/100 km "
+                f"(plausible {band[0]}–{band[1]})"
+            )
+        return (
+            f"{detail['month']} 加油 {litres} 升，行驶 {km} 公里，合 {rate} 升/百公里"
+            f"（合理范围 {band[0]}–{band[1]}）"
+        )
     if t.en:
         return f"{litres} L at {detail.get('filled_at', '')} (tank {tank} L): {', '.join(why)}"
     return f"{detail.get('filled_at', '')} 加油 {litres} 升（油箱 {tank} 升）：{'、'.join(why)}"
 
 
+def _due(t: I18n, detail: dict[str, Any]) -> str:
+    what = _PAPER.get(detail.get("what", ""), ("", ""))
+    if t.en:
+        return f"The {what[1]} runs out on {detail.get('due_on', '')}: renew it"
+    return f"{what[0]}于 {detail.get('due_on', '')} 到期，请及时办理"
+
+
+def _lapsed_trip(t: I18n, detail: dict[str, Any]) -> str:
+    what, trips, since = (
+        _PAPER.get(detail.get("what", ""), ("", "")),
+        detail.get("trips", 0),
+        detail.get("lapsed_on"),
+    )
+    if t.en:
+        ended = f" (ended {since})" if since else ""
+        return f"{trips} trip(s) on {detail.get('day', '')} without valid {what[1]}{ended}"
+    ended = f"（{since} 到期）" if since else ""
+    return f"{detail.get('day', '')} {what[0]}已过期{ended}仍出车 {trips} 次"
+
+
 _SUMMARIES = {
+    "insurance_due": _due,
+    "inspection_due": _due,
+    "uninsured_trip": _lapsed_trip,
+    "uninspected_trip": _lapsed_trip,
     "cost_without_evidence": _cost_without_evidence,
     "fuel_anomaly": _fuel_anomaly,
     "sensitive_stop": _sensitive_stop,

@@ -105,3 +105,101 @@ def test_a_stop_at_a_fuel_station_explains_a_fill_up_without_a_trip(session: Ses
     )
     reconcile.reconcile_day(session, WEDNESDAY)
     assert _flags(session, "fuel_anomaly") == []
+
+
+def _reconciled(session: Session, first: date, last: date) -> None:
+    """As if the nightly run had covered first..last (a cost file then re-judges those days)."""
+    from scheduler.models import JobRun
+
+    session.add(JobRun(job="reconcile", status="succeeded", day_from=first, day_to=last))
+    session.flush()
+
+
+def test_a_month_at_35_litres_per_100_km_is_flagged_when_the_statement_comes(
+    session: Session, tmp_path: Path
+) -> None:
+    unit = make_unit(session, name="县水利局")
+    thirsty = make_vehicle(session, unit, plate="晋M·A0401")
+    normal = make_vehicle(session, unit, plate="晋M·A0402")
+    for d in (3, 10, 17, 24):  # 4 trips of 50 km each: 200 km in September
+        make_trip(session, thirsty, datetime(2024, 9, d, 1, tzinfo=UTC), 60, distance_m=50_000.0)
+        make_trip(session, normal, datetime(2024, 9, d, 1, tzinfo=UTC), 60, distance_m=250_000.0)
+    _reconciled(session, date(2024, 9, 1), date(2024, 9, 30))
+    # the card statement arrives in October: 70 L for 200 km (35 L/100 km), 80 L for 1,000 km (8)
+    statement = _file(tmp_path, "油卡.csv", (
+        "车牌号,加油时间,升数,金额\n"
+        "晋M·A0401,2024-09-03 08:30,40,320\n晋M·A0401,2024-09-17 08:30,30,240\n"
+        "晋M·A0402,2024-09-03 08:30,40,320\n晋M·A0402,2024-09-17 08:30,40,320\n"
+    ))  # fmt: skip
+    report = import_file(session, "fuel", statement)
+    assert report.committed and report.recut["days_judged"] == 30, report.recut
+    month = [f for f in _flags(session, "fuel_anomaly") if "month" in f.detail]
+    assert [(f.vehicle_id, f.detail["l_per_100km"], f.detail["km"]) for f in month] == [
+        (thirsty.id, 35.0, 200.0)
+    ]
+    assert month[0].key == f"month:{thirsty.id}:2024-09"
+    # the day-by-day checks leave both alone: each fill-up was on a day the car drove
+    assert all("month" in f.detail for f in _flags(session, "fuel_anomaly"))
+    # the trips the tracker missed come in: 450 km more, 70 L / 650 km = 10.8 — the flag resolves
+    for d in (5, 12, 19):
+        make_trip(session, thirsty, datetime(2024, 9, d, 1, tzinfo=UTC), 60, distance_m=150_000.0)
+    reconcile.reconcile_day(session, date(2024, 9, 30))
+    assert [f.state for f in _flags(session, "fuel_anomaly")] == ["resolved"]
+
+
+def test_insurance_and_inspection_reminders_and_trips_without_cover(session: Session, tmp_path: Path) -> None:
+    unit = make_unit(session, name="县交通局")
+    car = make_vehicle(session, unit, plate="晋M·A0501")
+    other = make_vehicle(session, unit, plate="晋M·A0502")  # no papers on file: not judged
+    make_trip(session, car, datetime(2024, 10, 8, 1, tzinfo=UTC))  # 10-08: insured, inspected
+    make_trip(session, car, datetime(2024, 11, 5, 1, tzinfo=UTC))  # 11-05: policy ended 10-31
+    make_trip(session, other, datetime(2024, 11, 5, 1, tzinfo=UTC))
+    _reconciled(session, date(2024, 10, 1), date(2024, 11, 30))
+    import_file(session, "insurance", _file(tmp_path, "保险.csv", (
+        "车牌号,保险公司,保单号,起保日期,终止日期,保费\n"
+        "晋M·A0501,中国人保,P2023,2023-11-01,2024-10-31,4200\n"
+    )))  # fmt: skip
+    import_file(session, "inspections", _file(tmp_path, "年检.csv", (
+        "车牌号,检验日期,下次年检日期,检测站,费用\n晋M·A0501,2023-11-20,2024-11-20,县检测站,160\n"
+    )))  # fmt: skip
+    due = {
+        f.kind: f.detail["due_on"]
+        for f in _flags(session, "insurance_due") + _flags(session, "inspection_due")
+    }
+    assert due == {"insurance_due": "2024-10-31", "inspection_due": "2024-11-20"}
+    lapsed = _flags(session, "uninsured_trip")
+    assert [(f.vehicle_id, f.detail["day"], f.detail["lapsed_on"]) for f in lapsed] == [
+        (car.id, "2024-11-05", "2024-10-31")
+    ]
+    assert lapsed[0].severity == "high" and _flags(session, "uninspected_trip") == []
+    # the renewal comes in (from 11-01): the reminder and the trip's flag both resolve
+    import_file(session, "insurance", _file(tmp_path, "续保.csv", (
+        "车牌号,保险公司,保单号,起保日期,终止日期,保费\n晋M·A0501,中国人保,P2024,2024-11-01,2025-10-31,4300\n"
+    )))  # fmt: skip
+    assert [f.state for f in _flags(session, "insurance_due")] == ["resolved"]
+    assert [f.state for f in _flags(session, "uninsured_trip")] == ["resolved"]
+    assert [f.state for f in _flags(session, "inspection_due")] == ["open"]  # still not inspected
+    # a trip after the inspection fell due
+    make_trip(session, car, datetime(2024, 11, 25, 1, tzinfo=UTC))
+    reconcile.reconcile_day(session, date(2024, 11, 25))
+    late = _flags(session, "uninspected_trip")
+    assert [(f.detail["day"], f.detail["lapsed_on"]) for f in late] == [("2024-11-25", "2024-11-20")]
+
+
+def test_other_costs_need_a_reason_and_over_the_threshold_a_paper(session: Session, tmp_path: Path) -> None:
+    unit = make_unit(session, name="县民政局")
+    make_vehicle(session, unit, plate="晋M·A0601")
+    costs = _file(tmp_path, "费用.csv", (
+        "车牌号,日期,类别,金额,事由,合同或发票号\n"
+        "晋M·A0601,2024-09-18,停车费,20,县医院停车,\n"
+        "晋M·A0601,2024-09-18,洗车费,30,,\n"                     # no reason
+        "晋M·A0601,2024-09-18,驾驶员差旅,2600,赴省城送文件,\n"      # ¥2,600 without paper
+    ))  # fmt: skip
+    report = import_file(session, "costs", costs)
+    assert report.committed and report.inserted == 3, report.errors
+    reconcile.reconcile_day(session, WEDNESDAY)
+    got = sorted(
+        (f.detail["category"], f.detail["missing"]) for f in _flags(session, "cost_without_evidence")
+    )
+    assert got == [("travel", ["document"]), ("washing", ["reason"])]
+    assert import_file(session, "costs", costs).unchanged == 3  # the same file again changes nothing

@@ -734,11 +734,11 @@ def test_file_level_errors(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ templates
 
 
-def test_the_fifteen_kinds() -> None:
+def test_the_eighteen_kinds() -> None:
     assert KINDS == (
         "units", "vehicles", "drivers", "orders", "positions", "expenses", "tracker-checks",
-        "tracker-assignments", "places", "fuel", "maintenance", "properties", "operating-properties",
-        "auctions", "leases",
+        "tracker-assignments", "places", "fuel", "maintenance", "insurance", "inspections", "costs",
+        "properties", "operating-properties", "auctions", "leases",
     )  # fmt: skip
     assert get_kind("operating_properties") is get_kind("shopfronts") is SPECS["operating-properties"]
 
