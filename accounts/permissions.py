@@ -90,6 +90,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/orders/{{order_id}}/expense"): "fleet:read",
     ("PUT", f"{API}/orders/{{order_id}}/expense"): "fleet:write",
     ("POST", f"{API}/vehicles/{{vehicle_id}}/propose-disposal"): "fleet:write",
+    ("POST", f"{API}/vehicles/{{vehicle_id}}/disposal"): "fleet:write",
+    ("GET", f"{API}/vehicles/{{vehicle_id}}/records"): "fleet:read",  # unit-scoped
     ("POST", f"{API}/flags/{{flag_id}}/reassign"): "fleet:review",
     ("GET", f"{API}/rules"): "fleet:county",
     ("PUT", f"{API}/rules"): "admin",
@@ -104,6 +106,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{API}/reports/bulletin"): "fleet:county",
     ("GET", f"{API}/reports/expenses"): "fleet:county",
     ("GET", f"{API}/reports/trends"): "fleet:read",  # unit-scoped: a unit's staff see their unit
+    ("GET", f"{API}/reports/costs"): "fleet:read",  # unit-scoped
+    ("GET", f"{API}/reports/disposals"): "fleet:read",  # unit-scoped
     # --- imports (scheduler/routes.py): each kind as its domain's writes (IMPORTS below)
     ("POST", f"{API}/imports/{{kind}}"): BY_KIND,
     ("GET", f"{API}/imports/{{kind}}/template"): BY_KIND,

@@ -39,8 +39,9 @@ from fleet.models import (
     TripExpense,
     TripOrder,
     Vehicle,
+    VehicleUnit,
 )
-from fleet.rules import OPEN_START
+from fleet.rules import OPEN_START, UnitSpan, units_between
 from fleet.schemas import DriverFilter, FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
 
 CENT = Decimal("0.01")
@@ -549,6 +550,33 @@ REVIEW_OUTCOMES = ("violation", "explained", "false_alarm")
 REVIEW_KEYS = (*(f"reviewed_{o}" for o in REVIEW_OUTCOMES), "not_reviewed")
 
 
+def unit_at(vehicle_id: Any, day: Any) -> Any:
+    """SQL: the unit that held the car on `day` (fleet_vehicle_unit), else its current unit — so a
+    transferred car's trips before the transfer stay with the old unit."""
+    held = (
+        _select(VehicleUnit.unit_id)
+        .where(
+            col(VehicleUnit.vehicle_id) == vehicle_id,
+            or_(col(VehicleUnit.from_on).is_(None), col(VehicleUnit.from_on) <= day),
+            or_(col(VehicleUnit.to_on).is_(None), col(VehicleUnit.to_on) > day),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    current = _select(Vehicle.unit_id).where(col(Vehicle.id) == vehicle_id).scalar_subquery()
+    return func.coalesce(held, current)
+
+
+def unit_history(session: Session) -> dict[int, list[UnitSpan]]:
+    """Each transferred car's spans (from, to, unit); a car not in it was always its current unit's."""
+    out: dict[int, list[UnitSpan]] = defaultdict(list)
+    for vid, lo, hi, unit in session.exec(
+        _select(VehicleUnit.vehicle_id, VehicleUnit.from_on, VehicleUnit.to_on, VehicleUnit.unit_id)
+    ).all():
+        out[vid].append((lo, hi, unit))
+    return dict(out)
+
+
 def unit_report(session: Session, month: str | date) -> dict[str, Any]:
     """Per unit for one month: vehicles, trips, km, covered and unreported trips, reporting rate (covered /
     trips), vehicles idle and trackers silent at some time in the month, expenses. A trip the manager
@@ -559,19 +587,20 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
 
     # Townships first, then departments, by name (sorted here: collations differ between databases).
     units = sorted(session.exec(select(Unit)).all(), key=lambda u: (u.kind != "township", u.name))
-    vehicles: dict[int, int] = dict(
-        session.exec(
-            _select(col(Vehicle.unit_id), func.count())
-            .where(
-                or_(
-                    col(Vehicle.status) != "disposed",
-                    col(Vehicle.disposed_on).is_(None),
-                    col(Vehicle.disposed_on) >= first,
-                )
+    # a car counts for every unit that held it at some day of the month (a transfer: for both)
+    history = unit_history(session)
+    vehicles: dict[int, int] = defaultdict(int)
+    for vid, unit_id in session.exec(
+        _select(col(Vehicle.id), col(Vehicle.unit_id)).where(
+            or_(
+                col(Vehicle.status) != "disposed",
+                col(Vehicle.disposed_on).is_(None),
+                col(Vehicle.disposed_on) >= first,
             )
-            .group_by(col(Vehicle.unit_id))
-        ).all()
-    )
+        )
+    ).all():
+        for held in units_between(history.get(vid, []), first, nxt - timedelta(days=1), unit_id):
+            vehicles[held] += 1
     false_alarm = (
         select(Flag.id)
         .where(
@@ -584,36 +613,43 @@ def unit_report(session: Session, month: str | date) -> dict[str, Any]:
     # On time: covered by an order filed before the reply to the trip's flag; late: by a late order (补报).
     late_order = col(TripOrder.late_for_flag_id).is_not(None)
     on_time = and_(col(Trip.order_id).is_not(None), ~late_order)
+    # each trip for the unit that held the car on its day
+    rows = (
+        _select(
+            unit_at(Trip.vehicle_id, Trip.service_day).label("unit_id"),
+            col(Trip.distance_m).label("metres"),
+            case((on_time, 1), else_=0).label("on_time"),
+            case((late_order, 1), else_=0).label("late"),
+            col(Trip.tags).label("tags"),
+            col(Trip.order_id).label("order_id"),
+        )
+        .outerjoin(TripOrder, col(TripOrder.id) == col(Trip.order_id))
+        .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, ~false_alarm)
+        .subquery()
+    )
     trips = {
         unit_id: (n, km_m, covered, late)
         for unit_id, n, km_m, covered, late in session.exec(
             _select(
-                col(Vehicle.unit_id),
+                rows.c.unit_id,
                 func.count(),
-                func.coalesce(func.sum(Trip.distance_m), 0.0),
-                func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((late_order, 1), else_=0)), 0),
-            )
-            .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
-            .outerjoin(TripOrder, col(TripOrder.id) == col(Trip.order_id))
-            .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, ~false_alarm)
-            .group_by(col(Vehicle.unit_id))
+                func.coalesce(func.sum(rows.c.metres), 0.0),
+                func.coalesce(func.sum(rows.c.on_time), 0),
+                func.coalesce(func.sum(rows.c.late), 0),
+            ).group_by(rows.c.unit_id)
         ).all()
     }
     # the compliance tags: per unit and tag, trips in total and those without an order
     tagged: dict[int, dict[str, int]] = {}
     tag_cols = []
     for bit in compliance.TAG_BITS.values():
-        has = col(Trip.tags).op("&")(bit) != 0
+        has = rows.c.tags.op("&")(bit) != 0
         tag_cols += [
             func.coalesce(func.sum(case((has, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(has, col(Trip.order_id).is_(None)), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(has, rows.c.order_id.is_(None)), 1), else_=0)), 0),
         ]
     for unit_id, *numbers in session.exec(
-        _select(col(Vehicle.unit_id), *tag_cols)
-        .join(Vehicle, col(Vehicle.id) == col(Trip.vehicle_id))
-        .where(col(Trip.service_day) >= first, col(Trip.service_day) < nxt, col(Trip.tags) != 0, ~false_alarm)
-        .group_by(col(Vehicle.unit_id))
+        _select(rows.c.unit_id, *tag_cols).where(rows.c.tags != 0).group_by(rows.c.unit_id)
     ).all():
         tagged[unit_id] = {
             f"{name}_{what}": int(numbers[2 * k + j])
@@ -1127,3 +1163,281 @@ def last_check(session: Session, device: str | None) -> TrackerCheck | None:
         .order_by(col(TrackerCheck.checked_on).desc())
     )
     return session.exec(stmt.limit(1)).first()
+
+
+# ------------------------------------------------------------------------------- running costs (issue 25)
+
+COST_CATEGORIES = ("fuel", "maintenance", "insurance", "tolls", "meals", "other")
+# the other running costs' categories in the report's six
+_COST_CATEGORY = {
+    "tolls": "tolls",
+    "parking": "other",
+    "washing": "other",
+    "travel": "other",
+    "other": "other",
+}
+
+
+def _held_in(v: Vehicle, first: date, last: date) -> bool:
+    """A car the county held at some day of first..last (acquired by its end, not disposed before it)."""
+    return (v.acquired_on is None or v.acquired_on <= last) and (
+        v.disposed_on is None or v.disposed_on >= first
+    )
+
+
+def _cost_items(session: Session, first: date, last: date) -> list[tuple[int, date, str, int]]:
+    """Every cost of first..last as (car, day, category, fen): fill-ups, workshop bills, premiums (on the
+    policy's first day), inspection fees, other costs, and the orders' expense sheets (by the planned
+    start) — an order's fuel only when no fuel slip names the order, so a fill-up is never counted twice."""
+    from fleet.models import FuelFill, Inspection, Insurance, Maintenance, RunningCost
+
+    start, end = day_bounds(first)[0], day_bounds(last)[1]
+    items: list[tuple[int, date, str, int]] = []
+    for vid, at, fen in session.exec(
+        _select(FuelFill.vehicle_id, FuelFill.filled_at, FuelFill.amount_fen).where(
+            col(FuelFill.filled_at) >= start, col(FuelFill.filled_at) < end
+        )
+    ).all():
+        items.append((vid, china_day(at), "fuel", int(fen)))
+    dated: tuple[tuple[Any, Any, Any, str], ...] = (
+        (Maintenance, Maintenance.done_on, Maintenance.amount_fen, "maintenance"),
+        (Insurance, Insurance.start_on, Insurance.premium_fen, "insurance"),
+        (Inspection, Inspection.inspected_on, Inspection.amount_fen, "other"),
+    )
+    for model, day_col, fen_col, category in dated:
+        for vid, day, fen in session.exec(
+            _select(model.vehicle_id, day_col, fen_col).where(col(day_col) >= first, col(day_col) <= last)
+        ).all():
+            items.append((vid, day, category, int(fen)))
+    for vid, day, kind, fen in session.exec(
+        _select(
+            RunningCost.vehicle_id, RunningCost.spent_on, RunningCost.category, RunningCost.amount_fen
+        ).where(col(RunningCost.spent_on) >= first, col(RunningCost.spent_on) <= last)
+    ).all():
+        items.append((vid, day, _COST_CATEGORY.get(kind, "other"), int(fen)))
+    slipped = select(FuelFill.id).where(col(FuelFill.order_id) == col(TripOrder.id)).exists()
+    for vid, planned, tolls, meals, fuel, other, has_slip in session.exec(
+        _select(
+            TripOrder.vehicle_id, TripOrder.planned_start_at, TripExpense.tolls_fen,
+            TripExpense.meal_allowance_fen, TripExpense.fuel_fen, TripExpense.other_fen, slipped,
+        )
+        .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
+        .where(
+            col(TripOrder.vehicle_id).is_not(None), col(TripOrder.planned_start_at) >= start,
+            col(TripOrder.planned_start_at) < end,
+        )
+    ).all():  # fmt: skip
+        day = china_day(planned)
+        for category, fen in (
+            ("tolls", tolls),
+            ("meals", meals),
+            ("fuel", 0 if has_slip else fuel),
+            ("other", other),
+        ):
+            if fen:
+                items.append((vid, day, category, int(fen)))
+    return items
+
+
+def _cost_row(cars: int, fen: dict[str, int], km: float, trips: int) -> dict[str, Any]:
+    total = sum(fen.values())
+    return {
+        "cars": cars,
+        **{f"{c}_fen": fen.get(c, 0) for c in COST_CATEGORIES},
+        "total_fen": total,
+        "km": round(km, 1),
+        "trips": trips,
+        "per_car_fen": round(total / cars) if cars else None,
+        "per_km_fen": round(total / km) if km else None,
+        "per_trip_fen": round(total / trips) if trips else None,
+    }
+
+
+def costs_year(session: Session, year: int, scope: UnitScope) -> dict[str, Any]:
+    """One year's running costs per car, per unit and for the county (the cars each held that year): fuel,
+    maintenance, insurance, tolls, meals, other, with cost per car, per km (GPS) and per trip. A cost and a
+    trip count for the unit that held the car on its day (a transfer splits a car between two units)."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    history = unit_history(session)
+    cars = {v.id: v for v in session.exec(select(Vehicle)).all() if v.id is not None}
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    per_car: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_unit: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    km_car: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
+    km_unit: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
+
+    def unit_of(vid: int, day: date) -> int:
+        return rules.unit_on(history.get(vid, []), day, cars[vid].unit_id)
+
+    for vid, day, category, fen in _cost_items(session, first, last):
+        if vid not in cars or not scope.allows(uid := unit_of(vid, day)):
+            continue
+        per_car[vid][category] += fen
+        per_unit[uid][category] += fen
+    for vid, day, n, metres in session.exec(
+        _select(Trip.vehicle_id, Trip.service_day, func.count(), func.sum(Trip.distance_m))
+        .where(col(Trip.service_day) >= first, col(Trip.service_day) <= last)
+        .group_by(col(Trip.vehicle_id), col(Trip.service_day))
+    ).all():
+        if vid not in cars or not scope.allows(uid := unit_of(vid, day)):
+            continue
+        for cell in (km_car[vid], km_unit[uid]):
+            cell[0] += float(metres or 0) / 1000
+            cell[1] += int(n)
+    held = {vid for vid, v in cars.items() if _held_in(v, first, last)}
+    unit_cars: dict[int, int] = defaultdict(int)
+    for vid in held:
+        for uid in rules.units_between(history.get(vid, []), first, last, cars[vid].unit_id):
+            if scope.allows(uid):
+                unit_cars[uid] += 1
+    vehicles = [
+        {"plate": cars[vid].plate, "unit": units.get(cars[vid].unit_id, ""),
+         **_cost_row(1, per_car.get(vid, {}), km_car[vid][0], int(km_car[vid][1]))}
+        for vid in sorted(held | set(per_car), key=lambda v: cars[v].plate)
+        if scope.allows(cars[vid].unit_id) or vid in per_car
+    ]  # fmt: skip
+    unit_rows = [
+        {"unit": units.get(uid, ""),
+         **_cost_row(unit_cars.get(uid, 0), per_unit.get(uid, {}), km_unit[uid][0], int(km_unit[uid][1]))}
+        for uid in sorted(set(unit_cars) | set(per_unit), key=lambda u: units.get(u, ""))
+    ]  # fmt: skip
+    county_fen: dict[str, int] = defaultdict(int)
+    for spent in per_unit.values():
+        for c, fen in spent.items():
+            county_fen[c] += fen
+    county_cars = sum(1 for vid in held if any(scope.allows(u) for u in
+                      rules.units_between(history.get(vid, []), first, last, cars[vid].unit_id)))  # fmt: skip
+    county = _cost_row(
+        county_cars, county_fen, sum(c[0] for c in km_unit.values()), int(sum(c[1] for c in km_unit.values()))
+    )
+    return {"year": year, "vehicles": vehicles, "units": unit_rows, "county": county}
+
+
+def _pct(old: int | None, new: int | None) -> float | None:
+    return round((new - old) / old * 100, 1) if old and new is not None else None
+
+
+def costs_report(session: Session, year: int, scope: UnitScope, compare: int | None = None) -> dict[str, Any]:
+    """`costs_year` of `year`; with `compare`, that year too and the change (the audit's line: 31 cars
+    ¥340,000 → 32 cars ¥491,000) for the county and each unit."""
+    data = costs_year(session, year, scope)
+    if compare is None:
+        return data
+    then = costs_year(session, compare, scope)
+    before = {u["unit"]: u for u in then["units"]}
+
+    def change(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "cars_from": old.get("cars", 0), "cars_to": new.get("cars", 0),
+            "total_fen_from": old.get("total_fen", 0), "total_fen_to": new.get("total_fen", 0),
+            "total_pct": _pct(old.get("total_fen"), new.get("total_fen")),
+            "per_car_pct": _pct(old.get("per_car_fen"), new.get("per_car_fen")),
+        }  # fmt: skip
+
+    data["compare"] = then
+    data["change"] = {
+        "county": change(then["county"], data["county"]),
+        "units": [{"unit": u["unit"], **change(before.get(u["unit"], {}), u)} for u in data["units"]],
+    }
+    return data
+
+
+# ------------------------------------------------------------------------------------ disposal (issue 25)
+
+DISPOSAL_STAGES = ("idle_proposed", "disposal_pending", "disposal_approved", "disposed")
+
+
+def disposals(session: Session, scope: UnitScope, today: date) -> list[dict[str, Any]]:
+    """Each car in disposal or through it: its stage now, the day each stage began with its paper, and the
+    days it spent in each (the current one up to today) — the audit's 8 idle cars took from the
+    application (28 August) to the end of October. A withdrawn proposal starts the record afresh."""
+    from core.labels import label_of
+    from fleet.models import DisposalMethod, DisposalStep, VehicleStatus
+
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    steps: dict[int, list[DisposalStep]] = defaultdict(list)
+    for step in session.exec(select(DisposalStep).order_by(col(DisposalStep.id))).all():
+        if step.stage == "in_service":
+            steps.pop(step.vehicle_id, None)  # withdrawn: what came before is closed
+        else:
+            steps[step.vehicle_id].append(step)
+    out = []
+    stmt = scope.apply(select(Vehicle).order_by(col(Vehicle.plate)), Vehicle.unit_id)
+    for v in session.exec(stmt).all():
+        case_steps = steps.get(v.id or 0, [])
+        if not case_steps and v.status == "in_service":
+            continue
+        began = {s.stage: s for s in case_steps}
+        row: dict[str, Any] = {
+            "plate": v.plate, "unit": units.get(v.unit_id, ""),
+            "stage": case_steps[-1].stage if case_steps else v.status,
+        }  # fmt: skip
+        row["stage_label"] = label_of(VehicleStatus, row["stage"])
+        for stage, nxt in zip(DISPOSAL_STAGES, (*DISPOSAL_STAGES[1:], None), strict=True):
+            s = began.get(stage)
+            row[f"{stage}_on"] = s.on_day if s else None
+            if nxt is not None:  # the days until the next stage began, or until today in the current one
+                later = began.get(nxt)
+                then = later.on_day if later else today if row["stage"] == stage else None
+                row[f"days_{stage}"] = (then - s.on_day).days if s and then else None
+        row["application_no"] = began["disposal_pending"].document_no if "disposal_pending" in began else ""
+        row["approval_no"] = began["disposal_approved"].document_no if "disposal_approved" in began else ""
+        last = began.get("disposed")
+        row["method"] = label_of(DisposalMethod, last.method) if last and last.method else ""
+        row["income_yuan"] = yuan(last.income_fen) if last and last.income_fen is not None else None
+        row["to_unit"] = units.get(last.to_unit_id, "") if last and last.to_unit_id else ""
+        first_on = case_steps[0].on_day if case_steps else None
+        end_on = today if last is None else last.on_day
+        row["days_total"] = (end_on - first_on).days if first_on else None
+        out.append(row)
+    return out
+
+
+def vehicle_records(
+    session: Session, vehicle_id: int, year: int | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """A car's fill-ups, workshop bills, policies, inspections and other costs (of `year`, or all), newest
+    first, money as exact yuan."""
+    from fleet.models import FuelFill, Inspection, Insurance, Maintenance, RunningCost
+
+    def within(day_col: Any, stmt: Any) -> Any:
+        if year is None:
+            return stmt
+        if day_col is FuelFill.filled_at:
+            lo, hi = day_bounds(date(year, 1, 1))[0], day_bounds(date(year, 12, 31))[1]
+            return stmt.where(col(day_col) >= lo, col(day_col) < hi)
+        return stmt.where(col(day_col) >= date(year, 1, 1), col(day_col) <= date(year, 12, 31))
+
+    def rows(model: Any, day_col: Any) -> list[Any]:
+        stmt = select(model).where(model.vehicle_id == vehicle_id).order_by(col(day_col).desc())
+        return list(session.exec(within(day_col, stmt)).all())
+
+    return {
+        "fuel": [
+            {"id": f.id, "filled_at": to_china(f.filled_at).isoformat(), "litres": f.litres,
+             "amount_yuan": yuan(f.amount_fen), "card_no": f.card_no, "station": f.station,
+             "order_id": f.order_id}
+            for f in rows(FuelFill, FuelFill.filled_at)
+        ],
+        "maintenance": [
+            {"id": m.id, "done_on": m.done_on.isoformat(), "workshop": m.workshop, "kind": m.kind,
+             "odometer_km": m.odometer_km, "amount_yuan": yuan(m.amount_fen), "reason": m.reason,
+             "document_no": m.document_no}
+            for m in rows(Maintenance, Maintenance.done_on)
+        ],
+        "insurance": [
+            {"id": i.id, "insurer": i.insurer, "policy_no": i.policy_no, "start_on": i.start_on.isoformat(),
+             "end_on": i.end_on.isoformat(), "premium_yuan": yuan(i.premium_fen)}
+            for i in rows(Insurance, Insurance.start_on)
+        ],
+        "inspections": [
+            {"id": i.id, "inspected_on": i.inspected_on.isoformat(), "next_due_on": i.next_due_on.isoformat(),
+             "station": i.station, "amount_yuan": yuan(i.amount_fen)}
+            for i in rows(Inspection, Inspection.inspected_on)
+        ],
+        "costs": [
+            {"id": c.id, "spent_on": c.spent_on.isoformat(), "category": c.category,
+             "amount_yuan": yuan(c.amount_fen), "reason": c.reason, "document_no": c.document_no}
+            for c in rows(RunningCost, RunningCost.spent_on)
+        ],
+    }  # fmt: skip

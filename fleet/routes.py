@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from accounts.access import ScopeDep, actor
+from accounts.access import ScopeDep, UnitScope, actor
 from core.api import ListOut, PageDep, SessionDep, listing, paginate
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
@@ -60,6 +60,10 @@ def get_vehicle(session: SessionDep, scope: ScopeDep, vehicle_id: int) -> schema
         session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"vehicle {vehicle_id} not found"
     )
     return schemas.VehiclePublic.model_validate(vehicle)
+
+
+def _vehicle_in(session: Session, scope: UnitScope, vehicle_id: int) -> Vehicle:
+    return scope.get(session, Vehicle, vehicle_id, Vehicle.unit_id, missing=f"vehicle {vehicle_id} not found")
 
 
 @router.get("/drivers", response_model=ListOut[schemas.DriverPublic])
@@ -388,6 +392,30 @@ def propose_disposal(
     return schemas.VehiclePublic.model_validate(vehicle)
 
 
+@router.post("/vehicles/{vehicle_id}/disposal", response_model=schemas.VehiclePublic)
+def disposal_step(
+    session: SessionDep, scope: ScopeDep, request: Request, vehicle_id: int, body: schemas.DisposalStepIn
+) -> schemas.VehiclePublic:
+    """One step of a car's disposal: idle_proposed → disposal_pending (the application's document no.) →
+    disposal_approved (批复文号) → disposed (method, income; a transfer names the receiving unit and moves
+    the car there from the day); in_service withdraws."""
+    _vehicle_in(session, scope, vehicle_id)
+    vehicle = service.advance_disposal(
+        session, vehicle_id, actor(request), stage=body.stage, on=body.day, document_no=body.document_no,
+        method=body.method, income_fen=body.income_fen, to_unit=body.to_unit, comment=body.comment,
+    )  # fmt: skip
+    return schemas.VehiclePublic.model_validate(vehicle)
+
+
+@router.get("/vehicles/{vehicle_id}/records", response_model=schemas.VehicleRecords)
+def vehicle_records(
+    session: SessionDep, scope: ScopeDep, vehicle_id: int, year: Annotated[int | None, Query()] = None
+) -> dict[str, Any]:
+    """A car's fill-ups, workshop bills, policies, inspections and other costs (of a year, or all)."""
+    _vehicle_in(session, scope, vehicle_id)
+    return queries.vehicle_records(session, vehicle_id, year)
+
+
 # --- tracker upkeep ------------------------------------------------------------------------------------
 
 
@@ -493,6 +521,26 @@ def trends(
     return queries.trends(
         session, queries.parse_month(first), queries.parse_month(last), scope, china_day(utcnow())
     )
+
+
+@router.get("/reports/costs", response_model=schemas.CostReport)
+def costs_report(
+    session: SessionDep,
+    scope: ScopeDep,
+    year: Annotated[int, Query(ge=2000, le=2100)],
+    compare: Annotated[int | None, Query(ge=2000, le=2100, description="the year to compare with")] = None,
+) -> dict[str, Any]:
+    """运行费用 of a year per car, unit and county (fuel, maintenance, insurance, tolls, meals, other in fen;
+    per car, per km, per trip), with another year and the change; a unit's staff see their unit."""
+    return queries.costs_report(session, year, scope, compare)
+
+
+@router.get("/reports/disposals", response_model=list[schemas.DisposalRow])
+def disposals_report(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
+    """车辆处置: the cars in disposal or through it, the day and paper of each stage, the days in each."""
+    from core.timeutil import china_day
+
+    return queries.disposals(session, scope, china_day(utcnow()))
 
 
 @router.get("/reports/expenses", response_model=schemas.ExpenseSheet)

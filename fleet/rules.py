@@ -367,3 +367,21 @@ def cover_end(spans: Sequence[tuple[date, date]], day: date) -> date | None:
 def consumption(litres: float, km: float) -> float | None:
     """升/百公里 of a month's fill-ups over its GPS km (None: the car did not move)."""
     return litres / km * 100 if km > 0 else None
+
+
+UnitSpan = tuple[date | None, date | None, int]  # from (None: since it came), to (exclusive), unit
+
+
+def unit_on(spans: Sequence[UnitSpan], day: date, current: int) -> int:
+    """The unit that held a car on `day` by its history (fleet_vehicle_unit); without a span holding
+    the day, its current unit."""
+    for lo, hi, unit in spans:
+        if (lo is None or lo <= day) and (hi is None or day < hi):
+            return unit
+    return current
+
+
+def units_between(spans: Sequence[UnitSpan], first: date, last: date, current: int) -> set[int]:
+    """Every unit that held the car at some day of first..last."""
+    held = {u for lo, hi, u in spans if (lo is None or lo <= last) and (hi is None or first < hi)}
+    return held or {current}

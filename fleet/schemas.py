@@ -572,3 +572,95 @@ class TrackerRow(BaseModel):
     silent_since: datetime | None
     installed_on: date | None = Field(description="when the car got this tracker, else its acquisition")
     replaced_on: list[date] = Field(description="tracker swaps (the assignment history) and 更换 checks")
+
+
+# ------------------------------------------------------------------------------- running costs (issue 25)
+
+
+class CostRow(BaseModel):
+    """A car's, a unit's or the county's running costs of a year, in fen."""
+
+    plate: str | None = None
+    unit: str | None = None
+    cars: int
+    fuel_fen: int
+    maintenance_fen: int
+    insurance_fen: int
+    tolls_fen: int
+    meals_fen: int
+    other_fen: int
+    total_fen: int
+    km: float
+    trips: int
+    per_car_fen: int | None
+    per_km_fen: int | None
+    per_trip_fen: int | None
+
+
+class CostYear(BaseModel):
+    year: int
+    vehicles: list[CostRow]
+    units: list[CostRow]
+    county: CostRow
+
+
+class CostChange(BaseModel):
+    unit: str | None = None
+    cars_from: int
+    cars_to: int
+    total_fen_from: int
+    total_fen_to: int
+    total_pct: float | None
+    per_car_pct: float | None
+
+
+class CostChanges(BaseModel):
+    county: CostChange
+    units: list[CostChange]
+
+
+class CostReport(CostYear):
+    compare: CostYear | None = None
+    change: CostChanges | None = None
+
+
+class DisposalRow(BaseModel):
+    plate: str
+    unit: str
+    stage: str
+    stage_label: str
+    idle_proposed_on: date | None
+    days_idle_proposed: int | None
+    disposal_pending_on: date | None
+    application_no: str
+    days_disposal_pending: int | None
+    disposal_approved_on: date | None
+    approval_no: str
+    days_disposal_approved: int | None
+    disposed_on: date | None
+    method: str
+    income_yuan: str | None
+    to_unit: str
+    days_total: int | None
+
+
+class DisposalStepIn(Body):
+    stage: str = Field(
+        description="idle_proposed | disposal_pending | disposal_approved | disposed | in_service"
+    )
+    day: date | None = Field(default=None, description="the step's day, YYYY-MM-DD (default: today)")
+    document_no: str = Field(default="", max_length=100, description="申请文号 or 批复文号")
+    method: str | None = Field(default=None, description="disposed: auction | scrap | transfer | warehouse")
+    income_fen: int | None = Field(default=None, ge=0)
+    to_unit: str | None = Field(default=None, description="transfer: the receiving unit's name")
+    comment: str = Field(default="", max_length=500)
+
+
+class VehicleRecords(BaseModel):
+    """A car's papers and bills: fill-ups, workshop bills, policies, inspections, other costs."""
+
+    fuel: list[dict[str, Any]]
+    maintenance: list[dict[str, Any]]
+    insurance: list[dict[str, Any]]
+    inspections: list[dict[str, Any]]
+    costs: list[dict[str, Any]]

@@ -18,6 +18,7 @@ from core import normalize as n
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.i18n import tr
 from core.importing import upsert
+from core.labels import label_of
 from core.models import Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, to_china, utcnow
@@ -25,6 +26,8 @@ from fleet import flags, reconcile, rules
 from fleet.models import (
     ORDER_STATUSES,
     Decision,
+    DisposalMethod,
+    DisposalStep,
     Driver,
     Flag,
     FlagKind,
@@ -35,6 +38,8 @@ from fleet.models import (
     TripExpense,
     TripOrder,
     Vehicle,
+    VehicleStatus,
+    VehicleUnit,
 )
 from fleet.rules import licence_class as licence_class_of
 from fleet.rules import text_problem, window_problem
@@ -514,7 +519,7 @@ def upsert_expense(
 
 # --------------------------------------------------------------------------------------- dispatch, return
 
-OUT_OF_SERVICE = ("disposal_pending", "disposed")
+OUT_OF_SERVICE = ("disposal_pending", "disposal_approved", "disposed")
 
 
 def _overlapping(session: Session, order: TripOrder, column: Any, value: int) -> TripOrder | None:
@@ -773,13 +778,22 @@ def record_tracker_check(
 
 
 DISPOSAL_STATUSES = ("idle_proposed", "disposal_pending", "in_service")
+# the stage a car must be in to reach each stage (in_service: the proposal withdrawn, from any stage)
+STAGE_FROM = {
+    "idle_proposed": ("in_service",),
+    "disposal_pending": ("in_service", "idle_proposed"),
+    "disposal_approved": ("disposal_pending",),
+    "disposed": ("disposal_approved",),
+    "in_service": ("idle_proposed", "disposal_pending", "disposal_approved"),
+}
+METHODS = DisposalMethod.codes()
 
 
 def propose_disposal(
     session: Session, vehicle_id: int, actor: str, *, status: str = "idle_proposed", comment: str = ""
 ) -> Vehicle:
     """Propose an idle vehicle for disposal or the public asset warehouse: in_service → idle_proposed →
-    disposal_pending (or back to in_service to withdraw). Audit-logged with the open idle flag, if any."""
+    disposal_pending (or back to in_service to withdraw), today, without a document number."""
     if status not in DISPOSAL_STATUSES:
         raise ValidationFailed(
             tr(
@@ -789,30 +803,145 @@ def propose_disposal(
             )
         )
     vehicle = session.get(Vehicle, vehicle_id)
+    if vehicle is not None and vehicle.status == status:
+        return vehicle
+    return advance_disposal(session, vehicle_id, actor, stage=status, comment=comment, lenient=True)
+
+
+def advance_disposal(
+    session: Session,
+    vehicle_id: int,
+    actor: str,
+    *,
+    stage: str,
+    on: date | None = None,
+    document_no: str = "",
+    method: str | None = None,
+    income_fen: int | None = None,
+    to_unit: str | None = None,
+    comment: str = "",
+    lenient: bool = False,
+) -> Vehicle:
+    """One step of a car's disposal, dated `on` (today by default, never before the previous step):
+    idle_proposed → disposal_pending (the application to the finance bureau, its document no.) →
+    disposal_approved (批复文号) → disposed (拍卖 auction, 报废 scrap, 调剂 transfer to another unit,
+    公物仓 the public asset warehouse; the income). A transfer moves the car to `to_unit` from that day:
+    its trips and costs before stay with the old unit (fleet_vehicle_unit). Audit-logged."""
+    if stage not in STAGE_FROM:
+        raise ValidationFailed(
+            tr(
+                f"未知的处置阶段 '{stage}': 可选 {', '.join(STAGE_FROM)}",
+                f"unknown disposal stage '{stage}': allowed: {', '.join(STAGE_FROM)}",
+            )
+        )
+    vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise NotFound(tr(f"车辆不存在：{vehicle_id}", f"vehicle {vehicle_id} not found"))
     if vehicle.status == "disposed":
         raise Conflict(tr(f"车辆 {vehicle.plate} 已处置", f"vehicle {vehicle.plate} already disposed"))
-    if status == "idle_proposed" and vehicle.status == "disposal_pending":
+    if vehicle.status not in STAGE_FROM[stage]:
+        here, there = label_of(VehicleStatus, vehicle.status), label_of(VehicleStatus, stage)
         raise Conflict(
-            tr(f"车辆 {vehicle.plate} 已是待处置", f"vehicle {vehicle.plate} already pending disposal")
+            tr(
+                f"车辆 {vehicle.plate} 现为「{here}」，不能直接转为「{there}」",
+                f"vehicle {vehicle.plate} is '{here}': it cannot go to '{there}' from there",
+            )
         )
-    if vehicle.status == status:
-        return vehicle
-    idle_flag = flags.open_flag_id(session, FlagKind.idle_vehicle, vehicle_id)
-    before = {"status": vehicle.status}
-    vehicle.status = status
+    on = on or china_day(utcnow())
+    last = session.exec(
+        select(DisposalStep)
+        .where(DisposalStep.vehicle_id == vehicle_id)
+        .order_by(col(DisposalStep.id).desc())
+    ).first()
+    if on > china_day(utcnow()):
+        raise ValidationFailed(tr(f"日期 {on} 在今天之后", f"{on} is in the future"))
+    if last is not None and last.stage != "in_service" and on < last.on_day:
+        raise ValidationFailed(
+            tr(f"日期 {on} 早于上一步 ({last.on_day})", f"{on} is before the previous step ({last.on_day})")
+        )
+    document_no = document_no.strip()[:100]
+    if stage in ("disposal_pending", "disposal_approved") and not document_no and not lenient:
+        raise ValidationFailed(
+            tr(
+                "请填写文号 (申请文号或批复文号)",
+                "give the document no. (of the application or the approval)",
+            )
+        )
+    step = DisposalStep(
+        vehicle_id=vehicle_id, stage=stage, on_day=on, document_no=document_no, actor=actor,
+        comment=comment.strip()[:500],
+    )  # fmt: skip
+    before: dict[str, Any] = {"status": vehicle.status}
+    if stage == "disposed":
+        before["unit_id"] = vehicle.unit_id
+        _dispose(session, vehicle, step, method, income_fen, to_unit)
+    vehicle.status = "in_service" if step.method == "transfer" else stage
     vehicle.updated_at = utcnow()
-    session.add(vehicle)
-    audit.record(
-        session,
-        actor=actor,
-        action="vehicle.propose_disposal" if status != "in_service" else "vehicle.withdraw_disposal",
-        entity="fleet_vehicle",
-        entity_id=vehicle_id,
-        before=before,
-        after={"status": status, "idle_flag_id": idle_flag},
-        detail=f"{vehicle.plate} {comment}".strip(),
+    idle_flag = flags.open_flag_id(session, FlagKind.idle_vehicle, vehicle_id)
+    session.add_all([vehicle, step])
+    action = {"in_service": "vehicle.withdraw_disposal", "disposed": "vehicle.dispose"}.get(
+        stage, "vehicle.propose_disposal"
     )
+    audit.record(
+        session, actor=actor, action=action, entity="fleet_vehicle", entity_id=vehicle_id, before=before,
+        after={
+            "status": vehicle.status, "stage": stage, "on": on.isoformat(), "document_no": document_no,
+            "method": step.method, "income_fen": step.income_fen, "unit_id": vehicle.unit_id,
+            "idle_flag_id": idle_flag,
+        },
+        detail=f"{vehicle.plate} {comment}".strip(),
+    )  # fmt: skip
     session.flush()
     return vehicle
+
+
+def _dispose(
+    session: Session,
+    vehicle: Vehicle,
+    step: DisposalStep,
+    method: str | None,
+    income_fen: int | None,
+    to_unit: str | None,
+) -> None:
+    given = method or ""
+    named = DisposalMethod.by_word(given)
+    method = named.value if named is not None else None
+    if method not in METHODS:
+        raise ValidationFailed(
+            tr(
+                f"处置方式 '{given}' 无效: 可选 拍卖、报废、调剂、公物仓",
+                f"disposal method '{given}' is not one of auction, scrap, transfer, warehouse",
+            )
+        )
+    if income_fen is not None and income_fen < 0:
+        raise ValidationFailed(tr("处置收入不能为负数", "the income cannot be negative"))
+    step.method, step.income_fen = method, income_fen
+    if method != "transfer":
+        vehicle.disposed_on = step.on_day
+        return
+    unit = session.exec(select(Unit).where(Unit.name == (to_unit or "").strip())).first()
+    if unit is None or unit.id is None:
+        raise ValidationFailed(
+            tr(
+                f"调剂的接收单位 '{to_unit or ''}' 不存在",
+                f"the receiving unit '{to_unit or ''}' does not exist",
+            )
+        )
+    if unit.id == vehicle.unit_id:
+        raise ValidationFailed(tr("接收单位与原单位相同", "the receiving unit is the car's own unit"))
+    step.to_unit_id = unit.id
+    held = session.exec(
+        select(VehicleUnit).where(VehicleUnit.vehicle_id == vehicle.id, col(VehicleUnit.to_on).is_(None))
+    ).first()
+    if held is None:  # the first move: until now the car has always been its unit's
+        held = VehicleUnit(vehicle_id=vehicle.id or 0, unit_id=vehicle.unit_id, from_on=None)
+    if held.from_on is not None and held.from_on > step.on_day:
+        raise ValidationFailed(
+            tr(
+                f"调剂日期早于上次调入 ({held.from_on})",
+                f"the transfer is before the last one ({held.from_on})",
+            )
+        )
+    held.to_on = step.on_day
+    session.add_all([held, VehicleUnit(vehicle_id=vehicle.id or 0, unit_id=unit.id, from_on=step.on_day)])
+    vehicle.unit_id = unit.id
