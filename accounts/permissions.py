@@ -182,6 +182,10 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "/reports/units.xlsx"): "fleet:read",
     ("GET", "/reports/trends"): "fleet:read",  # unit-scoped in the query
     ("GET", "/reports/trends.xlsx"): "fleet:read",
+    ("GET", "/reports/costs"): "fleet:read",  # unit-scoped in the query
+    ("GET", "/reports/costs.xlsx"): "fleet:read",
+    ("GET", "/reports/disposals"): "fleet:read",  # unit-scoped in the query
+    ("GET", "/reports/disposals.xlsx"): "fleet:read",
     ("GET", "/reports/utilisation.xlsx"): "fleet:read",
     ("GET", "/reports/bulletin"): "fleet:county",
     ("GET", "/reports/bulletin.xlsx"): "fleet:county",

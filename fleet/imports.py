@@ -171,6 +171,11 @@ def _vehicle_values(
     if r.has("acquired_on"):
         values["acquired_on"] = r.row.values["acquired_on"]
     values |= r.point("home_lat", "home_lon")
+    if r.has("tank_l"):
+        tank = r.row.values.get("tank_l")
+        if tank is not None and not 10 <= float(tank) <= 400:
+            r.bad("tank_l", tr(f"油箱容积不合理：{tank}", f"not a plausible tank: {tank} L"))
+        values["tank_l"] = float(tank) if tank is not None else None
     return values
 
 
@@ -447,6 +452,16 @@ VEHICLES = ImportSpec(
             ("停车点纬度", "停放地点纬度", "home latitude"),
             37.6871,
             hint="WGS-84 度",
+        ),
+        Column(
+            "tank_l",
+            "油箱容积",
+            n.non_negative_float,
+            False,
+            ("油箱", "油箱容量", "油箱升数", "tank"),
+            55,
+            "升",
+            hint="空: 按 GONGWU_TANK_LITRES (70 升)",
         ),
     ),
     key=("plate",),

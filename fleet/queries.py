@@ -1441,3 +1441,46 @@ def vehicle_records(
             for c in rows(RunningCost, RunningCost.spent_on)
         ],
     }  # fmt: skip
+
+
+def vehicle_papers(session: Session, vehicle_id: int, today: date) -> dict[str, Any]:
+    """A car's cover as of today — the policy and the inspection in force (or the last one), the day the
+    cover ends and its state (valid, due within GONGWU_DUE_REMINDER_DAYS, lapsed, none) — and the steps of
+    its disposal."""
+    from fleet.models import DisposalStep, Inspection, Insurance
+
+    ahead = get_settings().due_reminder_days
+
+    def state(spans: list[tuple[date, date]]) -> tuple[str, date | None]:
+        if not spans:
+            return "none", None
+        until = rules.cover_end(spans, today)
+        if until is None:
+            return "lapsed", max(hi for _, hi in spans)
+        return ("due" if (until - today).days <= ahead else "valid"), until
+
+    policies = session.exec(
+        select(Insurance).where(Insurance.vehicle_id == vehicle_id).order_by(col(Insurance.end_on).desc())
+    ).all()
+    checks = session.exec(
+        select(Inspection)
+        .where(Inspection.vehicle_id == vehicle_id)
+        .order_by(col(Inspection.inspected_on).desc())
+    ).all()
+    insured, insured_until = state([(p.start_on, p.end_on) for p in policies])
+    inspected, inspected_until = state([(c.inspected_on, c.next_due_on) for c in checks])
+    steps = session.exec(
+        select(DisposalStep).where(DisposalStep.vehicle_id == vehicle_id).order_by(col(DisposalStep.id))
+    ).all()
+    units = {u.id: u.name for u in session.exec(select(Unit)).all()}
+    return {
+        "insurance": {"state": insured, "until": insured_until, "last": policies[0] if policies else None},
+        "inspection": {"state": inspected, "until": inspected_until, "last": checks[0] if checks else None},
+        "steps": [
+            {"stage": s.stage, "on": s.on_day, "document_no": s.document_no, "method": s.method,
+             "income_yuan": yuan(s.income_fen) if s.income_fen is not None else None,
+             "to_unit": units.get(s.to_unit_id, "") if s.to_unit_id else "", "actor": s.actor,
+             "comment": s.comment}
+            for s in steps
+        ],
+    }  # fmt: skip

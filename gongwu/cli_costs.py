@@ -28,6 +28,26 @@ DISPOSAL_COLUMNS = [
 ]  # fmt: skip
 
 
+SCREEN_COLUMNS = [
+    "unit", "cars", "fuel", "maintenance", "insurance", "tolls", "meals", "other", "total", "per_car",
+    "per_km",
+]  # fmt: skip
+
+
+def _on_screen(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row.get(k) for k in ("plate", "unit", "cars")}
+    for key in ("fuel", "maintenance", "insurance", "tolls", "meals", "other", "total", "per_car"):
+        out[key] = f"{row[key + '_fen'] / 100:,.0f}" if row.get(key + "_fen") is not None else ""
+    out["per_km"] = f"{row['per_km_fen'] / 100:.2f}" if row.get("per_km_fen") is not None else ""
+    return out
+
+
+DISPOSAL_SCREEN = [
+    "plate", "unit", "stage_label", "days_idle_proposed", "days_disposal_pending", "days_disposal_approved",
+    "method", "days_total",
+]  # fmt: skip
+
+
 def _wan(fen: int) -> str:
     """¥ in 万 when large (the audit's '¥34万'), else in yuan."""
     return f"¥{fen / 1_000_000:.1f}万" if fen >= 1_000_000 else f"¥{fen / 100:,.2f}"
@@ -74,6 +94,9 @@ def costs_report(
     if compare is not None and table:
         typer.echo(change_line(data))
         typer.echo("")
+    if table:  # whole yuan on the screen, fewer columns; the files and JSON keep every fen
+        rows = [_on_screen(r) for r in rows]
+        columns = (["plate"] if vehicles else []) + SCREEN_COLUMNS
     title = tr(f"运行费用 {year}", f"running costs {year}")
     cli_report.show(data, rows, fmt, out, title=title, columns=columns)
 
@@ -89,7 +112,9 @@ def disposals_report(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
     with cli_report.open_session() as session:
         rows = queries.disposals(session, UnitScope(), china_day(utcnow()))
     title = tr(f"车辆处置 ({len(rows)})", f"vehicle disposals ({len(rows)})")
-    cli_report.show({"vehicles": rows}, rows, fmt, out, title=title, columns=DISPOSAL_COLUMNS)
+    table = cli_report.output_format(fmt, out) is Format.table
+    columns = DISPOSAL_SCREEN if table else DISPOSAL_COLUMNS
+    cli_report.show({"vehicles": rows}, rows, fmt, out, title=title, columns=columns)
 
 
 STAGES = "idle_proposed, disposal_pending, disposal_approved, disposed, in_service"

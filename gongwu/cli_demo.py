@@ -35,7 +35,7 @@ def demo(
     from core.settings import reset_settings
     from core.timeutil import china_day, utcnow
     from gongwu import migrate
-    from gongwu.demo import import_files, play_orders, write_files
+    from gongwu.demo import apply_disposals, import_files, play_orders, write_files
     from gongwu.demo_data import build
     from scheduler.pipeline import run_nightly
 
@@ -75,6 +75,7 @@ def demo(
             )
 
         import_files(engine, files, on_file=on_file)
+        apply_disposals(engine, county)
         night = bar.add_task(tr("夜间任务", "nightly run"), total=len(county.days))
         outcome = run_nightly(
             engine, since=county.days[0], until=today - timedelta(days=1), on_day=lambda d: bar.advance(night)

@@ -32,6 +32,12 @@ FILES = [
     ("operating-properties", "经营性用房.xlsx", None),
     ("auctions", "门面房拍卖.xlsx", None),
     ("leases", "租赁合同.xlsx", None),
+    # running costs (the default county only): the fuel card's statement, the workshops', the papers
+    ("fuel", "加油记录.xlsx", None),
+    ("maintenance", "维修保养.xlsx", None),
+    ("insurance", "车辆保险.xlsx", None),
+    ("inspections", "车辆年检.xlsx", None),
+    ("costs", "其他费用.csv", "gbk"),
     ("service-area", "服务区域.geojson", "utf-8"),  # the county boundary: the out-of-area rule's
 ]
 
@@ -74,7 +80,15 @@ def _records(county: DemoCounty, kind: str) -> list[dict[str, Any]]:
         "operating-properties": county.operating,
         "auctions": county.auctions,
         "leases": county.leases,
+        "fuel": county.fuel,
+        "maintenance": county.maintenance,
+        "insurance": county.insurance,
+        "inspections": county.inspections,
+        "costs": county.costs,
     }[kind]
+
+
+OPTIONAL = ("fuel", "maintenance", "insurance", "inspections", "costs")  # written when the county has them
 
 
 def write_files(county: DemoCounty, folder: Path) -> list[tuple[str, Path]]:
@@ -82,6 +96,8 @@ def write_files(county: DemoCounty, folder: Path) -> list[tuple[str, Path]]:
     words = _zh_words()
     out = []
     for kind, name, encoding in FILES:
+        if kind in OPTIONAL and not _records(county, kind):
+            continue
         path = folder / name
         if kind == "positions":
             _write_positions(county, path)
@@ -280,3 +296,20 @@ def play_orders(engine: Engine, unit_name: str, today: date) -> dict[str, Any]:
             except GongwuError:
                 done["skipped"] += 1
     return done
+
+
+def apply_disposals(engine: Engine, county: DemoCounty) -> int:
+    """The demo's disposal steps, as the clerk records them (`gongwu dispose`)."""
+    from sqlmodel import select
+
+    from core.db import unit_of_work
+    from fleet import service
+    from fleet.models import Vehicle
+
+    with unit_of_work(engine) as s:
+        for step in county.disposals:
+            car = s.exec(select(Vehicle).where(Vehicle.plate == step["plate"])).one()
+            service.advance_disposal(
+                s, car.id or 0, "demo", stage=step["stage"], on=step["on"], document_no=step["document_no"]
+            )
+    return len(county.disposals)

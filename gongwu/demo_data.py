@@ -112,6 +112,13 @@ class DemoCounty:
     notes: dict[str, list[str]] = field(default_factory=dict)  # which plates were made idle/silent/...
     service_area: dict[str, Any] = field(default_factory=dict)  # GeoJSON, WGS-84
     places: list[dict[str, Any]] = field(default_factory=list)  # the gazetteer (地名库)
+    # running costs (issue 25): two whole years before this one, and a few of this month's to flag
+    fuel: list[dict[str, Any]] = field(default_factory=list)
+    maintenance: list[dict[str, Any]] = field(default_factory=list)
+    insurance: list[dict[str, Any]] = field(default_factory=list)
+    inspections: list[dict[str, Any]] = field(default_factory=list)
+    costs: list[dict[str, Any]] = field(default_factory=list)
+    disposals: list[dict[str, Any]] = field(default_factory=list)  # steps, applied after the imports
     far_place: str = ""  # the destination outside the service area
 
 
@@ -378,7 +385,152 @@ def build(today: date, *, days: int = 30, vehicles: int = 40, seed: int = 2024) 
     _property_data(county, rng)
     _locate_properties(county, random.Random(seed + 3))
     _drivers(county, random.Random(seed + 1))  # a generator of its own: the rest stays as it was
+    if vehicles >= COSTS_FROM_VEHICLES:
+        _running_costs(county, random.Random(seed + 4))
     return county
+
+
+COSTS_FROM_VEHICLES = 32  # the small demos of the tests keep to trips and flags
+# the audit's two years: 31 cars ¥340,000, then 32 cars ¥491,000 (repairs paid without contract or reason)
+AUDIT_YEARS = ((31, 34_000_000), (32, 49_100_000))
+WORKSHOPS = ("县定点维修厂", "城关汽修", "顺达汽车服务")
+
+
+def _running_costs(county: DemoCounty, rng: random.Random) -> None:
+    """Two whole years of running costs for the cars the audit counted — 31 the first year, 32 the second
+    (car 31 bought mid-year; the rest came this year) — totalling ¥340,000 and ¥491,000, the second with
+    big repairs without an invoice or a reason; each car's insurance and inspection up to today, car 11's
+    policy not renewed and car 10 past its inspection; this month a fill-up of an idle car, 95 L into car
+    7's 60 L tank, a ¥5,000 repair without an invoice. Car 2 (idle) is proposed for disposal."""
+    today = county.today
+    first_year = today.year - 2
+    cars = county.vehicles
+    for i, v in enumerate(cars):
+        if i == AUDIT_YEARS[0][0]:
+            v["acquired_on"] = date(first_year + 1, 6, 18)
+        elif i > AUDIT_YEARS[0][0]:
+            v["acquired_on"] = county.days[0] - timedelta(days=60)
+    cars[7]["tank_l"] = 60
+    for k, (held, target_fen) in enumerate(AUDIT_YEARS):
+        year = first_year + k
+        spent = 0
+        price = Decimal("7.60") + Decimal("0.45") * k  # 92# petrol, yuan a litre
+        for i in range(min(held, len(cars))):
+            plate = cars[i]["plate"]
+            start = max(date(year, 1, 1), cars[i]["acquired_on"])
+            for month in range(start.month, 13):
+                litres = Decimal(rng.randint(38, 52))
+                when = datetime(year, month, rng.randint(2, 26), rng.randint(8, 17), rng.choice((0, 30)))
+                amount = (litres * price).quantize(Decimal("0.01"))
+                county.fuel.append({
+                    "plate": plate, "filled_at": when, "litres": float(litres), "amount": amount,
+                    "card_no": f"YK{1000 + i}", "station": "中石化城关站",
+                })  # fmt: skip
+                spent += int(amount * 100)
+            months = list(range(start.month, 13))
+            for month in sorted(rng.sample(months, min(len(months), 1 + k + rng.randint(0, 1)))):
+                amount = Decimal(rng.randint(300, 1800))
+                day = date(year, month, rng.randint(1, 27))
+                county.maintenance.append({
+                    "plate": plate, "done_on": day, "workshop": rng.choice(WORKSHOPS), "kind": "service",
+                    "amount": amount, "reason": "常规保养", "document_no": f"FP{year}{i:02d}{day:%m%d}",
+                })  # fmt: skip
+                spent += int(amount * 100)
+            for item, lo, hi in (("parking", 60, 240), ("washing", 80, 200), ("tolls", 100, 500)):
+                amount = Decimal(rng.randint(lo, hi))
+                county.costs.append({"plate": plate, "spent_on": date(year, 12, rng.randint(1, 20)),
+                                     "category": item, "amount": amount, "reason": "全年汇总"})  # fmt: skip
+                spent += int(amount * 100)
+        # the second year's repairs: big ones without an invoice, two without a reason
+        if k == 1:
+            for n in range(9):
+                i = 14 + n * 2
+                if i >= len(cars):
+                    break
+                amount = Decimal(rng.randint(4800, 14500))
+                county.maintenance.append({
+                    "plate": cars[i]["plate"], "done_on": date(year, 3 + n, 12), "workshop": WORKSHOPS[n % 3],
+                    "kind": "repair", "amount": amount, "reason": "" if n in (2, 5) else "发动机维修",
+                    "document_no": "",
+                })  # fmt: skip
+                spent += int(amount * 100)
+        spent += _papers(county, rng, year, held)
+        # the year's last bill makes the audit's figure
+        if spent >= target_fen:
+            raise AssertionError(f"demo costs of {year} already {spent} fen, over {target_fen}")
+        county.maintenance.append({
+            "plate": cars[held - 1]["plate"], "done_on": date(year, 12, 28), "workshop": WORKSHOPS[0],
+            "kind": "repair", "amount": Decimal(target_fen - spent) / 100, "reason": "年度维修结算",
+            "document_no": f"HT{year}-JS",
+        })  # fmt: skip
+    _papers(county, rng, today.year, len(cars))
+    _this_month(county)
+
+
+def _papers(county: DemoCounty, rng: random.Random, year: int, held: int) -> int:
+    """Each car's policy (from its month: car i's from month 1 + i % 12) and inspection of `year` that has
+    begun by today; the premiums and fees, in fen, for the year's total."""
+    today, spent = county.today, 0
+    for i, v in enumerate(county.vehicles[:held]):
+        month = 1 + i % 12
+        start = max(date(year, month, 1), v["acquired_on"])
+        if start.year != year or start > today:
+            continue
+        if not (i == 11 and year == today.year):  # car 11's policy is not renewed this year
+            premium = Decimal(rng.randint(3200, 4600))
+            county.insurance.append({
+                "plate": v["plate"], "insurer": rng.choice(("中国人保", "平安保险", "太平洋保险")),
+                "policy_no": f"PDAA{year}{i:04d}", "start_on": start,
+                "end_on": date(year + 1, start.month, 1) - timedelta(days=1) if start.day == 1
+                else date(year + 1, start.month, start.day) - timedelta(days=1), "premium": premium,
+            })  # fmt: skip
+            spent += int(premium * 100)
+            if year == today.year - 1 and i == 11:  # so that its cover ends within this month's days
+                county.insurance[-1]["end_on"] = county.days[-6]
+        inspected = date(year, 1 + (i + 5) % 12, 15)
+        if inspected < v["acquired_on"] or inspected > today:
+            continue
+        due = date(year + 1, inspected.month, 14)
+        if i == 10 and year == today.year - 1:  # car 10 fell due a week ago and was not inspected since
+            due = today - timedelta(days=8)
+        if i == 10 and year == today.year:
+            continue
+        county.inspections.append({"plate": v["plate"], "inspected_on": inspected, "next_due_on": due,
+                                   "station": "县机动车检测站", "amount": Decimal(160)})  # fmt: skip
+        spent += 16_000
+    return spent
+
+
+def _this_month(county: DemoCounty) -> None:
+    """A few of this month's records the nightly run flags, and car 2 (idle) on its way to disposal."""
+    days, cars = county.days, county.vehicles
+    idle = cars[0]["plate"]
+    for plate, day, litres, amount in (
+        (idle, days[-4], 45.0, "369.00"),
+        (cars[7]["plate"], days[-3], 95.0, "779.00"),
+    ):
+        county.fuel.append({
+            "plate": plate, "filled_at": datetime.combine(day, time(18, 30)), "litres": litres,
+            "amount": Decimal(amount), "card_no": "YK1000", "station": "中石化城关站",
+        })  # fmt: skip
+    county.maintenance.append({
+        "plate": cars[9]["plate"], "done_on": days[-5], "workshop": WORKSHOPS[1], "kind": "repair",
+        "amount": Decimal(5000), "reason": "更换变速箱", "document_no": "",
+    })  # fmt: skip
+    county.costs.append({"plate": cars[9]["plate"], "spent_on": days[-5], "category": "washing",
+                         "amount": Decimal(80), "reason": ""})  # fmt: skip
+    county.disposals += [
+        {"plate": cars[2]["plate"], "stage": "idle_proposed", "on": days[0], "document_no": ""},
+        {
+            "plate": cars[2]["plate"],
+            "stage": "disposal_pending",
+            "on": days[-10],
+            "document_no": f"县机关事务〔{county.today.year}〕12号",
+        },
+    ]
+    county.notes["fuel_anomaly"] = [idle, cars[7]["plate"]]
+    county.notes["uninsured"] = [cars[11]["plate"]]
+    county.notes["uninspected"] = [cars[10]["plate"]]
 
 
 def _drivers(county: DemoCounty, rng: random.Random) -> None:

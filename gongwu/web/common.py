@@ -71,6 +71,8 @@ NAV = (
     NavItem("/trips", "行程", "fleet:read", "trips"),
     NavItem("/reports/units", "单位报表", "fleet:read", "units"),
     NavItem("/reports/trends", "趋势", "fleet:read", "trends"),
+    NavItem("/reports/costs", "运行费用", "fleet:read", "costs"),
+    NavItem("/reports/disposals", "车辆处置", "fleet:read", "disposals"),
     NavItem("/reports/bulletin", "通报", "fleet:county", "bulletin"),
     NavItem("/properties/certificates", "产权证办理", "property:read", "certificates"),
     NavItem("/properties/operating", "经营性用房", "property:read", "operating"),

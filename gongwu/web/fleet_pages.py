@@ -416,7 +416,11 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
     window = (to_ts(day_bounds(first)[0]), min(to_ts(day_bounds(day)[1]), to_ts(utcnow())))
     untracked_s = trackers.timeline(session).untracked_s(vehicle_id, *window)
     sheet = queries.expense_sheet(session, day.year)
-    costs = next((r for r in sheet["vehicles"] if r["vehicle"] == vehicle.plate), None)
+    costs = next(
+        (r for r in queries.costs_year(session, day.year, scope)["vehicles"] if r["plate"] == vehicle.plate),
+        None,
+    )
+    papers = queries.vehicle_papers(session, vehicle_id, day)
     orders = [r for r in sheet["orders"] if r["vehicle"] == vehicle.plate]
     chart = charts.column_chart(
         [(f"{d.month}/{d.day}", per_day.get(d, (0, 0.0))[0]) for d in days],
@@ -446,6 +450,9 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
             "flag_total": flag_total,
             "year": day.year,
             "costs": costs,
+            "papers": papers,
+            "records": queries.vehicle_records(session, vehicle_id, day.year),
+            "disposal_units": [u for u in units_in_scope(session, UnitScope()) if u.id != vehicle.unit_id],
             "orders": orders[-30:][::-1],
             "updated": request.query_params.get("updated") == "1",
         },
@@ -477,12 +484,30 @@ def vehicle_disposal(
     vehicle_id: int,
     status: Annotated[str, Form()] = "idle_proposed",
     comment: Annotated[str, Form(max_length=500)] = "",
+    day: Annotated[str, Form(max_length=10)] = "",
+    document_no: Annotated[str, Form(max_length=100)] = "",
+    method: Annotated[str, Form(max_length=16)] = "",
+    income: Annotated[str, Form(max_length=20)] = "",
+    to_unit: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Propose an idle vehicle for disposal (or mark it pending, or withdraw the proposal)."""
+    """One step of the car's disposal: proposed, the application (its document no.), the approval (批复文号),
+    disposed (the method, the income, the receiving unit of a transfer), or the proposal withdrawn."""
+    from core import normalize
+
     _vehicle_in_scope(session, scope, vehicle_id)
-    fleet_service.propose_disposal(
-        session, vehicle_id, actor(request), status=status, comment=comment.strip()
-    )
+    t = i18n(request)
+    try:
+        on = date.fromisoformat(day.strip()) if day.strip() else None
+    except ValueError:
+        raise ValidationFailed(t("日期格式应为 YYYY-MM-DD") + f": {day}") from None
+    try:
+        fen = normalize.money_fen(income.strip()) if income.strip() else None
+    except (ValueError, normalize.FieldError):
+        raise ValidationFailed(t("处置收入不是金额") + f": {income}") from None
+    fleet_service.advance_disposal(
+        session, vehicle_id, actor(request), stage=status, on=on, document_no=document_no,
+        method=method or None, income_fen=fen, to_unit=to_unit or None, comment=comment.strip(),
+    )  # fmt: skip
     return RedirectResponse(f"/vehicles/{vehicle_id}?updated=1", status_code=303)
 
 

@@ -15,7 +15,18 @@ from accounts.models import Role
 from core.labels import Coded
 from core.models import UnitKind
 from core.timeutil import fmt_china, to_china
-from fleet.models import CheckResult, FlagKind, FlagState, OrderStatus, PlaceKind, ReviewStatus, VehicleStatus
+from fleet.models import (
+    CheckResult,
+    CostCategory,
+    DisposalMethod,
+    FlagKind,
+    FlagState,
+    MaintenanceKind,
+    OrderStatus,
+    PlaceKind,
+    ReviewStatus,
+    VehicleStatus,
+)
 from property.models import AuctionResult, Blocker, CertificateStep, LeaseState, OperatingStatus, Stage
 from scheduler.models import ImportStatus, RunStatus
 
@@ -854,6 +865,15 @@ class I18n:
     def vehicle_status(self, code: str | None) -> str:
         return self.code(VehicleStatus, code)
 
+    def disposal_method(self, code: str | None) -> str:
+        return self.code(DisposalMethod, code)
+
+    def cost_category(self, code: str | None) -> str:
+        return self.code(CostCategory, code)
+
+    def maintenance_kind(self, code: str | None) -> str:
+        return self.code(MaintenanceKind, code)
+
     def order_status(self, code: str | None) -> str:
         return self.code(OrderStatus, code)
 
@@ -932,6 +952,10 @@ class I18n:
         if value is None or value == "":
             return ""
         return f"{Decimal(str(value)):,.2f}"
+
+    def fen(self, value: int | None) -> str:
+        """Integer fen as yuan: 64980000 → `649,800.00`."""
+        return "" if value is None else self.money(Decimal(int(value)) / 100)
 
     def pct(self, rate: float | None) -> str:
         return "—" if rate is None else f"{rate * 100:.1f}%"

@@ -23,7 +23,16 @@ from core.models import Unit
 from core.settings import get_settings
 from core.tabular import Col
 from fleet.models import Vehicle
-from gongwu.web import charts, fleet_pages, import_pages, lease_pages, maps, order_pages, property_pages
+from gongwu.web import (
+    charts,
+    cost_pages,
+    fleet_pages,
+    import_pages,
+    lease_pages,
+    maps,
+    order_pages,
+    property_pages,
+)
 from gongwu.web.common import (
     STATIC_DIR,
     FormState,
@@ -253,6 +262,7 @@ def runs_xlsx(request: Request, session: SessionDep) -> Response:
 
 router.include_router(order_pages.router)
 router.include_router(fleet_pages.router)
+router.include_router(cost_pages.router)
 router.include_router(lease_pages.router)
 router.include_router(property_pages.router)
 router.include_router(import_pages.router)
