@@ -70,7 +70,7 @@ def costs_page(request: Request, session: SessionDep, scope: ScopeDep) -> HTMLRe
         then = report["compare"]["county"]
         years_chart = charts.column_chart(
             [(str(compare), then["total_fen"] / 100), (str(year), county["total_fen"] / 100)],
-            title=t("运行费用（元）") + f" {compare} / {year}", width=320,
+            title=t("运行费用（元）") + f" {compare} / {year}",
         )  # fmt: skip
     cars = listing(
         request,
