@@ -969,7 +969,8 @@ def trends(session: Session, first: date, last: date, scope: UnitScope, today: d
     """Km, trips and running cost (the expenses of the cars' orders, by planned start) per month of
     first..last, for each unit in scope and all of them together; and each car's utilisation over the
     working days (State Council calendar with 调休, and the center's own days) from `first` — or the first
-    trip gongwu holds, if later — to yesterday. A car counts for its unit of today."""
+    trip gongwu holds, if later — to yesterday. A month's trips count for the unit that held the car then;
+    a car's utilisation is listed under its unit of today."""
     months = month_range(first, last)
     if not months:
         raise ValidationFailed(tr("起始月份晚于截止月份", "the first month is after the last"))
@@ -981,32 +982,46 @@ def trends(session: Session, first: date, last: date, scope: UnitScope, today: d
     cars = session.exec(vehicles_query(scope)).all()
     ids = [v.id for v in cars if v.id is not None]
     unit_name = {u.id: u.name for u in units_in_scope(session, scope)}
-    unit_of = {v.id: v.unit_id for v in cars}
+    # a trip and an order's cost count for the unit that held the car on its day (a transfer splits a
+    # car's months between two units): the cars of the units in scope then, not only of today
+    history = unit_history(session)
+    current = {vid: unit for vid, unit in session.exec(_select(Vehicle.id, Vehicle.unit_id)).all()}
+    moved = [vid for vid, spans in history.items() if any(scope.allows(u) for _, _, u in spans)]
+    counted = sorted(set(ids) | set(moved))
+
+    def unit_of(vid: int, day: date) -> int:
+        return rules.unit_on(history.get(vid, []), day, current[vid])
+
     per_unit: dict[int, dict[date, list[float]]] = defaultdict(lambda: {m: [0, 0.0, 0] for m in months})
     days_with_trips: dict[int, set[date]] = defaultdict(set)
-    if ids:
+    if counted:
         for vid, day, n, metres in session.exec(
             _select(col(Trip.vehicle_id), col(Trip.service_day), func.count(), func.sum(Trip.distance_m))
             .where(
-                col(Trip.vehicle_id).in_(ids), col(Trip.service_day) >= months[0], col(Trip.service_day) < end
+                col(Trip.vehicle_id).in_(counted), col(Trip.service_day) >= months[0],
+                col(Trip.service_day) < end,
             )
             .group_by(col(Trip.vehicle_id), col(Trip.service_day))
-        ).all():
-            cell = per_unit[unit_of[vid]][day.replace(day=1)]
+        ).all():  # fmt: skip
+            days_with_trips[vid].add(day)
+            if not scope.allows(uid := unit_of(vid, day)):
+                continue
+            cell = per_unit[uid][day.replace(day=1)]
             cell[0] += int(n)
             cell[1] += float(metres or 0)
-            days_with_trips[vid].add(day)
         start, stop = _span(months[0], end)
         for vid, planned, fen in session.exec(
             _select(col(TripOrder.vehicle_id), col(TripOrder.planned_start_at), _total_fen())
             .join(TripExpense, col(TripExpense.order_id) == col(TripOrder.id))
             .where(
-                col(TripOrder.vehicle_id).in_(ids),
+                col(TripOrder.vehicle_id).in_(counted),
                 col(TripOrder.planned_start_at) >= start,
                 col(TripOrder.planned_start_at) < stop,
             )
         ).all():
-            per_unit[unit_of[vid]][china_day(planned).replace(day=1)][2] += int(fen or 0)
+            day = china_day(planned)
+            if scope.allows(uid := unit_of(vid, day)):
+                per_unit[uid][day.replace(day=1)][2] += int(fen or 0)
 
     def row(cells: dict[date, list[float]]) -> list[dict[str, Any]]:
         return [

@@ -132,6 +132,12 @@ def test_a_transfer_mid_month_splits_the_unit_report_and_the_costs(session: Sess
     assert [u["unit"] for u in theirs["units"]] == ["甲局"] and theirs["county"]["total_fen"] == 30_000
     [row] = queries.disposals(session, UnitScope(), date(2024, 9, 30))
     assert (row["method"], row["to_unit"], row["unit"]) == ("调剂", "乙镇", "乙镇")
+    # the month's trends split the same way, for the county and for the old unit's own staff
+    first = date(2024, 9, 1)
+    trend = queries.trends(session, first, first, UnitScope(), date(2024, 12, 1))
+    assert {u["unit"]: u["km"] for u in trend["units"]} == {"甲局": 20.0, "乙镇": 30.0}
+    mine = queries.trends(session, first, first, UnitScope(unit_id=old), date(2024, 12, 1))
+    assert [(u["unit"], u["trips"]) for u in mine["units"]] == [("甲局", 1)]
 
 
 def test_the_costs_report_counts_an_orders_fuel_once_and_compares_years(
