@@ -1376,11 +1376,18 @@ def disposals(session: Session, scope: UnitScope, today: date) -> list[dict[str,
             steps.pop(step.vehicle_id, None)  # withdrawn: what came before is closed
         else:
             steps[step.vehicle_id].append(step)
+    # the cars judged idle and not yet proposed: where a disposal begins (the audit's 8 cars that never moved)
+    idle = {
+        vid: start
+        for vid, start in session.exec(
+            _select(Flag.vehicle_id, Flag.start_at).where(Flag.kind == "idle_vehicle", Flag.state == "open")
+        ).all()
+    }
     out = []
     stmt = scope.apply(select(Vehicle).order_by(col(Vehicle.plate)), Vehicle.unit_id)
     for v in session.exec(stmt).all():
         case_steps = steps.get(v.id or 0, [])
-        if not case_steps and v.status == "in_service":
+        if not case_steps and v.status == "in_service" and v.id not in idle:
             continue
         began = {s.stage: s for s in case_steps}
         row: dict[str, Any] = {
@@ -1388,6 +1395,7 @@ def disposals(session: Session, scope: UnitScope, today: date) -> list[dict[str,
             "stage": case_steps[-1].stage if case_steps else v.status,
         }  # fmt: skip
         row["stage_label"] = label_of(VehicleStatus, row["stage"])
+        row["idle_since"] = china_day(idle[v.id]) if v.id in idle else None
         for stage, nxt in zip(DISPOSAL_STAGES, (*DISPOSAL_STAGES[1:], None), strict=True):
             s = began.get(stage)
             row[f"{stage}_on"] = s.on_day if s else None

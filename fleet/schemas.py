@@ -629,6 +629,7 @@ class DisposalRow(BaseModel):
     unit: str
     stage: str
     stage_label: str
+    idle_since: date | None = Field(description="an open idle_vehicle flag's start (长期不出行)")
     idle_proposed_on: date | None
     days_idle_proposed: int | None
     disposal_pending_on: date | None

@@ -22,8 +22,8 @@ COST_COLUMNS = [
     "total_fen", "km", "trips", "per_car_fen", "per_km_fen", "per_trip_fen",
 ]  # fmt: skip
 DISPOSAL_COLUMNS = [
-    "plate", "unit", "stage_label", "idle_proposed_on", "days_idle_proposed", "disposal_pending_on",
-    "application_no", "days_disposal_pending", "disposal_approved_on", "approval_no",
+    "plate", "unit", "stage_label", "idle_since", "idle_proposed_on", "days_idle_proposed",
+    "disposal_pending_on", "application_no", "days_disposal_pending", "disposal_approved_on", "approval_no",
     "days_disposal_approved", "disposed_on", "method", "income_yuan", "to_unit", "days_total",
 ]  # fmt: skip
 
@@ -43,8 +43,8 @@ def _on_screen(row: dict[str, Any]) -> dict[str, Any]:
 
 
 DISPOSAL_SCREEN = [
-    "plate", "unit", "stage_label", "days_idle_proposed", "days_disposal_pending", "days_disposal_approved",
-    "method", "days_total",
+    "plate", "unit", "stage_label", "idle_since", "days_idle_proposed", "days_disposal_pending",
+    "days_disposal_approved", "method", "days_total",
 ]  # fmt: skip
 
 
@@ -103,8 +103,8 @@ def costs_report(
 
 @report_app.command("disposals")
 def disposals_report(fmt: FormatOpt = Format.table, out: OutOpt = None) -> None:
-    """车辆处置: the cars proposed idle, pending, approved or disposed, with the day and paper of each stage
-    and the days spent in each (the current one up to today)."""
+    """车辆处置: the cars judged idle (长期不出行) and those proposed, pending, approved or disposed, with the
+    day and paper of each stage and the days spent in each (the current one up to today)."""
     from accounts.access import UnitScope
     from core.timeutil import china_day, utcnow
     from fleet import queries

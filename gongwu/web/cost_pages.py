@@ -151,7 +151,7 @@ def disposals_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Re
     t = i18n(request)
     rows = queries.disposals(session, scope, today())
     cols = [
-        Col(t("车牌号")), Col(t("单位")), Col(t("阶段")),
+        Col(t("车牌号")), Col(t("单位")), Col(t("阶段")), Col(t("闲置自"), "date"),
         Col(t("提议处置日期"), "date"), Col(t("闲置待处置天数"), "int"),
         Col(t("申请日期"), "date"), Col(t("申请文号")), Col(t("待批复天数"), "int"),
         Col(t("批复日期"), "date"), Col(t("批复文号")), Col(t("批复后天数"), "int"),
@@ -159,7 +159,8 @@ def disposals_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Re
         Col(t("接收单位")), Col(t("共计天数"), "int"),
     ]  # fmt: skip
     keys = [
-        "plate", "unit", "stage_label", "idle_proposed_on", "days_idle_proposed", "disposal_pending_on",
+        "plate", "unit", "stage_label", "idle_since", "idle_proposed_on", "days_idle_proposed",
+        "disposal_pending_on",
         "application_no", "days_disposal_pending", "disposal_approved_on", "approval_no",
         "days_disposal_approved", "disposed_on", "method", "income_yuan", "to_unit", "days_total",
     ]  # fmt: skip

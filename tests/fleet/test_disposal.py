@@ -89,6 +89,14 @@ def test_a_car_in_its_current_stage_counts_days_up_to_today_and_a_withdrawal_sta
     assert (row["stage"], row["days_idle_proposed"]) == ("idle_proposed", 10)
     service.advance_disposal(session, car.id or 0, "clerk", stage="in_service", on=date(2024, 9, 12))
     assert queries.disposals(session, UnitScope(), date(2024, 9, 20)) == []
+    # a car judged idle, not yet proposed, is listed where its disposal would begin
+    from fleet.models import Flag
+
+    session.add(Flag(kind="idle_vehicle", key=f"{car.id}:x", vehicle_id=car.id or 0, unit_id=car.unit_id,
+                     start_at=datetime(2024, 6, 30, 16, tzinfo=UTC)))  # fmt: skip
+    session.flush()
+    [idle] = queries.disposals(session, UnitScope(), date(2024, 9, 20))
+    assert (idle["stage"], idle["idle_since"], idle["days_total"]) == ("in_service", date(2024, 7, 1), None)
 
 
 def _transferred(session: Session) -> tuple[int, int, int]:
