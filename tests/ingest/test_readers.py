@@ -93,7 +93,9 @@ EXPECTED_VEHICLES = [
     (6, {"plate": "晋M·A1238", "unit": "县公安局", "model": None, "tracker_id": "864005", "status": None,
          "acquired_on": MAY_1}),
 ]  # fmt: skip
-EXPECTED_VEHICLES = [(line, v | {"home_lon": None, "home_lat": None}) for line, v in EXPECTED_VEHICLES]
+EXPECTED_VEHICLES = [
+    (line, v | {"home_lon": None, "home_lat": None, "tank_l": None}) for line, v in EXPECTED_VEHICLES
+]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -193,7 +195,7 @@ def test_chunk_boundaries_change_nothing(monkeypatch: pytest.MonkeyPatch, chunk:
     data = csv_bytes(rows, encoding="gbk")
     expected = outcomes("vehicles", data)
     last = {"plate": "晋M·B0002", "unit": "县\r\n财政局", "model": None, "tracker_id": None}
-    home = {"home_lon": None, "home_lat": None}
+    home = {"home_lon": None, "home_lat": None, "tank_l": None}
     assert expected[0][-1] == (9, {**last, "status": "in_service", "acquired_on": None, **home})
     monkeypatch.setattr(readers, "CHUNK_BYTES", chunk)
     assert outcomes("vehicles", data) == expected
