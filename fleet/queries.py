@@ -550,9 +550,10 @@ REVIEW_OUTCOMES = ("violation", "explained", "false_alarm")
 REVIEW_KEYS = (*(f"reviewed_{o}" for o in REVIEW_OUTCOMES), "not_reviewed")
 
 
-def unit_at(vehicle_id: Any, day: Any) -> Any:
-    """SQL: the unit that held the car on `day` (fleet_vehicle_unit), else its current unit — so a
-    transferred car's trips before the transfer stay with the old unit."""
+def unit_at(vehicle_id: Any, day: Any, current: Any = None) -> Any:
+    """SQL: the unit that held the car on `day` (fleet_vehicle_unit), else its current unit (`current`, when
+    the statement joins the vehicle already) — so a transferred car's trips before the transfer stay with
+    the old unit."""
     held = (
         _select(VehicleUnit.unit_id)
         .where(
@@ -563,7 +564,8 @@ def unit_at(vehicle_id: Any, day: Any) -> Any:
         .limit(1)
         .scalar_subquery()
     )
-    current = _select(Vehicle.unit_id).where(col(Vehicle.id) == vehicle_id).scalar_subquery()
+    if current is None:
+        current = _select(Vehicle.unit_id).where(col(Vehicle.id) == vehicle_id).scalar_subquery()
     return func.coalesce(held, current)
 
 

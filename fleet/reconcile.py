@@ -55,7 +55,8 @@ from fleet.models import (
     TripOrder,
     Vehicle,
 )
-from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline, consumption, cover_end
+from fleet.queries import unit_at, unit_history
+from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline, UnitSpan, consumption, cover_end, unit_on
 from fleet.tags import DayTags
 
 logger = logging.getLogger(__name__)
@@ -177,7 +178,8 @@ _TRIP_COLS: tuple[Any, ...] = (
     Trip.start_at,
     Trip.end_at,
     Trip.order_id,
-    Vehicle.unit_id,
+    # the unit that held the car on the trip's day: a transfer leaves the trips before it with the old unit
+    unit_at(Trip.vehicle_id, Trip.service_day, Vehicle.unit_id),
     Trip.distance_m,
     Trip.duration_s,
     Trip.service_day,
@@ -686,14 +688,19 @@ class _Run:
     tally: flags.Tally
     spells: _Spells
     timeline: Timeline  # which car held which tracker when
+    history: dict[int, list[UnitSpan]]  # which unit held a transferred car when
     paper: _Paper | None = None  # the cars' policies and inspections, loaded by the first cost check
+
+    def unit_on(self, vehicle_id: int, day: date) -> int:
+        """The unit a flag of the car's `day` belongs to: the one that held the car then."""
+        return unit_on(self.history.get(vehicle_id, []), day, self.vehicles[vehicle_id].unit_id)
 
     @classmethod
     def start(cls, session: Session, rules: Rules, as_of: int, tally: flags.Tally | None = None) -> _Run:
         tally = tally if tally is not None else flags.Tally()
         return cls(
             session, _vehicles(session), rules, as_of, tally, _Spells(session, tally, rules),
-            trackers.timeline(session),
+            trackers.timeline(session), unit_history(session),
         )  # fmt: skip
 
 
@@ -866,7 +873,8 @@ def _day_flags(run: _Run, kind: str, day: date, wanted: Wanted, reason: str) -> 
         vehicle = run.vehicles.get(vehicle_id)
         if vehicle is None:
             continue
-        where = {"vehicle_id": vehicle_id, "unit_id": vehicle.unit_id, "start_at": start, "end_at": end}
+        unit_id = run.unit_on(vehicle_id, day)
+        where = {"vehicle_id": vehicle_id, "unit_id": unit_id, "start_at": start, "end_at": end}
         row = known.get(key)
         if row is None:
             new.add(kind=kind, key=key, detail=detail, **where)
@@ -1041,7 +1049,11 @@ def _paper_checks(run: _Run, day: date) -> dict[str, int]:
         lapsed: Wanted = {}
         for vid, spans in spans_of.items():
             car = run.vehicles.get(vid)
-            if car is None or car.status == "disposed" or not any(lo <= day for lo, _ in spans):
+            if (
+                car is None
+                or car.status in ("disposed", "disposal_approved")
+                or not any(lo <= day for lo, _ in spans)
+            ):
                 continue
             until = cover_end(spans, day)
             if until is not None and (until - day).days <= ahead:
@@ -1066,8 +1078,8 @@ def _paper_checks(run: _Run, day: date) -> dict[str, int]:
 def _due_flags(
     run: _Run, kind: str, what: str, due: dict[str, tuple[int, date]], spans_of: dict[int, list[Any]]
 ) -> None:
-    """Raise the reminders due (key `vehicle:last day of cover`); an open one resolves once the cover goes
-    on past its day (a renewal on file) or the car is out of service — not merely by the day passing."""
+    """Raise the reminders due (key `vehicle:last day of cover`); an open one resolves once a cover on file
+    goes past its day (a renewal, even a late one) or the car is disposed — not merely by the day passing."""
     session = run.session
     stmt = _select(*_FlagIndex.COLUMNS).where(
         Flag.kind == kind, or_(col(Flag.state) == "open", col(Flag.key).in_(sorted(due)))
@@ -1075,7 +1087,7 @@ def _due_flags(
     known = _FlagIndex(session, session.exec(stmt).all())
     new = flags.NewFlags(run.tally)
     for key, (vid, until) in due.items():
-        unit_id = run.vehicles[vid].unit_id
+        unit_id = run.unit_on(vid, until)
         at = day_bounds(until)[0]
         detail = {"due_on": until.isoformat(), "what": what}
         where = {"vehicle_id": vid, "unit_id": unit_id, "start_at": at, "end_at": at}
@@ -1089,8 +1101,9 @@ def _due_flags(
             continue
         vid, until = row["vehicle_id"], date.fromisoformat(key.split(":", 1)[1])
         car = run.vehicles.get(vid)
-        renewed = cover_end(spans_of.get(vid, []), until + timedelta(days=1)) is not None
-        if car is None or car.status == "disposed" or renewed:
+        # a later cover on file, even one that began after a gap (the gap's trips are flagged apart)
+        renewed = any(hi > until for _, hi in spans_of.get(vid, []))
+        if car is None or car.status in ("disposed", "disposal_approved") or renewed:
             flags.resolve(session, run.tally, known.load(key), utcnow(), REASON_RENEWED)
     new.insert(session)
 

@@ -203,3 +203,19 @@ def test_other_costs_need_a_reason_and_over_the_threshold_a_paper(session: Sessi
     )
     assert got == [("travel", ["document"]), ("washing", ["reason"])]
     assert import_file(session, "costs", costs).unchanged == 3  # the same file again changes nothing
+
+
+def test_a_renewal_that_comes_after_a_gap_resolves_its_reminder(session: Session, tmp_path: Path) -> None:
+    car = make_vehicle(session, make_unit(session, name="县审计局"), plate="晋M·A0701")
+    make_trip(session, car, datetime(2024, 7, 2, 1, tzinfo=UTC))  # in the gap
+    _reconciled(session, date(2024, 6, 1), date(2024, 7, 31))
+    import_file(session, "insurance", _file(tmp_path, "保险.csv", (
+        "车牌号,保单号,起保日期,终止日期\n晋M·A0701,P1,2023-07-01,2024-06-30\n"
+    )))  # fmt: skip
+    assert [f.state for f in _flags(session, "insurance_due")] == ["open"]
+    import_file(session, "insurance", _file(tmp_path, "续保.csv", (
+        "车牌号,保单号,起保日期,终止日期\n晋M·A0701,P2,2024-07-03,2025-07-02\n"
+    )))  # fmt: skip
+    assert [f.state for f in _flags(session, "insurance_due")] == ["resolved"]
+    gap = _flags(session, "uninsured_trip")
+    assert [(f.detail["day"], f.state) for f in gap] == [("2024-07-02", "open")]  # the gap's trip stays

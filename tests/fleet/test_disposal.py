@@ -140,6 +140,22 @@ def test_a_transfer_mid_month_splits_the_unit_report_and_the_costs(session: Sess
     assert [u["unit"] for u in theirs["units"]] == ["甲局"] and theirs["county"]["total_fen"] == 30_000
     [row] = queries.disposals(session, UnitScope(), date(2024, 9, 30))
     assert (row["method"], row["to_unit"], row["unit"]) == ("调剂", "乙镇", "乙镇")
+    # a bill of the 10th, judged again after the transfer, stays the old unit's flag to answer
+    from fleet import reconcile
+    from fleet.models import Flag
+
+    session.add(Maintenance(vehicle_id=vid, done_on=date(2024, 9, 10), amount_fen=500_000, reason="换挡"))
+    session.flush()
+    reconcile.judge_costs(session, date(2024, 9, 1), date(2024, 9, 30))
+    [bill] = session.exec(select(Flag).where(Flag.kind == "cost_without_evidence")).all()
+    assert bill.unit_id == old
+    # and a trip flag of the 10th too
+    reconcile.reconcile_day(session, date(2024, 9, 10))
+    reconcile.reconcile_day(session, date(2024, 9, 20))
+    trips = {
+        f.start_at.day: f.unit_id for f in session.exec(select(Flag).where(Flag.kind == "unreported_trip"))
+    }
+    assert trips == {10: old, 20: new}
     # the month's trends split the same way, for the county and for the old unit's own staff
     first = date(2024, 9, 1)
     trend = queries.trends(session, first, first, UnitScope(), date(2024, 12, 1))
