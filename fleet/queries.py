@@ -1365,19 +1365,31 @@ DISPOSAL_STAGES = ("idle_proposed", "disposal_pending", "disposal_approved", "di
 
 
 def disposals(session: Session, scope: UnitScope, today: date) -> list[dict[str, Any]]:
-    """Each car in disposal or through it: its stage now, the day each stage began with its paper, and the
-    days it spent in each (the current one up to today) — the audit's 8 idle cars took from the
-    application (28 August) to the end of October. A withdrawn proposal starts the record afresh."""
+    """Each disposal case — from a proposal to `disposed`, or still under way — with its stage, the day
+    each stage began with its paper, and the days it spent in each (the current one up to today): the
+    audit's 8 idle cars took from the application (28 August) to the end of October. A withdrawn proposal
+    is no case; a car transferred (调剂) and later proposed again has two. A case belongs to the unit that
+    held the car when it began. The cars judged idle and not in a case are listed too: where one begins."""
     from core.labels import label_of
-    from fleet.models import DisposalMethod, DisposalStep, VehicleStatus
+    from fleet.models import DisposalStep, VehicleStatus
 
     units = {u.id: u.name for u in session.exec(select(Unit)).all()}
-    steps: dict[int, list[DisposalStep]] = defaultdict(list)
+    cars = {v.id or 0: v for v in session.exec(select(Vehicle)).all()}
+    history = unit_history(session)
+    cases: dict[int, list[list[DisposalStep]]] = defaultdict(list)
+    live: dict[int, list[DisposalStep]] = {}
     for step in session.exec(select(DisposalStep).order_by(col(DisposalStep.id))).all():
-        if step.stage == "in_service":
-            steps.pop(step.vehicle_id, None)  # withdrawn: what came before is closed
-        else:
-            steps[step.vehicle_id].append(step)
+        vid = step.vehicle_id
+        if step.stage == "in_service":  # withdrawn: that proposal is no case
+            if vid in live:
+                cases[vid].remove(live.pop(vid))
+            continue
+        if vid not in live:
+            live[vid] = []
+            cases[vid].append(live[vid])
+        live[vid].append(step)
+        if step.stage == "disposed":
+            del live[vid]  # the case is closed: a later proposal opens another
     # the cars judged idle and not yet proposed: where a disposal begins (the audit's 8 cars that never moved)
     idle = {
         vid: start
@@ -1386,36 +1398,48 @@ def disposals(session: Session, scope: UnitScope, today: date) -> list[dict[str,
         ).all()
     }
     out = []
-    stmt = scope.apply(select(Vehicle).order_by(col(Vehicle.plate)), Vehicle.unit_id)
-    for v in session.exec(stmt).all():
-        case_steps = steps.get(v.id or 0, [])
-        if not case_steps and v.status == "in_service" and v.id not in idle:
-            continue
-        began = {s.stage: s for s in case_steps}
-        row: dict[str, Any] = {
-            "plate": v.plate, "unit": units.get(v.unit_id, ""),
-            "stage": case_steps[-1].stage if case_steps else v.status,
-        }  # fmt: skip
-        row["stage_label"] = label_of(VehicleStatus, row["stage"])
-        row["idle_since"] = china_day(idle[v.id]) if v.id in idle else None
-        for stage, nxt in zip(DISPOSAL_STAGES, (*DISPOSAL_STAGES[1:], None), strict=True):
-            s = began.get(stage)
-            row[f"{stage}_on"] = s.on_day if s else None
-            if nxt is not None:  # the days until the next stage began, or until today in the current one
-                later = began.get(nxt)
-                then = later.on_day if later else today if row["stage"] == stage else None
-                row[f"days_{stage}"] = (then - s.on_day).days if s and then else None
-        row["application_no"] = began["disposal_pending"].document_no if "disposal_pending" in began else ""
-        row["approval_no"] = began["disposal_approved"].document_no if "disposal_approved" in began else ""
-        last = began.get("disposed")
-        row["method"] = label_of(DisposalMethod, last.method) if last and last.method else ""
-        row["income_yuan"] = yuan(last.income_fen) if last and last.income_fen is not None else None
-        row["to_unit"] = units.get(last.to_unit_id, "") if last and last.to_unit_id else ""
-        first_on = case_steps[0].on_day if case_steps else None
-        end_on = today if last is None else last.on_day
-        row["days_total"] = (end_on - first_on).days if first_on else None
-        out.append(row)
+    for vid, v in sorted(cars.items(), key=lambda kv: kv[1].plate):
+        for steps in cases.get(vid, []):
+            # a transfer's case is the giving unit's: the one holding the car the day before it moved
+            moved = steps[-1].stage == "disposed" and steps[-1].method == "transfer"
+            day = steps[-1].on_day - timedelta(days=1) if moved else steps[0].on_day
+            unit = rules.unit_on(history.get(vid, []), day, v.unit_id)
+            if scope.allows(unit):
+                out.append(_disposal_row(v.plate, units.get(unit, ""), steps, idle.get(vid), today, units))
+        if vid in idle and vid not in live and v.status == "in_service" and scope.allows(v.unit_id):
+            row = _disposal_row(v.plate, units.get(v.unit_id, ""), [], idle[vid], today, units)
+            out.append(row | {"stage": "in_service", "stage_label": label_of(VehicleStatus, "in_service")})
     return out
+
+
+def _disposal_row(
+    plate: str, unit: str, steps: list[Any], idle: datetime | None, today: date, units: dict[Any, str]
+) -> dict[str, Any]:
+    from core.labels import label_of
+    from fleet.models import DisposalMethod, VehicleStatus
+
+    began = {s.stage: s for s in steps}
+    stage = steps[-1].stage if steps else "in_service"
+    row: dict[str, Any] = {
+        "plate": plate, "unit": unit, "stage": stage, "stage_label": label_of(VehicleStatus, stage),
+        "idle_since": china_day(idle) if idle is not None and stage != "disposed" else None,
+    }  # fmt: skip
+    for name, nxt in zip(DISPOSAL_STAGES, (*DISPOSAL_STAGES[1:], None), strict=True):
+        s = began.get(name)
+        row[f"{name}_on"] = s.on_day if s else None
+        if nxt is not None:  # the days until the next stage began, or until today in the current one
+            later = began.get(nxt)
+            then = later.on_day if later else today if stage == name else None
+            row[f"days_{name}"] = (then - s.on_day).days if s and then else None
+    row["application_no"] = began["disposal_pending"].document_no if "disposal_pending" in began else ""
+    row["approval_no"] = began["disposal_approved"].document_no if "disposal_approved" in began else ""
+    last = began.get("disposed")
+    row["method"] = label_of(DisposalMethod, last.method) if last and last.method else ""
+    row["income_yuan"] = yuan(last.income_fen) if last and last.income_fen is not None else None
+    row["to_unit"] = units.get(last.to_unit_id, "") if last and last.to_unit_id else ""
+    end_on = today if last is None else last.on_day
+    row["days_total"] = (end_on - steps[0].on_day).days if steps else None
+    return row
 
 
 def vehicle_records(

@@ -139,7 +139,7 @@ def test_a_transfer_mid_month_splits_the_unit_report_and_the_costs(session: Sess
     theirs = queries.costs_year(session, 2024, UnitScope(unit_id=old))
     assert [u["unit"] for u in theirs["units"]] == ["甲局"] and theirs["county"]["total_fen"] == 30_000
     [row] = queries.disposals(session, UnitScope(), date(2024, 9, 30))
-    assert (row["method"], row["to_unit"], row["unit"]) == ("调剂", "乙镇", "乙镇")
+    assert (row["method"], row["to_unit"], row["unit"]) == ("调剂", "乙镇", "甲局")  # the giving unit's case
     # a bill of the 10th, judged again after the transfer, stays the old unit's flag to answer
     from fleet import reconcile
     from fleet.models import Flag
@@ -217,3 +217,18 @@ def test_the_costs_report_counts_an_orders_fuel_once_and_compares_years(
         app, ["report", "costs", "--year", "2024", "--compare", "2023"], env={"COLUMNS": "240"}
     )
     assert table.exit_code == 0 and "→" in table.stdout.splitlines()[0]
+
+
+def test_a_transferred_car_proposed_again_is_a_second_case_of_its_new_unit(session: Session) -> None:
+    vid, old, new = _transferred(session)
+    service.advance_disposal(session, vid, "clerk", stage="idle_proposed", on=date(2024, 11, 1))
+    rows = queries.disposals(session, UnitScope(), date(2024, 11, 11))
+    assert [(r["unit"], r["stage"], r["method"], r["days_total"]) for r in rows] == [
+        ("甲局", "disposed", "调剂", 0), ("乙镇", "idle_proposed", "", 10)
+    ]  # fmt: skip
+    assert [r["stage"] for r in queries.disposals(session, UnitScope(unit_id=old), date(2024, 11, 11))] == [
+        "disposed"
+    ]
+    assert [r["stage"] for r in queries.disposals(session, UnitScope(unit_id=new), date(2024, 11, 11))] == [
+        "idle_proposed"
+    ]
