@@ -403,13 +403,17 @@ def _running_costs(county: DemoCounty, rng: random.Random) -> None:
     policy not renewed and car 10 past its inspection; this month a fill-up of an idle car, 95 L into car
     7's 60 L tank, a ¥5,000 repair without an invoice. Car 2 (idle) is proposed for disposal."""
     today = county.today
-    first_year = today.year - 2
+    # the two whole years before this one, or before last year when the demo's days begin in it (a
+    # January demo): the demo's own orders and fill-ups never fall in the audit's years
+    first_year = today.year - (2 if county.days[0].year == today.year else 3)
     cars = county.vehicles
     for i, v in enumerate(cars):
-        if i == AUDIT_YEARS[0][0]:
+        if i < AUDIT_YEARS[0][0] and v["acquired_on"] >= date(first_year, 1, 1):
+            v["acquired_on"] = v["acquired_on"].replace(year=first_year - 1)  # held all the first year
+        elif i == AUDIT_YEARS[0][0]:
             v["acquired_on"] = date(first_year + 1, 6, 18)
-        elif i > AUDIT_YEARS[0][0]:
-            v["acquired_on"] = county.days[0] - timedelta(days=60)
+        elif i > AUDIT_YEARS[0][0]:  # bought this year (the year the demo's days begin), before them
+            v["acquired_on"] = max(county.days[0] - timedelta(days=60), date(county.days[0].year, 1, 1))
     cars[7]["tank_l"] = 60
     for k, (held, target_fen) in enumerate(AUDIT_YEARS):
         year = first_year + k
@@ -420,7 +424,8 @@ def _running_costs(county: DemoCounty, rng: random.Random) -> None:
             start = max(date(year, 1, 1), cars[i]["acquired_on"])
             for month in range(start.month, 13):
                 litres = Decimal(rng.randint(38, 52))
-                when = datetime(year, month, rng.randint(2, 26), rng.randint(8, 17), rng.choice((0, 30)))
+                when = datetime(year, month, rng.randint(2, 26), rng.randint(8, 17), rng.choice((0, 30)),
+                                tzinfo=CHINA)  # fmt: skip
                 amount = (litres * price).quantize(Decimal("0.01"))
                 county.fuel.append({
                     "plate": plate, "filled_at": when, "litres": float(litres), "amount": amount,
@@ -463,7 +468,8 @@ def _running_costs(county: DemoCounty, rng: random.Random) -> None:
             "kind": "repair", "amount": Decimal(target_fen - spent) / 100, "reason": "年度维修结算",
             "document_no": f"HT{year}-JS",
         })  # fmt: skip
-    _papers(county, rng, today.year, len(cars))
+    for year in range(first_year + len(AUDIT_YEARS), today.year + 1):  # the papers since, up to today
+        _papers(county, rng, year, len(cars))
     _this_month(county)
 
 
@@ -472,33 +478,32 @@ def _papers(county: DemoCounty, rng: random.Random, year: int, held: int) -> int
     begun by today; the premiums and fees, in fen, for the year's total."""
     today, spent = county.today, 0
     for i, v in enumerate(county.vehicles[:held]):
-        month = 1 + i % 12
-        start = max(date(year, month, 1), v["acquired_on"])
-        if start.year != year or start > today:
-            continue
-        if not (i == 11 and year == today.year):  # car 11's policy is not renewed this year
+        start = max(date(year, 1 + i % 12, 1), v["acquired_on"])
+        renewed = not (i == 11 and year == today.year)  # car 11's policy is not renewed this year
+        if start.year == year and start <= today and renewed:
             premium = Decimal(rng.randint(3200, 4600))
             county.insurance.append({
                 "plate": v["plate"], "insurer": rng.choice(("中国人保", "平安保险", "太平洋保险")),
                 "policy_no": f"PDAA{year}{i:04d}", "start_on": start,
-                "end_on": date(year + 1, start.month, 1) - timedelta(days=1) if start.day == 1
-                else date(year + 1, start.month, start.day) - timedelta(days=1), "premium": premium,
+                "end_on": _a_year_on(start) - timedelta(days=1), "premium": premium,
             })  # fmt: skip
             spent += int(premium * 100)
-            if year == today.year - 1 and i == 11:  # so that its cover ends within this month's days
-                county.insurance[-1]["end_on"] = county.days[-6]
+            if year == today.year - 1 and i == 11:  # so that its cover ends within the demo's days
+                county.insurance[-1]["end_on"] = max(start, county.days[-6])
         inspected = date(year, 1 + (i + 5) % 12, 15)
-        if inspected < v["acquired_on"] or inspected > today:
-            continue
+        if inspected < v["acquired_on"] or inspected > today or (i == 10 and year == today.year):
+            continue  # (car 10 was not inspected this year)
         due = date(year + 1, inspected.month, 14)
-        if i == 10 and year == today.year - 1:  # car 10 fell due a week ago and was not inspected since
-            due = today - timedelta(days=8)
-        if i == 10 and year == today.year:
-            continue
+        if i == 10 and year == today.year - 1:  # car 10 fell due a week ago
+            due = max(inspected + timedelta(days=1), today - timedelta(days=8))
         county.inspections.append({"plate": v["plate"], "inspected_on": inspected, "next_due_on": due,
                                    "station": "县机动车检测站", "amount": Decimal(160)})  # fmt: skip
         spent += 16_000
     return spent
+
+
+def _a_year_on(day: date) -> date:
+    return day.replace(year=day.year + 1) if (day.month, day.day) != (2, 29) else date(day.year + 1, 3, 1)
 
 
 def _this_month(county: DemoCounty) -> None:
@@ -510,7 +515,7 @@ def _this_month(county: DemoCounty) -> None:
         (cars[7]["plate"], days[-3], 95.0, "779.00"),
     ):
         county.fuel.append({
-            "plate": plate, "filled_at": datetime.combine(day, time(18, 30)), "litres": litres,
+            "plate": plate, "filled_at": datetime.combine(day, time(18, 30), CHINA), "litres": litres,
             "amount": Decimal(amount), "card_no": "YK1000", "station": "中石化城关站",
         })  # fmt: skip
     county.maintenance.append({
