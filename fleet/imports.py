@@ -1086,12 +1086,14 @@ cost_category = n.EnumMap(
 
 
 def apply_costs(session: Session, rows: Sequence[Row], actor: str) -> ApplyResult:
-    """Other running costs by (car, day, category, reason): parking, washing, tolls, a driver's travel. Judged
+    """Other running costs by (car, day, category, reason, paper): parking, washing, tolls, a driver's travel
+    (two receipts of a day tell apart by their invoice nos.). Judged
     like a workshop bill (cost_without_evidence: no reason, or over the threshold without paper)."""
     result = ApplyResult()
     cars = _plates(session, rows)
     stored = {
-        (c.vehicle_id, c.spent_on, c.category, c.reason): c for c in session.exec(select(RunningCost)).all()
+        (c.vehicle_id, c.spent_on, c.category, c.reason, c.document_no): c
+        for c in session.exec(select(RunningCost)).all()
     }
     for row in rows:
         r = RowReader(COSTS, row, result)
@@ -1101,12 +1103,13 @@ def apply_costs(session: Session, rows: Sequence[Row], actor: str) -> ApplyResul
         values = _evidence_fields(r)
         if car is None or day is None or not r.ok:
             continue
-        key = (car.id or 0, day, category, values["reason"])
+        key = (car.id or 0, day, category, values["reason"], values["document_no"])
         stored[key], _ = upsert(
             session, result, model=RunningCost, obj=stored.get(key),
-            values={"amount_fen": values["amount_fen"], "document_no": values["document_no"]}, actor=actor,
-            key=f"{car.plate} {day} {category} {values['reason']}",
-            init={"vehicle_id": car.id, "spent_on": day, "category": category, "reason": values["reason"]},
+            values={"amount_fen": values["amount_fen"]}, actor=actor,
+            key=f"{car.plate} {day} {category} {values['reason']} {values['document_no']}".strip(),
+            init={"vehicle_id": car.id, "spent_on": day, "category": category, "reason": values["reason"],
+                  "document_no": values["document_no"]},
         )  # fmt: skip
     return result
 
@@ -1123,6 +1126,6 @@ COSTS = ImportSpec(
         text("reason", "事由", "用途", "原因", "reason", example="县医院停车"),
         text("document_no", "合同或发票号", "发票号", "票据号", "invoice"),
     ),
-    key=("plate", "spent_on", "category", "reason"),
+    key=("plate", "spent_on", "category", "reason", "document_no"),
     apply=apply_costs,
 )  # fmt: skip

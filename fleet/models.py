@@ -369,7 +369,7 @@ class RunningCost(SQLModel, table=True):
     """Other running costs of a car (parking, washing, tolls, a driver's travel), each with its reason."""
 
     __tablename__ = "fleet_cost"
-    __table_args__ = (UniqueConstraint("vehicle_id", "spent_on", "category", "reason"),)
+    __table_args__ = (UniqueConstraint("vehicle_id", "spent_on", "category", "reason", "document_no"),)
 
     id: int | None = Field(default=None, primary_key=True)
     vehicle_id: int = Field(foreign_key="fleet_vehicle.id", index=True)

@@ -1202,7 +1202,9 @@ def _held_in(v: Vehicle, first: date, last: date) -> bool:
     )
 
 
-def _cost_items(session: Session, first: date, last: date) -> list[tuple[int, date, str, int]]:
+def _cost_items(
+    session: Session, first: date, last: date, vehicle_id: int | None = None
+) -> list[tuple[int, date, str, int]]:
     """Every cost of first..last as (car, day, category, fen): fill-ups, workshop bills, premiums (on the
     policy's first day), inspection fees, other costs, and the orders' expense sheets (by the planned
     start) — an order's fuel only when no fuel slip names the order, so a fill-up is never counted twice."""
@@ -1253,7 +1255,7 @@ def _cost_items(session: Session, first: date, last: date) -> list[tuple[int, da
         ):
             if fen:
                 items.append((vid, day, category, int(fen)))
-    return items
+    return items if vehicle_id is None else [i for i in items if i[0] == vehicle_id]
 
 
 def _cost_row(cars: int, fen: dict[str, int], km: float, trips: int) -> dict[str, Any]:
@@ -1270,7 +1272,9 @@ def _cost_row(cars: int, fen: dict[str, int], km: float, trips: int) -> dict[str
     }
 
 
-def costs_year(session: Session, year: int, scope: UnitScope) -> dict[str, Any]:
+def costs_year(
+    session: Session, year: int, scope: UnitScope, vehicle_id: int | None = None
+) -> dict[str, Any]:
     """One year's running costs per car, per unit and for the county (the cars each held that year): fuel,
     maintenance, insurance, tolls, meals, other, with cost per car, per km (GPS) and per trip. A cost and a
     trip count for the unit that held the car on its day (a transfer splits a car between two units)."""
@@ -1286,15 +1290,19 @@ def costs_year(session: Session, year: int, scope: UnitScope) -> dict[str, Any]:
     def unit_of(vid: int, day: date) -> int:
         return rules.unit_on(history.get(vid, []), day, cars[vid].unit_id)
 
-    for vid, day, category, fen in _cost_items(session, first, last):
+    for vid, day, category, fen in _cost_items(session, first, last, vehicle_id):
         if vid not in cars or not scope.allows(uid := unit_of(vid, day)):
             continue
         per_car[vid][category] += fen
         per_unit[uid][category] += fen
+    trips = _select(Trip.vehicle_id, Trip.service_day, func.count(), func.sum(Trip.distance_m)).where(
+        col(Trip.service_day) >= first, col(Trip.service_day) <= last
+    )
+    if vehicle_id is not None:
+        trips = trips.where(col(Trip.vehicle_id) == vehicle_id)
+        cars = {vehicle_id: cars[vehicle_id]} if vehicle_id in cars else {}
     for vid, day, n, metres in session.exec(
-        _select(Trip.vehicle_id, Trip.service_day, func.count(), func.sum(Trip.distance_m))
-        .where(col(Trip.service_day) >= first, col(Trip.service_day) <= last)
-        .group_by(col(Trip.vehicle_id), col(Trip.service_day))
+        trips.group_by(col(Trip.vehicle_id), col(Trip.service_day))
     ).all():
         if vid not in cars or not scope.allows(uid := unit_of(vid, day)):
             continue
@@ -1443,10 +1451,10 @@ def _disposal_row(
 
 
 def vehicle_records(
-    session: Session, vehicle_id: int, year: int | None = None
+    session: Session, vehicle_id: int, year: int | None = None, scope: UnitScope | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """A car's fill-ups, workshop bills, policies, inspections and other costs (of `year`, or all), newest
-    first, money as exact yuan."""
+    first, money as exact yuan; for a unit's staff, those of the days their unit held the car."""
     from fleet.models import FuelFill, Inspection, Insurance, Maintenance, RunningCost
 
     def within(day_col: Any, stmt: Any) -> Any:
@@ -1457,9 +1465,19 @@ def vehicle_records(
             return stmt.where(col(day_col) >= lo, col(day_col) < hi)
         return stmt.where(col(day_col) >= date(year, 1, 1), col(day_col) <= date(year, 12, 31))
 
+    spans = unit_history(session).get(vehicle_id, [])
+    car = session.get(Vehicle, vehicle_id)
+    current = car.unit_id if car is not None else 0
+
     def rows(model: Any, day_col: Any) -> list[Any]:
         stmt = select(model).where(model.vehicle_id == vehicle_id).order_by(col(day_col).desc())
-        return list(session.exec(within(day_col, stmt)).all())
+        found = list(session.exec(within(day_col, stmt)).all())
+        if scope is None or not scope.restricted or not spans:
+            return found
+        day_of = (
+            (lambda r: china_day(r.filled_at)) if model is FuelFill else (lambda r: getattr(r, day_col.key))
+        )
+        return [r for r in found if scope.allows(rules.unit_on(spans, day_of(r), current))]
 
     return {
         "fuel": [

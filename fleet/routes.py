@@ -413,7 +413,7 @@ def vehicle_records(
 ) -> dict[str, Any]:
     """A car's fill-ups, workshop bills, policies, inspections and other costs (of a year, or all)."""
     _vehicle_in(session, scope, vehicle_id)
-    return queries.vehicle_records(session, vehicle_id, year)
+    return queries.vehicle_records(session, vehicle_id, year, scope)
 
 
 # --- tracker upkeep ------------------------------------------------------------------------------------

@@ -112,7 +112,9 @@ def costs_xlsx(request: Request, session: SessionDep, scope: ScopeDep) -> Respon
         values = [unit, plate, r["cars"], *money, Decimal(r["total_fen"]) / 100, r["km"], r["trips"], *per]
         return dict(zip(headers, values, strict=True))
 
-    rows = [row(u, u["unit"], "") for u in report["units"]] + [row(report["county"], t("全县"), "")]
+    rows = [row(u, u["unit"], "") for u in report["units"]]
+    if not scope.restricted:  # a unit's staff have their unit's row: no county row of the same figures
+        rows.append(row(report["county"], t("全县"), ""))
     rows += [row(v, v["unit"], v["plate"]) for v in report["vehicles"]]
     notes = [
         t("费用按发生日所属单位计：调剂车辆调剂日前的费用仍计原单位。"),

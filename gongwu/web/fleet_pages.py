@@ -451,7 +451,7 @@ def vehicle_page(request: Request, session: SessionDep, scope: ScopeDep, vehicle
             "year": day.year,
             "costs": costs,
             "papers": papers,
-            "records": queries.vehicle_records(session, vehicle_id, day.year),
+            "records": queries.vehicle_records(session, vehicle_id, day.year, scope),
             "disposal_units": [u for u in units_in_scope(session, UnitScope()) if u.id != vehicle.unit_id],
             "orders": orders[-30:][::-1],
             "updated": request.query_params.get("updated") == "1",

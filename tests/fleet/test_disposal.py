@@ -140,6 +140,15 @@ def test_a_transfer_mid_month_splits_the_unit_report_and_the_costs(session: Sess
     assert [u["unit"] for u in theirs["units"]] == ["甲局"] and theirs["county"]["total_fen"] == 30_000
     [row] = queries.disposals(session, UnitScope(), date(2024, 9, 30))
     assert (row["method"], row["to_unit"], row["unit"]) == ("调剂", "乙镇", "甲局")  # the giving unit's case
+    # each unit's staff see the car's fill-ups of their own days
+    amounts = {
+        u: [
+            f["amount_yuan"]
+            for f in queries.vehicle_records(session, vid, 2024, UnitScope(unit_id=u))["fuel"]
+        ]
+        for u in (old, new)
+    }
+    assert amounts == {old: ["300.00"], new: ["400.00"]}
     # a bill of the 10th, judged again after the transfer, stays the old unit's flag to answer
     from fleet import reconcile
     from fleet.models import Flag

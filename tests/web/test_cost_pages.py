@@ -50,6 +50,7 @@ def test_the_costs_page_shows_the_years_line_units_cars_and_exports(
     theirs = viewer.get("/reports/costs?year=2024&compare=")
     assert theirs.status_code == 200 and "甲镇" in theirs.text and "乙局" not in theirs.text
     assert "→" not in theirs.text.split("<main", 1)[-1].split("</h1>", 1)[-1].split("<dl", 1)[0]
+    assert "全县" not in theirs.text.split("<main", 1)[-1]
     assert manager.get("/reports/costs?year=twenty").status_code == 422
 
 

@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['vehicle_id'], ['fleet_vehicle.id'], name=op.f('fk_fleet_cost_vehicle_id_fleet_vehicle')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_fleet_cost')),
-    sa.UniqueConstraint('vehicle_id', 'spent_on', 'category', 'reason', name=op.f('uq_fleet_cost_vehicle_id_spent_on_category_reason'))
+    sa.UniqueConstraint('vehicle_id', 'spent_on', 'category', 'reason', 'document_no', name=op.f('uq_fleet_cost_vehicle_id_spent_on_category_reason_document_no'))
     )
     with op.batch_alter_table('fleet_cost', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fleet_cost_vehicle_id'), ['vehicle_id'], unique=False)
