@@ -24,6 +24,7 @@ from core.models import AuditLog, Unit
 from core.settings import get_settings
 from core.timeutil import as_utc, china_day, day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, rules, tags
+from fleet.holders import unit_at, unit_history
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -39,9 +40,8 @@ from fleet.models import (
     TripExpense,
     TripOrder,
     Vehicle,
-    VehicleUnit,
 )
-from fleet.rules import OPEN_START, UnitSpan, units_between
+from fleet.rules import OPEN_START, units_between
 from fleet.schemas import DriverFilter, FlagFilter, OrderFilter, StopFilter, TripFilter, VehicleFilter
 
 CENT = Decimal("0.01")
@@ -548,35 +548,6 @@ def _not_false_alarm() -> Any:
 
 REVIEW_OUTCOMES = ("violation", "explained", "false_alarm")
 REVIEW_KEYS = (*(f"reviewed_{o}" for o in REVIEW_OUTCOMES), "not_reviewed")
-
-
-def unit_at(vehicle_id: Any, day: Any, current: Any = None) -> Any:
-    """SQL: the unit that held the car on `day` (fleet_vehicle_unit), else its current unit (`current`, when
-    the statement joins the vehicle already) — so a transferred car's trips before the transfer stay with
-    the old unit."""
-    held = (
-        _select(VehicleUnit.unit_id)
-        .where(
-            col(VehicleUnit.vehicle_id) == vehicle_id,
-            or_(col(VehicleUnit.from_on).is_(None), col(VehicleUnit.from_on) <= day),
-            or_(col(VehicleUnit.to_on).is_(None), col(VehicleUnit.to_on) > day),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    if current is None:
-        current = _select(Vehicle.unit_id).where(col(Vehicle.id) == vehicle_id).scalar_subquery()
-    return func.coalesce(held, current)
-
-
-def unit_history(session: Session) -> dict[int, list[UnitSpan]]:
-    """Each transferred car's spans (from, to, unit); a car not in it was always its current unit's."""
-    out: dict[int, list[UnitSpan]] = defaultdict(list)
-    for vid, lo, hi, unit in session.exec(
-        _select(VehicleUnit.vehicle_id, VehicleUnit.from_on, VehicleUnit.to_on, VehicleUnit.unit_id)
-    ).all():
-        out[vid].append((lo, hi, unit))
-    return dict(out)
 
 
 def unit_report(session: Session, month: str | date) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from core.settings import get_settings
 from core.timeutil import day_bounds, from_ts, to_china, to_ts, utcnow
 from fleet import compliance, flags, matching, tags, trackers
 from fleet.compliance import ComplianceRules
+from fleet.holders import unit_at, unit_history
 from fleet.models import (
     COVERING,
     FLAG_KINDS,
@@ -55,7 +56,6 @@ from fleet.models import (
     TripOrder,
     Vehicle,
 )
-from fleet.queries import unit_at, unit_history
 from fleet.rules import MAX_ORDER_DAYS, OPEN_START, Rules, Timeline, UnitSpan, consumption, cover_end, unit_on
 from fleet.tags import DayTags
 
