@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from core.settings import get_settings
 from core.timeutil import CHINA, utcnow
+from fleet import partitions
 from fleet.models import COORD_SCALE, COURSE_SCALE, POSITION_SOURCES, SPEED_SCALE, RecutRange, Vehicle
 from fleet.tripcut import DROP_REASONS, NO_BOUND, reason_counts, screen_fixes_many
 
@@ -247,6 +248,8 @@ def ingest_fixes(
     raw = conn.connection.driver_connection
     groups = len(kd)
     if conn.dialect.name == "postgresql":
+        # the months of the batch have their partitions (history comes in for months long past)
+        partitions.ensure(conn, partitions.months_of(kept.fix_ts))
         n_new, lo, hi = _insert_pg(raw, kept_names, kept, kept_dev, groups, code)
     else:
         n_new, lo, hi = _insert_sqlite(raw, kept_names, kept, kept_dev, groups, code)

@@ -227,6 +227,9 @@ def run_nightly(
             with unit_of_work(engine) as s:
                 _fail_orphans(s, NIGHTLY)
                 days = days_to_run(s, since=since, until=until)
+            made = make_partitions_ahead(engine)
+            if made:
+                log(logger, "position partitions made ahead", partitions=", ".join(made))
             return run_days(engine, days, job=NIGHTLY, steps=steps or NIGHTLY_STEPS, on_day=on_day)
     except Busy as busy:
         log(logger, "nightly run skipped", reason=str(busy))
@@ -235,6 +238,15 @@ def run_nightly(
             s.add(run)
             s.flush()
             return RunOutcome(run.id, RunStatus.skipped, [], {}, str(busy))
+
+
+def make_partitions_ahead(engine: Engine) -> list[str]:
+    """On PostgreSQL, this month's and the next months' position partitions, in a transaction of their own
+    (making one locks the table a moment: not for a whole night's day)."""
+    from fleet import partitions
+
+    with unit_of_work(engine) as s:
+        return partitions.ensure_ahead(s.connection(), china_day(utcnow()))
 
 
 def record(session: Session, job: str, work: Callable[[Session], dict[str, Any]]) -> RunOutcome:

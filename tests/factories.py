@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session
 
 from core.models import Unit
@@ -112,6 +113,9 @@ def make_fixes(session: Session, device: str, times: Iterable[datetime], **kw: A
         for t in times
     ]
     if rows:
+        from fleet import partitions
+
+        partitions.ensure(session.connection(), partitions.months_of(np.array([r["fix_ts"] for r in rows])))
         session.connection().execute(insert(Position), rows)
     return len(rows)
 

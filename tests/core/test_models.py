@@ -32,6 +32,9 @@ def test_naive_datetime_is_refused(session: Session) -> None:
 
 
 def test_position_is_unique_per_device_and_time(session: Session) -> None:
+    from fleet import partitions
+
+    partitions.ensure(session.connection(), [(2024, 6)])  # PostgreSQL: the month's partition
     session.add(Position(device_id="13900001111", fix_ts=1_717_200_000, lat=36.1, lon=113.1))
     session.flush()
     session.add(Position(device_id="13900001111", fix_ts=1_717_200_000, lat=36.2, lon=113.2))
