@@ -450,6 +450,22 @@ class Position(SQLModel, table=True):
     attrs: dict[str, Any] | None = json_field()
 
 
+class PositionArchive(SQLModel, table=True):
+    """A China month of positions written to Parquet and removed from fleet_position (`gongwu archive
+    positions`); its trips, stops and flags stay. Re-importing the file brings the month back."""
+
+    __tablename__ = "fleet_position_archive"
+
+    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
+    from_ts: int = Field(sa_type=BigInteger)
+    to_ts: int = Field(sa_type=BigInteger)  # exclusive
+    rows: int = Field(sa_type=BigInteger)
+    file: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    archived_by: str = Field(default="", max_length=64)
+    archived_at: datetime = created_at_field()
+
+
 class RecutRange(SQLModel, table=True):
     """A time range of one device whose fixes changed since its trips were cut."""
 

@@ -8,7 +8,7 @@ archived month is a China month, as the reports count it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 
 import numpy as np
@@ -45,7 +45,7 @@ def name_of(month: Month) -> str:
     return f"{TABLE}_p{month[0]:04d}_{month[1]:02d}"
 
 
-def months_of(fix_ts: np.ndarray) -> list[Month]:
+def months_of(fix_ts: np.ndarray | Sequence[int]) -> list[Month]:
     """The China months the fixes fall in, in order (vectorised: one pass over a batch of fixes)."""
     if len(fix_ts) == 0:
         return []

@@ -9,6 +9,7 @@ unchanged window writes the same rows (compared, not rewritten), so a re-run cha
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,9 @@ from fleet.tripcut import CutResult, TripParams, cut, cut_many
 FAR_FUTURE = 4_102_444_800  # 2100-01-01: "no end" that still fits a datetime
 
 
+logger = logging.getLogger(__name__)
+
+
 @dataclass
 class RecutCounts:
     devices: int = 0
@@ -38,11 +42,14 @@ class RecutCounts:
     stops_removed: int = 0
     # the China days whose trips were added, changed or removed: what a re-reconcile must look at again
     days: set[date] = field(default_factory=set)
+    archived: list[str] = field(default_factory=list)  # the archived months a mark reached: left alone
 
     def add(self, other: RecutCounts) -> None:
         for name in self.__dataclass_fields__:
             if name == "days":
                 self.days |= other.days
+            elif name == "archived":
+                self.archived = sorted(set(self.archived) | set(other.archived))
             else:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -304,8 +311,31 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
     for _, device, a, b in marks:
         old = ranges.get(device)
         ranges[device] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
+    # an archived month has no fixes here: cutting it would only take its trips away (fleet/archive.py)
+    archived = _archived(session)
+    skipped: set[str] = set()
+    for device, (a, b) in list(ranges.items()):
+        for lo, hi, month in archived:
+            if lo <= a < hi:
+                a = hi
+                skipped.add(month)
+            if lo < b <= hi and a < hi:
+                b = lo
+                skipped.add(month)
+        if a >= b:
+            del ranges[device]
+        else:
+            ranges[device] = (a, b)
+    if skipped:
+        logger.warning(
+            "re-cut leaves archived months alone: %s (their fixes are archived: gongwu import positions "
+            "FILE.parquet brings them back)",
+            ", ".join(sorted(skipped)),
+        )
     if not ranges:
-        return RecutCounts()
+        if marks:
+            conn.execute(delete(RecutRange).where(col(RecutRange.id).in_([m[0] for m in marks])))
+        return RecutCounts(archived=sorted(skipped))
     timeline = trackers.timeline(session)
     held = {s.vehicle for d in ranges for s in timeline.by_device.get(d, [])}
     vehicles = {v.id: v for v in session.exec(select(Vehicle).where(col(Vehicle.id).in_(list(held)))).all()}
@@ -323,7 +353,14 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
         total.add(_recut_group(session, items[i : i + GROUP], targets))
     if marks:
         conn.execute(delete(RecutRange).where(col(RecutRange.id).in_([m[0] for m in marks])))
+    total.archived = sorted(skipped)
     return total
+
+
+def _archived(session: Session) -> list[tuple[int, int, str]]:
+    from fleet.archive import archived_spans
+
+    return archived_spans(session)
 
 
 def _devices_with_trips(conn: Connection, devices: Sequence[str]) -> set[str]:

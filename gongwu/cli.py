@@ -90,6 +90,7 @@ def serve(
 
 # Command modules register themselves on `app`.
 from gongwu import (  # noqa: E402,F401
+    cli_archive,
     cli_audit,
     cli_costs,
     cli_demo,

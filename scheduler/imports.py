@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core import audit
+from fleet import archive
 from ingest.importer import ImportReport, run_import
 from scheduler import pipeline
 
@@ -32,8 +33,12 @@ def import_file(
     **options: Any,
 ) -> ImportReport:
     """Import `source` (options as `run_import` takes them) and, unless `recut` is off, cut the trips of
-    the fixes it stored."""
-    report = run_import(session, kind, source, progress=progress, **options)
+    the fixes it stored. A positions file in Parquet is a month gongwu archived: it comes back as it was
+    stored (fleet/archive.py)."""
+    if kind == "positions" and isinstance(source, str | Path) and archive.is_parquet(Path(source)):
+        report = _restore(session, Path(source), options)
+    else:
+        report = run_import(session, kind, source, progress=progress, **options)
     if recut and report.committed and kind == "positions" and report.inserted:
         outcome = pipeline.recut_after_import(session)
         report.recut = {k.split(".", 1)[1]: int(v) for k, v in outcome.counts.items()}
@@ -47,6 +52,19 @@ def import_file(
     if report.committed and kind in PLACE_KINDS and (report.inserted or report.updated):
         report.recut = {**report.recut, "stops_named": pipeline.rename_stops(session)}
     _audit(session, report, source, sha256, options)
+    return report
+
+
+def _restore(session: Session, path: Path, options: dict[str, Any]) -> ImportReport:
+    report = ImportReport(kind="positions", file=path.name)
+    if options.get("dry_run"):
+        import pyarrow.parquet as pq
+
+        report.read = pq.ParquetFile(path).metadata.num_rows
+        return report
+    restored = archive.restore(session, path, options.get("actor", "import"))
+    report.read, report.inserted, report.committed = restored.read, restored.inserted, True
+    report.unchanged = restored.read - restored.inserted
     return report
 
 

@@ -53,6 +53,7 @@ NEEDS_DATABASE: dict[str, list[str]] = {
     "report costs": ["report", "costs", "--year", "2024", "--compare", "2023"],
     "report disposals": ["report", "disposals"],
     "dispose": ["dispose", "晋M·A0001", "--stage", "idle_proposed"],
+    "archive positions": ["archive", "positions", "--before", "2024-01"],
     "scheduler run": ["scheduler", "run", "nightly"],
     "scheduler start": ["scheduler", "start"],
     "user add": ["user", "add", "admin", "--role", "admin", "--password-stdin"],
