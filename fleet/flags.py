@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired
 
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
@@ -83,9 +83,10 @@ class SensitiveStopDetail(TypedDict):
 
 
 class CostWithoutEvidenceDetail(TypedDict):
-    record: str  # maintenance:ID
+    record: str  # maintenance:ID | cost:ID
     done_on: str
     workshop: str
+    category: NotRequired[str]  # the bill's kind (维修/保养/…) or the cost's (停车费/洗车费/…)
     amount_yuan: str
     missing: list[str]  # reason | document: 无事由, 无合同或发票
 

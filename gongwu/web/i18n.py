@@ -1106,6 +1106,11 @@ def _cost_without_evidence(t: I18n, detail: dict[str, Any]) -> str:
         for m in detail.get("missing", [])
     ]
     amount, shop = detail.get("amount_yuan", ""), detail.get("workshop", "")
+    if str(detail.get("record", "")).startswith("cost:"):  # another running cost: named by its category
+        what = t.cost_category(detail.get("category"))
+        if t.en:
+            return f"{what} of ¥{amount}: {', '.join(missing)}"
+        return f"{what} ¥{amount}：{'、'.join(missing)}"
     if t.en:
         return f"Bill of ¥{amount} from {shop or 'a workshop'}: {', '.join(missing)}"
     return f"{shop or '维修'}账单 ¥{amount}：{'、'.join(missing)}"

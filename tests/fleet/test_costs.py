@@ -219,3 +219,29 @@ def test_a_renewal_that_comes_after_a_gap_resolves_its_reminder(session: Session
     assert [f.state for f in _flags(session, "insurance_due")] == ["resolved"]
     gap = _flags(session, "uninsured_trip")
     assert [(f.detail["day"], f.state) for f in gap] == [("2024-07-02", "open")]  # the gap's trip stays
+
+
+def test_each_cost_flag_says_what_it_is_in_one_language() -> None:
+    from gongwu.web.i18n import I18n, flag_summary
+
+    washing = {"record": "cost:7", "category": "washing", "amount_yuan": "80.00", "missing": ["reason"]}
+    bill = {
+        "record": "maintenance:3",
+        "workshop": "县定点维修厂",
+        "amount_yuan": "5000.00",
+        "missing": ["document"],
+    }
+    month = {"month": "2024-09", "litres": 70.0, "km": 200.0, "l_per_100km": 35.0, "band": [4, 20],
+             "why": ["consumption"]}  # fmt: skip
+    due = {"due_on": "2024-10-31", "what": "insurance"}
+    lapsed = {"day": "2024-11-05", "what": "inspection", "trips": 2, "lapsed_on": "2024-11-01"}
+    zh, en = I18n("zh"), I18n("en")
+    assert flag_summary(zh, "cost_without_evidence", washing) == "洗车费 ¥80.00：无事由"
+    assert flag_summary(en, "cost_without_evidence", washing) == "Washing of ¥80.00: no reason"
+    assert flag_summary(zh, "cost_without_evidence", bill) == "县定点维修厂账单 ¥5000.00：无合同或发票号"
+    assert "35.0 升/百公里" in flag_summary(zh, "fuel_anomaly", month)
+    assert "35.0 L/100 km" in flag_summary(en, "fuel_anomaly", month)
+    assert flag_summary(zh, "insurance_due", due) == "保险于 2024-10-31 到期，请及时办理"
+    assert flag_summary(en, "uninspected_trip", lapsed) == (
+        "2 trip(s) on 2024-11-05 without valid inspection (ended 2024-11-01)"
+    )
