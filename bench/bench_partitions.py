@@ -76,9 +76,14 @@ def main() -> None:
         with db.engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM fleet_position")).scalar() or 0
             months = sorted(partitions.existing(conn).values())
+            size = sum(
+                conn.execute(text(f"SELECT pg_total_relation_size('\"{name}\"')")).scalar() or 0
+                for name in partitions.existing(conn)
+            )
         rate = stored / t_load.seconds
         print(f"{'load (screen, COPY)':28s} {rate:>12,.0f} points/s   {stored:,} stored in "
-              f"{t_load.seconds:.1f} s, {len(months)} partitions")  # fmt: skip
+              f"{t_load.seconds:.1f} s, {len(months)} partitions, {size / max(stored, 1):.1f} bytes a row "
+              "with its key")  # fmt: skip
         with Timer() as t_copy, db.engine.begin() as conn:
             conn.execute(text("CREATE TABLE bench_single (LIKE fleet_position INCLUDING DEFAULTS)"))
             conn.execute(text("INSERT INTO bench_single SELECT * FROM fleet_position"))
@@ -102,10 +107,10 @@ def main() -> None:
         with Timer() as t_arch, unit_of_work(db.engine) as s:
             done = archive.archive_before(s, partitions.next_month(oldest), folder, "bench", date.today())
         rows = sum(a.rows for a in done)
-        size = sum(Path(a.file).stat().st_size for a in done)
+        written = sum(Path(a.file).stat().st_size for a in done)
         if rows:
             print(f"{'archive ' + archive.label(oldest):28s} {rows / t_arch.seconds:>12,.0f} rows/s   "
-                  f"{rows:,} rows, {size / rows:.1f} bytes a row in Parquet")  # fmt: skip
+                  f"{rows:,} rows, {written / rows:.1f} bytes a row in Parquet")  # fmt: skip
     print(f"peak memory {peak_rss_mb():,.0f} MB")
 
 
