@@ -46,7 +46,7 @@ from fleet.models import (
     Vehicle,
     VehicleStatus,
 )
-from fleet.rules import OPEN_END, Assignment, check_result, licence_class, window_problem
+from fleet.rules import OPEN_END, Assignment, a_year_on, check_result, licence_class, window_problem
 from fleet.rules import overlap as first_overlap
 
 vehicle_status = n.EnumMap(
@@ -1034,7 +1034,7 @@ def apply_inspections(session: Session, rows: Sequence[Row], actor: str) -> Appl
         day = r.day("inspected_on", required=True)
         due = r.day("next_due_on")
         if day is not None and due is None:
-            due = _a_year_on(day)
+            due = a_year_on(day)
         if day is not None and due is not None and due <= day:
             r.bad(
                 "next_due_on", tr(f"下次年检 {due} 不晚于检验日期 {day}", f"next due {due}, not after {day}")
@@ -1051,10 +1051,6 @@ def apply_inspections(session: Session, rows: Sequence[Row], actor: str) -> Appl
             key=f"{car.plate} {day}", init={"vehicle_id": car.id, "inspected_on": day},
         )  # fmt: skip
     return result
-
-
-def _a_year_on(day: date) -> date:
-    return day.replace(year=day.year + 1) if (day.month, day.day) != (2, 29) else date(day.year + 1, 2, 28)
 
 
 INSPECTIONS = ImportSpec(

@@ -364,6 +364,11 @@ def cover_end(spans: Sequence[tuple[date, date]], day: date) -> date | None:
     return end
 
 
+def a_year_on(day: date) -> date:
+    """The same day a year later; 29 February goes to 1 March (a year's cover is a year of days)."""
+    return day.replace(year=day.year + 1) if (day.month, day.day) != (2, 29) else date(day.year + 1, 3, 1)
+
+
 def consumption(litres: float, km: float) -> float | None:
     """升/百公里 of a month's fill-ups over its GPS km (None: the car did not move)."""
     return litres / km * 100 if km > 0 else None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from core.timeutil import CHINA
+from fleet.rules import a_year_on
 
 SEAT = (35.026, 111.007)  # the county seat (lat, lon)
 TOWNSHIPS = [
@@ -485,7 +486,7 @@ def _papers(county: DemoCounty, rng: random.Random, year: int, held: int) -> int
             county.insurance.append({
                 "plate": v["plate"], "insurer": rng.choice(("中国人保", "平安保险", "太平洋保险")),
                 "policy_no": f"PDAA{year}{i:04d}", "start_on": start,
-                "end_on": _a_year_on(start) - timedelta(days=1), "premium": premium,
+                "end_on": a_year_on(start) - timedelta(days=1), "premium": premium,
             })  # fmt: skip
             spent += int(premium * 100)
             if year == today.year - 1 and i == 11:  # so that its cover ends within the demo's days
@@ -500,10 +501,6 @@ def _papers(county: DemoCounty, rng: random.Random, year: int, held: int) -> int
                                    "station": "县机动车检测站", "amount": Decimal(160)})  # fmt: skip
         spent += 16_000
     return spent
-
-
-def _a_year_on(day: date) -> date:
-    return day.replace(year=day.year + 1) if (day.month, day.day) != (2, 29) else date(day.year + 1, 3, 1)
 
 
 def _this_month(county: DemoCounty) -> None:
