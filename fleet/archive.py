@@ -95,6 +95,13 @@ def _count(conn: Connection, month: Month) -> int:
 def archive_before(session: Session, before: Month, folder: Path, actor: str, today: date) -> list[Archived]:
     """Archive every whole month before `before` (which may not be later than this month), oldest first,
     each in the caller's transaction: file written and checked, then the month removed and recorded."""
+    check_before(before, today)
+    check_folder(folder)
+    conn = session.connection()
+    return [archive_month(session, month, folder, actor) for month in months_to_archive(conn, before)]
+
+
+def check_before(before: Month, today: date) -> None:
     if before > (today.year, today.month):
         raise ValidationFailed(
             tr(
@@ -102,12 +109,18 @@ def archive_before(session: Session, before: Month, folder: Path, actor: str, to
                 f"--before {label(before)} is after this month: only months that are over can be archived",
             )
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    conn = session.connection()
-    done = []
-    for month in months_to_archive(conn, before):
-        done.append(_archive_month(session, conn, month, folder, actor))
-    return done
+
+
+def check_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise UsageError(
+            tr(
+                f"--to {folder}: 无法建立归档目录（已有同名文件或没有权限）",
+                f"--to {folder}: cannot make the folder (a file of that name, or no permission)",
+            )
+        ) from None
 
 
 def _rows(conn: Connection, month: Month) -> Iterator[list[tuple[Any, ...]]]:
@@ -134,23 +147,43 @@ def _table(rows: Sequence[tuple[Any, ...]]) -> Any:
     return pa.Table.from_pydict(data, schema=_schema())
 
 
-def _archive_month(session: Session, conn: Connection, month: Month, folder: Path, actor: str) -> Archived:
+def archive_month(session: Session, month: Month, folder: Path, actor: str) -> Archived:
+    """One month: written, synced and read back whole before a row goes; in the caller's transaction (the
+    command gives each month its own, so the table is locked for one month at a time)."""
     import pyarrow.parquet as pq
 
+    conn = session.connection()
     name = f"positions-{label(month)}.parquet"
     path = folder / name
+    if path.exists():  # never over a file already written: it may be the only copy of the month
+        raise ValidationFailed(
+            tr(
+                f"{path} 已存在：该月已归档过；先用 gongwu import positions {name} 导回，或换一个 --to 目录",
+                f"{path} exists: the month was archived before; import it back first "
+                f"(gongwu import positions {name}) or choose another --to folder",
+            )
+        )
+    if partitions.is_partitioned(conn):  # no writer may add a fix to the month between read and drop
+        conn.execute(text(f'LOCK TABLE "{partitions.name_of(month)}" IN SHARE MODE'))
     partial = path.with_suffix(".parquet.part")
-    rows = 0
+    rows = ts_sum = 0
     with pq.ParquetWriter(partial, _schema(), compression="zstd") as writer:
         for chunk in _rows(conn, month):
             writer.write_table(_table(chunk))
             rows += len(chunk)
-    if pq.ParquetFile(partial).metadata.num_rows != rows:  # the file is read back before a row goes
+            ts_sum += sum(r[1] for r in chunk)
+    _sync(partial)
+    back = pq.read_table(partial, columns=["fix_ts"]).column("fix_ts")
+    if len(back) != rows or int(back.to_numpy().sum()) != ts_sum:  # read back whole before a row goes
         partial.unlink(missing_ok=True)
         raise ValidationFailed(
-            tr(f"{name}: 写出的行数不符，未删除任何定位", f"{name}: rows do not match; nothing removed")
+            tr(
+                f"{name}: 读回的定位与数据库不符，未删除任何定位",
+                f"{name}: the file read back differs; nothing removed",
+            )
         )
     partial.replace(path)
+    _sync(folder)
     digest = _sha256(path)
     _manifest(folder, label(month), {"file": name, "rows": rows, "sha256": digest})
     lo, hi = partitions.month_start(month), partitions.month_start(partitions.next_month(month))
@@ -174,6 +207,17 @@ def _archive_month(session: Session, conn: Connection, month: Month, folder: Pat
     )  # fmt: skip
     session.flush()
     return Archived(label(month), rows, str(path), digest)
+
+
+def _sync(path: Path) -> None:
+    """On disk before the month leaves the database (a folder: its entries)."""
+    import os
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -205,6 +249,17 @@ class Restored:
     read: int
     inserted: int
     months: list[str]
+
+
+def open_parquet(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except Exception:  # pyarrow's own errors (ArrowInvalid, OSError): a file it cannot read
+        raise ValidationFailed(
+            tr(f"{path.name}: 不是可读的 Parquet 文件", f"{path.name}: not a readable Parquet file")
+        ) from None
 
 
 def restore(session: Session, path: Path, actor: str) -> Restored:
@@ -243,10 +298,8 @@ def restore(session: Session, path: Path, actor: str) -> Restored:
         found = set(partitions.months_of(ts))
         partitions.ensure(conn, found)
         months |= found
-        span = (min(ts), max(ts) + 1)
-        before = _between(conn, *span)
-        conn.execute(insert, rows)
-        inserted += _between(conn, *span) - before
+        done = conn.execute(insert, rows).rowcount
+        inserted += done if done is not None and done >= 0 else 0
         for r in rows:
             lo, hi = spans.get(r["device_id"], (r["fix_ts"], r["fix_ts"]))
             spans[r["device_id"]] = (min(lo, r["fix_ts"]), max(hi, r["fix_ts"]))
@@ -259,11 +312,6 @@ def restore(session: Session, path: Path, actor: str) -> Restored:
     )  # fmt: skip
     session.flush()
     return Restored(read, inserted, labels)
-
-
-def _between(conn: Connection, lo: int, hi: int) -> int:
-    query = text("SELECT count(*) FROM fleet_position WHERE fix_ts >= :lo AND fix_ts < :hi")
-    return int(conn.execute(query, {"lo": lo, "hi": hi}).scalar() or 0)
 
 
 def archived_spans(session: Session) -> list[tuple[int, int, str]]:

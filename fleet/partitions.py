@@ -9,7 +9,7 @@ archived month is a China month, as the reports count it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 from sqlalchemy import Connection, text
@@ -31,9 +31,12 @@ class PartitionMissing(GongwuError):
 Month = tuple[int, int]
 
 
+UTC8 = timezone(timedelta(hours=8))  # China time without 1986–91's summer time: months_of counts +8 too
+
+
 def month_start(month: Month) -> int:
-    """The epoch second of the 1st of `month`, 00:00 China time."""
-    return int(datetime.combine(date(month[0], month[1], 1), time(0), CHINA).timestamp())
+    """The epoch second of the 1st of `month`, 00:00 China time (UTC+8)."""
+    return int(datetime.combine(date(month[0], month[1], 1), time(0), UTC8).timestamp())
 
 
 def next_month(month: Month) -> Month:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from core.models import Unit, UtcDateTime
-from core.timeutil import china_day, from_ts
+from core.timeutil import china_day, from_ts, to_ts
 from fleet import flags, places
 from fleet.models import COORD_SCALE, SPEED_SCALE, Flag, Place, RecutRange, Stop, Trip, Vehicle
 from fleet.tripcut import CutResult, TripParams, cut, cut_many
@@ -311,21 +311,22 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
     for _, device, a, b in marks:
         old = ranges.get(device)
         ranges[device] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-    # an archived month has no fixes here: cutting it would only take its trips away (fleet/archive.py)
+    # an archived month has no fixes here: cutting it would only take its trips and stops away
+    # (fleet/archive.py). A range that reaches one is cut from the end of the last archived month it
+    # touches, and never behind that boundary (floors); what lies before is left as it was.
     archived = _archived(session)
     skipped: set[str] = set()
+    floors: dict[str, int] = {}
     for device, (a, b) in list(ranges.items()):
-        for lo, hi, month in archived:
-            if lo <= a < hi:
-                a = hi
-                skipped.add(month)
-            if lo < b <= hi and a < hi:
-                b = lo
-                skipped.add(month)
-        if a >= b:
+        touched = [(lo, hi, month) for lo, hi, month in archived if lo < b and a < hi]
+        if not touched:
+            continue
+        skipped |= {month for _, _, month in touched}
+        floor = max(hi for _, hi, _ in touched)
+        if floor >= b:
             del ranges[device]
         else:
-            ranges[device] = (a, b)
+            ranges[device], floors[device] = (max(a, floor), b), floor
     if skipped:
         logger.warning(
             "re-cut leaves archived months alone: %s (their fixes are archived: gongwu import positions "
@@ -350,11 +351,25 @@ def recut_pending(session: Session, *, base: TripParams | None = None) -> RecutC
     items = [(d, a, b) for d, (a, b) in sorted(ranges.items()) if targets[d] or d in stored_for]
     total = RecutCounts()
     for i in range(0, len(items), GROUP):
-        total.add(_recut_group(session, items[i : i + GROUP], targets))
+        total.add(_recut_group(session, items[i : i + GROUP], targets, floors))
     if marks:
         conn.execute(delete(RecutRange).where(col(RecutRange.id).in_([m[0] for m in marks])))
     total.archived = sorted(skipped)
     return total
+
+
+def _across(conn: Connection, device: str, floor: int) -> int:
+    """The floor, or the end of the device's stored trip or stop that begins before it and ends after."""
+    at = from_ts(floor)
+    ends = [
+        conn.execute(
+            select(func.max(table.c.end_at)).where(
+                table.c.device_id == device, table.c.start_at < at, table.c.end_at > at
+            )
+        ).scalar()
+        for table in (Trip.__table__, Stop.__table__)  # type: ignore[attr-defined]
+    ]
+    return max([floor] + [to_ts(e) for e in ends if e is not None])
 
 
 def _archived(session: Session) -> list[tuple[int, int, str]]:
@@ -389,11 +404,22 @@ def _pieces(
     return out
 
 
-def _recut_group(session: Session, items: Sequence[tuple[str, int, int]], targets: Targets) -> RecutCounts:
-    """Re-cut the windows of `items` (device, from, to); `targets` gives each device's stretches in cars."""
+def _recut_group(
+    session: Session,
+    items: Sequence[tuple[str, int, int]],
+    targets: Targets,
+    floors: dict[str, int] | None = None,
+) -> RecutCounts:
+    """Re-cut the windows of `items` (device, from, to); `targets` gives each device's stretches in cars.
+    A device with a floor (an archived month ends there) is cut from the floor, or from the end of the
+    stored trip or stop that runs across it, so nothing that begins in the archived month is touched."""
     session.flush()  # Core statements below must see, and not be overwritten by, pending ORM changes
     conn = session.connection()
     windows = _windows(conn, items)
+    for device, floor in (floors or {}).items():
+        if device in windows:
+            w0, w1 = windows[device]
+            windows[device] = (max(w0, _across(conn, device, floor)), w1)
     fixes = _load_many(conn, [d for d, _, _ in items], [windows[d] for d, _, _ in items])
     counts = RecutCounts(devices=len(items), fixes=sum(len(f["t"]) for f in fixes.values()))
 
@@ -443,10 +469,14 @@ def _recut_group(session: Session, items: Sequence[tuple[str, int, int]], target
     new_trips: list[dict[str, Any]] = []
     new_stops: list[dict[str, Any]] = []
     for device in devices:
-        w1 = windows[device][1]
+        w0, w1 = windows[device]
         for vehicle_id, cut_result in results.get(device, []):
-            new_trips += [_trip_row(vehicle_id, device, tr) for tr in cut_result.trips if tr.start_ts < w1]
-            new_stops += [_stop_row(vehicle_id, device, st) for st in cut_result.stops if st.start_ts < w1]
+            new_trips += [
+                _trip_row(vehicle_id, device, tr) for tr in cut_result.trips if w0 <= tr.start_ts < w1
+            ]
+            new_stops += [
+                _stop_row(vehicle_id, device, st) for st in cut_result.stops if w0 <= st.start_ts < w1
+            ]
 
     def in_window(row: Any) -> bool:
         w0, w1 = windows[row["device_id"]]

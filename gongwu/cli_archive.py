@@ -36,8 +36,14 @@ def positions_cmd(
     from gongwu import cli_db
 
     month = archive.parse_month(before)
+    archive.check_before(month, china_day(utcnow()))
+    archive.check_folder(to)
     with cli_db.session() as session:
-        done = archive.archive_before(session, month, to, by, china_day(utcnow()))
+        months = archive.months_to_archive(session.connection(), month)
+    done = []
+    for each in months:  # a transaction a month: the table is locked for one month at a time
+        with cli_db.session() as session:
+            done.append(archive.archive_month(session, each, to, by))
     data = [a.__dict__ for a in done]
     if fmt is Format.json:
         typer.echo(dumps({"before": archive.label(month), "archived": data}))

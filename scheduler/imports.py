@@ -58,9 +58,7 @@ def import_file(
 def _restore(session: Session, path: Path, options: dict[str, Any]) -> ImportReport:
     report = ImportReport(kind="positions", file=path.name)
     if options.get("dry_run"):
-        import pyarrow.parquet as pq
-
-        report.read = pq.ParquetFile(path).metadata.num_rows
+        report.read = archive.open_parquet(path).metadata.num_rows
         return report
     restored = archive.restore(session, path, options.get("actor", "import"))
     report.read, report.inserted, report.committed = restored.read, restored.inserted, True

@@ -57,7 +57,7 @@ def cut(session: Session, day: date | None = None) -> dict[str, Any]:
     named = name_stops(session, property_queries.places(session))
     return {
         "trips_added": c.trips_added, "trips_removed": c.trips_removed, "devices_recut": c.devices,
-        "stops_named": named,
+        "stops_named": named, "archived_months_left": len(c.archived),
     }  # fmt: skip
 
 

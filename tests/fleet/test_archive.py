@@ -27,7 +27,7 @@ def _fixes(session: Session) -> int:
 
 
 def test_archive_then_reimport_gives_the_same_trips(session: Session, tmp_path: Path) -> None:
-    tracks = generate(3, 2, seed=5, start=date(2024, 6, 28))  # 06-28 and 06-29: June's
+    tracks = generate(3, 2, seed=5, start=date(2024, 6, 30))  # 06-30 and 07-01: a night across the months
     (tmp_path / "units.csv").write_text("单位名称,类型\n测试单位,县直单位\n", encoding="utf-8")
     (tmp_path / "vehicles.csv").write_text(
         "车牌号,单位,终端号\n" + "".join(f"{t.plate},测试单位,{t.device_id}\n" for t in tracks),
@@ -42,29 +42,48 @@ def test_archive_then_reimport_gives_the_same_trips(session: Session, tmp_path: 
 
     folder = tmp_path / "archive"
     done = archive.archive_before(session, (2024, 7), folder, "clerk", date(2026, 12, 8))
-    assert [(a.month, a.rows) for a in done] == [("2024-06", stored)]
+    [june] = done
+    assert june.month == "2024-06" and 0 < june.rows < stored
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["2024-06"]["rows"] == stored and len(manifest["2024-06"]["sha256"]) == 64
-    assert _fixes(session) == 0 and _trips(session) == trips  # the trips stay
+    assert manifest["2024-06"]["rows"] == june.rows and len(manifest["2024-06"]["sha256"]) == 64
+    assert _fixes(session) == stored - june.rows and _trips(session) == trips  # the trips stay
+    stops_then = sorted((s.device_id, s.start_at, s.end_at) for s in session.exec(select(Stop)).all())
     if session.connection().dialect.name == "postgresql":  # its partition is gone
         assert (2024, 6) not in partitions.existing(session.connection()).values()
     # again: nothing more to do
     assert archive.archive_before(session, (2024, 7), folder, "clerk", date(2026, 12, 8)) == []
 
-    # a re-cut marked inside the archived month leaves its trips alone and says so
-    june = partitions.month_start((2024, 6))
-    session.add(RecutRange(device_id=tracks[0].device_id, from_ts=june + 86400 * 27, to_ts=june + 86400 * 29))
-    counts = recut_pending(session)
-    assert counts.archived == ["2024-06"] and counts.trips_removed == 0 and _trips(session) == trips
+    # a re-cut marked inside the archived month, or across it into July, leaves June alone and says so
+    start = partitions.month_start((2024, 6))
+    for device in (t.device_id for t in tracks):
+        session.add(RecutRange(device_id=device, from_ts=start + 86400 * 28, to_ts=start + 86400 * 29))
+        session.add(RecutRange(device_id=device, from_ts=start, to_ts=start + 86400 * 32))
+        counts = recut_pending(session)
+        assert counts.archived == ["2024-06"] and counts.trips_removed == 0, counts
+    assert _trips(session) == trips
+    assert sorted((s.device_id, s.start_at, s.end_at) for s in session.exec(select(Stop)).all()) == stops_then
 
     # the file comes back: the same fixes, the same trips, the month no longer archived
     back = import_file(session, "positions", folder / "positions-2024-06.parquet")
-    assert back.committed and back.inserted == stored, back
+    assert back.committed and back.inserted == june.rows, back
     assert _fixes(session) == stored and _trips(session) == trips
     assert len(session.exec(select(Stop)).all()) == len(stops)
     assert session.exec(select(PositionArchive)).all() == []
     # and once more changes nothing
     assert import_file(session, "positions", folder / "positions-2024-06.parquet").inserted == 0
+    # archiving June again never writes over its file: that may be the only copy
+    import pytest
+
+    from core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match=r"positions-2024-06\.parquet"):
+        archive.archive_before(session, (2024, 7), folder, "clerk", date(2026, 12, 8))
+    assert _fixes(session) == stored
+    # a file that is not an archive of gongwu is refused in one line
+    (tmp_path / "other.parquet").write_bytes(b"PAR1 not really")
+    bad = tmp_path / "other.parquet"
+    with pytest.raises(ValidationFailed, match=r"other\.parquet"):
+        import_file(session, "positions", bad)
 
 
 def test_only_months_that_are_over_can_be_archived(session: Session, tmp_path: Path) -> None:
